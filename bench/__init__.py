@@ -1,0 +1,1 @@
+"""Switchboard benchmarks (``make bench``)."""

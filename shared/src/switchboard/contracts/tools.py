@@ -1,0 +1,162 @@
+"""Tool-call messages between the session gateway and the tool workers, and the tool catalog."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+
+__all__ = [
+    "TOOL_NAME_PATTERN",
+    "ToolCallRequest",
+    "ToolCallResult",
+    "ToolCatalogEntry",
+    "ToolError",
+    "ToolErrorCode",
+    "TraceContext",
+    "parse_tool_call_request",
+    "parse_tool_call_result",
+]
+
+TOOL_NAME_PATTERN = r"^[a-zA-Z0-9_-]{1,64}$"
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TraceContext(_Message):
+    """W3C trace context carried across the broker so one call can be followed end to end."""
+
+    traceparent: str | None = None
+    tracestate: str | None = None
+
+
+class ToolErrorCode(StrEnum):
+    """Machine-readable reasons a tool call did not produce an output."""
+
+    INVALID_ARGUMENTS = "invalid_arguments"
+    NOT_FOUND = "not_found"
+    NOT_ALLOWED = "not_allowed"
+    UNKNOWN_TOOL = "unknown_tool"
+    TIMEOUT = "timeout"
+    UNAVAILABLE = "unavailable"
+    INTERNAL = "internal"
+
+
+class ToolError(_Message):
+    """Why a tool call failed: a code for programs and a message a voice model can read aloud."""
+
+    code: ToolErrorCode
+    message: str
+    field: str | None = Field(default=None, description="The argument at fault, if any.")
+
+
+class ToolCallRequest(_Message):
+    """Gateway → worker: run one tool for the authenticated customer of one session."""
+
+    type: Literal["tool.call.request"] = "tool.call.request"
+    version: Literal[1] = 1
+    call_id: str = Field(min_length=1, max_length=128)
+    session_id: str = Field(min_length=1, max_length=128)
+    customer_id: str = Field(
+        min_length=1,
+        max_length=64,
+        description="From the authenticated session (the client secret), never from the model.",
+    )
+    tool: str = Field(pattern=TOOL_NAME_PATTERN)
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    deadline: datetime = Field(description="Absolute UTC time after which the result is useless.")
+    trace: TraceContext = Field(default_factory=TraceContext)
+
+    @field_validator("deadline")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("deadline must carry a timezone")
+        return value.astimezone(UTC)
+
+    def expired(self, now: datetime | None = None) -> bool:
+        return (now or datetime.now(UTC)) >= self.deadline
+
+
+class ToolCallResult(_Message):
+    """Worker → gateway: the outcome of one call (exactly one of ``output`` / ``error``)."""
+
+    type: Literal["tool.call.result"] = "tool.call.result"
+    version: Literal[1] = 1
+    call_id: str = Field(min_length=1, max_length=128)
+    ok: bool
+    output: dict[str, Any] | None = None
+    error: ToolError | None = None
+    duration_ms: float = Field(ge=0)
+    worker: str = Field(description="Which worker answered (host/process name).")
+    replayed: bool = Field(
+        default=False, description="True when a mutating tool returned its recorded earlier result."
+    )
+
+    @model_validator(mode="after")
+    def _one_of(self) -> ToolCallResult:
+        if self.ok and self.error is not None:
+            raise ValueError("a successful result carries no error")
+        if not self.ok and self.error is None:
+            raise ValueError("a failed result must carry an error")
+        return self
+
+    def model_text(self) -> str:
+        """The JSON string handed to the voice model as ``function_call_output``."""
+        if self.ok:
+            return _compact_json(self.output or {})
+        assert self.error is not None
+        return _compact_json({"error": self.error.model_dump(mode="json", exclude_none=True)})
+
+
+class ToolCatalogEntry(_Message):
+    """One tool a live worker serves, as the voice model should see it."""
+
+    type: Literal["tool.catalog.entry"] = "tool.catalog.entry"
+    version: Literal[1] = 1
+    name: str = Field(pattern=TOOL_NAME_PATTERN)
+    description: str = Field(min_length=1)
+    parameters: dict[str, Any] = Field(description="JSON schema of the arguments (an object).")
+    tool_version: str = Field(default="1", description="The tool implementation's version.")
+    mutating: bool = False
+
+    @field_validator("parameters")
+    @classmethod
+    def _object_schema(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if value.get("type") != "object":
+            raise ValueError("tool parameters must be a JSON schema of type 'object'")
+        if "customer_id" in value.get("properties", {}):
+            raise ValueError("a tool schema must never ask the model for a customer id")
+        return value
+
+    def realtime_tool(self) -> dict[str, Any]:
+        """The entry in Realtime ``session.tools`` form."""
+        return {
+            "type": "function",
+            "name": self.name,
+            "description": self.description,
+            "parameters": self.parameters,
+        }
+
+
+def _compact_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+_request_adapter: TypeAdapter[ToolCallRequest] = TypeAdapter(ToolCallRequest)
+_result_adapter: TypeAdapter[ToolCallResult] = TypeAdapter(ToolCallResult)
+
+
+def parse_tool_call_request(data: bytes | str) -> ToolCallRequest:
+    """Parse a request from the wire; raises ``pydantic.ValidationError`` when malformed."""
+    return _request_adapter.validate_json(data)
+
+
+def parse_tool_call_result(data: bytes | str) -> ToolCallResult:
+    """Parse a result from the wire; raises ``pydantic.ValidationError`` when malformed."""
+    return _result_adapter.validate_json(data)

@@ -1,0 +1,34 @@
+"""Async engine construction from settings (asyncpg driver)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
+
+__all__ = ["create_engine", "create_sessionmaker"]
+
+
+def create_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    timeout_s: float = 3.0,
+    application_name: str = "switchboard",
+) -> AsyncEngine:
+    """An engine whose connects and statements fail within bounded time when Postgres is down."""
+    return _create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_timeout=timeout_s,
+        connect_args={
+            "timeout": timeout_s,
+            "command_timeout": max(timeout_s * 2, 5.0),
+            "server_settings": {"application_name": application_name},
+        },
+    )
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)

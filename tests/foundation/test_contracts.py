@@ -1,0 +1,176 @@
+"""Broker contracts: JSON round trips, and malformed messages rejected loudly."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from switchboard.contracts import (
+    AssistantTranscript,
+    ConversationEvent,
+    SessionEnded,
+    SessionStarted,
+    ToolCallRequest,
+    ToolCallResult,
+    ToolCatalogEntry,
+    ToolCompleted,
+    ToolError,
+    ToolErrorCode,
+    parse_conversation_event,
+    parse_tool_call_request,
+    parse_tool_call_result,
+)
+from switchboard.contracts.realtime import (
+    CLIENT_EVENT_TYPES,
+    SERVER_EVENT_TYPES,
+    validate_client_event,
+    validate_server_event,
+)
+
+DEADLINE = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+def _request(**overrides: object) -> ToolCallRequest:
+    fields: dict[str, object] = {
+        "call_id": "call_1",
+        "session_id": "sess_1",
+        "customer_id": "cus_0001",
+        "tool": "check_order_status",
+        "arguments": {"order_id": 100001},
+        "deadline": DEADLINE,
+    }
+    fields.update(overrides)
+    return ToolCallRequest.model_validate(fields)
+
+
+def test_tool_call_request_round_trips() -> None:
+    """A request survives JSON serialisation unchanged."""
+    request = _request()
+    assert parse_tool_call_request(request.model_dump_json()) == request
+
+
+def test_tool_call_result_round_trips_both_outcomes() -> None:
+    """Successful and failed results both survive JSON serialisation."""
+    ok = ToolCallResult(
+        call_id="c", ok=True, output={"status": "shipped"}, duration_ms=1.5, worker="w1"
+    )
+    failed = ToolCallResult(
+        call_id="c",
+        ok=False,
+        duration_ms=0.2,
+        worker="w1",
+        error=ToolError(code=ToolErrorCode.NOT_FOUND, message="No such order."),
+    )
+    assert parse_tool_call_result(ok.model_dump_json()) == ok
+    assert parse_tool_call_result(failed.model_dump_json()) == failed
+    assert json.loads(failed.model_text()) == {
+        "error": {"code": "not_found", "message": "No such order."}
+    }
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"not json",
+        b"{}",
+        json.dumps({"type": "tool.call.request", "call_id": "c"}).encode(),
+        _request().model_dump_json().replace('"version":1', '"version":2').encode(),
+        _request().model_dump_json().replace("check_order_status", "bad tool!").encode(),
+        _request().model_dump_json().replace('"sess_1"', '"sess_1","extra":1').encode(),
+        _request().model_dump_json().replace("+00:00", "").replace("Z", "").encode(),
+    ],
+)
+def test_malformed_requests_are_rejected(raw: bytes) -> None:
+    """Garbage, missing fields, unknown versions, bad names, extras and naive times all fail."""
+    with pytest.raises(ValidationError):
+        parse_tool_call_request(raw)
+
+
+def test_result_must_be_consistent() -> None:
+    """A failed result needs an error, and a successful one must not carry one."""
+    with pytest.raises(ValidationError):
+        ToolCallResult(call_id="c", ok=False, duration_ms=1, worker="w")
+    with pytest.raises(ValidationError):
+        ToolCallResult(
+            call_id="c",
+            ok=True,
+            duration_ms=1,
+            worker="w",
+            error=ToolError(code=ToolErrorCode.INTERNAL, message="x"),
+        )
+
+
+def test_deadline_expiry() -> None:
+    """A request knows whether its deadline has passed."""
+    request = _request()
+    assert request.expired(DEADLINE + timedelta(seconds=1))
+    assert not request.expired(DEADLINE - timedelta(seconds=1))
+
+
+def test_catalog_entry_refuses_customer_id_in_schema() -> None:
+    """No tool schema shown to the model may ask for a customer id."""
+    schema = {"type": "object", "properties": {"customer_id": {"type": "string"}}}
+    with pytest.raises(ValidationError, match="customer id"):
+        ToolCatalogEntry(name="t", description="d", parameters=schema)
+    entry = ToolCatalogEntry(
+        name="t", description="d", parameters={"type": "object", "properties": {}}
+    )
+    assert entry.realtime_tool()["type"] == "function"
+
+
+def test_conversation_events_round_trip_through_one_union() -> None:
+    """Every payload kind parses back to its own class through the envelope."""
+    payloads = [
+        SessionStarted(customer_id="cus_1", gateway="g1", upstream="emulator", model="m"),
+        AssistantTranscript(item_id="i", text="Hello there", interrupted=True, heard_text="Hel"),
+        ToolCompleted(call_id="c", tool="t", ok=True, output={"a": 1}, duration_ms=3),
+        SessionEnded(reason="client_closed"),
+    ]
+    for seq, payload in enumerate(payloads):
+        event = ConversationEvent(session_id="s", seq=seq, payload=payload)
+        parsed = parse_conversation_event(event.model_dump_json())
+        assert parsed == event
+        assert type(parsed.payload) is type(payload)
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"session_id": "s", "seq": 0, "payload": {"type": "nope"}},
+        {"session_id": "s", "seq": -1, "payload": {"type": "session.ended", "reason": "x"}},
+        {"session_id": "", "seq": 0, "payload": {"type": "session.ended", "reason": "x"}},
+        {"session_id": "s", "seq": 0, "payload": {"type": "session.ended"}},
+    ],
+)
+def test_malformed_events_are_rejected(doc: dict[str, object]) -> None:
+    """Unknown payload types, negative sequence numbers and missing fields fail validation."""
+    with pytest.raises(ValidationError):
+        parse_conversation_event(json.dumps(doc))
+
+
+def test_realtime_adapters_know_the_ga_protocol() -> None:
+    """GA client and server events validate; beta names and unknown types do not."""
+    assert "response.create" in CLIENT_EVENT_TYPES
+    assert "response.output_audio.delta" in SERVER_EVENT_TYPES
+    assert "response.audio.delta" not in SERVER_EVENT_TYPES
+    event = validate_client_event({"type": "input_audio_buffer.append", "audio": "AAAA"})
+    assert event.type == "input_audio_buffer.append"
+    server = validate_server_event(
+        {
+            "type": "response.output_audio.delta",
+            "event_id": "e",
+            "response_id": "r",
+            "item_id": "i",
+            "output_index": 0,
+            "content_index": 0,
+            "delta": "AAAA",
+        }
+    )
+    assert server.delta == "AAAA"
+    with pytest.raises(ValidationError):
+        validate_client_event({"type": "session.hack"})
+    with pytest.raises(ValidationError):
+        validate_server_event({"type": "response.audio.delta", "event_id": "e"})
