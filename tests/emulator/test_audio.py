@@ -1,0 +1,168 @@
+"""Real speech through the emulator: synthesised WAV-like audio in, server VAD, recognition,
+a tool call from spoken digits, and audio out; also G.711 and manual commits."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import numpy as np
+
+from switchboard.emulator.audio import decode, encode, resample
+from tests.emulator.clients import EventLog
+from tests.emulator.conftest import pcm_b64
+from tests.emulator.test_protocol import ORDER_TOOLS
+
+CHUNK = 2400  # 100 ms at 24 kHz
+
+
+async def stream(
+    log: EventLog, audio: bytes | np.ndarray, *, chunk_bytes: int | None = None
+) -> None:
+    """Append audio in 100 ms chunks, as a microphone would."""
+    if isinstance(audio, np.ndarray):
+        for start in range(0, audio.size, CHUNK):
+            await log.send(
+                {
+                    "type": "input_audio_buffer.append",
+                    "audio": pcm_b64(audio[start : start + CHUNK]),
+                }
+            )
+        return
+    step = chunk_bytes or 800
+    for start in range(0, len(audio), step):
+        await log.send(
+            {
+                "type": "input_audio_buffer.append",
+                "audio": base64.b64encode(audio[start : start + step]).decode(),
+            }
+        )
+
+
+async def test_spoken_request_becomes_tool_call(ga: EventLog, say: Any) -> None:
+    """Spoken words go through server VAD and recognition into a function call with the spoken order id."""
+    await ga.until("session.created")
+    await ga.send(
+        {
+            "type": "session.update",
+            "session": {
+                "type": "realtime",
+                "tools": ORDER_TOOLS,
+                "audio": {"input": {"transcription": {"model": "whisper-1"}}},
+            },
+        }
+    )
+    await ga.until("session.updated")
+    await stream(ga, say("What is the status of order one zero zero zero zero one?"))
+    started = await ga.until("input_audio_buffer.speech_started")
+    stopped = await ga.until("input_audio_buffer.speech_stopped")
+    assert 0 <= started["audio_start_ms"] < stopped["audio_end_ms"]
+    committed = await ga.until("input_audio_buffer.committed")
+    assert committed["item_id"] == started["item_id"] == stopped["item_id"]
+    transcript = await ga.until("conversation.item.input_audio_transcription.completed")
+    assert "100001" in transcript["transcript"]
+    done = (await ga.until("response.done"))["response"]
+    call = done["output"][0]
+    assert call["name"] == "check_order_status"
+    assert json.loads(call["arguments"]) == {"order_id": 100001}
+
+
+async def test_audio_round_trip_recognises_the_spoken_reply(
+    ga: EventLog, say: Any, speech: Any
+) -> None:
+    """The assistant's audio reply is real speech: recognising it gives back its own transcript."""
+    await ga.until("session.created")
+    await ga.send(
+        {
+            "type": "session.update",
+            "session": {"type": "realtime", "audio": {"input": {"turn_detection": None}}},
+        }
+    )
+    await ga.until("session.updated")
+    await stream(ga, say("Hello"))
+    await ga.send({"type": "input_audio_buffer.commit"})
+    await ga.until("input_audio_buffer.committed")
+    await ga.send({"type": "response.create"})
+    events = await ga.collect_until("response.done")
+    assert not ga.of("input_audio_buffer.speech_started"), (
+        "no VAD events when turn detection is off"
+    )
+    audio = b"".join(
+        base64.b64decode(e["delta"]) for e in events if e["type"] == "response.output_audio.delta"
+    )
+    transcript = next(e for e in events if e["type"] == "response.output_audio_transcript.done")[
+        "transcript"
+    ]
+    heard = speech.recognizer.transcribe(
+        resample(decode("audio/pcm", audio), 24000, 16000)
+    ).text.lower()
+    assert "help" in heard and "help" in transcript.lower()
+
+
+async def test_g711_ulaw_in_and_alaw_out(ga: EventLog, say: Any) -> None:
+    """μ-law input at 8 kHz is understood and a-law output is produced at 8 kHz."""
+    await ga.until("session.created")
+    await ga.send(
+        {
+            "type": "session.update",
+            "session": {
+                "type": "realtime",
+                "tools": ORDER_TOOLS,
+                "audio": {
+                    "input": {"format": {"type": "audio/pcmu"}},
+                    "output": {"format": {"type": "audio/pcma"}},
+                },
+            },
+        }
+    )
+    await ga.until("session.updated")
+    narrow = encode(
+        "audio/pcmu", say("Cancel order four five six seven eight nine because it is too late")
+    )
+    await stream(ga, narrow, chunk_bytes=800)
+    done = (await ga.until("response.done"))["response"]
+    call = done["output"][0]
+    assert call["name"] == "cancel_order"
+    assert json.loads(call["arguments"])["order_id"] == 456789
+    await ga.send(
+        {
+            "type": "conversation.item.create",
+            "item": {
+                "type": "function_call_output",
+                "call_id": call["call_id"],
+                "output": '{"cancelled": true}',
+            },
+        }
+    )
+    await ga.send({"type": "response.create"})
+    events = await ga.collect_until("response.done")
+    chunks = [
+        base64.b64decode(e["delta"]) for e in events if e["type"] == "response.output_audio.delta"
+    ]
+    total = sum(len(c) for c in chunks)
+    seconds = total / 8000
+    words = len(
+        next(e for e in events if e["type"] == "response.output_audio_transcript.done")[
+            "transcript"
+        ].split()
+    )
+    assert 0.15 * words < seconds < 1.0 * words  # one byte per sample at 8 kHz: speech-length audio
+
+
+async def test_speech_interrupts_the_response(ga: EventLog, say: Any) -> None:
+    """Speech starting during a response cancels it with reason turn_detected (interrupt_response)."""
+    await ga.until("session.created")
+    await ga.send(
+        {
+            "type": "response.create",
+            "response": {
+                "instructions": 'Say "Let me read you our long list of store opening hours. Monday to Friday nine to five. Saturday ten to four."'
+            },
+        }
+    )
+    await ga.until("response.output_audio.delta")
+    await stream(ga, say("Stop please"))
+    done = (await ga.until("response.done"))["response"]
+    assert done["status"] == "cancelled"
+    assert done["status_details"]["reason"] == "turn_detected"
