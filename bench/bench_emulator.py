@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import time
-from typing import Any
 
 import numpy as np
 import uvicorn
@@ -30,7 +29,11 @@ TOOLS = [
         "type": "function",
         "name": "check_order_status",
         "description": "Look up the status of one of the customer's orders.",
-        "parameters": {"type": "object", "properties": {"order_id": {"type": "integer"}}, "required": ["order_id"]},
+        "parameters": {
+            "type": "object",
+            "properties": {"order_id": {"type": "integer"}},
+            "required": ["order_id"],
+        },
     }
 ]
 UTTERANCE = "Hello, could you tell me what time you open tomorrow?"
@@ -38,8 +41,14 @@ UTTERANCE = "Hello, could you tell me what time you open tomorrow?"
 BEHIND_S = 1.5
 
 
-async def _serve(speech: Speech, settings: EmulatorSettings) -> tuple[uvicorn.Server, asyncio.Task[None], int]:
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, speech=speech), host="127.0.0.1", port=0, log_config=None))
+async def _serve(
+    speech: Speech, settings: EmulatorSettings
+) -> tuple[uvicorn.Server, asyncio.Task[None], int]:
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings, speech=speech), host="127.0.0.1", port=0, log_config=None
+        )
+    )
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.01)
@@ -50,17 +59,32 @@ async def _turn(port: int, audio: np.ndarray | None, *, paced: bool) -> tuple[fl
     """One session, one turn: (seconds from end of speech / response.create to first audio, output audio s)."""
     url = f"ws://127.0.0.1:{port}/openai/v1/realtime?model=bench"
     async with websockets.connect(url, additional_headers={"api-key": KEY}, max_size=None) as ws:
-        await ws.send(json.dumps({"type": "session.update", "session": {"type": "realtime", "tools": TOOLS}}))
+        await ws.send(
+            json.dumps({"type": "session.update", "session": {"type": "realtime", "tools": TOOLS}})
+        )
         origin = 0.0
         if audio is None:
-            await ws.send(json.dumps({"type": "conversation.item.create", "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": UTTERANCE}]}}))
+            await ws.send(
+                json.dumps(
+                    {
+                        "type": "conversation.item.create",
+                        "item": {
+                            "type": "message",
+                            "role": "user",
+                            "content": [{"type": "input_text", "text": UTTERANCE}],
+                        },
+                    }
+                )
+            )
             origin = time.perf_counter()
             await ws.send(json.dumps({"type": "response.create"}))
         else:
 
             async def feed() -> None:
                 for start in range(0, audio.size, 2400):
-                    chunk = base64.b64encode(audio[start : start + 2400].astype("<i2").tobytes()).decode()
+                    chunk = base64.b64encode(
+                        audio[start : start + 2400].astype("<i2").tobytes()
+                    ).decode()
                     await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": chunk}))
                     if paced:
                         await asyncio.sleep(0.1)
@@ -108,7 +132,9 @@ async def run(ctx: BenchContext) -> list[Result]:
         audio_s = turns * (audio.size / 24000) + out_s
         # baseline CPU: bare synthesis of the same reply length
         cpu1 = time.process_time()
-        synth = speech.synthesizer.synthesize("Sorry, I'm not sure I can help with that. I can help with things like: check order status.")
+        synth = speech.synthesizer.synthesize(
+            "Sorry, I'm not sure I can help with that. I can help with things like: check order status."
+        )
         cpu_synth = (time.process_time() - cpu1) / (synth.size / 24000)
         # concurrency: paced real-time sessions until replies fall behind
         cores = os.cpu_count() or 1
@@ -127,8 +153,44 @@ async def run(ctx: BenchContext) -> list[Result]:
         await task
         speech.close()
     return [
-        Result("emulator", "end of speech → first audio p50", percentile(speech_lat, 50) * 1000, "ms", percentile(text_lat, 50) * 1000, "text turn p50", target="< 1000 ms", met=percentile(speech_lat, 50) < 1.0, notes=f"utterance {speech_s:.1f}s"),
-        Result("emulator", "end of speech → first audio p95", percentile(speech_lat, 95) * 1000, "ms", percentile(text_lat, 95) * 1000, "text turn p95", target="< 1500 ms", met=percentile(speech_lat, 95) < 1.5),
-        Result("emulator", "CPU per second of audio (in+out)", cpu_turns / audio_s, "cpu-s/s", cpu_synth, "piper synthesis alone", notes="whole process: VAD, ASR, policy, TTS, websocket client"),
-        Result("emulator", "real-time sessions per core", carried / cores, "sessions/core", 1 / cores, "one session", target=f"p95 reply ≤ {BEHIND_S}s", notes="p95 by level " + ", ".join(notes)),
+        Result(
+            "emulator",
+            "end of speech → first audio p50",
+            percentile(speech_lat, 50) * 1000,
+            "ms",
+            percentile(text_lat, 50) * 1000,
+            "text turn p50",
+            target="< 1000 ms",
+            met=percentile(speech_lat, 50) < 1.0,
+            notes=f"utterance {speech_s:.1f}s",
+        ),
+        Result(
+            "emulator",
+            "end of speech → first audio p95",
+            percentile(speech_lat, 95) * 1000,
+            "ms",
+            percentile(text_lat, 95) * 1000,
+            "text turn p95",
+            target="< 1500 ms",
+            met=percentile(speech_lat, 95) < 1.5,
+        ),
+        Result(
+            "emulator",
+            "CPU per second of audio (in+out)",
+            cpu_turns / audio_s,
+            "cpu-s/s",
+            cpu_synth,
+            "piper synthesis alone",
+            notes="whole process: VAD, ASR, policy, TTS, websocket client",
+        ),
+        Result(
+            "emulator",
+            "real-time sessions per core",
+            carried / cores,
+            "sessions/core",
+            1 / cores,
+            "one session",
+            target=f"p95 reply ≤ {BEHIND_S}s",
+            notes="p95 by level " + ", ".join(notes),
+        ),
     ]
