@@ -50,7 +50,9 @@ async def _serve(
         )
     )
     task = asyncio.create_task(server.serve())
-    while not server.started:
+    while not server.started:  # uvicorn exposes a flag, not an event
+        if task.done():
+            task.result()
         await asyncio.sleep(0.01)
     return server, task, server.servers[0].sockets[0].getsockname()[1]
 
