@@ -27,7 +27,12 @@ _context: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
     "switchboard_log_context", default=MappingProxyType({})
 )
 
-_RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+_RESERVED = set(vars(logging.makeLogRecord({}))) | {
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",  # uvicorn's ANSI-coloured duplicate of msg
+}
 
 
 @contextmanager

@@ -78,6 +78,8 @@ def up(*, workers: int = 2, seed_demo: bool = True) -> int:
         return 1
     manager = Manager(Printer(sys.stdout, colour=sys.stdout.isatty(), prefix=True))
     base_env = dict(os.environ)
+    # Readable logs on a terminal; JSON lines stay the default for deployments.
+    base_env.setdefault("LOG_FORMAT", "console")
     for spec in services:
         if spec.name == "worker":
             for index in range(workers):
