@@ -1,0 +1,234 @@
+"""The broker side of a worker: consume each served tool's queue with an explicit prefetch,
+answer every call on its ``reply_to`` with its ``correlation_id``, acknowledge only after the
+answer is published, and move unreadable messages to the dead-letter queue with a reason."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import aio_pika
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustConnection,
+    ConsumerTag,
+)
+from aiormq.abc import DeliveredMessage
+from pydantic import ValidationError
+
+from switchboard.amqp import REASON_HEADER, Topology
+from switchboard.contracts.tools import (
+    ToolCallResult,
+    ToolError,
+    ToolErrorCode,
+    parse_tool_call_request,
+)
+from switchboard.observability import log_context
+from switchboard.worker.executor import Executor
+from switchboard.worker.metrics import WorkerMetrics
+
+__all__ = ["ToolConsumer"]
+
+log = logging.getLogger(__name__)
+
+#: The dead-letter routing key of tool calls (bound to ``{ns}.tools.dlq``).
+DLQ_ROUTING_KEY = "tools"
+
+
+class ToolConsumer:
+    """Consumes the queues of the tools in ``executor.registry`` on one channel."""
+
+    def __init__(
+        self,
+        *,
+        connection: AbstractRobustConnection,
+        topology: Topology,
+        executor: Executor,
+        metrics: WorkerMetrics,
+        prefetch: int,
+    ) -> None:
+        self._connection = connection
+        self._topology = topology
+        self._executor = executor
+        self._metrics = metrics
+        self._prefetch = prefetch
+        self._channel: AbstractChannel | None = None
+        self._dlx: AbstractExchange | None = None
+        self._consumers: list[tuple[AbstractQueue, ConsumerTag]] = []
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._draining = False
+
+    @property
+    def consuming(self) -> bool:
+        return bool(self._consumers) and not self._draining
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    async def start(self) -> None:
+        """Declare the queues and start consuming them."""
+        channel = await self._connection.channel()
+        await channel.set_qos(prefetch_count=self._prefetch)
+        self._channel = channel
+        self._dlx = await self._topology.declare_dead_letters(channel)
+        for name in self._executor.registry:
+            queue = await self._topology.declare_tool_queue(channel, name)
+            tag = await queue.consume(self._on_message)
+            self._consumers.append((queue, tag))
+        log.info(
+            "consuming",
+            extra={"tools": list(self._executor.registry), "prefetch": self._prefetch},
+        )
+
+    async def stop(self, grace_s: float) -> bool:
+        """Stop taking calls, then wait up to *grace_s* for in-flight ones; True if drained."""
+        self._draining = True
+        for queue, tag in self._consumers:
+            try:
+                await queue.cancel(tag)
+            except Exception as exc:  # the channel may already be gone; nothing left to cancel
+                log.info("consumer cancel failed", extra={"error": repr(exc)})
+        self._consumers.clear()
+        try:
+            await asyncio.wait_for(self._idle.wait(), grace_s)
+        except TimeoutError:
+            log.warning("shutdown with calls in flight", extra={"in_flight": self._in_flight})
+            return False
+        return True
+
+    async def close(self) -> None:
+        if self._channel is not None and not self._channel.is_closed:
+            await self._channel.close()
+
+    # -- one delivery ---------------------------------------------------------------------------
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        if self._draining:
+            await message.nack(requeue=True)
+            return
+        self._in_flight += 1
+        self._idle.clear()
+        self._metrics.in_flight.inc()
+        try:
+            await self._handle(message)
+        except Exception:
+            # never reached in normal operation (the executor answers every failure); the call
+            # stays unacknowledged and the broker's delivery limit stops a crash loop
+            log.exception("unexpected failure handling a delivery")
+            await _settle(message, requeue=True)
+        finally:
+            self._in_flight -= 1
+            self._metrics.in_flight.dec()
+            if self._in_flight == 0:
+                self._idle.set()
+
+    async def _handle(self, message: AbstractIncomingMessage) -> None:
+        try:
+            request = parse_tool_call_request(message.body)
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in first.get("loc", ())) or "message"
+            await self._dead_letter(
+                message, f"unparseable tool call request: {where}: {first['msg']}"
+            )
+            return
+        if not message.reply_to:
+            await self._dead_letter(message, "tool call request without reply_to")
+            return
+        with log_context(call_id=request.call_id, session_id=request.session_id):
+            if message.redelivered:
+                self._metrics.redeliveries.labels(request.tool).inc()
+                log.info("redelivered call", extra={"tool": request.tool})
+            result = await self._executor.execute(request)
+            try:
+                await self._reply(
+                    message.reply_to, message.correlation_id or request.call_id, result
+                )
+            except Exception as exc:
+                # not acknowledged: the broker gives the call again (answered from the record)
+                self._metrics.replies_failed.inc()
+                log.warning("could not publish the answer", extra={"error": repr(exc)})
+                await _settle(message, requeue=True)
+                return
+            await message.ack()
+            if not result.ok:
+                assert result.error is not None
+                log.info(
+                    "call refused",
+                    extra={"tool": request.tool, "code": str(result.error.code)},
+                )
+
+    async def _reply(self, reply_to: str, correlation_id: str, result: ToolCallResult) -> None:
+        assert self._channel is not None
+        returned = await self._channel.default_exchange.publish(
+            aio_pika.Message(
+                body=result.model_dump_json().encode(),
+                content_type="application/json",
+                correlation_id=correlation_id,
+                message_id=result.call_id,
+                type=result.type,
+            ),
+            routing_key=reply_to,
+            mandatory=True,
+        )
+        if isinstance(returned, DeliveredMessage):
+            log.info("caller is gone; answer dropped", extra={"reply_to": reply_to})
+
+    async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
+        """Keep the message in ``{ns}.tools.dlq`` with the reason; answer the caller if it can
+        be identified; then acknowledge, so it never loops."""
+        assert self._dlx is not None
+        log.warning(
+            "dead-lettering a message",
+            extra={"reason": reason, "message_id": message.message_id},
+        )
+        self._metrics.dead_letters.labels(reason.split(":")[0]).inc()
+        headers = dict(message.headers or {})
+        headers[REASON_HEADER] = reason
+        headers["x-switchboard-queue"] = message.routing_key or ""
+        try:
+            await self._dlx.publish(
+                aio_pika.Message(
+                    body=message.body,
+                    headers=headers,
+                    content_type=message.content_type,
+                    correlation_id=message.correlation_id,
+                    message_id=message.message_id,
+                    reply_to=message.reply_to,
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                ),
+                routing_key=DLQ_ROUTING_KEY,
+            )
+        except Exception as exc:
+            log.warning("could not dead-letter; rejecting instead", extra={"error": repr(exc)})
+            # the queue's own dead-lettering (x-dead-letter-exchange) keeps it, without reason
+            await message.reject(requeue=False)
+            return
+        if message.reply_to and message.correlation_id:
+            error = ToolCallResult(
+                call_id=message.correlation_id[:128],
+                ok=False,
+                error=ToolError(
+                    code=ToolErrorCode.INVALID_ARGUMENTS,
+                    message="The tool call request could not be read.",
+                ),
+                duration_ms=0,
+                worker=self._executor.worker_id,
+            )
+            try:
+                await self._reply(message.reply_to, message.correlation_id, error)
+            except Exception as exc:
+                log.info("could not answer a dead-lettered call", extra={"error": repr(exc)})
+        await message.ack()
+
+
+async def _settle(message: AbstractIncomingMessage, *, requeue: bool) -> None:
+    try:
+        await message.nack(requeue=requeue)
+    except Exception as exc:  # channel gone: the broker requeues unacknowledged messages itself
+        log.info("could not nack", extra={"error": repr(exc)})

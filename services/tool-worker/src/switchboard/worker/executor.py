@@ -1,0 +1,158 @@
+"""Runs one tool call and always produces a :class:`ToolCallResult`: unknown tool, expired
+deadline, invalid arguments, refusals, an unreachable database and bugs are all answers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import UTC, datetime
+from functools import partial
+
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from switchboard.contracts.tools import ToolCallRequest, ToolCallResult, ToolError, ToolErrorCode
+from switchboard.worker.context import BusinessRules, Clock, ToolContext
+from switchboard.worker.effects import Outcome, run_once, run_read
+from switchboard.worker.errors import ToolFailure
+from switchboard.worker.metrics import WorkerMetrics
+from switchboard.worker.registry import Registry
+
+__all__ = ["Executor", "is_database_unavailable"]
+
+log = logging.getLogger(__name__)
+
+UNAVAILABLE_MESSAGE = "The order system is temporarily unavailable. Please try again in a moment."
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """True for errors that mean Postgres cannot be reached (as opposed to a bug)."""
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(
+        exc,
+        sa_exc.OperationalError
+        | sa_exc.InterfaceError
+        | sa_exc.TimeoutError
+        | sa_exc.DisconnectionError
+        | OSError
+        | ConnectionError,
+    ):
+        return True
+    try:
+        import asyncpg
+    except ImportError:  # pragma: no cover - asyncpg is a dependency
+        return False
+    return isinstance(
+        exc,
+        asyncpg.PostgresConnectionError
+        | asyncpg.CannotConnectNowError
+        | asyncpg.InterfaceError
+        | asyncpg.TooManyConnectionsError,
+    )
+
+
+class Executor:
+    """Everything between a parsed request and its result (no transport)."""
+
+    def __init__(
+        self,
+        *,
+        registry: Registry,
+        engine: AsyncEngine,
+        worker_id: str,
+        clock: Clock,
+        rules: BusinessRules,
+        tool_timeout_s: float,
+        metrics: WorkerMetrics,
+    ) -> None:
+        self.registry = registry
+        self.engine = engine
+        self.read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.worker_id = worker_id
+        self.clock = clock
+        self.rules = rules
+        self.tool_timeout_s = tool_timeout_s
+        self.metrics = metrics
+
+    async def execute(self, request: ToolCallRequest) -> ToolCallResult:
+        started = time.perf_counter()
+        outcome = await self._outcome(request)
+        elapsed = time.perf_counter() - started
+        label = request.tool if request.tool in self.registry else "_unknown"
+        if outcome.error is not None:
+            result_label = str(outcome.error.code)
+        else:
+            result_label = "replayed" if outcome.replayed else "ok"
+        self.metrics.calls.labels(label, result_label).inc()
+        self.metrics.duration.labels(label).observe(elapsed)
+        return ToolCallResult(
+            call_id=request.call_id,
+            ok=outcome.error is None,
+            output=outcome.output if outcome.error is None else None,
+            error=outcome.error,
+            duration_ms=round(elapsed * 1000, 3),
+            worker=self.worker_id,
+            replayed=outcome.replayed,
+        )
+
+    async def _outcome(self, request: ToolCallRequest) -> Outcome:
+        tool = self.registry.get(request.tool)
+        if tool is None:
+            return _error(ToolErrorCode.UNKNOWN_TOOL, f"There is no tool named {request.tool!r}.")
+        now = datetime.now(UTC)
+        if request.expired(now):
+            return _error(ToolErrorCode.TIMEOUT, "The request expired before it could be run.")
+        try:
+            args = tool.parse(request.arguments)
+        except ToolFailure as failure:
+            return Outcome(error=failure.to_error())
+        remaining = (request.deadline - now).total_seconds()
+        budget = min(self.tool_timeout_s, remaining)
+        make_ctx = partial(self._context, request)
+        try:
+            async with asyncio.timeout(budget):
+                if tool.mutating:
+                    return await run_once(
+                        self.engine,
+                        tool,
+                        args,
+                        make_ctx,
+                        call_id=request.call_id,
+                        session_id=request.session_id,
+                        customer_id=request.customer_id,
+                    )
+                return await run_read(self.read_engine, tool, args, make_ctx)
+        except ToolFailure as failure:
+            return Outcome(error=failure.to_error())
+        except TimeoutError:
+            if request.expired():
+                return _error(ToolErrorCode.TIMEOUT, "The request took too long and expired.")
+            log.warning("tool timed out", extra={"tool": tool.name, "budget_s": budget})
+            return _error(ToolErrorCode.UNAVAILABLE, UNAVAILABLE_MESSAGE)
+        except Exception as exc:
+            if is_database_unavailable(exc):
+                log.warning(
+                    "database unavailable",
+                    extra={"tool": tool.name, "error": f"{type(exc).__name__}: {exc}"[:300]},
+                )
+                return _error(ToolErrorCode.UNAVAILABLE, UNAVAILABLE_MESSAGE)
+            log.exception("tool failed unexpectedly", extra={"tool": tool.name})
+            return _error(
+                ToolErrorCode.INTERNAL, "Something went wrong on our side while doing that."
+            )
+
+    def _context(self, request: ToolCallRequest, conn: AsyncConnection) -> ToolContext:
+        return ToolContext(
+            call_id=request.call_id,
+            session_id=request.session_id,
+            customer_id=request.customer_id,
+            db=conn,
+            now=self.clock.now(),
+            rules=self.rules,
+        )
+
+
+def _error(code: ToolErrorCode, message: str) -> Outcome:
+    return Outcome(error=ToolError(code=code, message=message))

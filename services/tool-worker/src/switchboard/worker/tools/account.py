@@ -1,0 +1,175 @@
+"""Account tools: read the caller's profile, and change their email, phone or language."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import Field, ValidationInfo, field_validator
+from sqlalchemy import func, insert, select, update
+
+from switchboard.db.shop import AccountChange, Customer, Order, OrderStatus
+from switchboard.worker.context import ToolContext
+from switchboard.worker.errors import not_allowed, not_found
+from switchboard.worker.registry import Tool, ToolArguments
+from switchboard.worker.tools.common import address_text
+
+__all__ = ["GET_CUSTOMER_INFO", "LANGUAGES", "UPDATE_ACCOUNT_INFO"]
+
+#: Languages support can be given in, by code, with their spoken names.
+LANGUAGES: dict[str, str] = {
+    "en": "english",
+    "es": "spanish",
+    "fr": "french",
+    "de": "german",
+    "it": "italian",
+    "pt": "portuguese",
+    "hi": "hindi",
+    "zh": "chinese",
+    "ja": "japanese",
+}
+_EMAIL = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
+_OPEN = (OrderStatus.PLACED, OrderStatus.PACKED, OrderStatus.SHIPPED, OrderStatus.OUT_FOR_DELIVERY)
+
+
+class _Customer:
+    """Loads the calling customer (identity from the call envelope)."""
+
+    @staticmethod
+    async def load(ctx: ToolContext, *, for_update: bool = False) -> Any:
+        query = select(Customer.__table__).where(Customer.id == ctx.customer_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await ctx.db.execute(query)).first()
+        if row is None:
+            raise not_found("I couldn't find your customer account.")
+        return row
+
+
+# -- get_customer_info -------------------------------------------------------------------------
+class NoArgs(ToolArguments):
+    pass
+
+
+async def get_customer_info(ctx: ToolContext, args: NoArgs) -> dict[str, Any]:
+    customer = await _Customer.load(ctx)
+    open_orders = await ctx.db.scalar(
+        select(func.count())
+        .select_from(Order)
+        .where(Order.customer_id == ctx.customer_id, Order.status.in_(_OPEN))
+    )
+    return {
+        "name": customer.name,
+        "email": customer.email,
+        "phone": customer.phone,
+        "preferred_language": customer.preferred_language,
+        "membership": customer.tier,
+        "address": address_text(
+            customer.street,
+            customer.city,
+            customer.region,
+            customer.postal_code,
+            customer.country,
+        ),
+        "open_orders": int(open_orders or 0),
+    }
+
+
+GET_CUSTOMER_INFO = Tool(
+    name="get_customer_info",
+    description=(
+        "Get the calling customer's account details: name, email, phone, preferred language, "
+        "membership, address and number of open orders."
+    ),
+    arguments=NoArgs,
+    handler=get_customer_info,
+)
+
+
+# -- update_account_info -----------------------------------------------------------------------
+AccountField = Literal["email", "phone", "preferred_language"]
+
+
+class AccountArgs(ToolArguments):
+    field: AccountField = Field(
+        description="Which account detail to change: email, phone or preferred_language."
+    )
+    value: str = Field(
+        min_length=1,
+        max_length=320,
+        description=(
+            "The new value: an email address, a phone number with country code, or a language "
+            "(code or name, e.g. es or Spanish)."
+        ),
+    )
+
+    @field_validator("value")
+    @classmethod
+    def _valid_for_field(cls, value: str, info: ValidationInfo) -> str:
+        field = info.data.get("field")
+        if field == "email":
+            email = value.strip().lower()
+            if not _EMAIL.match(email):
+                raise ValueError("not a valid email address (expected e.g. name@example.com)")
+            return email
+        if field == "phone":
+            digits = re.sub(r"[\s().-]", "", value)
+            if not re.fullmatch(r"\+?\d{7,15}", digits):
+                raise ValueError(
+                    "not a valid phone number (expected 7 to 15 digits, e.g. +1 555 123 4567)"
+                )
+            if not digits.startswith("+"):
+                digits = f"+1{digits}" if len(digits) == 10 else f"+{digits}"
+            return digits
+        if field == "preferred_language":
+            spoken = value.strip().lower()
+            for code, name in LANGUAGES.items():
+                if spoken in (code, name):
+                    return code
+            raise ValueError(
+                "not a supported language (supported: "
+                + ", ".join(n.capitalize() for n in LANGUAGES.values())
+                + ")"
+            )
+        return value
+
+
+async def update_account_info(ctx: ToolContext, args: AccountArgs) -> dict[str, Any]:
+    customer = await _Customer.load(ctx, for_update=True)
+    column = Customer.__table__.c[args.field]
+    old = str(customer._mapping[column])
+    if old == args.value:
+        return {"updated": args.field, "value": args.value, "changed": False}
+    if args.field == "email":
+        taken = await ctx.db.scalar(
+            select(Customer.id).where(Customer.email == args.value, Customer.id != ctx.customer_id)
+        )
+        if taken is not None:
+            raise not_allowed("That email address can't be used for this account.", field="value")
+    await ctx.db.execute(
+        insert(AccountChange).values(
+            customer_id=ctx.customer_id,
+            field=args.field,
+            old_value=old,
+            new_value=args.value,
+            call_id=ctx.call_id,
+        )
+    )
+    await ctx.db.execute(
+        update(Customer)
+        .where(Customer.id == ctx.customer_id)
+        .values({column: args.value, Customer.updated_at: ctx.now})
+    )
+    return {"updated": args.field, "value": args.value, "changed": True}
+
+
+UPDATE_ACCOUNT_INFO = Tool(
+    name="update_account_info",
+    description=(
+        "Change one detail of the customer's account: email, phone or preferred language. "
+        "Read the new value back to the customer before calling."
+    ),
+    arguments=AccountArgs,
+    handler=update_account_info,
+    mutating=True,
+)

@@ -1,0 +1,454 @@
+"""Order tools: list recent orders, check one order's status, track its shipment, cancel it
+before shipment, and change its shipping address before shipment."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
+from sqlalchemy import ScalarSelect, func, insert, literal_column, select, update
+from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
+
+from switchboard.db.shop import (
+    AddressChange,
+    Cancellation,
+    Order,
+    OrderItem,
+    OrderStatus,
+    Product,
+    ReturnRequest,
+    Shipment,
+    ShipmentEvent,
+)
+from switchboard.worker.context import ToolContext
+from switchboard.worker.errors import not_allowed, not_found
+from switchboard.worker.registry import Tool, ToolArguments
+from switchboard.worker.tools.common import (
+    OrderId,
+    address_text,
+    day,
+    drop_none,
+    load_order,
+    money,
+)
+
+__all__ = [
+    "CANCEL_ORDER",
+    "CHECK_ORDER_STATUS",
+    "LIST_RECENT_ORDERS",
+    "TRACK_SHIPMENT",
+    "UPDATE_SHIPPING_ADDRESS",
+]
+
+#: Statuses in which an order has not left the warehouse (cancel / change address allowed).
+NOT_SHIPPED = (OrderStatus.PLACED, OrderStatus.PACKED)
+
+
+def _items_of(order_id_column: Any) -> ScalarSelect[Any]:
+    """The items of an order as a JSON list of ``{name, quantity}`` (one correlated subquery)."""
+    item = func.jsonb_build_object(
+        literal_column("'name'"), Product.name, literal_column("'quantity'"), OrderItem.quantity
+    )
+    return (
+        select(
+            func.coalesce(
+                func.jsonb_agg(aggregate_order_by(item, OrderItem.id)),
+                literal_column("'[]'::jsonb"),
+            ).cast(JSONB)
+        )
+        .select_from(OrderItem)
+        .join(Product, Product.id == OrderItem.product_id)
+        .where(OrderItem.order_id == order_id_column)
+        .scalar_subquery()
+    )
+
+
+# -- list_recent_orders ------------------------------------------------------------------------
+class RecentOrdersArgs(ToolArguments):
+    limit: int = Field(
+        default=5, ge=1, le=20, description="How many of the latest orders to list (1-20)."
+    )
+
+
+async def list_recent_orders(ctx: ToolContext, args: RecentOrdersArgs) -> dict[str, Any]:
+    query = (
+        select(
+            Order.id,
+            Order.status,
+            Order.placed_at,
+            Order.total_cents,
+            Order.currency,
+            _items_of(Order.id).label("items"),
+        )
+        .where(Order.customer_id == ctx.customer_id)
+        .order_by(Order.placed_at.desc(), Order.id.desc())
+        .limit(args.limit)
+    )
+    rows = (await ctx.db.execute(query)).all()
+    return {
+        "count": len(rows),
+        "orders": [
+            {
+                "order_id": row.id,
+                "status": str(row.status),
+                "placed_on": day(row.placed_at),
+                "total": money(row.total_cents, row.currency),
+                "items": row.items,
+            }
+            for row in rows
+        ],
+    }
+
+
+LIST_RECENT_ORDERS = Tool(
+    name="list_recent_orders",
+    description=(
+        "List the customer's most recent orders, newest first, with order number, status, date, "
+        "total and items. Use it when the customer does not know their order number."
+    ),
+    arguments=RecentOrdersArgs,
+    handler=list_recent_orders,
+)
+
+
+# -- check_order_status ------------------------------------------------------------------------
+class OrderArgs(ToolArguments):
+    order_id: OrderId
+
+
+async def check_order_status(ctx: ToolContext, args: OrderArgs) -> dict[str, Any]:
+    query = (
+        select(
+            Order.id,
+            Order.status,
+            Order.placed_at,
+            Order.total_cents,
+            Order.currency,
+            Order.estimated_delivery,
+            Order.delivered_at,
+            Order.cancelled_at,
+            Order.returned_at,
+            _items_of(Order.id).label("items"),
+            ReturnRequest.id.label("return_id"),
+            ReturnRequest.status.label("return_status"),
+        )
+        .outerjoin(ReturnRequest, ReturnRequest.order_id == Order.id)
+        .where(Order.id == args.order_id, Order.customer_id == ctx.customer_id)
+    )
+    row = (await ctx.db.execute(query)).first()
+    if row is None:
+        raise not_found(f"I couldn't find order {args.order_id} on your account.", field="order_id")
+    status = OrderStatus(row.status)
+    return drop_none(
+        {
+            "order_id": row.id,
+            "status": str(status),
+            "placed_on": day(row.placed_at),
+            "total": money(row.total_cents, row.currency),
+            "items": row.items,
+            "estimated_delivery": None
+            if status in (OrderStatus.DELIVERED, OrderStatus.CANCELLED, OrderStatus.RETURNED)
+            else day(row.estimated_delivery),
+            "delivered_on": day(row.delivered_at),
+            "cancelled_on": day(row.cancelled_at),
+            "returned_on": day(row.returned_at),
+            "return_id": row.return_id,
+            "return_status": row.return_status,
+        }
+    )
+
+
+CHECK_ORDER_STATUS = Tool(
+    name="check_order_status",
+    description=(
+        "Check the status of one of the customer's orders: placed, packed, shipped, out for "
+        "delivery, delivered, cancelled or returned, with its items, total and delivery date."
+    ),
+    arguments=OrderArgs,
+    handler=check_order_status,
+)
+
+
+# -- track_shipment ----------------------------------------------------------------------------
+async def track_shipment(ctx: ToolContext, args: OrderArgs) -> dict[str, Any]:
+    order = await load_order(ctx, args.order_id)
+    shipment = (
+        await ctx.db.execute(select(Shipment.__table__).where(Shipment.order_id == order.id))
+    ).first()
+    if shipment is None:
+        if order.status == OrderStatus.CANCELLED:
+            raise not_found(
+                f"Order {order.id} was cancelled, so there is no shipment to track.",
+                field="order_id",
+            )
+        raise not_found(
+            f"Order {order.id} has not shipped yet, so there is no tracking number yet. "
+            f"It is expected by {day(order.estimated_delivery)}.",
+            field="order_id",
+        )
+    events = (
+        await ctx.db.execute(
+            select(ShipmentEvent.status, ShipmentEvent.location, ShipmentEvent.occurred_at)
+            .where(ShipmentEvent.shipment_id == shipment.id)
+            .order_by(ShipmentEvent.occurred_at.desc(), ShipmentEvent.id.desc())
+        )
+    ).all()
+    latest = events[0] if events else None
+    return drop_none(
+        {
+            "order_id": order.id,
+            "carrier": shipment.carrier,
+            "tracking_number": shipment.tracking_number,
+            "status": shipment.status,
+            "shipped_on": day(shipment.shipped_at),
+            "estimated_delivery": None
+            if shipment.delivered_at
+            else day(shipment.estimated_delivery),
+            "delivered_on": day(shipment.delivered_at),
+            "last_location": latest.location if latest else None,
+            "history": [
+                {
+                    "status": e.status,
+                    "location": e.location,
+                    "at": e.occurred_at.isoformat(timespec="minutes"),
+                }
+                for e in events
+            ],
+        }
+    )
+
+
+TRACK_SHIPMENT = Tool(
+    name="track_shipment",
+    description=(
+        "Track the shipment of one of the customer's orders: carrier, tracking number, where the "
+        "package is now and when it should arrive."
+    ),
+    arguments=OrderArgs,
+    handler=track_shipment,
+)
+
+
+# -- cancel_order ------------------------------------------------------------------------------
+class CancelArgs(ToolArguments):
+    order_id: OrderId
+    reason: str = Field(
+        default="not given",
+        min_length=1,
+        max_length=500,
+        description="Why the customer wants to cancel, in their words.",
+    )
+
+
+async def cancel_order(ctx: ToolContext, args: CancelArgs) -> dict[str, Any]:
+    order = await load_order(ctx, args.order_id, for_update=True)
+    status = OrderStatus(order.status)
+    if status is OrderStatus.CANCELLED:
+        raise not_allowed(f"Order {order.id} is already cancelled.", field="order_id")
+    if status not in NOT_SHIPPED:
+        raise not_allowed(
+            f"Order {order.id} has already {'shipped' if status is OrderStatus.SHIPPED else 'left our warehouse'} "
+            f"(status: {status.value.replace('_', ' ')}), so it can't be cancelled. "
+            "It can be returned once it is delivered.",
+            field="order_id",
+        )
+    await ctx.db.execute(
+        insert(Cancellation).values(
+            order_id=order.id,
+            customer_id=ctx.customer_id,
+            reason=args.reason,
+            refund_cents=order.total_cents,
+            call_id=ctx.call_id,
+        )
+    )
+    await ctx.db.execute(
+        update(Order)
+        .where(Order.id == order.id)
+        .values(
+            status=OrderStatus.CANCELLED,
+            cancelled_at=ctx.now,
+            estimated_delivery=None,
+            updated_at=ctx.now,
+        )
+    )
+    return {
+        "order_id": order.id,
+        "status": str(OrderStatus.CANCELLED),
+        "refund": money(order.total_cents, order.currency),
+        "refund_to": "the original payment method, within 5 business days",
+    }
+
+
+CANCEL_ORDER = Tool(
+    name="cancel_order",
+    description=(
+        "Cancel one of the customer's orders. Only possible before it ships (status placed or "
+        "packed); the full amount is refunded. Confirm with the customer before calling."
+    ),
+    arguments=CancelArgs,
+    handler=cancel_order,
+    mutating=True,
+)
+
+
+# -- update_shipping_address -------------------------------------------------------------------
+US_STATES = frozenset(
+    [
+        "AL",
+        "AK",
+        "AZ",
+        "AR",
+        "CA",
+        "CO",
+        "CT",
+        "DE",
+        "DC",
+        "FL",
+        "GA",
+        "HI",
+        "ID",
+        "IL",
+        "IN",
+        "IA",
+        "KS",
+        "KY",
+        "LA",
+        "ME",
+        "MD",
+        "MA",
+        "MI",
+        "MN",
+        "MS",
+        "MO",
+        "MT",
+        "NE",
+        "NV",
+        "NH",
+        "NJ",
+        "NM",
+        "NY",
+        "NC",
+        "ND",
+        "OH",
+        "OK",
+        "OR",
+        "PA",
+        "RI",
+        "SC",
+        "SD",
+        "TN",
+        "TX",
+        "UT",
+        "VT",
+        "VA",
+        "WA",
+        "WV",
+        "WI",
+        "WY",
+        "PR",
+    ]
+)
+_US_ZIP = re.compile(r"^\d{5}(-\d{4})?$")
+
+
+class AddressArgs(ToolArguments):
+    order_id: OrderId
+    street: str = Field(
+        min_length=3, max_length=200, description="Street address, e.g. 12 Maple Street Apt 4."
+    )
+    city: str = Field(min_length=2, max_length=100, description="City name.")
+    region: str = Field(
+        min_length=2, max_length=100, description="State or region; for the US a code such as WA."
+    )
+    postal_code: str = Field(
+        min_length=3, max_length=20, description="Postal code; for the US five digits."
+    )
+    country: str = Field(
+        default="US", description="Two-letter country code such as US.", pattern=r"^[A-Za-z]{2}$"
+    )
+
+    @field_validator("country", "region")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper() if len(value) <= 3 else value
+
+    @field_validator("street")
+    @classmethod
+    def _street(cls, value: str) -> str:
+        if not re.search(r"[A-Za-z]", value):
+            raise ValueError("a street address must contain a street name")
+        return value
+
+    @model_validator(mode="after")
+    def _us_address(self) -> AddressArgs:
+        if self.country == "US":
+            if self.region not in US_STATES:
+                raise ValueError("region: for a US address, give the two-letter state code")
+            if not _US_ZIP.match(self.postal_code):
+                raise ValueError("postal_code: a US ZIP code has five digits")
+        return self
+
+
+async def update_shipping_address(ctx: ToolContext, args: AddressArgs) -> dict[str, Any]:
+    order = await load_order(ctx, args.order_id, for_update=True)
+    status = OrderStatus(order.status)
+    if status not in NOT_SHIPPED:
+        raise not_allowed(
+            f"Order {order.id} is {status.value.replace('_', ' ')}, so its shipping address can "
+            "no longer be changed.",
+            field="order_id",
+        )
+    old = {
+        "street": order.ship_street,
+        "city": order.ship_city,
+        "region": order.ship_region,
+        "postal_code": order.ship_postal_code,
+        "country": order.ship_country,
+    }
+    new = {
+        "street": args.street,
+        "city": args.city,
+        "region": args.region,
+        "postal_code": args.postal_code,
+        "country": args.country,
+    }
+    await ctx.db.execute(
+        insert(AddressChange).values(
+            order_id=order.id,
+            customer_id=ctx.customer_id,
+            old_address=old,
+            new_address=new,
+            call_id=ctx.call_id,
+        )
+    )
+    await ctx.db.execute(
+        update(Order)
+        .where(Order.id == order.id)
+        .values(
+            ship_street=args.street,
+            ship_city=args.city,
+            ship_region=args.region,
+            ship_postal_code=args.postal_code,
+            ship_country=args.country,
+            updated_at=ctx.now,
+        )
+    )
+    return {
+        "order_id": order.id,
+        "status": str(status),
+        "shipping_address": address_text(**new),
+        "previous_address": address_text(**old),
+    }
+
+
+UPDATE_SHIPPING_ADDRESS = Tool(
+    name="update_shipping_address",
+    description=(
+        "Change the shipping address of one of the customer's orders. Only possible before it "
+        "ships (status placed or packed). Read the new address back to the customer first."
+    ),
+    arguments=AddressArgs,
+    handler=update_shipping_address,
+    mutating=True,
+)
