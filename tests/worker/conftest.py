@@ -239,3 +239,63 @@ async def raw_broker(
     await broker.start()
     yield broker
     await channel.close()
+
+
+@pytest.fixture(scope="session")
+async def proc_namespace(
+    namespace: str,
+    amqp_connection: aio_pika.abc.AbstractRobustConnection,
+    redis_client: aioredis.Redis,
+) -> AsyncIterator[str]:
+    """A namespace for tests that run their own workers (apart from the shared worker)."""
+    name = f"{namespace}-proc"
+    yield name
+    channel = await amqp_connection.channel()
+    try:
+        await Topology(name).delete_all(channel, tools=TOOL_NAMES)
+    finally:
+        if not channel.is_closed:
+            await channel.close()
+    async for key in redis_client.scan_iter(match=f"{name}:*", count=500):
+        await redis_client.delete(key)
+
+
+@pytest.fixture
+async def proc_client(
+    amqp_connection: aio_pika.abc.AbstractRobustConnection, proc_namespace: str
+) -> AsyncIterator[ToolClient]:
+    """A tool client on the process-test namespace."""
+    async with ToolClient(amqp_connection, Topology(proc_namespace)) as client:
+        yield client
+
+
+@pytest.fixture
+async def worker_processes(
+    infra: InfraUrls, seeded_database_url: str, proc_namespace: str
+) -> AsyncIterator[Callable[..., Awaitable[Any]]]:
+    """Start worker subprocesses on the process-test namespace (killed after the test)."""
+    from tests.worker.processes import WorkerProcess
+
+    started: list[WorkerProcess] = []
+
+    async def start(worker_id: str, **env: str) -> WorkerProcess:
+        proc = WorkerProcess(
+            {
+                "DATABASE_URL": seeded_database_url,
+                "AMQP_URL": infra.amqp_url,
+                "REDIS_URL": infra.redis_url,
+                "SWITCHBOARD_NAMESPACE": proc_namespace,
+                "WORKER_ID": worker_id,
+                "WORKER_HTTP_PORT": "0",
+                "WORKER_TODAY": SEED_AS_OF.isoformat(),
+                "DATABASE_POOL_SIZE": "2",
+                **env,
+            }
+        )
+        started.append(proc)
+        await proc.start()
+        return proc
+
+    yield start
+    for proc in started:
+        await proc.close()

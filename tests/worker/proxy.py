@@ -23,6 +23,9 @@ class TcpProxy:
 
     async def up(self) -> None:
         self._hanging = False
+        await self._listen()
+
+    async def _listen(self) -> None:
         if self._server is None:
             self._server = await asyncio.start_server(
                 self._accept, "127.0.0.1", self.port, reuse_address=True
@@ -32,8 +35,8 @@ class TcpProxy:
     async def hang(self) -> None:
         """Accept connections but forward nothing (a server that stopped answering)."""
         await self.down()
-        await self.up()
         self._hanging = True
+        await self._listen()
 
     async def down(self) -> None:
         if self._server is not None:

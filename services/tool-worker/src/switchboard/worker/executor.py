@@ -111,8 +111,9 @@ class Executor:
         remaining = (request.deadline - now).total_seconds()
         budget = min(self.tool_timeout_s, remaining)
         make_ctx = partial(self._context, request)
+        deadline = asyncio.timeout(budget)
         try:
-            async with asyncio.timeout(budget):
+            async with deadline:
                 if tool.mutating:
                     return await run_once(
                         self.engine,
@@ -129,7 +130,10 @@ class Executor:
         except TimeoutError:
             if request.expired():
                 return _error(ToolErrorCode.TIMEOUT, "The request took too long and expired.")
-            log.warning("tool timed out", extra={"tool": tool.name, "budget_s": budget})
+            if deadline.expired():
+                log.warning("tool timed out", extra={"tool": tool.name, "budget_s": budget})
+            else:
+                log.warning("database statement timed out", extra={"tool": tool.name})
             return _error(ToolErrorCode.UNAVAILABLE, UNAVAILABLE_MESSAGE)
         except Exception as exc:
             if is_database_unavailable(exc):

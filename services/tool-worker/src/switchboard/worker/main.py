@@ -3,8 +3,10 @@ docs/configuration.md). SIGTERM/SIGINT stop consuming, finish in-flight calls an
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
+from collections.abc import Iterator
 
 import uvicorn
 
@@ -15,6 +17,19 @@ from switchboard.worker.settings import WorkerSettings
 __all__ = ["main"]
 
 log = logging.getLogger("switchboard.worker")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises SIGTERM/SIGINT after shutdown (so the exit status is the signal); a
+    worker that drained cleanly exits 0 instead."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            yield
+            captured = getattr(self, "_captured_signals", None)
+            if isinstance(captured, list):
+                captured.clear()
 
 
 def main() -> None:
@@ -35,7 +50,7 @@ def main() -> None:
         server_header=False,
         timeout_graceful_shutdown=settings.shutdown_timeout_s,
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    _Server(config).run(sockets=[sock])
 
 
 if __name__ == "__main__":
