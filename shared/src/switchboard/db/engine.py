@@ -14,13 +14,18 @@ def create_engine(
     pool_size: int = 10,
     timeout_s: float = 3.0,
     application_name: str = "switchboard",
+    pre_ping: bool = True,
 ) -> AsyncEngine:
-    """An engine whose connects and statements fail within bounded time when Postgres is down."""
+    """An engine whose connects and statements fail within bounded time when Postgres is down.
+
+    ``pre_ping`` checks each connection on checkout (with asyncpg: a BEGIN/ROLLBACK round trip
+    pair); a caller that retries once on ``connection_invalidated`` errors can turn it off.
+    """
     return _create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
         pool_timeout=timeout_s,
         connect_args={
             "timeout": timeout_s,

@@ -114,17 +114,27 @@ class Executor:
         deadline = asyncio.timeout(budget)
         try:
             async with deadline:
-                if tool.mutating:
-                    return await run_once(
-                        self.engine,
-                        tool,
-                        args,
-                        make_ctx,
-                        call_id=request.call_id,
-                        session_id=request.session_id,
-                        customer_id=request.customer_id,
-                    )
-                return await run_read(self.read_engine, tool, args, make_ctx)
+                for attempt in (1, 2):
+                    try:
+                        if tool.mutating:
+                            return await run_once(
+                                self.engine,
+                                tool,
+                                args,
+                                make_ctx,
+                                call_id=request.call_id,
+                                session_id=request.session_id,
+                                customer_id=request.customer_id,
+                            )
+                        return await run_read(self.read_engine, tool, args, make_ctx)
+                    except sa_exc.DBAPIError as exc:
+                        # a pooled connection that died (Postgres restarted): the pool is
+                        # invalidated; one retry on a fresh connection. Safe for writes too:
+                        # nothing was committed, or the retry replays the recorded answer.
+                        if not exc.connection_invalidated or attempt == 2:
+                            raise
+                        log.info("stale database connection; retrying", extra={"tool": tool.name})
+                raise AssertionError("unreachable")
         except ToolFailure as failure:
             return Outcome(error=failure.to_error())
         except TimeoutError:

@@ -59,6 +59,9 @@ class WorkerService:
             pool_size=settings.database_pool_size,
             timeout_s=settings.database_timeout_s,
             application_name=f"switchboard-worker:{settings.worker_id}",
+            # no ping per checkout (two round trips with asyncpg): the executor retries a call
+            # once when its pooled connection turns out to be dead
+            pre_ping=False,
         )
         self.redis: aioredis.Redis = aioredis.from_url(
             settings.redis_url,

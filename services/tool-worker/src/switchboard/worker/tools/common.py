@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
-from sqlalchemy import Row, select
+from sqlalchemy import Row, bindparam, select
 
 from switchboard.db.shop import Order
 from switchboard.worker.context import ToolContext
@@ -65,15 +65,18 @@ def drop_none(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if v is not None}
 
 
+_ORDER = select(Order.__table__).where(
+    Order.id == bindparam("order_id"), Order.customer_id == bindparam("customer_id")
+)
+_ORDER_FOR_UPDATE = _ORDER.with_for_update()
+
+
 async def load_order(ctx: ToolContext, order_id: int, *, for_update: bool = False) -> Row[Any]:
     """The calling customer's order *order_id*; another customer's order is answered exactly
     like a missing one."""
-    query = select(Order.__table__).where(
-        Order.id == order_id, Order.customer_id == ctx.customer_id
-    )
-    if for_update:
-        query = query.with_for_update()
-    row = (await ctx.db.execute(query)).first()
+    query = _ORDER_FOR_UPDATE if for_update else _ORDER
+    params = {"order_id": order_id, "customer_id": ctx.customer_id}
+    row = (await ctx.db.execute(query, params)).first()
     if row is None:
         raise not_found(f"I couldn't find order {order_id} on your account.", field="order_id")
     return row
