@@ -4,6 +4,7 @@ through a proxy this test controls; the shared server is never touched."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
@@ -97,3 +98,37 @@ async def test_a_database_that_stops_answering_is_unavailable_in_bounded_time(
     await db_proxy.up()
     result = await proc_client.call("check_order_status", args, customer_id="cus_0001")
     assert result.ok, result.error
+
+
+async def test_a_postgres_restart_between_calls_costs_no_call(
+    caplog: pytest.LogCaptureFixture,
+    start_worker: StartWorker,
+    proc_client: ToolClient,
+    proc_namespace: str,
+    db_proxy: TcpProxy,
+    seeded_database_url: str,
+) -> None:
+    """When every pooled connection died while idle (Postgres restarted), the next read and
+    write still succeed: the dead connection is detected and the call retried once."""
+    worker = await start_worker(
+        SWITCHBOARD_NAMESPACE=proc_namespace,
+        DATABASE_URL=_through(seeded_database_url, db_proxy.port),
+        WORKER_ID="dbrestart-a",
+    )
+    args = {"order_id": 100001}
+    assert (await proc_client.call("check_order_status", args, customer_id="cus_0001")).ok
+    assert (
+        await proc_client.call("escalate_to_human", {"summary": "warm up"}, customer_id="cus_0001")
+    ).ok
+    await db_proxy.down()  # cuts the pooled connections
+    await db_proxy.up()
+    caplog.set_level(logging.INFO, logger="switchboard.worker.executor")
+    read = await proc_client.call("check_order_status", args, customer_id="cus_0001")
+    write = await proc_client.call(
+        "escalate_to_human", {"summary": "after restart"}, customer_id="cus_0001"
+    )
+    assert read.ok, read.error
+    assert write.ok, write.error
+    assert worker.metrics.calls.labels("check_order_status", "unavailable")._value.get() == 0
+    retried = [r for r in caplog.records if r.getMessage() == "stale database connection; retrying"]
+    assert retried  # the first dead connection invalidates the whole pool

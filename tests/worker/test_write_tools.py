@@ -109,15 +109,21 @@ async def test_process_return_refusals(
     assert await _count(sessionmaker, ReturnRequest, customer_id=cid) == 0
 
 
-async def test_process_return_requires_a_reason(call: Call, shop: ShopFactory) -> None:
-    """The reason is a required argument, named when missing."""
+async def test_process_return_reason_is_optional_but_validated(
+    call: Call, shop: ShopFactory, sessionmaker: Sessions
+) -> None:
+    """Without a reason the return goes ahead ("not given"); an overlong reason is refused."""
     cid = await shop.customer()
     oid = await shop.order(cid, OrderStatus.DELIVERED, placed_days_ago=3)
     refused(
-        await call("process_return", {"order_id": oid}, customer_id=cid),
+        await call("process_return", {"order_id": oid, "reason": "x" * 501}, customer_id=cid),
         ToolErrorCode.INVALID_ARGUMENTS,
         "reason",
     )
+    assert (await call("process_return", {"order_id": oid}, customer_id=cid)).ok
+    async with sessionmaker() as s:
+        row = await s.scalar(select(ReturnRequest).where(ReturnRequest.order_id == oid))
+    assert row is not None and row.reason == "not given"
 
 
 # -- cancel_order ------------------------------------------------------------------------------
@@ -183,7 +189,7 @@ ADDRESS = {
     "street": "500 Congress Avenue",
     "city": "Austin",
     "region": "tx",
-    "postal_code": "73301",
+    "postcode": "73301",
 }
 
 
@@ -216,11 +222,11 @@ async def test_update_shipping_address_refusals(
         ToolErrorCode.NOT_ALLOWED,
         "order_id",
     )
-    bad_zip = {**ADDRESS, "postal_code": "7330"}
+    bad_zip = {**ADDRESS, "postcode": "7330"}
     refused(
         await call("update_shipping_address", {"order_id": placed, **bad_zip}, customer_id=cid),
         ToolErrorCode.INVALID_ARGUMENTS,
-        "postal_code",
+        "postcode",
     )
     bad_state = {**ADDRESS, "region": "Texas"}
     refused(

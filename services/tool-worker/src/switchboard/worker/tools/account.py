@@ -98,8 +98,8 @@ class AccountArgs(ToolArguments):
         min_length=1,
         max_length=320,
         description=(
-            "The new value: an email address, a phone number with country code, or a language "
-            "(code or name, e.g. es or Spanish)."
+            "The new value: an address like name@example.com, a phone number with country "
+            "code, or a language (code or name, e.g. es or Spanish)."
         ),
     )
 
@@ -126,6 +126,11 @@ class AccountArgs(ToolArguments):
             for code, name in LANGUAGES.items():
                 if spoken in (code, name):
                     return code
+            # "Spanish please", "switch it to French": exactly one language named
+            words = set(re.findall(r"[a-z]+", spoken))
+            named = [code for code, name in LANGUAGES.items() if name in words]
+            if len(named) == 1:
+                return named[0]
             raise ValueError(
                 "not a supported language (supported: "
                 + ", ".join(n.capitalize() for n in LANGUAGES.values())

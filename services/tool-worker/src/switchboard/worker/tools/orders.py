@@ -171,8 +171,8 @@ async def check_order_status(ctx: ToolContext, args: OrderArgs) -> dict[str, Any
 CHECK_ORDER_STATUS = Tool(
     name="check_order_status",
     description=(
-        "Check the status of one of the customer's orders: placed, packed, shipped, out for "
-        "delivery, delivered, cancelled or returned, with its items, total and delivery date."
+        "Check the status of one of the customer's orders (placed, packed, shipped, out for "
+        "delivery, delivered or cancelled) with its items, total and delivery date."
     ),
     arguments=OrderArgs,
     handler=check_order_status,
@@ -370,8 +370,11 @@ class AddressArgs(ToolArguments):
     region: str = Field(
         min_length=2, max_length=100, description="State or region; for the US a code such as WA."
     )
-    postal_code: str = Field(
-        min_length=3, max_length=20, description="Postal code; for the US five digits."
+    # not "postal_code": a name ending in "code" reads as an identifier to simple slot fillers
+    postcode: str = Field(
+        min_length=3,
+        max_length=20,
+        description="The ZIP or postal code; for the US five digits such as 98101.",
     )
     country: str = Field(
         default="US", description="Two-letter country code such as US.", pattern=r"^[A-Za-z]{2}$"
@@ -394,8 +397,8 @@ class AddressArgs(ToolArguments):
         if self.country == "US":
             if self.region not in US_STATES:
                 raise ValueError("region: for a US address, give the two-letter state code")
-            if not _US_ZIP.match(self.postal_code):
-                raise ValueError("postal_code: a US ZIP code has five digits")
+            if not _US_ZIP.match(self.postcode):
+                raise ValueError("postcode: a US ZIP code has five digits")
         return self
 
 
@@ -419,7 +422,7 @@ async def update_shipping_address(ctx: ToolContext, args: AddressArgs) -> dict[s
         "street": args.street,
         "city": args.city,
         "region": args.region,
-        "postal_code": args.postal_code,
+        "postal_code": args.postcode,
         "country": args.country,
     }
     await ctx.db.execute(
@@ -438,7 +441,7 @@ async def update_shipping_address(ctx: ToolContext, args: AddressArgs) -> dict[s
             ship_street=args.street,
             ship_city=args.city,
             ship_region=args.region,
-            ship_postal_code=args.postal_code,
+            ship_postal_code=args.postcode,
             ship_country=args.country,
             updated_at=ctx.now,
         )

@@ -24,6 +24,7 @@ DROP_OFF_DAYS = 14
 class ReturnArgs(ToolArguments):
     order_id: OrderId
     reason: str = Field(
+        default="not given",
         min_length=2,
         max_length=500,
         description="Why the customer is returning the order, in their words.",
