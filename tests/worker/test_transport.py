@@ -12,9 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from switchboard.amqp import REASON_HEADER
 from switchboard.contracts.tools import ToolCallRequest, ToolErrorCode
 from switchboard.db.shop import Order, OrderStatus, ToolEffect
+from switchboard.toolclient import ToolClient
 from switchboard.worker.service import WorkerService
 from tests.worker.conftest import RawBroker
 from tests.worker.factories import ShopFactory
+from tests.worker.locks import order_locked
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -112,3 +114,32 @@ async def test_a_request_without_reply_to_is_dead_lettered(raw_broker: RawBroker
     letter = await raw_broker.dead_letter(request.call_id)
     assert "reply_to" in str((letter.headers or {})[REASON_HEADER])
     assert request.call_id not in raw_broker.replies
+
+
+async def test_a_deadline_passing_mid_call_is_a_timeout_and_leaves_nothing(
+    shared_worker: WorkerService,
+    tool_client: ToolClient,
+    shop: ShopFactory,
+    sessionmaker: Sessions,
+    seeded_database_url: str,
+) -> None:
+    """A cancel stuck behind a row lock past its deadline is answered timeout, and its
+    half-done transaction (claim included) is rolled back: the order stays placed."""
+    del shared_worker
+    cid = await shop.customer()
+    oid = await shop.order(cid, OrderStatus.PLACED)
+    async with order_locked(seeded_database_url, oid):
+        result = await tool_client.call(
+            "cancel_order", {"order_id": oid}, customer_id=cid, timeout_s=1.0
+        )
+    assert result.error is not None and result.error.code is ToolErrorCode.TIMEOUT
+    async with sessionmaker() as s:
+        order = await s.get(Order, oid)
+        effects = await s.scalar(
+            select(func.count()).select_from(ToolEffect).where(ToolEffect.call_id == result.call_id)
+        )
+    assert order is not None and order.status is OrderStatus.PLACED
+    assert effects == 0
+    # the same worker still serves the order normally afterwards
+    again = await tool_client.call("cancel_order", {"order_id": oid}, customer_id=cid)
+    assert again.ok, again.error

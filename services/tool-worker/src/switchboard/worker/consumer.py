@@ -140,7 +140,10 @@ class ToolConsumer:
         if not message.reply_to:
             await self._dead_letter(message, "tool call request without reply_to")
             return
-        with log_context(call_id=request.call_id, session_id=request.session_id):
+        context = {"call_id": request.call_id, "session_id": request.session_id}
+        if request.trace.traceparent:
+            context["traceparent"] = request.trace.traceparent
+        with log_context(**context):
             if message.redelivered:
                 self._metrics.redeliveries.labels(request.tool).inc()
                 log.info("redelivered call", extra={"tool": request.tool})
@@ -161,6 +164,15 @@ class ToolConsumer:
                 log.info(
                     "call refused",
                     extra={"tool": request.tool, "code": str(result.error.code)},
+                )
+            elif log.isEnabledFor(logging.DEBUG):
+                log.debug(
+                    "call answered",
+                    extra={
+                        "tool": request.tool,
+                        "duration_ms": result.duration_ms,
+                        "replayed": result.replayed,
+                    },
                 )
 
     async def _reply(self, reply_to: str, correlation_id: str, result: ToolCallResult) -> None:
