@@ -34,6 +34,8 @@ __all__ = ["ToolConsumer"]
 
 log = logging.getLogger(__name__)
 
+#: Longest wait for the broker to confirm the consumer cancellations at shutdown.
+CANCEL_TIMEOUT_S = 2.0
 #: The dead-letter routing key of tool calls (bound to ``{ns}.tools.dlq``).
 DLQ_ROUTING_KEY = "tools"
 
@@ -89,12 +91,15 @@ class ToolConsumer:
     async def stop(self, grace_s: float) -> bool:
         """Stop taking calls, then wait up to *grace_s* for in-flight ones; True if drained."""
         self._draining = True
-        for queue, tag in self._consumers:
-            try:
-                await queue.cancel(tag)
-            except Exception as exc:  # the channel may already be gone; nothing left to cancel
-                log.info("consumer cancel failed", extra={"error": repr(exc)})
-        self._consumers.clear()
+        consumers, self._consumers = self._consumers, []
+        try:
+            # bounded: with the broker unreachable there is nothing to cancel, and a robust
+            # channel would otherwise wait for a reconnection
+            async with asyncio.timeout(CANCEL_TIMEOUT_S):
+                for queue, tag in consumers:
+                    await queue.cancel(tag)
+        except Exception as exc:
+            log.info("consumer cancel failed", extra={"error": repr(exc)})
         try:
             await asyncio.wait_for(self._idle.wait(), grace_s)
         except TimeoutError:
@@ -104,7 +109,8 @@ class ToolConsumer:
 
     async def close(self) -> None:
         if self._channel is not None and not self._channel.is_closed:
-            await self._channel.close()
+            async with asyncio.timeout(CANCEL_TIMEOUT_S):
+                await self._channel.close()
 
     # -- one delivery ---------------------------------------------------------------------------
     async def _on_message(self, message: AbstractIncomingMessage) -> None:

@@ -130,6 +130,7 @@ class WorkerService:
                         "connection_name": f"switchboard-worker:{self.settings.worker_id}"
                     },
                     timeout=10,
+                    reconnect_interval=self.settings.amqp_reconnect_s,
                 )
             except Exception as exc:
                 delay = CONNECT_BACKOFF[min(attempt, len(CONNECT_BACKOFF) - 1)]
@@ -164,7 +165,8 @@ class WorkerService:
                 await self.consumer.close()
         if self.connection is not None:
             with contextlib.suppress(Exception):
-                await self.connection.close()
+                async with asyncio.timeout(5):
+                    await self.connection.close()
         with contextlib.suppress(Exception):
             await self.redis.aclose()
         await self.engine.dispose()

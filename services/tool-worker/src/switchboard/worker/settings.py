@@ -38,6 +38,13 @@ class WorkerSettings(BaseServiceSettings, DatabaseSettings, AmqpSettings, RedisS
         validation_alias="WORKER_PREFETCH",
         description="Unacknowledged calls the broker hands this worker at once (its concurrency).",
     )
+    amqp_reconnect_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        validation_alias="WORKER_AMQP_RECONNECT_S",
+        description="Pause between attempts to reconnect to the broker after losing it.",
+    )
     tool_timeout_s: float = Field(
         default=5.0,
         gt=0,
