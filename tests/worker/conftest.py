@@ -180,6 +180,7 @@ class RawBroker:
         correlation_id: str | None,
         reply: bool = True,
         message_id: str | None = None,
+        reply_to: str | None = None,
     ) -> None:
         await self.exchange.publish(
             aio_pika.Message(
@@ -187,7 +188,7 @@ class RawBroker:
                 content_type="application/json",
                 correlation_id=correlation_id,
                 message_id=message_id or correlation_id,
-                reply_to=self.queue.name if reply else None,
+                reply_to=(reply_to or self.queue.name) if reply else None,
             ),
             routing_key=routing_key,
         )

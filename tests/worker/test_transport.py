@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -143,3 +146,31 @@ async def test_a_deadline_passing_mid_call_is_a_timeout_and_leaves_nothing(
     # the same worker still serves the order normally afterwards
     again = await tool_client.call("cancel_order", {"order_id": oid}, customer_id=cid)
     assert again.ok, again.error
+
+
+async def test_an_answer_to_a_vanished_caller_is_dropped_and_the_call_acknowledged(
+    caplog: pytest.LogCaptureFixture, raw_broker: RawBroker, shared_worker: WorkerService
+) -> None:
+    """When the caller's reply queue is gone, the answer is dropped (logged) and the request is
+    still acknowledged, so it is not run again and again."""
+    caplog.set_level(logging.INFO, logger="switchboard.worker.consumer")
+    request = _request("check_order_status", {"order_id": 100001}, "cus_0001", seconds=10)
+    before = shared_worker.metrics.redeliveries.labels("check_order_status")._value.get()
+    await raw_broker.publish(
+        request.model_dump_json().encode(),
+        "check_order_status",
+        correlation_id=request.call_id,
+        reply_to=f"gone-{uuid.uuid4().hex}",
+    )
+    # a second call on the same queue, answered normally, shows the first was handled
+    marker = _request("check_order_status", {"order_id": 100001}, "cus_0001", seconds=10)
+    await raw_broker.publish(
+        marker.model_dump_json().encode(), "check_order_status", correlation_id=marker.call_id
+    )
+    await raw_broker.wait_replies(marker.call_id)
+    async with asyncio.timeout(10):
+        while not any(  # noqa: ASYNC110 - waiting for a log record of a concurrent handler
+            r.getMessage() == "caller is gone; answer dropped" for r in caplog.records
+        ):
+            await asyncio.sleep(0.02)
+    assert shared_worker.metrics.redeliveries.labels("check_order_status")._value.get() == before

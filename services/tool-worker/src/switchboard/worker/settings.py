@@ -95,6 +95,8 @@ class WorkerSettings(BaseServiceSettings, DatabaseSettings, AmqpSettings, RedisS
 
     @model_validator(mode="after")
     def _check(self) -> WorkerSettings:
+        if self.is_production and self.today is not None:
+            raise ValueError("WORKER_TODAY pins the shop's date; it must not be set in production")
         if self.catalog_heartbeat_s >= self.catalog_ttl_s:
             raise ValueError("WORKER_CATALOG_HEARTBEAT_S must be smaller than WORKER_CATALOG_TTL_S")
         if self.business_open >= self.business_close:
