@@ -223,7 +223,10 @@ async def run(ctx: BenchContext) -> list[Result]:
     p50_overhead = p50_remote - p50_local
     p99_overhead = p99_remote - p99_local
     cores = os.cpu_count() or 1
-    note = f"{cores} CPU(s) shared by client, broker, Postgres and workers"
+    note = (
+        f"{cores} CPU(s) shared by the bench's client, RabbitMQ, Postgres and the workers; "
+        "workers run uvloop (uvicorn auto), the in-process baseline the bench's asyncio loop"
+    )
     return [
         Result(BENCH, "in-process p50", p50_local, "ms", notes="executor called directly"),
         Result(BENCH, "in-process p99", p99_local, "ms"),
