@@ -35,6 +35,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     seed.add_argument("--customers", type=int, default=1000)
     seed.add_argument("--orders", type=int, default=10000)
+
+    from switchboard.cli import call_cmd
+
+    call_cmd.add_parser(sub)
     return parser
 
 
@@ -72,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
             from switchboard.cli.up import up
 
             return up(workers=args.workers, seed_demo=not args.no_seed)
+        if args.command == "call":
+            from switchboard.cli.call_cmd import run as run_call
+
+            return run_call(args)
         if args.command == "migrate":
             asyncio.run(_migrate())
         elif args.command == "seed":

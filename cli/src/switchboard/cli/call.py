@@ -1,0 +1,248 @@
+"""One voice call over a Realtime websocket: a real-time paced microphone, the caller's turns
+one after another, and everything heard recorded in a :class:`CallState`.
+
+``run_call`` is what ``switchboard call`` and ``switchboard loadtest`` use. The microphone keeps
+streaming (silence between turns) for the whole call, as a real one does, so the server's voice
+activity detection sees the end of every utterance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from switchboard.cli.audio import SAMPLE_RATE, pcm_to_b64, speech_end_ms
+from switchboard.cli.callstate import CallState
+from switchboard.cli.endpoint import Endpoint, EndpointError
+
+__all__ = ["CallOptions", "CallResult", "Turn", "run_call"]
+
+
+@dataclass(frozen=True)
+class Turn:
+    """Something the caller says (``audio``: 24 kHz int16) or types (``text``)."""
+
+    label: str
+    audio: np.ndarray | None = None
+    text: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return "audio" if self.audio is not None else "text"
+
+
+@dataclass
+class CallOptions:
+    endpoint: Endpoint
+    turns: list[Turn]
+    chunk_ms: int = 40
+    #: quiet time after a reply before the caller goes on (a follow-up may start after a tool)
+    linger_s: float = 0.8
+    #: how long a turn may wait for its reply to finish
+    turn_timeout_s: float = 45.0
+    #: start the next turn this long after the reply's first audio (talk over the bot)
+    barge_in_ms: int | None = None
+    open_timeout_s: float = 10.0
+
+
+@dataclass
+class CallResult:
+    state: CallState
+    connect_ms: float
+    duration_s: float
+    close_code: int | None = None
+    close_reason: str = ""
+    failure: str | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+class _Microphone:
+    """Sends ``input_audio_buffer.append`` every ``chunk_ms`` at real-time pace: queued speech,
+    else silence. Notes when chosen samples have gone out (for latency)."""
+
+    def __init__(self, ws: ClientConnection, chunk_ms: int) -> None:
+        self._ws = ws
+        self._chunk = SAMPLE_RATE * chunk_ms // 1000
+        self._period = chunk_ms / 1000
+        self._pending: deque[np.ndarray] = deque()
+        self._queued = 0  # samples queued in total (speech + nothing else)
+        self._sent_speech = 0  # queued samples already sent
+        self._marks: list[tuple[int, asyncio.Future[float]]] = []
+
+    def say(
+        self, samples: np.ndarray, mark_at: int
+    ) -> tuple[asyncio.Future[float], asyncio.Future[float]]:
+        """Queue *samples*; futures resolve (with the send time) when sample *mark_at* and the
+        last sample have been sent."""
+        loop = asyncio.get_running_loop()
+        mark: asyncio.Future[float] = loop.create_future()
+        done: asyncio.Future[float] = loop.create_future()
+        self._marks.append((self._queued + max(1, mark_at), mark))
+        self._pending.append(samples)
+        self._queued += samples.size
+        self._marks.append((self._queued, done))
+        return mark, done
+
+    def _take(self) -> np.ndarray:
+        out = np.zeros(self._chunk, dtype=np.int16)
+        filled = 0
+        while filled < self._chunk and self._pending:
+            head = self._pending[0]
+            step = min(self._chunk - filled, head.size)
+            out[filled : filled + step] = head[:step]
+            filled += step
+            if step == head.size:
+                self._pending.popleft()
+            else:
+                self._pending[0] = head[step:]
+        self._sent_speech += filled
+        return out
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        due = loop.time()
+        while True:
+            chunk = self._take()
+            await self._ws.send(
+                json.dumps({"type": "input_audio_buffer.append", "audio": pcm_to_b64(chunk)})
+            )
+            sent_at = loop.time()
+            keep = []
+            for position, future in self._marks:
+                if position <= self._sent_speech:
+                    if not future.done():
+                        future.set_result(sent_at)
+                else:
+                    keep.append((position, future))
+            self._marks = keep
+            due += self._period
+            await asyncio.sleep(max(0.0, due - loop.time()))
+
+
+async def _connect(endpoint: Endpoint, open_within_s: float) -> ClientConnection:
+    try:
+        return await websockets.connect(
+            endpoint.url,
+            additional_headers=endpoint.headers,
+            max_size=None,
+            open_timeout=open_within_s,
+            ping_interval=20,
+        )
+    except websockets.InvalidStatus as exc:
+        body = exc.response.body.decode(errors="replace")[:300] if exc.response.body else ""
+        raise EndpointError(
+            f"{endpoint.url.split('?')[0]} refused the connection: HTTP "
+            f"{exc.response.status_code} {body}".rstrip()
+        ) from exc
+    except (OSError, TimeoutError, websockets.InvalidHandshake) as exc:
+        raise EndpointError(f"cannot connect to {endpoint.url.split('?')[0]}: {exc}") from exc
+
+
+async def run_call(
+    options: CallOptions,
+    *,
+    on_line: Callable[[str, str], None] | None = None,
+    keep_events: bool = False,
+) -> CallResult:
+    """Make one call: every turn in order, each waiting for its reply to be heard (or, with
+    ``barge_in_ms``, cutting in). Raises :class:`EndpointError` if the connection is refused."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    ws = await _connect(options.endpoint, options.open_timeout_s)
+    state = CallState(on_line=on_line)
+    result = CallResult(state=state, connect_ms=(loop.time() - started) * 1000, duration_s=0.0)
+    opened = asyncio.Event()
+
+    async def receive() -> None:
+        async for raw in ws:
+            event = json.loads(raw)
+            if keep_events:
+                result.events.append(event)
+            if event.get("type") == "session.created":
+                opened.set()
+            for answer in state.handle(event, loop.time()):
+                await ws.send(json.dumps(answer))
+
+    async def wait_reply(turn_index: int, *, barge_after_ms: int | None) -> None:
+        turn = state.turns[turn_index]
+        deadline = loop.time() + options.turn_timeout_s
+        while loop.time() < deadline:
+            now = loop.time()
+            if barge_after_ms is not None and turn.first_audio_at is not None:
+                if now >= turn.first_audio_at + barge_after_ms / 1000:
+                    return
+            elif state.reply_finished(now, linger_s=options.linger_s):
+                return
+            if reader.done():
+                return
+            await asyncio.sleep(0.05)
+        turn.timed_out = True
+        state.errors.append({"type": "client", "code": "no_reply", "message": f"turn {turn.index}"})
+        if on_line:
+            on_line("error", f"no reply to turn {turn.index} within {options.turn_timeout_s:.0f} s")
+
+    async def conduct(mic: _Microphone) -> None:
+        async with asyncio.timeout(options.open_timeout_s):
+            await opened.wait()
+        if options.endpoint.session_update:
+            await ws.send(json.dumps(options.endpoint.session_update))
+        for position, spec in enumerate(options.turns):
+            turn = state.begin_turn(spec.kind, spec.label, loop.time())
+            if spec.audio is not None:
+                mark, done = mic.say(spec.audio, speech_end_ms(spec.audio) * SAMPLE_RATE // 1000)
+                turn.speech_end = await mark
+                await done
+            else:
+                await ws.send(
+                    json.dumps(
+                        {
+                            "type": "conversation.item.create",
+                            "item": {
+                                "type": "message",
+                                "role": "user",
+                                "content": [{"type": "input_text", "text": spec.text}],
+                            },
+                        }
+                    )
+                )
+                await ws.send(json.dumps({"type": "response.create"}))
+                turn.speech_end = loop.time()
+                if on_line:
+                    on_line("you", f"(typed) {spec.text}")
+            last = position == len(options.turns) - 1
+            barge = None if last else options.barge_in_ms
+            await wait_reply(turn.index - 1, barge_after_ms=barge)
+            if reader.done():
+                break
+
+    mic = _Microphone(ws, options.chunk_ms)
+    reader = asyncio.create_task(receive())
+    talker = asyncio.create_task(mic.run())
+    try:
+        await conduct(mic)
+    except TimeoutError:
+        result.failure = "no session.created from the server"
+    except websockets.ConnectionClosed:
+        pass
+    finally:
+        talker.cancel()
+        with contextlib.suppress(asyncio.CancelledError, websockets.ConnectionClosed):
+            await talker
+        await ws.close()
+        with contextlib.suppress(websockets.ConnectionClosed):
+            await reader
+        result.close_code = ws.close_code
+        result.close_reason = ws.close_reason or ""
+        result.duration_s = loop.time() - started
+    if result.close_code not in (1000, 1005, None) and result.failure is None:
+        result.failure = f"closed by the server: {result.close_code} {result.close_reason}".strip()
+    return result
