@@ -43,6 +43,11 @@ async def test_migrations_go_up_and_down_cleanly(infra: InfraUrls) -> None:
             "shop.customer_order",
             "shop.shipment",
             "shop.tool_effect",
+            "audit.session",
+            "audit.event",
+            "audit.item",
+            "audit.tool_call",
+            "audit.view_log",
         } <= tables
         await downgrade(url, "base")
         assert await _tables(url) == {"public.alembic_version"}

@@ -1,0 +1,2 @@
+"""Switchboard's conversation store: a lossless audit trail of conversations (ingested from
+RabbitMQ), an analyst REST API and web UI. See docs/store.md."""

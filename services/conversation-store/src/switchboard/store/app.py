@@ -1,0 +1,64 @@
+"""The store's HTTP app: health, metrics (and, as they are built, the analyst API and web UI).
+Its lifespan owns the :class:`StoreService`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from switchboard.observability import CONTENT_TYPE_LATEST, metrics_payload
+from switchboard.store.service import StoreService
+from switchboard.store.settings import StoreSettings
+
+__all__ = ["create_app"]
+
+
+def _service(request: Request) -> StoreService:
+    service: StoreService = request.state.store
+    return service
+
+
+ServiceDep = Annotated[StoreService, Depends(_service)]
+
+
+def create_app(
+    settings: StoreSettings, *, service: StoreService | None = None, ingest: bool = True
+) -> FastAPI:
+    """The HTTP app; starting it starts the store, stopping it drains the ingest."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        store = service or StoreService(settings, ingest=ingest)
+        await store.start()
+        try:
+            yield {"store": store}
+        finally:
+            await store.stop()
+
+    app = FastAPI(
+        title="Switchboard conversation store",
+        version="1",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz(store: ServiceDep) -> dict[str, str]:
+        return {"status": "ok", "instance": store.settings.instance_id, "state": str(store.state)}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(store: ServiceDep) -> JSONResponse:
+        checks = await store.readiness()
+        return JSONResponse(checks, status_code=200 if checks["ready"] else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics(store: ServiceDep) -> Response:
+        return Response(metrics_payload(store.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app

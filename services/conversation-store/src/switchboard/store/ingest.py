@@ -1,0 +1,293 @@
+"""The broker side of the store: consume ``{ns}.store.events`` with an explicit prefetch, gather
+deliveries into batches bounded in size and time, write each batch in one transaction and only
+then acknowledge it (one ``multiple`` ack per channel). Unreadable or unstorable messages go to
+``{ns}.store.events.dlq`` with the reason in the ``x-switchboard-reason`` header.
+
+While Postgres is unreachable a batch is retried with backoff and stays unacknowledged (the
+prefetch bounds what is held); a crash loses nothing, because the broker redelivers what was
+never acknowledged and the writer ignores event ids it already has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import time
+from collections import deque
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import aio_pika
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustConnection,
+    ConsumerTag,
+)
+from pydantic import ValidationError
+
+from switchboard.amqp import REASON_HEADER, Topology
+from switchboard.contracts.events import ConversationEvent, parse_conversation_event
+from switchboard.store.metrics import StoreMetrics
+from switchboard.store.redaction import Redactor
+from switchboard.store.writer import BatchWriter, WriteResult, is_data_error
+
+__all__ = ["Ingest", "IngestState"]
+
+log = logging.getLogger(__name__)
+
+#: The dead-letter routing key of conversation events (bound to ``{ns}.store.events.dlq``).
+DLQ_ROUTING_KEY = "events"
+CANCEL_TIMEOUT_S = 2.0
+FIRST_RETRY_S = 0.2
+
+
+class IngestState(enum.StrEnum):
+    CREATED = "created"
+    CONSUMING = "consuming"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+
+class Ingest:
+    """One consumer and one writer loop on one channel."""
+
+    def __init__(
+        self,
+        *,
+        connection: AbstractRobustConnection,
+        topology: Topology,
+        writer: BatchWriter,
+        redactor: Redactor,
+        metrics: StoreMetrics,
+        prefetch: int,
+        batch_size: int,
+        batch_wait_s: float,
+        retry_max_s: float,
+    ) -> None:
+        self._connection = connection
+        self._topology = topology
+        self._writer = writer
+        self._redactor = redactor
+        self._metrics = metrics
+        self._prefetch = prefetch
+        self._batch_size = batch_size
+        self._batch_wait_s = batch_wait_s
+        self._retry_max_s = retry_max_s
+        self._pending: deque[AbstractIncomingMessage] = deque()
+        self._arrived = asyncio.Event()
+        self._channel: AbstractChannel | None = None
+        self._dlx: AbstractExchange | None = None
+        self._queue: AbstractQueue | None = None
+        self._tag: ConsumerTag | None = None
+        self._loop_task: asyncio.Task[None] | None = None
+        self.state = IngestState.CREATED
+
+    @property
+    def consuming(self) -> bool:
+        return (
+            self.state is IngestState.CONSUMING
+            and self._channel is not None
+            and not self._channel.is_closed
+        )
+
+    @property
+    def backlog(self) -> int:
+        """Messages received and not yet written."""
+        return len(self._pending)
+
+    async def start(self) -> None:
+        """Declare the queue and start consuming and writing."""
+        channel = await self._connection.channel()
+        await channel.set_qos(prefetch_count=self._prefetch)
+        self._channel = channel
+        self._dlx = await self._topology.declare_dead_letters(channel)
+        self._queue = await self._topology.declare_store_queue(channel)
+        self._tag = await self._queue.consume(self._on_message)
+        self._loop_task = asyncio.create_task(self._run(), name="store-ingest")
+        self.state = IngestState.CONSUMING
+        log.info(
+            "consuming",
+            extra={
+                "queue": self._topology.store_events_queue,
+                "prefetch": self._prefetch,
+                "batch_size": self._batch_size,
+            },
+        )
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        # only queued here: the writer loop settles it, with its batch
+        self._pending.append(message)
+        self._arrived.set()
+
+    async def stop(self, grace_s: float) -> None:
+        """Stop consuming, write what was received (bounded by *grace_s*), close the channel."""
+        if self.state in (IngestState.STOPPING, IngestState.STOPPED):
+            return
+        self.state = IngestState.STOPPING
+        if self._queue is not None and self._tag is not None:
+            try:
+                async with asyncio.timeout(CANCEL_TIMEOUT_S):
+                    await self._queue.cancel(self._tag)
+            except Exception as exc:
+                log.info("consumer cancel failed", extra={"error": repr(exc)})
+        self._arrived.set()
+        if self._loop_task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._loop_task), grace_s)
+            except TimeoutError:
+                log.warning("shutdown with events unwritten", extra={"backlog": self.backlog})
+                self._loop_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await self._loop_task
+            except Exception:
+                log.exception("ingest loop failed")
+        if self._channel is not None and not self._channel.is_closed:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(CANCEL_TIMEOUT_S):
+                    await self._channel.close()
+        self.state = IngestState.STOPPED
+
+    # -- the writer loop --------------------------------------------------------------------
+    async def _run(self) -> None:
+        while True:
+            batch = await self._take()
+            if not batch:
+                return  # stopping and nothing left
+            try:
+                await self._process(batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # unexpected: give the batch back (a later multiple ack must not cover it); the
+                # queue's delivery limit stops a crash loop
+                log.exception("batch failed; returned to the queue", extra={"size": len(batch)})
+                await _settle(batch, ack=False)
+
+    async def _take(self) -> list[AbstractIncomingMessage]:
+        """The next batch: wait for a first message, then up to ``batch_wait_s`` for more."""
+        while not self._pending:
+            if self.state is not IngestState.CONSUMING:
+                return []
+            self._arrived.clear()
+            await self._arrived.wait()
+        if len(self._pending) < self._batch_size and self.state is IngestState.CONSUMING:
+            deadline = time.monotonic() + self._batch_wait_s
+            while len(self._pending) < self._batch_size:
+                left = deadline - time.monotonic()
+                if left <= 0 or self.state is not IngestState.CONSUMING:
+                    break
+                self._arrived.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._arrived.wait(), left)
+        count = min(len(self._pending), self._batch_size)
+        return [self._pending.popleft() for _ in range(count)]
+
+    async def _process(self, batch: list[AbstractIncomingMessage]) -> None:
+        events: list[tuple[AbstractIncomingMessage, ConversationEvent]] = []
+        for message in batch:
+            try:
+                event = parse_conversation_event(message.body)
+            except ValidationError as exc:
+                first = exc.errors(include_url=False)[0]
+                where = ".".join(str(p) for p in first.get("loc", ())) or "message"
+                await self._dead_letter(message, f"invalid event: {where}: {first['msg']}")
+                continue
+            events.append((message, self._redactor.event(event)))
+        if events:
+            started = time.perf_counter()
+            stored = await self._write(events)
+            self._metrics.batch_seconds.observe(time.perf_counter() - started)
+            now = datetime.now(UTC)
+            for event in stored:
+                self._metrics.events_stored.labels(event.payload.type).inc()
+                self._metrics.lag.observe(max(0.0, (now - event.occurred_at).total_seconds()))
+            duplicates = len(events) - len(stored)
+            if duplicates:
+                self._metrics.duplicates.inc(duplicates)
+        self._metrics.batch_size.observe(len(batch))
+        await _settle(batch, ack=True)
+
+    async def _write(
+        self, events: Sequence[tuple[AbstractIncomingMessage, ConversationEvent]]
+    ) -> list[ConversationEvent]:
+        """Write the batch, retrying while Postgres is unavailable; on a data error, write each
+        event alone and dead-letter the ones Postgres refuses."""
+        try:
+            return (await self._write_retrying([e for _, e in events])).stored
+        except Exception as exc:
+            if not is_data_error(exc):
+                raise
+            self._metrics.write_failures.labels("data").inc()
+            log.warning("batch refused; writing events one by one", extra={"error": repr(exc)})
+        stored: list[ConversationEvent] = []
+        for message, event in events:
+            try:
+                stored += (await self._write_retrying([event])).stored
+            except Exception as exc:
+                if not is_data_error(exc):
+                    raise
+                sqlstate = getattr(exc, "sqlstate", "")
+                await self._dead_letter(message, f"unstorable event: {sqlstate}: {exc}"[:500])
+        return stored
+
+    async def _write_retrying(self, events: list[ConversationEvent]) -> WriteResult:
+        delay = FIRST_RETRY_S
+        while True:
+            try:
+                return await self._writer.write(events)
+            except Exception as exc:
+                if is_data_error(exc):
+                    raise
+                self._metrics.write_failures.labels("unavailable").inc()
+                log.warning(
+                    "batch write failed; retrying",
+                    extra={"error": repr(exc), "size": len(events), "retry_in_s": delay},
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._retry_max_s)
+
+    async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
+        """Keep *message* in the dead-letter queue with *reason* (it is acknowledged with its
+        batch afterwards)."""
+        assert self._dlx is not None
+        log.warning(
+            "dead-lettering a message", extra={"reason": reason, "message_id": message.message_id}
+        )
+        self._metrics.dead_lettered.labels(reason.split(":")[0]).inc()
+        headers = dict(message.headers or {})
+        headers[REASON_HEADER] = reason
+        headers["x-switchboard-queue"] = self._topology.store_events_queue
+        await self._dlx.publish(
+            aio_pika.Message(
+                body=message.body,
+                headers=headers,
+                content_type=message.content_type,
+                message_id=message.message_id,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            ),
+            routing_key=DLQ_ROUTING_KEY,
+        )
+
+
+async def _settle(batch: list[AbstractIncomingMessage], *, ack: bool) -> None:
+    """Acknowledge (or requeue) a batch with one ``multiple`` ack per channel: deliveries come in
+    order, and every earlier one on that channel was in this batch or an earlier, settled one."""
+    last: dict[int, AbstractIncomingMessage] = {}
+    for message in batch:
+        key = id(message.channel)
+        if key not in last or message.delivery_tag > last[key].delivery_tag:  # type: ignore[operator]
+            last[key] = message
+    for message in last.values():
+        try:
+            if ack:
+                await message.ack(multiple=True)
+            else:
+                await message.nack(multiple=True, requeue=True)
+        except Exception as exc:
+            # the channel is gone: the broker redelivers, and stored events are not stored twice
+            log.info("could not settle a batch", extra={"error": repr(exc)})

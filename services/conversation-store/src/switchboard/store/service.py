@@ -1,0 +1,197 @@
+"""One store process's resources and lifecycle: the database engine (API reads), an asyncpg pool
+(ingest writes), Redis (live sessions, control), a robust broker connection and the ingest.
+Owned by the HTTP app's lifespan; ``start()`` returns at once and connects in the background."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+from typing import Any
+
+import aio_pika
+import asyncpg
+import redis.asyncio as aioredis
+from aio_pika.abc import AbstractRobustConnection
+from sqlalchemy import text
+
+from switchboard.amqp import Topology
+from switchboard.db import create_engine, create_sessionmaker
+from switchboard.keys import RedisKeys
+from switchboard.settings import redact_url
+from switchboard.store.ingest import Ingest
+from switchboard.store.metrics import StoreMetrics
+from switchboard.store.redaction import Redactor
+from switchboard.store.settings import StoreSettings
+from switchboard.store.writer import BatchWriter
+
+__all__ = ["StoreService", "StoreState", "plain_dsn"]
+
+log = logging.getLogger(__name__)
+
+CONNECT_BACKOFF = (0.5, 1.0, 2.0, 5.0)
+
+
+class StoreState(enum.StrEnum):
+    CREATED = "created"
+    CONNECTING = "connecting"
+    SERVING = "serving"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+
+def plain_dsn(url: str) -> str:
+    """The libpq form of a SQLAlchemy asyncpg URL (for asyncpg itself)."""
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+class StoreService:
+    """Everything one store process runs. ``ingest=False`` serves the API only."""
+
+    def __init__(self, settings: StoreSettings, *, ingest: bool = True) -> None:
+        self.settings = settings
+        self.metrics = StoreMetrics()
+        self.topology = Topology(settings.namespace)
+        self.keys = RedisKeys(settings.namespace)
+        self.redactor = Redactor(settings.redact_kinds)
+        self.state = StoreState.CREATED
+        self.with_ingest = ingest
+        self.engine = create_engine(
+            settings.database_url,
+            pool_size=settings.database_pool_size,
+            timeout_s=settings.database_timeout_s,
+            application_name=f"switchboard-store:{settings.instance_id}",
+        )
+        self.sessions = create_sessionmaker(self.engine)
+        self.redis: aioredis.Redis = aioredis.from_url(
+            settings.redis_url,
+            decode_responses=True,
+            socket_timeout=2.0,
+            socket_connect_timeout=2.0,
+        )
+        self.pool: asyncpg.Pool | None = None
+        self.connection: AbstractRobustConnection | None = None
+        self.ingest: Ingest | None = None
+        self.serving = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self.state is not StoreState.CREATED:
+            raise RuntimeError(f"store already {self.state}")
+        self.state = StoreState.CONNECTING
+        self._task = asyncio.create_task(self._serve(), name="store-serve")
+
+    async def _serve(self) -> None:
+        if self.with_ingest:
+            self.pool = await self._retry("postgres", self._open_pool)
+            self.connection = await self._retry("broker", self._connect)
+            self.ingest = Ingest(
+                connection=self.connection,
+                topology=self.topology,
+                writer=BatchWriter(self.pool, escalation_tools=self.settings.escalation_tool_names),
+                redactor=self.redactor,
+                metrics=self.metrics,
+                prefetch=self.settings.prefetch,
+                batch_size=self.settings.batch_size,
+                batch_wait_s=self.settings.batch_wait_s,
+                retry_max_s=self.settings.write_retry_max_s,
+            )
+            await self.ingest.start()
+        self.state = StoreState.SERVING
+        self.serving.set()
+        log.info(
+            "store serving",
+            extra={"instance_id": self.settings.instance_id, "ingest": self.with_ingest},
+        )
+
+    async def _open_pool(self) -> asyncpg.Pool:
+        pool: asyncpg.Pool = await asyncpg.create_pool(
+            plain_dsn(self.settings.database_url),
+            min_size=1,
+            max_size=2,
+            timeout=self.settings.database_timeout_s,
+            command_timeout=max(self.settings.database_timeout_s * 2, 10.0),
+            server_settings={
+                "application_name": f"switchboard-store-ingest:{self.settings.instance_id}"
+            },
+        )
+        return pool
+
+    async def _connect(self) -> AbstractRobustConnection:
+        return await aio_pika.connect_robust(
+            self.settings.amqp_url,
+            client_properties={"connection_name": f"switchboard-store:{self.settings.instance_id}"},
+            timeout=10,
+            reconnect_interval=self.settings.amqp_reconnect_s,
+        )
+
+    async def _retry(self, what: str, connect: Any) -> Any:
+        attempt = 0
+        while True:
+            try:
+                return await connect()
+            except Exception as exc:
+                delay = CONNECT_BACKOFF[min(attempt, len(CONNECT_BACKOFF) - 1)]
+                attempt += 1
+                log.warning(
+                    f"{what} unreachable; retrying",
+                    extra={
+                        "error": repr(exc),
+                        "retry_in_s": delay,
+                        "url": redact_url(
+                            self.settings.amqp_url
+                            if what == "broker"
+                            else self.settings.database_url
+                        ),
+                    },
+                )
+                await asyncio.sleep(delay)
+
+    async def stop(self) -> None:
+        """Stop consuming, write what was received (bounded), close everything."""
+        if self.state in (StoreState.STOPPING, StoreState.STOPPED):
+            return
+        self.state = StoreState.STOPPING
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self.ingest is not None:
+            await self.ingest.stop(self.settings.shutdown_timeout_s)
+        if self.connection is not None:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(5):
+                    await self.connection.close()
+        if self.pool is not None:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(5):
+                    await self.pool.close()
+        with contextlib.suppress(Exception):
+            await self.redis.aclose()
+        await self.engine.dispose()
+        self.state = StoreState.STOPPED
+        log.info("store stopped")
+
+    async def readiness(self) -> dict[str, Any]:
+        """Checks behind ``/readyz``: consuming on an open connection, Postgres answering."""
+        checks: dict[str, Any] = {"state": str(self.state)}
+        if self.with_ingest:
+            checks["broker"] = bool(
+                self.ingest is not None
+                and self.ingest.consuming
+                and self.connection is not None
+                and not self.connection.is_closed
+            )
+            checks["backlog"] = self.ingest.backlog if self.ingest is not None else 0
+        try:
+            async with asyncio.timeout(min(1.0, self.settings.database_timeout_s)):
+                async with self.engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+            checks["database"] = True
+        except Exception:
+            checks["database"] = False
+        checks["ready"] = bool(
+            self.state is StoreState.SERVING and checks["database"] and checks.get("broker", True)
+        )
+        return checks

@@ -1,0 +1,99 @@
+"""The conversation store's settings (environment variables ``STORE_*`` plus the shared ones;
+see docs/configuration.md). Built once in ``main()`` and passed down."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from pydantic import Field, model_validator
+
+from switchboard.settings import AmqpSettings, BaseServiceSettings, DatabaseSettings, RedisSettings
+from switchboard.store.redaction import KINDS
+
+__all__ = ["StoreSettings"]
+
+
+def _default_instance_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+class StoreSettings(BaseServiceSettings, DatabaseSettings, AmqpSettings, RedisSettings):
+    """Ingest, HTTP, privacy and analyst-access options of one store process."""
+
+    instance_id: str = Field(
+        default_factory=_default_instance_id,
+        min_length=1,
+        max_length=128,
+        validation_alias="STORE_INSTANCE_ID",
+        description="This process's name in logs and its broker connection name.",
+    )
+    http_host: str = Field(default="127.0.0.1", validation_alias="STORE_HTTP_HOST")
+    http_port: int = Field(default=8081, ge=0, le=65535, validation_alias="STORE_HTTP_PORT")
+    prefetch: int = Field(
+        default=2000,
+        ge=1,
+        le=65535,
+        validation_alias="STORE_PREFETCH",
+        description="Unacknowledged events the broker hands this process at once.",
+    )
+    batch_size: int = Field(
+        default=500,
+        ge=1,
+        le=10000,
+        validation_alias="STORE_BATCH_SIZE",
+        description="Most events written in one transaction.",
+    )
+    batch_wait_s: float = Field(
+        default=0.05,
+        ge=0,
+        le=10,
+        validation_alias="STORE_BATCH_WAIT_S",
+        description="Longest a received event waits for its batch to fill before it is written.",
+    )
+    amqp_reconnect_s: float = Field(
+        default=1.0, gt=0, le=60, validation_alias="STORE_AMQP_RECONNECT_S"
+    )
+    write_retry_max_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        validation_alias="STORE_WRITE_RETRY_MAX_S",
+        description="Longest pause between attempts to write a batch while Postgres is down.",
+    )
+    shutdown_timeout_s: float = Field(
+        default=10.0, gt=0, le=300, validation_alias="STORE_SHUTDOWN_TIMEOUT_S"
+    )
+    redact: str = Field(
+        default="email,phone,card",
+        validation_alias="STORE_REDACT",
+        description="Comma-separated kinds of personal data to redact: email, phone, card.",
+    )
+    escalation_tools: str = Field(
+        default="escalate_to_human",
+        validation_alias="STORE_ESCALATION_TOOLS",
+        description="Tools whose successful call marks a session as escalated.",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> StoreSettings:
+        unknown = set(_csv(self.redact.lower())) - KINDS.keys()
+        if unknown:
+            raise ValueError(
+                f"STORE_REDACT has unknown kinds {sorted(unknown)}; known: {sorted(KINDS)}"
+            )
+        if self.batch_size > self.prefetch:
+            raise ValueError("STORE_BATCH_SIZE must not exceed STORE_PREFETCH")
+        return self
+
+    @property
+    def redact_kinds(self) -> tuple[str, ...]:
+        return _csv(self.redact.lower())
+
+    @property
+    def escalation_tool_names(self) -> frozenset[str]:
+        return frozenset(_csv(self.escalation_tools))

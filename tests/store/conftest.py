@@ -1,0 +1,160 @@
+"""Fixtures of the conversation store tests: a database of their own (migrated), a namespace of
+their own, an in-process store consuming it, and a publisher of conversation events."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import aio_pika
+import asyncpg
+import pytest
+
+from switchboard.amqp import Topology
+from switchboard.contracts.events import ConversationEvent
+from switchboard.store.service import StoreService, plain_dsn
+from switchboard.store.settings import StoreSettings
+from tests.conftest import RUN_ID, create_database, drop_database
+from tests.infra import InfraUrls
+
+SettingsFactory = Callable[..., StoreSettings]
+
+
+@pytest.fixture(scope="session")
+def store_namespace(namespace: str) -> str:
+    return f"{namespace}-store"
+
+
+@pytest.fixture(scope="session")
+async def store_database_url(infra: InfraUrls) -> AsyncIterator[str]:
+    """The store tests' own database, migrated to head."""
+    from switchboard.cli.db import migrate
+
+    name = f"sbstore_{RUN_ID}"
+    url = await create_database(infra.database_url, name)
+    await migrate(url)
+    yield url
+    await drop_database(infra.database_url, name)
+
+
+@pytest.fixture(scope="session")
+def make_store_settings(
+    infra: InfraUrls, store_database_url: str, store_namespace: str
+) -> SettingsFactory:
+    def build(**overrides: Any) -> StoreSettings:
+        values: dict[str, Any] = {
+            "DATABASE_URL": store_database_url,
+            "AMQP_URL": infra.amqp_url,
+            "REDIS_URL": infra.redis_url,
+            "SWITCHBOARD_NAMESPACE": store_namespace,
+            "STORE_INSTANCE_ID": "test-store",
+            "STORE_HTTP_PORT": 0,
+            "STORE_BATCH_WAIT_S": 0.02,
+            "DATABASE_POOL_SIZE": 3,
+        }
+        values.update(overrides)
+        return StoreSettings(**values)
+
+    return build
+
+
+@pytest.fixture(scope="session")
+async def store_broker(
+    amqp_connection: aio_pika.abc.AbstractRobustConnection, store_namespace: str
+) -> AsyncIterator[Topology]:
+    """The store namespace's topology, deleted after the run."""
+    topology = Topology(store_namespace)
+    yield topology
+    channel = await amqp_connection.channel()
+    try:
+        await topology.delete_all(channel)
+    finally:
+        if not channel.is_closed:
+            await channel.close()
+
+
+@pytest.fixture(scope="session")
+async def store(
+    make_store_settings: SettingsFactory, store_broker: Topology
+) -> AsyncIterator[StoreService]:
+    """One in-process store (ingest on) for the whole run."""
+    del store_broker
+    service = StoreService(make_store_settings())
+    await service.start()
+    await asyncio.wait_for(service.serving.wait(), 30)
+    yield service
+    await service.stop()
+
+
+class Publisher:
+    """Publishes events (or raw bodies) to the events exchange, with publisher confirms, as the
+    gateway does."""
+
+    def __init__(self, channel: aio_pika.abc.AbstractChannel, topology: Topology) -> None:
+        self.channel = channel
+        self.topology = topology
+
+    async def start(self) -> None:
+        await self.topology.declare_store_queue(self.channel)
+        self.exchange = await self.topology.declare_events_exchange(self.channel)
+
+    async def publish(self, *events: ConversationEvent) -> None:
+        for event in events:
+            await self.raw(
+                event.model_dump_json().encode(),
+                self.topology.event_routing_key(event.payload.type),
+                message_id=event.event_id,
+            )
+
+    async def raw(self, body: bytes, routing_key: str, *, message_id: str | None = None) -> None:
+        await self.exchange.publish(
+            aio_pika.Message(
+                body=body,
+                content_type="application/json",
+                message_id=message_id,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            ),
+            routing_key=routing_key,
+        )
+
+
+@pytest.fixture(scope="session")
+async def publisher(
+    amqp_connection: aio_pika.abc.AbstractRobustConnection, store_broker: Topology
+) -> AsyncIterator[Publisher]:
+    channel = await amqp_connection.channel(publisher_confirms=True)
+    pub = Publisher(channel, store_broker)
+    await pub.start()
+    yield pub
+    await channel.close()
+
+
+@pytest.fixture(scope="session")
+async def db(store_database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    """A plain asyncpg pool on the store database, for assertions."""
+    pool = await asyncpg.create_pool(plain_dsn(store_database_url), min_size=1, max_size=3)
+    yield pool
+    await pool.close()
+
+
+WaitStored = Callable[..., Awaitable[int]]
+
+
+@pytest.fixture(scope="session")
+def wait_stored(db: asyncpg.Pool) -> WaitStored:
+    """``await wait_stored(session_id, count)``: wait until the session has *count* events
+    stored (polling the database), and return the count."""
+
+    async def wait(session_id: str, count: int, within_s: float = 30) -> int:
+        deadline = time.monotonic() + within_s
+        while True:
+            n = await db.fetchval(
+                "SELECT count(*) FROM audit.event WHERE session_id = $1", session_id
+            )
+            if n >= count or time.monotonic() > deadline:
+                return int(n)
+            await asyncio.sleep(0.02)
+
+    return wait
