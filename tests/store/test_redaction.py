@@ -65,7 +65,7 @@ def test_event_redaction_reaches_tool_arguments_and_results() -> None:
     redacted = [ALL.event(e).payload.model_dump() for e in events]
     text = repr(redacted)
     assert "jo@example.com" not in text and "4111111111111111" not in text
-    assert "555" not in text
+    assert "555-0147" not in text and "555 0147" not in text and "2065550147" not in text
     called = next(p for p in redacted if p["type"] == "tool.called")
     assert called["arguments"] == {
         "contact": {"email": "[email]", "phones": ["[phone]"]},
