@@ -50,6 +50,44 @@ class Service:
         except OSError:
             return "(no log)"
 
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> int | None:
+        """SIGKILL: no clean-up of any kind (a crash); returns the exit status."""
+        return self._signal(signal.SIGKILL, 10.0)
+
+    def terminate(self, *, grace_s: float = 30.0) -> int | None:
+        """SIGTERM (the service's graceful drain), SIGKILL after *grace_s*; the exit status."""
+        return self._signal(signal.SIGTERM, grace_s)
+
+    def _signal(self, sig: signal.Signals, grace_s: float) -> int | None:
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait(timeout=5)
+
+    def rss_kib(self) -> int | None:
+        """Resident memory of the process in KiB (Linux), None when it is not running."""
+        if not self.running:
+            return None
+        assert self.process is not None
+        try:
+            with open(f"/proc/{self.process.pid}/status") as status:
+                for line in status:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1])
+        except OSError:
+            return None
+        return None
+
 
 @dataclass
 class Stack:
@@ -112,6 +150,17 @@ class Stack:
                     f"{service.name} not healthy after {timeout_s:.0f} s:\n{service.log_tail()}"
                 )
             await asyncio.sleep(0.2)
+
+    async def restart(self, service: Service, *, timeout_s: float = 60.0) -> float:
+        """Start *service* again after it stopped (or kill it first); seconds until healthy."""
+        began = time.monotonic()
+        if service.running:
+            await asyncio.to_thread(service.kill)
+        service.process = None
+        self.spawn()
+        async with httpx.AsyncClient(timeout=2) as http:
+            await self._wait(http, service, timeout_s)
+        return time.monotonic() - began
 
     def stop(self, *, grace_s: float = 10.0) -> None:
         """SIGTERM every service, wait up to *grace_s*, SIGKILL what is left (idempotent)."""
