@@ -1,0 +1,385 @@
+"""The gateway's ASGI app: client secrets, the Realtime websocket, admin and dev routes, health,
+metrics and the voice page. Resources (Redis, the broker connection, the event publisher, the
+registry) belong to a :class:`Gateway` opened and closed by the lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import redis.asyncio as aioredis
+from fastapi import Depends, FastAPI, Header, HTTPException, Request, WebSocket
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from switchboard.amqp import Topology
+from switchboard.contracts.display import DISPLAY_EVENTS_QUERY_PARAM
+from switchboard.db.seed import DEMO_CUSTOMERS, FIRST_ORDER_ID
+from switchboard.gateway.broker import Broker, EventPublisher
+from switchboard.gateway.catalog import CatalogReader
+from switchboard.gateway.errors import CloseCode
+from switchboard.gateway.metrics import GatewayMetrics
+from switchboard.gateway.policy import SessionPolicy, load_instructions
+from switchboard.gateway.registry import SessionRegistry
+from switchboard.gateway.session import ClientGone, Session, SessionDeps
+from switchboard.gateway.settings import GatewaySettings
+from switchboard.gateway.tokens import ClientSecrets, SecretRefused
+from switchboard.gateway.upstream import TokenProvider, UpstreamConnector
+from switchboard.keys import RedisKeys
+from switchboard.observability import CONTENT_TYPE_LATEST, metrics_payload
+
+__all__ = ["Gateway", "create_app"]
+
+log = logging.getLogger(__name__)
+
+WEB_DIR = Path(__file__).parent / "web"
+_SUBPROTOCOL_KEY_PREFIX = "openai-insecure-api-key."
+_CUSTOMER_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
+class Gateway:
+    """Everything one gateway process holds; opened by the lifespan."""
+
+    def __init__(
+        self, settings: GatewaySettings, *, token_provider: TokenProvider | None = None
+    ) -> None:
+        self.settings = settings
+        self.metrics = GatewayMetrics()
+        self.keys = RedisKeys(settings.namespace)
+        self.redis: aioredis.Redis = aioredis.from_url(
+            settings.redis_url, decode_responses=True, socket_connect_timeout=2.0
+        )
+        self.secrets = ClientSecrets(self.redis, self.keys)
+        self.broker = Broker(
+            amqp_url=settings.amqp_url,
+            topology=Topology(settings.namespace),
+            connection_name=f"switchboard-gateway:{settings.gateway_id}",
+            reconnect_s=settings.amqp_reconnect_s,
+        )
+        self.publisher = EventPublisher(
+            self.broker,
+            metrics=self.metrics,
+            capacity=settings.event_buffer,
+            retry_s=settings.amqp_reconnect_s,
+        )
+        self.registry = SessionRegistry(
+            self.redis,
+            self.keys,
+            gateway_id=settings.gateway_id,
+            ttl_s=settings.registry_ttl_s,
+            heartbeat_s=settings.heartbeat_s,
+        )
+        self.catalog = CatalogReader(self.redis, self.keys, refresh_s=settings.catalog_refresh_s)
+        self.policy = SessionPolicy(
+            instructions=load_instructions(settings.prompt_file, settings.language),
+            voice=settings.voice,
+            audio_format=settings.audio_format,
+            transcription_model=settings.transcription_model,
+            vad_silence_ms=settings.vad_silence_ms,
+        )
+        self.connector = UpstreamConnector(settings, token_provider=token_provider)
+        self.deps = SessionDeps(
+            settings=settings,
+            policy=self.policy,
+            connector=self.connector,
+            broker=self.broker,
+            publisher=self.publisher,
+            registry=self.registry,
+            catalog=self.catalog,
+            metrics=self.metrics,
+        )
+        self.sessions: dict[str, Session] = {}
+        self.no_sessions = asyncio.Event()
+        self.no_sessions.set()
+        self.draining = False
+        self._registry_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.broker.start()
+        self.publisher.start()
+        self._registry_task = asyncio.create_task(self.registry.run(), name="gateway-registry")
+
+    async def drain(self, timeout_s: float | None = None) -> None:
+        """Refuse new conversations, let the current ones finish for up to *timeout_s*, then
+        end the rest with ``shutdown``."""
+        self.draining = True
+        timeout = self.settings.drain_timeout_s if timeout_s is None else timeout_s
+        log.info("draining", extra={"sessions": len(self.sessions), "timeout_s": timeout})
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self.no_sessions.wait()
+        for session in list(self.sessions.values()):
+            session.request_end(
+                "shutdown",
+                CloseCode.GOING_AWAY,
+                error_code="server_shutting_down",
+                message="The server is restarting; please reconnect.",
+            )
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5):
+                await self.no_sessions.wait()
+
+    async def close(self) -> None:
+        if self.sessions:
+            await self.drain(0)
+        flushed = await self.publisher.flush(3.0)
+        if not flushed:
+            log.warning("events left unpublished at shutdown", extra={"count": len(self.publisher)})
+        await self.publisher.close()
+        if self._registry_task is not None:
+            self._registry_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._registry_task
+        await self.broker.close()
+        with contextlib.suppress(Exception):
+            await self.redis.delete(self.keys.gateway(self.settings.gateway_id))
+        await self.redis.aclose()
+
+    async def readiness(self) -> dict[str, Any]:
+        checks: dict[str, Any] = {"draining": self.draining, "broker": self.broker.connected}
+        try:
+            async with asyncio.timeout(1.0):
+                checks["redis"] = bool(await self.redis.ping())
+        except Exception:
+            checks["redis"] = False
+        checks["sessions"] = len(self.sessions)
+        checks["ready"] = bool(checks["redis"] and checks["broker"] and not self.draining)
+        return checks
+
+
+class _StarletteClient:
+    """The client side of a session over Starlette's websocket."""
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self.ws = websocket
+
+    async def receive(self) -> str | bytes:
+        message = await self.ws.receive()
+        if message["type"] == "websocket.disconnect":
+            raise ClientGone
+        text = message.get("text")
+        return text if text is not None else message.get("bytes") or b""
+
+    async def send(self, text: str) -> None:
+        try:
+            await self.ws.send_text(text)
+        except (WebSocketDisconnect, RuntimeError, OSError) as exc:
+            raise ClientGone from exc
+
+    async def close(self, code: int, reason: str) -> None:
+        if self.ws.client_state == WebSocketState.CONNECTED:
+            await self.ws.close(code=code, reason=reason)
+
+
+class ExpiresAfter(BaseModel):
+    anchor: str = "created_at"
+    seconds: int = Field(ge=10, le=7200)
+
+
+class ClientSecretRequest(BaseModel):
+    customer_id: str = Field(pattern=_CUSTOMER_RE.pattern)
+    expires_after: ExpiresAfter | None = None
+
+
+class DevClientSecretRequest(BaseModel):
+    customer_id: str = Field(pattern=_CUSTOMER_RE.pattern)
+
+
+def _presented_secret(websocket: WebSocket) -> str | None:
+    auth = websocket.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip() or None
+    if websocket.headers.get("api-key"):
+        return websocket.headers["api-key"]
+    for proto in websocket.scope.get("subprotocols") or []:
+        if proto.startswith(_SUBPROTOCOL_KEY_PREFIX):
+            return proto[len(_SUBPROTOCOL_KEY_PREFIX) :] or None
+    return None
+
+
+def gateway_of(request: Request) -> Gateway:
+    gateway: Gateway = request.app.state.gateway
+    return gateway
+
+
+GatewayDep = Annotated[Gateway, Depends(gateway_of)]
+
+
+def require_server_key(
+    gateway: GatewayDep, authorization: Annotated[str | None, Header()] = None
+) -> None:
+    """The shop backend's server key, as ``Authorization: Bearer KEY``."""
+    auth = authorization or ""
+    presented = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+    expected = gateway.settings.server_key.get_secret_value().encode()
+    if not presented or not hmac.compare_digest(presented.encode(), expected):
+        raise HTTPException(
+            status_code=401,
+            detail={
+                "type": "invalid_request_error",
+                "code": "invalid_api_key",
+                "message": "A valid server key is required (Authorization: Bearer KEY).",
+            },
+        )
+
+
+ServerKey = Annotated[None, Depends(require_server_key)]
+
+
+def require_development(gateway: GatewayDep) -> None:
+    """Development routes answer 404 outside development and test environments."""
+    env = gateway.settings.environment.lower()
+    if gateway.settings.is_production or env not in ("development", "test"):
+        raise HTTPException(status_code=404, detail="Not Found")
+
+
+DevOnly = Annotated[None, Depends(require_development)]
+
+
+def create_app(
+    settings: GatewaySettings,
+    *,
+    token_provider: TokenProvider | None = None,
+    web_dir: Path | None = None,
+) -> FastAPI:
+    """The app; its lifespan opens a :class:`Gateway` (``app.state.gateway``)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        gateway = Gateway(settings, token_provider=token_provider)
+        app.state.gateway = gateway
+        await gateway.start()
+        try:
+            yield
+        finally:
+            await gateway.close()
+
+    app = FastAPI(
+        title="Switchboard session gateway", lifespan=lifespan, docs_url=None, redoc_url=None
+    )
+
+    async def _mint(gateway: Gateway, customer_id: str, ttl_s: int) -> dict[str, Any]:
+        value, expires_at = await gateway.secrets.mint(customer_id, ttl_s)
+        return {
+            "value": value,
+            "expires_at": expires_at,
+            "customer_id": customer_id,
+            "session": {"type": "realtime", "model": settings.upstream_model},
+        }
+
+    @app.post("/v1/realtime/client_secrets")
+    async def client_secrets(
+        body: ClientSecretRequest, gateway: GatewayDep, _: ServerKey
+    ) -> dict[str, Any]:
+        ttl = body.expires_after.seconds if body.expires_after else settings.client_secret_ttl_s
+        return await _mint(gateway, body.customer_id, ttl)
+
+    @app.post("/dev/client_secrets")
+    async def dev_client_secrets(
+        body: DevClientSecretRequest, gateway: GatewayDep, _: DevOnly
+    ) -> dict[str, Any]:
+        return await _mint(gateway, body.customer_id, settings.client_secret_ttl_s)
+
+    @app.get("/dev/customers")
+    async def dev_customers(_: DevOnly) -> list[dict[str, Any]]:
+        out = []
+        order_id = FIRST_ORDER_ID
+        for customer_id, name, orders in DEMO_CUSTOMERS:
+            listed = []
+            for status, days_ago in orders:
+                listed.append(
+                    {"order_id": order_id, "status": str(status), "placed_days_ago": days_ago}
+                )
+                order_id += 1
+            out.append({"customer_id": customer_id, "name": name, "orders": listed})
+        return out
+
+    @app.post("/admin/sessions/{session_id}/end", status_code=202)
+    async def admin_end(session_id: str, gateway: GatewayDep, _: ServerKey) -> dict[str, Any]:
+        if not await gateway.registry.exists(session_id):
+            raise HTTPException(
+                status_code=404,
+                detail={"code": "session_not_found", "message": "No live session with that id."},
+            )
+        delivered = await gateway.registry.end(session_id)
+        return {"session_id": session_id, "delivered": delivered}
+
+    @app.get("/admin/sessions")
+    async def admin_sessions(gateway: GatewayDep, _: ServerKey) -> list[dict[str, Any]]:
+        ids = await gateway.redis.zrange(gateway.keys.sessions_index, 0, 999)
+        out = []
+        for session_id in ids:
+            entry = await gateway.redis.hgetall(gateway.keys.session(session_id))
+            if entry:
+                out.append({"session_id": session_id, **{str(k): v for k, v in entry.items()}})
+        return out
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz(gateway: GatewayDep) -> JSONResponse:
+        checks = await gateway.readiness()
+        return JSONResponse(checks, status_code=200 if checks["ready"] else 503)
+
+    @app.get("/metrics")
+    async def metrics(gateway: GatewayDep) -> Response:
+        return Response(metrics_payload(gateway.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.websocket("/v1/realtime")
+    async def realtime(websocket: WebSocket) -> None:
+        gateway: Gateway = websocket.app.state.gateway
+
+        async def deny(status: int, code: str, message: str) -> None:
+            gateway.metrics.refused.labels(code).inc()
+            body = {"error": {"type": "invalid_request_error", "code": code, "message": message}}
+            await websocket.send_denial_response(JSONResponse(body, status_code=status))
+
+        if gateway.draining:
+            await deny(
+                503, "server_shutting_down", "The server is restarting; connect again shortly."
+            )
+            return
+        try:
+            grant = await gateway.secrets.redeem(_presented_secret(websocket))
+        except SecretRefused as exc:
+            await deny(exc.status, exc.code, exc.message)
+            return
+        offered = websocket.scope.get("subprotocols") or []
+        await websocket.accept(subprotocol="realtime" if "realtime" in offered else None)
+        display = websocket.query_params.get(DISPLAY_EVENTS_QUERY_PARAM) == "1"
+        session = Session(
+            gateway.deps,
+            client=_StarletteClient(websocket),
+            customer_id=grant.customer_id,
+            display=display,
+        )
+        gateway.sessions[session.id] = session
+        gateway.no_sessions.clear()
+        try:
+            await session.run()
+        finally:
+            gateway.sessions.pop(session.id, None)
+            if not gateway.sessions:
+                gateway.no_sessions.set()
+
+    directory = web_dir if web_dir is not None else WEB_DIR
+    if (directory / "index.html").is_file():
+        app.mount("/", StaticFiles(directory=directory, html=True), name="web")
+    else:
+
+        @app.get("/")
+        async def info() -> dict[str, Any]:
+            return {"service": "switchboard-gateway", "realtime": "/v1/realtime"}
+
+    return app

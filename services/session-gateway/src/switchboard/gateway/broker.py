@@ -1,0 +1,292 @@
+"""The gateway's broker side: one robust RabbitMQ connection (opened in the background, so the
+gateway starts and serves while the broker is down), tool calls through the shared
+:class:`~switchboard.toolclient.ToolClient` that fail fast while the broker is away, and the
+conversation-event publisher (bounded buffer, publisher confirms, flushed after a reconnect)."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
+
+from switchboard.amqp import Topology
+from switchboard.contracts.events import ConversationEvent
+from switchboard.contracts.tools import (
+    ToolCallRequest,
+    ToolCallResult,
+    ToolError,
+    ToolErrorCode,
+    TraceContext,
+)
+from switchboard.gateway.metrics import GatewayMetrics
+from switchboard.settings import redact_url
+from switchboard.toolclient import ToolClient
+
+__all__ = ["Broker", "EventPublisher"]
+
+log = logging.getLogger(__name__)
+
+_CONNECT_BACKOFF = (0.5, 1.0, 2.0, 5.0)
+GATEWAY_WORKER = "gateway"
+
+
+class Broker:
+    """The robust connection and the tool client on it."""
+
+    def __init__(
+        self,
+        *,
+        amqp_url: str,
+        topology: Topology,
+        connection_name: str,
+        reconnect_s: float = 1.0,
+    ) -> None:
+        self._url = amqp_url
+        self.topology = topology
+        self._name = connection_name
+        self._reconnect_s = reconnect_s
+        self.connection: AbstractRobustConnection | None = None
+        self.tools: ToolClient | None = None
+        self._ready = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def connected(self) -> bool:
+        """True only while the connection is actually up (not merely 'was opened once')."""
+        conn = self.connection
+        return (
+            self._ready.is_set()
+            and conn is not None
+            and not conn.is_closed
+            and conn.connected.is_set()
+        )
+
+    async def wait_connected(self) -> None:
+        await self._ready.wait()
+        assert self.connection is not None
+        await self.connection.connected.wait()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._connect(), name="gateway-broker-connect")
+
+    async def _connect(self) -> None:
+        attempt = 0
+        while True:
+            try:
+                self.connection = await aio_pika.connect_robust(
+                    self._url,
+                    client_properties={"connection_name": self._name},
+                    timeout=10,
+                    reconnect_interval=self._reconnect_s,
+                )
+                break
+            except Exception as exc:
+                delay = _CONNECT_BACKOFF[min(attempt, len(_CONNECT_BACKOFF) - 1)]
+                attempt += 1
+                log.warning(
+                    "broker unreachable; retrying",
+                    extra={
+                        "amqp_url": redact_url(self._url),
+                        "error": repr(exc),
+                        "retry_in_s": delay,
+                    },
+                )
+                await asyncio.sleep(delay)
+        self.tools = ToolClient(self.connection, self.topology)
+        await self.tools.start()
+        self._ready.set()
+        log.info("broker connected")
+
+    async def call_tool(
+        self,
+        *,
+        call_id: str,
+        session_id: str,
+        customer_id: str,
+        tool: str,
+        arguments: dict[str, Any],
+        timeout_s: float,
+        traceparent: str | None = None,
+    ) -> ToolCallResult:
+        """Run a tool through the workers; never raises, never waits past *timeout_s*: broker
+        down → ``unavailable`` at once, no answer → ``timeout``."""
+        if not self.connected or self.tools is None:
+            return _failed(
+                call_id, ToolErrorCode.UNAVAILABLE, "The tool service is unreachable right now."
+            )
+        request = ToolCallRequest(
+            call_id=call_id,
+            session_id=session_id,
+            customer_id=customer_id,
+            tool=tool,
+            arguments=arguments,
+            deadline=datetime.now(UTC) + timedelta(seconds=timeout_s),
+            trace=TraceContext(traceparent=traceparent),
+        )
+        try:
+            async with asyncio.timeout(timeout_s + 0.5):
+                return await self.tools.send(request)
+        except TimeoutError:
+            return _failed(call_id, ToolErrorCode.TIMEOUT, "The tool did not answer in time.")
+        except Exception as exc:
+            log.warning("tool call failed", extra={"call_id": call_id, "error": repr(exc)})
+            return _failed(
+                call_id, ToolErrorCode.UNAVAILABLE, "The tool service is unreachable right now."
+            )
+
+    async def close(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self.tools is not None:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(3):
+                    await self.tools.close()
+        if self.connection is not None:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(5):
+                    await self.connection.close()
+
+
+def _failed(call_id: str, code: ToolErrorCode, message: str) -> ToolCallResult:
+    return ToolCallResult(
+        call_id=call_id,
+        ok=False,
+        error=ToolError(code=code, message=message),
+        duration_ms=0,
+        worker=GATEWAY_WORKER,
+    )
+
+
+class EventPublisher:
+    """Publishes conversation events in the background; ``publish()`` never blocks or raises.
+
+    Events wait in a bounded buffer (the oldest is dropped, and counted, when it is full); a
+    background task publishes them in batches with publisher confirms, keeping every event the
+    broker did not confirm for the next attempt, so an outage only delays them.
+    """
+
+    def __init__(
+        self,
+        broker: Broker,
+        *,
+        metrics: GatewayMetrics,
+        capacity: int = 10000,
+        retry_s: float = 1.0,
+        batch: int = 64,
+    ) -> None:
+        self._broker = broker
+        self._metrics = metrics
+        self._buffer: collections.deque[ConversationEvent] = collections.deque()
+        self._capacity = capacity
+        self._retry_s = retry_s
+        self._batch = batch
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._task: asyncio.Task[None] | None = None
+        self._channel: AbstractChannel | None = None
+        self._exchange: AbstractExchange | None = None
+
+    def __len__(self) -> int:
+        return len(self._buffer)
+
+    def publish(self, event: ConversationEvent) -> None:
+        if len(self._buffer) >= self._capacity:
+            self._buffer.popleft()
+            self._metrics.events_dropped.inc()
+        self._buffer.append(event)
+        self._metrics.events_buffered.set(len(self._buffer))
+        self._idle.clear()
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="gateway-event-publisher")
+
+    async def flush(self, timeout_s: float) -> bool:
+        """Wait until every buffered event is confirmed (True) or *timeout_s* passes."""
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self._idle.wait()
+            return True
+        except TimeoutError:
+            return False
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self._channel is not None and not self._channel.is_closed:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(2):
+                    await self._channel.close()
+
+    async def _run(self) -> None:
+        while True:
+            if not self._buffer:
+                self._idle.set()
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            await self._broker.wait_connected()
+            try:
+                exchange = await self._ensure_exchange()
+                await self._publish_batch(exchange)
+            except Exception as exc:
+                log.warning(
+                    "event publishing failed; will retry",
+                    extra={"error": repr(exc), "buffered": len(self._buffer)},
+                )
+                await asyncio.sleep(self._retry_s)
+
+    async def _ensure_exchange(self) -> AbstractExchange:
+        if self._exchange is None or self._channel is None or self._channel.is_closed:
+            connection = self._broker.connection
+            assert connection is not None
+            async with asyncio.timeout(10):
+                self._channel = await connection.channel(publisher_confirms=True)
+                topology = self._broker.topology
+                await topology.declare_store_queue(self._channel)
+                self._exchange = await topology.declare_events_exchange(self._channel)
+        return self._exchange
+
+    async def _publish_batch(self, exchange: AbstractExchange) -> None:
+        batch = [self._buffer.popleft() for _ in range(min(self._batch, len(self._buffer)))]
+
+        async def one(event: ConversationEvent) -> None:
+            await exchange.publish(
+                aio_pika.Message(
+                    body=event.model_dump_json().encode(),
+                    content_type="application/json",
+                    message_id=event.event_id,
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    type=event.payload.type,
+                    timestamp=event.occurred_at,
+                ),
+                routing_key=Topology.event_routing_key(event.payload.type),
+                timeout=5,
+            )
+
+        results = await asyncio.gather(*(one(e) for e in batch), return_exceptions=True)
+        failed = [e for e, r in zip(batch, results, strict=True) if isinstance(r, BaseException)]
+        confirmed = len(batch) - len(failed)
+        if confirmed:
+            self._metrics.events_published.inc(confirmed)
+        if failed:
+            # keep them, in order, ahead of anything newer (bounded like the rest)
+            self._buffer.extendleft(reversed(failed))
+            while len(self._buffer) > self._capacity:
+                self._buffer.pop()
+                self._metrics.events_dropped.inc()
+            self._metrics.events_buffered.set(len(self._buffer))
+            first = next(r for r in results if isinstance(r, BaseException))
+            raise RuntimeError(f"{len(failed)} events not confirmed: {first!r}")
+        self._metrics.events_buffered.set(len(self._buffer))

@@ -1,0 +1,263 @@
+"""What the gateway knows about one conversation, learnt from the server events it relays
+(pure logic, no I/O): the items so far (to replay on a new upstream session), the audio
+delivered to the client per assistant item (to clamp truncation), the active response, and
+the audit facts (transcripts, truncation, turn latency) the session publishes.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from switchboard.contracts.events import (
+    AssistantTranscript,
+    EventPayload,
+    Truncated,
+    TurnLatency,
+    UserTranscript,
+)
+from switchboard.gateway.policy import audio_ms, b64_length
+
+__all__ = ["AssistantItem", "Conversation"]
+
+
+@dataclass(slots=True)
+class AssistantItem:
+    """One assistant message: what was said and how much of its audio reached the client."""
+
+    item_id: str
+    response_id: str | None
+    text: str = ""
+    audio_bytes: int = 0
+    heard_ms: int | None = None  # set by a (clamped) truncation
+    cancelled: bool = False
+    finished: bool = False  # the response that produced it is done
+    published: bool = False
+
+
+@dataclass
+class Conversation:
+    """State of one conversation as seen through the relay."""
+
+    audio_format: str = "audio/pcm"
+    now: Callable[[], float] = time.perf_counter
+    items: list[dict[str, Any]] = field(default_factory=list)
+    assistant: dict[str, AssistantItem] = field(default_factory=dict)
+    active_response: str | None = None
+    _speech: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)
+    _speech_end_at: float | None = None
+    _latency_pending_for: str | None = None
+
+    # -- derived ---------------------------------------------------------------------------------
+    def delivered_ms(self, item_id: str) -> int:
+        item = self.assistant.get(item_id)
+        return int(audio_ms(item.audio_bytes, self.audio_format)) if item else 0
+
+    def replay_items(self) -> list[dict[str, Any]]:
+        """The conversation as ``conversation.item.create`` items for a new upstream session:
+        user speech as its transcript, assistant speech as what the user heard."""
+        out: list[dict[str, Any]] = []
+        for item in self.items:
+            kind = item.get("type")
+            if kind == "message" and item.get("role") == "user":
+                texts = [
+                    c.get("text") or c.get("transcript") or ""
+                    for c in item.get("content") or []
+                    if c.get("type") in ("input_text", "input_audio")
+                ]
+                text = " ".join(t for t in texts if t)
+                if text:
+                    out.append(
+                        {
+                            "id": item["id"],
+                            "type": "message",
+                            "role": "user",
+                            "content": [{"type": "input_text", "text": text}],
+                        }
+                    )
+            elif kind == "message" and item.get("role") == "assistant":
+                said = self.assistant.get(item["id"])
+                text = _heard_text(said, self.delivered_ms(said.item_id)) if said else ""
+                if text:
+                    out.append(
+                        {
+                            "id": item["id"],
+                            "type": "message",
+                            "role": "assistant",
+                            "content": [{"type": "output_text", "text": text}],
+                        }
+                    )
+            elif kind in ("function_call", "function_call_output"):
+                out.append(_strip(item))
+        return out
+
+    # -- observation -----------------------------------------------------------------------------
+    def on_delivered(
+        self, item_id: str, response_id: str | None, delta_b64: str
+    ) -> list[EventPayload]:
+        """An audio delta was handed to the client."""
+        facts: list[EventPayload] = []
+        said = self.assistant.get(item_id)
+        if said is None:
+            said = self.assistant[item_id] = AssistantItem(item_id, response_id)
+        said.audio_bytes += b64_length(delta_b64)
+        if self._speech_end_at is not None:
+            latency = max(0.0, (self.now() - self._speech_end_at) * 1000)
+            facts.append(TurnLatency(response_id=response_id, latency_ms=round(latency, 3)))
+            self._speech_end_at = None
+        return facts
+
+    def observe(self, event: dict[str, Any]) -> list[EventPayload]:
+        """Learn from one (GA) server event; returns the audit facts it completes."""
+        kind = event.get("type")
+        facts: list[EventPayload] = []
+        if kind == "input_audio_buffer.speech_started":
+            self._speech[event.get("item_id", "")] = (event.get("audio_start_ms"), None)
+        elif kind == "input_audio_buffer.speech_stopped":
+            item_id = event.get("item_id", "")
+            start = self._speech.get(item_id, (None, None))[0]
+            self._speech[item_id] = (start, event.get("audio_end_ms"))
+            self._speech_end_at = self.now()
+        elif kind in ("conversation.item.added", "conversation.item.created"):
+            item = event.get("item") or {}
+            if item.get("role") == "user":
+                facts += self.finish_assistant()
+            self._add_item(item, event.get("previous_item_id"))
+            if item.get("role") == "user":
+                text = " ".join(
+                    c.get("text") or ""
+                    for c in item.get("content") or []
+                    if c.get("type") == "input_text"
+                )
+                if text:
+                    facts.append(UserTranscript(item_id=item["id"], text=text))
+        elif kind == "conversation.item.done":
+            item = event.get("item") or {}
+            if item.get("type") in ("function_call", "function_call_output"):
+                self._add_item(item, event.get("previous_item_id"))
+        elif kind == "conversation.item.input_audio_transcription.completed":
+            item_id = event.get("item_id", "")
+            text = event.get("transcript") or ""
+            for item in self.items:
+                if item.get("id") == item_id:
+                    for content in item.get("content") or []:
+                        if content.get("type") == "input_audio":
+                            content["transcript"] = text
+            start, end = self._speech.pop(item_id, (None, None))
+            facts.append(
+                UserTranscript(
+                    item_id=item_id, text=text, speech_started_ms=start, speech_ended_ms=end
+                )
+            )
+        elif kind == "conversation.item.deleted":
+            item_id = event.get("item_id")
+            self.items = [i for i in self.items if i.get("id") != item_id]
+        elif kind == "response.created":
+            facts += self.finish_assistant()
+            self.active_response = (event.get("response") or {}).get("id")
+        elif kind == "response.output_item.added":
+            item = event.get("item") or {}
+            if item.get("type") == "message" and item.get("id"):
+                self.assistant.setdefault(
+                    item["id"], AssistantItem(item["id"], event.get("response_id"))
+                )
+        elif kind == "response.output_audio_transcript.delta":
+            said = self._said(event)
+            said.text += event.get("delta") or ""
+        elif kind == "response.output_audio_transcript.done":
+            self._said(event).text = event.get("transcript") or ""
+        elif kind == "response.output_text.done":
+            self._said(event).text = event.get("text") or ""
+        elif kind == "response.done":
+            response = event.get("response") or {}
+            if self.active_response == response.get("id"):
+                self.active_response = None
+            cancelled = response.get("status") == "cancelled"
+            for out in response.get("output") or []:
+                if out.get("type") == "message" and out.get("id") in self.assistant:
+                    said = self.assistant[out["id"]]
+                    said.finished = True
+                    said.cancelled = said.cancelled or cancelled
+                if out.get("type") == "function_call":
+                    self._add_item(out, None)
+        return facts
+
+    def clamp_truncate(self, item_id: str, requested_ms: int) -> tuple[int, list[EventPayload]]:
+        """Clamp a client's ``audio_end_ms`` to the audio delivered for *item_id*; returns the
+        position to forward and the audit facts (``Truncated`` and, for a message already
+        finished, its interrupted transcript)."""
+        said = self.assistant.get(item_id)
+        if said is None:
+            return requested_ms, []
+        heard = max(0, min(requested_ms, self.delivered_ms(item_id)))
+        said.heard_ms = heard
+        facts: list[EventPayload] = [
+            Truncated(item_id=item_id, requested_ms=requested_ms, heard_ms=heard)
+        ]
+        if said.finished and not said.published:
+            facts.append(self._publish(said))
+        return heard, facts
+
+    def finish_assistant(self) -> list[EventPayload]:
+        """Publish every finished assistant message not published yet (called when the next
+        turn starts, and at the end of the session)."""
+        return [self._publish(s) for s in self.assistant.values() if s.finished and not s.published]
+
+    def flush(self) -> list[EventPayload]:
+        """Everything left at the end of the session, finished or not."""
+        for said in self.assistant.values():
+            said.finished = True
+        return self.finish_assistant()
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _said(self, event: dict[str, Any]) -> AssistantItem:
+        item_id = event.get("item_id", "")
+        said = self.assistant.get(item_id)
+        if said is None:
+            said = self.assistant[item_id] = AssistantItem(item_id, event.get("response_id"))
+        return said
+
+    def _publish(self, said: AssistantItem) -> AssistantTranscript:
+        said.published = True
+        produced = self.delivered_ms(said.item_id)
+        interrupted = said.heard_ms is not None or said.cancelled
+        return AssistantTranscript(
+            item_id=said.item_id,
+            response_id=said.response_id,
+            text=said.text,
+            interrupted=interrupted,
+            heard_text=_heard_text(said, produced) if interrupted else None,
+            audio_ms=produced,
+            heard_ms=said.heard_ms
+            if said.heard_ms is not None
+            else (produced if interrupted else None),
+        )
+
+    def _add_item(self, item: dict[str, Any], previous_item_id: str | None) -> None:
+        if not item.get("id"):
+            return
+        for index, existing in enumerate(self.items):
+            if existing.get("id") == item["id"]:
+                self.items[index] = {**existing, **copy.deepcopy(item)}
+                return
+        self.items.append(copy.deepcopy(item))
+
+
+def _heard_text(said: AssistantItem, produced_ms: int | None = None) -> str:
+    if said.heard_ms is None:
+        return said.text
+    words = said.text.split()
+    produced = produced_ms
+    if not produced:
+        return "" if said.heard_ms == 0 else said.text
+    keep = math.floor(len(words) * min(1.0, said.heard_ms / produced))
+    return " ".join(words[:keep])
+
+
+def _strip(item: dict[str, Any]) -> dict[str, Any]:
+    keep = ("id", "type", "call_id", "name", "arguments", "output")
+    return {k: item[k] for k in keep if k in item}

@@ -1,0 +1,287 @@
+"""The server-side session policy (pure logic, no I/O).
+
+- What the upstream session is configured with: instructions from the prompt file, voice,
+  audio formats, turn detection, input transcription and the live tools (:class:`SessionPolicy`).
+- Which client events pass, and how (:func:`inspect_client_event`): a client may change only
+  what the policy allows (voice, speed, audio formats, turn detection, noise reduction, output
+  modalities, token limit). Instructions, tools, prompts, function-call items and system items
+  are refused with a :class:`ClientEventError`; the session goes on.
+- What the client may see of the session (:func:`client_view_of_session`): never the
+  instructions or the tool schemas.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from switchboard.contracts.realtime import CLIENT_EVENT_TYPES, validate_client_event
+from switchboard.gateway.errors import ClientEventError
+
+__all__ = [
+    "ClientEvent",
+    "SessionPolicy",
+    "audio_ms",
+    "client_view_of_session",
+    "inspect_client_event",
+    "load_instructions",
+]
+
+APPEND = "input_audio_buffer.append"
+#: Session fields a client may set, and the ones it may set under ``audio.input`` / ``output``.
+_SESSION_ALLOWED = {"type", "audio", "output_modalities", "max_output_tokens"}
+_AUDIO_IN_ALLOWED = {"format", "turn_detection", "noise_reduction"}
+_AUDIO_OUT_ALLOWED = {"format", "voice", "speed"}
+_RESPONSE_ALLOWED = {"audio", "output_modalities", "max_output_tokens", "metadata", "conversation"}
+#: Fields the policy owns: refused with a clear message naming them.
+_POLICY_OWNED = {
+    "instructions": "instructions are set by the server",
+    "tools": "tools are set by the server",
+    "tool_choice": "tool choice is set by the server",
+    "prompt": "prompts are set by the server",
+    "input": "out-of-band input is not allowed",
+    "model": "the model is set by the server",
+    "transcription": "input transcription is set by the server",
+}
+#: Bytes per millisecond of each audio format.
+_BYTES_PER_MS = {"audio/pcm": 48, "audio/pcmu": 8, "audio/pcma": 8}
+
+
+def load_instructions(path: Path, language: str) -> str:
+    """The prompt file with ``{language}`` filled in."""
+    return path.read_text(encoding="utf-8").replace("{language}", language).strip()
+
+
+def audio_ms(byte_count: int, fmt: str) -> float:
+    """Milliseconds of audio in *byte_count* bytes of *fmt*."""
+    return byte_count / _BYTES_PER_MS.get(fmt, 48)
+
+
+def b64_length(data: str) -> int:
+    """Decoded size of a base64 string, without decoding it."""
+    n = len(data)
+    if n == 0:
+        return 0
+    pad = 2 if data.endswith("==") else 1 if data.endswith("=") else 0
+    return n * 3 // 4 - pad
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPolicy:
+    """What every upstream session is configured with (the client cannot change the rest)."""
+
+    instructions: str
+    voice: str
+    audio_format: str
+    transcription_model: str
+    vad_silence_ms: int = 500
+
+    def session_update(
+        self, tools: list[dict[str, Any]], overrides: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The GA ``session`` object of the gateway's ``session.update``; *overrides* are the
+        client's accepted changes so far (re-applied on a new upstream session)."""
+        fmt: dict[str, Any] = {"type": self.audio_format}
+        if self.audio_format == "audio/pcm":
+            fmt["rate"] = 24000
+        session: dict[str, Any] = {
+            "type": "realtime",
+            "instructions": self.instructions,
+            "output_modalities": ["audio"],
+            "tools": tools,
+            "tool_choice": "auto",
+            "audio": {
+                "input": {
+                    "format": fmt,
+                    "transcription": {"model": self.transcription_model},
+                    "turn_detection": {
+                        "type": "server_vad",
+                        "threshold": 0.5,
+                        "prefix_padding_ms": 300,
+                        "silence_duration_ms": self.vad_silence_ms,
+                        "create_response": True,
+                        "interrupt_response": True,
+                    },
+                },
+                "output": {"format": dict(fmt), "voice": self.voice},
+            },
+        }
+        if overrides:
+            merge_session(session, overrides)
+        return session
+
+
+def merge_session(base: dict[str, Any], update: dict[str, Any]) -> None:
+    """Apply an accepted client ``session`` update onto *base* in place (nested audio dicts)."""
+    for key, value in update.items():
+        if key == "audio" and isinstance(value, dict):
+            audio = base.setdefault("audio", {})
+            for side in ("input", "output"):
+                if isinstance(value.get(side), dict):
+                    audio.setdefault(side, {}).update(copy.deepcopy(value[side]))
+        elif key != "type":
+            base[key] = copy.deepcopy(value)
+
+
+def client_view_of_session(session: dict[str, Any]) -> dict[str, Any]:
+    """The session object as the client may see it: no instructions, tools or prompt."""
+    view = {k: v for k, v in session.items() if k not in ("instructions", "tools", "prompt")}
+    return view
+
+
+@dataclass(frozen=True, slots=True)
+class ClientEvent:
+    """A client event that passed the policy. ``raw`` is forwarded as is (it is unchanged)."""
+
+    type: str
+    data: dict[str, Any]
+    raw: str
+    audio_bytes: int = 0
+
+    @property
+    def event_id(self) -> str | None:
+        value = self.data.get("event_id")
+        return value if isinstance(value, str) else None
+
+
+def _event_id_of(data: Any) -> str | None:
+    if isinstance(data, dict) and isinstance(data.get("event_id"), str):
+        return str(data["event_id"])[:128]
+    return None
+
+
+class RefusedEvent(ClientEventError):
+    """A refusal that knows the refused event's ``event_id`` (echoed in the error)."""
+
+    def __init__(self, base: ClientEventError, event_id: str | None) -> None:
+        super().__init__(base.message, code=base.code, param=base.param, kind=base.kind)
+        self.event_id = event_id
+
+
+def inspect_client_event(raw: str | bytes) -> ClientEvent:
+    """Parse, validate and police one client frame; raises :class:`RefusedEvent`."""
+    data: Any = None
+    try:
+        if isinstance(raw, bytes):
+            raw = raw.decode("utf-8")
+        data = json.loads(raw)
+        return _inspect(data, raw)
+    except ClientEventError as exc:
+        raise RefusedEvent(exc, _event_id_of(data)) from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RefusedEvent(
+            ClientEventError(f"The event is not valid JSON: {exc}", code="invalid_json"), None
+        ) from None
+
+
+def _inspect(data: Any, raw: str) -> ClientEvent:
+    if not isinstance(data, dict):
+        raise ClientEventError("The event must be a JSON object.", code="invalid_json")
+    kind = data.get("type")
+    if not isinstance(kind, str):
+        raise ClientEventError(
+            "Missing required parameter: 'type'.", code="missing_required_parameter", param="type"
+        )
+    if kind == APPEND:  # the hot path: checked by hand, forwarded untouched
+        audio = data.get("audio")
+        if not isinstance(audio, str):
+            raise ClientEventError(
+                "Missing or invalid 'audio': a base64 string is required.",
+                code="invalid_value",
+                param="audio",
+            )
+        try:
+            decoded = binascii.a2b_base64(audio, strict_mode=True)
+        except (binascii.Error, ValueError):
+            raise ClientEventError(
+                "Invalid 'audio': not valid base64.", code="invalid_value", param="audio"
+            ) from None
+        extra = set(data) - {"type", "audio", "event_id"}
+        if extra:
+            raise ClientEventError(
+                f"Unknown parameter: '{sorted(extra)[0]}'.",
+                code="unknown_parameter",
+                param=sorted(extra)[0],
+            )
+        return ClientEvent(kind, data, raw, audio_bytes=len(decoded))
+    if kind not in CLIENT_EVENT_TYPES:
+        raise ClientEventError(
+            f"Invalid value: '{kind[:64]}'. It is not a client event type this endpoint supports.",
+            code="invalid_event_type",
+            param="type",
+        )
+    try:
+        validate_client_event(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = [str(p) for p in first["loc"][1:] if not str(p).startswith("function-")]
+        raise ClientEventError(
+            f"Invalid event: {first['msg']}", code="invalid_value", param=".".join(loc) or None
+        ) from None
+    if kind == "session.update":
+        _check_session(data.get("session") or {})
+    elif kind == "response.create":
+        _check_response(data.get("response") or {})
+    elif kind == "conversation.item.create":
+        _check_item(data.get("item") or {})
+    return ClientEvent(kind, data, raw)
+
+
+def _refuse(param: str, why: str) -> ClientEventError:
+    return ClientEventError(
+        f"Not allowed: '{param}' ({why}). The rest of the session is unchanged.",
+        code="policy_violation",
+        param=param,
+    )
+
+
+def _check_keys(obj: dict[str, Any], allowed: set[str], path: str) -> None:
+    for key in obj:
+        if key in allowed:
+            continue
+        why = _POLICY_OWNED.get(key, "not configurable through this gateway")
+        raise _refuse(f"{path}.{key}", why)
+
+
+def _check_session(session: dict[str, Any]) -> None:
+    if session.get("type") not in (None, "realtime"):
+        raise _refuse("session.type", "only realtime sessions are served")
+    _check_keys(session, _SESSION_ALLOWED, "session")
+    audio = session.get("audio") or {}
+    _check_keys(audio, {"input", "output"}, "session.audio")
+    _check_keys(audio.get("input") or {}, _AUDIO_IN_ALLOWED, "session.audio.input")
+    _check_keys(audio.get("output") or {}, _AUDIO_OUT_ALLOWED, "session.audio.output")
+
+
+def _check_response(response: dict[str, Any]) -> None:
+    _check_keys(response, _RESPONSE_ALLOWED, "response")
+    audio = response.get("audio") or {}
+    _check_keys(audio, {"output"}, "response.audio")
+    _check_keys(audio.get("output") or {}, {"format", "voice"}, "response.audio.output")
+
+
+def _check_item(item: dict[str, Any]) -> None:
+    kind = item.get("type")
+    if kind != "message":
+        raise _refuse("item.type", f"{kind} items are created by the server only")
+    if item.get("role") != "user":
+        raise _refuse("item.role", f"{item.get('role')} messages are created by the server only")
+
+
+def session_accepted_changes(session: dict[str, Any]) -> dict[str, Any]:
+    """The part of an accepted ``session.update`` worth re-applying on a new upstream session."""
+    return {k: copy.deepcopy(v) for k, v in session.items() if k != "type"}
+
+
+def decode_b64_or_none(data: str) -> bytes | None:
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        return None

@@ -1,0 +1,89 @@
+"""Ephemeral client secrets: minted for a customer by the shop's backend, stored in Redis by
+their SHA-256 with a TTL, redeemed once. Redemption is atomic (a Lua script): the record is
+replaced by a ``used`` marker that keeps the remaining TTL, so a replay is told apart from an
+unknown secret."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+from switchboard.keys import RedisKeys
+
+__all__ = ["ClientSecrets", "Grant", "SecretRefused"]
+
+_PREFIX = "ek_"
+_USED = "used"
+# GET the record; if it is live, overwrite it with the marker keeping its TTL; return the record.
+_REDEEM = """
+local v = redis.call('GET', KEYS[1])
+if v and v ~= ARGV[1] then redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL') end
+return v
+"""
+
+
+class SecretRefused(Exception):
+    """The presented secret cannot open a session; ``status`` is the HTTP status to answer."""
+
+    def __init__(self, code: str, message: str, status: int = 401) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What a redeemed secret grants: a session for this customer."""
+
+    customer_id: str
+    expires_at: int
+
+
+def hash_secret(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+class ClientSecrets:
+    def __init__(self, redis: aioredis.Redis, keys: RedisKeys) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._redeem = redis.register_script(_REDEEM)
+
+    async def mint(self, customer_id: str, ttl_s: int) -> tuple[str, int]:
+        """A new secret for *customer_id*, valid for *ttl_s*; returns (value, expires_at)."""
+        value = _PREFIX + secrets.token_urlsafe(32)
+        expires_at = int(time.time()) + ttl_s
+        record = json.dumps({"customer_id": customer_id, "expires_at": expires_at})
+        await self._redis.set(self._keys.client_secret(hash_secret(value)), record, ex=ttl_s)
+        return value, expires_at
+
+    async def redeem(self, value: str | None) -> Grant:
+        """Spend *value* (once); raises :class:`SecretRefused` when missing, unknown, expired
+        or already used."""
+        if not value:
+            raise SecretRefused(
+                "missing_client_secret",
+                "Authenticate with a client secret: 'Authorization: Bearer SECRET' or the "
+                "subprotocol 'openai-insecure-api-key.SECRET'.",
+            )
+        if not value.startswith(_PREFIX) or len(value) > 200:
+            raise SecretRefused("invalid_client_secret", "Unknown or expired client secret.")
+        raw = await self._redeem(keys=[self._keys.client_secret(hash_secret(value))], args=[_USED])
+        if raw is None:
+            raise SecretRefused("invalid_client_secret", "Unknown or expired client secret.")
+        if isinstance(raw, bytes):
+            raw = raw.decode()
+        if raw == _USED:
+            raise SecretRefused(
+                "client_secret_used", "This client secret was already used.", status=403
+            )
+        record = json.loads(raw)
+        if int(record["expires_at"]) <= time.time():
+            raise SecretRefused("invalid_client_secret", "Unknown or expired client secret.")
+        return Grant(customer_id=str(record["customer_id"]), expires_at=int(record["expires_at"]))
