@@ -158,3 +158,38 @@ def wait_stored(db: asyncpg.Pool) -> WaitStored:
             await asyncio.sleep(0.02)
 
     return wait
+
+
+#: Test accounts (name -> password, role); their hashes are made once per run.
+ACCOUNTS = {"ana": ("ana-password", "analyst"), "root": ("root-password", "admin")}
+
+
+@pytest.fixture(scope="session")
+def users_setting() -> str:
+    from switchboard.store.auth import hash_password
+
+    return ",".join(f"{name}:{role}:{hash_password(pw)}" for name, (pw, role) in ACCOUNTS.items())
+
+
+@pytest.fixture(scope="session")
+async def api_url(
+    make_store_settings: SettingsFactory, store: StoreService, users_setting: str
+) -> AsyncIterator[str]:
+    """The HTTP app of the shared store, served by uvicorn on a free port."""
+    import socket
+
+    import uvicorn
+
+    from switchboard.store.app import create_app
+    from switchboard.store.auth import Accounts
+
+    store.accounts = Accounts.parse(users_setting)
+    app = create_app(make_store_settings(), service=store)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)  # connections wait in the backlog until uvicorn accepts them
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="on"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server.should_exit = True
+    await task

@@ -11,6 +11,7 @@ from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from switchboard.observability import CONTENT_TYPE_LATEST, metrics_payload
+from switchboard.store.api import router
 from switchboard.store.service import StoreService
 from switchboard.store.settings import StoreSettings
 
@@ -28,11 +29,15 @@ ServiceDep = Annotated[StoreService, Depends(_service)]
 def create_app(
     settings: StoreSettings, *, service: StoreService | None = None, ingest: bool = True
 ) -> FastAPI:
-    """The HTTP app; starting it starts the store, stopping it drains the ingest."""
+    """The HTTP app; starting it starts the store, stopping it drains the ingest. A *service*
+    passed in is the caller's to start and stop."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        store = service or StoreService(settings, ingest=ingest)
+        if service is not None:
+            yield {"store": service}
+            return
+        store = StoreService(settings, ingest=ingest)
         await store.start()
         try:
             yield {"store": store}
@@ -61,4 +66,5 @@ def create_app(
     async def metrics(store: ServiceDep) -> Response:
         return Response(metrics_payload(store.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    app.include_router(router)
     return app

@@ -5,7 +5,9 @@ received and exit."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
+import getpass
 import logging
 import socket
 import sys
@@ -13,8 +15,11 @@ from collections.abc import Iterator
 
 import uvicorn
 
+from switchboard.db import create_engine
 from switchboard.observability import configure_logging
 from switchboard.store.app import create_app
+from switchboard.store.auth import hash_password
+from switchboard.store.queries import purge_older_than
 from switchboard.store.settings import StoreSettings
 
 __all__ = ["main"]
@@ -58,13 +63,54 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="switchboard-store", description=__doc__)
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("serve", help="run the store: ingest, API and web UI (the default)")
+    retention = sub.add_parser(
+        "retention", help="delete sessions older than N days (for a cron job); prints the count"
+    )
+    retention.add_argument("--days", type=float, required=True, help="keep this many days")
+    retention.add_argument("--dry-run", action="store_true", help="only count what would go")
+    sub.add_parser(
+        "hash-password",
+        help="read a password (prompted, or one line on stdin) and print its STORE_USERS hash",
+    )
     args = parser.parse_args(argv)
+    if args.command == "hash-password":
+        return _hash_password()
     settings = StoreSettings()
     configure_logging("store", level=settings.log_level, fmt=settings.log_format)
-    if args.command in (None, "serve"):
-        return serve(settings)
-    parser.error(f"unknown command {args.command}")
-    return 2
+    if args.command == "retention":
+        if args.days <= 0:
+            parser.error("--days must be positive")
+        return asyncio.run(_retention(settings, args.days, dry_run=args.dry_run))
+    return serve(settings)
+
+
+def _hash_password() -> int:
+    if sys.stdin.isatty():
+        password = getpass.getpass("password: ")
+        if password != getpass.getpass("again: "):
+            print("the passwords differ", file=sys.stderr)
+            return 1
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if len(password) < 8:
+        print("use at least 8 characters", file=sys.stderr)
+        return 1
+    print(hash_password(password))
+    return 0
+
+
+async def _retention(settings: StoreSettings, days: float, *, dry_run: bool) -> int:
+    engine = create_engine(
+        settings.database_url, pool_size=1, timeout_s=settings.database_timeout_s
+    )
+    try:
+        count = await purge_older_than(engine, days, dry_run=dry_run)
+    finally:
+        await engine.dispose()
+    verb = "would delete" if dry_run else "deleted"
+    log.info("retention", extra={"days": days, "sessions": count, "dry_run": dry_run})
+    print(f"{verb} {count} session(s) started more than {days:g} day(s) ago")
+    return 0
 
 
 if __name__ == "__main__":

@@ -55,6 +55,11 @@ class StoreService:
         self.topology = Topology(settings.namespace)
         self.keys = RedisKeys(settings.namespace)
         self.redactor = Redactor(settings.redact_kinds)
+        self.accounts = settings.accounts()
+        if not settings.users.strip():
+            log.warning(
+                "STORE_USERS is empty: development accounts analyst/analyst and admin/admin"
+            )
         self.state = StoreState.CREATED
         self.with_ingest = ingest
         self.engine = create_engine(

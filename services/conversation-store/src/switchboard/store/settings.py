@@ -9,6 +9,7 @@ import socket
 from pydantic import Field, model_validator
 
 from switchboard.settings import AmqpSettings, BaseServiceSettings, DatabaseSettings, RedisSettings
+from switchboard.store.auth import Account, Accounts, Role, hash_password
 from switchboard.store.redaction import KINDS
 
 __all__ = ["StoreSettings"]
@@ -79,8 +80,20 @@ class StoreSettings(BaseServiceSettings, DatabaseSettings, AmqpSettings, RedisSe
         description="Tools whose successful call marks a session as escalated.",
     )
 
+    users: str = Field(
+        default="",
+        validation_alias="STORE_USERS",
+        description=(
+            "Analyst accounts: comma-separated name:role:hash (role analyst or admin; hash from "
+            "`switchboard-store hash-password`). Empty outside production = development accounts."
+        ),
+    )
+
     @model_validator(mode="after")
     def _check(self) -> StoreSettings:
+        if self.is_production and not self.users.strip():
+            raise ValueError("STORE_USERS must name the analyst accounts in production")
+        Accounts.parse(self.users)  # refuse a malformed entry at start-up
         unknown = set(_csv(self.redact.lower())) - KINDS.keys()
         if unknown:
             raise ValueError(
@@ -89,6 +102,18 @@ class StoreSettings(BaseServiceSettings, DatabaseSettings, AmqpSettings, RedisSe
         if self.batch_size > self.prefetch:
             raise ValueError("STORE_BATCH_SIZE must not exceed STORE_PREFETCH")
         return self
+
+    def accounts(self) -> Accounts:
+        """The configured accounts; without any (development only), ``analyst``/``analyst``
+        and ``admin``/``admin``."""
+        if self.users.strip():
+            return Accounts.parse(self.users)
+        return Accounts(
+            [
+                Account("analyst", Role.ANALYST, hash_password("analyst")),
+                Account("admin", Role.ADMIN, hash_password("admin")),
+            ]
+        )
 
     @property
     def redact_kinds(self) -> tuple[str, ...]:

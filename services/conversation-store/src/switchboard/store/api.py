@@ -1,0 +1,394 @@
+"""The analyst REST API (``/api``): sessions, timelines, search, export, statistics, live
+sessions, and the admin actions. Every route needs credentials; reads of conversation data are
+recorded in the view log (who, what, when)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
+from fastapi.responses import StreamingResponse
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
+
+from switchboard.store import queries
+from switchboard.store.auth import Account, Role
+from switchboard.store.schemas import (
+    EndResult,
+    LiveSession,
+    Me,
+    SearchPage,
+    SessionDetail,
+    SessionPage,
+    Stats,
+    ViewLogEntry,
+)
+from switchboard.store.service import StoreService
+
+__all__ = ["router"]
+
+log = logging.getLogger(__name__)
+
+_basic = HTTPBasic(auto_error=False, realm="switchboard-store")
+
+
+def _store(request: Request) -> StoreService:
+    service: StoreService = request.state.store
+    return service
+
+
+StoreDep = Annotated[StoreService, Depends(_store)]
+
+
+def _unauthorized(request: Request) -> HTTPException:
+    # the web UI asks for no browser dialog (it has its own sign-in form)
+    headers = None if request.headers.get("x-switchboard-ui") else {"WWW-Authenticate": "Basic"}
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, "credentials required", headers=headers)
+
+
+async def current_account(
+    request: Request,
+    store: StoreDep,
+    credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
+) -> Account:
+    if credentials is None:
+        raise _unauthorized(request)
+    account = store.accounts.authenticate(credentials.username, credentials.password)
+    if account is None:
+        log.info("sign-in refused", extra={"analyst": credentials.username[:64]})
+        raise _unauthorized(request)
+    return account
+
+
+def require(role: Role) -> Any:
+    async def check(account: Annotated[Account, Depends(current_account)]) -> Account:
+        if not account.may(role):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"needs the {role} role")
+        return account
+
+    return Depends(check)
+
+
+Analyst = Annotated[Account, require(Role.ANALYST)]
+Admin = Annotated[Account, require(Role.ADMIN)]
+SessionId = Annotated[str, Path(min_length=1, max_length=128)]
+
+_AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No or wrong credentials"},
+    403: {"description": "The account's role does not allow this"},
+}
+
+router = APIRouter(prefix="/api", responses=_AUTH_RESPONSES)
+
+
+def _filter(
+    since: Annotated[datetime | None, Query(description="Sessions started at or after")] = None,
+    until: Annotated[datetime | None, Query(description="Sessions started before")] = None,
+    customer_id: Annotated[str | None, Query(max_length=64)] = None,
+    tool: Annotated[str | None, Query(max_length=64, description="Used this tool")] = None,
+    outcome: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="Has a tool call with this outcome (ok, an error code, pending, or failed = any error)",
+        ),
+    ] = None,
+    escalated: bool | None = None,
+    end_reason: Annotated[str | None, Query(max_length=64)] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Words said in the conversation")
+    ] = None,
+) -> queries.SessionFilter:
+    return queries.SessionFilter(
+        since=since,
+        until=until,
+        customer_id=customer_id,
+        tool=tool,
+        outcome=outcome,
+        escalated=escalated,
+        end_reason=end_reason,
+        q=q,
+    )
+
+
+FilterDep = Annotated[queries.SessionFilter, Depends(_filter)]
+
+
+def _bad_cursor() -> HTTPException:
+    return HTTPException(status.HTTP_400_BAD_REQUEST, "invalid cursor")
+
+
+@router.get("/me", response_model=Me, summary="Who the credentials belong to")
+async def me(account: Analyst) -> Me:
+    return Me(name=account.name, role=str(account.role))
+
+
+@router.get("/sessions", response_model=SessionPage, summary="List sessions, newest first")
+async def list_sessions(
+    store: StoreDep,
+    account: Analyst,
+    flt: FilterDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=400)] = None,
+) -> SessionPage:
+    async with store.engine.begin() as conn:
+        try:
+            sessions, nxt = await queries.list_sessions(conn, flt, limit=limit, cursor=cursor)
+        except queries.BadCursor:
+            raise _bad_cursor() from None
+        await queries.record_view(
+            conn, analyst=account.name, role=account.role, action="list", detail=flt.as_dict()
+        )
+    return SessionPage(sessions=sessions, next_cursor=nxt)
+
+
+@router.get(
+    "/sessions/{session_id}",
+    response_model=SessionDetail,
+    summary="A session and its timeline",
+    responses={404: {"description": "No such session"}},
+)
+async def get_session(store: StoreDep, account: Analyst, session_id: SessionId) -> SessionDetail:
+    async with store.engine.begin() as conn:
+        detail = await queries.session_detail(conn, session_id)
+        if detail is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such session")
+        await queries.record_view(
+            conn, analyst=account.name, role=account.role, action="view", session_id=session_id
+        )
+    return detail
+
+
+@router.delete(
+    "/sessions/{session_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a session and everything recorded about it (admin)",
+    responses={404: {"description": "No such session"}},
+)
+async def delete_session(store: StoreDep, account: Admin, session_id: SessionId) -> None:
+    async with store.engine.begin() as conn:
+        if not await queries.delete_session(conn, session_id):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such session")
+        await queries.record_view(
+            conn, analyst=account.name, role=account.role, action="delete", session_id=session_id
+        )
+    log.info("session deleted", extra={"session_id": session_id, "analyst": account.name})
+
+
+@router.get("/search", response_model=SearchPage, summary="Search transcripts")
+async def search(
+    store: StoreDep,
+    account: Analyst,
+    q: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=200,
+            description='Web search syntax: words, "a phrase", -word, or',
+        ),
+    ],
+    customer_id: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=400)] = None,
+) -> SearchPage:
+    async with store.engine.begin() as conn:
+        try:
+            hits, nxt = await queries.search_items(
+                conn, q, limit=limit, cursor=cursor, customer_id=customer_id
+            )
+        except queries.BadCursor:
+            raise _bad_cursor() from None
+        await queries.record_view(
+            conn,
+            analyst=account.name,
+            role=account.role,
+            action="search",
+            detail={"q": q, "customer_id": customer_id, "hits": len(hits)},
+        )
+    return SearchPage(hits=hits, next_cursor=nxt)
+
+
+_CSV_COLUMNS = (
+    "session_id",
+    "customer_id",
+    "started_at",
+    "end_reason",
+    "seq",
+    "kind",
+    "at",
+    "text",
+    "interrupted",
+    "heard_text",
+    "tool",
+    "outcome",
+    "duration_ms",
+    "latency_ms",
+)
+
+
+@router.get(
+    "/export",
+    summary="Export matching sessions with their timelines (streamed)",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "JSON Lines (one session per line) or CSV (one timeline entry per row)",
+            "content": {"application/x-ndjson": {}, "text/csv": {}},
+        }
+    },
+)
+async def export(
+    store: StoreDep,
+    account: Analyst,
+    flt: FilterDep,
+    format: Literal["jsonl", "csv"] = "jsonl",
+) -> StreamingResponse:
+    async with store.engine.begin() as conn:
+        await queries.record_view(
+            conn,
+            analyst=account.name,
+            role=account.role,
+            action="export",
+            detail={**flt.as_dict(), "format": format},
+        )
+
+    async def jsonl() -> AsyncIterator[bytes]:
+        async for detail in queries.iter_sessions(store.engine, flt):
+            yield detail.model_dump_json().encode() + b"\n"
+
+    async def rows() -> AsyncIterator[bytes]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(_CSV_COLUMNS)
+        async for detail in queries.iter_sessions(store.engine, flt):
+            s = detail.session
+            for e in detail.timeline:
+                writer.writerow(
+                    (
+                        s.id,
+                        s.customer_id,
+                        s.started_at.isoformat(),
+                        s.end_reason,
+                        e.seq,
+                        e.kind,
+                        e.at.isoformat() if e.at else "",
+                        e.text if e.text is not None else "",
+                        "" if e.interrupted is None else e.interrupted,
+                        e.heard_text or "",
+                        e.tool or "",
+                        e.outcome or "",
+                        "" if e.duration_ms is None else e.duration_ms,
+                        "" if e.latency_ms is None else e.latency_ms,
+                    )
+                )
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+        if buffer.tell():
+            yield buffer.getvalue().encode()
+
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    if format == "csv":
+        return StreamingResponse(
+            rows(),
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="sessions-{stamp}.csv"'},
+        )
+    return StreamingResponse(
+        jsonl(),
+        media_type="application/x-ndjson",
+        headers={"Content-Disposition": f'attachment; filename="sessions-{stamp}.jsonl"'},
+    )
+
+
+@router.get("/stats", response_model=Stats, summary="Statistics over sessions started in a range")
+async def get_stats(
+    store: StoreDep,
+    account: Analyst,
+    since: Annotated[datetime | None, Query(description="Default: 30 days ago")] = None,
+    until: Annotated[datetime | None, Query(description="Default: now")] = None,
+) -> Stats:
+    until = until or datetime.now(UTC)
+    since = since or until - timedelta(days=30)
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    if until.tzinfo is None:
+        until = until.replace(tzinfo=UTC)
+    async with store.engine.connect() as conn:
+        return await queries.stats(conn, since, until)
+
+
+@router.get("/live", response_model=list[LiveSession], summary="Conversations in progress")
+async def live(store: StoreDep, account: Analyst) -> list[LiveSession]:
+    ids = await store.redis.zrevrange(store.keys.sessions_index, 0, 499)
+    found: list[LiveSession] = []
+    if not ids:
+        return found
+    async with store.redis.pipeline(transaction=False) as pipe:
+        for sid in ids:
+            pipe.hgetall(store.keys.session(sid))
+        entries = await pipe.execute()
+    for sid, entry in zip(ids, entries, strict=True):
+        if not entry:
+            continue  # the registry entry expired: its gateway is gone
+        started = entry.get("started_at")
+        try:
+            started_at = datetime.fromtimestamp(float(started), UTC) if started else None
+        except ValueError:
+            started_at = _iso(started)
+        found.append(
+            LiveSession(
+                session_id=sid,
+                customer_id=entry.get("customer_id"),
+                gateway=entry.get("gateway"),
+                upstream=entry.get("upstream"),
+                model=entry.get("model"),
+                started_at=started_at,
+            )
+        )
+    return found
+
+
+def _iso(value: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+@router.post(
+    "/live/{session_id}/end",
+    response_model=EndResult,
+    summary="Ask the gateway holding a live session to end it (admin)",
+)
+async def end_live(store: StoreDep, account: Admin, session_id: SessionId) -> EndResult:
+    receivers = await store.redis.publish(store.keys.session_control(session_id), "end")
+    async with store.engine.begin() as conn:
+        await queries.record_view(
+            conn,
+            analyst=account.name,
+            role=account.role,
+            action="end",
+            session_id=session_id,
+            detail={"gateways": receivers},
+        )
+    log.info("end requested", extra={"session_id": session_id, "analyst": account.name})
+    return EndResult(session_id=session_id, requested=True, gateways=int(receivers))
+
+
+@router.get(
+    "/view-log", response_model=list[ViewLogEntry], summary="Who read or changed what (admin)"
+)
+async def view_log(
+    store: StoreDep,
+    account: Admin,
+    session_id: Annotated[str | None, Query(max_length=128)] = None,
+    analyst: Annotated[str | None, Query(max_length=128)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[ViewLogEntry]:
+    async with store.engine.connect() as conn:
+        return await queries.view_log(conn, session_id=session_id, analyst=analyst, limit=limit)

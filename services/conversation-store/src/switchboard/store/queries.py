@@ -1,0 +1,476 @@
+"""Reads of the audit tables for the analyst API: session lists with filters and keyset
+pagination, timelines, full-text search with highlighted snippets, statistics, deletion and
+retention. Each function takes an open connection; the API decides what to audit."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, exists, func, insert, select, text, tuple_
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from switchboard.db.audit import TEXT_SEARCH_CONFIG, Item, Session, ToolCall, ViewLog
+from switchboard.store.schemas import (
+    DayCount,
+    LatencyStats,
+    SearchHit,
+    SessionDetail,
+    SessionSummary,
+    Stats,
+    TimelineEntry,
+    ToolStats,
+    ViewLogEntry,
+)
+
+__all__ = [
+    "BadCursor",
+    "SessionFilter",
+    "delete_session",
+    "iter_sessions",
+    "list_sessions",
+    "purge_older_than",
+    "record_view",
+    "search_items",
+    "session_detail",
+    "stats",
+    "view_log",
+]
+
+
+class BadCursor(ValueError):
+    """A pagination cursor that this API did not make."""
+
+
+def encode_cursor(at: datetime, key: str | int) -> str:
+    return base64.urlsafe_b64encode(json.dumps([at.isoformat(), key]).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, Any]:
+    try:
+        at, key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return datetime.fromisoformat(at), key
+    except Exception as exc:
+        raise BadCursor("invalid cursor") from exc
+
+
+def _tsquery(q: str) -> Any:
+    return func.websearch_to_tsquery(text(f"'{TEXT_SEARCH_CONFIG}'::regconfig"), q)
+
+
+@dataclass(frozen=True)
+class SessionFilter:
+    """What an analyst narrows the session list (and exports) to."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    customer_id: str | None = None
+    tool: str | None = None
+    outcome: str | None = None
+    escalated: bool | None = None
+    end_reason: str | None = None
+    q: str | None = None
+
+    def conditions(self) -> list[Any]:
+        s = Session.__table__.c
+        conds: list[Any] = []
+        if self.since is not None:
+            conds.append(s.started_at >= self.since)
+        if self.until is not None:
+            conds.append(s.started_at < self.until)
+        if self.customer_id:
+            conds.append(s.customer_id == self.customer_id)
+        if self.escalated is not None:
+            conds.append(s.escalated.is_(self.escalated))
+        if self.end_reason:
+            conds.append(s.end_reason == self.end_reason)
+        if self.tool or self.outcome:
+            c = ToolCall.__table__.c
+            call = [c.session_id == s.id]
+            if self.tool:
+                call.append(c.tool == self.tool)
+            if self.outcome == "failed":
+                call.append(c.outcome.notin_(("ok", "pending")))
+            elif self.outcome:
+                call.append(c.outcome == self.outcome)
+            conds.append(exists().where(and_(*call)))
+        if self.q and self.q.strip():
+            i = Item.__table__.c
+            conds.append(
+                exists().where(and_(i.session_id == s.id, i.tsv.op("@@")(_tsquery(self.q))))
+            )
+        return conds
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            k: (v.isoformat() if isinstance(v, datetime) else v)
+            for k, v in vars(self).items()
+            if v is not None
+        }
+
+
+def _summary(row: Any) -> SessionSummary:
+    m = row._mapping
+    ended, started = m["ended_at"], m["started_at"]
+    return SessionSummary(
+        id=m["id"],
+        customer_id=m["customer_id"],
+        upstream=m["upstream"],
+        model=m["model"],
+        voice=m["voice"],
+        language=m["language"],
+        started_at=started,
+        ended_at=ended,
+        end_reason=m["end_reason"],
+        duration_s=(ended - started).total_seconds() if ended is not None else None,
+        event_count=m["event_count"],
+        missing_events=max(0, m["last_seq"] + 1 - m["event_count"]),
+        user_turns=m["user_turns"],
+        assistant_turns=m["assistant_turns"],
+        interruptions=m["interruptions"],
+        tool_calls=m["tool_calls"],
+        tool_failures=m["tool_failures"],
+        errors=m["errors"],
+        escalated=m["escalated"],
+    )
+
+
+async def list_sessions(
+    conn: AsyncConnection, flt: SessionFilter, *, limit: int, cursor: str | None
+) -> tuple[list[SessionSummary], str | None]:
+    """Newest first; keyset pagination on (started_at, id)."""
+    s = Session.__table__
+    query = select(s).where(*flt.conditions())
+    if cursor:
+        at, key = decode_cursor(cursor)
+        query = query.where(tuple_(s.c.started_at, s.c.id) < tuple_(at, str(key)))
+    query = query.order_by(s.c.started_at.desc(), s.c.id.desc()).limit(limit + 1)
+    rows = (await conn.execute(query)).all()
+    more = len(rows) > limit
+    sessions = [_summary(r) for r in rows[:limit]]
+    nxt = encode_cursor(sessions[-1].started_at, sessions[-1].id) if more else None
+    return sessions, nxt
+
+
+async def iter_sessions(
+    engine: AsyncEngine, flt: SessionFilter, *, page: int = 500
+) -> AsyncIterator[SessionDetail]:
+    """Every matching session with its timeline, newest first, a page at a time (for export)."""
+    cursor: str | None = None
+    while True:
+        async with engine.connect() as conn:
+            sessions, cursor = await list_sessions(conn, flt, limit=page, cursor=cursor)
+            details = [await session_detail(conn, summary.id) for summary in sessions]
+        for detail in details:
+            if detail is not None:
+                yield detail
+        if cursor is None:
+            return
+
+
+async def session_detail(conn: AsyncConnection, session_id: str) -> SessionDetail | None:
+    row = (
+        await conn.execute(select(Session.__table__).where(Session.__table__.c.id == session_id))
+    ).first()
+    if row is None:
+        return None
+    m = row._mapping
+    entries: list[TimelineEntry] = []
+    if m["start_seq"] is not None:
+        entries.append(
+            TimelineEntry(kind="session.started", seq=m["start_seq"], at=m["started_at"])
+        )
+    if m["end_seq"] is not None:
+        entries.append(
+            TimelineEntry(
+                kind="session.ended", seq=m["end_seq"], at=m["ended_at"], reason=m["end_reason"]
+            )
+        )
+    params = {"sid": session_id}
+    for r in await conn.execute(
+        text(
+            "SELECT seq, role, occurred_at, text, interrupted, heard_text, heard_ms, audio_ms "
+            "FROM audit.item WHERE session_id = :sid"
+        ),
+        params,
+    ):
+        entries.append(
+            TimelineEntry(
+                kind="user" if r.role == "user" else "assistant",
+                seq=r.seq,
+                at=r.occurred_at,
+                text=r.text,
+                interrupted=r.interrupted,
+                heard_text=r.heard_text,
+                heard_ms=r.heard_ms,
+                audio_ms=r.audio_ms,
+            )
+        )
+    for r in await conn.execute(
+        text(
+            "SELECT call_id, tool, arguments, output, outcome, error_message, duration_ms, worker, "
+            "called_seq, completed_seq, called_at, completed_at "
+            "FROM audit.tool_call WHERE session_id = :sid"
+        ),
+        params,
+    ):
+        entries.append(
+            TimelineEntry(
+                kind="tool",
+                seq=r.called_seq if r.called_seq is not None else r.completed_seq,
+                at=r.called_at or r.completed_at,
+                tool=r.tool,
+                call_id=r.call_id,
+                arguments=r.arguments,
+                output=r.output,
+                outcome=r.outcome,
+                error_message=r.error_message,
+                duration_ms=r.duration_ms,
+                worker=r.worker,
+            )
+        )
+    for r in await conn.execute(
+        text("SELECT seq, occurred_at, latency_ms FROM audit.turn_latency WHERE session_id = :sid"),
+        params,
+    ):
+        entries.append(
+            TimelineEntry(kind="latency", seq=r.seq, at=r.occurred_at, latency_ms=r.latency_ms)
+        )
+    for r in await conn.execute(
+        text(
+            "SELECT seq, occurred_at, code, message, source FROM audit.session_error WHERE session_id = :sid"
+        ),
+        params,
+    ):
+        entries.append(
+            TimelineEntry(
+                kind="error",
+                seq=r.seq,
+                at=r.occurred_at,
+                code=r.code,
+                text=r.message,
+                source=r.source,
+            )
+        )
+    entries.sort(key=lambda e: e.seq)
+    return SessionDetail(
+        session=_summary(row), gateway=m["gateway"], end_detail=m["end_detail"], timeline=entries
+    )
+
+
+_SEARCH = f"""
+SELECT i.id, i.session_id, i.seq, i.role, i.occurred_at, s.customer_id,
+       ts_headline('{TEXT_SEARCH_CONFIG}', coalesce(i.text, ''), q,
+                   'StartSel=<mark>, StopSel=</mark>, MaxFragments=2, MaxWords=18, MinWords=6')
+           AS snippet
+FROM audit.item i
+JOIN audit.session s ON s.id = i.session_id,
+     websearch_to_tsquery('{TEXT_SEARCH_CONFIG}', :q) q
+WHERE i.tsv @@ q {{where}}
+ORDER BY i.occurred_at DESC, i.id DESC
+LIMIT :limit
+"""
+
+
+async def search_items(
+    conn: AsyncConnection,
+    q: str,
+    *,
+    limit: int,
+    cursor: str | None,
+    customer_id: str | None = None,
+) -> tuple[list[SearchHit], str | None]:
+    """Transcript items matching *q* (web search syntax: words, "phrases", -not, or), newest
+    first, with highlighted snippets (computed for the returned page only)."""
+    params: dict[str, Any] = {"q": q, "limit": limit + 1}
+    where = ""
+    if cursor:
+        after_at, after_id = decode_cursor(cursor)
+        if not isinstance(after_id, int):
+            raise BadCursor("invalid cursor")
+        where += " AND (i.occurred_at, i.id) < (:after_at, :after_id)"
+        params.update(after_at=after_at, after_id=after_id)
+    if customer_id:
+        where += " AND s.customer_id = :customer_id"
+        params["customer_id"] = customer_id
+    rows = (await conn.execute(text(_SEARCH.format(where=where)), params)).all()
+    more = len(rows) > limit
+    hits = [
+        SearchHit(
+            session_id=r.session_id,
+            seq=r.seq,
+            role=r.role,
+            at=r.occurred_at,
+            customer_id=r.customer_id,
+            snippet=r.snippet,
+        )
+        for r in rows[:limit]
+    ]
+    nxt = encode_cursor(rows[limit - 1].occurred_at, rows[limit - 1].id) if more else None
+    return hits, nxt
+
+
+async def stats(conn: AsyncConnection, since: datetime, until: datetime) -> Stats:
+    p = {"since": since, "until": until}
+    in_range = "s.started_at >= :since AND s.started_at < :until"
+    totals = (
+        await conn.execute(
+            text(
+                "SELECT count(*) AS n, count(*) FILTER (WHERE escalated) AS esc, "
+                "count(*) FILTER (WHERE interruptions > 0) AS intr "
+                f"FROM audit.session s WHERE {in_range}"
+            ),
+            p,
+        )
+    ).one()
+    per_day = [
+        DayCount(day=r.day, sessions=r.n)
+        for r in await conn.execute(
+            text(
+                "SELECT (s.started_at AT TIME ZONE 'UTC')::date AS day, count(*) AS n "
+                f"FROM audit.session s WHERE {in_range} GROUP BY 1 ORDER BY 1"
+            ),
+            p,
+        )
+    ]
+    tools = [
+        ToolStats(
+            tool=r.tool,
+            calls=r.calls,
+            failures=r.failures,
+            failure_rate=(r.failures / r.calls) if r.calls else 0.0,
+            p50_ms=r.p50,
+            p95_ms=r.p95,
+        )
+        for r in await conn.execute(
+            text(
+                "SELECT c.tool, count(*) AS calls, "
+                "count(*) FILTER (WHERE c.outcome NOT IN ('ok', 'pending')) AS failures, "
+                "percentile_cont(0.5) WITHIN GROUP (ORDER BY c.duration_ms) AS p50, "
+                "percentile_cont(0.95) WITHIN GROUP (ORDER BY c.duration_ms) AS p95 "
+                f"FROM audit.tool_call c JOIN audit.session s ON s.id = c.session_id WHERE {in_range} "
+                "GROUP BY c.tool ORDER BY calls DESC, c.tool"
+            ),
+            p,
+        )
+    ]
+    lat = (
+        await conn.execute(
+            text(
+                "SELECT count(*) AS n, "
+                "percentile_cont(0.5) WITHIN GROUP (ORDER BY t.latency_ms) AS p50, "
+                "percentile_cont(0.9) WITHIN GROUP (ORDER BY t.latency_ms) AS p90, "
+                "percentile_cont(0.99) WITHIN GROUP (ORDER BY t.latency_ms) AS p99 "
+                f"FROM audit.turn_latency t JOIN audit.session s ON s.id = t.session_id WHERE {in_range}"
+            ),
+            p,
+        )
+    ).one()
+    reasons = {
+        r.reason: r.n
+        for r in await conn.execute(
+            text(
+                "SELECT coalesce(s.end_reason, 'live or unknown') AS reason, count(*) AS n "
+                f"FROM audit.session s WHERE {in_range} GROUP BY 1 ORDER BY 2 DESC"
+            ),
+            p,
+        )
+    }
+    n = int(totals.n)
+    return Stats(
+        since=since,
+        until=until,
+        sessions=n,
+        escalated=int(totals.esc),
+        escalation_rate=(totals.esc / n) if n else 0.0,
+        interrupted_sessions=int(totals.intr),
+        per_day=per_day,
+        tools=tools,
+        latency=LatencyStats(turns=int(lat.n), p50_ms=lat.p50, p90_ms=lat.p90, p99_ms=lat.p99),
+        end_reasons=reasons,
+    )
+
+
+async def record_view(
+    conn: AsyncConnection,
+    *,
+    analyst: str,
+    role: str,
+    action: str,
+    session_id: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Append to the view log (committed by the caller)."""
+    await conn.execute(
+        insert(ViewLog.__table__).values(
+            analyst=analyst, role=role, action=action, session_id=session_id, detail=detail
+        )
+    )
+
+
+async def delete_session(conn: AsyncConnection, session_id: str) -> bool:
+    result = await conn.execute(
+        delete(Session.__table__).where(Session.__table__.c.id == session_id)
+    )
+    return bool(result.rowcount)
+
+
+async def purge_older_than(
+    engine: AsyncEngine, days: float, *, chunk: int = 1000, dry_run: bool = False
+) -> int:
+    """Delete sessions (and everything of theirs) that started more than *days* ago, a chunk per
+    transaction so no lock is held long; returns how many."""
+    cutoff = datetime.now(UTC) - timedelta(days=days)
+    s = Session.__table__
+    if dry_run:
+        async with engine.connect() as conn:
+            return int(
+                await conn.scalar(
+                    select(func.count()).select_from(s).where(s.c.started_at < cutoff)
+                )
+                or 0
+            )
+    total = 0
+    while True:
+        async with engine.begin() as conn:
+            ids = select(s.c.id).where(s.c.started_at < cutoff).limit(chunk).scalar_subquery()
+            result = await conn.execute(delete(s).where(s.c.id.in_(ids)))
+            deleted = int(result.rowcount or 0)
+            if deleted:
+                await record_view(
+                    conn,
+                    analyst="retention",
+                    role="system",
+                    action="retention",
+                    detail={"days": days, "deleted": deleted, "cutoff": cutoff.isoformat()},
+                )
+        total += deleted
+        if deleted < chunk:
+            return total
+
+
+async def view_log(
+    conn: AsyncConnection, *, session_id: str | None, analyst: str | None, limit: int
+) -> list[ViewLogEntry]:
+    v = ViewLog.__table__
+    query = select(v)
+    if session_id:
+        query = query.where(v.c.session_id == session_id)
+    if analyst:
+        query = query.where(v.c.analyst == analyst)
+    rows = (await conn.execute(query.order_by(v.c.at.desc(), v.c.id.desc()).limit(limit))).all()
+    return [
+        ViewLogEntry(
+            analyst=r.analyst,
+            role=r.role,
+            action=r.action,
+            session_id=r.session_id,
+            detail=r.detail,
+            at=r.at,
+        )
+        for r in rows
+    ]

@@ -1,0 +1,164 @@
+"""The analyst API's response bodies (its OpenAPI document is generated from these)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+__all__ = [
+    "DayCount",
+    "LatencyStats",
+    "LiveSession",
+    "Me",
+    "SearchHit",
+    "SearchPage",
+    "SessionDetail",
+    "SessionPage",
+    "SessionSummary",
+    "Stats",
+    "TimelineEntry",
+    "ToolStats",
+    "ViewLogEntry",
+]
+
+
+class SessionSummary(BaseModel):
+    id: str
+    customer_id: str | None
+    upstream: str | None
+    model: str | None
+    voice: str | None
+    language: str | None
+    started_at: datetime
+    ended_at: datetime | None
+    end_reason: str | None
+    duration_s: float | None = Field(description="ended_at - started_at, when ended.")
+    event_count: int
+    missing_events: int = Field(description="Gaps in seq so far (last_seq + 1 - event_count).")
+    user_turns: int
+    assistant_turns: int
+    interruptions: int
+    tool_calls: int
+    tool_failures: int
+    errors: int
+    escalated: bool
+
+
+class SessionPage(BaseModel):
+    sessions: list[SessionSummary]
+    next_cursor: str | None = Field(
+        description="Pass as ?cursor= for the next page; null at the end."
+    )
+
+
+class TimelineEntry(BaseModel):
+    """One entry of a session's timeline, in ``seq`` order."""
+
+    kind: Literal[
+        "session.started", "session.ended", "user", "assistant", "tool", "latency", "error"
+    ]
+    seq: int
+    at: datetime | None
+    text: str | None = None
+    interrupted: bool | None = None
+    heard_text: str | None = None
+    heard_ms: int | None = None
+    audio_ms: int | None = None
+    tool: str | None = None
+    call_id: str | None = None
+    arguments: dict[str, Any] | None = None
+    output: dict[str, Any] | None = None
+    outcome: str | None = None
+    error_message: str | None = None
+    duration_ms: float | None = None
+    worker: str | None = None
+    latency_ms: float | None = None
+    code: str | None = None
+    source: str | None = None
+    reason: str | None = None
+
+
+class SessionDetail(BaseModel):
+    session: SessionSummary
+    gateway: str | None
+    end_detail: str | None
+    timeline: list[TimelineEntry]
+
+
+class SearchHit(BaseModel):
+    session_id: str
+    seq: int
+    role: str
+    at: datetime
+    customer_id: str | None
+    snippet: str = Field(description="The matching text with matches in <mark>...</mark>.")
+
+
+class SearchPage(BaseModel):
+    hits: list[SearchHit]
+    next_cursor: str | None
+
+
+class DayCount(BaseModel):
+    day: date
+    sessions: int
+
+
+class ToolStats(BaseModel):
+    tool: str
+    calls: int
+    failures: int
+    failure_rate: float
+    p50_ms: float | None
+    p95_ms: float | None
+
+
+class LatencyStats(BaseModel):
+    turns: int
+    p50_ms: float | None
+    p90_ms: float | None
+    p99_ms: float | None
+
+
+class Stats(BaseModel):
+    since: datetime
+    until: datetime
+    sessions: int
+    escalated: int
+    escalation_rate: float
+    interrupted_sessions: int
+    per_day: list[DayCount]
+    tools: list[ToolStats]
+    latency: LatencyStats
+    end_reasons: dict[str, int]
+
+
+class LiveSession(BaseModel):
+    session_id: str
+    customer_id: str | None
+    gateway: str | None
+    upstream: str | None
+    model: str | None
+    started_at: datetime | None
+
+
+class Me(BaseModel):
+    name: str
+    role: str
+
+
+class ViewLogEntry(BaseModel):
+    analyst: str
+    role: str
+    action: str
+    session_id: str | None
+    detail: dict[str, Any] | None
+    at: datetime
+
+
+class EndResult(BaseModel):
+    session_id: str
+    requested: bool
+    gateways: int = Field(description="Gateways that received the request (0: none holds it).")
