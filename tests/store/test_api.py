@@ -283,3 +283,47 @@ async def test_admin_deletes_a_session(
         == 1
     )
     assert (await http.delete(f"/api/sessions/{sid}", auth=ADMIN)).status_code == 404
+
+
+async def test_retention_command_deletes_old_sessions_only(
+    publisher: Publisher,
+    wait_stored: WaitStored,
+    db: asyncpg.Pool,
+    store_database_url: str,
+    seeded: dict[str, Any],
+) -> None:
+    """``switchboard-store retention --days 30`` (as cron would run it) deletes a 100-day-old
+    session and keeps recent ones."""
+    import os
+    import sys
+
+    old = conversation(started_at=datetime.now(UTC) - timedelta(days=100))
+    await publisher.publish(*old)
+    await wait_stored(old[0].session_id, len(old))
+    env = {**os.environ, "DATABASE_URL": store_database_url, "LOG_FORMAT": "json"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "switchboard.store.main",
+        "retention",
+        "--days",
+        "30",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    assert out.decode().startswith("deleted 1 session(s)")
+    assert (
+        await db.fetchval("SELECT count(*) FROM audit.session WHERE id = $1", old[0].session_id)
+        == 0
+    )
+    assert (
+        await db.fetchval(
+            "SELECT count(*) FROM audit.event WHERE session_id = $1", old[0].session_id
+        )
+        == 0
+    )
+    kept = await db.fetchval("SELECT count(*) FROM audit.session WHERE id = ANY($1)", seeded["ids"])
+    assert kept == 3
