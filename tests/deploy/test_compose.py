@@ -103,23 +103,21 @@ def test_workers_scale(services: dict[str, Any]) -> None:
 
 
 def test_stop_grace_covers_the_drain(services: dict[str, Any]) -> None:
-    """Docker waits longer than the gateway's drain deadline and the worker's shutdown timeout
-    before it kills them."""
+    """Docker waits longer than the gateway's drain deadline and the worker's and store's
+    shutdown timeouts before it kills them."""
 
     def seconds(value: str) -> float:
         assert value.endswith("s")
         return float(value[:-1])
 
-    gateway = services["gateway"]
-    assert (
-        seconds(gateway["stop_grace_period"])
-        >= float(gateway["environment"]["GATEWAY_DRAIN_TIMEOUT_S"]) + 5
-    )
-    worker = services["worker"]
-    assert (
-        seconds(worker["stop_grace_period"])
-        >= float(worker["environment"]["WORKER_SHUTDOWN_TIMEOUT_S"]) + 5
-    )
+    for name, setting in (
+        ("gateway", "GATEWAY_DRAIN_TIMEOUT_S"),
+        ("worker", "WORKER_SHUTDOWN_TIMEOUT_S"),
+        ("store", "STORE_SHUTDOWN_TIMEOUT_S"),
+    ):
+        service = services[name]
+        deadline = float(service["environment"][setting])
+        assert seconds(service["stop_grace_period"]) >= deadline + 5, name
 
 
 def test_builds_use_the_service_dockerfiles(services: dict[str, Any]) -> None:

@@ -17,7 +17,7 @@ from tests.deploy.manifests import ROOT
 #: Dockerfile -> (package, port setting and its default, health path); None = a one-shot.
 IMAGES = {
     "services/session-gateway/Dockerfile": ("switchboard-gateway", ("GATEWAY_PORT", 8080)),
-    "services/conversation-store/Dockerfile": ("switchboard-store", ("STORE_PORT", 8081)),
+    "services/conversation-store/Dockerfile": ("switchboard-store", ("STORE_HTTP_PORT", 8081)),
     "services/realtime-emulator/Dockerfile": ("switchboard-emulator", ("EMULATOR_PORT", 8082)),
     "services/tool-worker/Dockerfile": ("switchboard-worker", ("WORKER_HTTP_PORT", 8090)),
     "cli/Dockerfile": ("switchboard-cli", None),

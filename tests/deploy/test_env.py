@@ -30,6 +30,9 @@ LEFT_TO_DEFAULT: dict[tuple[str, str], dict[str, str]] = {
         "GATEWAY_ID": "the default <container hostname>-<pid> is unique per replica",
         "GATEWAY_PROMPT_FILE": "the prompt shipped in the image",
     },
+    ("compose", "store"): {
+        "STORE_INSTANCE_ID": "the default <container hostname>-<pid> is unique per replica",
+    },
     ("k8s", "worker"): {"WORKER_TODAY": "pins the shop's date for tests; refused in production"},
     ("k8s", "gateway"): {"GATEWAY_PROMPT_FILE": "the prompt shipped in the image"},
 }
@@ -55,6 +58,7 @@ SECRET_STAND_INS = {
     "EMULATOR_API_KEY": "an-emulator-key-from-the-secret",
     "GATEWAY_ID": "switchboard-gateway-7d9f-abcde",
     "WORKER_ID": "switchboard-worker-7d9f-abcde",
+    "STORE_INSTANCE_ID": "switchboard-store-7d9f-abcde",
 }
 
 

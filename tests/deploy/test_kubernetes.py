@@ -254,7 +254,7 @@ def test_container_ports_match_the_port_settings(
     interfaces."""
     settings = {
         "gateway": ("GATEWAY_HOST", "GATEWAY_PORT"),
-        "store": ("STORE_HOST", "STORE_PORT"),
+        "store": ("STORE_HTTP_HOST", "STORE_HTTP_PORT"),
         "worker": ("WORKER_HTTP_HOST", "WORKER_HTTP_PORT"),
         "emulator": ("EMULATOR_HOST", "EMULATOR_PORT"),
     }
@@ -287,7 +287,11 @@ def test_termination_grace_covers_the_drain(
     """terminationGracePeriodSeconds covers preStop plus the gateway's drain deadline (and the
     worker's shutdown timeout) with at least 5 s to spare."""
     docs = rendered[overlay]
-    deadlines = {"gateway": "GATEWAY_DRAIN_TIMEOUT_S", "worker": "WORKER_SHUTDOWN_TIMEOUT_S"}
+    deadlines = {
+        "gateway": "GATEWAY_DRAIN_TIMEOUT_S",
+        "worker": "WORKER_SHUTDOWN_TIMEOUT_S",
+        "store": "STORE_SHUTDOWN_TIMEOUT_S",
+    }
     for component, setting in deadlines.items():
         deployment = find(docs, "Deployment", f"switchboard-{component}")
         spec = deployment["spec"]["template"]["spec"]
@@ -345,7 +349,10 @@ def test_keda_triggers_watch_the_real_queues(
     assert int(meta["value"]) == int(worker_config["WORKER_PREFETCH"])
 
     store = find(docs, "ScaledObject", "switchboard-store")["spec"]
-    assert store["triggers"][0]["metadata"]["queueName"] == topology.store_events_queue
+    store_meta = store["triggers"][0]["metadata"]
+    assert store_meta["queueName"] == topology.store_events_queue
+    store_config = find(docs, "ConfigMap", "switchboard-store")["data"]
+    assert int(store_meta["value"]) == int(store_config["STORE_PREFETCH"])
     assert store["minReplicaCount"] >= 1
 
 
