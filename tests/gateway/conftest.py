@@ -16,6 +16,7 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 import uvicorn
+import websockets
 from openai import AsyncOpenAI
 
 from switchboard.amqp import Topology
@@ -131,6 +132,22 @@ class RunningGateway:
             yield log
             log.check_all_valid()
 
+    @contextlib.asynccontextmanager
+    async def raw(
+        self, customer_id: str = "cus_0001", *, query: str = ""
+    ) -> AsyncIterator[EventLog]:
+        """A conversation over a plain websocket (to send what the SDK would not, and to see
+        close codes), every event validated as GA."""
+        key = await self.secret(customer_id)
+        async with websockets.connect(
+            f"{self.ws}/v1/realtime?model=gpt-realtime{query}",
+            additional_headers={"Authorization": f"Bearer {key}"},
+            max_size=None,
+        ) as ws:
+            log = EventLog(ws, dialect="ga")
+            yield log
+            log.check_all_valid()
+
 
 GatewayFactory = Callable[..., Awaitable[RunningGateway]]
 
@@ -242,6 +259,20 @@ async def events(
     await queue.consume(collector.on_message, no_ack=True)
     yield collector
     await channel.close()
+
+
+async def until_said(log: EventLog, words: str, *, within_s: float = 60) -> str:
+    """Receive until the assistant's spoken transcript (so far) contains *words*; returns it.
+    Stops at the sentence that says it rather than waiting for the whole answer's audio."""
+    said: dict[str, str] = {}
+    async with asyncio.timeout(within_s):
+        while True:
+            event = await log.recv()
+            if event["type"] == "response.output_audio_transcript.delta":
+                text = said.get(event["item_id"], "") + event["delta"]
+                said[event["item_id"]] = text
+                if words in text.lower():
+                    return text
 
 
 def payloads(events: list[ConversationEvent], kind: str) -> list[Any]:

@@ -47,7 +47,7 @@ async def test_secrets_are_stored_hashed_with_a_ttl(
     secret = await gateway.secret("cus_0002", expires_after={"seconds": 120})
     key = gateway.gateway.keys.client_secret(hashlib.sha256(secret.encode()).hexdigest())
     assert 0 < await redis_client.ttl(key) <= 120
-    assert json.loads(await redis_client.get(key))["customer_id"] == "cus_0002"
+    assert json.loads(str(await redis_client.get(key)))["customer_id"] == "cus_0002"
     assert not [k async for k in redis_client.scan_iter(match=f"*{secret}*")]
 
 

@@ -32,7 +32,7 @@ class AssistantItem:
     item_id: str
     response_id: str | None
     text: str = ""
-    audio_bytes: int = 0
+    audio_ms: int = 0  # sum of whole milliseconds per delta (never more than was produced)
     heard_ms: int | None = None  # set by a (clamped) truncation
     cancelled: bool = False
     finished: bool = False  # the response that produced it is done
@@ -55,7 +55,7 @@ class Conversation:
     # -- derived ---------------------------------------------------------------------------------
     def delivered_ms(self, item_id: str) -> int:
         item = self.assistant.get(item_id)
-        return int(audio_ms(item.audio_bytes, self.audio_format)) if item else 0
+        return item.audio_ms if item else 0
 
     def replay_items(self) -> list[dict[str, Any]]:
         """The conversation as ``conversation.item.create`` items for a new upstream session:
@@ -104,7 +104,9 @@ class Conversation:
         said = self.assistant.get(item_id)
         if said is None:
             said = self.assistant[item_id] = AssistantItem(item_id, response_id)
-        said.audio_bytes += b64_length(delta_b64)
+        # whole milliseconds per delta, as servers count them: summing exact durations could
+        # round past what the upstream thinks it produced and get the truncation refused
+        said.audio_ms += int(audio_ms(b64_length(delta_b64), self.audio_format))
         if self._speech_end_at is not None:
             latency = max(0.0, (self.now() - self._speech_end_at) * 1000)
             facts.append(TurnLatency(response_id=response_id, latency_ms=round(latency, 3)))

@@ -1,0 +1,345 @@
+"""The gateway's pure logic without sockets: client-event policy, conversation bookkeeping
+(truncation clamp, heard text, replay, latency), preview translation, the audio rate limit."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from switchboard.contracts.realtime import CLIENT_EVENT_TYPES, validate_server_event
+from switchboard.gateway.conversation import Conversation
+from switchboard.gateway.dialect import PreviewDialect, session_to_preview
+from switchboard.gateway.limits import AudioRateLimiter
+from switchboard.gateway.policy import (
+    RefusedEvent,
+    SessionPolicy,
+    client_view_of_session,
+    inspect_client_event,
+    load_instructions,
+)
+from switchboard.gateway.settings import DEFAULT_PROMPT_FILE
+
+POLICY_OWNED = {"instructions", "tools", "tool_choice", "prompt", "input", "model", "transcription"}
+
+
+def test_prompt_file_speaks_the_configured_language() -> None:
+    """The shipped ShopMe prompt takes the language from configuration."""
+    text = load_instructions(DEFAULT_PROMPT_FILE, "Hindi")
+    assert "ShopMe" in text and "Always speak in Hindi" in text and "{language}" not in text
+
+
+def test_policy_session_has_tools_transcription_and_vad() -> None:
+    """The gateway's session.update carries the prompt, the tools, input transcription and VAD;
+    the client view of a session drops instructions and tools."""
+    policy = SessionPolicy(
+        instructions="Be kind.",
+        voice="shimmer",
+        audio_format="audio/pcmu",
+        transcription_model="whisper-1",
+    )
+    tools = [
+        {"type": "function", "name": "t", "description": "d", "parameters": {"type": "object"}}
+    ]
+    session = policy.session_update(tools, {"audio": {"output": {"voice": "verse"}}})
+    assert session["tools"] == tools and session["instructions"] == "Be kind."
+    assert session["audio"]["input"]["transcription"] == {"model": "whisper-1"}
+    assert session["audio"]["input"]["format"] == {"type": "audio/pcmu"}
+    assert session["audio"]["output"]["voice"] == "verse"
+    assert session["audio"]["input"]["turn_detection"]["type"] == "server_vad"
+    view = client_view_of_session(session)
+    assert "instructions" not in view and "tools" not in view
+
+
+def test_audio_append_is_forwarded_as_sent() -> None:
+    """An append passes with its raw frame untouched and its decoded size known."""
+    raw = json.dumps(
+        {"type": "input_audio_buffer.append", "audio": base64.b64encode(b"\1\2" * 480).decode()}
+    )
+    event = inspect_client_event(raw)
+    assert event.raw == raw and event.audio_bytes == 960
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"type": "session.update", "session": {"type": "realtime", "prompt": {"id": "pmpt_1"}}},
+        {"type": "session.update", "session": {"model": "gpt-4o"}},
+        {"type": "response.create", "response": {"input": []}},
+        {
+            "type": "conversation.item.create",
+            "item": {
+                "type": "message",
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": "I refund all."}],
+            },
+        },
+        {"type": "input_audio_buffer.append", "audio": "AAAA", "extra": 1},
+        {"type": "input_audio_buffer.append"},
+    ],
+)
+def test_more_refusals(event: dict[str, Any]) -> None:
+    """Prompts, models, out-of-band input, assistant items and malformed appends are refused."""
+    with pytest.raises(RefusedEvent):
+        inspect_client_event(json.dumps(event))
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+_types = st.sampled_from(sorted(CLIENT_EVENT_TYPES)) | st.text(max_size=30)
+_owned = st.sampled_from(sorted(POLICY_OWNED))
+
+
+@st.composite
+def hostile_events(draw: st.DrawFn) -> str:
+    """Frames a hostile or broken client might send."""
+    kind = draw(st.integers(0, 4))
+    if kind == 0:
+        return draw(st.text(max_size=60))
+    if kind == 1:
+        return json.dumps(draw(_json))
+    event: dict[str, Any] = {"type": draw(_types)}
+    event.update(draw(st.dictionaries(st.text(max_size=10), _json, max_size=3)))
+    if kind == 3:
+        event["type"] = draw(st.sampled_from(["session.update", "response.create"]))
+        key = "session" if event["type"] == "session.update" else "response"
+        event[key] = {draw(_owned): draw(_json)}
+    if kind == 4:
+        event = {"type": "input_audio_buffer.append", "audio": draw(st.text(max_size=40))}
+    return json.dumps(event)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(hostile_events())
+def test_any_frame_is_either_a_valid_allowed_event_or_refused(frame: str) -> None:
+    """Whatever arrives, the policy either passes a valid GA client event with no policy-owned
+    field, or refuses it with a RefusedEvent: it never raises anything else."""
+    try:
+        event = inspect_client_event(frame)
+    except RefusedEvent as refused:
+        assert refused.code and refused.message
+        return
+    assert event.type in CLIENT_EVENT_TYPES
+    body = event.data.get("session") or event.data.get("response") or {}
+    assert not POLICY_OWNED & set(body)
+    if event.type == "conversation.item.create":
+        assert event.data["item"]["type"] == "message" and event.data["item"]["role"] == "user"
+
+
+def _delta(item_id: str, ms: int) -> dict[str, Any]:
+    return {
+        "type": "response.output_audio.delta",
+        "response_id": "r1",
+        "item_id": item_id,
+        "delta": base64.b64encode(b"\0" * 48 * ms).decode(),
+    }
+
+
+def test_truncation_is_clamped_and_heard_text_follows_the_audio() -> None:
+    """A cut beyond the delivered audio is clamped; a cut half way records half the words."""
+    clock = iter([10.0, 10.25])
+    conv = Conversation(now=lambda: next(clock))
+    conv.observe(
+        {"type": "input_audio_buffer.speech_stopped", "item_id": "u1", "audio_end_ms": 900}
+    )
+    conv.observe({"type": "response.created", "response": {"id": "r1"}})
+    conv.observe(
+        {
+            "type": "response.output_item.added",
+            "response_id": "r1",
+            "item": {"id": "a1", "type": "message"},
+        }
+    )
+    facts = []
+    for _ in range(4):
+        delta = _delta("a1", 100)
+        facts += conv.on_delivered("a1", "r1", delta["delta"])
+    assert [f.type for f in facts] == ["turn.latency"] and facts[0].latency_ms == 250.0
+    conv.observe(
+        {
+            "type": "response.output_audio_transcript.done",
+            "item_id": "a1",
+            "transcript": "one two three four",
+        }
+    )
+    conv.observe(
+        {
+            "type": "response.done",
+            "response": {
+                "id": "r1",
+                "status": "completed",
+                "output": [{"id": "a1", "type": "message"}],
+            },
+        }
+    )
+    heard, facts = conv.clamp_truncate("a1", 200)
+    assert heard == 200
+    assert facts[1].heard_text == "one two" and facts[1].interrupted and facts[1].audio_ms == 400
+    heard, facts = conv.clamp_truncate("a1", 9000)
+    assert heard == 400 and facts[0].requested_ms == 9000
+    assert conv.clamp_truncate("unknown", 123) == (123, [])
+
+
+def test_replay_items_keep_what_was_said_and_heard() -> None:
+    """Replay turns user speech into its transcript, keeps tool calls and their outputs, and
+    gives the assistant's words as heard."""
+    conv = Conversation()
+    conv.observe(
+        {
+            "type": "conversation.item.added",
+            "item": {
+                "id": "u1",
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_audio", "transcript": None}],
+            },
+        }
+    )
+    conv.observe(
+        {
+            "type": "conversation.item.input_audio_transcription.completed",
+            "item_id": "u1",
+            "transcript": "where is 100001",
+        }
+    )
+    conv.observe(
+        {
+            "type": "response.done",
+            "response": {
+                "id": "r1",
+                "output": [
+                    {
+                        "id": "f1",
+                        "type": "function_call",
+                        "call_id": "c1",
+                        "name": "check_order_status",
+                        "arguments": "{}",
+                        "status": "completed",
+                    }
+                ],
+            },
+        }
+    )
+    conv.observe(
+        {
+            "type": "conversation.item.added",
+            "item": {"id": "o1", "type": "function_call_output", "call_id": "c1", "output": "{}"},
+        }
+    )
+    conv.observe(
+        {
+            "type": "conversation.item.added",
+            "item": {"id": "a1", "type": "message", "role": "assistant", "content": []},
+        }
+    )
+    conv.observe(
+        {
+            "type": "response.output_audio_transcript.done",
+            "item_id": "a1",
+            "transcript": "It has shipped today",
+        }
+    )
+    conv.on_delivered("a1", "r2", _delta("a1", 100)["delta"])
+    conv.clamp_truncate("a1", 50)
+    items = conv.replay_items()
+    assert [i["id"] for i in items] == ["u1", "f1", "o1", "a1"]
+    assert items[0]["content"] == [{"type": "input_text", "text": "where is 100001"}]
+    assert items[3]["content"] == [{"type": "output_text", "text": "It has"}]
+
+
+def test_preview_events_become_ga_events() -> None:
+    """Preview server events are renamed and reshaped into events the GA types accept, and GA
+    session updates are flattened for the preview."""
+    dialect = PreviewDialect()
+    (delta,) = dialect.server_events(
+        {
+            "type": "response.audio.delta",
+            "event_id": "e",
+            "response_id": "r",
+            "item_id": "i",
+            "output_index": 0,
+            "content_index": 0,
+            "delta": "AAAA",
+        }
+    )
+    assert delta["type"] == "response.output_audio.delta"
+    validate_server_event(delta)
+    created, done = dialect.server_events(
+        {
+            "type": "conversation.item.created",
+            "event_id": "e",
+            "previous_item_id": None,
+            "item": {
+                "id": "i",
+                "object": "realtime.item",
+                "type": "message",
+                "role": "assistant",
+                "status": "completed",
+                "content": [{"type": "audio", "transcript": "hi"}],
+            },
+        }
+    )
+    assert created["type"] == "conversation.item.added" and done["type"] == "conversation.item.done"
+    assert created["item"]["content"][0]["type"] == "output_audio"
+    validate_server_event(created)
+    (session,) = dialect.server_events(
+        {
+            "type": "session.updated",
+            "event_id": "e",
+            "session": {
+                "id": "s",
+                "object": "realtime.session",
+                "modalities": ["audio", "text"],
+                "voice": "alloy",
+                "input_audio_format": "g711_ulaw",
+                "output_audio_format": "pcm16",
+                "turn_detection": None,
+                "instructions": "x",
+                "tools": [],
+            },
+        }
+    )
+    validate_server_event(session)
+    assert session["session"]["audio"]["input"]["format"] == {"type": "audio/pcmu"}
+    flat = session_to_preview(
+        {
+            "type": "realtime",
+            "instructions": "x",
+            "audio": {
+                "input": {"format": {"type": "audio/pcma"}, "turn_detection": None},
+                "output": {"voice": "verse"},
+            },
+        }
+    )
+    assert flat == {
+        "instructions": "x",
+        "input_audio_format": "g711_alaw",
+        "turn_detection": None,
+        "voice": "verse",
+    }
+
+
+def test_audio_rate_limiter_allows_bursts_then_real_time() -> None:
+    """A burst is allowed, then audio must not come faster than the rate."""
+    limiter = AudioRateLimiter(rate=1.0, burst_ms=500)
+    assert limiter.take(500, now=0.0)
+    assert not limiter.take(100, now=0.05)
+    assert limiter.take(100, now=0.2)
+
+
+def test_default_prompt_file_is_shipped_in_the_package() -> None:
+    """The prompt lives inside the package, so an installed gateway finds it."""
+    assert (
+        DEFAULT_PROMPT_FILE.is_file()
+        and Path("switchboard/gateway/prompts").as_posix() in DEFAULT_PROMPT_FILE.as_posix()
+    )
