@@ -33,7 +33,7 @@ def say(voice: Voice) -> Iterator[object]:
     yield _say
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 async def emulator_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     """``ws://127.0.0.1:PORT`` of a running ``switchboard-emulator``."""
     port = free_port()

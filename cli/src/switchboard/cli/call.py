@@ -152,13 +152,15 @@ async def run_call(
     *,
     on_line: Callable[[str, str], None] | None = None,
     keep_events: bool = False,
+    state: CallState | None = None,
 ) -> CallResult:
     """Make one call: every turn in order, each waiting for its reply to be heard (or, with
-    ``barge_in_ms``, cutting in). Raises :class:`EndpointError` if the connection is refused."""
+    ``barge_in_ms``, cutting in). Raises :class:`EndpointError` if the connection is refused.
+    Pass *state* to watch the call while it runs (a load test's progress line does)."""
     loop = asyncio.get_running_loop()
     started = loop.time()
     ws = await _connect(options.endpoint, options.open_timeout_s)
-    state = CallState(on_line=on_line)
+    state = state if state is not None else CallState(on_line=on_line)
     result = CallResult(state=state, connect_ms=(loop.time() - started) * 1000, duration_s=0.0)
     opened = asyncio.Event()
 

@@ -1,0 +1,305 @@
+"""``switchboard loadtest``: many synthetic callers at once, each a real voice call with real
+speech through the gateway, and a summary of reply latency, tool calls and errors.
+
+Every caller is a distinct customer asking about one of their own orders (taken from the
+deterministic demo data), so tools answer from the database as they would for real shoppers and
+the per-customer session limit is never what is measured. A caller hangs up after its turns and
+calls again until the test's duration is over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, TextIO
+
+import numpy as np
+
+from switchboard.cli.call import CallOptions, Turn, run_call
+from switchboard.cli.callstate import CallState
+from switchboard.cli.endpoint import Endpoint, EndpointError
+
+__all__ = ["Caller", "LoadReport", "LoadTest", "demo_callers", "percentile", "render_summary"]
+
+QUESTIONS = (
+    "Where is my order {order}?",
+    "What is the status of order {order}?",
+    "Can you check order {order} for me?",
+)
+GOODBYE = "Thank you, goodbye."
+
+
+@dataclass(frozen=True)
+class Caller:
+    customer_id: str
+    question: str
+
+
+def demo_callers(count: int, *, customers: int = 1000, orders: int = 10000) -> list[Caller]:
+    """*count* callers, each a distinct seeded customer asking about one of their own orders.
+
+    Uses the seed's deterministic generator (the same sizes as ``switchboard seed``), so it
+    needs no database access; customers are cycled when *count* exceeds those with orders."""
+    from switchboard.db.seed import build_dataset
+
+    data = build_dataset(as_of=date(2026, 11, 1), customers=customers, orders=orders)
+    first_order: dict[str, int] = {}
+    for order in data.orders:
+        first_order.setdefault(order["customer_id"], order["id"])
+    owners = sorted(first_order)
+    callers = []
+    for index in range(count):
+        customer = owners[index % len(owners)]
+        question = QUESTIONS[index % len(QUESTIONS)].format(order=first_order[customer])
+        callers.append(Caller(customer, question))
+    return callers
+
+
+def percentile(values: list[float], pct: float) -> float | None:
+    """Nearest-rank percentile (None for no values)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, int(np.ceil(pct / 100 * len(ordered))))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+@dataclass
+class LoadReport:
+    sessions: int
+    duration_s: float
+    calls_started: int = 0
+    calls_completed: int = 0
+    calls_failed: int = 0
+    turns: int = 0
+    turns_without_reply: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+    connect_ms: list[float] = field(default_factory=list)
+    tool_calls: Counter[str] = field(default_factory=Counter)
+    tool_failures: Counter[str] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    elapsed_s: float = 0.0
+    peak_active: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        lat = self.latencies_ms
+        return {
+            "sessions": self.sessions,
+            "duration_s": self.duration_s,
+            "elapsed_s": round(self.elapsed_s, 2),
+            "peak_active": self.peak_active,
+            "calls": {
+                "started": self.calls_started,
+                "completed": self.calls_completed,
+                "failed": self.calls_failed,
+            },
+            "turns": {"total": self.turns, "without_reply": self.turns_without_reply},
+            "latency_ms": {
+                "count": len(lat),
+                **{f"p{p}": _r(percentile(lat, p)) for p in (50, 90, 95, 99)},
+                "max": _r(max(lat) if lat else None),
+            },
+            "connect_ms": {
+                "p50": _r(percentile(self.connect_ms, 50)),
+                "p95": _r(percentile(self.connect_ms, 95)),
+            },
+            "tool_calls": dict(self.tool_calls),
+            "tool_failures": dict(self.tool_failures),
+            "errors": dict(self.errors),
+        }
+
+
+def _r(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+class LoadTest:
+    """Runs *callers* concurrently for *duration_s*, starting them over *ramp_s*."""
+
+    def __init__(
+        self,
+        *,
+        callers: list[Caller],
+        endpoint_for: Callable[[str], Awaitable[Endpoint]],
+        duration_s: float,
+        ramp_s: float = 0.0,
+        turn_timeout_s: float = 30.0,
+        goodbye: bool = True,
+    ) -> None:
+        self.callers = callers
+        self.endpoint_for = endpoint_for
+        self.duration_s = duration_s
+        self.ramp_s = ramp_s
+        self.turn_timeout_s = turn_timeout_s
+        self.goodbye = goodbye
+        self.report = LoadReport(sessions=len(callers), duration_s=duration_s)
+        self.active = 0
+        self.live: set[CallState] = set()
+        self._audio: dict[str, np.ndarray] = {}
+
+    async def prepare(self) -> None:
+        """Synthesise every distinct sentence once (off the event loop)."""
+        from switchboard.cli.synth import synthesize
+
+        texts = sorted({c.question for c in self.callers} | ({GOODBYE} if self.goodbye else set()))
+        for text in texts:
+            self._audio[text] = await asyncio.to_thread(synthesize, text)
+
+    async def _one_call(self, caller: Caller) -> None:
+        report = self.report
+        report.calls_started += 1
+        turns = [Turn(caller.question, self._audio[caller.question])]
+        if self.goodbye:
+            turns.append(Turn(GOODBYE, self._audio[GOODBYE]))
+        try:
+            endpoint = await self.endpoint_for(caller.customer_id)
+            state = CallState()
+            self.live.add(state)
+            try:
+                result = await run_call(
+                    CallOptions(endpoint=endpoint, turns=turns, turn_timeout_s=self.turn_timeout_s),
+                    state=state,
+                )
+            finally:
+                self.live.discard(state)
+        except EndpointError as exc:
+            report.calls_failed += 1
+            report.errors[_classify(str(exc))] += 1
+            return
+        except Exception as exc:  # one caller's surprise must not end the test
+            report.calls_failed += 1
+            report.errors[f"client:{type(exc).__name__}"] += 1
+            return
+        state = result.state
+        report.connect_ms.append(result.connect_ms)
+        for turn in state.turns:
+            report.turns += 1
+            if turn.latency_ms is not None:
+                report.latencies_ms.append(turn.latency_ms)
+            if turn.timed_out:
+                report.turns_without_reply += 1
+        for tool in state.tools():
+            report.tool_calls[tool.tool] += 1
+            if tool.ok is False:
+                report.tool_failures[f"{tool.tool}:{tool.error_code}"] += 1
+        for error in state.errors:
+            report.errors[str(error.get("code") or error.get("type"))] += 1
+        if result.failure or any(t.timed_out for t in state.turns):
+            report.calls_failed += 1
+            if result.failure:
+                report.errors["closed_abnormally"] += 1
+        else:
+            report.calls_completed += 1
+
+    async def _caller(self, index: int, caller: Caller, deadline: float) -> None:
+        loop = asyncio.get_running_loop()
+        if self.ramp_s > 0 and len(self.callers) > 1:
+            await asyncio.sleep(self.ramp_s * index / (len(self.callers) - 1))
+        while loop.time() < deadline:
+            self.active += 1
+            self.report.peak_active = max(self.report.peak_active, self.active)
+            try:
+                await self._one_call(caller)
+            finally:
+                self.active -= 1
+            await asyncio.sleep(0.5)  # a caller does not redial instantly
+
+    async def run(self, *, progress: Callable[[LoadTest, float], None] | None = None) -> LoadReport:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        deadline = started + self.duration_s
+        tasks = [
+            asyncio.create_task(self._caller(i, c, deadline)) for i, c in enumerate(self.callers)
+        ]
+        while not all(t.done() for t in tasks):
+            await asyncio.wait(tasks, timeout=1.0)
+            if progress is not None:
+                progress(self, loop.time() - started)
+        for task in tasks:
+            task.result()
+        self.report.elapsed_s = loop.time() - started
+        return self.report
+
+
+def _classify(message: str) -> str:
+    for marker, code in (
+        ("HTTP 401", "refused_401"),
+        ("HTTP 403", "refused_403"),
+        ("HTTP 429", "refused_429"),
+        ("HTTP 503", "refused_503"),
+        ("answered 4", "secret_refused"),
+        ("answered 5", "secret_server_error"),
+        ("cannot", "unreachable"),
+    ):
+        if marker in message:
+            return code
+    return "connect_failed"
+
+
+def progress_line(test: LoadTest, elapsed: float) -> str:
+    r = test.report
+    live = [t.latency_ms for s in test.live for t in s.turns if t.latency_ms is not None]
+    latencies = r.latencies_ms + live
+    p50 = percentile(latencies, 50)
+    p95 = percentile(latencies, 95)
+    lat = "-" if p50 is None else f"{p50:.0f}/{p95:.0f} ms"
+    return (
+        f"[{elapsed:5.0f}s/{test.duration_s:.0f}s] active {test.active:>3}/{len(test.callers)}"
+        f"  calls {r.calls_completed} ok {r.calls_failed} failed  turns answered {len(latencies)}"
+        f"  latency p50/p95 {lat}  tools {sum(r.tool_calls.values())}"
+        f"  errors {sum(r.errors.values())}"
+    )
+
+
+def render_summary(report: LoadReport, out: TextIO = sys.stdout) -> None:
+    doc = report.as_dict()
+    lat = doc["latency_ms"]
+
+    def ms(value: float | None) -> str:
+        return "-" if value is None else f"{value:.0f} ms"
+
+    rows = [
+        ("callers (concurrent)", f"{report.sessions} (peak {report.peak_active})"),
+        ("duration", f"{report.elapsed_s:.1f} s (asked {report.duration_s:.0f} s)"),
+        (
+            "calls",
+            f"{report.calls_started} started, {report.calls_completed} completed, {report.calls_failed} failed",
+        ),
+        ("turns", f"{report.turns} ({report.turns_without_reply} without reply)"),
+        (
+            "reply latency",
+            f"p50 {ms(lat['p50'])}  p90 {ms(lat['p90'])}  p95 {ms(lat['p95'])}  p99 {ms(lat['p99'])}  max {ms(lat['max'])}  (n={lat['count']})",
+        ),
+        ("connect", f"p50 {ms(doc['connect_ms']['p50'])}  p95 {ms(doc['connect_ms']['p95'])}"),
+        ("tool calls", ", ".join(f"{k} {v}" for k, v in report.tool_calls.most_common()) or "none"),
+        (
+            "tool failures",
+            ", ".join(f"{k} {v}" for k, v in report.tool_failures.most_common()) or "none",
+        ),
+        ("errors", ", ".join(f"{k} {v}" for k, v in report.errors.most_common()) or "none"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    print("\nload test summary", file=out)
+    for key, value in rows:
+        print(f"  {key:<{width}}  {value}", file=out)
+    print(
+        "  (reply latency: end of the caller's speech → first reply audio, incl. the 500 ms end-of-turn silence)",
+        file=out,
+    )
+
+
+def dump_json(report: LoadReport, target: str) -> None:
+    text = json.dumps(
+        {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **report.as_dict()}, indent=2
+    )
+    if target == "-":
+        print(text)
+    else:
+        with open(target, "w") as fh:
+            fh.write(text + "\n")

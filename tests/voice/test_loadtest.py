@@ -1,0 +1,56 @@
+"""``switchboard loadtest``: callers are distinct customers asking about their own orders, and a
+short run against the emulator reports every call, turn and latency."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import date
+
+from switchboard.cli.loadtest import demo_callers, percentile
+from switchboard.db.seed import build_dataset
+from tests.voice.conftest import EMULATOR_KEY
+
+
+def test_demo_callers_ask_about_their_own_orders() -> None:
+    """Each caller is a different customer and the order in their question is one of theirs."""
+    callers = demo_callers(12)
+    assert len({c.customer_id for c in callers}) == 12
+    owner = {
+        o["id"]: o["customer_id"] for o in build_dataset(as_of=date(2026, 11, 1)).orders
+    }
+    for caller in callers:
+        order = int(caller.question.split("order ")[1].rstrip("?").split()[0])
+        assert owner[order] == caller.customer_id
+
+
+def test_percentile_nearest_rank() -> None:
+    """Percentiles are nearest-rank values from the sample, and None without samples."""
+    values = [float(v) for v in range(1, 101)]
+    assert (percentile(values, 50), percentile(values, 95), percentile(values, 100)) == (
+        50.0,
+        95.0,
+        100.0,
+    )
+    assert percentile([], 50) is None
+
+
+def test_loadtest_reports_calls_and_latency(emulator_url: str) -> None:
+    """Two concurrent callers each complete a call; the JSON summary counts calls, turns and
+    latencies and shows no errors."""
+    proc = subprocess.run(
+        [
+            sys.executable, "-m", "switchboard.cli.main", "loadtest",
+            "--upstream-direct", emulator_url, "--api-key", EMULATOR_KEY,
+            "--sessions", "2", "--duration", "1", "--no-goodbye", "--json", "-",
+        ],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["calls"] == {"started": 2, "completed": 2, "failed": 0}
+    assert report["turns"] == {"total": 2, "without_reply": 0}
+    assert report["latency_ms"]["count"] == 2 and report["latency_ms"]["p50"] > 0
+    assert report["errors"] == {}
+    assert "load test summary" in proc.stderr
