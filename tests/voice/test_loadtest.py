@@ -17,9 +17,7 @@ def test_demo_callers_ask_about_their_own_orders() -> None:
     """Each caller is a different customer and the order in their question is one of theirs."""
     callers = demo_callers(12)
     assert len({c.customer_id for c in callers}) == 12
-    owner = {
-        o["id"]: o["customer_id"] for o in build_dataset(as_of=date(2026, 11, 1)).orders
-    }
+    owner = {o["id"]: o["customer_id"] for o in build_dataset(as_of=date(2026, 11, 1)).orders}
     for caller in callers:
         order = int(caller.question.split("order ")[1].rstrip("?").split()[0])
         assert owner[order] == caller.customer_id
