@@ -60,7 +60,8 @@ async def test_barge_in_truncates_what_was_heard(emulator_url: str, say: object)
         Turn("stop", say("Stop please.")),  # type: ignore[operator]
     ]
     result = await run_call(
-        CallOptions(endpoint=endpoint, turns=turns, barge_in_ms=700), keep_events=True
+        CallOptions(endpoint=endpoint, turns=turns, barge_in_ms=700, barge_in_ahead_ms=2500),
+        keep_events=True,
     )
     first = result.state.turns[0]
     assert first.interrupted_at_ms is not None and first.interrupted_at_ms >= 700

@@ -51,6 +51,9 @@ class CallOptions:
     turn_timeout_s: float = 45.0
     #: start the next turn this long after the reply's first audio (talk over the bot)
     barge_in_ms: int | None = None
+    #: ... and only once at least this much received reply audio is still to be heard, so the
+    #: interruption lands while the bot talks even when its audio arrives in bursts
+    barge_in_ahead_ms: int = 0
     open_timeout_s: float = 10.0
 
 
@@ -179,10 +182,14 @@ async def run_call(
         deadline = loop.time() + options.turn_timeout_s
         while loop.time() < deadline:
             now = loop.time()
-            if barge_after_ms is not None and turn.first_audio_at is not None:
-                if now >= turn.first_audio_at + barge_after_ms / 1000:
-                    return
-            elif state.reply_finished(now, linger_s=options.linger_s):
+            if (
+                barge_after_ms is not None
+                and turn.first_audio_at is not None
+                and now >= turn.first_audio_at + barge_after_ms / 1000
+                and state.playout.remaining_ms(now) >= options.barge_in_ahead_ms
+            ):
+                return
+            if state.reply_finished(now, linger_s=options.linger_s):
                 return
             if reader.done():
                 return
