@@ -47,7 +47,7 @@ class CallOptions:
     chunk_ms: int = 40
     #: quiet time after a reply before the caller goes on (a follow-up may start after a tool)
     linger_s: float = 0.8
-    #: how long a turn may wait for its reply to finish
+    #: a turn gives up after this long without any server event while nothing plays
     turn_timeout_s: float = 45.0
     #: start the next turn this long after the reply's first audio (talk over the bot)
     barge_in_ms: int | None = None
@@ -178,9 +178,12 @@ async def run_call(
                 await ws.send(json.dumps(answer))
 
     async def wait_reply(turn_index: int, *, barge_after_ms: int | None) -> None:
+        """Until the reply has been heard (or, when barging in, until it is time to cut in).
+        Gives up when nothing arrived for ``turn_timeout_s`` while nothing was playing, or after
+        four times that in all."""
         turn = state.turns[turn_index]
-        deadline = loop.time() + options.turn_timeout_s
-        while loop.time() < deadline:
+        started = loop.time()
+        while True:
             now = loop.time()
             if (
                 barge_after_ms is not None
@@ -189,15 +192,18 @@ async def run_call(
                 and state.playout.remaining_ms(now) >= options.barge_in_ahead_ms
             ):
                 return
-            if state.reply_finished(now, linger_s=options.linger_s):
+            if state.reply_finished(now, linger_s=options.linger_s) or reader.done():
                 return
-            if reader.done():
-                return
+            quiet = now - max(started, state.last_event_at)
+            stalled = quiet > options.turn_timeout_s and not state.playout.busy(now)
+            if stalled or now - started > 4 * options.turn_timeout_s:
+                break
             await asyncio.sleep(0.05)
         turn.timed_out = True
-        state.errors.append({"type": "client", "code": "no_reply", "message": f"turn {turn.index}"})
+        code = "reply_stalled" if turn.reply_seen else "no_reply"
+        state.errors.append({"type": "client", "code": code, "message": f"turn {turn.index}"})
         if on_line:
-            on_line("error", f"no reply to turn {turn.index} within {options.turn_timeout_s:.0f} s")
+            on_line("error", f"{code.replace('_', ' ')} on turn {turn.index}")
 
     async def conduct(mic: _Microphone) -> None:
         async with asyncio.timeout(options.open_timeout_s):

@@ -142,7 +142,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         type=float,
         default=45.0,
         metavar="S",
-        help="give up on a reply after S seconds (default 45)",
+        help="give up on a reply when the line stays silent for S seconds (default 45)",
     )
     parser.set_defaults(turns=[])
     return parser

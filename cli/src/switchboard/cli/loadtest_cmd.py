@@ -69,7 +69,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         type=float,
         default=30.0,
         metavar="S",
-        help="a reply later than this counts as missing",
+        help="a turn whose line stays silent this long counts as unanswered (default 30)",
     )
     parser.add_argument(
         "--json", metavar="FILE", help="also write the summary as JSON to FILE ('-' for stdout)"

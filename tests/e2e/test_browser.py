@@ -1,0 +1,82 @@
+"""The voice page in headless Chromium (Debian's package, driven by Playwright) with a fake
+microphone playing a spoken question: the transcript and the order-status card appear."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from switchboard.cli.audio import silence, write_wav
+from tests.e2e.conftest import Product, artifact_path
+from tests.e2e.test_voice_call import _order_status
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+async def browser_for(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
+    """Launches Chromium with a fake microphone that plays the given audio once."""
+    if shutil.which(CHROMIUM) is None:
+        pytest.fail("Debian's chromium is not installed (make install adds it)")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browsers = []
+
+        async def launch(audio: np.ndarray) -> Any:
+            wav: Path = tmp_path_factory.mktemp("mic") / "mic.wav"
+            write_wav(wav, audio)
+            browser = await playwright.chromium.launch(
+                executable_path=CHROMIUM,
+                args=[
+                    "--use-fake-ui-for-media-stream",
+                    "--use-fake-device-for-media-stream",
+                    f"--use-file-for-fake-audio-capture={wav}%noloop",
+                    "--autoplay-policy=no-user-gesture-required",
+                ],
+            )
+            browsers.append(browser)
+            return browser
+
+        yield launch
+        for browser in browsers:
+            await browser.close()
+
+
+async def test_page_shows_transcript_and_order_card(
+    product: Product, say: Any, browser_for: Any
+) -> None:
+    """Asking aloud on the page (phone-sized) shows what was heard, the order-status card with
+    the order's real status, and the bot's spoken answer as text; a screenshot is kept."""
+    status = await _order_status(product.database_url, 100001)
+    audio = np.concatenate([silence(1500), say("Where is my order 100001?"), silence(3000)])
+    browser = await browser_for(audio)
+    page = await browser.new_page(viewport={"width": 390, "height": 844})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        await page.goto(product.gateway + "/")
+        await page.select_option("#customer", "cus_0001")
+        await page.click("#talk")
+        card = page.locator('.card.done[data-tool="check_order_status"]')
+        await card.wait_for(timeout=60_000)
+        bot = page.locator(".msg.bot:not(.pending)")
+        await bot.first.wait_for(timeout=60_000)
+        assert "#100001" in await card.inner_text()
+        assert (await card.locator(".badge").inner_text()) == status.replace("_", " ")
+        assert "100001" in await page.locator(".msg.you").first.inner_text()
+        assert status.replace("_", " ") in (await bot.first.inner_text()).lower()
+        assert await page.locator("#status").get_attribute("data-state") == "live"
+        assert await page.locator("#error").is_hidden()
+    finally:
+        await page.screenshot(path=str(artifact_path("voice-page.png")), full_page=True)
+    await page.click("#talk")  # hang up
+    assert await page.locator("#status").inner_text() == "Call ended"
+    assert errors == []
