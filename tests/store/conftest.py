@@ -193,3 +193,48 @@ async def api_url(
     yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     server.should_exit = True
     await task
+
+
+@pytest.fixture(scope="session")
+async def proc_topology(
+    amqp_connection: aio_pika.abc.AbstractRobustConnection, store_namespace: str
+) -> AsyncIterator[Topology]:
+    """A namespace only store subprocesses consume (not the shared in-process store)."""
+    topology = Topology(f"{store_namespace}-proc")
+    yield topology
+    channel = await amqp_connection.channel()
+    try:
+        await topology.delete_all(channel)
+    finally:
+        if not channel.is_closed:
+            await channel.close()
+
+
+@pytest.fixture
+async def store_processes(
+    infra: InfraUrls, store_database_url: str, proc_topology: Topology, users_setting: str
+) -> AsyncIterator[Callable[..., Awaitable[Any]]]:
+    """Start store subprocesses on the process namespace (killed after the test)."""
+    from tests.store.processes import StoreProcess
+
+    started: list[StoreProcess] = []
+
+    async def start(**env: str) -> StoreProcess:
+        proc = StoreProcess(
+            {
+                "DATABASE_URL": store_database_url,
+                "AMQP_URL": infra.amqp_url,
+                "REDIS_URL": infra.redis_url,
+                "SWITCHBOARD_NAMESPACE": proc_topology.namespace,
+                "STORE_HTTP_PORT": "0",
+                "STORE_USERS": users_setting,
+                "DATABASE_POOL_SIZE": "2",
+                **env,
+            }
+        )
+        started.append(proc)
+        return await proc.start()
+
+    yield start
+    for proc in started:
+        await proc.close()

@@ -75,9 +75,12 @@ def require(role: Role) -> Any:
 
 Analyst = Annotated[Account, require(Role.ANALYST)]
 Admin = Annotated[Account, require(Role.ADMIN)]
-SessionId = Annotated[str, Path(min_length=1, max_length=128)]
+#: Free text from a query or path: any characters but NUL (which Postgres cannot hold).
+NO_NUL = r"^[^\x00]*$"
+SessionId = Annotated[str, Path(min_length=1, max_length=128, pattern=NO_NUL)]
 
 _AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "A malformed request (e.g. an invalid cursor or a NUL character)"},
     401: {"description": "No or wrong credentials"},
     403: {"description": "The account's role does not allow this"},
 }
@@ -88,24 +91,28 @@ router = APIRouter(prefix="/api", responses=_AUTH_RESPONSES)
 def _filter(
     since: Annotated[datetime | None, Query(description="Sessions started at or after")] = None,
     until: Annotated[datetime | None, Query(description="Sessions started before")] = None,
-    customer_id: Annotated[str | None, Query(max_length=64)] = None,
-    tool: Annotated[str | None, Query(max_length=64, description="Used this tool")] = None,
+    customer_id: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
+    tool: Annotated[
+        str | None, Query(max_length=64, pattern=NO_NUL, description="Used this tool")
+    ] = None,
     outcome: Annotated[
         str | None,
         Query(
             max_length=64,
+            pattern=NO_NUL,
             description="Has a tool call with this outcome (ok, an error code, pending, or failed = any error)",
         ),
     ] = None,
     escalated: bool | None = None,
-    end_reason: Annotated[str | None, Query(max_length=64)] = None,
+    end_reason: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
     q: Annotated[
-        str | None, Query(max_length=200, description="Words said in the conversation")
+        str | None,
+        Query(max_length=200, pattern=NO_NUL, description="Words said in the conversation"),
     ] = None,
 ) -> queries.SessionFilter:
     return queries.SessionFilter(
-        since=since,
-        until=until,
+        since=_aware(since),
+        until=_aware(until),
         customer_id=customer_id,
         tool=tool,
         outcome=outcome,
@@ -113,6 +120,11 @@ def _filter(
         end_reason=end_reason,
         q=q,
     )
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """Times without an offset are read as UTC."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 FilterDep = Annotated[queries.SessionFilter, Depends(_filter)]
@@ -133,7 +145,7 @@ async def list_sessions(
     account: Analyst,
     flt: FilterDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=400)] = None,
+    cursor: Annotated[str | None, Query(max_length=400, pattern=NO_NUL)] = None,
 ) -> SessionPage:
     async with store.engine.begin() as conn:
         try:
@@ -188,12 +200,13 @@ async def search(
         Query(
             min_length=1,
             max_length=200,
+            pattern=NO_NUL,
             description='Web search syntax: words, "a phrase", -word, or',
         ),
     ],
-    customer_id: Annotated[str | None, Query(max_length=64)] = None,
+    customer_id: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=400)] = None,
+    cursor: Annotated[str | None, Query(max_length=400, pattern=NO_NUL)] = None,
 ) -> SearchPage:
     async with store.engine.begin() as conn:
         try:
@@ -312,12 +325,8 @@ async def get_stats(
     since: Annotated[datetime | None, Query(description="Default: 30 days ago")] = None,
     until: Annotated[datetime | None, Query(description="Default: now")] = None,
 ) -> Stats:
-    until = until or datetime.now(UTC)
-    since = since or until - timedelta(days=30)
-    if since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)
-    if until.tzinfo is None:
-        until = until.replace(tzinfo=UTC)
+    until = _aware(until) or datetime.now(UTC)
+    since = _aware(since) or until - timedelta(days=30)
     async with store.engine.connect() as conn:
         return await queries.stats(conn, since, until)
 
@@ -386,8 +395,8 @@ async def end_live(store: StoreDep, account: Admin, session_id: SessionId) -> En
 async def view_log(
     store: StoreDep,
     account: Admin,
-    session_id: Annotated[str | None, Query(max_length=128)] = None,
-    analyst: Annotated[str | None, Query(max_length=128)] = None,
+    session_id: Annotated[str | None, Query(max_length=128, pattern=NO_NUL)] = None,
+    analyst: Annotated[str | None, Query(max_length=128, pattern=NO_NUL)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[ViewLogEntry]:
     async with store.engine.connect() as conn:

@@ -1,21 +1,27 @@
-"""The store's HTTP app: health, metrics (and, as they are built, the analyst API and web UI).
+"""The store's HTTP app: health, metrics, the analyst API (``/api``) and the web UI (``/``).
 Its lifespan owns the :class:`StoreService`."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from switchboard.observability import CONTENT_TYPE_LATEST, metrics_payload
 from switchboard.store.api import router
 from switchboard.store.service import StoreService
 from switchboard.store.settings import StoreSettings
 
-__all__ = ["create_app"]
+__all__ = ["WEB_DIR", "create_app"]
+
+#: The web UI (plain HTML, CSS and JS, no build step).
+WEB_DIR = Path(__file__).parent / "web"
+_NO_STORE = {"Cache-Control": "no-store"}
 
 
 def _service(request: Request) -> StoreService:
@@ -67,4 +73,10 @@ def create_app(
         return Response(metrics_payload(store.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(router)
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(WEB_DIR / "index.html", headers=_NO_STORE)
+
+    app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
     return app

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -157,109 +157,118 @@ async def list_sessions(
 
 
 async def iter_sessions(
-    engine: AsyncEngine, flt: SessionFilter, *, page: int = 500
+    engine: AsyncEngine, flt: SessionFilter, *, page: int = 200
 ) -> AsyncIterator[SessionDetail]:
-    """Every matching session with its timeline, newest first, a page at a time (for export)."""
+    """Every matching session with its timeline, newest first, a page at a time (for export):
+    one list query and five timeline queries per page."""
+    s = Session.__table__
     cursor: str | None = None
     while True:
         async with engine.connect() as conn:
-            sessions, cursor = await list_sessions(conn, flt, limit=page, cursor=cursor)
-            details = [await session_detail(conn, summary.id) for summary in sessions]
-        for detail in details:
-            if detail is not None:
-                yield detail
+            summaries, cursor = await list_sessions(conn, flt, limit=page, cursor=cursor)
+            ids = [summary.id for summary in summaries]
+            rows = (await conn.execute(select(s).where(s.c.id.in_(ids)))).all() if ids else []
+            details = await _details(conn, rows)
+        for sid in ids:
+            if sid in details:
+                yield details[sid]
         if cursor is None:
             return
 
 
 async def session_detail(conn: AsyncConnection, session_id: str) -> SessionDetail | None:
-    row = (
-        await conn.execute(select(Session.__table__).where(Session.__table__.c.id == session_id))
-    ).first()
-    if row is None:
-        return None
-    m = row._mapping
-    entries: list[TimelineEntry] = []
-    if m["start_seq"] is not None:
-        entries.append(
-            TimelineEntry(kind="session.started", seq=m["start_seq"], at=m["started_at"])
+    s = Session.__table__
+    rows = (await conn.execute(select(s).where(s.c.id == session_id))).all()
+    return (await _details(conn, rows)).get(session_id)
+
+
+_TIMELINE_QUERIES = {
+    "item": (
+        "SELECT session_id, seq, role, occurred_at, text, interrupted, heard_text, heard_ms, "
+        "audio_ms FROM audit.item WHERE session_id = ANY(:ids)"
+    ),
+    "tool": (
+        "SELECT session_id, call_id, tool, arguments, output, outcome, error_message, "
+        "duration_ms, worker, called_seq, completed_seq, called_at, completed_at "
+        "FROM audit.tool_call WHERE session_id = ANY(:ids)"
+    ),
+    "latency": (
+        "SELECT session_id, seq, occurred_at, latency_ms FROM audit.turn_latency "
+        "WHERE session_id = ANY(:ids)"
+    ),
+    "error": (
+        "SELECT session_id, seq, occurred_at, code, message, source FROM audit.session_error "
+        "WHERE session_id = ANY(:ids)"
+    ),
+}
+
+
+def _entry(kind: str, r: Any) -> TimelineEntry:
+    if kind == "item":
+        return TimelineEntry(
+            kind="user" if r.role == "user" else "assistant",
+            seq=r.seq,
+            at=r.occurred_at,
+            text=r.text,
+            interrupted=r.interrupted,
+            heard_text=r.heard_text,
+            heard_ms=r.heard_ms,
+            audio_ms=r.audio_ms,
         )
-    if m["end_seq"] is not None:
-        entries.append(
-            TimelineEntry(
-                kind="session.ended", seq=m["end_seq"], at=m["ended_at"], reason=m["end_reason"]
-            )
+    if kind == "tool":
+        return TimelineEntry(
+            kind="tool",
+            seq=r.called_seq if r.called_seq is not None else r.completed_seq,
+            at=r.called_at or r.completed_at,
+            tool=r.tool,
+            call_id=r.call_id,
+            arguments=r.arguments,
+            output=r.output,
+            outcome=r.outcome,
+            error_message=r.error_message,
+            duration_ms=r.duration_ms,
+            worker=r.worker,
         )
-    params = {"sid": session_id}
-    for r in await conn.execute(
-        text(
-            "SELECT seq, role, occurred_at, text, interrupted, heard_text, heard_ms, audio_ms "
-            "FROM audit.item WHERE session_id = :sid"
-        ),
-        params,
-    ):
-        entries.append(
-            TimelineEntry(
-                kind="user" if r.role == "user" else "assistant",
-                seq=r.seq,
-                at=r.occurred_at,
-                text=r.text,
-                interrupted=r.interrupted,
-                heard_text=r.heard_text,
-                heard_ms=r.heard_ms,
-                audio_ms=r.audio_ms,
-            )
-        )
-    for r in await conn.execute(
-        text(
-            "SELECT call_id, tool, arguments, output, outcome, error_message, duration_ms, worker, "
-            "called_seq, completed_seq, called_at, completed_at "
-            "FROM audit.tool_call WHERE session_id = :sid"
-        ),
-        params,
-    ):
-        entries.append(
-            TimelineEntry(
-                kind="tool",
-                seq=r.called_seq if r.called_seq is not None else r.completed_seq,
-                at=r.called_at or r.completed_at,
-                tool=r.tool,
-                call_id=r.call_id,
-                arguments=r.arguments,
-                output=r.output,
-                outcome=r.outcome,
-                error_message=r.error_message,
-                duration_ms=r.duration_ms,
-                worker=r.worker,
-            )
-        )
-    for r in await conn.execute(
-        text("SELECT seq, occurred_at, latency_ms FROM audit.turn_latency WHERE session_id = :sid"),
-        params,
-    ):
-        entries.append(
-            TimelineEntry(kind="latency", seq=r.seq, at=r.occurred_at, latency_ms=r.latency_ms)
-        )
-    for r in await conn.execute(
-        text(
-            "SELECT seq, occurred_at, code, message, source FROM audit.session_error WHERE session_id = :sid"
-        ),
-        params,
-    ):
-        entries.append(
-            TimelineEntry(
-                kind="error",
-                seq=r.seq,
-                at=r.occurred_at,
-                code=r.code,
-                text=r.message,
-                source=r.source,
-            )
-        )
-    entries.sort(key=lambda e: e.seq)
-    return SessionDetail(
-        session=_summary(row), gateway=m["gateway"], end_detail=m["end_detail"], timeline=entries
+    if kind == "latency":
+        return TimelineEntry(kind="latency", seq=r.seq, at=r.occurred_at, latency_ms=r.latency_ms)
+    return TimelineEntry(
+        kind="error", seq=r.seq, at=r.occurred_at, code=r.code, text=r.message, source=r.source
     )
+
+
+async def _details(conn: AsyncConnection, rows: Sequence[Any]) -> dict[str, SessionDetail]:
+    """The timelines of the sessions in *rows* (session table rows), in seq order."""
+    timelines: dict[str, list[TimelineEntry]] = {}
+    for row in rows:
+        m = row._mapping
+        entries = timelines[m["id"]] = []
+        if m["start_seq"] is not None:
+            entries.append(
+                TimelineEntry(kind="session.started", seq=m["start_seq"], at=m["started_at"])
+            )
+        if m["end_seq"] is not None:
+            entries.append(
+                TimelineEntry(
+                    kind="session.ended", seq=m["end_seq"], at=m["ended_at"], reason=m["end_reason"]
+                )
+            )
+    if not rows:
+        return {}
+    params = {"ids": list(timelines)}
+    for kind, sql in _TIMELINE_QUERIES.items():
+        for r in await conn.execute(text(sql), params):
+            timelines[r.session_id].append(_entry(kind, r))
+    details = {}
+    for row in rows:
+        m = row._mapping
+        entries = sorted(timelines[m["id"]], key=lambda e: e.seq)
+        details[m["id"]] = SessionDetail(
+            session=_summary(row),
+            gateway=m["gateway"],
+            end_detail=m["end_detail"],
+            timeline=entries,
+        )
+    return details
 
 
 _SEARCH = f"""

@@ -1,0 +1,297 @@
+// Switchboard conversation store: the analyst web UI (plain JS, no build step).
+// Credentials live in sessionStorage for this tab only and go out as HTTP Basic on each call.
+"use strict";
+
+const $ = (sel) => document.querySelector(sel);
+const state = { auth: sessionStorage.getItem("sb-auth"), me: null, cursor: null, filters: {} };
+
+function esc(value) {
+  return String(value ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+}
+// a snippet from the server: everything escaped, then only <mark> and </mark> restored
+function snippet(text) {
+  return esc(text).replace(/&lt;(\/?)mark&gt;/g, "<$1mark>");
+}
+function fmtTime(iso) {
+  return iso ? new Date(iso).toLocaleString() : "—";
+}
+function fmtDuration(s) {
+  if (s == null) return "live";
+  const m = Math.floor(s / 60);
+  return m ? `${m}m ${Math.round(s % 60)}s` : `${Math.round(s)}s`;
+}
+function say(text) {
+  $("#status").textContent = text;
+}
+
+class Unauthorized extends Error {}
+
+async function api(path, options = {}) {
+  const headers = { "X-Switchboard-UI": "1", Authorization: `Basic ${state.auth}` };
+  const response = await fetch(path, { ...options, headers: { ...headers, ...(options.headers || {}) } });
+  if (response.status === 401) throw new Unauthorized("sign in again");
+  if (!response.ok) throw new Error(`${response.status} ${(await response.text()).slice(0, 200)}`);
+  return response;
+}
+const json = async (path, options) => (await api(path, options)).json();
+
+function show(view) {
+  document.querySelectorAll(".view").forEach((el) => (el.hidden = el.id !== `view-${view}`));
+  document.querySelectorAll("nav a").forEach((a) => {
+    if (a.dataset.view === view) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  });
+}
+
+async function route() {
+  if (!state.auth) {
+    $("#nav").hidden = true;
+    show("signin");
+    $("#username").focus();
+    return;
+  }
+  $("#nav").hidden = false;
+  const [, view, arg] = (location.hash || "#/sessions").split("/");
+  try {
+    if (!state.me) {
+      state.me = await json("/api/me");
+      $("#who").textContent = `${state.me.name} (${state.me.role})`;
+    }
+    if (view === "session" && arg) await showSession(decodeURIComponent(arg));
+    else if (view === "search") show("search");
+    else if (view === "stats") await showStats();
+    else if (view === "live") await showLive();
+    else await showSessions(true);
+    say("");
+  } catch (err) {
+    if (err instanceof Unauthorized) return signOut("Your credentials were refused; sign in again.");
+    say(`Could not load: ${err.message}`);
+  }
+}
+
+function signOut(message) {
+  sessionStorage.removeItem("sb-auth");
+  state.auth = null;
+  state.me = null;
+  $("#signin-error").textContent = message || "";
+  route();
+}
+
+// -- sessions ---------------------------------------------------------------------------------
+function filterParams() {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(state.filters)) {
+    if (!value) continue;
+    if (key === "since" || key === "until") params.set(key, new Date(value + "T00:00:00Z").toISOString());
+    else params.set(key, value);
+  }
+  return params;
+}
+
+async function showSessions(reset) {
+  show("sessions");
+  const body = $("#sessions-body");
+  if (reset) {
+    state.cursor = null;
+    body.innerHTML = "";
+  }
+  const params = filterParams();
+  params.set("limit", "50");
+  if (state.cursor) params.set("cursor", state.cursor);
+  const page = await json(`/api/sessions?${params}`);
+  for (const s of page.sessions) {
+    const tr = document.createElement("tr");
+    tr.innerHTML = `<td><a href="#/session/${encodeURIComponent(s.id)}">${esc(fmtTime(s.started_at))}</a></td>
+      <td>${esc(s.customer_id || "—")}</td><td>${esc(fmtDuration(s.duration_s))}</td>
+      <td>${s.user_turns + s.assistant_turns}</td><td>${s.tool_calls}</td>
+      <td>${s.tool_failures ? `<span class="badge">${s.tool_failures}</span>` : "0"}</td>
+      <td>${s.escalated ? "yes" : "no"}</td><td>${esc(s.end_reason || "—")}</td>`;
+    body.appendChild(tr);
+  }
+  if (!body.children.length) body.innerHTML = `<tr><td colspan="8">No sessions match.</td></tr>`;
+  state.cursor = page.next_cursor;
+  $("#more").hidden = !state.cursor;
+}
+
+async function exportAs(format) {
+  const params = filterParams();
+  params.set("format", format);
+  say("Exporting…");
+  const blob = await (await api(`/api/export?${params}`)).blob();
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(blob);
+  a.download = `sessions.${format}`;
+  a.click();
+  URL.revokeObjectURL(a.href);
+  say("Export downloaded.");
+}
+
+// -- one session ------------------------------------------------------------------------------
+function jsonBlock(label, value) {
+  if (value == null) return "";
+  return `<div><span class="who-said">${label}</span><pre>${esc(JSON.stringify(value, null, 2))}</pre></div>`;
+}
+
+// what the bot said; when interrupted, the part the customer never heard is struck through
+function spoken(e) {
+  if (e.text == null) return "(no transcript)";
+  if (e.interrupted && e.heard_text && e.text.startsWith(e.heard_text)) {
+    const rest = e.text.slice(e.heard_text.length);
+    return `${esc(e.heard_text)}<s title="not heard">${esc(rest)}</s>`;
+  }
+  return esc(e.text);
+}
+
+function entry(e) {
+  const li = document.createElement("li");
+  if (e.kind === "user" || e.kind === "assistant") {
+    li.className = e.kind;
+    const who = e.kind === "user" ? "Customer" : "Bot";
+    let extra = "";
+    if (e.interrupted) {
+      const heard = e.heard_text ? `heard: “${esc(e.heard_text)}”` : "";
+      const ms = e.heard_ms != null ? ` after ${(e.heard_ms / 1000).toFixed(1)} s` : "";
+      extra = `<div class="interrupted">Interrupted${ms}${heard ? ` — ${heard}` : ""}</div>`;
+    }
+    li.innerHTML = `<div class="who-said">${who} · ${esc(fmtTime(e.at))}</div>
+      <div class="bubble">${spoken(e)}${extra}</div>`;
+    li.setAttribute("aria-label", `${who}${e.interrupted ? " (interrupted)" : ""}`);
+  } else if (e.kind === "tool") {
+    const ok = e.outcome === "ok";
+    li.className = `tool${ok || e.outcome === "pending" ? "" : " failed"}`;
+    li.innerHTML = `<div class="card"><span class="who-said">Tool</span> <strong>${esc(e.tool)}</strong>
+      <span class="badge ${ok ? "ok" : ""}">${esc(e.outcome)}</span>
+      ${e.duration_ms != null ? `<span class="who-said"> ${e.duration_ms.toFixed(1)} ms${e.worker ? ` · ${esc(e.worker)}` : ""}</span>` : ""}
+      <details open><summary>Arguments and result</summary>${jsonBlock("Arguments", e.arguments)}${jsonBlock("Result", e.output)}
+      ${e.error_message ? `<p class="error">${esc(e.error_message)}</p>` : ""}</details></div>`;
+  } else if (e.kind === "latency") {
+    li.className = "latency";
+    li.textContent = `response after ${Math.round(e.latency_ms)} ms`;
+  } else if (e.kind === "error") {
+    li.className = "err";
+    li.textContent = `${e.source} error ${e.code}: ${e.text}`;
+  } else {
+    li.className = "marker";
+    li.textContent = e.kind === "session.started" ? `Session started ${fmtTime(e.at)}` : `Session ended (${e.reason}) ${fmtTime(e.at)}`;
+  }
+  return li;
+}
+
+async function showSession(id) {
+  show("session");
+  const d = await json(`/api/sessions/${encodeURIComponent(id)}`);
+  const s = d.session;
+  $("#session-title").textContent = `Session ${s.id}`;
+  const meta = [
+    ["Customer", s.customer_id], ["Started", fmtTime(s.started_at)], ["Duration", fmtDuration(s.duration_s)],
+    ["Ended", s.end_reason || "—"], ["Upstream", `${s.upstream || "—"} · ${s.model || ""}`], ["Voice", s.voice],
+    ["Language", s.language], ["Gateway", d.gateway], ["Interruptions", s.interruptions], ["Escalated", s.escalated ? "yes" : "no"],
+    ["Events", `${s.event_count}${s.missing_events ? ` (${s.missing_events} missing)` : ""}`], ["Errors", s.errors],
+  ];
+  $("#session-meta").innerHTML = meta.map(([k, v]) => `<dt>${k}</dt><dd>${esc(v ?? "—")}</dd>`).join("");
+  const list = $("#timeline");
+  list.innerHTML = "";
+  d.timeline.forEach((e) => list.appendChild(entry(e)));
+  const del = $("#delete-session");
+  del.hidden = state.me.role !== "admin";
+  del.onclick = async () => {
+    if (!confirm(`Delete session ${s.id} and everything recorded about it?`)) return;
+    await api(`/api/sessions/${encodeURIComponent(s.id)}`, { method: "DELETE" });
+    say("Session deleted.");
+    location.hash = "#/sessions";
+  };
+  $("#main").focus();
+}
+
+// -- search, stats, live ----------------------------------------------------------------------
+async function search(q) {
+  const page = await json(`/api/search?${new URLSearchParams({ q, limit: "50" })}`);
+  const list = $("#hits");
+  list.innerHTML = page.hits.length ? "" : "<li>No matches.</li>";
+  for (const h of page.hits) {
+    const li = document.createElement("li");
+    li.innerHTML = `<div class="who-said">${h.role === "user" ? "Customer" : "Bot"} · ${esc(h.customer_id || "")} · ${esc(fmtTime(h.at))}</div>
+      <a href="#/session/${encodeURIComponent(h.session_id)}">${snippet(h.snippet)}</a>`;
+    list.appendChild(li);
+  }
+  say(`${page.hits.length} match(es).`);
+}
+
+async function showStats() {
+  show("stats");
+  const s = await json("/api/stats");
+  const pct = (x) => `${(x * 100).toFixed(1)}%`;
+  const ms = (x) => (x == null ? "—" : `${Math.round(x)} ms`);
+  $("#stat-cards").innerHTML = [
+    ["Sessions", s.sessions], ["Escalation rate", pct(s.escalation_rate)],
+    ["Latency p50", ms(s.latency.p50_ms)], ["Latency p90", ms(s.latency.p90_ms)], ["Latency p99", ms(s.latency.p99_ms)],
+    ["Interrupted sessions", s.interrupted_sessions],
+  ].map(([k, v]) => `<div class="card"><span>${k}</span><strong>${esc(v)}</strong></div>`).join("");
+  const max = Math.max(1, ...s.per_day.map((d) => d.sessions));
+  $("#per-day").innerHTML = s.per_day
+    .map((d) => `<div style="height:${(100 * d.sessions) / max}%" title="${d.day}: ${d.sessions}"><span class="sr-only">${d.day}: ${d.sessions}</span></div>`)
+    .join("");
+  $("#tools-body").innerHTML = s.tools
+    .map((t) => `<tr><td>${esc(t.tool)}</td><td>${t.calls}</td><td>${t.failures}</td><td>${pct(t.failure_rate)}</td><td>${ms(t.p50_ms)}</td><td>${ms(t.p95_ms)}</td></tr>`)
+    .join("") || `<tr><td colspan="6">No tool calls.</td></tr>`;
+}
+
+async function showLive() {
+  show("live");
+  const sessions = await json("/api/live");
+  const admin = state.me.role === "admin";
+  const body = $("#live-body");
+  body.innerHTML = sessions.length ? "" : `<tr><td colspan="6">No conversation in progress.</td></tr>`;
+  for (const s of sessions) {
+    const tr = document.createElement("tr");
+    tr.innerHTML = `<td>${esc(s.session_id)}</td><td>${esc(s.customer_id || "—")}</td><td>${esc(fmtTime(s.started_at))}</td>
+      <td>${esc(s.gateway || "—")}</td><td>${esc(s.upstream || "—")}</td><td></td>`;
+    if (admin) {
+      const button = document.createElement("button");
+      button.className = "danger";
+      button.textContent = "End";
+      button.setAttribute("aria-label", `End session ${s.session_id}`);
+      button.onclick = async () => {
+        const r = await json(`/api/live/${encodeURIComponent(s.session_id)}/end`, { method: "POST" });
+        say(r.gateways ? "End requested." : "No gateway holds this session any more.");
+      };
+      tr.lastElementChild.appendChild(button);
+    }
+    body.appendChild(tr);
+  }
+}
+
+// -- wiring -----------------------------------------------------------------------------------
+document.addEventListener("DOMContentLoaded", () => {
+  $("#signin").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    state.auth = btoa(unescape(encodeURIComponent(`${$("#username").value}:${$("#password").value}`)));
+    try {
+      state.me = await json("/api/me");
+    } catch (err) {
+      state.auth = null;
+      $("#signin-error").textContent = err instanceof Unauthorized ? "Wrong name or password." : err.message;
+      return;
+    }
+    sessionStorage.setItem("sb-auth", state.auth);
+    $("#password").value = "";
+    $("#who").textContent = `${state.me.name} (${state.me.role})`;
+    if (!location.hash || location.hash === "#/signin") location.hash = "#/sessions";
+    else route();
+  });
+  $("#signout").addEventListener("click", () => signOut("Signed out."));
+  $("#filters").addEventListener("submit", (event) => {
+    event.preventDefault();
+    state.filters = Object.fromEntries(new FormData(event.target));
+    showSessions(true).catch((err) => say(err.message));
+  });
+  $("#more").addEventListener("click", () => showSessions(false).catch((err) => say(err.message)));
+  $("#export-jsonl").addEventListener("click", () => exportAs("jsonl").catch((err) => say(err.message)));
+  $("#export-csv").addEventListener("click", () => exportAs("csv").catch((err) => say(err.message)));
+  $("#search-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    search($("#s-q").value).catch((err) => say(err.message));
+  });
+  window.addEventListener("hashchange", route);
+  route();
+});

@@ -1,0 +1,118 @@
+"""The analyst web UI in headless Chromium (Debian's package, driven by Playwright): sign in,
+filter the session list, open a timeline, search, stats; a screenshot goes to artifacts/."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from tests.store.conftest import ACCOUNTS, Publisher, WaitStored
+from tests.store.factories import conversation
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+HAVE_CHROMIUM = Path(CHROMIUM).exists()
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    if not HAVE_CHROMIUM:
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (debian-packages.txt)")
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield browser
+        await browser.close()
+
+
+@pytest.fixture
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    context = await browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    await context.close()
+    assert not errors, errors
+
+
+async def _sign_in(page: Page, api_url: str, name: str, password: str) -> None:
+    await page.goto(api_url + "/")
+    await page.get_by_label("Name").fill(name)
+    await page.get_by_label("Password").fill(password)
+    await page.get_by_role("button", name="Sign in").click()
+
+
+async def test_wrong_password_is_refused(page: Page, api_url: str) -> None:
+    """A wrong password shows an error and no data."""
+    await _sign_in(page, api_url, "ana", "nope")
+    await expect(page.get_by_role("alert")).to_have_text("Wrong name or password.")
+    await expect(page.locator("#view-sessions")).to_be_hidden()
+
+
+async def test_an_analyst_finds_a_session_and_reads_its_timeline(
+    page: Page, api_url: str, publisher: Publisher, wait_stored: WaitStored
+) -> None:
+    """Filter by customer, open the session: user and bot bubbles, the interruption with what
+    was heard, the tool card with arguments and result, the latency; then search and stats."""
+    customer = f"cus_ui_{uuid.uuid4().hex[:6]}"
+    events = conversation(
+        customer_id=customer,
+        user_text="My toaster arrived scorched, can I return it?",
+        tool="start_return",
+        arguments={"order_id": 100042, "reason": "arrived scorched"},
+        output={"return_id": "ret_77", "label_url": "https://labels.example/ret_77"},
+        reply="I have started a return for your toaster; the label is on its way.",
+    )
+    await publisher.publish(*events)
+    await wait_stored(events[0].session_id, len(events))
+
+    await _sign_in(page, api_url, "ana", ACCOUNTS["ana"][0])
+    await expect(page.locator("#who")).to_have_text("ana (analyst)")
+    await page.get_by_label("Customer").fill(customer)
+    await page.get_by_role("button", name="Apply").click()
+    rows = page.locator("#sessions-body tr")
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_contain_text(customer)
+    await rows.first.get_by_role("link").click()
+
+    timeline = page.get_by_role("list", name="Conversation timeline")
+    await expect(timeline.locator("li.user .bubble")).to_contain_text("toaster arrived scorched")
+    bot = timeline.locator("li.assistant .bubble")
+    await expect(bot).to_contain_text("started a return")
+    await expect(bot.locator(".interrupted")).to_contain_text("Interrupted after 1.5 s")
+    card = timeline.locator("li.tool")
+    await expect(card).to_contain_text("start_return")
+    await expect(card.locator("pre").first).to_contain_text('"order_id": 100042')
+    await expect(card.locator("pre").nth(1)).to_contain_text("ret_77")
+    await expect(timeline.locator("li.latency")).to_contain_text("420 ms")
+    await expect(page.locator("#delete-session")).to_be_hidden()  # analysts cannot delete
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "store-ui-timeline.png"), full_page=True)
+
+    await page.get_by_role("link", name="Search").click()
+    await page.get_by_label('Words or "a phrase"').fill("scorched toaster")
+    await page.get_by_role("button", name="Search", exact=True).click()
+    hit = page.locator("#hits li").filter(has_text=customer)
+    await expect(hit.locator("mark").first).to_have_text("toaster")
+
+    await page.get_by_role("link", name="Stats").click()
+    await expect(page.locator("#stat-cards")).to_contain_text("Escalation rate")
+    await expect(page.locator("#tools-body")).to_contain_text("start_return")
+    await page.screenshot(path=str(ARTIFACTS / "store-ui-stats.png"), full_page=True)
+
+
+async def test_every_form_control_has_a_label(page: Page, api_url: str) -> None:
+    """Inputs and selects are labelled (accessibility)."""
+    await _sign_in(page, api_url, "ana", ACCOUNTS["ana"][0])
+    await expect(page.locator("#who")).to_have_text("ana (analyst)")
+    unlabelled = await page.evaluate(
+        """() => [...document.querySelectorAll('input, select')]
+              .filter((el) => !el.labels || el.labels.length === 0).map((el) => el.id)"""
+    )
+    assert unlabelled == []
