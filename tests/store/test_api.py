@@ -327,3 +327,15 @@ async def test_retention_command_deletes_old_sessions_only(
     )
     kept = await db.fetchval("SELECT count(*) FROM audit.session WHERE id = ANY($1)", seeded["ids"])
     assert kept == 3
+
+
+async def test_api_requests_are_counted_in_metrics(http: httpx.AsyncClient) -> None:
+    """/metrics counts API requests by route template and status, refusals included."""
+    await http.get("/api/sessions/sess_none", auth=ANALYST)
+    await http.get("/api/me")
+    text = (await http.get("/metrics")).text
+    assert (
+        'switchboard_store_api_requests_total{route="/api/sessions/{session_id}",status="404"}'
+        in text
+    )
+    assert 'switchboard_store_api_requests_total{route="/api/me",status="401"}' in text

@@ -74,6 +74,16 @@ def create_app(
 
     app.include_router(router)
 
+    @app.middleware("http")
+    async def count_api_requests(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        if request.url.path.startswith("/api/"):
+            route = request.scope.get("route")
+            name = getattr(route, "path", "unmatched")
+            store: StoreService = request.state.store
+            store.metrics.http_reads.labels(name, str(response.status_code)).inc()
+        return response
+
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
         return FileResponse(WEB_DIR / "index.html", headers=_NO_STORE)

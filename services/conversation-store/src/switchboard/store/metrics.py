@@ -64,7 +64,7 @@ class StoreMetrics:
         )
         self.http_reads = Counter(
             "switchboard_store_api_requests_total",
-            "Analyst API requests, by route and status.",
+            "Analyst API requests, by route template and status code.",
             ["route", "status"],
             registry=r,
         )
