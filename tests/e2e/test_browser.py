@@ -80,3 +80,68 @@ async def test_page_shows_transcript_and_order_card(
     await page.click("#talk")  # hang up
     assert await page.locator("#status").inner_text() == "Call ended"
     assert errors == []
+
+
+# Replaces getUserMedia with a stream the test feeds: window.__mic.say(base64 pcm16 24 kHz).
+# Everything after getUserMedia (worklet, encoding, protocol, playback, barge-in) is the page's.
+INJECTED_MICROPHONE = """
+(() => {
+  const ctx = new AudioContext({ sampleRate: 24000 });
+  const dest = ctx.createMediaStreamDestination();
+  window.__mic = {
+    say(b64) {
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const pcm = new Int16Array(bytes.buffer);
+      const buffer = ctx.createBuffer(1, pcm.length, 24000);
+      const data = buffer.getChannelData(0);
+      for (let i = 0; i < pcm.length; i++) data[i] = pcm[i] / 32768;
+      const source = ctx.createBufferSource();
+      source.buffer = buffer;
+      source.connect(dest);
+      source.start();
+    },
+  };
+  navigator.mediaDevices.getUserMedia = async () => { await ctx.resume(); return dest.stream; };
+})();
+"""
+
+
+async def test_page_barge_in_stops_playback_and_is_stored(
+    product: Product, say: Any, browser_for: Any
+) -> None:
+    """Speaking while the bot's answer plays stops playback at once, marks the answer
+    interrupted on the page, and the store records the interruption with what was heard."""
+    from switchboard.cli.audio import pcm_to_b64
+
+    browser = await browser_for(silence(500))  # the fake device is unused here
+    page = await browser.new_page()
+    await page.add_init_script(INJECTED_MICROPHONE)
+    await page.goto(product.gateway + "/")
+    await page.select_option("#customer", "cus_0002")
+    await page.click("#talk")
+    await page.wait_for_selector('#status[data-state="live"]', timeout=30_000)
+    await page.evaluate(
+        "b64 => window.__mic.say(b64)", pcm_to_b64(say("Where is my order 100004?"))
+    )
+    # wait until the answer is audible with seconds of it still queued, then talk over it
+    await page.wait_for_function(
+        """() => { const p = window.switchboardVoice.call.player;
+                   return p && p.playing && p.nextTime - p.context.currentTime > 3; }""",
+        timeout=60_000,
+    )
+    await page.evaluate("b64 => window.__mic.say(b64)", pcm_to_b64(say("Stop please.")))
+    cut = page.locator('.msg.bot[data-interrupted="true"]')
+    await cut.wait_for(timeout=30_000)
+    assert not await page.evaluate("window.switchboardVoice.call.player.playing")
+    reference = await page.locator("#session-id").inner_text()
+    session_id = reference.removeprefix("Reference: ").strip()
+    stored = await product.stored_session(
+        session_id,
+        until=lambda d: any(
+            e["kind"] == "assistant" and e.get("interrupted") for e in d["timeline"]
+        ),
+    )
+    [item] = [e for e in stored["timeline"] if e["kind"] == "assistant" and e["interrupted"]]
+    assert item["heard_ms"] > 0
+    await page.screenshot(path=str(artifact_path("voice-page-barge-in.png")), full_page=True)
+    await page.click("#talk")

@@ -28,8 +28,9 @@ for the spoken answer, says goodbye and hangs up, then calls again until the dur
 
 A progress line is printed every second; at the end a summary of reply latency percentiles
 (end of the caller's speech → first reply audio), tool calls and errors. The gateway must run in
-development mode (secrets from /dev/client_secrets) or you pass a server key. Callers are
-customers cus_0006... of the seeded demo data, so the database must hold the default seed.
+development mode (secrets from /dev/client_secrets) or you pass a server key. Callers are the
+customers cus_0001, cus_0002, ... of the default seed (switchboard seed), each asking about
+one of their own orders.
 """
 
 

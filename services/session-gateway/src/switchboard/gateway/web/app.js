@@ -245,6 +245,7 @@ function markInterrupted(li) {
   note.className = "cut";
   note.textContent = "(interrupted)";
   li.append(note);
+  li.classList.remove("pending");
   li.dataset.interrupted = "true";
 }
 
