@@ -99,7 +99,9 @@ def up(*, workers: int = 2, seed_demo: bool = True) -> int:
             ports = ", ".join(str(8090 + i) for i in range(workers))
             print(f"  {'workers':<9} {workers} process(es), health/metrics on :{ports}")
     if any(s.name == "gateway" for s in services):
-        print("  voice page http://127.0.0.1:8080/  (or: switchboard call --say \"Where is my order 100001?\")")
+        print(
+            '  voice page http://127.0.0.1:8080/  (or: switchboard call --say "Where is my order 100001?")'
+        )
     missing = [s.name for s in SERVICES if s not in services]
     if missing:
         print(f"  (not built yet: {', '.join(missing)})")
