@@ -271,12 +271,22 @@ def find(docs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
 
 
 def pod_specs(docs: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """(workload object, pod spec) of every Deployment and Job."""
+    """(workload object, pod spec) of every Deployment, Job and CronJob."""
     specs = []
     for doc in docs:
         if doc["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
             specs.append((doc, doc["spec"]["template"]["spec"]))
+        elif doc["kind"] == "CronJob":
+            specs.append((doc, doc["spec"]["jobTemplate"]["spec"]["template"]["spec"]))
     return specs
+
+
+def pod_template_labels(workload: dict[str, Any]) -> dict[str, str]:
+    spec = workload["spec"]
+    if workload["kind"] == "CronJob":
+        spec = spec["jobTemplate"]["spec"]
+    labels: dict[str, str] = spec["template"]["metadata"]["labels"]
+    return labels
 
 
 def container_env(docs: list[dict[str, Any]], container: dict[str, Any]) -> dict[str, str | None]:

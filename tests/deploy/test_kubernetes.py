@@ -23,6 +23,7 @@ from tests.deploy.manifests import (
     crd_schema,
     find,
     pod_specs,
+    pod_template_labels,
 )
 
 OVERLAYS = ("overlays/dev", "overlays/prod")
@@ -112,7 +113,7 @@ def _labels_match(selector: dict[str, str], labels: dict[str, str]) -> bool:
 
 
 def _pod_labels(docs: list[dict[str, Any]]) -> list[dict[str, str]]:
-    return [w["spec"]["template"]["metadata"]["labels"] for w, _ in pod_specs(docs)]
+    return [pod_template_labels(w) for w, _ in pod_specs(docs)]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -153,9 +154,7 @@ def test_references_resolve(overlay: str, rendered: dict[str, list[dict[str, Any
     for service in services:
         selector = service["spec"]["selector"]
         pods = [
-            (w, s)
-            for w, s in pod_specs(docs)
-            if _labels_match(selector, w["spec"]["template"]["metadata"]["labels"])
+            (w, s) for w, s in pod_specs(docs) if _labels_match(selector, pod_template_labels(w))
         ]
         assert pods, f"Service {service['metadata']['name']} selects no pods"
         port_names = {
@@ -318,6 +317,34 @@ def test_ingress_keeps_websockets_open_for_a_whole_session(
     assert ingress["spec"]["ingressClassName"] == "nginx"
 
 
+def _ingress_exposes(ingress: dict[str, Any], url_path: str) -> bool:
+    """Whether an Ingress routes *url_path* (Kubernetes Prefix/Exact matching)."""
+    for rule in ingress["spec"]["rules"]:
+        for path in rule["http"]["paths"]:
+            prefix = path["path"].rstrip("/")
+            if path["pathType"] == "Exact" and url_path == path["path"]:
+                return True
+            if path["pathType"] == "Prefix" and (
+                prefix == "" or url_path == prefix or url_path.startswith(prefix + "/")
+            ):
+                return True
+    return False
+
+
+def test_prod_ingress_exposes_only_the_client_api(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    """In production the ingress routes the Realtime websocket and client secrets, never
+    /metrics, health, or the admin API; TLS covers every host."""
+    ingress = find(rendered["overlays/prod"], "Ingress", "switchboard-gateway")
+    for public in ("/v1/realtime", "/v1/realtime/client_secrets"):
+        assert _ingress_exposes(ingress, public)
+    for internal in ("/metrics", "/healthz", "/readyz", "/admin/sessions", "/dev/customers"):
+        assert not _ingress_exposes(ingress, internal), internal
+    tls_hosts = {h for t in ingress["spec"]["tls"] for h in t["hosts"]}
+    assert {r["host"] for r in ingress["spec"]["rules"]} <= tls_hosts
+
+
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_keda_triggers_watch_the_real_queues(
     overlay: str, rendered: dict[str, list[dict[str, Any]]]
@@ -389,8 +416,9 @@ def _egress_ports(docs: list[dict[str, Any]], labels: dict[str, str]) -> set[int
 def test_network_policy_limits_who_reaches_what(
     overlay: str, rendered: dict[str, list[dict[str, Any]]]
 ) -> None:
-    """All pods start denied; only the gateway gets 443 (the upstream); only workers, the store
-    and the database Jobs get Postgres; the emulator reaches nothing but DNS."""
+    """All pods start denied; only the gateway gets 443 (the upstream); only workers, the store,
+    its retention CronJob and the database Jobs get Postgres; the emulator reaches nothing but
+    DNS."""
     docs = rendered[overlay]
     deny = find(docs, "NetworkPolicy", "switchboard-default-deny")["spec"]
     assert deny["policyTypes"] == ["Ingress", "Egress"] and "egress" not in deny
@@ -399,7 +427,8 @@ def test_network_policy_limits_who_reaches_what(
         name = labels["app.kubernetes.io/name"].removeprefix("switchboard-")
         ports = _egress_ports(docs, labels)
         assert (443 in ports) == (name == "gateway"), name
-        assert (5432 in ports) == (name in {"worker", "store", "migrate", "seed"}), name
+        database_users = {"worker", "store", "store-retention", "migrate", "seed"}
+        assert (5432 in ports) == (name in database_users), name
         if name == "emulator":
             assert ports == {53}
 
@@ -407,8 +436,8 @@ def test_network_policy_limits_who_reaches_what(
 def test_every_service_component_is_deployed(rendered: dict[str, list[dict[str, Any]]]) -> None:
     """Dev runs every component (with the emulator); prod every one but the emulator."""
     for overlay, expected in (
-        ("overlays/dev", set(COMPONENTS) - {"cli"} | {"migrate", "seed"}),
-        ("overlays/prod", set(COMPONENTS) - {"cli", "emulator"} | {"migrate"}),
+        ("overlays/dev", set(COMPONENTS) - {"cli"} | {"migrate", "seed", "retention"}),
+        ("overlays/prod", set(COMPONENTS) - {"cli", "emulator"} | {"migrate", "retention"}),
     ):
         names = {c["name"] for _, s in pod_specs(rendered[overlay]) for c in s["containers"]}
         assert names == expected, overlay
