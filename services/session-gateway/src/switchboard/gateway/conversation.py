@@ -57,11 +57,15 @@ class Conversation:
         item = self.assistant.get(item_id)
         return item.audio_ms if item else 0
 
-    def replay_items(self) -> list[dict[str, Any]]:
+    def replay_items(self, *, skip_response: str | None = None) -> list[dict[str, Any]]:
         """The conversation as ``conversation.item.create`` items for a new upstream session:
-        user speech as its transcript, assistant speech as what the user heard."""
+        user speech as its transcript, assistant speech as what the user heard. Assistant
+        messages of *skip_response* (cut off by the drop, about to be regenerated) are left out."""
         out: list[dict[str, Any]] = []
         for item in self.items:
+            said = self.assistant.get(str(item.get("id")))
+            if skip_response is not None and said is not None and said.response_id == skip_response:
+                continue
             kind = item.get("type")
             if kind == "message" and item.get("role") == "user":
                 texts = [

@@ -65,6 +65,9 @@ GW_EVENT_PREFIX = "sbgw_"
 _C2U = "client_to_upstream"
 _U2C = "upstream_to_client"
 _FUNCTION_ITEMS = ("function_call", "function_call_output")
+_ECHO_KINDS = frozenset(
+    {"conversation.item.added", "conversation.item.created", "conversation.item.done"}
+)
 #: Session fields a client may have changed, re-applied on a new upstream session.
 _OVERRIDABLE_IN = ("format", "turn_detection", "noise_reduction")
 _OVERRIDABLE_OUT = ("format", "voice", "speed")
@@ -137,6 +140,9 @@ class Session:
         self._tg: asyncio.TaskGroup | None = None
         self._calls: dict[str, list[asyncio.Task[tuple[str, ToolCallResult]]]] = {}
         self._replayed: set[str] = set()
+        #: how many times the upstream session was replaced (drops and renewals)
+        self.upstream_swaps = 0
+        self._swapped = asyncio.Condition()
         self._overrides: dict[str, Any] = {}
         self._started = time.monotonic()
         self._upstream_opened = self._started
@@ -155,6 +161,11 @@ class Session:
         if self._end_request is None:
             self._end_request = SessionEnd(reason, code, error_code=error_code, message=message)
         self._wake.set()
+
+    async def wait_upstream_swaps(self, count: int) -> None:
+        """Until the upstream session has been replaced *count* times (drops and renewals)."""
+        async with self._swapped:
+            await self._swapped.wait_for(lambda: self.upstream_swaps >= count)
 
     def on_control(self, command: str) -> None:
         if command == "end":
@@ -286,7 +297,9 @@ class Session:
             await self.client.close(int(end.code), end.reason[:120])
 
     # -- upstream setup ------------------------------------------------------------------------------
-    async def _open_upstream(self, *, replay: bool) -> tuple[Upstream, dict[str, Any]]:
+    async def _open_upstream(
+        self, *, replay: bool, skip_response: str | None = None
+    ) -> tuple[Upstream, dict[str, Any]]:
         """Connect, configure with the policy (and the client's accepted changes), and replay
         the conversation so far when asked; returns the upstream and its session object."""
         upstream = await self.deps.connector.connect()
@@ -302,7 +315,7 @@ class Session:
                 )
                 updated = await self._expect(upstream, "session.updated")
             if replay:
-                for item in self.conversation.replay_items():
+                for item in self.conversation.replay_items(skip_response=skip_response):
                     self._replayed.add(item["id"])
                     await upstream.send(
                         {
@@ -344,7 +357,9 @@ class Session:
                 if attempt:
                     await asyncio.sleep(min(delay * 2 ** (attempt - 1), 5.0))
                 try:
-                    new, _session = await self._open_upstream(replay=True)
+                    new, _session = await self._open_upstream(
+                        replay=True, skip_response=in_response if cause == "drop" else None
+                    )
                     break
                 except UpstreamError as exc:
                     last = exc
@@ -367,7 +382,10 @@ class Session:
                     message="The voice service connection was lost and could not be restored.",
                 )
             self.upstream = new
+            self.upstream_swaps += 1
             self._upstream_changed.set()
+            async with self._swapped:
+                self._swapped.notify_all()
             self.metrics.upstream_reconnects.labels(cause).inc()
             log.info("upstream replaced", extra={"cause": cause, "items": len(self._replayed)})
             if old is not None:
@@ -383,10 +401,10 @@ class Session:
                         "response": {
                             "id": in_response,
                             "object": "realtime.response",
-                            "status": "incomplete",
+                            "status": "failed",
                             "status_details": {
-                                "type": "incomplete",
-                                "reason": "upstream_reconnected",
+                                "type": "failed",
+                                "error": {"type": "server_error", "code": "upstream_reconnected"},
                             },
                             "output": [],
                         },
@@ -523,7 +541,7 @@ class Session:
             self.metrics.bytes.labels(_U2C).inc(len(text))
             return
         item = event.get("item") if isinstance(event.get("item"), dict) else None
-        if item is not None and item.get("id") in self._replayed:
+        if kind in _ECHO_KINDS and item is not None and item.get("id") in self._replayed:
             return  # echo of our replay on a new upstream session
         for fact in self.conversation.observe(event):
             self._emit(fact)
@@ -764,6 +782,7 @@ class Session:
     async def _send_upstream(self, event: dict[str, Any]) -> None:
         event = {"event_id": self._gw_event_id(), **event}
         await self._upstream_ready.wait()
+        log.debug("to upstream", extra={"event_type": event["type"], "event_id": event["event_id"]})
         assert self.upstream is not None
         with contextlib.suppress(ConnectionClosed):
             await self.upstream.send(event)
