@@ -15,19 +15,14 @@ import contextlib
 import enum
 import logging
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import aio_pika
-from aio_pika.abc import (
-    AbstractChannel,
-    AbstractExchange,
-    AbstractIncomingMessage,
-    AbstractQueue,
-    AbstractRobustConnection,
-    ConsumerTag,
-)
+from aio_pika.abc import AbstractExchange, AbstractRobustChannel, AbstractRobustConnection
+from aiormq.abc import AbstractChannel as RawChannel
+from aiormq.abc import DeliveredMessage
 from pydantic import ValidationError
 
 from switchboard.amqp import REASON_HEADER, Topology
@@ -78,12 +73,12 @@ class Ingest:
         self._batch_size = batch_size
         self._batch_wait_s = batch_wait_s
         self._retry_max_s = retry_max_s
-        self._pending: deque[AbstractIncomingMessage] = deque()
+        self._pending: deque[DeliveredMessage] = deque()
         self._arrived = asyncio.Event()
-        self._channel: AbstractChannel | None = None
+        self._channel: AbstractRobustChannel | None = None
         self._dlx: AbstractExchange | None = None
-        self._queue: AbstractQueue | None = None
-        self._tag: ConsumerTag | None = None
+        self._raw: RawChannel | None = None
+        self._tag: str | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self.state = IngestState.CREATED
 
@@ -103,11 +98,15 @@ class Ingest:
     async def start(self) -> None:
         """Declare the queue and start consuming and writing."""
         channel = await self._connection.channel()
+        assert isinstance(channel, AbstractRobustChannel)
         await channel.set_qos(prefetch_count=self._prefetch)
         self._channel = channel
         self._dlx = await self._topology.declare_dead_letters(channel)
-        self._queue = await self._topology.declare_store_queue(channel)
-        self._tag = await self._queue.consume(self._on_message)
+        await self._topology.declare_store_queue(channel)
+        await self._consume(channel)
+        # the robust channel restores its qos, exchanges and queues after a reconnection; the
+        # consumer is on the underlying channel, so it is re-registered here
+        channel.reopen_callbacks.add(self._consume)  # type: ignore[arg-type]  # aio-pika types the sender loosely
         self._loop_task = asyncio.create_task(self._run(), name="store-ingest")
         self.state = IngestState.CONSUMING
         log.info(
@@ -119,7 +118,18 @@ class Ingest:
             },
         )
 
-    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+    async def _consume(self, channel: AbstractRobustChannel) -> None:
+        """Consume on the underlying aiormq channel: deliveries stay plain ``DeliveredMessage``
+        tuples (aio-pika's message objects cost more CPU per event than all the rest)."""
+        if self.state not in (IngestState.CREATED, IngestState.CONSUMING):
+            return
+        raw = await channel.get_underlay_channel()
+        ok = await raw.basic_consume(
+            self._topology.store_events_queue, self._on_message, no_ack=False
+        )
+        self._raw, self._tag = raw, ok.consumer_tag
+
+    async def _on_message(self, message: DeliveredMessage) -> None:
         # only queued here: the writer loop settles it, with its batch
         self._pending.append(message)
         self._arrived.set()
@@ -129,10 +139,10 @@ class Ingest:
         if self.state in (IngestState.STOPPING, IngestState.STOPPED):
             return
         self.state = IngestState.STOPPING
-        if self._queue is not None and self._tag is not None:
+        if self._raw is not None and self._tag is not None:
             try:
                 async with asyncio.timeout(CANCEL_TIMEOUT_S):
-                    await self._queue.cancel(self._tag)
+                    await self._raw.basic_cancel(self._tag)
             except Exception as exc:
                 log.info("consumer cancel failed", extra={"error": repr(exc)})
         self._arrived.set()
@@ -168,7 +178,7 @@ class Ingest:
                 log.exception("batch failed; returned to the queue", extra={"size": len(batch)})
                 await _settle(batch, ack=False)
 
-    async def _take(self) -> list[AbstractIncomingMessage]:
+    async def _take(self) -> list[DeliveredMessage]:
         """The next batch: wait for a first message, then up to ``batch_wait_s`` for more."""
         while not self._pending:
             if self.state is not IngestState.CONSUMING:
@@ -187,8 +197,8 @@ class Ingest:
         count = min(len(self._pending), self._batch_size)
         return [self._pending.popleft() for _ in range(count)]
 
-    async def _process(self, batch: list[AbstractIncomingMessage]) -> None:
-        events: list[tuple[AbstractIncomingMessage, ConversationEvent]] = []
+    async def _process(self, batch: list[DeliveredMessage]) -> None:
+        events: list[tuple[DeliveredMessage, ConversationEvent]] = []
         for message in batch:
             try:
                 event = parse_conversation_event(message.body)
@@ -203,9 +213,12 @@ class Ingest:
             stored = await self._write(events)
             self._metrics.batch_seconds.observe(time.perf_counter() - started)
             now = datetime.now(UTC)
+            by_type = Counter(event.payload.type for event in stored)
+            for kind, count in by_type.items():
+                self._metrics.events_stored.labels(kind).inc(count)
+            observe = self._metrics.lag.observe
             for event in stored:
-                self._metrics.events_stored.labels(event.payload.type).inc()
-                self._metrics.lag.observe(max(0.0, (now - event.occurred_at).total_seconds()))
+                observe(max(0.0, (now - event.occurred_at).total_seconds()))
             duplicates = len(events) - len(stored)
             if duplicates:
                 self._metrics.duplicates.inc(duplicates)
@@ -213,7 +226,7 @@ class Ingest:
         await _settle(batch, ack=True)
 
     async def _write(
-        self, events: Sequence[tuple[AbstractIncomingMessage, ConversationEvent]]
+        self, events: Sequence[tuple[DeliveredMessage, ConversationEvent]]
     ) -> list[ConversationEvent]:
         """Write the batch, retrying while Postgres is unavailable; on a data error, write each
         event alone and dead-letter the ones Postgres refuses."""
@@ -251,43 +264,47 @@ class Ingest:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._retry_max_s)
 
-    async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
+    async def _dead_letter(self, message: DeliveredMessage, reason: str) -> None:
         """Keep *message* in the dead-letter queue with *reason* (it is acknowledged with its
         batch afterwards)."""
         assert self._dlx is not None
         log.warning(
-            "dead-lettering a message", extra={"reason": reason, "message_id": message.message_id}
+            "dead-lettering a message",
+            extra={"reason": reason, "message_id": message.header.properties.message_id},
         )
         self._metrics.dead_lettered.labels(reason.split(":")[0]).inc()
-        headers = dict(message.headers or {})
+        properties = message.header.properties
+        headers = dict(properties.headers or {})
         headers[REASON_HEADER] = reason
         headers["x-switchboard-queue"] = self._topology.store_events_queue
         await self._dlx.publish(
             aio_pika.Message(
                 body=message.body,
                 headers=headers,
-                content_type=message.content_type,
-                message_id=message.message_id,
+                content_type=properties.content_type,
+                message_id=properties.message_id,
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             ),
             routing_key=DLQ_ROUTING_KEY,
         )
 
 
-async def _settle(batch: list[AbstractIncomingMessage], *, ack: bool) -> None:
+async def _settle(batch: list[DeliveredMessage], *, ack: bool) -> None:
     """Acknowledge (or requeue) a batch with one ``multiple`` ack per channel: deliveries come in
     order, and every earlier one on that channel was in this batch or an earlier, settled one."""
-    last: dict[int, AbstractIncomingMessage] = {}
+    last: dict[int, tuple[RawChannel, int]] = {}
     for message in batch:
+        tag = message.delivery_tag
+        assert tag is not None
         key = id(message.channel)
-        if key not in last or message.delivery_tag > last[key].delivery_tag:  # type: ignore[operator]
-            last[key] = message
-    for message in last.values():
+        if key not in last or tag > last[key][1]:
+            last[key] = (message.channel, tag)
+    for channel, tag in last.values():
         try:
             if ack:
-                await message.ack(multiple=True)
+                await channel.basic_ack(tag, multiple=True)
             else:
-                await message.nack(multiple=True, requeue=True)
+                await channel.basic_nack(tag, multiple=True, requeue=True)
         except Exception as exc:
             # the channel is gone: the broker redelivers, and stored events are not stored twice
             log.info("could not settle a batch", extra={"error": repr(exc)})

@@ -28,6 +28,7 @@ __all__ = ["KINDS", "Redactor", "luhn_valid"]
 #: The kinds of personal data the redactor knows, and their replacement text.
 KINDS: dict[str, str] = {"email": "[email]", "phone": "[phone]", "card": "[card]"}
 
+_DIGIT = re.compile(r"\d")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 # 13-19 digits, optionally grouped by single spaces or dashes, not inside a longer digit run
 _CARD = re.compile(r"(?<![\d\w])\d(?:[ -]?\d){12,18}(?![\d\w])")
@@ -73,7 +74,7 @@ class Redactor:
             text = text.replace("\x00", "")
         if "email" in self.kinds and "@" in text:
             text = _EMAIL.sub(KINDS["email"], text)
-        if not any(c.isdigit() for c in text):
+        if not _DIGIT.search(text):
             return text
         if "card" in self.kinds:
             text = _CARD.sub(self._card, text)
@@ -135,4 +136,6 @@ class Redactor:
             update = {"detail": self._opt(p.detail)}
         else:
             return event
+        if all(getattr(p, name) == value for name, value in update.items()):
+            return event  # nothing to redact: no copies
         return event.model_copy(update={"payload": p.model_copy(update=update)})
