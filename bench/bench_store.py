@@ -3,7 +3,7 @@ steady publish rate, and transcript search latency over at least 1,000,000 store
 
 Baselines, measured in the same run on the same database server: single-row INSERTs of the same
 event rows (the naive way to write an audit trail) for ingest, and an unindexed ``ILIKE`` scan
-for search. Runs on a database and a namespace of its own, created and dropped here.
+for search (a full scan). Runs on a database and a namespace of its own, created and dropped here.
 """
 
 from __future__ import annotations
@@ -431,11 +431,10 @@ async def run(ctx: BenchContext) -> list[Result]:
             phrase = await _timed(http, "/api/search", {"q": PHRASE, "limit": 20}, n)
             listing = await _timed(http, "/api/sessions", {"q": RARE, "limit": 50}, n)
         async with pool.acquire() as conn:
+            # what finding a word costs without the full-text index: a scan of every item
             started = time.perf_counter()
             scan_hits = await conn.fetchval(
-                "SELECT count(*) FROM (SELECT 1 FROM audit.item WHERE text ILIKE $1 "
-                "ORDER BY occurred_at DESC LIMIT 20) s",
-                f"%{RARE}%",
+                "SELECT count(*) FROM audit.item WHERE text ILIKE $1", f"%{RARE}%"
             )
             scan_ms = (time.perf_counter() - started) * 1000
         if not scan_hits:
@@ -514,10 +513,12 @@ async def run(ctx: BenchContext) -> list[Result]:
             percentile(rare, 50),
             "ms",
             scan_ms,
-            "ILIKE scan",
+            "ILIKE full scan",
             notes=f"over {total_items:,} items, via the HTTP API",
         ),
-        Result(BENCH, "search p99, rare term", percentile(rare, 99), "ms", scan_ms, "ILIKE scan"),
+        Result(
+            BENCH, "search p99, rare term", percentile(rare, 99), "ms", scan_ms, "ILIKE full scan"
+        ),
         Result(
             BENCH,
             "search p50, common term",
