@@ -6,7 +6,7 @@ UV ?= uv
 # Exports DATABASE_URL / AMQP_URL / REDIS_URL for local servers (starting them if stopped).
 WITH_SERVICES = eval "$$(scripts/ensure-services.sh)" &&
 
-.PHONY: help install services run test test-fast lint format bench migrate seed clean
+.PHONY: help install services run test test-fast lint format bench chaos migrate seed clean
 
 help: ## Show this help
 	@echo "Switchboard — realtime voice customer-support backend"
@@ -39,6 +39,9 @@ format: install ## Format and fix what ruff can
 bench: install ## Benchmarks: prints a table, writes bench-results/results.json
 	@$(WITH_SERVICES) $(UV) run --frozen python -m bench $(BENCH_ARGS)
 
+chaos: install ## Faults and hostile input under load, then a soak; prints a table, writes chaos-results/chaos.json
+	@$(WITH_SERVICES) $(UV) run --frozen python -m chaos $(CHAOS_ARGS)
+
 migrate: install ## Create the database if needed and apply migrations
 	@$(WITH_SERVICES) $(UV) run --frozen switchboard migrate
 
@@ -46,4 +49,4 @@ seed: install ## Seed an empty database with demo data
 	@$(WITH_SERVICES) $(UV) run --frozen switchboard seed
 
 clean: ## Remove caches and results
-	rm -rf .pytest_cache .ruff_cache .mypy_cache bench-results artifacts
+	rm -rf .pytest_cache .ruff_cache .mypy_cache bench-results chaos-results artifacts

@@ -24,6 +24,8 @@ class FaultRow:
     errors: int = 0
     recovery_s: float | None = None
     passed: bool = False
+    #: The fault's own condition (e.g. tools refused quickly while Postgres was away).
+    condition: bool = True
     notes: list[str] = field(default_factory=list)
 
     def note(self, text: str) -> None:

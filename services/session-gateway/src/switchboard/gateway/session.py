@@ -40,7 +40,7 @@ from switchboard.contracts.tools import ToolCallResult, ToolError, ToolErrorCode
 from switchboard.gateway.broker import GATEWAY_WORKER, Broker, EventPublisher
 from switchboard.gateway.catalog import CatalogReader
 from switchboard.gateway.conversation import Conversation
-from switchboard.gateway.errors import CloseCode, SessionEnd, error_event
+from switchboard.gateway.errors import ClientEventError, CloseCode, SessionEnd, error_event
 from switchboard.gateway.limits import AudioRateLimiter
 from switchboard.gateway.metrics import GatewayMetrics
 from switchboard.gateway.policy import (
@@ -440,6 +440,20 @@ class Session:
                 continue
             data = event.data
             if event.type == APPEND:
+                if self.input_format == "audio/pcm" and event.audio_bytes % 2:
+                    # PCM16 comes in whole 2-byte samples; half a sample is a framing bug
+                    await self._refuse(
+                        RefusedEvent(
+                            ClientEventError(
+                                f"Invalid 'audio': {event.audio_bytes} bytes is not a whole "
+                                "number of 16-bit PCM samples.",
+                                code="invalid_value",
+                                param="audio",
+                            ),
+                            data.get("event_id") if isinstance(data.get("event_id"), str) else None,
+                        )
+                    )
+                    continue
                 ms = audio_ms(event.audio_bytes, self.input_format)
                 if not self._limiter.take(ms, time.monotonic()):
                     raise SessionEnd(

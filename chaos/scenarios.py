@@ -1,0 +1,310 @@
+"""The faults: each runs synthetic callers against the stack, injects one fault mid-load, lets it
+recover, then counts what the witness saw against what the store and the shop database hold.
+
+Every scenario returns a :class:`~chaos.report.FaultRow`. A row passes when no event was lost,
+nothing was stored twice, no mutating tool call took effect twice, every session that started
+also ended, and the scenario's own condition holds (e.g. tools answered ``unavailable`` quickly
+while Postgres was away).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import httpx
+
+from chaos.report import FaultRow
+from chaos.stack import Stack
+from chaos.witness import Witness, WitnessWindow
+from switchboard.cli.endpoint import Endpoint, gateway_endpoint
+from switchboard.cli.loadtest import Caller, LoadReport, LoadTest
+from switchboard.toolclient import ToolClient
+
+__all__ = ["Ctx", "run_fault"]
+
+Fault = Callable[["Ctx", FaultRow], Awaitable[None]]
+
+
+@dataclass
+class Ctx:
+    stack: Stack
+    witness: Witness
+    tools: ToolClient
+    callers: list[Caller]
+    duration_s: float
+    outage_s: float
+    store_outage_s: float
+    http: httpx.AsyncClient
+    probe_customer: str
+    probe_order: int
+    #: callers say goodbye after their question (a second spoken turn per call)
+    goodbye: bool = True
+    rr: int = 0
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    async def endpoint_for(self, customer_id: str) -> Endpoint:
+        """Callers are spread over every running gateway, round robin."""
+        live = [i for i, g in enumerate(self.stack.gateways) if g.running]
+        index = live[self.rr % len(live)] if live else 0
+        self.rr += 1
+        return await gateway_endpoint(
+            self.stack.gateway_url(index),
+            customer_id,
+            server_key=self.stack.server_key,
+            client=self.http,
+        )
+
+    async def db(self) -> asyncpg.Connection:
+        dsn = self.stack.direct_database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+        return await asyncpg.connect(dsn, timeout=10)
+
+
+async def _stored(ctx: Ctx, window: WitnessWindow) -> set[str]:
+    conn = await ctx.db()
+    try:
+        rows = await conn.fetch(
+            "SELECT event_id FROM audit.event WHERE event_id = ANY($1::text[])",
+            list(window.event_ids),
+        )
+    finally:
+        await conn.close()
+    return {row["event_id"] for row in rows}
+
+
+async def _settle(
+    ctx: Ctx, window: WitnessWindow, within_s: float = 90.0
+) -> tuple[set[str], float]:
+    """Wait until the store holds every event the witness saw (or *within_s* passed)."""
+    began = time.monotonic()
+    await ctx.witness.quiet(within_s=within_s / 2)
+    stored: set[str] = set()
+    while time.monotonic() - began < within_s:
+        stored = await _stored(ctx, window)
+        if stored >= window.event_ids:
+            break
+        await asyncio.sleep(1.0)
+    return stored, time.monotonic() - began
+
+
+async def _double_effects(ctx: Ctx) -> tuple[int, int]:
+    """(tool calls that took effect more than once, recorded effects) in the shop database."""
+    conn = await ctx.db()
+    try:
+        twice = await conn.fetchval(
+            """
+            SELECT (SELECT count(*) FROM (SELECT order_id FROM shop.cancellation
+                    GROUP BY order_id HAVING count(*) > 1) c)
+                 + (SELECT count(*) FROM (SELECT order_id FROM shop.return_request
+                    GROUP BY order_id HAVING count(*) > 1) r)
+            """
+        )
+        effects = await conn.fetchval("SELECT count(*) FROM shop.tool_effect")
+    finally:
+        await conn.close()
+    return int(twice or 0), int(effects or 0)
+
+
+async def _probe_tool(ctx: Ctx) -> tuple[bool, str | None, float]:
+    began = time.monotonic()
+    result = await ctx.tools.call(
+        "check_order_status",
+        {"order_id": str(ctx.probe_order)},
+        customer_id=ctx.probe_customer,
+        session_id="chaos-probe",
+        timeout_s=5,
+    )
+    code = None if result.ok or result.error is None else str(result.error.code)
+    return result.ok, code, time.monotonic() - began
+
+
+def _load_label(ctx: Ctx) -> str:
+    return f"{len(ctx.callers)} callers/{ctx.duration_s:.0f}s"
+
+
+async def run_fault(ctx: Ctx, name: str, fault: Fault, *, fault_at: float = 0.3) -> FaultRow:
+    """Run callers for ``ctx.duration_s``; inject *fault* after *fault_at* of it; count."""
+    row = FaultRow(fault=name, load=_load_label(ctx))
+    window = ctx.witness.open_window()
+    effects_before = (await _double_effects(ctx))[1]
+    test = LoadTest(
+        callers=ctx.callers,
+        endpoint_for=ctx.endpoint_for,
+        duration_s=ctx.duration_s,
+        ramp_s=min(5.0, ctx.duration_s / 4),
+        turn_timeout_s=30.0,
+        goodbye=ctx.goodbye,
+    )
+    await test.prepare()
+    load = asyncio.create_task(test.run())
+    try:
+        await asyncio.sleep(ctx.duration_s * fault_at)
+        await fault(ctx, row)
+    finally:
+        report: LoadReport = await load
+    stored, settle_s = await _settle(ctx, window)
+    twice, effects_after = await _double_effects(ctx)
+    row.calls = report.calls_started
+    row.events_published = len(window.event_ids)
+    row.events_stored = len(stored & window.event_ids)
+    row.lost = len(window.event_ids - stored)
+    row.duplicated = twice
+    # what the system got wrong: refused or broken calls, tools that were never answered; a turn
+    # the (CPU-bound) emulator did not answer in time is reported but is not a fault of the system
+    system_errors = {k: v for k, v in report.errors.items() if k != "no_reply"}
+    unanswered_tools = {
+        k: v for k, v in report.tool_failures.items() if k.endswith((":timeout", ":internal"))
+    }
+    # while RabbitMQ or Postgres is away, "temporarily unavailable" is the right answer
+    if name not in ("restart Postgres", "restart RabbitMQ"):
+        unanswered_tools.update(
+            {k: v for k, v in report.tool_failures.items() if k.endswith(":unavailable")}
+        )
+    row.errors = sum(system_errors.values()) + sum(unanswered_tools.values())
+    if report.errors:
+        row.note(f"client-side errors: {dict(report.errors)}")
+    if report.tool_failures:
+        row.note(f"tool refusals: {dict(report.tool_failures)}")
+    row.note(
+        f"calls completed {report.calls_completed}/{report.calls_started}, turns {report.turns} "
+        f"(no reply in time {report.turns_without_reply}), tool calls "
+        f"{sum(report.tool_calls.values())}, effects recorded {effects_after - effects_before}, "
+        f"store caught up {settle_s:.1f}s after the load"
+    )
+    row.note(f"events by type: {dict(sorted(window.by_type.items()))}")
+    if window.unended:
+        row.note(f"{len(window.unended)} session(s) started but never ended")
+    if window.unparseable:
+        row.note(f"{window.unparseable} unparseable event(s) on the exchange")
+    row.passed = (
+        row.lost == 0
+        and row.duplicated == 0
+        and row.errors == 0
+        and not window.unended
+        and window.unparseable == 0
+        and report.calls_completed + report.calls_failed > 0
+        and row.condition
+    )
+    return row
+
+
+# -- the faults ------------------------------------------------------------------------------------
+async def kill_worker(ctx: Ctx, row: FaultRow) -> None:
+    """SIGKILL one tool worker mid-call; restart it a few seconds later."""
+    worker = ctx.stack.workers[0]
+    worker.kill()
+    await asyncio.sleep(3)
+    row.recovery_s = await ctx.stack.procs.restart(worker)
+    row.condition = True
+
+
+async def restart_broker(ctx: Ctx, row: FaultRow) -> None:
+    """RabbitMQ goes away for ``outage_s`` (every connection cut), then returns."""
+    await ctx.stack.broker_down()
+    await asyncio.sleep(ctx.outage_s)
+    await ctx.stack.broker_up()
+    row.recovery_s = await _until_ready(ctx)
+    row.condition = row.recovery_s is not None
+
+
+async def stop_store(ctx: Ctx, row: FaultRow) -> None:
+    """The store is down for ``store_outage_s`` (SIGKILL, then a restart)."""
+    assert ctx.stack.store is not None
+    ctx.stack.store.kill()
+    await asyncio.sleep(ctx.store_outage_s)
+    row.recovery_s = await ctx.stack.procs.restart(ctx.stack.store)
+    row.condition = True
+
+
+async def restart_postgres(ctx: Ctx, row: FaultRow) -> None:
+    """Postgres goes away for ``outage_s``: tools must answer ``unavailable`` quickly meanwhile,
+    then recover by themselves."""
+    await ctx.stack.database_down()
+    await asyncio.sleep(1.0)
+    ok, code, took = await _probe_tool(ctx)
+    row.note(f"tool call while Postgres is away: ok={ok} code={code} in {took * 1000:.0f} ms")
+    fast = (not ok) and code == "unavailable" and took < 5
+    await asyncio.sleep(max(0.0, ctx.outage_s - 1.0 - took))
+    await ctx.stack.database_up()
+    up = time.monotonic()
+    recovered = None
+    while time.monotonic() - up < 60:
+        ok, code, _ = await _probe_tool(ctx)
+        if ok:
+            recovered = time.monotonic() - up
+            break
+        await asyncio.sleep(0.5)
+    row.recovery_s = recovered
+    row.condition = fast and recovered is not None
+
+
+async def kill_upstream(ctx: Ctx, row: FaultRow) -> None:
+    """SIGKILL the realtime emulator mid-response; start it again at once."""
+    assert ctx.stack.emulator is not None
+    ctx.stack.emulator.kill()
+    row.recovery_s = await ctx.stack.procs.restart(ctx.stack.emulator, timeout_s=120)
+    before = ctx.extras.setdefault("reconnects_before", 0)
+    row.note(
+        f"gateway upstream reconnects: {await _gateway_counter(ctx, 'upstream_reconnects') - before:.0f}"
+    )
+    row.condition = True
+
+
+async def drain_gateway(ctx: Ctx, row: FaultRow) -> None:
+    """SIGTERM one gateway (its graceful drain): its callers get a clean close; it restarts."""
+    gateway = ctx.stack.gateways[-1]
+    began = time.monotonic()
+    code = await asyncio.to_thread(gateway.terminate, grace_s=60)
+    row.note(f"drained gateway exited with {code} after {time.monotonic() - began:.1f}s")
+    row.recovery_s = await ctx.stack.procs.restart(gateway)
+    row.condition = code == 0
+
+
+FAULTS: dict[str, Fault] = {
+    "kill -9 tool worker": kill_worker,
+    "restart RabbitMQ": restart_broker,
+    "stop store": stop_store,
+    "restart Postgres": restart_postgres,
+    "kill upstream": kill_upstream,
+    "drain gateway": drain_gateway,
+}
+
+
+async def _until_ready(ctx: Ctx, within_s: float = 60.0) -> float | None:
+    """Seconds until every running service answers /readyz (None if not within *within_s*)."""
+    began = time.monotonic()
+    services = [s for s in (*ctx.stack.gateways, *ctx.stack.workers, ctx.stack.store) if s]
+    while time.monotonic() - began < within_s:
+        ready = True
+        for service in services:
+            if not service.running or service.health_url is None:
+                continue
+            url = service.health_url.replace("/healthz", "/readyz")
+            try:
+                ready = ready and (await ctx.http.get(url)).status_code == 200
+            except httpx.HTTPError:
+                ready = False
+        if ready:
+            return time.monotonic() - began
+        await asyncio.sleep(0.25)
+    return None
+
+
+async def _gateway_counter(ctx: Ctx, name: str) -> float:
+    total = 0.0
+    metric = f"switchboard_gateway_{name}_total"
+    for index, gateway in enumerate(ctx.stack.gateways):
+        if not gateway.running:
+            continue
+        try:
+            text = (await ctx.http.get(f"{ctx.stack.gateway_url(index)}/metrics")).text
+        except httpx.HTTPError:
+            continue
+        for line in text.splitlines():
+            if line.startswith(metric) and not line.startswith("#"):
+                total += float(line.rsplit(" ", 1)[1])
+    return total

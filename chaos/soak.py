@@ -1,0 +1,72 @@
+"""The soak: many streaming callers for minutes; memory must stay flat, errors absent, latency
+stable. Resident memory of every service is sampled as it goes; latency percentiles are
+compared between the first and the last third of the run."""
+
+from __future__ import annotations
+
+import asyncio
+
+from chaos.report import FaultRow
+from chaos.scenarios import Ctx
+from switchboard.cli.loadtest import LoadTest, demo_callers, percentile
+
+__all__ = ["soak"]
+
+#: Memory may grow this much from the sample after warm-up to the last one before it counts as
+#: not flat (allocators keep some pages; a leak grows with the number of calls).
+FLAT_GROWTH = 0.20
+
+
+async def soak(ctx: Ctx, *, callers: int, minutes: float) -> FaultRow:
+    duration = minutes * 60
+    row = FaultRow(fault="soak", load=f"{callers} callers/{minutes:g}min")
+    test = LoadTest(
+        callers=demo_callers(callers),
+        endpoint_for=ctx.endpoint_for,
+        duration_s=duration,
+        ramp_s=min(60.0, duration / 5),
+        turn_timeout_s=60.0,
+    )
+    await test.prepare()
+    services = [
+        s
+        for s in (*ctx.stack.gateways, *ctx.stack.workers, ctx.stack.store, ctx.stack.emulator)
+        if s
+    ]
+    samples: dict[str, list[int]] = {s.name: [] for s in services}
+    marks: list[int] = []
+    run = asyncio.create_task(test.run())
+    interval = max(5.0, duration / 20)
+    while not run.done():
+        await asyncio.wait([run], timeout=interval)
+        for service in services:
+            rss = service.rss_kib()
+            if rss is not None:
+                samples[service.name].append(rss)
+        marks.append(len(test.report.latencies_ms))
+    report = run.result()
+    lat = report.latencies_ms
+    third = len(lat) // 3
+    early, late = lat[:third], lat[-third:] if third else []
+    p95_early, p95_late = percentile(early, 95), percentile(late, 95)
+    row.calls = report.calls_started
+    row.errors = report.calls_failed + sum(report.errors.values())
+    growth: dict[str, float] = {}
+    for name, values in samples.items():
+        if len(values) >= 3:
+            warm = values[len(values) // 4]  # after warm-up (models loaded, pools filled)
+            growth[name] = (values[-1] - warm) / warm
+            row.note(
+                f"{name}: RSS {values[0] // 1024} → {values[-1] // 1024} MiB (after warm-up {warm // 1024} MiB, {growth[name]:+.0%})"
+            )
+    row.note(
+        f"turns {report.turns}, reply latency p50 {percentile(lat, 50)} ms, "
+        f"p95 first third {p95_early} ms vs last third {p95_late} ms"
+    )
+    if report.errors:
+        row.note(f"errors: {dict(report.errors)}")
+    stable = p95_early is not None and p95_late is not None and p95_late <= 1.5 * p95_early + 100
+    flat = all(g <= FLAT_GROWTH for g in growth.values())
+    row.condition = stable and flat
+    row.passed = row.errors == 0 and stable and flat and report.calls_completed > 0
+    return row

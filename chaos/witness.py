@@ -1,0 +1,101 @@
+"""An independent witness of every conversation event the gateways publish.
+
+A durable quorum queue of the runner's own, bound to the events exchange for every routing key,
+receives a copy of each event the broker accepted — independently of the conversation store. The
+chaos runner compares the witness's event ids with the store's rows: an id the witness saw that
+the store does not hold is a lost event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from dataclasses import dataclass, field
+
+import aio_pika
+from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
+from pydantic import ValidationError
+
+from switchboard.amqp import Topology
+from switchboard.contracts.events import ConversationEvent, parse_conversation_event
+
+__all__ = ["Witness", "WitnessWindow"]
+
+
+@dataclass
+class WitnessWindow:
+    """What the witness saw between :meth:`Witness.open_window` and now."""
+
+    event_ids: set[str] = field(default_factory=set)
+    deliveries: int = 0
+    by_type: Counter[str] = field(default_factory=Counter)
+    started: set[str] = field(default_factory=set)
+    ended: dict[str, str] = field(default_factory=dict)  # session id -> reason
+    unparseable: int = 0
+
+    def add(self, event: ConversationEvent) -> None:
+        self.deliveries += 1
+        self.event_ids.add(event.event_id)
+        self.by_type[event.payload.type] += 1
+        if event.payload.type == "session.started":
+            self.started.add(event.session_id)
+        elif event.payload.type == "session.ended":
+            self.ended[event.session_id] = event.payload.reason
+
+    @property
+    def unended(self) -> set[str]:
+        return self.started - set(self.ended)
+
+
+class Witness:
+    def __init__(self, amqp_url: str, topology: Topology) -> None:
+        self._url = amqp_url
+        self._topology = topology
+        self._connection: AbstractRobustConnection | None = None
+        self.window = WitnessWindow()
+        self.total = WitnessWindow()
+
+    async def start(self) -> None:
+        self._connection = await aio_pika.connect_robust(
+            self._url, client_properties={"connection_name": "chaos-witness"}
+        )
+        channel = await self._connection.channel()
+        await channel.set_qos(prefetch_count=500)
+        exchange = await self._topology.declare_events_exchange(channel)
+        queue = await channel.declare_queue(
+            f"{self._topology.namespace}.chaos.witness",
+            durable=True,
+            arguments={"x-queue-type": "quorum"},
+        )
+        await queue.bind(exchange, routing_key="#")
+        await queue.consume(self._on_message)
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        try:
+            event = parse_conversation_event(message.body)
+        except ValidationError:
+            self.window.unparseable += 1
+            self.total.unparseable += 1
+        else:
+            self.window.add(event)
+            self.total.add(event)
+        await message.ack()
+
+    def open_window(self) -> WitnessWindow:
+        self.window = WitnessWindow()
+        return self.window
+
+    async def quiet(self, *, idle_s: float = 2.0, within_s: float = 60.0) -> None:
+        """Wait until no new event arrived for *idle_s* (or *within_s* passed)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within_s
+        last = -1
+        while loop.time() < deadline:
+            if self.total.deliveries == last:
+                return
+            last = self.total.deliveries
+            await asyncio.sleep(idle_s)
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()

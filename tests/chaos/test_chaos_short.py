@@ -1,0 +1,58 @@
+"""The short chaos run inside ``make test``: the whole product as processes, a few callers with
+real speech, three faults (a worker SIGKILLed mid-load, the store stopped, RabbitMQ cut off),
+hostile client events, bad secrets and the analyst API without rights. ``make chaos`` runs the
+full set with 50 callers, every fault and a soak."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from chaos.__main__ import main, parse_args
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+@pytest.mark.timeout(600)
+async def test_short_chaos_run_loses_nothing(tmp_path: Path, infra: object) -> None:
+    out = tmp_path / "chaos.json"
+    args = parse_args(
+        [
+            "--quick",
+            "--no-soak",
+            "--callers",
+            "3",
+            "--duration",
+            "16",
+            "--outage",
+            "3",
+            "--store-outage",
+            "5",
+            "--hostile",
+            "300",
+            "--only",
+            "kill -9,stop store,restart RabbitMQ,hostile",
+            "--out",
+            str(out),
+        ]
+    )
+    status = await main(args)
+    report = json.loads(out.read_text())
+    rows = {row["fault"]: row for row in report["rows"]}
+    assert set(rows) >= {
+        "kill -9 tool worker",
+        "stop store",
+        "restart RabbitMQ",
+        "hostile client events",
+        "bad client secrets",
+        "another customer's order",
+        "analyst API without rights",
+    }
+    for row in rows.values():
+        assert row["passed"], f"{row['fault']}: {row['notes']}"
+        assert row["lost"] == 0 and row["duplicated"] == 0
+    assert rows["stop store"]["events_published"] > 0
+    assert rows["stop store"]["events_stored"] == rows["stop store"]["events_published"]
+    assert status == 0
