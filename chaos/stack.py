@@ -186,10 +186,26 @@ class Stack:
 
     async def close(self) -> None:
         await asyncio.to_thread(self.procs.stop, grace_s=15)
+        with contextlib.suppress(Exception):
+            await self._delete_broker_objects()
         await self.amqp_proxy.down()
         await self.pg_proxy.down()
         with contextlib.suppress(Exception):
             await _drop_database(self.config.database_url, self.database)
+
+
+    async def _delete_broker_objects(self) -> None:
+        """Remove this run's queues and exchanges (quorum queues hold files on the broker)."""
+        import aio_pika
+
+        from switchboard.amqp import Topology
+        connection = await aio_pika.connect(self.config.amqp_url, timeout=10)
+        try:
+            channel = await connection.channel()
+            await channel.queue_delete(f"{self.namespace}.chaos.witness")
+            await Topology(self.namespace).delete_all(channel, tools=tuple(t.name for t in ALL_TOOLS))
+        finally:
+            await connection.close()
 
 
 def _base(service: Service) -> str:
