@@ -193,17 +193,20 @@ class Stack:
         with contextlib.suppress(Exception):
             await _drop_database(self.config.database_url, self.database)
 
-
     async def _delete_broker_objects(self) -> None:
         """Remove this run's queues and exchanges (quorum queues hold files on the broker)."""
         import aio_pika
 
         from switchboard.amqp import Topology
+        from switchboard.worker.tools import ALL_TOOLS
+
         connection = await aio_pika.connect(self.config.amqp_url, timeout=10)
         try:
             channel = await connection.channel()
             await channel.queue_delete(f"{self.namespace}.chaos.witness")
-            await Topology(self.namespace).delete_all(channel, tools=tuple(t.name for t in ALL_TOOLS))
+            await Topology(self.namespace).delete_all(
+                channel, tools=tuple(t.name for t in ALL_TOOLS)
+            )
         finally:
             await connection.close()
 
