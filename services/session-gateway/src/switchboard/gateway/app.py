@@ -23,7 +23,6 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from switchboard.amqp import Topology
 from switchboard.contracts.display import DISPLAY_EVENTS_QUERY_PARAM
-from switchboard.db.seed import DEMO_CUSTOMERS, FIRST_ORDER_ID
 from switchboard.gateway.broker import Broker, EventPublisher
 from switchboard.gateway.catalog import CatalogReader
 from switchboard.gateway.errors import CloseCode
@@ -55,8 +54,15 @@ class Gateway:
         self.settings = settings
         self.metrics = GatewayMetrics()
         self.keys = RedisKeys(settings.namespace)
-        self.redis: aioredis.Redis = aioredis.from_url(
-            settings.redis_url, decode_responses=True, socket_connect_timeout=2.0
+        # a blocking pool: a burst of handshakes waits for a connection instead of failing
+        self.redis: aioredis.Redis = aioredis.Redis(
+            connection_pool=aioredis.BlockingConnectionPool.from_url(
+                settings.redis_url,
+                decode_responses=True,
+                socket_connect_timeout=2.0,
+                max_connections=settings.redis_max_connections,
+                timeout=5.0,
+            )
         )
         self.secrets = ClientSecrets(self.redis, self.keys)
         self.broker = Broker(
@@ -291,6 +297,9 @@ def create_app(
 
     @app.get("/dev/customers")
     async def dev_customers(_: DevOnly) -> list[dict[str, Any]]:
+        # imported here: the seed module pulls in SQLAlchemy, which the gateway otherwise never needs
+        from switchboard.db.seed import DEMO_CUSTOMERS, FIRST_ORDER_ID
+
         out = []
         order_id = FIRST_ORDER_ID
         for customer_id, name, orders in DEMO_CUSTOMERS:
@@ -354,6 +363,10 @@ def create_app(
             grant = await gateway.secrets.redeem(_presented_secret(websocket))
         except SecretRefused as exc:
             await deny(exc.status, exc.code, exc.message)
+            return
+        except Exception as exc:  # Redis unreachable or saturated: say so, do not crash
+            log.warning("client secret check failed", extra={"error": repr(exc)})
+            await deny(503, "service_unavailable", "Try again shortly.")
             return
         offered = websocket.scope.get("subprotocols") or []
         await websocket.accept(subprotocol="realtime" if "realtime" in offered else None)

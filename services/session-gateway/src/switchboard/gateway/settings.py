@@ -155,6 +155,10 @@ class GatewaySettings(BaseServiceSettings, AmqpSettings, RedisSettings):
     )
     audio_burst_s: float = Field(default=10.0, gt=0, validation_alias="GATEWAY_AUDIO_BURST_S")
 
+    redis_max_connections: int = Field(
+        default=64, ge=4, le=10000, validation_alias="GATEWAY_REDIS_MAX_CONNECTIONS"
+    )
+
     # -- events, registry, shutdown ------------------------------------------------------------
     event_buffer: int = Field(
         default=10000, ge=10, le=1_000_000, validation_alias="GATEWAY_EVENT_BUFFER"
