@@ -33,13 +33,20 @@ class DrainingServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config) -> None:
         super().__init__(config)
         self._drain_task: asyncio.Task[None] | None = None
+        self._draining = False
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        if self._drain_task is not None or self.should_exit:
+        if self._draining or self.should_exit:
             super().handle_exit(sig, frame)  # second signal: stop now
             return
+        self._draining = True
+        # called from a signal handler: hand over to the loop thread-safely (it wakes the loop)
         loop = asyncio.get_event_loop()
-        self._drain_task = loop.create_task(self._drain())
+        loop.call_soon_threadsafe(self._start_drain)
+
+    def _start_drain(self) -> None:
+        if self._drain_task is None:
+            self._drain_task = asyncio.get_running_loop().create_task(self._drain())
 
     async def _drain(self) -> None:
         app = self.config.loaded_app
