@@ -256,11 +256,6 @@ async def cross_customer(
                             heard.append(event.get("transcript") or event.get("text") or "")
                         elif kind == "response.done":
                             done += 1
-                            if (
-                                not any("switchboard.tool" in h for h in heard)
-                                and refusals.total() == 0
-                            ):
-                                pass
                         elif kind == "error":
                             refusals["error_event"] += 1
                 text = " ".join(heard).lower()

@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from chaos.proxy import TcpProxy
-from switchboard.cli.db import ensure_database, migrate, run_seed
+from switchboard.cli.db import drop_database, ensure_database, migrate, run_seed
 from switchboard.cli.stack import Service, free_port
 from switchboard.cli.stack import Stack as ProcessStack
 
@@ -191,7 +191,7 @@ class Stack:
         await self.amqp_proxy.down()
         await self.pg_proxy.down()
         with contextlib.suppress(Exception):
-            await _drop_database(self.config.database_url, self.database)
+            await drop_database(self.direct_database_url)
 
     async def _delete_broker_objects(self) -> None:
         """Remove this run's queues and exchanges (quorum queues hold files on the broker)."""
@@ -221,16 +221,3 @@ async def _run(*argv: str) -> None:
         *argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     await proc.wait()
-
-
-async def _drop_database(url: str, name: str) -> None:
-    import asyncpg
-
-    admin = _with_port(url, urlsplit(url).port or 5432, database="postgres").replace(
-        "postgresql+asyncpg://", "postgresql://", 1
-    )
-    conn = await asyncpg.connect(admin, timeout=5)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()

@@ -15,7 +15,7 @@ from switchboard.db import create_engine, create_sessionmaker
 from switchboard.db.seed import SeedReport, seed
 from switchboard.settings import redact_url
 
-__all__ = ["alembic_config", "ensure_database", "migrate", "run_seed"]
+__all__ = ["alembic_config", "drop_database", "ensure_database", "migrate", "run_seed"]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[4]
 
@@ -45,6 +45,16 @@ async def ensure_database(url: str) -> bool:
     finally:
         await admin.close()
     return True
+
+
+async def drop_database(url: str) -> None:
+    """Drop the database named in *url* (disconnecting its sessions), if it exists."""
+    name = urlsplit(url).path.strip("/")
+    admin = await asyncpg.connect(_plain_dsn(url, "postgres"), timeout=5)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
 
 
 def alembic_config(url: str) -> Config:
