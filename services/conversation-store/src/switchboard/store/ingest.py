@@ -3,6 +3,11 @@ deliveries into batches bounded in size and time, write each batch in one transa
 then acknowledge it (one ``multiple`` ack per channel). Unreadable or unstorable messages go to
 ``{ns}.store.events.dlq`` with the reason in the ``x-switchboard-reason`` header.
 
+The ingest owns its broker connection and a supervisor keeps it consuming: it connects, declares
+the queue and registers the consumer (each step under a timeout), then waits until the channel
+closes, the connection drops or the broker cancels the consumer, and starts over with backoff.
+Nothing relies on a library's silent reconnection, so "connected but not consuming" cannot last.
+
 While Postgres is unreachable a batch is retried with backoff and stays unacknowledged (the
 prefetch bounds what is held); a crash loses nothing, because the broker redelivers what was
 never acknowledged and the writer ignores event ids it already has.
@@ -20,13 +25,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import aio_pika
-from aio_pika.abc import AbstractExchange, AbstractRobustChannel, AbstractRobustConnection
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
 from aiormq.abc import AbstractChannel as RawChannel
 from aiormq.abc import DeliveredMessage
 from pydantic import ValidationError
 
 from switchboard.amqp import REASON_HEADER, Topology
 from switchboard.contracts.events import ConversationEvent, parse_conversation_event
+from switchboard.settings import redact_url
 from switchboard.store.metrics import StoreMetrics
 from switchboard.store.redaction import Redactor
 from switchboard.store.writer import BatchWriter, WriteResult, is_data_error
@@ -39,6 +45,8 @@ log = logging.getLogger(__name__)
 DLQ_ROUTING_KEY = "events"
 CANCEL_TIMEOUT_S = 2.0
 FIRST_RETRY_S = 0.2
+#: Bound on connecting, declaring and registering the consumer, each time.
+ATTACH_TIMEOUT_S = 15.0
 
 
 class IngestState(enum.StrEnum):
@@ -49,12 +57,13 @@ class IngestState(enum.StrEnum):
 
 
 class Ingest:
-    """One consumer and one writer loop on one channel."""
+    """One supervised consumer and one writer loop."""
 
     def __init__(
         self,
         *,
-        connection: AbstractRobustConnection,
+        amqp_url: str,
+        connection_name: str,
         topology: Topology,
         writer: BatchWriter,
         redactor: Redactor,
@@ -63,8 +72,11 @@ class Ingest:
         batch_size: int,
         batch_wait_s: float,
         retry_max_s: float,
+        reconnect_s: float,
+        attach_timeout_s: float = ATTACH_TIMEOUT_S,
     ) -> None:
-        self._connection = connection
+        self._amqp_url = amqp_url
+        self._connection_name = connection_name
         self._topology = topology
         self._writer = writer
         self._redactor = redactor
@@ -73,21 +85,30 @@ class Ingest:
         self._batch_size = batch_size
         self._batch_wait_s = batch_wait_s
         self._retry_max_s = retry_max_s
+        self._reconnect_s = reconnect_s
+        self._attach_timeout_s = attach_timeout_s
         self._pending: deque[DeliveredMessage] = deque()
         self._arrived = asyncio.Event()
-        self._channel: AbstractRobustChannel | None = None
+        self._connection: AbstractConnection | None = None
         self._dlx: AbstractExchange | None = None
         self._raw: RawChannel | None = None
         self._tag: str | None = None
+        self._lost = asyncio.Event()
+        self._attached = asyncio.Event()
+        self._supervisor: asyncio.Task[None] | None = None
         self._loop_task: asyncio.Task[None] | None = None
+        #: How many times the consumer was (re)attached; 1 after the first start.
+        self.attachments = 0
         self.state = IngestState.CREATED
 
     @property
     def consuming(self) -> bool:
+        """Running, with a consumer registered on an open channel."""
         return (
             self.state is IngestState.CONSUMING
-            and self._channel is not None
-            and not self._channel.is_closed
+            and self._attached.is_set()
+            and self._raw is not None
+            and not self._raw.is_closed
         )
 
     @property
@@ -96,19 +117,12 @@ class Ingest:
         return len(self._pending)
 
     async def start(self) -> None:
-        """Declare the queue and start consuming and writing."""
-        channel = await self._connection.channel()
-        assert isinstance(channel, AbstractRobustChannel)
-        await channel.set_qos(prefetch_count=self._prefetch)
-        self._channel = channel
-        self._dlx = await self._topology.declare_dead_letters(channel)
-        await self._topology.declare_store_queue(channel)
-        await self._consume(channel)
-        # the robust channel restores its qos, exchanges and queues after a reconnection; the
-        # consumer is on the underlying channel, so it is re-registered here
-        channel.reopen_callbacks.add(self._consume)  # type: ignore[arg-type]  # aio-pika types the sender loosely
-        self._loop_task = asyncio.create_task(self._run(), name="store-ingest")
+        """Start the supervisor and the writer loop; return once the consumer is registered
+        the first time (the supervisor retries with backoff until then)."""
         self.state = IngestState.CONSUMING
+        self._loop_task = asyncio.create_task(self._run(), name="store-ingest")
+        self._supervisor = asyncio.create_task(self._supervise(), name="store-ingest-broker")
+        await self._attached.wait()
         log.info(
             "consuming",
             extra={
@@ -118,16 +132,90 @@ class Ingest:
             },
         )
 
-    async def _consume(self, channel: AbstractRobustChannel) -> None:
+    # -- the broker side ----------------------------------------------------------------------
+    async def _supervise(self) -> None:
+        delay = self._reconnect_s
+        while self.state is IngestState.CONSUMING:
+            try:
+                async with asyncio.timeout(self._attach_timeout_s):
+                    await self._attach()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning(
+                    "broker unreachable; retrying",
+                    extra={
+                        "error": repr(exc) or type(exc).__name__,
+                        "retry_in_s": delay,
+                        "url": redact_url(self._amqp_url),
+                    },
+                )
+                await self._detach()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, max(self._reconnect_s, 5.0))
+                continue
+            delay = self._reconnect_s
+            self.attachments += 1
+            if self.attachments > 1:
+                self._metrics.reconnects.inc()
+                log.info("consuming again", extra={"attachments": self.attachments})
+            self._attached.set()
+            await self._lost.wait()
+            if self.state is not IngestState.CONSUMING:
+                return
+            log.warning("broker link lost; reconnecting", extra={"retry_in_s": delay})
+            await self._detach()
+            await asyncio.sleep(delay)
+
+    async def _attach(self) -> None:
+        """Connect, declare, consume; any failure leaves it to the supervisor to start over."""
+        self._lost.clear()
+        connection = await aio_pika.connect(
+            self._amqp_url,
+            client_properties={"connection_name": self._connection_name},
+            timeout=self._attach_timeout_s,
+        )
+        self._connection = connection
+        connection.close_callbacks.add(self._on_lost)
+        channel = await connection.channel()
+        channel.close_callbacks.add(self._on_lost)
+        await channel.set_qos(prefetch_count=self._prefetch)
+        self._dlx = await self._topology.declare_dead_letters(channel)
+        await self._topology.declare_store_queue(channel)
+        await self._consume(channel)
+
+    async def _consume(self, channel: AbstractChannel) -> None:
         """Consume on the underlying aiormq channel: deliveries stay plain ``DeliveredMessage``
         tuples (aio-pika's message objects cost more CPU per event than all the rest)."""
-        if self.state not in (IngestState.CREATED, IngestState.CONSUMING):
-            return
         raw = await channel.get_underlay_channel()
+        raw.on_consumer_cancel_callbacks.add(self._on_cancelled)
         ok = await raw.basic_consume(
             self._topology.store_events_queue, self._on_message, no_ack=False
         )
         self._raw, self._tag = raw, ok.consumer_tag
+
+    def _on_lost(self, *_: object) -> None:
+        self._lost.set()
+
+    def _on_cancelled(self, frame: object) -> None:
+        # the broker cancelled the consumer (queue deleted, leader lost...): start over
+        log.warning("the broker cancelled the consumer", extra={"frame": repr(frame)})
+        self._lost.set()
+
+    async def _detach(self) -> None:
+        """Drop the broker link; deliveries not yet acknowledged come back from the broker, so
+        the ones still waiting here are dropped rather than written twice."""
+        self._attached.clear()
+        self._raw, self._tag = None, None
+        connection, self._connection = self._connection, None
+        dead = [m for m in self._pending if m.channel.is_closed]
+        if dead:
+            self._pending = deque(m for m in self._pending if not m.channel.is_closed)
+            log.info("dropped deliveries of a closed channel", extra={"count": len(dead)})
+        if connection is not None and not connection.is_closed:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(CANCEL_TIMEOUT_S):
+                    await connection.close()
 
     async def _on_message(self, message: DeliveredMessage) -> None:
         # only queued here: the writer loop settles it, with its batch
@@ -135,16 +223,20 @@ class Ingest:
         self._arrived.set()
 
     async def stop(self, grace_s: float) -> None:
-        """Stop consuming, write what was received (bounded by *grace_s*), close the channel."""
+        """Stop consuming, write what was received (bounded by *grace_s*), close the link."""
         if self.state in (IngestState.STOPPING, IngestState.STOPPED):
             return
         self.state = IngestState.STOPPING
-        if self._raw is not None and self._tag is not None:
+        if self._raw is not None and self._tag is not None and not self._raw.is_closed:
             try:
                 async with asyncio.timeout(CANCEL_TIMEOUT_S):
                     await self._raw.basic_cancel(self._tag)
             except Exception as exc:
                 log.info("consumer cancel failed", extra={"error": repr(exc)})
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._supervisor
         self._arrived.set()
         if self._loop_task is not None:
             try:
@@ -156,10 +248,7 @@ class Ingest:
                     await self._loop_task
             except Exception:
                 log.exception("ingest loop failed")
-        if self._channel is not None and not self._channel.is_closed:
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(CANCEL_TIMEOUT_S):
-                    await self._channel.close()
+        await self._detach()
         self.state = IngestState.STOPPED
 
     # -- the writer loop --------------------------------------------------------------------

@@ -62,6 +62,11 @@ class StoreMetrics:
             ["kind"],
             registry=r,
         )
+        self.reconnects = Counter(
+            "switchboard_store_broker_reconnects_total",
+            "Times the ingest consumer was registered again after losing the broker link.",
+            registry=r,
+        )
         self.http_reads = Counter(
             "switchboard_store_api_requests_total",
             "Analyst API requests, by route template and status code.",

@@ -1,5 +1,5 @@
 """One store process's resources and lifecycle: the database engine (API reads), an asyncpg pool
-(ingest writes), Redis (live sessions, control), a robust broker connection and the ingest.
+(ingest writes), Redis (live sessions, control) and the ingest, which owns its broker link.
 Owned by the HTTP app's lifespan; ``start()`` returns at once and connects in the background."""
 
 from __future__ import annotations
@@ -10,10 +10,8 @@ import enum
 import logging
 from typing import Any
 
-import aio_pika
 import asyncpg
 import redis.asyncio as aioredis
-from aio_pika.abc import AbstractRobustConnection
 from sqlalchemy import text
 
 from switchboard.amqp import Topology
@@ -76,7 +74,6 @@ class StoreService:
             socket_connect_timeout=2.0,
         )
         self.pool: asyncpg.Pool | None = None
-        self.connection: AbstractRobustConnection | None = None
         self.ingest: Ingest | None = None
         self.serving = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -90,9 +87,9 @@ class StoreService:
     async def _serve(self) -> None:
         if self.with_ingest:
             self.pool = await self._retry("postgres", self._open_pool)
-            self.connection = await self._retry("broker", self._connect)
             self.ingest = Ingest(
-                connection=self.connection,
+                amqp_url=self.settings.amqp_url,
+                connection_name=f"switchboard-store:{self.settings.instance_id}",
                 topology=self.topology,
                 writer=BatchWriter(self.pool, escalation_tools=self.settings.escalation_tool_names),
                 redactor=self.redactor,
@@ -101,6 +98,8 @@ class StoreService:
                 batch_size=self.settings.batch_size,
                 batch_wait_s=self.settings.batch_wait_s,
                 retry_max_s=self.settings.write_retry_max_s,
+                reconnect_s=self.settings.amqp_reconnect_s,
+                attach_timeout_s=self.settings.amqp_timeout_s,
             )
             await self.ingest.start()
         self.state = StoreState.SERVING
@@ -123,14 +122,6 @@ class StoreService:
         )
         return pool
 
-    async def _connect(self) -> AbstractRobustConnection:
-        return await aio_pika.connect_robust(
-            self.settings.amqp_url,
-            client_properties={"connection_name": f"switchboard-store:{self.settings.instance_id}"},
-            timeout=10,
-            reconnect_interval=self.settings.amqp_reconnect_s,
-        )
-
     async def _retry(self, what: str, connect: Any) -> Any:
         attempt = 0
         while True:
@@ -144,11 +135,7 @@ class StoreService:
                     extra={
                         "error": repr(exc),
                         "retry_in_s": delay,
-                        "url": redact_url(
-                            self.settings.amqp_url
-                            if what == "broker"
-                            else self.settings.database_url
-                        ),
+                        "url": redact_url(self.settings.database_url),
                     },
                 )
                 await asyncio.sleep(delay)
@@ -164,10 +151,6 @@ class StoreService:
                 await self._task
         if self.ingest is not None:
             await self.ingest.stop(self.settings.shutdown_timeout_s)
-        if self.connection is not None:
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(5):
-                    await self.connection.close()
         if self.pool is not None:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(5):
@@ -182,12 +165,7 @@ class StoreService:
         """Checks behind ``/readyz``: consuming on an open connection, Postgres answering."""
         checks: dict[str, Any] = {"state": str(self.state)}
         if self.with_ingest:
-            checks["broker"] = bool(
-                self.ingest is not None
-                and self.ingest.consuming
-                and self.connection is not None
-                and not self.connection.is_closed
-            )
+            checks["broker"] = bool(self.ingest is not None and self.ingest.consuming)
             checks["backlog"] = self.ingest.backlog if self.ingest is not None else 0
         try:
             async with asyncio.timeout(min(1.0, self.settings.database_timeout_s)):

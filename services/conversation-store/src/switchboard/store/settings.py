@@ -57,7 +57,18 @@ class StoreSettings(BaseServiceSettings, DatabaseSettings, AmqpSettings, RedisSe
         description="Longest a received event waits for its batch to fill before it is written.",
     )
     amqp_reconnect_s: float = Field(
-        default=1.0, gt=0, le=60, validation_alias="STORE_AMQP_RECONNECT_S"
+        default=1.0,
+        gt=0,
+        le=60,
+        validation_alias="STORE_AMQP_RECONNECT_S",
+        description="First pause before reconnecting to RabbitMQ (doubles up to 5 s).",
+    )
+    amqp_timeout_s: float = Field(
+        default=15.0,
+        gt=0,
+        le=300,
+        validation_alias="STORE_AMQP_TIMEOUT_S",
+        description="Bound on connecting, declaring the queue and registering the consumer.",
     )
     write_retry_max_s: float = Field(
         default=5.0,

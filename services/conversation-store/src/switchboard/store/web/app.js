@@ -88,17 +88,20 @@ function filterParams() {
   return params;
 }
 
+// each list request gets a number; an answer that arrives after a newer request was made (the
+// first page still loading when the analyst applies a filter) is dropped, not appended
+let listRequest = 0;
+
 async function showSessions(reset) {
   show("sessions");
   const body = $("#sessions-body");
-  if (reset) {
-    state.cursor = null;
-    body.innerHTML = "";
-  }
+  const mine = ++listRequest;
   const params = filterParams();
   params.set("limit", "50");
-  if (state.cursor) params.set("cursor", state.cursor);
+  if (!reset && state.cursor) params.set("cursor", state.cursor);
   const page = await json(`/api/sessions?${params}`);
+  if (mine !== listRequest) return;
+  if (reset) body.innerHTML = "";
   for (const s of page.sessions) {
     const tr = document.createElement("tr");
     tr.innerHTML = `<td><a href="#/session/${encodeURIComponent(s.id)}">${esc(fmtTime(s.started_at))}</a></td>
