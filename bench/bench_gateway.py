@@ -26,6 +26,7 @@ import signal
 import socket
 import sys
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import aio_pika
@@ -146,9 +147,16 @@ async def _stream(
 
 
 async def _run_level(
-    count: int, url_for: Any, headers_for: Any, *, warmup_s: float, measure_s: float
+    count: int,
+    url_for: Any,
+    headers_for: Any,
+    *,
+    warmup_s: float,
+    measure_s: float,
+    on_phase: Any = None,
 ) -> list[float]:
-    """*count* sessions streaming together; RTTs (s) measured after the warm-up."""
+    """*count* sessions streaming together; RTTs (s) measured after the warm-up.
+    *on_phase* is called with ``"measure"`` and ``"stop"`` at the edges of the measured window."""
     stop = asyncio.Event()
     ready = asyncio.Event()
     rtts: list[float] = []
@@ -160,8 +168,12 @@ async def _run_level(
         if i % 20 == 19:
             await asyncio.sleep(0.05)  # ramp up instead of a thundering herd
     await asyncio.sleep(warmup_s)
+    if on_phase is not None:
+        on_phase("measure")
     ready.set()
     await asyncio.sleep(measure_s)
+    if on_phase is not None:
+        on_phase("stop")
     stop.set()
     results = await asyncio.gather(*tasks, return_exceptions=True)
     failed = [r for r in results if isinstance(r, BaseException)]
@@ -170,10 +182,25 @@ async def _run_level(
     return rtts
 
 
+@dataclass
+class Level:
+    """One level's round trips and the CPU (s) each process used in the measured window."""
+
+    rtts: list[float]
+    window_s: float
+    cpu_s: dict[str, float]
+
+
 async def _clients(
-    urls: list[str], headers: list[dict[str, str]], warmup_s: float, measure_s: float
-) -> list[float]:
-    """Run one level of streaming clients in a child process; returns the RTTs (s)."""
+    urls: list[str],
+    headers: list[dict[str, str]],
+    warmup_s: float,
+    measure_s: float,
+    pids: dict[str, int],
+) -> Level:
+    """Run one level of streaming clients in a child process; CPU of the *pids* (and of the
+    clients process itself) is sampled at the edges of the measured window, after the warm-up,
+    so session handshakes are not counted."""
     config = json.dumps(
         {"urls": urls, "headers": headers, "warmup_s": warmup_s, "measure_s": measure_s}
     )
@@ -184,12 +211,28 @@ async def _clients(
         "clients",
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
+        limit=1 << 26,  # the round trips come back as one JSON line
     )
-    out, _ = await proc.communicate(config.encode())
-    if proc.returncode != 0:
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(config.encode())
+    proc.stdin.close()
+    watched = {**pids, "clients": proc.pid}
+    marks: dict[str, tuple[float, dict[str, float]]] = {}
+    rtts: list[float] | None = None
+    async for line in proc.stdout:
+        doc = json.loads(line)
+        if "phase" in doc:
+            marks[doc["phase"]] = (
+                time.perf_counter(),
+                {name: _cpu_seconds(pid) for name, pid in watched.items()},
+            )
+        else:
+            rtts = doc["rtts"]
+    await proc.wait()
+    if proc.returncode != 0 or rtts is None or set(marks) != {"measure", "stop"}:
         raise RuntimeError(f"clients process failed ({proc.returncode})")
-    rtts: list[float] = json.loads(out)["rtts"]
-    return rtts
+    (t0, cpu0), (t1, cpu1) = marks["measure"], marks["stop"]
+    return Level(rtts, t1 - t0, {name: cpu1[name] - cpu0[name] for name in watched})
 
 
 async def _clients_main() -> None:
@@ -199,14 +242,19 @@ async def _clients_main() -> None:
     async def url_for(i: int) -> str:
         return str(urls[i])
 
+    def on_phase(phase: str) -> None:
+        sys.stdout.write(json.dumps({"phase": phase}) + "\n")
+        sys.stdout.flush()
+
     rtts = await _run_level(
         len(urls),
         url_for,
         lambda i: headers[i],
         warmup_s=config["warmup_s"],
         measure_s=config["measure_s"],
+        on_phase=on_phase,
     )
-    sys.stdout.write(json.dumps({"rtts": rtts}))
+    sys.stdout.write(json.dumps({"rtts": rtts}) + "\n")
 
 
 async def _echo_main(port: int) -> None:
@@ -283,47 +331,43 @@ async def run(ctx: BenchContext) -> list[Result]:
                         secrets.append(answer.json()["value"])
 
                 base_rss = _rss_kib(proc.pid)
-                by_level: dict[int, tuple[float, float, float, float]] = {}
+                by_level: dict[int, tuple[Level, Level]] = {}
                 memory_kib: float | None = None
-                cpu_per_msg_us: float | None = None
                 for count in levels:
                     direct = await _clients(
                         [f"ws://127.0.0.1:{echo_port}/openai/v1/realtime?model=bench"] * count,
                         [{"api-key": UPSTREAM_KEY}] * count,
                         warmup_s,
                         measure_s,
+                        {"echo": echo.pid},
                     )
                     await mint(count)
-                    cpu_before = _cpu_seconds(proc.pid)
                     peak = [0]
                     sampler_stop = asyncio.Event()
                     sampler = asyncio.create_task(_sample_rss(proc.pid, peak, sampler_stop))
-                    started = time.perf_counter()
                     via = await _clients(
                         [f"ws://127.0.0.1:{gateway_port}/v1/realtime?model=bench"] * count,
                         [{"Authorization": f"Bearer {secret}"} for secret in secrets],
                         warmup_s,
                         measure_s,
+                        {"echo": echo.pid, "gateway": proc.pid},
                     )
-                    elapsed = time.perf_counter() - started
                     sampler_stop.set()
                     await sampler
-                    cpu = _cpu_seconds(proc.pid) - cpu_before
-                    # both directions while streaming; CPU includes the handshakes (conservative)
-                    messages = count * ((warmup_s + measure_s) * 1000 / CHUNK_MS) * 2
-                    by_level[count] = (
-                        percentile(direct, 50) * 1000,
-                        percentile(direct, 99) * 1000,
-                        percentile(via, 50) * 1000,
-                        percentile(via, 99) * 1000,
-                    )
+                    by_level[count] = (direct, via)
                     if count == 300:
                         memory_kib = (peak[0] - base_rss) / count
-                        cpu_per_msg_us = cpu / messages * 1e6
                     print(
-                        f"  {count} sessions: direct p50/p99 {by_level[count][0]:.2f}/"
-                        f"{by_level[count][1]:.2f} ms, via gateway {by_level[count][2]:.2f}/"
-                        f"{by_level[count][3]:.2f} ms, gateway CPU {cpu / elapsed:.2f} cores",
+                        f"  {count} sessions: direct p50/p99 "
+                        f"{percentile(direct.rtts, 50) * 1000:.2f}/"
+                        f"{percentile(direct.rtts, 99) * 1000:.2f} ms, via gateway "
+                        f"{percentile(via.rtts, 50) * 1000:.2f}/"
+                        f"{percentile(via.rtts, 99) * 1000:.2f} ms; cores used: "
+                        + ", ".join(
+                            f"{name} {cpu / via.window_s:.2f}" for name, cpu in via.cpu_s.items()
+                        )
+                        + f" (direct: clients {direct.cpu_s['clients'] / direct.window_s:.2f},"
+                        f" echo {direct.cpu_s['echo'] / direct.window_s:.2f})",
                         file=sys.stderr,
                     )
         finally:
@@ -343,7 +387,11 @@ async def run(ctx: BenchContext) -> list[Result]:
         "echo upstream process (no ASR/TTS); 100 ms pcm16 chunks at real-time pace; "
         "clients, echo, gateway, Redis and RabbitMQ share the machine"
     )
-    for count, (d50, d99, g50, g99) in by_level.items():
+    figures: dict[int, tuple[float, float, float, float]] = {}
+    for count, (direct, via) in by_level.items():
+        d50, d99 = percentile(direct.rtts, 50) * 1000, percentile(direct.rtts, 99) * 1000
+        g50, g99 = percentile(via.rtts, 50) * 1000, percentile(via.rtts, 99) * 1000
+        figures[count] = (d50, d99, g50, g99)
         target = "<= 2 ms" if count == 100 else "<= 5 ms" if count == 300 else None
         limit = 2.0 if count == 100 else 5.0 if count == 300 else None
         results += [
@@ -367,7 +415,7 @@ async def run(ctx: BenchContext) -> list[Result]:
                 met=None if limit is None else (g99 - d99) <= limit,
             ),
         ]
-    carried = max((c for c, v in by_level.items() if v[3] - v[1] <= 5.0), default=0)
+    carried = max((c for c, v in figures.items() if v[3] - v[1] <= 5.0), default=0)
     results.append(
         Result(
             BENCH,
@@ -391,16 +439,37 @@ async def run(ctx: BenchContext) -> list[Result]:
                 notes="gateway RSS growth at 300 streaming sessions / 300",
             )
         )
-    if cpu_per_msg_us is not None:
-        results.append(
+    window = "measured window only (after the warm-up: no handshakes)"
+    for count, (direct, via) in by_level.items():
+        # each round trip is two relayed messages: the append up, the delta down
+        relayed = 2 * max(1, len(via.rtts))
+        results += [
             Result(
                 BENCH,
-                "gateway CPU per relayed message",
-                cpu_per_msg_us,
+                f"gateway CPU per relayed message, {count} sessions",
+                via.cpu_s["gateway"] / relayed * 1e6,
                 "us",
-                notes="at 300 sessions",
-            )
-        )
+                notes=f"{window}; {via.cpu_s['gateway'] / via.window_s:.2f} cores",
+            ),
+            Result(
+                BENCH,
+                f"clients CPU per round trip, {count} sessions",
+                via.cpu_s["clients"] / max(1, len(via.rtts)) * 1e6,
+                "us",
+                direct.cpu_s["clients"] / max(1, len(direct.rtts)) * 1e6,
+                "direct",
+                notes=f"the load generator; {via.cpu_s['clients'] / via.window_s:.2f} cores",
+            ),
+            Result(
+                BENCH,
+                f"echo upstream CPU per round trip, {count} sessions",
+                via.cpu_s["echo"] / max(1, len(via.rtts)) * 1e6,
+                "us",
+                direct.cpu_s["echo"] / max(1, len(direct.rtts)) * 1e6,
+                "direct",
+                notes=f"{via.cpu_s['echo'] / via.window_s:.2f} cores",
+            ),
+        ]
     return results
 
 
