@@ -14,8 +14,11 @@ _SUFFIXES = ("", "_bucket", "_sum", "_count", "_total", "_created")
 
 
 def exported_metric_names() -> set[str]:
-    """Names passed to prometheus_client metric constructors in the services and shared code."""
-    pattern = re.compile(r"(?:Counter|Gauge|Histogram|Summary)\(\s*\"(switchboard_[a-z0-9_]+)\"")
+    """Names passed to prometheus_client metric constructors (and to the metric families of
+    custom collectors) in the services and shared code."""
+    pattern = re.compile(
+        r"(?:Counter|Gauge|Histogram|Summary)(?:MetricFamily)?\(\s*\"(switchboard_[a-z0-9_]+)\""
+    )
     names: set[str] = set()
     for path in [*ROOT.glob("services/*/src/**/*.py"), *ROOT.glob("shared/src/**/*.py")]:
         names.update(pattern.findall(path.read_text()))

@@ -129,8 +129,8 @@ async def test_refused_event_gets_an_error_naming_it(
 async def test_malformed_frames_get_errors_and_the_conversation_goes_on(
     gateway: RunningGateway,
 ) -> None:
-    """Invalid JSON, a JSON array and an event without a type each get an ``error``; then a text
-    turn is answered from the database as if nothing happened."""
+    """Invalid JSON, a JSON array, an event without a type and JSON nested 50,000 deep each get
+    an ``error``; then a text turn is answered from the database as if nothing happened."""
     async with gateway.raw() as log:
         await log.until("session.created")
         ws = log.connection
@@ -138,6 +138,7 @@ async def test_malformed_frames_get_errors_and_the_conversation_goes_on(
             ("{not json", "invalid_json"),
             ("[1, 2]", "invalid_json"),
             ('{"x": 1}', "missing_required_parameter"),
+            ("[" * 50_000 + "]" * 50_000, "invalid_json"),
         ):
             await ws.send(frame)
             assert (await log.until("error"))["error"]["code"] == code

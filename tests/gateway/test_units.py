@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,11 @@ from switchboard.contracts.realtime import CLIENT_EVENT_TYPES, validate_server_e
 from switchboard.gateway.conversation import Conversation
 from switchboard.gateway.dialect import PreviewDialect, session_to_preview
 from switchboard.gateway.limits import AudioRateLimiter
+from switchboard.gateway.metrics import GatewayMetrics
 from switchboard.gateway.policy import (
     RefusedEvent,
     SessionPolicy,
+    b64_decoded_size,
     client_view_of_session,
     inspect_client_event,
     load_instructions,
@@ -63,6 +66,55 @@ def test_audio_append_is_forwarded_as_sent() -> None:
     )
     event = inspect_client_event(raw)
     assert event.raw == raw and event.audio_bytes == 960
+
+
+def _strict_b64_size(text: str) -> int | None:
+    try:
+        return len(binascii.a2b_base64(text, strict_mode=True))
+    except (binascii.Error, ValueError):
+        return None
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.text(alphabet="AZaz09+/=-_ .\n\0é", max_size=14)
+    | st.binary(max_size=12).map(lambda b: base64.b64encode(b).decode())
+)
+def test_base64_check_agrees_with_decoding(text: str) -> None:
+    """The append path's base64 check accepts what strict decoding accepts, with the same size;
+    the one thing it refuses more is padding after a whole last quantum (``"AAAA="``)."""
+    size, decoded = b64_decoded_size(text), _strict_b64_size(text)
+    if size is not None:
+        assert size == decoded
+    elif decoded is not None:
+        assert len(text) % 4 and text.endswith("=")
+
+
+def test_deeply_nested_json_is_refused() -> None:
+    """JSON nested deeper than 1024 levels is refused as invalid JSON (it never raises
+    RecursionError out of the policy)."""
+    with pytest.raises(RefusedEvent) as refused:
+        inspect_client_event("[" * 100_000 + "]" * 100_000)
+    assert refused.value.code == "invalid_json"
+
+
+def test_relay_metrics_are_exported_by_direction() -> None:
+    """Messages, bytes and relay latency counted without prometheus locks are exported as the
+    same counters and histogram a scrape always showed."""
+    metrics = GatewayMetrics()
+    metrics.relay["client_to_upstream"].record(6400, 0.0003)
+    metrics.relay["client_to_upstream"].record(100, 0.2)
+    metrics.relay["upstream_to_client"].record(50, 0.001)
+    sample = metrics.registry.get_sample_value
+    up = {"direction": "client_to_upstream"}
+    assert sample("switchboard_gateway_messages_total", up) == 2
+    assert sample("switchboard_gateway_bytes_total", up) == 6500
+    assert sample("switchboard_gateway_relay_latency_seconds_count", up) == 2
+    assert sample("switchboard_gateway_relay_latency_seconds_bucket", {**up, "le": "0.0005"}) == 1
+    assert sample("switchboard_gateway_relay_latency_seconds_bucket", {**up, "le": "+Inf"}) == 2
+    assert sample("switchboard_gateway_relay_latency_seconds_sum", up) == pytest.approx(0.2003)
+    down = {"direction": "upstream_to_client", "le": "0.001"}
+    assert sample("switchboard_gateway_relay_latency_seconds_bucket", down) == 1
 
 
 @pytest.mark.parametrize(

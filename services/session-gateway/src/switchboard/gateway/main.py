@@ -92,7 +92,8 @@ def main() -> None:
         headers=[("server", "switchboard-gateway")],
         # the gateway enforces GATEWAY_MAX_MESSAGE_BYTES itself, with an error event
         ws_max_size=max(16 * 1024 * 1024, settings.max_message_bytes * 2),
-        ws_per_message_deflate=False,
+        # off by default: base64 audio barely compresses and deflate costs CPU per chunk
+        ws_per_message_deflate=settings.ws_compression,
         timeout_graceful_shutdown=5,
     )
     server = DrainingServer(config)

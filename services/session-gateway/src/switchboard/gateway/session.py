@@ -149,9 +149,8 @@ class Session:
         self._last_activity = self._started
         self._speaking = False
         self._tools_running = 0
-        m = self.metrics
-        self._c2u = (m.relay_latency.labels(_C2U), m.messages.labels(_C2U), m.bytes.labels(_C2U))
-        self._u2c = (m.relay_latency.labels(_U2C), m.messages.labels(_U2C), m.bytes.labels(_U2C))
+        self._c2u = self.metrics.relay[_C2U]
+        self._u2c = self.metrics.relay[_U2C]
         self._limiter = AudioRateLimiter(
             rate=self.settings.max_audio_rate, burst_ms=self.settings.audio_burst_s * 1000
         )
@@ -484,10 +483,7 @@ class Session:
                     await self._forward(event.raw, data)
             else:
                 await self._forward(event.raw, data)
-            latency, messages, size_bytes = self._c2u
-            latency.observe(time.perf_counter() - started)
-            messages.inc()
-            size_bytes.inc(size)
+            self._c2u.record(size, time.perf_counter() - started)
 
     async def _forward(self, raw: str, data: dict[str, Any]) -> None:
         """Send a client event upstream; across an upstream swap it waits for the new one."""
@@ -554,10 +550,7 @@ class Session:
             ):
                 self._emit(fact)
             self._last_activity = time.monotonic()
-            latency, messages, size_bytes = self._u2c
-            latency.observe(time.perf_counter() - started)
-            messages.inc()
-            size_bytes.inc(len(text))
+            self._u2c.record(len(text), time.perf_counter() - started)
             return
         item = event.get("item") if isinstance(event.get("item"), dict) else None
         if kind in _ECHO_KINDS and item is not None and item.get("id") in self._replayed:
@@ -596,10 +589,7 @@ class Session:
             return
         text = raw if forward is event and raw is not None else json.dumps(forward)
         await self._send_client_text(text)
-        latency, messages, size_bytes = self._u2c
-        latency.observe(time.perf_counter() - started)
-        messages.inc()
-        size_bytes.inc(len(text))
+        self._u2c.record(len(text), time.perf_counter() - started)
 
     def _on_response_done(self, event: dict[str, Any]) -> dict[str, Any]:
         response = event.get("response") or {}

@@ -49,6 +49,11 @@ class GatewaySettings(BaseServiceSettings, AmqpSettings, RedisSettings):
     )
     host: str = Field(default="127.0.0.1", validation_alias="GATEWAY_HOST")
     port: int = Field(default=8080, ge=0, le=65535, validation_alias="GATEWAY_PORT")
+    ws_compression: bool = Field(
+        default=False,
+        validation_alias="GATEWAY_WS_COMPRESSION",
+        description="Accept permessage-deflate from clients that offer it (CPU per audio chunk).",
+    )
 
     # -- client auth ---------------------------------------------------------------------------
     server_key: SecretStr = Field(
@@ -101,6 +106,11 @@ class GatewaySettings(BaseServiceSettings, AmqpSettings, RedisSettings):
     )
     upstream_reconnect_backoff_s: float = Field(
         default=0.25, gt=0, le=30, validation_alias="UPSTREAM_RECONNECT_BACKOFF_S"
+    )
+    upstream_ws_compression: bool = Field(
+        default=False,
+        validation_alias="UPSTREAM_WS_COMPRESSION",
+        description="Offer permessage-deflate to the upstream (CPU for every audio chunk).",
     )
 
     # -- session policy ------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
+import orjson
 import websockets
 from websockets.asyncio.client import ClientConnection
 
@@ -99,7 +100,7 @@ class UpstreamConnector:
                     open_timeout=self.settings.upstream_connect_timeout_s,
                     ping_interval=20,
                     ping_timeout=20,
-                    compression=None,
+                    compression="deflate" if self.settings.upstream_ws_compression else None,
                 ),
                 self.settings.upstream_connect_timeout_s,
             )
@@ -130,7 +131,7 @@ class Upstream:
         """The next server event(s) in GA form, each with its raw text when that is unchanged
         (so it can be relayed without serialising again); raises ``ConnectionClosed``."""
         raw = await self.ws.recv()
-        event = json.loads(raw)
+        event = orjson.loads(raw)
         if not isinstance(event, dict):
             return []
         if self.passthrough:
