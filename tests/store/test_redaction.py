@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from switchboard.store.redaction import Redactor, luhn_valid
+from switchboard.store.redaction import _CARD, _PHONE, Redactor, luhn_valid
 from tests.store.factories import conversation
 
 ALL = Redactor(["email", "phone", "card"])
@@ -73,3 +75,34 @@ def test_event_redaction_reaches_tool_arguments_and_results() -> None:
     }
     completed = next(p for p in redacted if p["type"] == "tool.completed")
     assert completed["output"] == {"callback_phone": "[phone]", "order_id": 100001}
+
+
+def test_nothing_to_redact_means_no_copy() -> None:
+    """An event without personal data comes back as the same object (nothing is copied)."""
+    for event in conversation(arguments={"order_id": 100001, "note": "by Friday"}):
+        assert ALL.event(event) is event
+
+
+_PATTERNS = (
+    ("card", _CARD, Redactor._card_marker),
+    ("phone", _PHONE, Redactor._phone_marker),
+)
+
+
+def _reference(text: str, kinds: frozenset[str]) -> str:
+    """The card and phone rules applied without the eight-digit pre-check."""
+    for kind, pattern, marker in _PATTERNS:
+        if kind in kinds:
+            text = pattern.sub(marker, text)
+    return text
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    text=st.text(alphabet="0123456789 .()+-x\u0663", max_size=40),
+    kinds=st.sets(st.sampled_from(["card", "phone"])),
+)
+def test_the_digit_pre_check_never_changes_the_result(text: str, kinds: set[str]) -> None:
+    """Skipping the card and phone patterns for text without eight joined digits changes
+    nothing: whatever they would replace has at least eight."""
+    assert Redactor(kinds).text(text) == _reference(text, frozenset(kinds))

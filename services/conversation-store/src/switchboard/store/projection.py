@@ -6,6 +6,10 @@ a session's start fields come from ``session.started`` whenever it is stored, it
 ``session.ended`` with the highest ``seq``, counters add up, an item takes its place in the
 timeline from its transcript event's ``seq``. The writer applies the same rules in SQL when a
 row already exists (see :mod:`switchboard.store.writer`).
+
+Payloads are told apart with ``type(p) is ...`` rather than ``isinstance``: pydantic models have
+an ABC metaclass, so each isinstance() runs ``ABCMeta.__instancecheck__``, and this runs for
+every stored event (the payload classes have no subclasses).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from switchboard.contracts.events import (
@@ -68,33 +73,36 @@ class SessionDelta:
     escalated: bool = False
 
     def add(self, event: ConversationEvent, escalation_tools: frozenset[str]) -> None:
+        # payloads are matched with ``type(p) is ...`` (see the module docstring)
         p = event.payload
         at, seq = event.occurred_at, event.seq
         self.event_count += 1
-        self.last_seq = max(self.last_seq, seq)
-        self.last_event_at = max(self.last_event_at, at)
-        if self.start_seq is None:
-            self.started_at = min(self.started_at, at)
-        if isinstance(p, SessionStarted):
+        if seq > self.last_seq:
+            self.last_seq = seq
+        if at > self.last_event_at:
+            self.last_event_at = at
+        if self.start_seq is None and at < self.started_at:
+            self.started_at = at
+        if type(p) is UserTranscript:
+            self.user_turns += 1
+        elif type(p) is AssistantTranscript:
+            self.assistant_turns += 1
+            self.interruptions += int(p.interrupted)
+        elif type(p) is ToolCalled:
+            self.tool_calls += 1
+        elif type(p) is ToolCompleted:
+            self.tool_failures += int(not p.ok)
+            self.escalated = self.escalated or (p.ok and p.tool in escalation_tools)
+        elif type(p) is SessionStarted:
             if self.start_seq is None or seq > self.start_seq:
                 self.start_seq, self.started_at = seq, at
                 self.customer_id, self.gateway, self.upstream = p.customer_id, p.gateway, p.upstream
                 self.model, self.voice, self.language = p.model, p.voice, p.language
-        elif isinstance(p, SessionEnded):
+        elif type(p) is SessionEnded:
             if self.end_seq is None or seq > self.end_seq:
                 self.end_seq, self.ended_at = seq, at
                 self.end_reason, self.end_detail = p.reason, p.detail
-        elif isinstance(p, UserTranscript):
-            self.user_turns += 1
-        elif isinstance(p, AssistantTranscript):
-            self.assistant_turns += 1
-            self.interruptions += int(p.interrupted)
-        elif isinstance(p, ToolCalled):
-            self.tool_calls += 1
-        elif isinstance(p, ToolCompleted):
-            self.tool_failures += int(not p.ok)
-            self.escalated = self.escalated or (p.ok and p.tool in escalation_tools)
-        elif isinstance(p, ErrorOccurred):
+        elif type(p) is ErrorOccurred:
             self.errors += 1
 
 
@@ -207,7 +215,7 @@ class Projection:
 
 def _item(event: ConversationEvent) -> ItemRow | None:
     p, sid, seq, at = event.payload, event.session_id, event.seq, event.occurred_at
-    if isinstance(p, UserTranscript):
+    if type(p) is UserTranscript:
         return ItemRow(
             sid,
             p.item_id,
@@ -218,7 +226,7 @@ def _item(event: ConversationEvent) -> ItemRow | None:
             speech_started_ms=p.speech_started_ms,
             speech_ended_ms=p.speech_ended_ms,
         )
-    if isinstance(p, AssistantTranscript):
+    if type(p) is AssistantTranscript:
         return ItemRow(
             sid,
             p.item_id,
@@ -232,14 +240,14 @@ def _item(event: ConversationEvent) -> ItemRow | None:
             heard_ms=p.heard_ms,
             response_id=p.response_id,
         )
-    if isinstance(p, Truncated):
+    if type(p) is Truncated:
         return ItemRow(sid, p.item_id, seq, "assistant", at, interrupted=True, heard_ms=p.heard_ms)
     return None
 
 
 def _tool_call(event: ConversationEvent) -> ToolCallRow | None:
     p, sid = event.payload, event.session_id
-    if isinstance(p, ToolCalled):
+    if type(p) is ToolCalled:
         return ToolCallRow(
             sid,
             p.call_id,
@@ -248,7 +256,7 @@ def _tool_call(event: ConversationEvent) -> ToolCallRow | None:
             called_seq=event.seq,
             called_at=event.occurred_at,
         )
-    if isinstance(p, ToolCompleted):
+    if type(p) is ToolCompleted:
         return ToolCallRow(
             sid,
             p.call_id,
@@ -264,6 +272,11 @@ def _tool_call(event: ConversationEvent) -> ToolCallRow | None:
     return None
 
 
+_ITEM_TYPES = frozenset({UserTranscript, AssistantTranscript, Truncated})
+_TOOL_TYPES = frozenset({ToolCalled, ToolCompleted})
+_by_session_and_seq = attrgetter("session_id", "seq")
+
+
 def project(
     events: Iterable[ConversationEvent], *, escalation_tools: frozenset[str] = frozenset()
 ) -> Projection:
@@ -272,7 +285,7 @@ def project(
     items: dict[tuple[str, str], ItemRow] = {}
     calls: dict[tuple[str, str], ToolCallRow] = {}
     out = Projection()
-    for event in sorted(events, key=lambda e: (e.session_id, e.seq)):
+    for event in sorted(events, key=_by_session_and_seq):
         sid = event.session_id
         delta = sessions.get(sid)
         if delta is None:
@@ -281,21 +294,26 @@ def project(
             )
         delta.add(event, escalation_tools)
         p = event.payload
-        if (item := _item(event)) is not None:
+        kind = type(p)
+        if kind in _ITEM_TYPES:
+            item = _item(event)
+            assert item is not None
             if (known := items.get((sid, item.item_id))) is None:
                 items[(sid, item.item_id)] = item
             else:
                 known.merge(item)
-        elif (call := _tool_call(event)) is not None:
+        elif kind in _TOOL_TYPES:
+            call = _tool_call(event)
+            assert call is not None
             if (seen := calls.get((sid, call.call_id))) is None:
                 calls[(sid, call.call_id)] = call
             else:
                 seen.merge(call)
-        elif isinstance(p, TurnLatency):
+        elif type(p) is TurnLatency:
             out.latencies.append(
                 LatencyRow(sid, event.seq, p.response_id, p.latency_ms, event.occurred_at)
             )
-        elif isinstance(p, ErrorOccurred):
+        elif type(p) is ErrorOccurred:
             out.errors.append(
                 ErrorRow(sid, event.seq, p.code, p.message, p.source, event.occurred_at)
             )

@@ -28,7 +28,10 @@ __all__ = ["KINDS", "Redactor", "luhn_valid"]
 #: The kinds of personal data the redactor knows, and their replacement text.
 KINDS: dict[str, str] = {"email": "[email]", "phone": "[phone]", "card": "[card]"}
 
-_DIGIT = re.compile(r"\d")
+# what every card or phone number that is replaced contains: 8 or more digits joined only by the
+# characters those patterns allow between digits; a text without it is left to the two patterns
+# no more (most texts with an order number or a date)
+_EIGHT_DIGITS = re.compile(r"(?:\d[ .()+-]*){8}")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 # 13-19 digits, optionally grouped by single spaces or dashes, not inside a longer digit run
 _CARD = re.compile(r"(?<![\d\w])\d(?:[ -]?\d){12,18}(?![\d\w])")
@@ -59,7 +62,11 @@ def _digits(text: str) -> str:
 
 
 class Redactor:
-    """Redacts the configured kinds (a subset of :data:`KINDS`) from text and events."""
+    """Redacts the configured kinds (a subset of :data:`KINDS`) from text and events.
+
+    Each method returns its argument itself (the same object) when there is nothing to redact,
+    so an event without personal data is stored without copies or deep comparisons.
+    """
 
     def __init__(self, kinds: Iterable[str]) -> None:
         chosen = frozenset(k.strip().lower() for k in kinds if k.strip())
@@ -67,28 +74,32 @@ class Redactor:
         if unknown:
             raise ValueError(f"unknown redaction kinds {sorted(unknown)}; known: {sorted(KINDS)}")
         self.kinds = chosen
+        self._email = "email" in chosen
+        self._card = "card" in chosen
+        self._phone = "phone" in chosen
+        self._digits = self._card or self._phone
 
     def text(self, text: str) -> str:
         """*text* with NULs removed and every configured kind replaced by its marker."""
+        original = text
         if "\x00" in text:
             text = text.replace("\x00", "")
-        if "email" in self.kinds and "@" in text:
+        if self._email and "@" in text:
             text = _EMAIL.sub(KINDS["email"], text)
-        if not _DIGIT.search(text):
-            return text
-        if "card" in self.kinds:
-            text = _CARD.sub(self._card, text)
-        if "phone" in self.kinds:
-            text = _PHONE.sub(self._phone, text)
-        return text
+        if self._digits and _EIGHT_DIGITS.search(text):
+            if self._card:
+                text = _CARD.sub(self._card_marker, text)
+            if self._phone:
+                text = _PHONE.sub(self._phone_marker, text)
+        return original if text == original else text
 
     @staticmethod
-    def _card(match: re.Match[str]) -> str:
+    def _card_marker(match: re.Match[str]) -> str:
         digits = _digits(match.group(0))
         return KINDS["card"] if 13 <= len(digits) <= 19 and luhn_valid(digits) else match.group(0)
 
     @staticmethod
-    def _phone(match: re.Match[str]) -> str:
+    def _phone_marker(match: re.Match[str]) -> str:
         raw = match.group(0)
         digits = _digits(raw)
         least = 8 if raw.startswith("+") else 10
@@ -105,10 +116,20 @@ class Redactor:
                 return value
             text = str(value)
             redacted = self.text(text)
-            return value if redacted == text else redacted
+            return value if redacted is text else redacted
         if isinstance(value, dict):
-            return {self.text(str(k)): self.value(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
+            out = {}
+            changed = False
+            for k, v in value.items():
+                key = self.text(k) if isinstance(k, str) else self.text(str(k))
+                item = self.value(v)
+                changed = changed or key is not k or item is not v
+                out[key] = item
+            return out if changed else value
+        if isinstance(value, list):
+            items = [self.value(v) for v in value]
+            return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
+        if isinstance(value, tuple):
             return [self.value(v) for v in value]
         return value
 
@@ -116,26 +137,42 @@ class Redactor:
         return None if text is None else self.text(text)
 
     def event(self, event: ConversationEvent) -> ConversationEvent:
-        """*event* with its free-text fields, tool arguments and results redacted."""
+        """*event* with its free-text fields, tool arguments and results redacted (the event
+        itself when there is nothing to redact)."""
+        # ``type(p) is``, not isinstance: pydantic models have an ABC metaclass, and this runs
+        # for every event
         p = event.payload
         update: dict[str, Any]
-        if isinstance(p, UserTranscript):
-            update = {"text": self.text(p.text)}
-        elif isinstance(p, AssistantTranscript):
-            update = {"text": self.text(p.text), "heard_text": self._opt(p.heard_text)}
-        elif isinstance(p, ToolCalled):
-            update = {"arguments": self.value(p.arguments)}
-        elif isinstance(p, ToolCompleted):
-            update = {
-                "output": self.value(p.output),
-                "error_message": self._opt(p.error_message),
-            }
-        elif isinstance(p, ErrorOccurred):
-            update = {"message": self.text(p.message)}
-        elif isinstance(p, SessionEnded):
-            update = {"detail": self._opt(p.detail)}
+        if type(p) is UserTranscript:
+            text = self.text(p.text)
+            if text is p.text:
+                return event
+            update = {"text": text}
+        elif type(p) is AssistantTranscript:
+            text, heard = self.text(p.text), self._opt(p.heard_text)
+            if text is p.text and heard is p.heard_text:
+                return event
+            update = {"text": text, "heard_text": heard}
+        elif type(p) is ToolCalled:
+            arguments = self.value(p.arguments)
+            if arguments is p.arguments:
+                return event
+            update = {"arguments": arguments}
+        elif type(p) is ToolCompleted:
+            output, error = self.value(p.output), self._opt(p.error_message)
+            if output is p.output and error is p.error_message:
+                return event
+            update = {"output": output, "error_message": error}
+        elif type(p) is ErrorOccurred:
+            message = self.text(p.message)
+            if message is p.message:
+                return event
+            update = {"message": message}
+        elif type(p) is SessionEnded:
+            detail = self._opt(p.detail)
+            if detail is p.detail:
+                return event
+            update = {"detail": detail}
         else:
             return event
-        if all(getattr(p, name) == value for name, value in update.items()):
-            return event  # nothing to redact: no copies
         return event.model_copy(update={"payload": p.model_copy(update=update)})
