@@ -90,6 +90,7 @@ class Ingest:
         self._pending: deque[DeliveredMessage] = deque()
         self._arrived = asyncio.Event()
         self._connection: AbstractConnection | None = None
+        self._wake_at = 1  # the backlog at which the writer loop wants to hear of arrivals
         self._dlx: AbstractExchange | None = None
         self._raw: RawChannel | None = None
         self._tag: str | None = None
@@ -220,7 +221,8 @@ class Ingest:
     async def _on_message(self, message: DeliveredMessage) -> None:
         # only queued here: the writer loop settles it, with its batch
         self._pending.append(message)
-        self._arrived.set()
+        if len(self._pending) >= self._wake_at:
+            self._arrived.set()
 
     async def stop(self, grace_s: float) -> None:
         """Stop consuming, write what was received (bounded by *grace_s*), close the link."""
@@ -268,21 +270,20 @@ class Ingest:
                 await _settle(batch, ack=False)
 
     async def _take(self) -> list[DeliveredMessage]:
-        """The next batch: wait for a first message, then up to ``batch_wait_s`` for more."""
+        """The next batch: wait for a first message, then up to ``batch_wait_s`` for more. The
+        loop is woken for the first message and for a full batch, not for each message."""
         while not self._pending:
             if self.state is not IngestState.CONSUMING:
                 return []
+            self._wake_at = 1
             self._arrived.clear()
             await self._arrived.wait()
         if len(self._pending) < self._batch_size and self.state is IngestState.CONSUMING:
-            deadline = time.monotonic() + self._batch_wait_s
-            while len(self._pending) < self._batch_size:
-                left = deadline - time.monotonic()
-                if left <= 0 or self.state is not IngestState.CONSUMING:
-                    break
-                self._arrived.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._arrived.wait(), left)
+            self._wake_at = self._batch_size
+            self._arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._batch_wait_s):
+                    await self._arrived.wait()
         count = min(len(self._pending), self._batch_size)
         return [self._pending.popleft() for _ in range(count)]
 
@@ -305,9 +306,9 @@ class Ingest:
             by_type = Counter(event.payload.type for event in stored)
             for kind, count in by_type.items():
                 self._metrics.events_stored.labels(kind).inc(count)
-            observe = self._metrics.lag.observe
-            for event in stored:
-                observe(max(0.0, (now - event.occurred_at).total_seconds()))
+            self._metrics.lag.observe_many(
+                max(0.0, (now - event.occurred_at).total_seconds()) for event in stored
+            )
             duplicates = len(events) - len(stored)
             if duplicates:
                 self._metrics.duplicates.inc(duplicates)
