@@ -168,24 +168,27 @@ async def test_poison_messages_go_to_the_dead_letter_queue_with_a_reason(
     wait_stored: WaitStored,
     dead_letters: asyncio.Queue[aio_pika.abc.AbstractIncomingMessage],
 ) -> None:
-    """Unparseable JSON, an invalid envelope and an unstorable event (a NUL in an id) are
-    dead-lettered with their reason; the good events of the same batches are stored."""
+    """Unparseable JSON, an invalid envelope and unstorable events (a NUL in an id, a customer id
+    too long for its column) are dead-lettered with their reason; the good events of the same
+    batches are stored."""
     good = conversation()
     bad_nul = conversation(session_id=new_session_id("nul\x00"))[0]
+    too_long = conversation(customer_id="c" * 100)[0]
     await publisher.raw(b"{not json", "event.transcript.user", message_id="poison-json")
     await publisher.raw(
         json.dumps({"session_id": "x", "seq": -1, "payload": {"type": "nope"}}).encode(),
         "event.nope",
         message_id="poison-envelope",
     )
-    await publisher.publish(bad_nul, *good)
+    await publisher.publish(bad_nul, too_long, *good)
     letters: dict[str, str] = {}
-    while len(letters) < 3:
+    while len(letters) < 4:
         message = await asyncio.wait_for(dead_letters.get(), 30)
         letters[message.message_id or ""] = str((message.headers or {})[REASON_HEADER])
     assert letters["poison-json"].startswith("invalid event: ")
     assert letters["poison-envelope"].startswith("invalid event: ")
     assert letters[bad_nul.event_id].startswith("unstorable event: ")
+    assert letters[too_long.event_id].startswith("unstorable event: 22001: ")
     sid = good[0].session_id
     assert await wait_stored(sid, len(good)) == len(good)
     assert store.metrics.dead_lettered.labels("invalid event")._value.get() >= 2

@@ -1,16 +1,25 @@
 """Writes a batch of conversation events and their projections in one Postgres transaction.
 
 ``INSERT ... ON CONFLICT (event_id) DO NOTHING RETURNING event_id`` tells which events are new;
-only those are projected, so a redelivered or duplicated event changes nothing. Each table is
-written with one statement over ``unnest`` of column arrays. Upserts merge with an existing row
-by the same order-independent rules as :mod:`switchboard.store.projection`.
+only those are projected, so a redelivered or duplicated event changes nothing. Upserts merge with
+an existing row by the same order-independent rules as :mod:`switchboard.store.projection`.
+
+The rows go in by binary ``COPY``: into temporary staging tables of the connection (created if
+missing in each transaction, emptied at each commit), from which one ``INSERT ... SELECT ... ON
+CONFLICT`` per table merges them in key order (a stable lock order, so concurrent store processes
+cannot deadlock); latencies and errors, which never conflict, are copied straight into their
+tables. COPY costs the store less than half the CPU of the same rows sent as ``unnest`` arrays
+(asyncpg inspects every array element to find the array's shape), and Postgres less too. Staging
+columns have the types of the old array parameters, so a refused value fails where it did, with
+the same SQLSTATE.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 import asyncpg
@@ -18,26 +27,102 @@ import asyncpg
 from switchboard.contracts.events import ConversationEvent
 from switchboard.store.projection import Projection, project
 
-__all__ = ["BatchWriter", "WriteResult", "is_data_error"]
+__all__ = ["BatchWriter", "StagingUnavailable", "WriteResult", "is_data_error"]
+
+_EVENT_COLUMNS = ("event_id", "session_id", "seq", "type", "occurred_at", "payload")
+_SESSION_COLUMNS = (
+    "id",
+    "customer_id",
+    "gateway",
+    "upstream",
+    "model",
+    "voice",
+    "language",
+    "started_at",
+    "ended_at",
+    "end_reason",
+    "end_detail",
+    "start_seq",
+    "end_seq",
+    "last_seq",
+    "last_event_at",
+    "event_count",
+    "user_turns",
+    "assistant_turns",
+    "interruptions",
+    "tool_calls",
+    "tool_failures",
+    "errors",
+    "escalated",
+)
+_ITEM_COLUMNS = (
+    "session_id",
+    "item_id",
+    "seq",
+    "role",
+    "occurred_at",
+    "text",
+    "interrupted",
+    "heard_text",
+    "audio_ms",
+    "heard_ms",
+    "speech_started_ms",
+    "speech_ended_ms",
+    "response_id",
+)
+_TOOL_CALL_COLUMNS = (
+    "session_id",
+    "call_id",
+    "tool",
+    "outcome",
+    "arguments",
+    "output",
+    "error_message",
+    "duration_ms",
+    "worker",
+    "called_seq",
+    "completed_seq",
+    "called_at",
+    "completed_at",
+)
+_LATENCY_COLUMNS = ("session_id", "seq", "response_id", "latency_ms", "occurred_at")
+_ERROR_COLUMNS = ("session_id", "seq", "code", "message", "source", "occurred_at")
+
+#: The staging tables (one simple-query round trip; a no-op on a connection that has them).
+_STAGING = """
+CREATE TEMP TABLE IF NOT EXISTS sb_event_in (
+    event_id text, session_id text, seq int, type text, occurred_at timestamptz, payload jsonb
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS sb_session_in (
+    id text, customer_id text, gateway text, upstream text, model text, voice text,
+    language text, started_at timestamptz, ended_at timestamptz, end_reason text,
+    end_detail text, start_seq int, end_seq int, last_seq int, last_event_at timestamptz,
+    event_count int, user_turns int, assistant_turns int, interruptions int, tool_calls int,
+    tool_failures int, errors int, escalated bool
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS sb_item_in (
+    session_id text, item_id text, seq int, role text, occurred_at timestamptz, text text,
+    interrupted bool, heard_text text, audio_ms int, heard_ms int, speech_started_ms int,
+    speech_ended_ms int, response_id text
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS sb_tool_call_in (
+    session_id text, call_id text, tool text, outcome text, arguments jsonb, output jsonb,
+    error_message text, duration_ms float8, worker text, called_seq int, completed_seq int,
+    called_at timestamptz, completed_at timestamptz
+) ON COMMIT DELETE ROWS;
+"""
 
 _INSERT_EVENTS = """
 INSERT INTO audit.event (event_id, session_id, seq, type, occurred_at, payload)
-SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::timestamptz[],
-                     $6::jsonb[])
+SELECT event_id, session_id, seq, type, occurred_at, payload FROM pg_temp.sb_event_in
+ORDER BY event_id
 ON CONFLICT (event_id) DO NOTHING
 RETURNING event_id
 """
 
-_UPSERT_SESSIONS = """
-INSERT INTO audit.session AS s (
-    id, customer_id, gateway, upstream, model, voice, language, started_at, ended_at,
-    end_reason, end_detail, start_seq, end_seq, last_seq, last_event_at, event_count,
-    user_turns, assistant_turns, interruptions, tool_calls, tool_failures, errors, escalated)
-SELECT * FROM unnest(
-    $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-    $8::timestamptz[], $9::timestamptz[], $10::text[], $11::text[], $12::int[], $13::int[],
-    $14::int[], $15::timestamptz[], $16::int[], $17::int[], $18::int[], $19::int[], $20::int[],
-    $21::int[], $22::int[], $23::bool[])
+_UPSERT_SESSIONS = f"""
+INSERT INTO audit.session AS s ({", ".join(_SESSION_COLUMNS)})
+SELECT {", ".join(_SESSION_COLUMNS)} FROM pg_temp.sb_session_in ORDER BY id
 ON CONFLICT (id) DO UPDATE SET
     customer_id = CASE WHEN EXCLUDED.start_seq >= coalesce(s.start_seq, -1)
                        THEN EXCLUDED.customer_id ELSE s.customer_id END,
@@ -75,13 +160,9 @@ ON CONFLICT (id) DO UPDATE SET
     updated_at = now()
 """
 
-_UPSERT_ITEMS = """
-INSERT INTO audit.item AS i (
-    session_id, item_id, seq, role, occurred_at, text, interrupted, heard_text, audio_ms,
-    heard_ms, speech_started_ms, speech_ended_ms, response_id)
-SELECT * FROM unnest(
-    $1::text[], $2::text[], $3::int[], $4::text[], $5::timestamptz[], $6::text[], $7::bool[],
-    $8::text[], $9::int[], $10::int[], $11::int[], $12::int[], $13::text[])
+_UPSERT_ITEMS = f"""
+INSERT INTO audit.item AS i ({", ".join(_ITEM_COLUMNS)})
+SELECT {", ".join(_ITEM_COLUMNS)} FROM pg_temp.sb_item_in ORDER BY session_id, item_id
 ON CONFLICT (session_id, item_id) DO UPDATE SET
     seq = CASE WHEN EXCLUDED.text IS NOT NULL THEN EXCLUDED.seq
                WHEN i.text IS NULL THEN least(i.seq, EXCLUDED.seq) ELSE i.seq END,
@@ -99,13 +180,9 @@ ON CONFLICT (session_id, item_id) DO UPDATE SET
     response_id = coalesce(EXCLUDED.response_id, i.response_id)
 """
 
-_UPSERT_TOOL_CALLS = """
-INSERT INTO audit.tool_call AS c (
-    session_id, call_id, tool, outcome, arguments, output, error_message, duration_ms, worker,
-    called_seq, completed_seq, called_at, completed_at)
-SELECT * FROM unnest(
-    $1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[], $7::text[],
-    $8::float8[], $9::text[], $10::int[], $11::int[], $12::timestamptz[], $13::timestamptz[])
+_UPSERT_TOOL_CALLS = f"""
+INSERT INTO audit.tool_call AS c ({", ".join(_TOOL_CALL_COLUMNS)})
+SELECT {", ".join(_TOOL_CALL_COLUMNS)} FROM pg_temp.sb_tool_call_in ORDER BY session_id, call_id
 ON CONFLICT (session_id, call_id) DO UPDATE SET
     outcome = CASE WHEN EXCLUDED.completed_seq IS NOT NULL THEN EXCLUDED.outcome
                    ELSE c.outcome END,
@@ -120,16 +197,10 @@ ON CONFLICT (session_id, call_id) DO UPDATE SET
     completed_at = coalesce(EXCLUDED.completed_at, c.completed_at)
 """
 
-_INSERT_LATENCIES = """
-INSERT INTO audit.turn_latency (session_id, seq, response_id, latency_ms, occurred_at)
-SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::float8[], $5::timestamptz[])
-"""
 
-_INSERT_ERRORS = """
-INSERT INTO audit.session_error (session_id, seq, code, message, source, occurred_at)
-SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[],
-                     $6::timestamptz[])
-"""
+class StagingUnavailable(RuntimeError):
+    """The staging tables could not be created (say, the role lacks the database's TEMPORARY
+    privilege). Not a data error: the batch is retried like an outage, never dead-lettered."""
 
 
 @dataclass(frozen=True)
@@ -142,8 +213,15 @@ def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False)
 
 
-def _columns(rows: Sequence[Any], names: Sequence[str]) -> list[list[Any]]:
-    return [[getattr(r, n) for r in rows] for n in names]
+def _row_getter(names: Sequence[str]) -> Callable[[Any], tuple[Any, ...]]:
+    return attrgetter(*names)
+
+
+_SESSION_ROW = _row_getter(_SESSION_COLUMNS)
+_ITEM_ROW = _row_getter(_ITEM_COLUMNS)
+_TOOL_CALL_ROW = _row_getter(_TOOL_CALL_COLUMNS)
+_LATENCY_ROW = _row_getter(_LATENCY_COLUMNS)
+_ERROR_ROW = _row_getter(_ERROR_COLUMNS)
 
 
 def is_data_error(exc: BaseException) -> bool:
@@ -167,111 +245,69 @@ class BatchWriter:
 
     async def write(self, events: Sequence[ConversationEvent]) -> WriteResult:
         """Store *events* (deduplicated by id) and their projections in one transaction."""
+        if not events:
+            return WriteResult(stored=[], duplicates=0)
         unique = list({e.event_id: e for e in events}.values())
         async with self._pool.acquire() as conn, conn.transaction():
-            inserted = await conn.fetch(
-                _INSERT_EVENTS,
-                [e.event_id for e in unique],
-                [e.session_id for e in unique],
-                [e.seq for e in unique],
-                [e.payload.type for e in unique],
-                [e.occurred_at for e in unique],
-                [e.payload.model_dump_json() for e in unique],
+            try:
+                await conn.execute(_STAGING)
+            except asyncpg.PostgresError as exc:
+                if is_data_error(exc):
+                    raise StagingUnavailable(f"cannot create the staging tables: {exc}") from exc
+                raise
+            await _copy(
+                conn,
+                "sb_event_in",
+                _EVENT_COLUMNS,
+                (
+                    (
+                        e.event_id,
+                        e.session_id,
+                        e.seq,
+                        e.payload.type,
+                        e.occurred_at,
+                        e.payload.model_dump_json(),
+                    )
+                    for e in unique
+                ),
             )
-            new_ids = {r[0] for r in inserted}
-            new = [e for e in unique if e.event_id in new_ids]
+            inserted = await conn.fetch(_INSERT_EVENTS)
+            if len(inserted) == len(unique):
+                new = unique
+            else:
+                new_ids = {r[0] for r in inserted}
+                new = [e for e in unique if e.event_id in new_ids]
             if new:
                 await self._project(conn, project(new, escalation_tools=self._escalation_tools))
         return WriteResult(stored=new, duplicates=len(events) - len(new))
 
     async def _project(self, conn: asyncpg.Connection, p: Projection) -> None:
         if p.sessions:
-            await conn.execute(
-                _UPSERT_SESSIONS,
-                *_columns(
-                    p.sessions,
-                    (
-                        "id",
-                        "customer_id",
-                        "gateway",
-                        "upstream",
-                        "model",
-                        "voice",
-                        "language",
-                        "started_at",
-                        "ended_at",
-                        "end_reason",
-                        "end_detail",
-                        "start_seq",
-                        "end_seq",
-                        "last_seq",
-                        "last_event_at",
-                        "event_count",
-                        "user_turns",
-                        "assistant_turns",
-                        "interruptions",
-                        "tool_calls",
-                        "tool_failures",
-                        "errors",
-                        "escalated",
-                    ),
-                ),
-            )
+            await _copy(conn, "sb_session_in", _SESSION_COLUMNS, map(_SESSION_ROW, p.sessions))
+            await conn.execute(_UPSERT_SESSIONS)
         if p.items:
-            await conn.execute(
-                _UPSERT_ITEMS,
-                *_columns(
-                    p.items,
-                    (
-                        "session_id",
-                        "item_id",
-                        "seq",
-                        "role",
-                        "occurred_at",
-                        "text",
-                        "interrupted",
-                        "heard_text",
-                        "audio_ms",
-                        "heard_ms",
-                        "speech_started_ms",
-                        "speech_ended_ms",
-                        "response_id",
-                    ),
-                ),
-            )
+            await _copy(conn, "sb_item_in", _ITEM_COLUMNS, map(_ITEM_ROW, p.items))
+            await conn.execute(_UPSERT_ITEMS)
         if p.tool_calls:
-            cols = _columns(
-                p.tool_calls,
-                (
-                    "session_id",
-                    "call_id",
-                    "tool",
-                    "outcome",
-                    "arguments",
-                    "output",
-                    "error_message",
-                    "duration_ms",
-                    "worker",
-                    "called_seq",
-                    "completed_seq",
-                    "called_at",
-                    "completed_at",
-                ),
+            rows = (
+                (*row[:4], _json(row[4]), _json(row[5]), *row[6:])
+                for row in map(_TOOL_CALL_ROW, p.tool_calls)
             )
-            cols[4] = [_json(v) for v in cols[4]]
-            cols[5] = [_json(v) for v in cols[5]]
-            await conn.execute(_UPSERT_TOOL_CALLS, *cols)
+            await _copy(conn, "sb_tool_call_in", _TOOL_CALL_COLUMNS, rows)
+            await conn.execute(_UPSERT_TOOL_CALLS)
         if p.latencies:
-            await conn.execute(
-                _INSERT_LATENCIES,
-                *_columns(
-                    p.latencies, ("session_id", "seq", "response_id", "latency_ms", "occurred_at")
-                ),
+            await _copy(
+                conn, "turn_latency", _LATENCY_COLUMNS, map(_LATENCY_ROW, p.latencies), "audit"
             )
         if p.errors:
-            await conn.execute(
-                _INSERT_ERRORS,
-                *_columns(
-                    p.errors, ("session_id", "seq", "code", "message", "source", "occurred_at")
-                ),
-            )
+            await _copy(conn, "session_error", _ERROR_COLUMNS, map(_ERROR_ROW, p.errors), "audit")
+
+
+async def _copy(
+    conn: asyncpg.Connection,
+    table: str,
+    columns: Sequence[str],
+    rows: Iterable[tuple[Any, ...]],
+    schema: str = "pg_temp",
+) -> None:
+    await conn.copy_records_to_table(table, records=rows, columns=list(columns), schema_name=schema)
