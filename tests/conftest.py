@@ -13,7 +13,6 @@ from datetime import date
 from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
-import asyncpg
 import pytest
 import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -48,21 +47,19 @@ def namespace() -> str:
 
 
 async def create_database(base_url: str, name: str) -> str:
-    admin = await asyncpg.connect(_dsn(base_url, "postgres"), timeout=10)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    return normalise_database_url(_dsn(base_url, name))
+    """A new, empty database *name* on the server of *base_url* (dropped first if it exists)."""
+    from switchboard.cli import db
+
+    url = normalise_database_url(_dsn(base_url, name))
+    await db.drop_database(url)
+    await db.ensure_database(url)
+    return url
 
 
 async def drop_database(base_url: str, name: str) -> None:
-    admin = await asyncpg.connect(_dsn(base_url, "postgres"), timeout=10)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    from switchboard.cli import db
+
+    await db.drop_database(normalise_database_url(_dsn(base_url, name)))
 
 
 @pytest.fixture(scope="session")
