@@ -117,7 +117,8 @@ def create_app(settings: EmulatorSettings, *, speech: Speech | None = None) -> F
                 log.exception("session crashed")
             finally:
                 if websocket.client_state == WebSocketState.CONNECTED:
-                    with contextlib.suppress(RuntimeError):
+                    # the peer may have gone meanwhile (starlette raises WebSocketDisconnect)
+                    with contextlib.suppress(RuntimeError, WebSocketDisconnect):
                         await websocket.close(code=1000)
                 log.info("session closed")
 
