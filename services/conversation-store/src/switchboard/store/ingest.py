@@ -271,21 +271,25 @@ class Ingest:
 
     async def _take(self) -> list[DeliveredMessage]:
         """The next batch: wait for a first message, then up to ``batch_wait_s`` for more. The
-        loop is woken for the first message and for a full batch, not for each message."""
-        while not self._pending:
-            if self.state is not IngestState.CONSUMING:
-                return []
-            self._wake_at = 1
-            self._arrived.clear()
-            await self._arrived.wait()
-        if len(self._pending) < self._batch_size and self.state is IngestState.CONSUMING:
-            self._wake_at = self._batch_size
-            self._arrived.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._batch_wait_s):
-                    await self._arrived.wait()
-        count = min(len(self._pending), self._batch_size)
-        return [self._pending.popleft() for _ in range(count)]
+        loop is woken for the first message and for a full batch, not for each message. An empty
+        list means stopping: while consuming, a backlog emptied meanwhile (a lost channel's
+        deliveries dropped by ``_detach``) sends it back to waiting, never out of the loop."""
+        while True:
+            while not self._pending:
+                if self.state is not IngestState.CONSUMING:
+                    return []
+                self._wake_at = 1
+                self._arrived.clear()
+                await self._arrived.wait()
+            if len(self._pending) < self._batch_size and self.state is IngestState.CONSUMING:
+                self._wake_at = self._batch_size
+                self._arrived.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self._batch_wait_s):
+                        await self._arrived.wait()
+            count = min(len(self._pending), self._batch_size)
+            if count:
+                return [self._pending.popleft() for _ in range(count)]
 
     async def _process(self, batch: list[DeliveredMessage]) -> None:
         events: list[tuple[DeliveredMessage, ConversationEvent]] = []
