@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from operator import attrgetter
 from typing import Any
 
 import asyncpg
 
 from switchboard.contracts.events import ConversationEvent
-from switchboard.store.projection import Projection, project
+from switchboard.store.projection import Projection, ToolCallRow, project
 
 __all__ = ["BatchWriter", "StagingUnavailable", "WriteResult", "is_data_error"]
 
@@ -70,21 +70,8 @@ _ITEM_COLUMNS = (
     "speech_ended_ms",
     "response_id",
 )
-_TOOL_CALL_COLUMNS = (
-    "session_id",
-    "call_id",
-    "tool",
-    "outcome",
-    "arguments",
-    "output",
-    "error_message",
-    "duration_ms",
-    "worker",
-    "called_seq",
-    "completed_seq",
-    "called_at",
-    "completed_at",
-)
+#: the staging table's columns are the projection's tool-call fields, in order
+_TOOL_CALL_COLUMNS = tuple(f.name for f in fields(ToolCallRow))
 _LATENCY_COLUMNS = ("session_id", "seq", "response_id", "latency_ms", "occurred_at")
 _ERROR_COLUMNS = ("session_id", "seq", "code", "message", "source", "occurred_at")
 
