@@ -17,6 +17,7 @@ import pytest
 import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from chaos.proxy import TcpProxy
 from switchboard.amqp import Topology
 from switchboard.db import create_engine, create_sessionmaker
 from switchboard.keys import RedisKeys
@@ -31,6 +32,24 @@ SEED_AS_OF = date(2026, 11, 1)
 def _dsn(url: str, database: str) -> str:
     parts = urlsplit(url.replace("postgresql+asyncpg://", "postgresql://", 1))
     return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+def via_proxy(url: str, port: int) -> str:
+    """*url* (its scheme, credentials and path) pointed at a proxy on 127.0.0.1:*port*."""
+    parts = urlsplit(url)
+    user = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
+    return urlunsplit(parts._replace(netloc=f"{user}127.0.0.1:{port}"))
+
+
+@pytest.fixture
+async def amqp_proxy(infra: InfraUrls) -> AsyncIterator[TcpProxy]:
+    """A TCP proxy in front of the run's RabbitMQ (``via_proxy(infra.amqp_url, proxy.port)``),
+    so a test can cut a service's broker link without touching the shared broker."""
+    target = urlsplit(infra.amqp_url)
+    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 5672)
+    await proxy.up()
+    yield proxy
+    await proxy.down()
 
 
 @pytest.fixture(scope="session")

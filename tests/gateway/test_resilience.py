@@ -7,12 +7,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from chaos.proxy import TcpProxy
+from tests.conftest import via_proxy
 from tests.emulator.conftest import Emulator
 from tests.gateway.conftest import (
     SERVER_KEY,
@@ -33,22 +33,6 @@ async def emulator_proxy(emulator: Emulator) -> AsyncIterator[TcpProxy]:
     await proxy.up()
     yield proxy
     await proxy.down()
-
-
-@pytest.fixture
-async def amqp_proxy(infra: InfraUrls) -> AsyncIterator[TcpProxy]:
-    """A TCP proxy in front of the run's RabbitMQ."""
-    target = urlsplit(infra.amqp_url)
-    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 5672)
-    await proxy.up()
-    yield proxy
-    await proxy.down()
-
-
-def _via(url: str, port: int) -> str:
-    parts = urlsplit(url)
-    user = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
-    return parts._replace(netloc=f"{user}127.0.0.1:{port}").geturl()
 
 
 async def test_upstream_dropped_mid_answer_is_reconnected_and_the_answer_given(
@@ -109,7 +93,7 @@ async def test_broker_outage_fails_tools_fast_and_delivers_events_afterwards(
     bot apologises instead of hanging) and the conversation's events wait; when the link
     returns every event is published, in order, with none missing."""
     gateway = await start_gateway(
-        AMQP_URL=_via(infra.amqp_url, amqp_proxy.port), GATEWAY_AMQP_RECONNECT_S=0.2
+        AMQP_URL=via_proxy(infra.amqp_url, amqp_proxy.port), GATEWAY_AMQP_RECONNECT_S=0.2
     )
     async with gateway.sdk("cus_0001") as log:
         await log.until("session.created")

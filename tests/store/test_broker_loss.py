@@ -8,32 +8,17 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from urllib.parse import urlsplit
 
 import aio_pika
 import pytest
 
 from switchboard.amqp import Topology
 from switchboard.store.service import StoreService
+from tests.conftest import via_proxy
 from tests.infra import InfraUrls
 from tests.store.conftest import Publisher, SettingsFactory, WaitStored
 from tests.store.factories import conversation, new_session_id
 from tests.worker.proxy import TcpProxy
-
-
-def _via(url: str, port: int) -> str:
-    parts = urlsplit(url)
-    user = parts.netloc.rsplit("@", 1)[0] if "@" in parts.netloc else "guest:guest"
-    return parts._replace(netloc=f"{user}@127.0.0.1:{port}").geturl()
-
-
-@pytest.fixture
-async def amqp_proxy(infra: InfraUrls) -> AsyncIterator[TcpProxy]:
-    target = urlsplit(infra.amqp_url)
-    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 5672)
-    await proxy.up()
-    yield proxy
-    await proxy.down()
 
 
 @pytest.fixture
@@ -71,7 +56,7 @@ async def store_via_proxy(
 ) -> AsyncIterator[StoreService]:
     service = StoreService(
         make_store_settings(
-            AMQP_URL=_via(infra.amqp_url, amqp_proxy.port),
+            AMQP_URL=via_proxy(infra.amqp_url, amqp_proxy.port),
             SWITCHBOARD_NAMESPACE=loss_topology.namespace,
             STORE_INSTANCE_ID="broker-loss",
             STORE_AMQP_RECONNECT_S=0.1,

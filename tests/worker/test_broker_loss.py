@@ -5,25 +5,12 @@ shared RabbitMQ is never touched."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from urllib.parse import urlsplit
-
-import pytest
 
 from switchboard.toolclient import ToolClient
+from tests.conftest import via_proxy
 from tests.infra import InfraUrls
 from tests.worker.conftest import StartWorker
 from tests.worker.proxy import TcpProxy
-
-
-@pytest.fixture
-async def amqp_proxy(infra: InfraUrls) -> AsyncIterator[TcpProxy]:
-    """A TCP proxy in front of the run's RabbitMQ."""
-    target = urlsplit(infra.amqp_url)
-    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 5672)
-    await proxy.up()
-    yield proxy
-    await proxy.down()
 
 
 async def test_calls_queued_while_the_broker_link_is_down_are_answered_after_reconnect(
@@ -35,9 +22,7 @@ async def test_calls_queued_while_the_broker_link_is_down_are_answered_after_rec
 ) -> None:
     """With the worker's broker connection cut, a call waits in its durable queue; when the
     link returns the worker reconnects, resumes consuming and answers it."""
-    parts = urlsplit(infra.amqp_url)
-    user = parts.netloc.rsplit("@", 1)[0] if "@" in parts.netloc else "guest:guest"
-    url = parts._replace(netloc=f"{user}@127.0.0.1:{amqp_proxy.port}").geturl()
+    url = via_proxy(infra.amqp_url, amqp_proxy.port)
     worker = await start_worker(
         SWITCHBOARD_NAMESPACE=proc_namespace,
         AMQP_URL=url,
@@ -68,9 +53,7 @@ async def test_shutdown_with_the_broker_unreachable_is_bounded(
     infra: InfraUrls,
 ) -> None:
     """Stopping a worker whose broker link is down still completes (nothing to drain)."""
-    parts = urlsplit(infra.amqp_url)
-    user = parts.netloc.rsplit("@", 1)[0] if "@" in parts.netloc else "guest:guest"
-    url = parts._replace(netloc=f"{user}@127.0.0.1:{amqp_proxy.port}").geturl()
+    url = via_proxy(infra.amqp_url, amqp_proxy.port)
     worker = await start_worker(
         SWITCHBOARD_NAMESPACE=proc_namespace, AMQP_URL=url, WORKER_ID="amqp-loss-b"
     )
