@@ -22,6 +22,11 @@ class FaultRow:
     lost: int = 0
     duplicated: int = 0
     errors: int = 0
+    #: what ``errors`` counts, by kind (client-side error codes, ``tool:CODE`` for tool calls)
+    error_kinds: dict[str, int] = field(default_factory=dict)
+    #: seen but not counted as the system's fault (e.g. ``no_reply`` from the CPU-bound emulator,
+    #: ``unavailable`` tool answers while the database or broker was away)
+    excused: dict[str, int] = field(default_factory=dict)
     recovery_s: float | None = None
     passed: bool = False
     #: The fault's own condition (e.g. tools refused quickly while Postgres was away).

@@ -49,7 +49,8 @@ class Ctx:
 
     async def endpoint_for(self, customer_id: str) -> Endpoint:
         """Callers are spread over every running gateway, round robin."""
-        live = [i for i, g in enumerate(self.stack.gateways) if g.running]
+        draining = self.extras.get("draining", set())
+        live = [i for i, g in enumerate(self.stack.gateways) if g.running and i not in draining]
         index = live[self.rr % len(live)] if live else 0
         self.rr += 1
         return await gateway_endpoint(
@@ -122,6 +123,15 @@ async def _probe_tool(ctx: Ctx) -> tuple[bool, str | None, float]:
     return result.ok, code, time.monotonic() - began
 
 
+#: Client-side codes that are a fault's documented, correct signal rather than a failure: a
+#: draining gateway ends the calls still running at its deadline with ``server_shutting_down``
+#: and close 1001, and refuses a caller that raced its readiness flip with HTTP 503 — each
+#: telling the client to reconnect.
+EXCUSED: dict[str, frozenset[str]] = {
+    "drain gateway": frozenset({"server_shutting_down", "closed_1001", "refused_503"}),
+}
+
+
 def _load_label(ctx: Ctx) -> str:
     return f"{len(ctx.callers)} callers/{ctx.duration_s:.0f}s"
 
@@ -155,7 +165,8 @@ async def run_fault(ctx: Ctx, name: str, fault: Fault, *, fault_at: float = 0.3)
     row.duplicated = twice
     # what the system got wrong: refused or broken calls, tools that were never answered; a turn
     # the (CPU-bound) emulator did not answer in time is reported but is not a fault of the system
-    system_errors = {k: v for k, v in report.errors.items() if k != "no_reply"}
+    excused = {"no_reply", *EXCUSED.get(name, ())}
+    system_errors = {k: v for k, v in report.errors.items() if k not in excused}
     unanswered_tools = {
         k: v for k, v in report.tool_failures.items() if k.endswith((":timeout", ":internal"))
     }
@@ -165,6 +176,15 @@ async def run_fault(ctx: Ctx, name: str, fault: Fault, *, fault_at: float = 0.3)
             {k: v for k, v in report.tool_failures.items() if k.endswith(":unavailable")}
         )
     row.errors = sum(system_errors.values()) + sum(unanswered_tools.values())
+    row.error_kinds = {**system_errors, **{f"tool:{k}": v for k, v in unanswered_tools.items()}}
+    row.excused = {
+        **{k: v for k, v in report.errors.items() if k not in system_errors},
+        **{
+            f"tool:{k}": v
+            for k, v in report.tool_failures.items()
+            if k not in unanswered_tools and k.endswith(":unavailable")
+        },
+    }
     if report.errors:
         row.note(f"client-side errors: {dict(report.errors)}")
     if report.tool_failures:
@@ -256,11 +276,18 @@ async def kill_upstream(ctx: Ctx, row: FaultRow) -> None:
 
 async def drain_gateway(ctx: Ctx, row: FaultRow) -> None:
     """SIGTERM one gateway (its graceful drain): its callers get a clean close; it restarts."""
-    gateway = ctx.stack.gateways[-1]
-    began = time.monotonic()
-    code = await asyncio.to_thread(gateway.terminate, grace_s=60)
-    row.note(f"drained gateway exited with {code} after {time.monotonic() - began:.1f}s")
-    row.recovery_s = await ctx.stack.procs.restart(gateway)
+    index = len(ctx.stack.gateways) - 1
+    gateway = ctx.stack.gateways[index]
+    # a load balancer stops sending new callers once /readyz answers 503; so do our callers
+    draining: set[int] = ctx.extras.setdefault("draining", set())
+    draining.add(index)
+    try:
+        began = time.monotonic()
+        code = await asyncio.to_thread(gateway.terminate, grace_s=60)
+        row.note(f"drained gateway exited with {code} after {time.monotonic() - began:.1f}s")
+        row.recovery_s = await ctx.stack.procs.restart(gateway)
+    finally:
+        draining.discard(index)
     row.condition = code == 0
 
 

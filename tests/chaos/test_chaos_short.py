@@ -1,6 +1,6 @@
 """The short chaos run inside ``make test``: the whole product as processes, a few callers with
-real speech, three faults (a worker SIGKILLed mid-load, RabbitMQ cut off, the store stopped),
-hostile client events, bad secrets and the analyst API without rights. ``make chaos`` runs the
+real speech, four faults (a worker SIGKILLed mid-load, RabbitMQ cut off, the store stopped, a
+gateway drained), hostile client events, bad secrets and the analyst API without rights. ``make chaos`` runs the
 full set with 50 callers, every fault and a soak."""
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ async def test_short_chaos_run_loses_nothing(tmp_path: Path, infra: object) -> N
             "--hostile",
             "300",
             "--only",
-            "kill -9,restart RabbitMQ,stop store,hostile",
+            "kill -9,restart RabbitMQ,stop store,drain gateway,hostile",
             "--out",
             str(out),
         ]
@@ -45,6 +45,7 @@ async def test_short_chaos_run_loses_nothing(tmp_path: Path, infra: object) -> N
         "kill -9 tool worker",
         "restart RabbitMQ",
         "stop store",
+        "drain gateway",
         "hostile client events",
         "bad client secrets",
         "another customer's order",
@@ -53,7 +54,9 @@ async def test_short_chaos_run_loses_nothing(tmp_path: Path, infra: object) -> N
     for row in rows.values():
         assert row["passed"], f"{row['fault']}: {row['notes']}"
         assert row["lost"] == 0 and row["duplicated"] == 0
-    for fault in ("restart RabbitMQ", "stop store"):
+    assert rows["drain gateway"]["recovery_s"] is not None
+    for fault in ("kill -9 tool worker", "restart RabbitMQ", "stop store", "drain gateway"):
+        assert rows[fault]["errors"] == sum(rows[fault]["error_kinds"].values())
         assert rows[fault]["events_published"] > 0
         assert rows[fault]["events_stored"] == rows[fault]["events_published"]
     assert status == 0

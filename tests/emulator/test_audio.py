@@ -166,3 +166,44 @@ async def test_speech_interrupts_the_response(ga: EventLog, say: Any) -> None:
     done = (await ga.until("response.done"))["response"]
     assert done["status"] == "cancelled"
     assert done["status_details"]["reason"] == "turn_detected"
+
+
+async def test_appended_audio_is_taken_in_while_every_speech_thread_is_busy(
+    ga: EventLog, say: Any, speech: Any
+) -> None:
+    """Voice activity detection does not wait behind recognition or synthesis: with every
+    speech thread held (a recognition backlog), speech still starts and stops a turn. Queued
+    behind them, appends stalled the connection's reading until peers dropped it on a keepalive
+    ping timeout (seen under 50 callers in the chaos run)."""
+    import asyncio
+    import threading
+
+    release = threading.Event()
+    held = [
+        asyncio.get_running_loop().run_in_executor(speech.executor, release.wait)
+        for _ in range(speech.executor._max_workers)
+    ]
+    try:
+        await ga.until("session.created")
+        await ga.send(
+            {
+                "type": "session.update",
+                "session": {
+                    "type": "realtime",
+                    "audio": {"input": {"transcription": {"model": "whisper-1"}}},
+                },
+            }
+        )
+        await ga.until("session.updated")
+        await stream(ga, say("Hello there, I have a question."))
+        started = await ga.until("input_audio_buffer.speech_started")
+        stopped = await ga.until("input_audio_buffer.speech_stopped")
+        assert started["item_id"] == stopped["item_id"]
+        assert not any(f.done() for f in held)  # the speech threads were busy throughout
+    finally:
+        release.set()
+        await asyncio.gather(*held)
+    # once the backlog clears, the turn is recognised and answered as usual
+    transcript = await ga.until("conversation.item.input_audio_transcription.completed")
+    assert "question" in transcript["transcript"].lower()
+    await ga.until("response.done")

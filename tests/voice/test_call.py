@@ -69,3 +69,37 @@ async def test_barge_in_truncates_what_was_heard(emulator_url: str, say: object)
     assert [e["audio_end_ms"] for e in truncated] == [first.interrupted_at_ms]
     assert result.state.errors == []
     assert result.state.turns[1].user_transcript  # the interruption itself was heard
+
+
+async def test_server_closing_mid_speech_ends_the_call() -> None:
+    """A server that goes away while the caller is still speaking (a gateway draining) ends the
+    call with its close code; it does not leave the caller waiting for its speech to go out.
+    (This hang stalled the chaos run's 'drain gateway' fault for hours.)"""
+    import asyncio
+
+    import numpy as np
+    from websockets.asyncio.server import ServerConnection, serve
+
+    from switchboard.cli.audio import SAMPLE_RATE
+    from switchboard.cli.stack import free_port
+
+    appends = 0
+
+    async def drain_mid_speech(ws: ServerConnection) -> None:
+        nonlocal appends
+        await ws.send(json.dumps({"type": "session.created", "event_id": "e1", "session": {}}))
+        async for raw in ws:
+            appends += json.loads(raw)["type"] == "input_audio_buffer.append"
+            if appends == 5:
+                await ws.close(1001, "gateway draining")
+
+    port = free_port()
+    seconds = np.arange(4 * SAMPLE_RATE) / SAMPLE_RATE
+    speech = (8000 * np.sin(2 * np.pi * 220 * seconds)).astype(np.int16)  # 4 s of "speech"
+    endpoint = direct_endpoint(f"ws://127.0.0.1:{port}", api_key="k")
+    async with serve(drain_mid_speech, "127.0.0.1", port):
+        async with asyncio.timeout(60):  # a hang fails here instead of stalling the suite
+            result = await run_call(CallOptions(endpoint=endpoint, turns=[Turn("q", speech)]))
+    assert appends == 5
+    assert result.close_code == 1001
+    assert result.failure == "closed by the server: 1001 gateway draining"

@@ -80,6 +80,7 @@ class _Microphone:
         self._queued = 0  # samples queued in total (speech + nothing else)
         self._sent_speech = 0  # queued samples already sent
         self._marks: list[tuple[int, asyncio.Future[float]]] = []
+        self._closed: BaseException | None = None  # why sending stopped
 
     def say(
         self, samples: np.ndarray, mark_at: int
@@ -93,6 +94,8 @@ class _Microphone:
         self._pending.append(samples)
         self._queued += samples.size
         self._marks.append((self._queued, done))
+        if self._closed is not None:
+            self._fail_marks()
         return mark, done
 
     def _take(self) -> np.ndarray:
@@ -111,6 +114,23 @@ class _Microphone:
         return out
 
     async def run(self) -> None:
+        """Until cancelled or the connection closes; then whoever waits on a mark is told why
+        (a server that closes mid-speech must not leave the caller waiting for ever)."""
+        try:
+            await self._send_forever()
+        except BaseException as exc:
+            self._closed = exc if isinstance(exc, Exception) else ConnectionAbortedError()
+            self._fail_marks()
+            raise
+
+    def _fail_marks(self) -> None:
+        for _, future in self._marks:
+            if not future.done():
+                future.set_exception(self._closed or ConnectionAbortedError())
+                future.exception()  # retrieved: the caller may have stopped listening
+        self._marks = []
+
+    async def _send_forever(self) -> None:
         loop = asyncio.get_running_loop()
         due = loop.time()
         while True:

@@ -193,7 +193,10 @@ class LoadTest:
         if result.failure or any(t.timed_out for t in state.turns):
             report.calls_failed += 1
             if result.failure:
-                report.errors["closed_abnormally"] += 1
+                code = result.close_code
+                report.errors[
+                    "no_session_created" if code in (1000, 1005, None) else f"closed_{code}"
+                ] += 1
         else:
             report.calls_completed += 1
 

@@ -314,7 +314,7 @@ class RealtimeSession:
             pcm16k = resampler.process(samples)
             return pcm16k, stream.feed(pcm16k) if detect else []
 
-        pcm16k, probs = await self.speech.run(ingest)
+        pcm16k, probs = await self.speech.ingest(ingest)
         first_window_sample = self._vad_origin + self._vad_windows * WINDOW
         self._vad_windows += len(probs)
         self._buffer.append(pcm16k)

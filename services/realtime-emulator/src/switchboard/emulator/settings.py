@@ -34,7 +34,8 @@ class EmulatorSettings(BaseServiceSettings):
         ge=1,
         le=64,
         validation_alias="EMULATOR_SPEECH_THREADS",
-        description="Threads running VAD, recognition and synthesis off the event loop.",
+        description="Threads running recognition and synthesis off the event loop (resampling and "
+        "VAD of appended audio run on one thread of their own).",
     )
     max_session_s: float = Field(
         default=1800.0,

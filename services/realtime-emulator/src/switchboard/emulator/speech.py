@@ -1,5 +1,11 @@
 """The speech engines of one emulator process, loaded once in the lifespan and shared by every
-session; all CPU work runs in one thread pool so the event loop only moves bytes."""
+session. CPU work runs off the event loop in two pools, so the loop only moves bytes: one thread
+for the input path (resampling and voice activity detection of every appended chunk, each a
+fraction of a millisecond) and ``EMULATOR_SPEECH_THREADS`` for recognition and synthesis (each
+up to seconds). Keeping the input path apart means appended audio is always taken in while
+every speech thread is busy: behind a recognition backlog, appends would wait, the websocket's
+incoming queue would fill and stop the connection reading, and the peer's keepalive pings would
+go unanswered until it dropped the connection."""
 
 from __future__ import annotations
 
@@ -31,6 +37,7 @@ class Speech:
         self.executor = ThreadPoolExecutor(
             max_workers=settings.speech_threads, thread_name_prefix="speech"
         )
+        self.ingest_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest")
         self.vad = SileroVad()
         self.recognizer = Recognizer(settings.asr, decoders=settings.speech_threads)
         self.synthesizer: Synthesizer = load_synthesizer(settings.tts)
@@ -45,11 +52,16 @@ class Speech:
         )
 
     async def run(self, fn: Callable[[], T]) -> T:
-        """Run CPU work *fn* in the speech thread pool."""
+        """Run slow CPU work *fn* (recognition, synthesis) in the speech thread pool."""
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn)
 
+    async def ingest(self, fn: Callable[[], T]) -> T:
+        """Run input-path work *fn* (resampling, VAD: well under a millisecond) on the ingest
+        thread, which never waits behind recognition or synthesis."""
+        return await asyncio.get_running_loop().run_in_executor(self.ingest_executor, fn)
+
     async def vad_feed(self, stream: VadStream, samples_16k: np.ndarray) -> list[float]:
-        return await self.run(lambda: stream.feed(samples_16k))
+        return await self.ingest(lambda: stream.feed(samples_16k))
 
     async def transcribe(self, pcm16k: np.ndarray) -> Transcript:
         return await self.run(lambda: self.recognizer.transcribe(pcm16k))
@@ -59,3 +71,4 @@ class Speech:
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
+        self.ingest_executor.shutdown(wait=False, cancel_futures=True)
