@@ -94,8 +94,8 @@ async def test_audio_round_trip_recognises_the_spoken_reply(
     transcript = next(e for e in events if e["type"] == "response.output_audio_transcript.done")[
         "transcript"
     ]
-    heard = speech.recognizer.transcribe(
-        resample(decode("audio/pcm", audio), 24000, 16000)
+    heard = (
+        await speech.transcribe(resample(decode("audio/pcm", audio), 24000, 16000))
     ).text.lower()
     assert "help" in heard and "help" in transcript.lower()
 
@@ -207,3 +207,17 @@ async def test_appended_audio_is_taken_in_while_every_speech_thread_is_busy(
     transcript = await ga.until("conversation.item.input_audio_transcription.completed")
     assert "question" in transcript["transcript"].lower()
     await ga.until("response.done")
+
+
+async def test_recognition_runs_in_worker_processes(speech: Any, say: Any) -> None:
+    """pocketsphinx holds the GIL for a whole decode, so recognition runs in worker processes,
+    never in the server's own (whose event loop it would freeze)."""
+    import os
+
+    from switchboard.emulator.audio import resample
+
+    pids = speech.recognizer.worker_pids()
+    assert pids and os.getpid() not in pids
+    assert len(pids) <= speech.recognizer.processes
+    heard = await speech.transcribe(resample(say("Where is my order?"), 24000, 16000))
+    assert "order" in heard.text.lower()

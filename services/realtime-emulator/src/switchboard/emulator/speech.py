@@ -1,8 +1,8 @@
 """The speech engines of one emulator process, loaded once in the lifespan and shared by every
-session. CPU work runs off the event loop in two pools, so the loop only moves bytes: one thread
-for the input path (resampling and voice activity detection of every appended chunk, each a
-fraction of a millisecond) and ``EMULATOR_SPEECH_THREADS`` for recognition and synthesis (each
-up to seconds). Keeping the input path apart means appended audio is always taken in while
+session. CPU work runs off the event loop, so the loop only moves bytes: one thread for the
+input path (resampling and voice activity detection of every appended chunk, each a fraction of
+a millisecond), ``EMULATOR_SPEECH_THREADS`` threads for synthesis and as many worker processes
+for recognition (pocketsphinx holds the GIL while it decodes; see :mod:`.asr`). Keeping the input path apart means appended audio is always taken in while
 every speech thread is busy: behind a recognition backlog, appends would wait, the websocket's
 incoming queue would fill and stop the connection reading, and the peer's keepalive pings would
 go unanswered until it dropped the connection."""
@@ -18,7 +18,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from switchboard.emulator.asr import Recognizer, Transcript
+from switchboard.emulator.asr import RecognizerPool, Transcript
 from switchboard.emulator.settings import EmulatorSettings
 from switchboard.emulator.tts import Synthesizer, load_synthesizer
 from switchboard.emulator.vad import SileroVad, VadStream
@@ -30,7 +30,7 @@ T = TypeVar("T")
 
 
 class Speech:
-    """VAD model, recogniser and synthesiser plus the executor that runs them."""
+    """VAD model, recogniser worker processes and synthesiser, plus the threads that run them."""
 
     def __init__(self, settings: EmulatorSettings) -> None:
         started = time.perf_counter()
@@ -39,7 +39,7 @@ class Speech:
         )
         self.ingest_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest")
         self.vad = SileroVad()
-        self.recognizer = Recognizer(settings.asr, decoders=settings.speech_threads)
+        self.recognizer = RecognizerPool(settings.asr, processes=settings.speech_threads)
         self.synthesizer: Synthesizer = load_synthesizer(settings.tts)
         log.info(
             "speech engines loaded",
@@ -64,7 +64,7 @@ class Speech:
         return await self.ingest(lambda: stream.feed(samples_16k))
 
     async def transcribe(self, pcm16k: np.ndarray) -> Transcript:
-        return await self.run(lambda: self.recognizer.transcribe(pcm16k))
+        return await self.recognizer.transcribe(pcm16k)
 
     async def synthesize(self, sentence: str, speed: float = 1.0) -> np.ndarray:
         return await self.run(lambda: self.synthesizer.synthesize(sentence, speed=speed))
@@ -72,3 +72,4 @@ class Speech:
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.ingest_executor.shutdown(wait=False, cancel_futures=True)
+        self.recognizer.close()
