@@ -44,6 +44,8 @@ class Ctx:
     probe_order: int
     #: callers say goodbye after their question (a second spoken turn per call)
     goodbye: bool = True
+    #: how long a caller waits for a reply while nothing arrives
+    turn_timeout_s: float = 30.0
     rr: int = 0
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -129,6 +131,9 @@ async def _probe_tool(ctx: Ctx) -> tuple[bool, str | None, float]:
 #: telling the client to reconnect.
 EXCUSED: dict[str, frozenset[str]] = {
     "drain gateway": frozenset({"server_shutting_down", "closed_1001", "refused_503"}),
+    # a response cut by the upstream's death is reported failed (``upstream_reconnected``) and
+    # generated again on the new upstream session: the conversation resumed
+    "kill upstream": frozenset({"upstream_reconnected"}),
 }
 
 
@@ -146,7 +151,7 @@ async def run_fault(ctx: Ctx, name: str, fault: Fault, *, fault_at: float = 0.3)
         endpoint_for=ctx.endpoint_for,
         duration_s=ctx.duration_s,
         ramp_s=min(5.0, ctx.duration_s / 4),
-        turn_timeout_s=30.0,
+        turn_timeout_s=ctx.turn_timeout_s,
         goodbye=ctx.goodbye,
     )
     await test.prepare()

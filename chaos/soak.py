@@ -25,7 +25,7 @@ async def soak(ctx: Ctx, *, callers: int, minutes: float) -> FaultRow:
         endpoint_for=ctx.endpoint_for,
         duration_s=duration,
         ramp_s=min(60.0, duration / 5),
-        turn_timeout_s=60.0,
+        turn_timeout_s=max(60.0, ctx.turn_timeout_s),
     )
     await test.prepare()
     services = [

@@ -65,6 +65,29 @@ async def test_upstream_dropped_mid_answer_is_reconnected_and_the_answer_given(
     assert metrics == 1
 
 
+async def test_upstream_gone_for_good_ends_the_conversation_after_the_attempts(
+    start_gateway: GatewayFactory, emulator_proxy: TcpProxy, events: EventCollector
+) -> None:
+    """An upstream that does not come back: UPSTREAM_RECONNECT_ATTEMPTS tries with backoff, then
+    the client gets ``upstream_unavailable`` and close 1013 (try again later), and the session is
+    recorded as ended with ``upstream_lost``."""
+    gateway = await start_gateway(
+        UPSTREAM_URL=f"ws://127.0.0.1:{emulator_proxy.port}",
+        UPSTREAM_RECONNECT_ATTEMPTS="3",
+        UPSTREAM_RECONNECT_BACKOFF_S="0.1",
+    )
+    async with gateway.raw() as log:
+        await log.until("session.created")
+        ((session_id, _session),) = gateway.gateway.sessions.items()
+        await emulator_proxy.down()  # cut, and refuse every new connection from now on
+        error, code = await ended_with(log)
+    assert error["code"] == "upstream_unavailable"
+    assert code == 1013
+    published = await events.until(session_id, "session.ended")
+    assert payloads(published, "session.ended")[0].reason == "upstream_lost"
+    assert [e.code for e in payloads(published, "error")] == ["upstream_lost"]
+
+
 async def test_upstream_session_is_renewed_before_its_cap_with_the_conversation(
     start_gateway: GatewayFactory,
 ) -> None:

@@ -21,7 +21,7 @@ import queue
 import re
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -147,17 +147,18 @@ def _worker_pid() -> int:
 
 
 class RecognizerPool:
-    """:class:`Recognizer` in *processes* worker processes (started, and their engines loaded,
-    before the constructor returns). A worker that dies (killed, out of memory) fails the
-    transcriptions it had; the pool is then started afresh for the next ones."""
+    """:class:`Recognizer` in *processes* worker processes. They start (and load their engines)
+    in the background from the constructor on; :meth:`wait_ready` waits for them. A worker that
+    dies (killed, out of memory) fails the transcriptions it had; the pool is then started
+    afresh for the next ones."""
 
     def __init__(self, mode: AsrMode = "hybrid", *, processes: int = 2) -> None:
         self.mode = mode
         self.processes = processes
         self._lock = threading.Lock()
-        self._pool = self._start()
+        self._pool, self._warming = self._start()
 
-    def _start(self) -> ProcessPoolExecutor:
+    def _start(self) -> tuple[ProcessPoolExecutor, list[Future[Transcript]]]:
         pool = ProcessPoolExecutor(
             max_workers=self.processes,
             # not fork: the server process has threads (onnxruntime, the speech pool) by now
@@ -167,9 +168,12 @@ class RecognizerPool:
         )
         # one job per worker makes the pool start them all now; each loads its engines first
         warm = [pool.submit(_recognize, np.zeros(0, np.int16)) for _ in range(self.processes)]
-        for future in warm:
-            future.result(timeout=300)
-        return pool
+        return pool, warm
+
+    def wait_ready(self, timeout_s: float = 300.0) -> None:
+        """Block until every worker has loaded its engines (raises if one failed to)."""
+        for future in self._warming:
+            future.result(timeout=timeout_s)
 
     async def transcribe(self, pcm16k: np.ndarray) -> Transcript:
         """Transcribe one 16 kHz int16 utterance in a worker process."""
@@ -185,7 +189,8 @@ class RecognizerPool:
         with self._lock:
             if self._pool is broken:  # not already replaced by another caller
                 broken.shutdown(wait=False, cancel_futures=True)
-                self._pool = self._start()
+                self._pool, self._warming = self._start()
+                self.wait_ready()
 
     def worker_pids(self) -> set[int]:
         """Process ids of the workers (for tests and diagnostics)."""

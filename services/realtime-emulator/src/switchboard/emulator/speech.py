@@ -38,9 +38,11 @@ class Speech:
             max_workers=settings.speech_threads, thread_name_prefix="speech"
         )
         self.ingest_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest")
-        self.vad = SileroVad()
+        # the recognition workers load their engines while this process loads the others
         self.recognizer = RecognizerPool(settings.asr, processes=settings.speech_threads)
+        self.vad = SileroVad()
         self.synthesizer: Synthesizer = load_synthesizer(settings.tts)
+        self.recognizer.wait_ready()
         log.info(
             "speech engines loaded",
             extra={

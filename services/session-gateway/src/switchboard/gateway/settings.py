@@ -102,7 +102,7 @@ class GatewaySettings(BaseServiceSettings, AmqpSettings, RedisSettings):
         default=60.0, ge=0, validation_alias="UPSTREAM_RENEW_MARGIN_S"
     )
     upstream_reconnect_attempts: int = Field(
-        default=5, ge=0, le=100, validation_alias="UPSTREAM_RECONNECT_ATTEMPTS"
+        default=8, ge=0, le=100, validation_alias="UPSTREAM_RECONNECT_ATTEMPTS"
     )
     upstream_reconnect_backoff_s: float = Field(
         default=0.25, gt=0, le=30, validation_alias="UPSTREAM_RECONNECT_BACKOFF_S"
