@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 import tempfile
 import time
@@ -210,5 +211,18 @@ async def main(args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
+async def _run_stoppable(args: argparse.Namespace) -> int:
+    """:func:`main`, ended by SIGTERM as by Ctrl-C: the stack's processes are stopped and its
+    database and queues removed either way (by default SIGTERM would leave them running)."""
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        return await main(args)
+    except asyncio.CancelledError:
+        print("stopped (SIGTERM); the stack was shut down", file=sys.stderr)
+        return 130
+
+
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main(parse_args())))
+    sys.exit(asyncio.run(_run_stoppable(parse_args())))

@@ -221,3 +221,40 @@ async def test_recognition_runs_in_worker_processes(speech: Any, say: Any) -> No
     assert len(pids) <= speech.recognizer.processes
     heard = await speech.transcribe(resample(say("Where is my order?"), 24000, 16000))
     assert "order" in heard.text.lower()
+
+
+async def test_pings_are_answered_while_the_session_is_behind(emulator: Any, speech: Any) -> None:
+    """A session behind on its audio (here: the input thread held, as when more callers talk
+    than the CPU serves in real time) still reads its connection and answers pings; handled in
+    line, every chunk stopped the reading and peers dropped the connection on a keepalive ping
+    timeout. The backlog is then worked through in order."""
+    import asyncio
+    import threading
+
+    import websockets
+
+    release = threading.Event()
+    held = asyncio.get_running_loop().run_in_executor(speech.ingest_executor, release.wait)
+    try:
+        async with websockets.connect(
+            f"{emulator.ws}/v1/realtime?model=switchboard-test",
+            additional_headers={"Authorization": f"Bearer {emulator.api_key}"},
+        ) as ws:
+            assert json.loads(await ws.recv())["type"] == "session.created"
+            chunk = pcm_b64(np.zeros(CHUNK, dtype=np.int16))
+            for _ in range(200):  # 20 s of audio the session cannot take in yet
+                await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": chunk}))
+            pong = await ws.ping()
+            async with asyncio.timeout(20):
+                await pong
+            assert not held.done()  # it was behind all along
+            release.set()
+            await ws.send(json.dumps({"type": "input_audio_buffer.commit", "event_id": "c1"}))
+            async with asyncio.timeout(60):
+                while (event := json.loads(await ws.recv()))["type"] != (
+                    "input_audio_buffer.committed"
+                ):
+                    assert event["type"] != "error", event
+    finally:
+        release.set()
+        await held

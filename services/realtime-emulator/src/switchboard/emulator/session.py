@@ -41,6 +41,10 @@ _CHUNK_SAMPLES = OUTPUT_RATE // 10  # 100 ms of output audio per delta
 _MIN_COMMIT_MS = 100
 
 
+#: Client messages a session holds while it catches up (about a minute of 40 ms audio chunks).
+INBOX_MESSAGES = 1500
+
+
 class SessionClosed(Exception):
     """The client went away."""
 
@@ -150,14 +154,39 @@ class RealtimeSession:
         while (event := await self._outbox.get()) is not None:
             await self._send(json.dumps(event))
 
+    async def _receive_into(self, inbox: asyncio.Queue[str | bytes | Exception]) -> None:
+        """Take messages off the connection as they arrive, whatever the handling's pace.
+
+        The server stops reading a websocket until the application has taken its last message,
+        pings included; handled in line, an emulator behind on speech work (more callers than
+        its CPU serves in real time) left its peers' pings unanswered for tens of seconds and
+        they dropped the connection. Now it stays connected and catches up; only
+        ``INBOX_MESSAGES`` of backlog (about a minute of audio) stop the reading again."""
+        try:
+            while True:
+                await inbox.put(await self._receive())
+        except Exception as exc:  # SessionClosed, or a surprise: handed over in order
+            await inbox.put(exc)
+
     async def _reader(self) -> None:
+        inbox: asyncio.Queue[str | bytes | Exception] = asyncio.Queue(maxsize=INBOX_MESSAGES)
+        receiver = asyncio.create_task(self._receive_into(inbox), name=f"{self.id}-receive")
+        try:
+            await self._handle_inbox(inbox)
+        finally:
+            receiver.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await receiver
+
+    async def _handle_inbox(self, inbox: asyncio.Queue[str | bytes | Exception]) -> None:
         while True:
-            try:
-                raw = await self._receive()
-            except SessionClosed:
+            raw = await inbox.get()
+            if isinstance(raw, SessionClosed):
                 self._cancel_active(None)
                 self._outbox.put_nowait(None)
-                raise
+                raise raw
+            if isinstance(raw, Exception):
+                raise raw
             event_id: str | None = None
             try:
                 event = self.dialect.parse(raw)
