@@ -43,6 +43,10 @@ _MIN_COMMIT_MS = 100
 
 #: Client messages a session holds while it catches up (about a minute of 40 ms audio chunks).
 INBOX_MESSAGES = 1500
+#: At most this many queued ``input_audio_buffer.append`` chunks are taken in at once by a
+#: session that is behind (a few hundred ms of audio: less than the shortest end-of-turn
+#: silence, so a turn's end is still found where it was).
+APPEND_BATCH = 8
 
 
 class SessionClosed(Exception):
@@ -179,8 +183,9 @@ class RealtimeSession:
                 await receiver
 
     async def _handle_inbox(self, inbox: asyncio.Queue[str | bytes | Exception]) -> None:
+        carried: str | bytes | Exception | None = None
         while True:
-            raw = await inbox.get()
+            raw, carried = (carried, None) if carried is not None else (await inbox.get(), None)
             if isinstance(raw, SessionClosed):
                 self._cancel_active(None)
                 self._outbox.put_nowait(None)
@@ -192,7 +197,13 @@ class RealtimeSession:
                 event = self.dialect.parse(raw)
                 event_id = event.get("event_id")
                 metrics.EVENTS_IN.labels(event["type"]).inc()
-                await self._handle(event)
+                if event["type"] == "input_audio_buffer.append":
+                    samples, carried = self._more_appends(
+                        inbox, self._decode_append(event["audio"])
+                    )
+                    await self._append(samples)
+                else:
+                    await self._handle(event)
             except ProtocolError as exc:
                 if event_id is None:
                     with contextlib.suppress(Exception):
@@ -219,7 +230,7 @@ class RealtimeSession:
     async def _handle(self, event: dict[str, Any]) -> None:
         kind = event["type"]
         if kind == "input_audio_buffer.append":
-            await self._append(event["audio"])
+            await self._append(self._decode_append(event["audio"]))
         elif kind == "session.update":
             self._session_update(event["session"])
         elif kind == "conversation.item.create":
@@ -328,12 +339,38 @@ class RealtimeSession:
 
     # -- input audio ----------------------------------------------------------------------------
 
-    async def _append(self, audio_b64: str) -> None:
+    def _decode_append(self, audio_b64: str) -> np.ndarray:
         try:
             data = base64.b64decode(audio_b64, validate=True)
         except (binascii.Error, ValueError) as exc:
             raise ProtocolError("Invalid 'audio': not valid base64.", param="audio") from exc
-        samples = decode(self.config.input_format, data)
+        return decode(self.config.input_format, data)
+
+    def _more_appends(
+        self, inbox: asyncio.Queue[str | bytes | Exception], first: np.ndarray
+    ) -> tuple[np.ndarray, str | bytes | Exception | None]:
+        """*first* plus the valid appends queued right behind it (at most ``APPEND_BATCH`` in
+        all), and the message that ended the run (to be handled next), if any.
+
+        A session behind on its audio takes a run of chunks in one step instead of one round
+        trip to the input thread each; a session keeping up finds the inbox empty."""
+        chunks = [first]
+        while len(chunks) < APPEND_BATCH and not inbox.empty():
+            raw = inbox.get_nowait()
+            if isinstance(raw, Exception):
+                return np.concatenate(chunks), raw
+            try:
+                event = self.dialect.parse(raw)
+                if event["type"] != "input_audio_buffer.append":
+                    return np.concatenate(chunks), raw
+                chunk = self._decode_append(event["audio"])
+            except ProtocolError:
+                return np.concatenate(chunks), raw  # handled on its own: its error event
+            metrics.EVENTS_IN.labels("input_audio_buffer.append").inc()
+            chunks.append(chunk)
+        return (first if len(chunks) == 1 else np.concatenate(chunks)), None
+
+    async def _append(self, samples: np.ndarray) -> None:
         detector = self._detector
         stream = self._vad
         resampler = self._resampler
