@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import signal
 import sys
 import tempfile
@@ -199,11 +200,12 @@ async def main(args: argparse.Namespace) -> int:
             )
             report.add(await soak(ctx, callers=args.soak_callers, minutes=args.soak_minutes))
     finally:
-        await http.aclose()
-        await tools.close()
-        await connection.close()
-        await witness.close()
-        await stack.close()
+        try:
+            for close in (http.aclose, tools.close, connection.close, witness.close):
+                with contextlib.suppress(Exception):
+                    await close()
+        finally:
+            await stack.close()  # whatever happened above: no process may outlive the run
     print(report.table())
     out = Path(args.out)
     report.write(out)

@@ -159,8 +159,10 @@ async def run_fault(ctx: Ctx, name: str, fault: Fault, *, fault_at: float = 0.3)
     try:
         await asyncio.sleep(ctx.duration_s * fault_at)
         await fault(ctx, row)
-    finally:
-        report: LoadReport = await load
+    except BaseException:  # the fault failed, or the run is being stopped: no more calls
+        load.cancel()
+        raise
+    report: LoadReport = await load
     stored, settle_s = await _settle(ctx, window)
     twice, effects_after = await _double_effects(ctx)
     row.calls = report.calls_started

@@ -168,20 +168,29 @@ async def test_speech_interrupts_the_response(ga: EventLog, say: Any) -> None:
     assert done["status_details"]["reason"] == "turn_detected"
 
 
-async def test_appended_audio_is_taken_in_while_every_speech_thread_is_busy(
-    ga: EventLog, say: Any, speech: Any
+def _hold_until(path: str) -> None:
+    """A job for a speech worker process: busy until *path* exists."""
+    import os
+    import time
+
+    while not os.path.exists(path):
+        time.sleep(0.02)
+
+
+async def test_appended_audio_is_taken_in_while_every_speech_worker_is_busy(
+    ga: EventLog, say: Any, speech: Any, tmp_path: Any
 ) -> None:
     """Voice activity detection does not wait behind recognition or synthesis: with every
-    speech thread held (a recognition backlog), speech still starts and stops a turn. Queued
+    speech worker held (a recognition backlog), speech still starts and stops a turn. Queued
     behind them, appends stalled the connection's reading until peers dropped it on a keepalive
     ping timeout (seen under 50 callers in the chaos run)."""
     import asyncio
-    import threading
 
-    release = threading.Event()
+    audio = say("Hello there, I have a question.")  # synthesised by the workers: before
+    gate = tmp_path / "release"
     held = [
-        asyncio.get_running_loop().run_in_executor(speech.executor, release.wait)
-        for _ in range(speech.executor._max_workers)
+        asyncio.wrap_future(speech.workers.executor.submit(_hold_until, str(gate)))
+        for _ in range(speech.workers.processes)
     ]
     try:
         await ga.until("session.created")
@@ -195,13 +204,13 @@ async def test_appended_audio_is_taken_in_while_every_speech_thread_is_busy(
             }
         )
         await ga.until("session.updated")
-        await stream(ga, say("Hello there, I have a question."))
+        await stream(ga, audio)
         started = await ga.until("input_audio_buffer.speech_started")
         stopped = await ga.until("input_audio_buffer.speech_stopped")
         assert started["item_id"] == stopped["item_id"]
-        assert not any(f.done() for f in held)  # the speech threads were busy throughout
+        assert not any(f.done() for f in held)  # the workers were busy throughout
     finally:
-        release.set()
+        gate.touch()
         await asyncio.gather(*held)
     # once the backlog clears, the turn is recognised and answered as usual
     transcript = await ga.until("conversation.item.input_audio_transcription.completed")
@@ -209,18 +218,23 @@ async def test_appended_audio_is_taken_in_while_every_speech_thread_is_busy(
     await ga.until("response.done")
 
 
-async def test_recognition_runs_in_worker_processes(speech: Any, say: Any) -> None:
-    """pocketsphinx holds the GIL for a whole decode, so recognition runs in worker processes,
-    never in the server's own (whose event loop it would freeze)."""
+async def test_speech_runs_in_low_priority_worker_processes(speech: Any, say: Any) -> None:
+    """Recognition and synthesis run in worker processes, never in the server's own (pocketsphinx
+    holds the GIL for a whole decode and would freeze the event loop), at a lower CPU priority
+    than the server so that, on a busy machine, connections are served first."""
     import os
 
     from switchboard.emulator.audio import resample
+    from switchboard.emulator.workers import NICENESS
 
-    pids = speech.recognizer.worker_pids()
+    pids = speech.workers.worker_pids()
     assert pids and os.getpid() not in pids
-    assert len(pids) <= speech.recognizer.processes
+    assert len(pids) <= speech.workers.processes
+    assert speech.workers.niceness() >= min(19, os.nice(0) + NICENESS)
     heard = await speech.transcribe(resample(say("Where is my order?"), 24000, 16000))
     assert "order" in heard.text.lower()
+    audio = await speech.synthesize("Your order has shipped.")
+    assert audio.dtype == np.int16 and audio.size > 24_000 // 2
 
 
 async def test_pings_are_answered_while_the_session_is_behind(emulator: Any, speech: Any) -> None:

@@ -5,24 +5,15 @@ Hybrid mode (the default) runs both on the utterance: whisper's text is used bec
 free speech, and pocketsphinx (which spells digits one by one reliably) is the cross-check for
 digit runs, where whisper sometimes drops a repeated digit.
 
-Recognition runs in worker processes (:class:`RecognizerPool`), not threads: pocketsphinx holds
-the GIL for a whole decode (seconds for a long utterance), so in a thread it froze the server's
-event loop for as long; under load that left websocket pings unanswered and peers dropped the
-connections. Each worker process loads its own engines once.
+Recognition runs in the speech worker processes (:mod:`.workers`), not in threads: pocketsphinx
+holds the GIL for a whole decode (seconds for a long utterance).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import multiprocessing
-import os
 import queue
 import re
-import threading
-import time
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -30,7 +21,7 @@ import numpy as np
 
 from switchboard.emulator.text import words_to_digits
 
-__all__ = ["Recognizer", "RecognizerPool", "Transcript", "merge_digit_runs"]
+__all__ = ["Recognizer", "Transcript", "merge_digit_runs"]
 
 log = logging.getLogger(__name__)
 
@@ -114,88 +105,3 @@ class Recognizer:
         text = self.whisper(pcm16k)
         check = self.sphinx(pcm16k)
         return Transcript(merge_digit_runs(text, check) if text else check, alternative=check)
-
-
-# -- worker processes ------------------------------------------------------------------------------
-_worker_recognizer: Recognizer | None = None
-
-
-def _load_worker(mode: AsrMode) -> None:
-    """Worker process initialiser: load the engines once, and leave when the server is gone."""
-    global _worker_recognizer
-    threading.Thread(
-        target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True
-    ).start()
-    _worker_recognizer = Recognizer(mode, decoders=1)
-
-
-def _exit_with_parent(parent: int) -> None:
-    """A server killed with SIGKILL cannot stop its workers; each notices it was orphaned (its
-    parent process id changes) and exits within a second (or after the decode it is in)."""
-    while os.getppid() == parent:
-        time.sleep(1.0)
-    os._exit(0)
-
-
-def _recognize(pcm16k: np.ndarray) -> Transcript:
-    assert _worker_recognizer is not None, "worker process was not initialised"
-    return _worker_recognizer.transcribe(pcm16k)
-
-
-def _worker_pid() -> int:
-    return os.getpid()
-
-
-class RecognizerPool:
-    """:class:`Recognizer` in *processes* worker processes. They start (and load their engines)
-    in the background from the constructor on; :meth:`wait_ready` waits for them. A worker that
-    dies (killed, out of memory) fails the transcriptions it had; the pool is then started
-    afresh for the next ones."""
-
-    def __init__(self, mode: AsrMode = "hybrid", *, processes: int = 2) -> None:
-        self.mode = mode
-        self.processes = processes
-        self._lock = threading.Lock()
-        self._pool, self._warming = self._start()
-
-    def _start(self) -> tuple[ProcessPoolExecutor, list[Future[Transcript]]]:
-        pool = ProcessPoolExecutor(
-            max_workers=self.processes,
-            # not fork: the server process has threads (onnxruntime, the speech pool) by now
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_load_worker,
-            initargs=(self.mode,),
-        )
-        # one job per worker makes the pool start them all now; each loads its engines first
-        warm = [pool.submit(_recognize, np.zeros(0, np.int16)) for _ in range(self.processes)]
-        return pool, warm
-
-    def wait_ready(self, timeout_s: float = 300.0) -> None:
-        """Block until every worker has loaded its engines (raises if one failed to)."""
-        for future in self._warming:
-            future.result(timeout=timeout_s)
-
-    async def transcribe(self, pcm16k: np.ndarray) -> Transcript:
-        """Transcribe one 16 kHz int16 utterance in a worker process."""
-        pool = self._pool
-        try:
-            return await asyncio.wrap_future(pool.submit(_recognize, pcm16k))
-        except BrokenProcessPool:
-            log.error("a recognition worker process died; starting the pool again")
-            await asyncio.to_thread(self._replace, pool)
-            raise
-
-    def _replace(self, broken: ProcessPoolExecutor) -> None:
-        with self._lock:
-            if self._pool is broken:  # not already replaced by another caller
-                broken.shutdown(wait=False, cancel_futures=True)
-                self._pool, self._warming = self._start()
-                self.wait_ready()
-
-    def worker_pids(self) -> set[int]:
-        """Process ids of the workers (for tests and diagnostics)."""
-        futures = [self._pool.submit(_worker_pid) for _ in range(self.processes * 4)]
-        return {f.result() for f in futures}
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)

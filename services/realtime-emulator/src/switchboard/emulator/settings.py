@@ -34,8 +34,9 @@ class EmulatorSettings(BaseServiceSettings):
         ge=1,
         le=64,
         validation_alias="EMULATOR_SPEECH_THREADS",
-        description="Threads running synthesis and worker processes running recognition, off the "
-        "event loop (resampling and VAD of appended audio run on one thread of their own).",
+        description="Worker processes running recognition and synthesis (at a lower CPU "
+        "priority) off the event loop; resampling and VAD of appended audio run on one thread "
+        "of their own.",
     )
     max_session_s: float = Field(
         default=1800.0,

@@ -1,11 +1,9 @@
 """The speech engines of one emulator process, loaded once in the lifespan and shared by every
 session. CPU work runs off the event loop, so the loop only moves bytes: one thread for the
-input path (resampling and voice activity detection of every appended chunk, each a fraction of
-a millisecond), ``EMULATOR_SPEECH_THREADS`` threads for synthesis and as many worker processes
-for recognition (pocketsphinx holds the GIL while it decodes; see :mod:`.asr`). Keeping the input path apart means appended audio is always taken in while
-every speech thread is busy: behind a recognition backlog, appends would wait, the websocket's
-incoming queue would fill and stop the connection reading, and the peer's keepalive pings would
-go unanswered until it dropped the connection."""
+input path (resampling and voice activity detection of every appended chunk, each a fraction
+of a millisecond) and ``EMULATOR_SPEECH_THREADS`` worker processes for recognition and
+synthesis (see :mod:`.workers` for why processes, at a lower priority). Keeping the input path
+apart means appended audio is always taken in while the workers are busy."""
 
 from __future__ import annotations
 
@@ -18,10 +16,10 @@ from typing import TypeVar
 
 import numpy as np
 
-from switchboard.emulator.asr import RecognizerPool, Transcript
+from switchboard.emulator.asr import Transcript
 from switchboard.emulator.settings import EmulatorSettings
-from switchboard.emulator.tts import Synthesizer, load_synthesizer
 from switchboard.emulator.vad import SileroVad, VadStream
+from switchboard.emulator.workers import RemoteSynthesizer, SpeechWorkers
 
 __all__ = ["Speech"]
 
@@ -30,35 +28,28 @@ T = TypeVar("T")
 
 
 class Speech:
-    """VAD model, recogniser worker processes and synthesiser, plus the threads that run them."""
+    """The VAD model and its input thread, plus the speech worker processes."""
 
     def __init__(self, settings: EmulatorSettings) -> None:
         started = time.perf_counter()
-        self.executor = ThreadPoolExecutor(
-            max_workers=settings.speech_threads, thread_name_prefix="speech"
-        )
         self.ingest_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest")
-        # the recognition workers load their engines while this process loads the others
-        self.recognizer = RecognizerPool(settings.asr, processes=settings.speech_threads)
+        # the workers load their engines while this process loads the VAD model
+        self.workers = SpeechWorkers(settings.asr, settings.tts, processes=settings.speech_threads)
         self.vad = SileroVad()
-        self.synthesizer: Synthesizer = load_synthesizer(settings.tts)
-        self.recognizer.wait_ready()
+        self.workers.wait_ready()
+        self.synthesizer = RemoteSynthesizer(self.workers)
         log.info(
             "speech engines loaded",
             extra={
                 "asr": settings.asr,
                 "tts": self.synthesizer.name,
-                "threads": settings.speech_threads,
+                "worker_processes": settings.speech_threads,
                 "load_s": round(time.perf_counter() - started, 3),
             },
         )
 
-    async def run(self, fn: Callable[[], T]) -> T:
-        """Run slow CPU work *fn* (recognition, synthesis) in the speech thread pool."""
-        return await asyncio.get_running_loop().run_in_executor(self.executor, fn)
-
     async def ingest(self, fn: Callable[[], T]) -> T:
-        """Run input-path work *fn* (resampling, VAD: well under a millisecond) on the ingest
+        """Run input-path work *fn* (resampling, VAD: well under a millisecond) on the input
         thread, which never waits behind recognition or synthesis."""
         return await asyncio.get_running_loop().run_in_executor(self.ingest_executor, fn)
 
@@ -66,12 +57,11 @@ class Speech:
         return await self.ingest(lambda: stream.feed(samples_16k))
 
     async def transcribe(self, pcm16k: np.ndarray) -> Transcript:
-        return await self.recognizer.transcribe(pcm16k)
+        return await self.workers.transcribe(pcm16k)
 
     async def synthesize(self, sentence: str, speed: float = 1.0) -> np.ndarray:
-        return await self.run(lambda: self.synthesizer.synthesize(sentence, speed=speed))
+        return await self.workers.synthesize(sentence, speed)
 
     def close(self) -> None:
-        self.executor.shutdown(wait=False, cancel_futures=True)
         self.ingest_executor.shutdown(wait=False, cancel_futures=True)
-        self.recognizer.close()
+        self.workers.close()
