@@ -206,11 +206,14 @@ async def main(args: argparse.Namespace) -> int:
                     await close()
         finally:
             await stack.close()  # whatever happened above: no process may outlive the run
+            _publish(report, Path(args.out))  # a stopped run still reports the rows it has
+    return 0 if report.passed else 1
+
+
+def _publish(report: Report, out: Path) -> None:
     print(report.table())
-    out = Path(args.out)
     report.write(out)
     print(f"\nreport written to {out}", file=sys.stderr)
-    return 0 if report.passed else 1
 
 
 async def _run_stoppable(args: argparse.Namespace) -> int:
