@@ -124,9 +124,10 @@ class _Microphone:
             raise
 
     def _fail_marks(self) -> None:
+        assert self._closed is not None
         for _, future in self._marks:
             if not future.done():
-                future.set_exception(self._closed or ConnectionAbortedError())
+                future.set_exception(self._closed)
                 future.exception()  # retrieved: the caller may have stopped listening
         self._marks = []
 

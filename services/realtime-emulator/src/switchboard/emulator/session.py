@@ -228,10 +228,8 @@ class RealtimeSession:
     # -- client events --------------------------------------------------------------------------
 
     async def _handle(self, event: dict[str, Any]) -> None:
-        kind = event["type"]
-        if kind == "input_audio_buffer.append":
-            await self._append(self._decode_append(event["audio"]))
-        elif kind == "session.update":
+        kind = event["type"]  # input_audio_buffer.append never comes here: _handle_inbox
+        if kind == "session.update":
             self._session_update(event["session"])
         elif kind == "conversation.item.create":
             self._item_create(event["item"], event.get("previous_item_id"))
@@ -355,20 +353,28 @@ class RealtimeSession:
         A session behind on its audio takes a run of chunks in one step instead of one round
         trip to the input thread each; a session keeping up finds the inbox empty."""
         chunks = [first]
-        while len(chunks) < APPEND_BATCH and not inbox.empty():
+        ended: str | bytes | Exception | None = None
+        while ended is None and len(chunks) < APPEND_BATCH and not inbox.empty():
             raw = inbox.get_nowait()
-            if isinstance(raw, Exception):
-                return np.concatenate(chunks), raw
-            try:
-                event = self.dialect.parse(raw)
-                if event["type"] != "input_audio_buffer.append":
-                    return np.concatenate(chunks), raw
-                chunk = self._decode_append(event["audio"])
-            except ProtocolError:
-                return np.concatenate(chunks), raw  # handled on its own: its error event
-            metrics.EVENTS_IN.labels("input_audio_buffer.append").inc()
-            chunks.append(chunk)
-        return (first if len(chunks) == 1 else np.concatenate(chunks)), None
+            chunk = self._queued_append(raw)
+            if chunk is None:
+                ended = raw  # not an append, or a malformed one: handled on its own
+            else:
+                metrics.EVENTS_IN.labels("input_audio_buffer.append").inc()
+                chunks.append(chunk)
+        return (first if len(chunks) == 1 else np.concatenate(chunks)), ended
+
+    def _queued_append(self, raw: str | bytes | Exception) -> np.ndarray | None:
+        """The samples of *raw* if it is a valid ``input_audio_buffer.append``, else None."""
+        if isinstance(raw, Exception):
+            return None
+        try:
+            event = self.dialect.parse(raw)
+            if event["type"] != "input_audio_buffer.append":
+                return None
+            return self._decode_append(event["audio"])
+        except ProtocolError:
+            return None
 
     async def _append(self, samples: np.ndarray) -> None:
         detector = self._detector

@@ -18,7 +18,7 @@ import numpy as np
 
 from switchboard.emulator.asr import Transcript
 from switchboard.emulator.settings import EmulatorSettings
-from switchboard.emulator.vad import SileroVad, VadStream
+from switchboard.emulator.vad import SileroVad
 from switchboard.emulator.workers import RemoteSynthesizer, SpeechWorkers
 
 __all__ = ["Speech"]
@@ -52,9 +52,6 @@ class Speech:
         """Run input-path work *fn* (resampling, VAD: well under a millisecond) on the input
         thread, which never waits behind recognition or synthesis."""
         return await asyncio.get_running_loop().run_in_executor(self.ingest_executor, fn)
-
-    async def vad_feed(self, stream: VadStream, samples_16k: np.ndarray) -> list[float]:
-        return await self.ingest(lambda: stream.feed(samples_16k))
 
     async def transcribe(self, pcm16k: np.ndarray) -> Transcript:
         return await self.workers.transcribe(pcm16k)
