@@ -218,6 +218,48 @@ async def test_appended_audio_is_taken_in_while_every_speech_worker_is_busy(
     await ga.until("response.done")
 
 
+async def test_a_response_cancelled_while_its_transcript_waits_leaves_the_session_working(
+    ga: EventLog, say: Any, speech: Any, tmp_path: Any
+) -> None:
+    """A response waiting for the user's transcript (recognition queued behind busy workers) is
+    cancelled; when the transcript arrives the session goes on. The cancelled wait used to
+    cancel the item's transcript future, and setting it then crashed the whole session (seen
+    under 50 callers in the chaos run: "session crashed ... InvalidStateError")."""
+    import asyncio
+
+    audio = say("Where is my order?")
+    gate = tmp_path / "release"
+    held = [
+        asyncio.wrap_future(speech.workers.executor.submit(_hold_until, str(gate)))
+        for _ in range(speech.workers.processes)
+    ]
+    try:
+        await ga.until("session.created")
+        await ga.send(
+            {
+                "type": "session.update",
+                "session": {
+                    "type": "realtime",
+                    "audio": {"input": {"transcription": {"model": "whisper-1"}}},
+                },
+            }
+        )
+        await ga.until("session.updated")
+        await stream(ga, audio)
+        created = (await ga.until("response.created"))["response"]
+        await ga.send({"type": "response.cancel", "response_id": created["id"]})
+        done = (await ga.until("response.done"))["response"]
+        assert done["status"] == "cancelled"
+        assert not any(f.done() for f in held)  # the transcript was still pending
+    finally:
+        gate.touch()
+        await asyncio.gather(*held)
+    transcript = await ga.until("conversation.item.input_audio_transcription.completed")
+    assert "order" in transcript["transcript"].lower()
+    await ga.send({"type": "response.create"})
+    assert (await ga.until("response.done"))["response"]["status"] == "completed"
+
+
 async def test_speech_runs_in_low_priority_worker_processes(speech: Any, say: Any) -> None:
     """Recognition and synthesis run in worker processes, never in the server's own (pocketsphinx
     holds the GIL for a whole decode and would freeze the event loop), at a lower CPU priority

@@ -707,8 +707,12 @@ class RealtimeSession:
                     parts.append(content.get("text") or "")
                 elif content.get("type") == "input_audio":
                     pending = self._user_audio.get(last.get("id", ""))
+                    # shielded: the transcript belongs to the item, and a cancelled response
+                    # (barge-in, response.cancel) must not cancel it under the transcription
                     parts.append(
-                        await pending.transcript if pending else content.get("transcript") or ""
+                        await asyncio.shield(pending.transcript)
+                        if pending
+                        else content.get("transcript") or ""
                     )
             user_text = " ".join(p for p in parts if p)
             if not user_text:
