@@ -3,7 +3,9 @@ store's and the bench's own loop does not slow it down:
 
 - ``publish``: conversation events at a steady rate (``occurred_at`` stamped as each one is sent)
   to the events exchange, through the same aio-pika/aiormq client the gateway uses, without
-  publisher confirms (the bench counts what is stored instead);
+  publisher confirms (the bench counts what is stored instead). Like a gateway's publisher, it
+  sends what fell due since its last flush (every 5 ms, at most ``--batch`` events at a time) as
+  one message per payload type; ``--batch 1`` sends one event per message;
 - ``consume``: the store's consume path without the store: the same client, prefetch and plain
   deliveries on the underlying aiormq channel, one ``multiple`` ack per batch, nothing parsed or
   written. Its CPU per event is what the AMQP client alone costs the store.
@@ -39,6 +41,8 @@ from switchboard.contracts.events import (
     ToolCompleted,
     TurnLatency,
     UserTranscript,
+    encode_conversation_events,
+    group_by_type,
 )
 
 __all__ = ["conversation"]
@@ -92,7 +96,7 @@ def _cpu_s() -> float:
 
 
 async def publish(
-    amqp_url: str, exchange: str, rate: float, seconds: float, prefix: str
+    amqp_url: str, exchange: str, rate: float, seconds: float, prefix: str, batch: int
 ) -> dict[str, Any]:
     """Publish ``rate`` events/s for ``seconds``, each stamped with its publish time."""
     rng = random.Random(prefix)
@@ -102,9 +106,13 @@ async def publish(
     ][:count]
     sentinel = json.dumps(_SENTINEL.isoformat().replace("+00:00", "Z")).encode()
     assert sentinel in events[0].model_dump_json().encode()
-    prepared = [
-        (e.model_dump_json().encode(), f"event.{e.payload.type}", e.event_id) for e in events
-    ]
+    # each event's body once; a message of several is their JSON array, which is what
+    # ``encode_conversation_events`` writes (checked here on the first group)
+    bodies = [e.model_dump_json().encode() for e in events]
+    first = group_by_type(events[:batch])
+    kind, group = next(iter(first.items()))
+    joined = _join([bodies[events.index(e)] for e in group])
+    assert joined == encode_conversation_events(group), kind
     connection = await aio_pika.connect(
         amqp_url, client_properties={"connection_name": "switchboard-bench-publisher"}
     )
@@ -112,24 +120,32 @@ async def publish(
     loop = asyncio.get_running_loop()
     tick = 0.005  # messages fall due continuously and go out in bursts, one every tick
     cpu0, started = _cpu_s(), loop.time()
-    sent = 0
+    sent = messages = 0
     behind_max = 0.0
     while sent < count:
         due = min(count, int((loop.time() - started) * rate) + 1)
         behind_max = max(behind_max, (due - sent) / rate)
         while sent < due:
-            body, key, event_id = prepared[sent]
+            flush = range(sent, min(due, sent + batch))
+            groups: dict[str, list[int]] = {}
+            for i in flush:
+                groups.setdefault(events[i].payload.type, []).append(i)
             stamp = json.dumps(datetime.now(UTC).isoformat()).encode()
-            await raw.basic_publish(  # type: ignore[call-arg]  # aiormq's abc lacks ``wait``
-                body.replace(sentinel, stamp, 1),
-                exchange=exchange,
-                routing_key=key,
-                properties=Basic.Properties(
-                    content_type="application/json", message_id=event_id, delivery_mode=2
-                ),
-                wait=False,  # queued for the writer, not awaited per message
-            )
-            sent += 1
+            for kind, indexes in groups.items():
+                body = _join([bodies[i] for i in indexes]).replace(sentinel, stamp)
+                await raw.basic_publish(  # type: ignore[call-arg]  # aiormq's abc lacks ``wait``
+                    body,
+                    exchange=exchange,
+                    routing_key=f"event.{kind}",
+                    properties=Basic.Properties(
+                        content_type="application/json",
+                        message_id=events[indexes[0]].event_id,
+                        delivery_mode=2,
+                    ),
+                    wait=False,  # queued for the writer, not awaited per message
+                )
+                messages += 1
+            sent += len(flush)
         await asyncio.sleep(tick)
     await raw.basic_qos(prefetch_count=0)  # a round trip: every publish before it is written
     elapsed = loop.time() - started
@@ -137,11 +153,16 @@ async def publish(
     await connection.close()
     return {
         "published": sent,
+        "messages": messages,
         "seconds": elapsed,
         "rate": sent / elapsed,
         "cpu_s": cpu,
         "behind_max_s": behind_max,
     }
+
+
+def _join(bodies: list[bytes]) -> bytes:
+    return bodies[0] if len(bodies) == 1 else b"[" + b",".join(bodies) + b"]"
 
 
 async def consume(
@@ -189,6 +210,7 @@ def main() -> int:
     pub.add_argument("--rate", type=float, required=True)
     pub.add_argument("--seconds", type=float, required=True)
     pub.add_argument("--prefix", required=True)
+    pub.add_argument("--batch", type=int, default=64, help="most events per flush")
     con = sub.add_parser("consume")
     con.add_argument("--queue", required=True)
     con.add_argument("--count", type=int, required=True)
@@ -197,7 +219,9 @@ def main() -> int:
     args = parser.parse_args()
     amqp_url = os.environ["AMQP_URL"]
     if args.command == "publish":
-        out = asyncio.run(publish(amqp_url, args.exchange, args.rate, args.seconds, args.prefix))
+        out = asyncio.run(
+            publish(amqp_url, args.exchange, args.rate, args.seconds, args.prefix, args.batch)
+        )
     else:
         out = asyncio.run(consume(amqp_url, args.queue, args.count, args.prefetch, args.batch))
     print(json.dumps(out), flush=True)

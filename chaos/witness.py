@@ -17,7 +17,7 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from pydantic import ValidationError
 
 from switchboard.amqp import Topology
-from switchboard.contracts.events import ConversationEvent, parse_conversation_event
+from switchboard.contracts.events import ConversationEvent, parse_conversation_events
 
 __all__ = ["Witness", "WitnessWindow"]
 
@@ -72,13 +72,14 @@ class Witness:
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         try:
-            event = parse_conversation_event(message.body)
+            events = parse_conversation_events(message.body)
         except ValidationError:
             self.window.unparseable += 1
             self.total.unparseable += 1
         else:
-            self.window.add(event)
-            self.total.add(event)
+            for event in events:
+                self.window.add(event)
+                self.total.add(event)
         await message.ack()
 
     def open_window(self) -> WitnessWindow:

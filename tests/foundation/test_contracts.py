@@ -19,9 +19,13 @@ from switchboard.contracts import (
     ToolCompleted,
     ToolError,
     ToolErrorCode,
+    encode_conversation_events,
+    group_by_type,
     parse_conversation_event,
+    parse_conversation_events,
     parse_tool_call_request,
     parse_tool_call_result,
+    split_conversation_events,
 )
 from switchboard.contracts.realtime import (
     CLIENT_EVENT_TYPES,
@@ -134,6 +138,50 @@ def test_conversation_events_round_trip_through_one_union() -> None:
         parsed = parse_conversation_event(event.model_dump_json())
         assert parsed == event
         assert type(parsed.payload) is type(payload)
+
+
+def test_a_message_holds_one_event_or_several_of_one_type() -> None:
+    """One event is encoded as itself (the single-event wire format), several as a JSON array;
+    both parse back; grouping keeps each type's events in the order given."""
+    events = [
+        ConversationEvent(session_id="s", seq=i, payload=SessionEnded(reason=f"r{i}"))
+        for i in range(3)
+    ]
+    mixed = [events[0], _started(1), events[1], _started(2), events[2]]
+    groups = group_by_type(mixed)
+    assert list(groups) == ["session.ended", "session.started"]
+    assert groups["session.ended"] == events
+    assert [e.seq for e in groups["session.started"]] == [1, 2]
+    one = encode_conversation_events(events[:1])
+    assert one == events[0].model_dump_json().encode()
+    assert parse_conversation_events(one) == events[:1]
+    several = encode_conversation_events(events)
+    assert json.loads(several)[2] == json.loads(events[2].model_dump_json())
+    assert parse_conversation_events(b" \n" + several) == events
+    with pytest.raises(ValueError):
+        encode_conversation_events([])
+
+
+def _started(seq: int) -> ConversationEvent:
+    payload = SessionStarted(customer_id="c", gateway="g", upstream="emulator", model="m")
+    return ConversationEvent(session_id="s", seq=seq, payload=payload)
+
+
+def test_a_bad_array_is_rejected_whole_and_split_into_parts() -> None:
+    """One bad element fails the whole message; split gives each element back as a body of its
+    own (the good ones parse), and None for what is not a readable array."""
+    good = _started(0)
+    body = json.dumps([json.loads(good.model_dump_json()), {"seq": -1}, 7]).encode()
+    with pytest.raises(ValidationError):
+        parse_conversation_events(body)
+    parts = split_conversation_events(body)
+    assert parts is not None and len(parts) == 3
+    assert parse_conversation_event(parts[0]) == good
+    assert json.loads(parts[1]) == {"seq": -1} and parts[2] == b"7"
+    assert split_conversation_events(b"[not json") is None
+    assert split_conversation_events(good.model_dump_json()) is None
+    with pytest.raises(ValidationError):
+        parse_conversation_events(b"[1, 2")
 
 
 @pytest.mark.parametrize(

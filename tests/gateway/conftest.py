@@ -20,7 +20,7 @@ import websockets
 from openai import AsyncOpenAI
 
 from switchboard.amqp import Topology
-from switchboard.contracts.events import ConversationEvent, parse_conversation_event
+from switchboard.contracts.events import ConversationEvent, parse_conversation_events
 from switchboard.gateway.app import Gateway, create_app
 from switchboard.gateway.settings import GatewaySettings
 from switchboard.worker.service import WorkerService
@@ -232,7 +232,7 @@ class EventCollector:
         self._arrived = asyncio.Event()
 
     async def on_message(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        self.events.append(parse_conversation_event(message.body))
+        self.events += parse_conversation_events(message.body)
         self._arrived.set()
 
     async def until(

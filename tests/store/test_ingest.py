@@ -6,12 +6,18 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from collections.abc import AsyncIterator
 
 import aio_pika
 import asyncpg
 import pytest
 
 from switchboard.amqp import REASON_HEADER, Topology
+from switchboard.contracts.events import (
+    encode_conversation_events,
+    group_by_type,
+    parse_conversation_event,
+)
 from switchboard.store.service import StoreService
 from tests.store.conftest import Publisher, WaitStored
 from tests.store.factories import conversation, new_session_id
@@ -150,7 +156,9 @@ async def test_personal_data_is_redacted_before_it_is_stored(
 @pytest.fixture
 async def dead_letters(
     amqp_connection: aio_pika.abc.AbstractRobustConnection, store_broker: Topology
-) -> asyncio.Queue[aio_pika.abc.AbstractIncomingMessage]:
+) -> AsyncIterator[asyncio.Queue[aio_pika.abc.AbstractIncomingMessage]]:
+    """What reaches the dead-letter queue during one test (its consumer is closed after it, so
+    the next test's consumer gets every letter)."""
     channel = await amqp_connection.channel()
     queue = await channel.declare_queue(
         store_broker.store_events_dead_letter_queue,
@@ -159,7 +167,8 @@ async def dead_letters(
     )
     got: asyncio.Queue[aio_pika.abc.AbstractIncomingMessage] = asyncio.Queue()
     await queue.consume(got.put, no_ack=True)
-    return got
+    yield got
+    await channel.close()
 
 
 async def test_poison_messages_go_to_the_dead_letter_queue_with_a_reason(
@@ -192,3 +201,57 @@ async def test_poison_messages_go_to_the_dead_letter_queue_with_a_reason(
     sid = good[0].session_id
     assert await wait_stored(sid, len(good)) == len(good)
     assert store.metrics.dead_lettered.labels("invalid event")._value.get() >= 2
+
+
+async def test_messages_of_several_events_are_stored_and_only_their_bad_parts_set_aside(
+    store: StoreService,
+    publisher: Publisher,
+    wait_stored: WaitStored,
+    dead_letters: asyncio.Queue[aio_pika.abc.AbstractIncomingMessage],
+    db: asyncpg.Pool,
+) -> None:
+    """Messages as a busy gateway sends them (several events of one type each) are stored like
+    single events. In an array with unreadable elements, the readable ones are stored and each
+    bad one is dead-lettered alone, its index in the reason; an unstorable event of a batch is
+    dead-lettered alone, as itself, and the rest of its message is stored."""
+    good = conversation()
+    too_long = conversation(customer_id="c" * 100)[0]
+    groups = group_by_type([*good, too_long])
+    assert len(groups["session.started"]) == 2  # the unstorable one shares a message
+    for kind, group in groups.items():
+        await publisher.raw(
+            encode_conversation_events(group),
+            Topology.event_routing_key(kind),
+            message_id=group[0].event_id,
+        )
+    readable = conversation()[0]
+    mixed = [json.loads(readable.model_dump_json()), {"session_id": "x", "seq": -1}, "text"]
+    await publisher.raw(
+        json.dumps(mixed).encode(), "event.session.started", message_id="poison-array"
+    )
+    letters: list[aio_pika.abc.AbstractIncomingMessage] = []
+    while len(letters) < 3:
+        letters.append(await asyncio.wait_for(dead_letters.get(), 30))
+    by_reason = {str((m.headers or {})[REASON_HEADER]): m for m in letters}
+    unstorable = [m for r, m in by_reason.items() if r.startswith("unstorable event: 22001: ")]
+    assert len(unstorable) == 1
+    assert unstorable[0].message_id == too_long.event_id
+    assert parse_conversation_event(unstorable[0].body).event_id == too_long.event_id
+    elements = {
+        r.rsplit("(element ", 1)[1].rstrip(")"): by_reason[r]
+        for r in by_reason
+        if r.startswith("invalid event: ")
+    }
+    assert sorted(elements) == ["1", "2"]
+    assert all(m.message_id == "poison-array" for m in elements.values())
+    assert json.loads(elements["1"].body) == {"session_id": "x", "seq": -1}
+    assert json.loads(elements["2"].body) == "text"
+    sid = good[0].session_id
+    assert await wait_stored(sid, len(good)) == len(good)
+    assert await wait_stored(readable.session_id, 1) == 1
+    session = await _session(db, sid)
+    assert session["event_count"] == len(good) and session["end_reason"] == "client_closed"
+    assert (
+        await db.fetchval("SELECT count(*) FROM audit.event WHERE event_id = $1", too_long.event_id)
+        == 0
+    )

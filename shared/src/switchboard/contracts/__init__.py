@@ -15,7 +15,11 @@ from switchboard.contracts.events import (
     ToolCompleted,
     TurnLatency,
     UserTranscript,
+    encode_conversation_events,
+    group_by_type,
     parse_conversation_event,
+    parse_conversation_events,
+    split_conversation_events,
 )
 from switchboard.contracts.tools import (
     ToolCallRequest,
@@ -45,7 +49,11 @@ __all__ = [
     "TraceContext",
     "TurnLatency",
     "UserTranscript",
+    "encode_conversation_events",
+    "group_by_type",
     "parse_conversation_event",
+    "parse_conversation_events",
     "parse_tool_call_request",
     "parse_tool_call_result",
+    "split_conversation_events",
 ]

@@ -2,11 +2,20 @@
 
 One envelope (:class:`ConversationEvent`) with a unique id, the session, a per-session sequence
 number and a time, around one typed payload chosen by its ``type`` literal.
+
+On the broker a message holds one event (a JSON object) or several events of one payload type (a
+JSON array, routed like each of them): a busy gateway sends what it has buffered in as few
+messages as the routing keys allow, because a consumer's cost is mostly per message.
+:func:`encode_conversation_events` writes either form, :func:`parse_conversation_events` reads
+both, and :func:`split_conversation_events` takes an unreadable array apart so that a consumer can
+keep the good events and dead-letter the rest one by one.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -24,7 +33,11 @@ __all__ = [
     "Truncated",
     "TurnLatency",
     "UserTranscript",
+    "encode_conversation_events",
+    "group_by_type",
     "parse_conversation_event",
+    "parse_conversation_events",
+    "split_conversation_events",
 ]
 
 
@@ -143,3 +156,51 @@ _event_adapter: TypeAdapter[ConversationEvent] = TypeAdapter(ConversationEvent)
 def parse_conversation_event(data: bytes | str) -> ConversationEvent:
     """Parse an event from the wire; raises ``pydantic.ValidationError`` when malformed."""
     return _event_adapter.validate_json(data)
+
+
+_batch_adapter: TypeAdapter[list[ConversationEvent]] = TypeAdapter(list[ConversationEvent])
+
+
+def _is_array(data: bytes | str) -> bool:
+    head = data.lstrip()[:1]
+    return head in (b"[", "[")
+
+
+def parse_conversation_events(data: bytes | str) -> list[ConversationEvent]:
+    """The events of one broker message: a JSON object (one event) or a JSON array of events;
+    raises ``pydantic.ValidationError`` when anything in it is malformed."""
+    if _is_array(data):
+        return _batch_adapter.validate_json(data)
+    return [_event_adapter.validate_json(data)]
+
+
+def split_conversation_events(data: bytes | str) -> list[bytes] | None:
+    """The elements of a message that is a JSON array, each as a message body of its own (to be
+    parsed, or dead-lettered, one by one); ``None`` when the message is not a readable array."""
+    if not _is_array(data):
+        return None
+    try:
+        elements = json.loads(data)
+    except ValueError:
+        return None
+    if not isinstance(elements, list):
+        return None
+    return [json.dumps(element, separators=(",", ":")).encode() for element in elements]
+
+
+def encode_conversation_events(events: Sequence[ConversationEvent]) -> bytes:
+    """One message body for *events*: the event itself when there is one, else a JSON array."""
+    if not events:
+        raise ValueError("no events to encode")
+    if len(events) == 1:
+        return events[0].model_dump_json().encode()
+    return _batch_adapter.dump_json(list(events))
+
+
+def group_by_type(events: Sequence[ConversationEvent]) -> dict[str, list[ConversationEvent]]:
+    """*events* by payload type (each group in the order given): one message per group keeps
+    every message routable by its events' type."""
+    groups: dict[str, list[ConversationEvent]] = {}
+    for event in events:
+        groups.setdefault(event.payload.type, []).append(event)
+    return groups

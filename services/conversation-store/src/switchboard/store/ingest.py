@@ -1,6 +1,7 @@
 """The broker side of the store: consume ``{ns}.store.events`` with an explicit prefetch, gather
-deliveries into batches bounded in size and time, write each batch in one transaction and only
-then acknowledge it (one ``multiple`` ack per channel). Unreadable or unstorable messages go to
+deliveries into batches bounded in size and time, write each batch (one transaction per
+``batch_size`` events: a message may hold several) and only then acknowledge it (one
+``multiple`` ack per channel). Unreadable or unstorable messages go to
 ``{ns}.store.events.dlq`` with the reason in the ``x-switchboard-reason`` header.
 
 The ingest owns its broker connection and a supervisor keeps it consuming: it connects, declares
@@ -31,7 +32,12 @@ from aiormq.abc import DeliveredMessage
 from pydantic import ValidationError
 
 from switchboard.amqp import REASON_HEADER, Topology
-from switchboard.contracts.events import ConversationEvent, parse_conversation_event
+from switchboard.contracts.events import (
+    ConversationEvent,
+    parse_conversation_event,
+    parse_conversation_events,
+    split_conversation_events,
+)
 from switchboard.settings import redact_url
 from switchboard.store.metrics import StoreMetrics
 from switchboard.store.redaction import Redactor
@@ -294,17 +300,12 @@ class Ingest:
     async def _process(self, batch: list[DeliveredMessage]) -> None:
         events: list[tuple[DeliveredMessage, ConversationEvent]] = []
         for message in batch:
-            try:
-                event = parse_conversation_event(message.body)
-            except ValidationError as exc:
-                first = exc.errors(include_url=False)[0]
-                where = ".".join(str(p) for p in first.get("loc", ())) or "message"
-                await self._dead_letter(message, f"invalid event: {where}: {first['msg']}")
-                continue
-            events.append((message, self._redactor.event(event)))
-        if events:
+            events += [(message, self._redactor.event(e)) for e in await self._parse(message)]
+        # a batch of messages may hold many events each: one transaction per ``batch_size`` events
+        for start in range(0, len(events), self._batch_size):
+            chunk = events[start : start + self._batch_size]
             started = time.perf_counter()
-            stored = await self._write(events)
+            stored = await self._write(chunk)
             self._metrics.batch_seconds.observe(time.perf_counter() - started)
             now = datetime.now(UTC)
             by_type = Counter(event.payload.type for event in stored)
@@ -313,11 +314,30 @@ class Ingest:
             self._metrics.lag.observe_many(
                 max(0.0, (now - event.occurred_at).total_seconds()) for event in stored
             )
-            duplicates = len(events) - len(stored)
+            duplicates = len(chunk) - len(stored)
             if duplicates:
                 self._metrics.duplicates.inc(duplicates)
-        self._metrics.batch_size.observe(len(batch))
+        self._metrics.batch_size.observe(len(events))
         await _settle(batch, ack=True)
+
+    async def _parse(self, message: DeliveredMessage) -> list[ConversationEvent]:
+        """The message's events; what cannot be read goes to the dead-letter queue. An array
+        with bad elements is taken apart: its good events are kept, each bad one is
+        dead-lettered on its own (with its index in the reason)."""
+        try:
+            return parse_conversation_events(message.body)
+        except ValidationError as exc:
+            parts = split_conversation_events(message.body)
+            if parts is None:
+                await self._dead_letter(message, _invalid(exc))
+                return []
+        events: list[ConversationEvent] = []
+        for index, body in enumerate(parts):
+            try:
+                events.append(parse_conversation_event(body))
+            except ValidationError as exc:
+                await self._dead_letter(message, f"{_invalid(exc)} (element {index})", body=body)
+        return events
 
     async def _write(
         self, events: Sequence[tuple[DeliveredMessage, ConversationEvent]]
@@ -339,7 +359,14 @@ class Ingest:
                 if not is_data_error(exc):
                     raise
                 sqlstate = getattr(exc, "sqlstate", "")
-                await self._dead_letter(message, f"unstorable event: {sqlstate}: {exc}"[:500])
+                # of a message holding several events, only the refused one (as parsed, redacted)
+                alone = message.body.lstrip()[:1] == b"["
+                await self._dead_letter(
+                    message,
+                    f"unstorable event: {sqlstate}: {exc}"[:500],
+                    body=event.model_dump_json().encode() if alone else None,
+                    message_id=event.event_id,
+                )
         return stored
 
     async def _write_retrying(self, events: list[ConversationEvent]) -> WriteResult:
@@ -358,9 +385,16 @@ class Ingest:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._retry_max_s)
 
-    async def _dead_letter(self, message: DeliveredMessage, reason: str) -> None:
-        """Keep *message* in the dead-letter queue with *reason* (it is acknowledged with its
-        batch afterwards)."""
+    async def _dead_letter(
+        self,
+        message: DeliveredMessage,
+        reason: str,
+        *,
+        body: bytes | None = None,
+        message_id: str | None = None,
+    ) -> None:
+        """Keep *message* (or *body*, one part of it) in the dead-letter queue with *reason*; the
+        message itself is acknowledged with its batch afterwards."""
         assert self._dlx is not None
         log.warning(
             "dead-lettering a message",
@@ -373,14 +407,20 @@ class Ingest:
         headers["x-switchboard-queue"] = self._topology.store_events_queue
         await self._dlx.publish(
             aio_pika.Message(
-                body=message.body,
+                body=message.body if body is None else body,
                 headers=headers,
                 content_type=properties.content_type,
-                message_id=properties.message_id,
+                message_id=message_id or properties.message_id,
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             ),
             routing_key=DLQ_ROUTING_KEY,
         )
+
+
+def _invalid(exc: ValidationError) -> str:
+    first = exc.errors(include_url=False)[0]
+    where = ".".join(str(p) for p in first.get("loc", ())) or "message"
+    return f"invalid event: {where}: {first['msg']}"
 
 
 async def _settle(batch: list[DeliveredMessage], *, ack: bool) -> None:

@@ -94,7 +94,7 @@ class StoreMetrics:
         )
         self.batch_size = Histogram(
             "switchboard_store_batch_size_events",
-            "Messages per written batch.",
+            "Events per batch of messages taken from the broker.",
             buckets=_SIZE_BUCKETS,
             registry=r,
         )

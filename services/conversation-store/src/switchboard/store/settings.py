@@ -40,14 +40,17 @@ class StoreSettings(BaseServiceSettings, DatabaseSettings, AmqpSettings, RedisSe
         ge=1,
         le=65535,
         validation_alias="STORE_PREFETCH",
-        description="Unacknowledged events the broker hands this process at once.",
+        description=(
+            "Unacknowledged messages (each one event, or several of one type) the broker "
+            "hands this process at once."
+        ),
     )
     batch_size: int = Field(
         default=500,
         ge=1,
         le=10000,
         validation_alias="STORE_BATCH_SIZE",
-        description="Most events written in one transaction.",
+        description="Most messages taken, and most events written in one transaction.",
     )
     batch_wait_s: float = Field(
         default=0.05,

@@ -16,7 +16,11 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
 
 from switchboard.amqp import Topology
-from switchboard.contracts.events import ConversationEvent
+from switchboard.contracts.events import (
+    ConversationEvent,
+    encode_conversation_events,
+    group_by_type,
+)
 from switchboard.contracts.tools import (
     ToolCallRequest,
     ToolCallResult,
@@ -165,12 +169,18 @@ def _failed(call_id: str, code: ToolErrorCode, message: str) -> ToolCallResult:
     )
 
 
+#: The most buffered events one flush of :class:`EventPublisher` takes.
+EVENT_BATCH = 64
+
+
 class EventPublisher:
     """Publishes conversation events in the background; ``publish()`` never blocks or raises.
 
     Events wait in a bounded buffer (the oldest is dropped, and counted, when it is full); a
     background task publishes them in batches with publisher confirms, keeping every event the
-    broker did not confirm for the next attempt, so an outage only delays them.
+    broker did not confirm for the next attempt, so an outage only delays them. A batch is what
+    accumulated while the previous one was being confirmed, sent as one message per payload type:
+    a quiet gateway sends one event per message, a busy one few messages for many events.
     """
 
     def __init__(
@@ -180,7 +190,7 @@ class EventPublisher:
         metrics: GatewayMetrics,
         capacity: int = 10000,
         retry_s: float = 1.0,
-        batch: int = 64,
+        batch: int = EVENT_BATCH,
     ) -> None:
         self._broker = broker
         self._metrics = metrics
@@ -259,27 +269,38 @@ class EventPublisher:
         return self._exchange
 
     async def _publish_batch(self, exchange: AbstractExchange) -> None:
+        """Publish what is buffered (up to ``batch`` events) as one message per payload type,
+        all awaited together; events of unconfirmed messages go back to the buffer's front."""
         batch = [self._buffer.popleft() for _ in range(min(self._batch, len(self._buffer)))]
+        groups = list(group_by_type(batch).items())
 
-        async def one(event: ConversationEvent) -> None:
+        async def one(kind: str, events: list[ConversationEvent]) -> None:
             await exchange.publish(
                 aio_pika.Message(
-                    body=event.model_dump_json().encode(),
+                    body=encode_conversation_events(events),
                     content_type="application/json",
-                    message_id=event.event_id,
+                    message_id=events[0].event_id,
                     delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                    type=event.payload.type,
-                    timestamp=event.occurred_at,
+                    type=kind,
+                    timestamp=events[0].occurred_at,
                 ),
-                routing_key=Topology.event_routing_key(event.payload.type),
+                routing_key=Topology.event_routing_key(kind),
                 timeout=5,
             )
 
-        results = await asyncio.gather(*(one(e) for e in batch), return_exceptions=True)
-        failed = [e for e, r in zip(batch, results, strict=True) if isinstance(r, BaseException)]
+        results = await asyncio.gather(*(one(*g) for g in groups), return_exceptions=True)
+        failed = [
+            e
+            for (_, events), r in zip(groups, results, strict=True)
+            if isinstance(r, BaseException)
+            for e in events
+        ]
         confirmed = len(batch) - len(failed)
         if confirmed:
             self._metrics.events_published.inc(confirmed)
+        self._metrics.event_messages_published.inc(
+            sum(1 for r in results if not isinstance(r, BaseException))
+        )
         if failed:
             # keep them, in order, ahead of anything newer (bounded like the rest)
             self._buffer.extendleft(reversed(failed))

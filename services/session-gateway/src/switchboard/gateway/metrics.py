@@ -135,6 +135,11 @@ class GatewayMetrics:
             "Conversation events confirmed by the broker.",
             registry=r,
         )
+        self.event_messages_published = Counter(
+            "switchboard_gateway_event_messages_published_total",
+            "Broker messages carrying those events (one per payload type of each flush).",
+            registry=r,
+        )
         self.events_dropped = Counter(
             "switchboard_gateway_events_dropped_total",
             "Conversation events dropped because the buffer was full.",
