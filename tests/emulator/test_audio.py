@@ -3,8 +3,11 @@ a tool call from spoken digits, and audio out; also G.711 and manual commits."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import numpy as np
@@ -177,6 +180,35 @@ def _hold_until(path: str) -> None:
         time.sleep(0.02)
 
 
+@contextlib.asynccontextmanager
+async def _speech_workers_held(speech: Any, gate: Any) -> AsyncIterator[list[Any]]:
+    """Every speech worker busy (a recognition backlog) until the block ends."""
+    held = [
+        asyncio.wrap_future(speech.workers.executor.submit(_hold_until, str(gate)))
+        for _ in range(speech.workers.processes)
+    ]
+    try:
+        yield held
+    finally:
+        gate.touch()
+        await asyncio.gather(*held)
+
+
+async def _transcribing(ga: EventLog) -> None:
+    """The session created, with input transcription on."""
+    await ga.until("session.created")
+    await ga.send(
+        {
+            "type": "session.update",
+            "session": {
+                "type": "realtime",
+                "audio": {"input": {"transcription": {"model": "whisper-1"}}},
+            },
+        }
+    )
+    await ga.until("session.updated")
+
+
 async def test_appended_audio_is_taken_in_while_every_speech_worker_is_busy(
     ga: EventLog, say: Any, speech: Any, tmp_path: Any
 ) -> None:
@@ -184,34 +216,14 @@ async def test_appended_audio_is_taken_in_while_every_speech_worker_is_busy(
     speech worker held (a recognition backlog), speech still starts and stops a turn. Queued
     behind them, appends stalled the connection's reading until peers dropped it on a keepalive
     ping timeout (seen under 50 callers in the chaos run)."""
-    import asyncio
-
     audio = say("Hello there, I have a question.")  # synthesised by the workers: before
-    gate = tmp_path / "release"
-    held = [
-        asyncio.wrap_future(speech.workers.executor.submit(_hold_until, str(gate)))
-        for _ in range(speech.workers.processes)
-    ]
-    try:
-        await ga.until("session.created")
-        await ga.send(
-            {
-                "type": "session.update",
-                "session": {
-                    "type": "realtime",
-                    "audio": {"input": {"transcription": {"model": "whisper-1"}}},
-                },
-            }
-        )
-        await ga.until("session.updated")
+    async with _speech_workers_held(speech, tmp_path / "release") as held:
+        await _transcribing(ga)
         await stream(ga, audio)
         started = await ga.until("input_audio_buffer.speech_started")
         stopped = await ga.until("input_audio_buffer.speech_stopped")
         assert started["item_id"] == stopped["item_id"]
         assert not any(f.done() for f in held)  # the workers were busy throughout
-    finally:
-        gate.touch()
-        await asyncio.gather(*held)
     # once the backlog clears, the turn is recognised and answered as usual
     transcript = await ga.until("conversation.item.input_audio_transcription.completed")
     assert "question" in transcript["transcript"].lower()
@@ -225,35 +237,15 @@ async def test_a_response_cancelled_while_its_transcript_waits_leaves_the_sessio
     cancelled; when the transcript arrives the session goes on. The cancelled wait used to
     cancel the item's transcript future, and setting it then crashed the whole session (seen
     under 50 callers in the chaos run: "session crashed ... InvalidStateError")."""
-    import asyncio
-
     audio = say("Where is my order?")
-    gate = tmp_path / "release"
-    held = [
-        asyncio.wrap_future(speech.workers.executor.submit(_hold_until, str(gate)))
-        for _ in range(speech.workers.processes)
-    ]
-    try:
-        await ga.until("session.created")
-        await ga.send(
-            {
-                "type": "session.update",
-                "session": {
-                    "type": "realtime",
-                    "audio": {"input": {"transcription": {"model": "whisper-1"}}},
-                },
-            }
-        )
-        await ga.until("session.updated")
+    async with _speech_workers_held(speech, tmp_path / "release") as held:
+        await _transcribing(ga)
         await stream(ga, audio)
         created = (await ga.until("response.created"))["response"]
         await ga.send({"type": "response.cancel", "response_id": created["id"]})
         done = (await ga.until("response.done"))["response"]
         assert done["status"] == "cancelled"
         assert not any(f.done() for f in held)  # the transcript was still pending
-    finally:
-        gate.touch()
-        await asyncio.gather(*held)
     transcript = await ga.until("conversation.item.input_audio_transcription.completed")
     assert "order" in transcript["transcript"].lower()
     await ga.send({"type": "response.create"})
@@ -284,7 +276,6 @@ async def test_pings_are_answered_while_the_session_is_behind(emulator: Any, spe
     than the CPU serves in real time) still reads its connection and answers pings; handled in
     line, every chunk stopped the reading and peers dropped the connection on a keepalive ping
     timeout. The backlog is then worked through in order."""
-    import asyncio
     import threading
 
     import websockets

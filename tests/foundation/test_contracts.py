@@ -21,6 +21,7 @@ from switchboard.contracts import (
     ToolErrorCode,
     encode_conversation_events,
     group_by_type,
+    is_event_batch,
     parse_conversation_event,
     parse_conversation_events,
     parse_tool_call_request,
@@ -158,6 +159,8 @@ def test_a_message_holds_one_event_or_several_of_one_type() -> None:
     several = encode_conversation_events(events)
     assert json.loads(several)[2] == json.loads(events[2].model_dump_json())
     assert parse_conversation_events(b" \n" + several) == events
+    assert is_event_batch(several) and is_event_batch(b" \n" + several)
+    assert not is_event_batch(one) and not is_event_batch(b"")
     with pytest.raises(ValueError):
         encode_conversation_events([])
 

@@ -35,6 +35,7 @@ __all__ = [
     "UserTranscript",
     "encode_conversation_events",
     "group_by_type",
+    "is_event_batch",
     "parse_conversation_event",
     "parse_conversation_events",
     "split_conversation_events",
@@ -161,15 +162,18 @@ def parse_conversation_event(data: bytes | str) -> ConversationEvent:
 _batch_adapter: TypeAdapter[list[ConversationEvent]] = TypeAdapter(list[ConversationEvent])
 
 
-def _is_array(data: bytes | str) -> bool:
-    head = data.lstrip()[:1]
+def is_event_batch(data: bytes | str) -> bool:
+    """Whether a message body is a JSON array (several events) rather than one event."""
+    head = data[:1]
+    if head.isspace():
+        head = data.lstrip()[:1]
     return head in (b"[", "[")
 
 
 def parse_conversation_events(data: bytes | str) -> list[ConversationEvent]:
     """The events of one broker message: a JSON object (one event) or a JSON array of events;
     raises ``pydantic.ValidationError`` when anything in it is malformed."""
-    if _is_array(data):
+    if is_event_batch(data):
         return _batch_adapter.validate_json(data)
     return [_event_adapter.validate_json(data)]
 
@@ -177,7 +181,7 @@ def parse_conversation_events(data: bytes | str) -> list[ConversationEvent]:
 def split_conversation_events(data: bytes | str) -> list[bytes] | None:
     """The elements of a message that is a JSON array, each as a message body of its own (to be
     parsed, or dead-lettered, one by one); ``None`` when the message is not a readable array."""
-    if not _is_array(data):
+    if not is_event_batch(data):
         return None
     try:
         elements = json.loads(data)

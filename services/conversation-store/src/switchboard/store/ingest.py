@@ -34,6 +34,7 @@ from pydantic import ValidationError
 from switchboard.amqp import REASON_HEADER, Topology
 from switchboard.contracts.events import (
     ConversationEvent,
+    is_event_batch,
     parse_conversation_event,
     parse_conversation_events,
     split_conversation_events,
@@ -360,11 +361,10 @@ class Ingest:
                     raise
                 sqlstate = getattr(exc, "sqlstate", "")
                 # of a message holding several events, only the refused one (as parsed, redacted)
-                alone = message.body.lstrip()[:1] == b"["
                 await self._dead_letter(
                     message,
                     f"unstorable event: {sqlstate}: {exc}"[:500],
-                    body=event.model_dump_json().encode() if alone else None,
+                    body=event.model_dump_json().encode() if is_event_batch(message.body) else None,
                     message_id=event.event_id,
                 )
         return stored
