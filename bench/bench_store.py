@@ -43,11 +43,7 @@ from bench.harness import BenchContext, Result, percentile
 from bench.store_load import conversation
 from switchboard.amqp import Topology
 from switchboard.cli.db import drop_database, ensure_database, migrate
-from switchboard.contracts.events import (
-    ConversationEvent,
-    encode_conversation_events,
-    group_by_type,
-)
+from switchboard.contracts.events import ConversationEvent, group_by_type
 from switchboard.gateway.broker import EVENT_BATCH as GATEWAY_FLUSH
 from switchboard.settings import normalise_database_url
 from switchboard.store.auth import hash_password
@@ -180,20 +176,8 @@ async def _publish(
         for start in range(0, len(events), per_flush)
         for group in group_by_type(events[start : start + per_flush]).values()
     ]
-    await asyncio.gather(
-        *(
-            exchange.publish(
-                aio_pika.Message(
-                    body=encode_conversation_events(group),
-                    content_type="application/json",
-                    message_id=group[0].event_id,
-                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                ),
-                routing_key=f"event.{group[0].payload.type}",
-            )
-            for group in groups
-        )
-    )
+    messages = [Topology.event_message(group) for group in groups]
+    await asyncio.gather(*(exchange.publish(m, routing_key=key) for m, key in messages))
     return len(groups)
 
 

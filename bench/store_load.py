@@ -108,11 +108,9 @@ async def publish(
     assert sentinel in events[0].model_dump_json().encode()
     # each event's body once; a message of several is their JSON array, which is what
     # ``encode_conversation_events`` writes (checked here on the first group)
-    bodies = [e.model_dump_json().encode() for e in events]
-    first = group_by_type(events[:batch])
-    kind, group = next(iter(first.items()))
-    joined = _join([bodies[events.index(e)] for e in group])
-    assert joined == encode_conversation_events(group), kind
+    bodies = {e.event_id: e.model_dump_json().encode() for e in events}
+    group = next(iter(group_by_type(events[:batch]).values()))
+    assert _join([bodies[e.event_id] for e in group]) == encode_conversation_events(group)
     connection = await aio_pika.connect(
         amqp_url, client_properties={"connection_name": "switchboard-bench-publisher"}
     )
@@ -126,20 +124,17 @@ async def publish(
         due = min(count, int((loop.time() - started) * rate) + 1)
         behind_max = max(behind_max, (due - sent) / rate)
         while sent < due:
-            flush = range(sent, min(due, sent + batch))
-            groups: dict[str, list[int]] = {}
-            for i in flush:
-                groups.setdefault(events[i].payload.type, []).append(i)
+            flush = events[sent : min(due, sent + batch)]
             stamp = json.dumps(datetime.now(UTC).isoformat()).encode()
-            for kind, indexes in groups.items():
-                body = _join([bodies[i] for i in indexes]).replace(sentinel, stamp)
+            for kind, group in group_by_type(flush).items():
+                body = _join([bodies[e.event_id] for e in group]).replace(sentinel, stamp)
                 await raw.basic_publish(  # type: ignore[call-arg]  # aiormq's abc lacks ``wait``
                     body,
                     exchange=exchange,
                     routing_key=f"event.{kind}",
                     properties=Basic.Properties(
                         content_type="application/json",
-                        message_id=events[indexes[0]].event_id,
+                        message_id=group[0].event_id,
                         delivery_mode=2,
                     ),
                     wait=False,  # queued for the writer, not awaited per message

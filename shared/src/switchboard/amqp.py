@@ -16,10 +16,13 @@ service starts first declares what it uses, with exactly the arguments given her
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
+
+from switchboard.contracts.events import ConversationEvent, encode_conversation_events
 
 __all__ = [
     "DELIVERY_LIMIT",
@@ -70,6 +73,21 @@ class Topology:
     @staticmethod
     def event_routing_key(payload_type: str) -> str:
         return f"event.{payload_type}"
+
+    @staticmethod
+    def event_message(events: Sequence[ConversationEvent]) -> tuple[aio_pika.Message, str]:
+        """The persistent message for *events* (one, or several of one payload type) and its
+        routing key; ``message_id`` is the first event's id."""
+        first = events[0]
+        message = aio_pika.Message(
+            body=encode_conversation_events(events),
+            content_type="application/json",
+            message_id=first.event_id,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            type=first.payload.type,
+            timestamp=first.occurred_at,
+        )
+        return message, Topology.event_routing_key(first.payload.type)
 
     # -- declarations -----------------------------------------------------------------------
     async def declare_dead_letters(self, channel: AbstractChannel) -> AbstractExchange:

@@ -16,11 +16,7 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
 
 from switchboard.amqp import Topology
-from switchboard.contracts.events import (
-    ConversationEvent,
-    encode_conversation_events,
-    group_by_type,
-)
+from switchboard.contracts.events import ConversationEvent, group_by_type
 from switchboard.contracts.tools import (
     ToolCallRequest,
     ToolCallResult,
@@ -272,26 +268,16 @@ class EventPublisher:
         """Publish what is buffered (up to ``batch`` events) as one message per payload type,
         all awaited together; events of unconfirmed messages go back to the buffer's front."""
         batch = [self._buffer.popleft() for _ in range(min(self._batch, len(self._buffer)))]
-        groups = list(group_by_type(batch).items())
+        groups = list(group_by_type(batch).values())
 
-        async def one(kind: str, events: list[ConversationEvent]) -> None:
-            await exchange.publish(
-                aio_pika.Message(
-                    body=encode_conversation_events(events),
-                    content_type="application/json",
-                    message_id=events[0].event_id,
-                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                    type=kind,
-                    timestamp=events[0].occurred_at,
-                ),
-                routing_key=Topology.event_routing_key(kind),
-                timeout=5,
-            )
+        async def one(events: list[ConversationEvent]) -> None:
+            message, routing_key = Topology.event_message(events)
+            await exchange.publish(message, routing_key=routing_key, timeout=5)
 
-        results = await asyncio.gather(*(one(*g) for g in groups), return_exceptions=True)
+        results = await asyncio.gather(*(one(g) for g in groups), return_exceptions=True)
         failed = [
             e
-            for (_, events), r in zip(groups, results, strict=True)
+            for events, r in zip(groups, results, strict=True)
             if isinstance(r, BaseException)
             for e in events
         ]
