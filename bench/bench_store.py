@@ -9,7 +9,9 @@
 - End-to-end lag at a steady publish rate (5,000 events/s by default): ``occurred_at`` is stamped
   as each event is published (by a publisher process of its own); lag to the commit comes from
   the store's own histogram (observed after each commit), lag to the transaction's start from
-  each row's ``stored_at``. The rate the publisher reached is reported.
+  each row's ``stored_at``. The rate the publisher reached is reported. Twice: as busy gateways
+  send (what fell due every 5 ms, one message per payload type) and one event per message (many
+  quiet gateways), the store's costliest case.
 - Transcript search latency over 1,000,000 COPY-loaded items, through the HTTP API.
 
 Baselines, measured in the same run on the same servers: one autocommit INSERT per event (the
@@ -424,39 +426,51 @@ async def run(ctx: BenchContext) -> list[Result]:
         assert store is not None
         metrics = httpx.AsyncClient(base_url=f"http://127.0.0.1:{store.port}", timeout=30)
 
-        # -- lag: a publisher process at a steady rate, occurred_at stamped at publish ------------
-        before = await _metrics(metrics)
-        cpu0 = store.cpu_seconds()
-        published = await _helper(
-            "publish",
-            "--exchange",
-            topology.events_exchange,
-            "--rate",
-            str(rate),
-            "--seconds",
-            str(seconds),
-            "--prefix",
-            "lag",
-            "--batch",
-            str(GATEWAY_FLUSH),
-            env=helper_env,
-        )
-        await _wait_stored(metrics, before["stored"] + published["published"], 300)
-        after = await _metrics(metrics)
-        steady_cpu_us = (store.cpu_seconds() - cpu0) / published["published"] * 1e6
-        await metrics.aclose()
-        within_1s = (after["le 1.0"] - before["le 1.0"]) / (after["le +Inf"] - before["le +Inf"])
-        commit_p99 = _lag_quantile(before, after, 0.99)
-        lags = [
-            float(r[0]) * 1000
-            for r in await pool.fetch(
-                "SELECT extract(epoch FROM stored_at - occurred_at) FROM audit.event "
-                "WHERE session_id LIKE 'lag_%'"
+        # -- lag: a publisher process at a steady rate, occurred_at stamped at publish; as busy
+        # gateways send (what fell due, one message per type) and as quiet ones (one per message)
+        async def steady(prefix: str, batch: int) -> dict[str, Any]:
+            assert store is not None and pool is not None
+            before = await _metrics(metrics)
+            cpu0 = store.cpu_seconds()
+            published = await _helper(
+                "publish",
+                "--exchange",
+                topology.events_exchange,
+                "--rate",
+                str(rate),
+                "--seconds",
+                str(seconds),
+                "--prefix",
+                prefix,
+                "--batch",
+                str(batch),
+                env=helper_env,
             )
-        ]
-        if len(lags) != published["published"]:
-            raise RuntimeError(f"{len(lags)} of {published['published']} lag events stored")
-        lag_p50, lag_p99 = percentile(lags, 50), percentile(lags, 99)
+            await _wait_stored(metrics, before["stored"] + published["published"], 300)
+            after = await _metrics(metrics)
+            lags = [
+                float(r[0]) * 1000
+                for r in await pool.fetch(
+                    "SELECT extract(epoch FROM stored_at - occurred_at) FROM audit.event "
+                    "WHERE session_id LIKE $1",
+                    f"{prefix}_%",
+                )
+            ]
+            if len(lags) != published["published"]:
+                raise RuntimeError(f"{len(lags)} of {published['published']} lag events stored")
+            return {
+                **published,
+                "cpu_us": (store.cpu_seconds() - cpu0) / published["published"] * 1e6,
+                "within_1s": (after["le 1.0"] - before["le 1.0"])
+                / (after["le +Inf"] - before["le +Inf"]),
+                "commit_p99": _lag_quantile(before, after, 0.99),
+                "p50": percentile(lags, 50),
+                "p99": percentile(lags, 99),
+            }
+
+        lag = await steady("lag", GATEWAY_FLUSH)
+        quiet = await steady("quiet", 1)
+        await metrics.aclose()
 
         # -- search over >= 1M items ----------------------------------------------------------------
         copy_s, index_s = await _bulk_load(pool, items)
@@ -516,6 +530,8 @@ async def run(ctx: BenchContext) -> list[Result]:
             "events/s",
             naive_rate,
             "naive INSERT",
+            target=">= 5,000/s",
+            met=single["rate"] >= 5000,
             notes=(
                 f"one store process draining {single['drained']:,.0f} events published one per "
                 f"message (quiet gateways); {1e6 / single['cpu_us']:,.0f} events per CPU-second, "
@@ -562,48 +578,8 @@ async def run(ctx: BenchContext) -> list[Result]:
                 f"client alone costs {floor_cpu_us:.0f} us per message"
             ),
         ),
-        Result(
-            BENCH,
-            "steady publish rate reached",
-            published["rate"],
-            "events/s",
-            notes=(
-                f"asked {rate:,}/s for {seconds} s in {published['messages']:,} messages "
-                f"({published['published'] / published['messages']:.1f} events each: what fell "
-                "due every 5 ms, one message per type); publisher process without confirms, "
-                f"{published['cpu_s']:.1f} CPU-s, at most {published['behind_max_s'] * 1000:.0f} "
-                "ms behind schedule"
-            ),
-        ),
-        Result(
-            BENCH,
-            "end-to-end lag p99 (to commit)",
-            commit_p99 * 1000,
-            "ms",
-            target="<= 1,000 ms",
-            met=commit_p99 <= 1.0,
-            notes=(
-                f"histogram bucket bound: {within_1s:.2%} of the events committed within 1 s "
-                "(the store's lag histogram, occurred_at -> after commit)"
-            ),
-        ),
-        Result(
-            BENCH,
-            "end-to-end lag p50 (to stored_at)",
-            lag_p50,
-            "ms",
-            notes="occurred_at -> stored_at, the start of the transaction that stored it",
-        ),
-        Result(BENCH, "end-to-end lag p99 (to stored_at)", lag_p99, "ms"),
-        Result(
-            BENCH,
-            "store CPU per event, steady rate",
-            steady_cpu_us,
-            "us",
-            drain_cpu_us,
-            "draining",
-            notes="smaller batches at a steady rate cost more per event",
-        ),
+        *_lag_results(lag, rate, seconds, "", drain_cpu_us),
+        *_lag_results(quiet, rate, seconds, ", one event per message", drain_cpu_us),
         Result(
             BENCH,
             "bulk COPY of items",
@@ -633,4 +609,58 @@ async def run(ctx: BenchContext) -> list[Result]:
         Result(BENCH, "search p99, common term", percentile(common, 99), "ms"),
         Result(BENCH, "search p50, phrase", percentile(phrase, 50), "ms"),
         Result(BENCH, "session list p50, text filter", percentile(listing, 50), "ms"),
+    ]
+
+
+def _lag_results(
+    run: dict[str, Any], rate: int, seconds: int, label: str, drain_cpu_us: float
+) -> list[Result]:
+    """The rows of one steady-rate run (*label* tells the runs apart)."""
+    per_message = run["published"] / run["messages"]
+    shape = (
+        "one event per message (quiet gateways)"
+        if run["published"] == run["messages"]
+        else f"{per_message:.1f} events each: what fell due every 5 ms, one message per type"
+    )
+    return [
+        Result(
+            BENCH,
+            f"steady publish rate reached{label}",
+            run["rate"],
+            "events/s",
+            notes=(
+                f"asked {rate:,}/s for {seconds} s in {run['messages']:,} messages ({shape}); "
+                f"publisher process without confirms, {run['cpu_s']:.1f} CPU-s, at most "
+                f"{run['behind_max_s'] * 1000:.0f} ms behind schedule"
+            ),
+        ),
+        Result(
+            BENCH,
+            f"end-to-end lag p99 (to commit){label}",
+            run["commit_p99"] * 1000,
+            "ms",
+            target="<= 1,000 ms",
+            met=run["commit_p99"] <= 1.0,
+            notes=(
+                f"histogram bucket bound: {run['within_1s']:.2%} of the events committed within "
+                "1 s (the store's lag histogram, occurred_at -> after commit)"
+            ),
+        ),
+        Result(
+            BENCH,
+            f"end-to-end lag p50 (to stored_at){label}",
+            run["p50"],
+            "ms",
+            notes="occurred_at -> stored_at, the start of the transaction that stored it",
+        ),
+        Result(BENCH, f"end-to-end lag p99 (to stored_at){label}", run["p99"], "ms"),
+        Result(
+            BENCH,
+            f"store CPU per event, steady rate{label}",
+            run["cpu_us"],
+            "us",
+            drain_cpu_us,
+            "draining",
+            notes="smaller batches at a steady rate cost more per event",
+        ),
     ]
