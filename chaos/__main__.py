@@ -29,12 +29,13 @@ from chaos.soak import soak
 from chaos.stack import Stack, StackConfig
 from chaos.witness import Witness
 from switchboard.amqp import Topology
-from switchboard.cli.loadtest import demo_callers
+from switchboard.cli.loadtest import demo_callers, demo_cancel_callers
 from switchboard.settings import AmqpSettings, DatabaseSettings, RedisSettings
 from switchboard.toolclient import ToolClient
 
 QUICK = {
     "callers": 6,
+    "writers": 1,
     "duration": 24.0,
     "outage": 4.0,
     "store_outage": 8.0,
@@ -45,6 +46,7 @@ QUICK = {
 #: on a small machine: replies queue, so a turn may wait well over 30 s for its answer.
 FULL = {
     "callers": 50,
+    "writers": 10,
     "duration": 90.0,
     "outage": 10.0,
     "store_outage": 60.0,
@@ -60,6 +62,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--quick", action="store_true", help="small load, short outages (CI)")
     parser.add_argument("--callers", type=int, help="concurrent synthetic callers per fault")
+    parser.add_argument(
+        "--writers",
+        type=int,
+        help="of the callers, how many ask to cancel one of their own orders (other orders "
+        "each fault), so that double effects can show",
+    )
     parser.add_argument("--duration", type=float, help="seconds of load per fault")
     parser.add_argument("--outage", type=float, help="seconds RabbitMQ / Postgres stay away")
     parser.add_argument("--store-outage", type=float, help="seconds the store stays stopped")
@@ -88,6 +96,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
+    if not 0 <= args.writers < args.callers:
+        parser.error("--writers must be at least 0 and fewer than --callers")
     return args
 
 
@@ -148,7 +158,8 @@ async def main(args: argparse.Namespace) -> int:
     connection = await aio_pika.connect_robust(amqp_direct)
     tools = ToolClient(connection, topology)
     await tools.start()
-    callers = demo_callers(args.callers)
+    callers = demo_callers(args.callers - args.writers)
+    askers = frozenset(c.customer_id for c in callers)
     http = httpx.AsyncClient(timeout=15)
     ctx = Ctx(
         stack=stack,
@@ -165,10 +176,13 @@ async def main(args: argparse.Namespace) -> int:
         turn_timeout_s=args.turn_timeout,
     )
     try:
-        for name, fault in FAULTS.items():
+        for index, (name, fault) in enumerate(FAULTS.items()):
             if not _wanted(args, name):
                 continue
             print(f"fault: {name} ...", file=sys.stderr, flush=True)
+            ctx.callers = callers + demo_cancel_callers(
+                args.writers, start=index * args.writers, exclude=askers
+            )
             row = await run_fault(ctx, name, fault)
             report.add(row)
             print(report.table().splitlines()[-1 - len(row.notes)], file=sys.stderr, flush=True)

@@ -21,6 +21,10 @@ class FaultRow:
     events_stored: int = 0
     lost: int = 0
     duplicated: int = 0
+    #: rows a mutating tool call wrote (cancellations), and the calls whose success a caller
+    #: heard: every success needs its effect, and no order is cancelled twice
+    effects: int = 0
+    effects_confirmed: int = 0
     errors: int = 0
     #: what ``errors`` counts, by kind (client-side error codes, ``tool:CODE`` for tool calls)
     error_kinds: dict[str, int] = field(default_factory=dict)
@@ -45,6 +49,7 @@ _COLUMNS = (
     ("stored", 8),
     ("lost", 6),
     ("dup", 5),
+    ("effects", 8),
     ("errors", 7),
     ("recovery", 9),
     ("result", 6),
@@ -77,6 +82,9 @@ class Report:
                 row.events_stored,
                 row.lost,
                 row.duplicated,
+                f"{row.effects}/{row.effects_confirmed}"
+                if row.effects or row.effects_confirmed
+                else "-",
                 row.errors,
                 recovery,
                 "PASS" if row.passed else "FAIL",

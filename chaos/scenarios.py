@@ -94,22 +94,35 @@ async def _settle(
     return stored, time.monotonic() - began
 
 
-async def _double_effects(ctx: Ctx) -> tuple[int, int]:
-    """(tool calls that took effect more than once, recorded effects) in the shop database."""
+@dataclass(frozen=True)
+class Effects:
+    """What mutating tool calls left in the shop database."""
+
+    #: orders cancelled or returned more than once
+    twice: int
+    #: rows in ``shop.tool_effect`` (one per mutating call that took effect)
+    recorded: int
+    #: rows in ``shop.cancellation``
+    cancellations: int
+
+
+async def _effects(ctx: Ctx) -> Effects:
     conn = await ctx.db()
     try:
-        twice = await conn.fetchval(
+        row = await conn.fetchrow(
             """
             SELECT (SELECT count(*) FROM (SELECT order_id FROM shop.cancellation
                     GROUP BY order_id HAVING count(*) > 1) c)
                  + (SELECT count(*) FROM (SELECT order_id FROM shop.return_request
-                    GROUP BY order_id HAVING count(*) > 1) r)
+                    GROUP BY order_id HAVING count(*) > 1) r) AS twice,
+                   (SELECT count(*) FROM shop.tool_effect) AS recorded,
+                   (SELECT count(*) FROM shop.cancellation) AS cancellations
             """
         )
-        effects = await conn.fetchval("SELECT count(*) FROM shop.tool_effect")
     finally:
         await conn.close()
-    return int(twice or 0), int(effects or 0)
+    assert row is not None
+    return Effects(int(row["twice"]), int(row["recorded"]), int(row["cancellations"]))
 
 
 async def _probe_tool(ctx: Ctx) -> tuple[bool, str | None, float]:
@@ -145,7 +158,7 @@ async def run_fault(ctx: Ctx, name: str, fault: Fault, *, fault_at: float = 0.3)
     """Run callers for ``ctx.duration_s``; inject *fault* after *fault_at* of it; count."""
     row = FaultRow(fault=name, load=_load_label(ctx))
     window = ctx.witness.open_window()
-    effects_before = (await _double_effects(ctx))[1]
+    effects_before = await _effects(ctx)
     test = LoadTest(
         callers=ctx.callers,
         endpoint_for=ctx.endpoint_for,
@@ -164,12 +177,18 @@ async def run_fault(ctx: Ctx, name: str, fault: Fault, *, fault_at: float = 0.3)
         raise
     report: LoadReport = await load
     stored, settle_s = await _settle(ctx, window)
-    twice, effects_after = await _double_effects(ctx)
+    effects_after = await _effects(ctx)
     row.calls = report.calls_started
     row.events_published = len(window.event_ids)
     row.events_stored = len(stored & window.event_ids)
     row.lost = len(window.event_ids - stored)
-    row.duplicated = twice
+    row.duplicated = effects_after.twice
+    # a cancellation the caller heard succeed must exist; one may exist unheard (the call's
+    # reply was cut by the fault), but never twice for an order
+    row.effects = effects_after.cancellations - effects_before.cancellations
+    row.effects_confirmed = report.tool_calls["cancel_order"] - sum(
+        v for k, v in report.tool_failures.items() if k.startswith("cancel_order:")
+    )
     # what the system got wrong: refused or broken calls, tools that were never answered; a turn
     # the (CPU-bound) emulator did not answer in time is reported but is not a fault of the system
     excused = {"no_reply", *EXCUSED.get(name, ())}
@@ -199,9 +218,16 @@ async def run_fault(ctx: Ctx, name: str, fault: Fault, *, fault_at: float = 0.3)
     row.note(
         f"calls completed {report.calls_completed}/{report.calls_started}, turns {report.turns} "
         f"(no reply in time {report.turns_without_reply}), tool calls "
-        f"{sum(report.tool_calls.values())}, effects recorded {effects_after - effects_before}, "
+        f"{sum(report.tool_calls.values())} ({dict(report.tool_calls)}), effects recorded "
+        f"{effects_after.recorded - effects_before.recorded} (orders cancelled {row.effects}, "
+        f"cancellations heard {row.effects_confirmed}), "
         f"store caught up {settle_s:.1f}s after the load"
     )
+    if row.effects < row.effects_confirmed:
+        row.note(
+            f"{row.effects_confirmed} cancellations heard succeed but only {row.effects} orders "
+            "cancelled"
+        )
     row.note(f"events by type: {dict(sorted(window.by_type.items()))}")
     if window.unended:
         row.note(f"{len(window.unended)} session(s) started but never ended")
@@ -210,6 +236,7 @@ async def run_fault(ctx: Ctx, name: str, fault: Fault, *, fault_at: float = 0.3)
     row.passed = (
         row.lost == 0
         and row.duplicated == 0
+        and row.effects >= row.effects_confirmed
         and row.errors == 0
         and not window.unended
         and window.unparseable == 0

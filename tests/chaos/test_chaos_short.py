@@ -1,7 +1,8 @@
 """The short chaos run inside ``make test``: the whole product as processes, a few callers with
-real speech, four faults (a worker SIGKILLed mid-load, RabbitMQ cut off, the store stopped, a
-gateway drained), hostile client events, bad secrets and the analyst API without rights. ``make chaos`` runs the
-full set with 50 callers, every fault and a soak."""
+real speech (one of each fault's cancels an order), four faults (a worker SIGKILLed mid-load,
+RabbitMQ cut off, the store stopped, a gateway drained), hostile client events, bad secrets and
+the analyst API without rights. ``make chaos`` runs the full set with 50 callers, every fault and
+a soak."""
 
 from __future__ import annotations
 
@@ -55,8 +56,13 @@ async def test_short_chaos_run_loses_nothing(tmp_path: Path, infra: object) -> N
         assert row["passed"], f"{row['fault']}: {row['notes']}"
         assert row["lost"] == 0 and row["duplicated"] == 0
     assert rows["drain gateway"]["recovery_s"] is not None
-    for fault in ("kill -9 tool worker", "restart RabbitMQ", "stop store", "drain gateway"):
+    faults = ("kill -9 tool worker", "restart RabbitMQ", "stop store", "drain gateway")
+    for fault in faults:
         assert rows[fault]["errors"] == sum(rows[fault]["error_kinds"].values())
         assert rows[fault]["events_published"] > 0
         assert rows[fault]["events_stored"] == rows[fault]["events_published"]
+        # every cancellation a caller heard succeed exists, and no order was cancelled twice
+        assert rows[fault]["effects"] >= rows[fault]["effects_confirmed"]
+    # one caller of each fault asks to cancel an order: the double-effect check saw effects
+    assert sum(rows[fault]["effects"] for fault in faults) >= 1
     assert status == 0

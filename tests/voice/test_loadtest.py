@@ -8,7 +8,9 @@ import subprocess
 import sys
 from datetime import date
 
-from switchboard.cli.loadtest import demo_callers, percentile
+import pytest
+
+from switchboard.cli.loadtest import Caller, demo_callers, demo_cancel_callers, percentile
 from switchboard.db.seed import build_dataset
 from tests.voice.conftest import EMULATOR_KEY
 
@@ -21,6 +23,32 @@ def test_demo_callers_ask_about_their_own_orders() -> None:
     for caller in callers:
         order = int(caller.question.split("order ")[1].rstrip("?").split()[0])
         assert owner[order] == caller.customer_id
+
+
+def test_demo_cancel_callers_cancel_their_own_unshipped_orders() -> None:
+    """Each canceller is a different customer outside *exclude*, asking to cancel one of their
+    own orders that has not shipped; batches with successive starts take different orders."""
+    askers = frozenset(c.customer_id for c in demo_callers(40))
+    first = demo_cancel_callers(10, exclude=askers)
+    second = demo_cancel_callers(10, start=10, exclude=askers)
+    orders = {o["id"]: o for o in build_dataset(as_of=date(2026, 11, 1)).orders}
+
+    def order_of(caller: Caller) -> int:
+        return int(caller.question.split("order ")[1].split(",")[0])
+
+    for caller in first + second:
+        assert caller.question.startswith("Please cancel order ")
+        order = orders[order_of(caller)]
+        assert order["customer_id"] == caller.customer_id
+        assert order["status"] in ("placed", "packed")
+        assert caller.customer_id not in askers
+    assert len({c.customer_id for c in first}) == 10
+    assert not {order_of(c) for c in first} & {order_of(c) for c in second}
+
+
+def test_demo_cancel_callers_refuse_more_than_there_are() -> None:
+    with pytest.raises(ValueError, match="have an order to cancel"):
+        demo_cancel_callers(100_000)
 
 
 def test_percentile_nearest_rank() -> None:

@@ -24,14 +24,25 @@ import numpy as np
 from switchboard.cli.call import CallOptions, Turn, run_call
 from switchboard.cli.callstate import CallState
 from switchboard.cli.endpoint import Endpoint, EndpointError
+from switchboard.db.shop import NOT_SHIPPED
 
-__all__ = ["Caller", "LoadReport", "LoadTest", "demo_callers", "percentile", "render_summary"]
+__all__ = [
+    "Caller",
+    "LoadReport",
+    "LoadTest",
+    "demo_callers",
+    "demo_cancel_callers",
+    "percentile",
+    "render_summary",
+]
 
 QUESTIONS = (
     "Where is my order {order}?",
     "What is the status of order {order}?",
     "Can you check order {order} for me?",
 )
+#: A request the emulator's policy answers with ``cancel_order`` (the reason after "because").
+CANCEL_REQUEST = "Please cancel order {order}, because I ordered it twice."
 GOODBYE = "Thank you, goodbye."
 
 
@@ -41,16 +52,20 @@ class Caller:
     question: str
 
 
+def _demo_orders(customers: int, orders: int) -> list[dict[str, Any]]:
+    """The seed's deterministic orders (the same sizes as ``switchboard seed``), in order."""
+    from switchboard.db.seed import build_dataset
+
+    return build_dataset(as_of=date(2026, 11, 1), customers=customers, orders=orders).orders
+
+
 def demo_callers(count: int, *, customers: int = 1000, orders: int = 10000) -> list[Caller]:
     """*count* callers, each a distinct seeded customer asking about one of their own orders.
 
-    Uses the seed's deterministic generator (the same sizes as ``switchboard seed``), so it
-    needs no database access; customers are cycled when *count* exceeds those with orders."""
-    from switchboard.db.seed import build_dataset
-
-    data = build_dataset(as_of=date(2026, 11, 1), customers=customers, orders=orders)
+    Uses the seed's deterministic generator, so it needs no database access; customers are
+    cycled when *count* exceeds those with orders."""
     first_order: dict[str, int] = {}
-    for order in data.orders:
+    for order in _demo_orders(customers, orders):
         first_order.setdefault(order["customer_id"], order["id"])
     owners = sorted(first_order)
     callers = []
@@ -59,6 +74,30 @@ def demo_callers(count: int, *, customers: int = 1000, orders: int = 10000) -> l
         question = QUESTIONS[index % len(QUESTIONS)].format(order=first_order[customer])
         callers.append(Caller(customer, question))
     return callers
+
+
+def demo_cancel_callers(
+    count: int,
+    *,
+    start: int = 0,
+    exclude: frozenset[str] = frozenset(),
+    customers: int = 1000,
+    orders: int = 10000,
+) -> list[Caller]:
+    """*count* callers, each a distinct seeded customer (none in *exclude*) asking to cancel one
+    of their own orders that has not shipped (placed or packed in the seed): a tool call that
+    changes the database. Orders are taken in a fixed order from the *start*-th on, so batches
+    with successive starts cancel different orders (cycled when they run out). Cancelling
+    changes the shop's data: meant for a database of the test's own."""
+    cancellable: dict[str, int] = {}
+    for order in _demo_orders(customers, orders):
+        if order["status"] in NOT_SHIPPED and order["customer_id"] not in exclude:
+            cancellable.setdefault(order["customer_id"], order["id"])
+    pairs = sorted(cancellable.items(), key=lambda pair: pair[1])
+    if count > len(pairs):
+        raise ValueError(f"only {len(pairs)} customers have an order to cancel, not {count}")
+    chosen = [pairs[(start + i) % len(pairs)] for i in range(count)]
+    return [Caller(customer, CANCEL_REQUEST.format(order=order)) for customer, order in chosen]
 
 
 def percentile(values: list[float], pct: float) -> float | None:

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from switchboard.db.base import SHOP_SCHEMA, Base
 
 __all__ = [
+    "NOT_SHIPPED",
     "AccountChange",
     "AddressChange",
     "Callback",
@@ -65,6 +66,10 @@ class OrderStatus(enum.StrEnum):
     DELIVERED = "delivered"
     CANCELLED = "cancelled"
     RETURNED = "returned"
+
+
+#: Statuses in which an order has not left the warehouse (cancel / change address allowed).
+NOT_SHIPPED = (OrderStatus.PLACED, OrderStatus.PACKED)
 
 
 class TicketPriority(enum.StrEnum):

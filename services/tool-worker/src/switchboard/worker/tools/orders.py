@@ -11,6 +11,7 @@ from sqlalchemy import ScalarSelect, bindparam, func, insert, literal_column, se
 from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
 
 from switchboard.db.shop import (
+    NOT_SHIPPED,
     AddressChange,
     Cancellation,
     Order,
@@ -40,9 +41,6 @@ __all__ = [
     "TRACK_SHIPMENT",
     "UPDATE_SHIPPING_ADDRESS",
 ]
-
-#: Statuses in which an order has not left the warehouse (cancel / change address allowed).
-NOT_SHIPPED = (OrderStatus.PLACED, OrderStatus.PACKED)
 
 
 def _items_of(order_id_column: Any) -> ScalarSelect[Any]:
