@@ -297,15 +297,27 @@ async def restart_postgres(ctx: Ctx, row: FaultRow) -> None:
 
 
 async def kill_upstream(ctx: Ctx, row: FaultRow) -> None:
-    """SIGKILL the realtime emulator mid-response; start it again at once."""
+    """SIGKILL the realtime emulator mid-response; start it again at once. The gateways must
+    then open new upstream sessions for their conversations (their reconnect counters rise)."""
     assert ctx.stack.emulator is not None
+    before = await _gateway_counter(ctx, "upstream_reconnects")
+    began = time.monotonic()
     ctx.stack.emulator.kill()
     row.recovery_s = await ctx.stack.procs.restart(ctx.stack.emulator, timeout_s=120)
-    before = ctx.extras.setdefault("reconnects_before", 0)
-    row.note(
-        f"gateway upstream reconnects: {await _gateway_counter(ctx, 'upstream_reconnects') - before:.0f}"
-    )
-    row.condition = True
+    # the gateways reconnect with backoff once the emulator is back: wait until their count
+    # has risen and then held still for 2 s (read at the restart, it was still 0)
+    reconnects, first, settled = 0.0, None, None
+    while time.monotonic() - began < 120:
+        now = await _gateway_counter(ctx, "upstream_reconnects") - before
+        if now > reconnects:
+            reconnects, settled = now, time.monotonic()
+            first = first if first is not None else settled - began
+        elif settled is not None and time.monotonic() - settled >= 2.0:
+            break
+        await asyncio.sleep(0.25)
+    when = f", the first {first:.1f}s after the kill" if first is not None else ""
+    row.note(f"gateway upstream reconnects: {reconnects:.0f}{when}")
+    row.condition = reconnects > 0
 
 
 async def drain_gateway(ctx: Ctx, row: FaultRow) -> None:
