@@ -30,7 +30,7 @@ test: install ## Run the whole test suite against real Postgres, RabbitMQ and Re
 lint: install ## ruff and mypy
 	@$(UV) run --frozen ruff check .
 	@$(UV) run --frozen ruff format --check .
-	@$(UV) run --frozen mypy shared/src cli/src services/*/src chaos
+	@$(UV) run --frozen mypy shared/src cli/src services/*/src chaos bench
 
 format: install ## Format and fix what ruff can
 	@$(UV) run --frozen ruff format .
