@@ -10,6 +10,7 @@ calls again until the test's duration is over.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import sys
 import time
@@ -52,8 +53,10 @@ class Caller:
     question: str
 
 
+@functools.cache
 def _demo_orders(customers: int, orders: int) -> list[dict[str, Any]]:
-    """The seed's deterministic orders (the same sizes as ``switchboard seed``), in order."""
+    """The seed's deterministic orders (the same sizes as ``switchboard seed``), in order; built
+    once per process (the chaos runner asks for new cancellers before every fault)."""
     from switchboard.db.seed import build_dataset
 
     return build_dataset(as_of=date(2026, 11, 1), customers=customers, orders=orders).orders

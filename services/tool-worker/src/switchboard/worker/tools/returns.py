@@ -9,7 +9,14 @@ from typing import Any
 from pydantic import Field
 from sqlalchemy import insert, select
 
-from switchboard.db.shop import OrderItem, OrderStatus, Product, ReturnRequest, Shipment
+from switchboard.db.shop import (
+    NOT_SHIPPED,
+    OrderItem,
+    OrderStatus,
+    Product,
+    ReturnRequest,
+    Shipment,
+)
 from switchboard.worker.context import ToolContext
 from switchboard.worker.errors import not_allowed
 from switchboard.worker.registry import Tool, ToolArguments
@@ -48,7 +55,7 @@ async def process_return(ctx: ToolContext, args: ReturnArgs) -> dict[str, Any]:
             "returned."
             + (
                 " You can cancel it instead while it has not shipped."
-                if status in (OrderStatus.PLACED, OrderStatus.PACKED)
+                if status in NOT_SHIPPED
                 else ""
             ),
             field="order_id",
