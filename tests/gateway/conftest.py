@@ -265,14 +265,23 @@ async def until_said(log: EventLog, words: str, *, within_s: float = 60) -> str:
     """Receive until the assistant's spoken transcript (so far) contains *words*; returns it.
     Stops at the sentence that says it rather than waiting for the whole answer's audio."""
     said: dict[str, str] = {}
-    async with asyncio.timeout(within_s):
-        while True:
-            event = await log.recv()
-            if event["type"] == "response.output_audio_transcript.delta":
-                text = said.get(event["item_id"], "") + event["delta"]
-                said[event["item_id"]] = text
-                if words in text.lower():
-                    return text
+    heard: list[str] = []
+    try:
+        async with asyncio.timeout(within_s):
+            while True:
+                event = await log.recv()
+                if event["type"] == "response.output_audio_transcript.delta":
+                    text = said.get(event["item_id"], "") + event["delta"]
+                    said[event["item_id"]] = text
+                    if words in text.lower():
+                        return text
+                elif event["type"] == "conversation.item.input_audio_transcription.completed":
+                    heard.append(event["transcript"])
+    except TimeoutError:
+        raise AssertionError(
+            f"{words!r} not said within {within_s} s; the user was heard as {heard}, the "
+            f"assistant said {list(said.values())}"
+        ) from None
 
 
 def payloads(events: list[ConversationEvent], kind: str) -> list[Any]:
