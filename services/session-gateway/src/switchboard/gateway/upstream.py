@@ -16,6 +16,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from switchboard.gateway.dialect import GaDialect, PreviewDialect, UpstreamDialect
+from switchboard.gateway.frames import Frame, frame_of_event, parse_server_frame
 from switchboard.gateway.settings import GatewaySettings
 
 __all__ = ["Upstream", "UpstreamConnector", "UpstreamError", "entra_token_provider"]
@@ -121,9 +122,10 @@ class Upstream:
         await self.ws.send(json.dumps(self.dialect.client_event(event)))
 
     async def send_raw(self, raw: str, event: dict[str, Any]) -> None:
-        """Forward a client frame: as is for GA, translated otherwise."""
-        if self.passthrough:
-            await self.ws.send(raw)
+        """Forward a client frame: as is for GA and for audio chunks (their *event* does not
+        carry the audio), translated otherwise."""
+        if self.passthrough or event.get("type") == "input_audio_buffer.append":
+            await self.ws.send(raw)  # appends are the same in both dialects
         else:
             await self.send(event)
 
@@ -137,6 +139,20 @@ class Upstream:
         if self.passthrough:
             return [(event, raw if isinstance(raw, str) else raw.decode())]
         return [(e, None) for e in self.dialect.server_events(event)]
+
+    async def recv_frames(self) -> list[Frame]:
+        """The next server event(s) in GA form as frames: audio deltas of a GA upstream are
+        not parsed beyond their short fields (:mod:`~switchboard.gateway.frames`) and every
+        GA frame keeps its text; raises ``ConnectionClosed``, ``ValueError`` for bad JSON."""
+        raw = await self.ws.recv()
+        text = raw if isinstance(raw, str) else raw.decode()
+        if self.passthrough:
+            frame = parse_server_frame(text)
+            return [] if frame is None else [frame]
+        event = orjson.loads(text)
+        if not isinstance(event, dict):
+            return []
+        return [frame_of_event(e) for e in self.dialect.server_events(event)]
 
     async def close(self) -> None:
         try:
