@@ -8,6 +8,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from switchboard.contracts.events import ErrorOccurred, TurnLatency
 from switchboard.gateway.actions import (
@@ -22,7 +24,7 @@ from switchboard.gateway.actions import (
     StartTool,
     StateError,
 )
-from switchboard.gateway.frames import parse_server_frame, string_span
+from switchboard.gateway.frames import delta_of_event, read_audio_delta, string_span
 from switchboard.gateway.inbound import ClientRules
 from switchboard.gateway.limits import AudioRateLimiter
 from switchboard.gateway.policy import RefusedEvent, inspect_client_event
@@ -283,6 +285,34 @@ def test_server_owned_session_fields_are_ignored_or_refused_as_configured() -> N
     assert isinstance(refusal, Refuse) and refusal.error.param == "session.instructions"
 
 
+_OWNED = ("instructions", "tools", "tool_choice", "prompt", "model", "tracing", "truncation")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    owned=st.dictionaries(
+        st.sampled_from(_OWNED), st.sampled_from([None, "auto", "x", [], {}]), min_size=1
+    ),
+    voice=st.sampled_from([None, "verse"]),
+)
+def test_no_server_owned_field_is_ever_forwarded(owned: dict[str, Any], voice: str | None) -> None:
+    """Whatever server-owned fields a session.update carries (valid or not), what is
+    forwarded carries none of them; an update the GA types refuse is refused, not forwarded."""
+    session: dict[str, Any] = {"type": "realtime", **owned}
+    if voice is not None:
+        session["audio"] = {"output": {"voice": voice}}
+    actions = rules(server_fields="ignore").on_frame(
+        json.dumps({"type": "session.update", "session": session})
+    )
+    forwarded = [a for a in actions if isinstance(a, ForwardUpstream)]
+    refused = [a for a in actions if isinstance(a, Refuse)]
+    assert len(forwarded) + len(refused) == 1
+    for action in forwarded:
+        passed = json.loads(action.raw)["session"]
+        assert not set(passed) & set(_OWNED)
+        assert passed.get("audio", {}).get("output", {}).get("voice") == voice
+
+
 @pytest.mark.parametrize(
     "frame",
     [
@@ -319,25 +349,34 @@ def _outcome(frame: str) -> tuple[str, Any, Any]:
     return "ok", event.audio_bytes, event.event_id
 
 
-def test_server_frames_read_audio_deltas_without_their_audio() -> None:
-    """An audio delta in any key order gives its item, response and size and keeps its text;
-    other events (a transcript delta too) are parsed whole."""
-    text = (
-        f'{{"delta": "{AUDIO}", "item_id": "a1", "type": "response.output_audio.delta", '
-        '"response_id": "r1"}'
-    )
-    frame = parse_server_frame(text)
-    assert frame is not None and frame.delta is not None and frame.text == text
-    assert (frame.delta.item_id, frame.delta.response_id, frame.delta.audio_bytes) == (
-        "a1",
-        "r1",
-        960,
-    )
-    words = json.dumps(
-        {"type": "response.output_audio_transcript.delta", "item_id": "a1", "delta": "x" * 40}
-    )
-    other = parse_server_frame(words)
-    assert other is not None and other.delta is None and other.event == json.loads(words)
-    assert parse_server_frame("[1]") is None
-    with pytest.raises(ValueError):
-        parse_server_frame("{nope")
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"type":"response.output_audio.delta","event_id":"e","response_id":"r1",'
+        '"item_id":"a1","output_index":0,"content_index":0,"delta":"@"}',
+        '{"delta": "@", "item_id": "a1", "type": "response.output_audio.delta", '
+        '"response_id": "r1"}',
+        '{"type":"response.output_audio.delta","delta":"@","item_id":"a1","response_id":"r1"}',
+        '{"type":"response.output_audio.delta","item_id":"a1","delta": "@","response_id":"r1"}',
+        '{"type":"response.output_audio.delta","item_id":"a\\u0031","response_id":"r1",'
+        '"delta":"@"}',
+    ],
+)
+def test_audio_deltas_are_read_without_parsing_their_audio(text: str) -> None:
+    """In any key order and spacing, and with an escape in a short field, an audio delta
+    gives the item, response and audio size that parsing it whole gives."""
+    text = text.replace("@", AUDIO)
+    event = json.loads(text)
+    assert read_audio_delta(text) == (event["item_id"], event["response_id"], 960)
+    assert delta_of_event(event) == (event["item_id"], event["response_id"], 960)
+
+
+def test_other_events_are_not_read_as_audio_deltas() -> None:
+    """A transcript delta, an event that only mentions the audio delta type in a value, and
+    a truncated frame are left to the JSON parser."""
+    words = {"type": "response.output_audio_transcript.delta", "item_id": "a1", "delta": "x" * 40}
+    assert read_audio_delta(json.dumps(words)) is None
+    mention = {"type": "error", "error": {"message": "bad response.output_audio.delta"}}
+    assert read_audio_delta(json.dumps(mention)) is None
+    cut = '{"type":"response.output_audio.delta","item_id":"a1","delta":"AAAA'
+    assert read_audio_delta(cut) is None

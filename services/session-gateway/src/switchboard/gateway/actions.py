@@ -54,14 +54,14 @@ _TRANSITIONS: dict[SessionState, frozenset[SessionState]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SendClient:
     """Send this text frame to the client."""
 
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ForwardUpstream:
     """Forward a client event upstream: *raw* as is when the dialect allows, else *data*."""
 

@@ -14,8 +14,6 @@ falls back to parsing the whole frame.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -23,10 +21,9 @@ import orjson
 __all__ = [
     "AUDIO_DELTA",
     "AudioDelta",
-    "Frame",
     "b64_span_size",
-    "frame_of_event",
-    "parse_server_frame",
+    "delta_of_event",
+    "read_audio_delta",
     "string_span",
 ]
 
@@ -36,14 +33,15 @@ _WS = " \t\r\n"
 MIN_SPLICE = 32
 
 
-def string_span(text: str, key: str) -> tuple[int, int] | None:
+def string_span(text: str, key: str, *, escapes: bool = True) -> tuple[int, int] | None:
     """Where the value of the string field *key* (given quoted, e.g. ``'"audio"'``) lies in
     the JSON text *text*: ``(start, end)`` of the characters between its quotes, or None when
     there is no such field or its value has escapes.
 
     A quoted key followed by a colon can only be a key: inside a JSON string every quote is
     escaped, so ``"audio":`` cannot occur in a value. It may be the key of a nested object;
-    callers check the event type of what they parse."""
+    callers check the event type of what they parse. With ``escapes=False`` the value is not
+    checked for escapes (for a value the caller validates itself, such as base64 audio)."""
     at = text.find(key)
     if at < 0:
         return None
@@ -60,7 +58,7 @@ def string_span(text: str, key: str) -> tuple[int, int] | None:
         return None
     start = i + 1
     end = text.find('"', start)
-    if end < 0 or text.find("\\", start, end) >= 0:
+    if end < 0 or (escapes and text.find("\\", start, end) >= 0):
         return None
     return start, end
 
@@ -76,64 +74,83 @@ def b64_span_size(text: str, start: int, end: int) -> int:
     return n * 3 // 4 - pad
 
 
-@dataclass(frozen=True, slots=True)
-class AudioDelta:
-    """What the relay needs of an audio delta."""
+#: The canonical opening of an audio delta (GA servers put ``type`` first, compact).
+_DELTA_OPENING = '{"type":"response.output_audio.delta"'
+_DELTA_TYPE = '"response.output_audio.delta"'
 
-    item_id: str
-    response_id: str | None
-    audio_bytes: int
-
-
-@dataclass(frozen=True, slots=True)
-class Frame:
-    """One server event: an audio delta (``delta`` set; ``text`` is relayed as is) or any
-    other event (``event`` set; ``text`` is its text when relaying it unchanged is right)."""
-
-    text: str | None
-    event: dict[str, Any] | None = None
-    delta: AudioDelta | None = None
+#: What the relay needs of an audio delta: item id, response id, decoded audio size.
+AudioDelta = tuple[str, str | None, int]
 
 
-def parse_server_frame(text: str) -> Frame | None:
-    """Read one GA server frame; audio deltas without parsing their audio. None for JSON
-    that is not an object; raises ``ValueError`` for text that is not JSON."""
-    span = string_span(text, '"delta"')
-    if span is not None and span[1] - span[0] >= MIN_SPLICE:
-        start, end = span
-        try:
-            head = orjson.loads(text[:start] + text[end:])
-        except orjson.JSONDecodeError:
-            head = None
-        if isinstance(head, dict) and head.get("type") == AUDIO_DELTA:
-            response_id = head.get("response_id")
-            return Frame(
-                text,
-                delta=AudioDelta(
-                    str(head.get("item_id")),
-                    response_id if isinstance(response_id, str) else None,
-                    b64_span_size(text, start, end),
-                ),
-            )
-    event = orjson.loads(text)
-    if not isinstance(event, dict):
+def read_audio_delta(text: str) -> AudioDelta | None:
+    """The item, response and audio size of an audio delta, without parsing it as JSON;
+    None when *text* is not an audio delta (or one this reader does not vouch for, which is
+    then parsed whole). In the common layout (``type`` first, compact) the three fields are
+    found with a few ``str.find`` calls over the short fields before the audio; any other
+    layout is read by splicing the audio out and parsing the rest."""
+    if text.startswith(_DELTA_OPENING):
+        found = _canonical_delta(text)
+        if found is not None:
+            return found
+    elif _DELTA_TYPE not in text:
         return None
-    return Frame(text, event=event)
+    return _spliced_delta(text)
 
 
-def frame_of_event(event: dict[str, Any]) -> Frame:
-    """A frame for an event translated from another dialect (serialised once, here)."""
+def _canonical_delta(text: str) -> AudioDelta | None:
+    at = text.find('"delta":"', 38)
+    if at < 0:
+        return None
+    start = at + 9
+    end = text.find('"', start)
+    if end < 0 or not text.endswith("}"):
+        return None
+    item_id = _short_string(text, '"item_id":"')
+    if item_id is None:
+        return None
+    return item_id, _short_string(text, '"response_id":"'), b64_span_size(text, start, end)
+
+
+def _short_string(text: str, key: str) -> str | None:
+    """The value of a short string field found by its compact key; None when absent or when
+    it has escapes (the caller then parses the frame)."""
+    at = text.find(key, 38)
+    if at < 0:
+        return None
+    start = at + len(key)
+    end = text.find('"', start)
+    value = text[start:end]
+    return None if end < 0 or "\\" in value else value
+
+
+def _spliced_delta(text: str) -> AudioDelta | None:
+    span = string_span(text, '"delta"')
+    if span is None or span[1] - span[0] < MIN_SPLICE:
+        return None
+    start, end = span
+    try:
+        head = orjson.loads(text[:start] + text[end:])
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(head, dict) or head.get("type") != AUDIO_DELTA:
+        return None
+    response_id = head.get("response_id")
+    return (
+        str(head.get("item_id")),
+        response_id if isinstance(response_id, str) else None,
+        b64_span_size(text, start, end),
+    )
+
+
+def delta_of_event(event: dict[str, Any]) -> AudioDelta | None:
+    """The same for an event already parsed (translated from another dialect)."""
     if event.get("type") != AUDIO_DELTA:
-        return Frame(None, event=event)
-    text = json.dumps(event)
+        return None
     delta = event.get("delta")
     audio = delta if isinstance(delta, str) else ""
     response_id = event.get("response_id")
-    return Frame(
-        text,
-        delta=AudioDelta(
-            str(event.get("item_id")),
-            response_id if isinstance(response_id, str) else None,
-            b64_span_size(audio, 0, len(audio)),
-        ),
+    return (
+        str(event.get("item_id")),
+        response_id if isinstance(response_id, str) else None,
+        b64_span_size(audio, 0, len(audio)),
     )

@@ -175,7 +175,7 @@ def client_view_of_session(session: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ClientEvent:
     """A client event that passed the policy. ``raw`` is forwarded as is (it is unchanged)."""
 
@@ -230,27 +230,39 @@ def inspect_client_event(
         ) from None
 
 
+#: Appends without an event id as the SDKs write them (compact: JS; spaced: Python), audio cut
+#: out: recognised without a parser.
+_APPEND_HEADS: dict[str, dict[str, Any]] = {
+    '{"type":"input_audio_buffer.append","audio":""}': {"type": APPEND, "audio": ""},
+    '{"type": "input_audio_buffer.append", "audio": ""}': {"type": APPEND, "audio": ""},
+    '{"audio":"","type":"input_audio_buffer.append"}': {"type": APPEND, "audio": ""},
+}
+
+
 def _inspect_append(raw: str) -> ClientEvent | None:
     """An audio chunk, read without parsing its audio (:func:`frames.string_span`): the
     frame without the audio is parsed and checked as usual, the audio only as base64. None
     when *raw* is not an append with a plain string ``audio`` (then it is parsed whole)."""
-    span = string_span(raw, '"audio"')
+    span = string_span(raw, '"audio"', escapes=False)  # base64 has none: checked below
     if span is None:
         return None
     start, end = span
-    try:
-        data = orjson.loads(raw[:start] + raw[end:])
-    except orjson.JSONDecodeError:
-        return None
+    head = raw[:start] + raw[end:]
+    data = _APPEND_HEADS.get(head)
+    if data is None:
+        try:
+            data = orjson.loads(head)
+        except orjson.JSONDecodeError:
+            return None
+    else:
+        data = dict(data)
     if not isinstance(data, dict) or data.get("type") != APPEND:
         return None
+    size = b64_decoded_size(raw[start:end])
+    if size is None:
+        return None  # not plain base64 (perhaps JSON escapes): the full parse decides
     try:
         _check_append_fields(data)
-        size = b64_decoded_size(raw[start:end])
-        if size is None:
-            raise ClientEventError(
-                "Invalid 'audio': not valid base64.", code="invalid_value", param="audio"
-            )
     except ClientEventError as exc:
         raise RefusedEvent(exc, _event_id_of(data)) from None
     return ClientEvent(APPEND, data, raw, audio_bytes=size)

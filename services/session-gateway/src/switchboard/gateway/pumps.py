@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from typing import TYPE_CHECKING
 
+import orjson
 from websockets.exceptions import ConnectionClosed
 
 from switchboard.gateway.errors import CloseCode, SessionEnd
+from switchboard.gateway.frames import delta_of_event, read_audio_delta
 from switchboard.gateway.metrics import DIRECTIONS
 
 if TYPE_CHECKING:
@@ -44,13 +47,17 @@ async def client_pump(session: Session) -> None:
 
 async def upstream_pump(session: Session) -> None:
     """Upstream events through the core to the client; a dropped upstream is replaced."""
-    link, core, apply, tools = session.link, session.core, session.apply, session.tools
-    counters = session.metrics.relay[_U2C]
+    link = session.link
     while True:
         upstream = link.upstream
         assert upstream is not None
         try:
-            batch = await upstream.recv_frames()
+            if upstream.passthrough:
+                text = await upstream.recv_text()
+                if link.upstream is upstream:
+                    await _relay_text(session, text)
+                continue
+            events = await upstream.recv()
         except (ConnectionClosed, OSError) as exc:
             if link.upstream is not upstream:
                 continue  # replaced on purpose (renewal)
@@ -62,20 +69,37 @@ async def upstream_pump(session: Session) -> None:
             continue
         if link.upstream is not upstream:
             continue  # late events of a replaced upstream
-        for frame in batch:
+        for event, _ in events:  # translated from another dialect
             started = time.perf_counter()
-            if frame.delta is not None:  # the hot path: an audio delta, relayed as received
-                delta = frame.delta
-                actions = core.on_audio_delta(
-                    frame.text, delta.item_id, delta.response_id, delta.audio_bytes
-                )
+            delta = delta_of_event(event)
+            if delta is not None:
+                text = json.dumps(event)
+                await session.apply(session.core.on_audio_delta(text, *delta))
             else:
-                assert frame.event is not None
-                actions = core.on_server_event(frame.event, frame.text)
-            await apply(actions)
-            if frame.delta is None:
-                tools.wake()
-            counters.record(len(frame.text or ""), time.perf_counter() - started)
+                text = ""
+                await session.apply(session.core.on_server_event(event, None))
+                session.tools.wake()
+            session.metrics.relay[_U2C].record(len(text), time.perf_counter() - started)
+
+
+async def _relay_text(session: Session, text: str) -> None:
+    """One frame of a GA upstream: an audio delta is relayed as received without being parsed
+    (:func:`~switchboard.gateway.frames.read_audio_delta`); anything else is parsed."""
+    started = time.perf_counter()
+    delta = read_audio_delta(text)
+    if delta is not None:
+        await session.apply(session.core.on_audio_delta(text, *delta))
+    else:
+        try:
+            event = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            log.warning("unreadable upstream event ignored")
+            return
+        if not isinstance(event, dict):
+            return
+        await session.apply(session.core.on_server_event(event, text))
+        session.tools.wake()
+    session.metrics.relay[_U2C].record(len(text), time.perf_counter() - started)
 
 
 async def watchdog(session: Session) -> None:

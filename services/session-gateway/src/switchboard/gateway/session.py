@@ -69,6 +69,9 @@ class ClientGone(Exception):
 
 
 class ClientSocket(Protocol):
+    """The client's websocket. ``send`` must write each message whole even when called
+    concurrently (ASGI servers do), so the session sends without a lock."""
+
     async def receive(self) -> str | bytes: ...
     async def send(self, text: str) -> None: ...
     async def close(self, code: int, reason: str) -> None: ...
@@ -143,7 +146,6 @@ class Session:
         self.end_request: SessionEnd | None = None
         self.wake = asyncio.Event()
         self._seq = 0
-        self._send_lock = asyncio.Lock()
         self._tg: asyncio.TaskGroup | None = None
         self.started_at = self.core.clock()
 
@@ -382,8 +384,7 @@ class Session:
 
     async def send_client(self, text: str) -> None:
         try:
-            async with self._send_lock:
-                await self.client.send(text)
+            await self.client.send(text)
         except ClientGone:
             raise SessionEnd("client_closed") from None
 

@@ -56,7 +56,7 @@ class GatewaySettings(BaseServiceSettings, AmqpSettings, RedisSettings):
     )
 
     server_fields: Literal["ignore", "error"] = Field(
-        default="error",
+        default="ignore",
         validation_alias="GATEWAY_SERVER_FIELDS",
         description="Server-owned fields (instructions, tools, tracing, ...) in a client's "
         "session.update: 'ignore' drops them (audited, counted), 'error' refuses the event.",

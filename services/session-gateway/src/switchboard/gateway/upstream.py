@@ -16,7 +16,6 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from switchboard.gateway.dialect import GaDialect, PreviewDialect, UpstreamDialect
-from switchboard.gateway.frames import Frame, frame_of_event, parse_server_frame
 from switchboard.gateway.settings import GatewaySettings
 
 __all__ = ["Upstream", "UpstreamConnector", "UpstreamError", "entra_token_provider"]
@@ -140,19 +139,11 @@ class Upstream:
             return [(event, raw if isinstance(raw, str) else raw.decode())]
         return [(e, None) for e in self.dialect.server_events(event)]
 
-    async def recv_frames(self) -> list[Frame]:
-        """The next server event(s) in GA form as frames: audio deltas of a GA upstream are
-        not parsed beyond their short fields (:mod:`~switchboard.gateway.frames`) and every
-        GA frame keeps its text; raises ``ConnectionClosed``, ``ValueError`` for bad JSON."""
+    async def recv_text(self) -> str:
+        """The next frame's text as received (GA upstreams: relayed without re-serialising);
+        raises ``ConnectionClosed``."""
         raw = await self.ws.recv()
-        text = raw if isinstance(raw, str) else raw.decode()
-        if self.passthrough:
-            frame = parse_server_frame(text)
-            return [] if frame is None else [frame]
-        event = orjson.loads(text)
-        if not isinstance(event, dict):
-            return []
-        return [frame_of_event(e) for e in self.dialect.server_events(event)]
+        return raw if isinstance(raw, str) else raw.decode()
 
     async def close(self) -> None:
         try:
