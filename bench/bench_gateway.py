@@ -51,13 +51,15 @@ class Level:
     rtts: list[float]
     window_s: float
     cpu_s: dict[str, float]
+    #: messages relayed in the window: chunks sent up plus deltas received
+    messages: int
 
     def p(self, pct: float) -> float:
         return percentile(self.rtts, pct) * 1000
 
     def cpu_per_message(self, name: str) -> float:
-        """µs of *name*'s CPU per relayed message (a round trip is two messages)."""
-        return self.cpu_s[name] / (2 * max(1, len(self.rtts))) * 1e6
+        """µs of *name*'s CPU per relayed message (chunks up and deltas down in the window)."""
+        return self.cpu_s[name] / max(1, self.messages) * 1e6
 
     def cores(self, name: str) -> float:
         return self.cpu_s[name] / self.window_s
@@ -95,18 +97,19 @@ async def _clients(
     watched = {**pids, "clients": proc.pid}
     marks: dict[str, tuple[float, dict[str, float]]] = {}
     rtts: list[float] | None = None
+    messages = 0
     async for line in proc.stdout:
         doc = json.loads(line)
         if "phase" in doc:
             cpu = {name: cpu_seconds(pid) for name, pid in watched.items()}
             marks[doc["phase"]] = (time.perf_counter(), cpu)
         else:
-            rtts = doc["rtts"]
+            rtts, messages = doc["rtts"], doc["sent"] + doc["received"]
     await proc.wait()
     if proc.returncode != 0 or rtts is None or set(marks) != {"measure", "stop"}:
         raise RuntimeError(f"clients process failed ({proc.returncode})")
     (t0, cpu0), (t1, cpu1) = marks["measure"], marks["stop"]
-    return Level(rtts, t1 - t0, {name: cpu1[name] - cpu0[name] for name in watched})
+    return Level(rtts, t1 - t0, {name: cpu1[name] - cpu0[name] for name in watched}, messages)
 
 
 async def _spawn(*args: str, env: dict[str, str] | None = None) -> asyncio.subprocess.Process:

@@ -179,12 +179,14 @@ async def _stream(
     stop: asyncio.Event,
     rtts: list[float],
     ready: asyncio.Event,
+    counts: list[int],
 ) -> None:
-    """One streaming session: a chunk every *chunk_ms*; RTT per chunk into *rtts*."""
+    """One streaming session: a chunk every *chunk_ms*; RTT per chunk into *rtts*; chunks sent
+    and deltas received in the measured window added to ``counts[0]`` and ``counts[1]``."""
     sent: dict[str, float] = {}
     audio = audio_chunk(chunk_ms)
     async with websockets.connect(
-        url, additional_headers=headers, max_size=None, compression=None
+        url, additional_headers=headers, max_size=None, compression=None, open_timeout=120
     ) as ws:
         first = await ws.recv()
         assert '"session.created"' in str(first)[:64], first
@@ -196,8 +198,10 @@ async def _stream(
                     start = text.index('"ev_') + 4
                     seq = text[start : text.index('"', start)]
                     at = sent.pop(seq, None)
-                    if at is not None and ready.is_set():
-                        rtts.append(time.perf_counter() - at)
+                    if ready.is_set():
+                        counts[1] += 1
+                        if at is not None:
+                            rtts.append(time.perf_counter() - at)
 
         reader = asyncio.create_task(receive())
         n = 0
@@ -208,6 +212,8 @@ async def _stream(
                 seq = str(n)
                 sent[seq] = time.perf_counter()
                 await ws.send(f'{APPEND_PREFIX}{seq}","audio":"{audio}"}}')
+                if ready.is_set():
+                    counts[0] += 1
                 next_at += chunk_ms / 1000
                 await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
         finally:
@@ -222,6 +228,7 @@ async def _clients_main() -> None:
     urls, headers, chunk_ms = config["urls"], config["headers"], config["chunk_ms"]
     stop, ready = asyncio.Event(), asyncio.Event()
     rtts: list[float] = []
+    counts = [0, 0]
 
     def phase(name: str) -> None:
         sys.stdout.write(json.dumps({"phase": name}) + "\n")
@@ -229,7 +236,9 @@ async def _clients_main() -> None:
 
     tasks = []
     for i, url in enumerate(urls):
-        tasks.append(asyncio.create_task(_stream(url, headers[i], chunk_ms, stop, rtts, ready)))
+        tasks.append(
+            asyncio.create_task(_stream(url, headers[i], chunk_ms, stop, rtts, ready, counts))
+        )
         if i % 20 == 19:
             await asyncio.sleep(0.05)  # ramp up instead of a thundering herd
     await asyncio.sleep(config["warmup_s"])
@@ -237,12 +246,14 @@ async def _clients_main() -> None:
     ready.set()
     await asyncio.sleep(config["measure_s"])
     phase("stop")
+    window = list(counts)
     stop.set()
     results = await asyncio.gather(*tasks, return_exceptions=True)
     failed = [r for r in results if isinstance(r, BaseException)]
     if failed:
         raise RuntimeError(f"{len(failed)} of {len(urls)} sessions failed: {failed[0]!r}")
-    sys.stdout.write(json.dumps({"rtts": rtts}) + "\n")
+    doc = {"rtts": rtts, "sent": window[0], "received": window[1]}
+    sys.stdout.write(json.dumps(doc) + "\n")
 
 
 if __name__ == "__main__":
