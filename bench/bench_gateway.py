@@ -7,7 +7,9 @@ and chunk size (the processes are in :mod:`bench.gateway_load`):
 - **direct**: the clients talk to the echo upstream itself (no relay);
 - **pass-through**: through a relay on the gateway's own websocket stacks (uvicorn + Starlette
   to the client, ``websockets`` upstream, uvloop) that hands every frame on without looking at
-  it: the floor. The target is gateway CPU per relayed message ≤ the pass-through's;
+  it: the floor. The target is gateway CPU per relayed message ≤ the pass-through's. A second
+  pass-through on the bare ASGI messages (as the gateway's route reads them) is reported too:
+  the difference to it is what the gateway's own work costs;
 - **gateway**: ``python -m switchboard.gateway.main`` with an echo upstream that gives each
   response of 25 deltas one item; a second gateway against an echo that gives **every delta
   its own item** shows that item tracking does not grow with the layout.
@@ -204,15 +206,17 @@ async def run(ctx: BenchContext) -> list[Result]:
     plan = {40: (100, 300), 100: (100,)} if ctx.quick else {40: (100, 300, 600), 100: (300,)}
     warmup_s, measure_s = (2.0, 4.0) if ctx.quick else (3.0, 10.0)
     namespace = f"{ctx.namespace}-gw"
-    echo_port, echo_delta_port, relay_port = free_port(), free_port(), free_port()
+    echo_port, echo_delta_port = free_port(), free_port()
+    relay_port, raw_port = free_port(), free_port()
     echo = await _spawn("-m", _LOAD, "echo", str(echo_port), "response")
     echo_delta = await _spawn("-m", _LOAD, "echo", str(echo_delta_port), "delta")
-    relay = await _spawn("-m", _LOAD, "passthrough", str(relay_port), str(echo_port))
+    relay = await _spawn("-m", _LOAD, "passthrough", str(relay_port), str(echo_port), "framework")
+    raw = await _spawn("-m", _LOAD, "passthrough", str(raw_port), str(echo_port), "raw")
     gateway = _Gateway(ctx, namespace, echo_port)
     runs: Runs = {}
     memory_kib: float | None = None
     try:
-        for port in (echo_port, echo_delta_port, relay_port):
+        for port in (echo_port, echo_delta_port, relay_port, raw_port):
             await wait_port(port)
         await gateway.start()
         base_rss = rss_kib(gateway.pid)
@@ -227,6 +231,10 @@ async def run(ctx: BenchContext) -> list[Result]:
                 urls, headers = _plain(relay_port, count)
                 got["passthrough"] = await _clients(
                     urls, headers, chunk_ms, warmup_s, measure_s, {**echo_pid, "relay": relay.pid}
+                )
+                urls, headers = _plain(raw_port, count)
+                got["raw"] = await _clients(
+                    urls, headers, chunk_ms, warmup_s, measure_s, {**echo_pid, "relay": raw.pid}
                 )
                 peak, sampler_stop = [0], asyncio.Event()
                 sampler = asyncio.create_task(_sample_rss(gateway.pid, peak, sampler_stop))
@@ -256,7 +264,7 @@ async def run(ctx: BenchContext) -> list[Result]:
         _progress(40, count, got, "item per delta")
     finally:
         await gateway.stop()
-        for proc in (relay, echo, echo_delta):
+        for proc in (relay, raw, echo, echo_delta):
             proc.kill()
             await proc.wait()
         await _clean(ctx, namespace)
@@ -280,7 +288,7 @@ def _results(runs: Runs, memory_kib: float | None) -> list[Result]:
     for (chunk, count), got in runs.items():
         if chunk < 0:
             continue
-        direct, relay, gateway = got["direct"], got["passthrough"], got["gateway"]
+        direct, relay, raw, gateway = (got[k] for k in ("direct", "passthrough", "raw", "gateway"))
         tag = f"{chunk} ms chunks, {count} sessions"
         added99 = gateway.p(99) - direct.p(99)
         target, limit = ("<= 2 ms", 2.0) if count == 300 and chunk == 40 else (None, None)
@@ -305,6 +313,12 @@ def _results(runs: Runs, memory_kib: float | None) -> list[Result]:
                 if chunk == 40 else None,
                 notes=f"{gateway.cores('relay'):.2f} cores (pass-through "
                 f"{relay.cores('relay'):.2f}); measured window only",
+            ),
+            Result(
+                BENCH, f"gateway CPU per relayed message vs raw ASGI pass-through, {tag}",
+                gateway.cpu_per_message("relay"), "us",
+                raw.cpu_per_message("relay"), "raw pass-through",
+                notes=f"raw pass-through p99 adds {raw.p(99) - direct.p(99):.2f} ms",
             ),
         ]  # fmt: skip
     results.append(

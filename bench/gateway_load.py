@@ -8,7 +8,9 @@ and the streaming clients (``python -m bench.gateway_load echo|passthrough|clien
   item for every delta, the layout that once made the gateway's item tracking quadratic).
 - **pass-through relay**: the floor the gateway is held to. The same websocket stacks as the
   gateway (uvicorn + Starlette towards the client, ``websockets`` towards the upstream, uvloop)
-  and nothing else: every frame is handed on without being looked at.
+  and nothing else: every frame is handed on without being looked at. ``framework`` mode uses
+  Starlette's ``WebSocket`` per message (what a relay written the usual way does); ``raw``
+  mode uses the bare ASGI messages, as the gateway's Realtime route does.
 - **clients**: N sessions each sending a chunk every chunk length at real-time pace and timing
   each round trip; they report the edges of the measured window so the parent can sample CPU
   there.
@@ -129,8 +131,9 @@ async def _echo_main(port: int, mode: str) -> None:
 
 
 # -- pass-through relay ----------------------------------------------------------------------------
-def _passthrough_main(port: int, upstream_port: int) -> None:
-    """uvicorn + Starlette to the client, websockets to the upstream; frames handed on as is."""
+def _passthrough_main(port: int, upstream_port: int, raw: bool) -> None:
+    """uvicorn + Starlette to the client, websockets to the upstream; frames handed on as is
+    (*raw*: through the bare ASGI messages, as the gateway's Realtime route does)."""
     import uvicorn
     from starlette.applications import Starlette
     from starlette.routing import WebSocketRoute
@@ -159,7 +162,37 @@ def _passthrough_main(port: int, upstream_port: int) -> None:
                     tg.create_task(up())
                     tg.create_task(down())
 
-    app = Starlette(routes=[WebSocketRoute("/{path:path}", relay)])
+    async def raw_relay(scope: Any, receive: Any, send: Any) -> None:
+        """The same over the bare ASGI messages (no framework wrapper per message)."""
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        url = f"ws://127.0.0.1:{upstream_port}{scope['path']}?{scope['query_string'].decode()}"
+        async with websockets.connect(
+            url, max_size=16 * 1024 * 1024, compression=None, ping_interval=20, ping_timeout=20
+        ) as upstream:
+
+            async def up() -> None:
+                while True:
+                    message = await receive()
+                    if message["type"] != "websocket.receive":
+                        return
+                    await upstream.send(message.get("text") or message.get("bytes") or b"")
+
+            async def down() -> None:
+                async for frame in upstream:
+                    await send({"type": "websocket.send", "text": frame})
+
+            with contextlib.suppress(Exception):
+                async with asyncio.TaskGroup() as tg:
+                    tg.create_task(up())
+                    tg.create_task(down())
+
+    class RawRelay:  # an ASGI app (a plain function would get Starlette's WebSocket)
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            await raw_relay(scope, receive, send)
+
+    route = WebSocketRoute("/{path:path}", RawRelay() if raw else relay)
+    app = Starlette(routes=[route])
     uvicorn.run(
         app,
         host="127.0.0.1",
@@ -263,6 +296,6 @@ if __name__ == "__main__":
     if role == "echo":
         uvloop.run(_echo_main(int(sys.argv[2]), sys.argv[3]))
     elif role == "passthrough":
-        _passthrough_main(int(sys.argv[2]), int(sys.argv[3]))
+        _passthrough_main(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "raw")
     else:
         uvloop.run(_clients_main())
