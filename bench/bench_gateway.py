@@ -149,6 +149,7 @@ class _Gateway:
             "UPSTREAM_API_KEY": UPSTREAM_KEY,
             "GATEWAY_MAX_SESSIONS_PER_CUSTOMER": "10",
             "GATEWAY_CATALOG_REFRESH_S": "60",
+            "UPSTREAM_CONNECT_TIMEOUT_S": "60",
         }
         self.proc: asyncio.subprocess.Process | None = None
 

@@ -126,7 +126,8 @@ async def _echo_main(port: int, mode: str) -> None:
     async def handler(ws: ServerConnection) -> None:
         await _echo(ws, mode)
 
-    async with serve(handler, "127.0.0.1", port, max_size=None, compression=None):
+    # long handshake timeouts: a loaded machine must slow the bench down, not fail it
+    async with serve(handler, "127.0.0.1", port, max_size=None, compression=None, open_timeout=120):
         await asyncio.Future()
 
 
@@ -143,7 +144,12 @@ def _passthrough_main(port: int, upstream_port: int, raw: bool) -> None:
         await client.accept()
         url = f"ws://127.0.0.1:{upstream_port}{client.url.path}?{client.url.query}"
         async with websockets.connect(
-            url, max_size=16 * 1024 * 1024, compression=None, ping_interval=20, ping_timeout=20
+            url,
+            max_size=16 * 1024 * 1024,
+            compression=None,
+            ping_interval=20,
+            ping_timeout=20,
+            open_timeout=120,
         ) as upstream:
 
             async def up() -> None:
@@ -168,7 +174,12 @@ def _passthrough_main(port: int, upstream_port: int, raw: bool) -> None:
         await send({"type": "websocket.accept"})
         url = f"ws://127.0.0.1:{upstream_port}{scope['path']}?{scope['query_string'].decode()}"
         async with websockets.connect(
-            url, max_size=16 * 1024 * 1024, compression=None, ping_interval=20, ping_timeout=20
+            url,
+            max_size=16 * 1024 * 1024,
+            compression=None,
+            ping_interval=20,
+            ping_timeout=20,
+            open_timeout=120,
         ) as upstream:
 
             async def up() -> None:
