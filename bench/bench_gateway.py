@@ -1,188 +1,49 @@
-"""Session gateway: latency it adds to each audio message, streaming sessions one gateway
-process carries, and memory per session.
+"""Session gateway: latency it adds to each audio message, CPU per relayed message against a
+pass-through relay, streaming sessions one gateway process carries, and memory per session.
 
-Upstream: a minimal **echo upstream** in this benchmark (not the emulator): it speaks just enough
-of the GA protocol for the gateway's session setup (``session.created``, ``session.updated``)
-and answers every ``input_audio_buffer.append`` at once with a ``response.output_audio.delta``
-carrying the same audio. The emulator runs VAD and resampling on every appended chunk (and
-recognition/synthesis per turn), which would measure the emulator, not the relay.
+Every figure is compared with baselines measured in the same run at the same session count
+and chunk size (the processes are in :mod:`bench.gateway_load`):
 
-Each session streams 100 ms pcm16 chunks at real-time pace (10 messages/s each way). The round
-trip client → gateway → echo → gateway → client is compared with client → echo → client in the
-same run at the same session count; the difference is the latency the gateway adds (both
-directions, one hop each). The gateway (``python -m switchboard.gateway.main``), the echo
-upstream and the streaming clients each run in their own process (the last two on uvloop), so
-the measuring side is not what saturates first; the CPU each of the three used is sampled over
-the measured window only (after the warm-up, so session handshakes are not counted) and
-reported per relayed message (gateway) or per round trip (clients, echo, with the direct run's
-figures beside them).
+- **direct**: the clients talk to the echo upstream itself (no relay);
+- **pass-through**: through a relay on the gateway's own websocket stacks (uvicorn + Starlette
+  to the client, ``websockets`` upstream, uvloop) that hands every frame on without looking at
+  it: the floor. The target is gateway CPU per relayed message ≤ the pass-through's. A second
+  pass-through on the bare ASGI messages (as the gateway's route reads them) is reported too:
+  the difference to it is what the gateway's own work costs;
+- **gateway**: ``python -m switchboard.gateway.main`` with an echo upstream that gives each
+  response of 25 deltas one item; a second gateway against an echo that gives **every delta
+  its own item** shows that item tracking does not grow with the layout.
+
+Sessions stream pcm16 chunks of 40 ms (25 messages/s each way) and of 100 ms (10/s) at
+real-time pace; a round trip is append up, delta down. Each process's CPU is sampled over the
+measured window only (after the warm-up: no handshakes). The clients, the echo, the relay under
+test, Redis and RabbitMQ share the machine, so absolute figures move with its load: compare
+within one run.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import os
 import signal
-import socket
 import sys
 import time
 from dataclasses import dataclass
-from typing import Any
 
 import aio_pika
 import httpx
 import redis.asyncio as aioredis
-import websockets
-from websockets.asyncio.server import ServerConnection, serve
 
+from bench.gateway_load import cpu_seconds, free_port, rss_kib, wait_port
 from bench.harness import BenchContext, Result, percentile
 from switchboard.amqp import Topology
 
 BENCH = "gateway"
 SERVER_KEY = "bench-server-key"
 UPSTREAM_KEY = "bench-upstream-key"
-CHUNK_MS = 100
-AUDIO = base64.b64encode(b"\x10\x00" * 24 * CHUNK_MS).decode()
-_SESSION = {
-    "type": "realtime",
-    "object": "realtime.session",
-    "id": "sess_echo",
-    "model": "echo",
-    "output_modalities": ["audio"],
-    "instructions": "",
-    "tools": [],
-    "tool_choice": "auto",
-    "max_output_tokens": "inf",
-    "audio": {
-        "input": {
-            "format": {"type": "audio/pcm", "rate": 24000},
-            "transcription": None,
-            "noise_reduction": None,
-            "turn_detection": None,
-        },
-        "output": {"format": {"type": "audio/pcm", "rate": 24000}, "voice": "alloy", "speed": 1.0},
-    },
-}
-_APPEND_PREFIX = '{"type":"input_audio_buffer.append","event_id":"'
-_DELTA = (
-    '{"type":"response.output_audio.delta","event_id":"ev","response_id":"resp_%s",'
-    '"item_id":"item_echo","output_index":0,"content_index":0,"delta":"%s"}'
-)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-async def _echo(ws: ServerConnection) -> None:
-    """The echo upstream: session setup, then every append answered with an audio delta."""
-    await ws.send(json.dumps({"type": "session.created", "event_id": "ev0", "session": _SESSION}))
-    try:
-        async for message in ws:
-            text = message if isinstance(message, str) else message.decode()
-            if text.startswith(_APPEND_PREFIX):
-                end = text.index('"', len(_APPEND_PREFIX))
-                seq = text[len(_APPEND_PREFIX) : end]
-                await ws.send(_DELTA % (seq, AUDIO))
-            elif '"session.update"' in text[:64]:
-                await ws.send(
-                    json.dumps({"type": "session.updated", "event_id": "ev1", "session": _SESSION})
-                )
-    except websockets.ConnectionClosed:
-        pass
-
-
-def _rss_kib(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
-def _cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-async def _stream(
-    url: str, headers: dict[str, str], stop: asyncio.Event, rtts: list[float], ready: asyncio.Event
-) -> None:
-    """One streaming session: a 100 ms chunk every 100 ms; RTT per chunk into *rtts*."""
-    sent: dict[str, float] = {}
-    async with websockets.connect(
-        url, additional_headers=headers, max_size=None, compression=None
-    ) as ws:
-        first = await ws.recv()
-        assert '"session.created"' in str(first)[:64], first
-
-        async def receive() -> None:
-            async for message in ws:
-                text = message if isinstance(message, str) else message.decode()
-                if text.startswith('{"type":"response.output_audio.delta"'):
-                    start = text.index('"resp_') + 6
-                    seq = text[start : text.index('"', start)]
-                    at = sent.pop(seq, None)
-                    if at is not None and ready.is_set():
-                        rtts.append(time.perf_counter() - at)
-
-        reader = asyncio.create_task(receive())
-        n = 0
-        next_at = time.perf_counter()
-        try:
-            while not stop.is_set():
-                n += 1
-                seq = str(n)
-                sent[seq] = time.perf_counter()
-                await ws.send(f'{_APPEND_PREFIX}{seq}","audio":"{AUDIO}"}}')
-                next_at += CHUNK_MS / 1000
-                await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
-        finally:
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, websockets.ConnectionClosed):
-                await reader
-
-
-async def _run_level(
-    count: int,
-    url_for: Any,
-    headers_for: Any,
-    *,
-    warmup_s: float,
-    measure_s: float,
-    on_phase: Any = None,
-) -> list[float]:
-    """*count* sessions streaming together; RTTs (s) measured after the warm-up.
-    *on_phase* is called with ``"measure"`` and ``"stop"`` at the edges of the measured window."""
-    stop = asyncio.Event()
-    ready = asyncio.Event()
-    rtts: list[float] = []
-    tasks = []
-    for i in range(count):
-        tasks.append(
-            asyncio.create_task(_stream(await url_for(i), headers_for(i), stop, rtts, ready))
-        )
-        if i % 20 == 19:
-            await asyncio.sleep(0.05)  # ramp up instead of a thundering herd
-    await asyncio.sleep(warmup_s)
-    if on_phase is not None:
-        on_phase("measure")
-    ready.set()
-    await asyncio.sleep(measure_s)
-    if on_phase is not None:
-        on_phase("stop")
-    stop.set()
-    results = await asyncio.gather(*tasks, return_exceptions=True)
-    failed = [r for r in results if isinstance(r, BaseException)]
-    if failed:
-        raise RuntimeError(f"{len(failed)} of {count} sessions failed: {failed[0]!r}")
-    return rtts
+_LOAD = "bench.gateway_load"
 
 
 @dataclass
@@ -192,242 +53,284 @@ class Level:
     rtts: list[float]
     window_s: float
     cpu_s: dict[str, float]
+    #: messages relayed in the window: chunks sent up plus deltas received
+    messages: int
+
+    def p(self, pct: float) -> float:
+        return percentile(self.rtts, pct) * 1000
+
+    def cpu_per_message(self, name: str) -> float:
+        """µs of *name*'s CPU per relayed message (chunks up and deltas down in the window)."""
+        return self.cpu_s[name] / max(1, self.messages) * 1e6
+
+    def cores(self, name: str) -> float:
+        return self.cpu_s[name] / self.window_s
 
 
 async def _clients(
     urls: list[str],
     headers: list[dict[str, str]],
+    chunk_ms: int,
     warmup_s: float,
     measure_s: float,
     pids: dict[str, int],
 ) -> Level:
-    """Run one level of streaming clients in a child process; CPU of the *pids* (and of the
-    clients process itself) is sampled at the edges of the measured window, after the warm-up,
-    so session handshakes are not counted."""
-    config = json.dumps(
-        {"urls": urls, "headers": headers, "warmup_s": warmup_s, "measure_s": measure_s}
-    )
+    """One level of streaming clients in a child process; CPU of the *pids* (and of the
+    clients) is sampled at the edges of the measured window."""
+    config = {
+        "urls": urls,
+        "headers": headers,
+        "chunk_ms": chunk_ms,
+        "warmup_s": warmup_s,
+        "measure_s": measure_s,
+    }
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bench.bench_gateway",
+        _LOAD,
         "clients",
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
-        limit=1 << 26,  # the round trips come back as one JSON line
+        limit=1 << 27,  # the round trips come back as one JSON line
     )
     assert proc.stdin is not None and proc.stdout is not None
-    proc.stdin.write(config.encode())
+    proc.stdin.write(json.dumps(config).encode())
     proc.stdin.close()
     watched = {**pids, "clients": proc.pid}
     marks: dict[str, tuple[float, dict[str, float]]] = {}
     rtts: list[float] | None = None
+    messages = 0
     async for line in proc.stdout:
         doc = json.loads(line)
         if "phase" in doc:
-            marks[doc["phase"]] = (
-                time.perf_counter(),
-                {name: _cpu_seconds(pid) for name, pid in watched.items()},
-            )
+            cpu = {name: cpu_seconds(pid) for name, pid in watched.items()}
+            marks[doc["phase"]] = (time.perf_counter(), cpu)
         else:
-            rtts = doc["rtts"]
+            rtts, messages = doc["rtts"], doc["sent"] + doc["received"]
     await proc.wait()
     if proc.returncode != 0 or rtts is None or set(marks) != {"measure", "stop"}:
         raise RuntimeError(f"clients process failed ({proc.returncode})")
     (t0, cpu0), (t1, cpu1) = marks["measure"], marks["stop"]
-    return Level(rtts, t1 - t0, {name: cpu1[name] - cpu0[name] for name in watched})
+    return Level(rtts, t1 - t0, {name: cpu1[name] - cpu0[name] for name in watched}, messages)
 
 
-async def _clients_main() -> None:
-    config = json.loads(sys.stdin.read())
-    urls, headers = config["urls"], config["headers"]
-
-    async def url_for(i: int) -> str:
-        return str(urls[i])
-
-    def on_phase(phase: str) -> None:
-        sys.stdout.write(json.dumps({"phase": phase}) + "\n")
-        sys.stdout.flush()
-
-    rtts = await _run_level(
-        len(urls),
-        url_for,
-        lambda i: headers[i],
-        warmup_s=config["warmup_s"],
-        measure_s=config["measure_s"],
-        on_phase=on_phase,
+async def _spawn(*args: str, env: dict[str, str] | None = None) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, *args, env=env, stdout=asyncio.subprocess.DEVNULL
     )
-    sys.stdout.write(json.dumps({"rtts": rtts}) + "\n")
 
 
-async def _echo_main(port: int) -> None:
-    async with serve(_echo, "127.0.0.1", port, max_size=None, compression=None):
-        await asyncio.Future()
+async def _stop(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), 30)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
 
 
-async def _wait_port(port: int) -> None:
-    async with asyncio.timeout(30):
-        while True:  # another process: poll until it listens
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", port)
-            except OSError:
-                await asyncio.sleep(0.05)
-                continue
-            writer.close()
-            return
+class _Gateway:
+    """A gateway process in front of one echo upstream, and client secrets for it."""
 
-
-async def run(ctx: BenchContext) -> list[Result]:
-    levels = (100, 300) if ctx.quick else (100, 300, 500)
-    warmup_s, measure_s = (2.0, 4.0) if ctx.quick else (3.0, 12.0)
-    namespace = f"{ctx.namespace}-gw"
-    echo_port = _free_port()
-    gateway_port = _free_port()
-    results: list[Result] = []
-    echo = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.bench_gateway", "echo", str(echo_port)
-    )
-    try:
-        await _wait_port(echo_port)
-        env = {
+    def __init__(self, ctx: BenchContext, namespace: str, echo_port: int) -> None:
+        self.port = free_port()
+        self.env = {
             **os.environ,
             "AMQP_URL": ctx.amqp_url,
             "REDIS_URL": ctx.redis_url,
             "SWITCHBOARD_NAMESPACE": namespace,
             "SWITCHBOARD_ENV": "test",
             "LOG_LEVEL": "WARNING",
-            "GATEWAY_PORT": str(gateway_port),
+            "GATEWAY_PORT": str(self.port),
             "GATEWAY_SERVER_KEY": SERVER_KEY,
-            "GATEWAY_ID": "bench-gateway",
+            "GATEWAY_ID": f"bench-gateway-{echo_port}",
             "UPSTREAM_URL": f"ws://127.0.0.1:{echo_port}",
             "UPSTREAM_API_KEY": UPSTREAM_KEY,
             "GATEWAY_MAX_SESSIONS_PER_CUSTOMER": "10",
             "GATEWAY_CATALOG_REFRESH_S": "60",
+            "UPSTREAM_CONNECT_TIMEOUT_S": "60",
         }
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "switchboard.gateway.main",
-            env=env,
-            stdout=asyncio.subprocess.DEVNULL,
+        self.proc: asyncio.subprocess.Process | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    async def start(self) -> None:
+        self.proc = await _spawn("-m", "switchboard.gateway.main", env=self.env)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.port}") as http:
+            async with asyncio.timeout(60):
+                while True:  # another process: poll its readiness
+                    with contextlib.suppress(httpx.HTTPError):
+                        if (await http.get("/readyz")).status_code == 200:
+                            return
+                    await asyncio.sleep(0.1)
+
+    async def targets(self, count: int) -> tuple[list[str], list[dict[str, str]]]:
+        headers = []
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.port}") as http:
+            for i in range(count):
+                answer = await http.post(
+                    "/v1/realtime/client_secrets",
+                    json={"customer_id": f"bench_{i:04d}"},
+                    headers={"Authorization": f"Bearer {SERVER_KEY}"},
+                )
+                answer.raise_for_status()
+                headers.append({"Authorization": f"Bearer {answer.json()['value']}"})
+        return [f"ws://127.0.0.1:{self.port}/v1/realtime?model=bench"] * count, headers
+
+    async def stop(self) -> None:
+        if self.proc is not None:
+            await _stop(self.proc)
+
+
+def _plain(port: int, count: int) -> tuple[list[str], list[dict[str, str]]]:
+    url = f"ws://127.0.0.1:{port}/openai/v1/realtime?model=bench"
+    return [url] * count, [{"api-key": UPSTREAM_KEY}] * count
+
+
+async def _sample_rss(pid: int, peak: list[int], stop: asyncio.Event) -> None:
+    """Track the peak RSS of *pid* into ``peak[0]`` until *stop*."""
+    while not stop.is_set():
+        with contextlib.suppress(OSError):
+            peak[0] = max(peak[0], rss_kib(pid))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.5)
+
+
+Runs = dict[tuple[int, int], dict[str, Level]]
+
+
+async def run(ctx: BenchContext) -> list[Result]:
+    plan = {40: (100, 300), 100: (100,)} if ctx.quick else {40: (100, 300, 600), 100: (300,)}
+    warmup_s, measure_s = (2.0, 4.0) if ctx.quick else (3.0, 10.0)
+    namespace = f"{ctx.namespace}-gw"
+    echo_port, echo_delta_port = free_port(), free_port()
+    relay_port, raw_port = free_port(), free_port()
+    echo = await _spawn("-m", _LOAD, "echo", str(echo_port), "response")
+    echo_delta = await _spawn("-m", _LOAD, "echo", str(echo_delta_port), "delta")
+    relay = await _spawn("-m", _LOAD, "passthrough", str(relay_port), str(echo_port), "framework")
+    raw = await _spawn("-m", _LOAD, "passthrough", str(raw_port), str(echo_port), "raw")
+    gateway = _Gateway(ctx, namespace, echo_port)
+    runs: Runs = {}
+    memory_kib: float | None = None
+    try:
+        for port in (echo_port, echo_delta_port, relay_port, raw_port):
+            await wait_port(port)
+        await gateway.start()
+        base_rss = rss_kib(gateway.pid)
+        for chunk_ms, levels in plan.items():
+            for count in levels:
+                got = runs[(chunk_ms, count)] = {}
+                echo_pid = {"echo": echo.pid}
+                urls, headers = _plain(echo_port, count)
+                got["direct"] = await _clients(
+                    urls, headers, chunk_ms, warmup_s, measure_s, echo_pid
+                )
+                urls, headers = _plain(relay_port, count)
+                got["passthrough"] = await _clients(
+                    urls, headers, chunk_ms, warmup_s, measure_s, {**echo_pid, "relay": relay.pid}
+                )
+                urls, headers = _plain(raw_port, count)
+                got["raw"] = await _clients(
+                    urls, headers, chunk_ms, warmup_s, measure_s, {**echo_pid, "relay": raw.pid}
+                )
+                peak, sampler_stop = [0], asyncio.Event()
+                sampler = asyncio.create_task(_sample_rss(gateway.pid, peak, sampler_stop))
+                urls, headers = await gateway.targets(count)
+                got["gateway"] = await _clients(
+                    urls, headers, chunk_ms, warmup_s, measure_s, {**echo_pid, "relay": gateway.pid}
+                )
+                sampler_stop.set()
+                await sampler
+                if chunk_ms == 40 and count == 300:
+                    memory_kib = (peak[0] - base_rss) / count
+                _progress(chunk_ms, count, got)
+        await gateway.stop()
+        # the same gateway code against an upstream that gives every delta its own item
+        count = 300
+        gateway = _Gateway(ctx, namespace, echo_delta_port)
+        await gateway.start()
+        got = runs[(-40, count)] = {}
+        urls, headers = _plain(echo_delta_port, count)
+        got["direct"] = await _clients(
+            urls, headers, 40, warmup_s, measure_s, {"echo": echo_delta.pid}
         )
-        try:
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gateway_port}") as http:
-                async with asyncio.timeout(60):
-                    while True:  # another process: poll its readiness
-                        with contextlib.suppress(httpx.HTTPError):
-                            if (await http.get("/readyz")).status_code == 200:
-                                break
-                        await asyncio.sleep(0.1)
-
-                secrets: list[str] = []
-
-                async def mint(count: int) -> None:
-                    secrets.clear()
-                    for i in range(count):
-                        answer = await http.post(
-                            "/v1/realtime/client_secrets",
-                            json={"customer_id": f"bench_{i:04d}"},
-                            headers={"Authorization": f"Bearer {SERVER_KEY}"},
-                        )
-                        answer.raise_for_status()
-                        secrets.append(answer.json()["value"])
-
-                base_rss = _rss_kib(proc.pid)
-                by_level: dict[int, tuple[Level, Level]] = {}
-                memory_kib: float | None = None
-                for count in levels:
-                    direct = await _clients(
-                        [f"ws://127.0.0.1:{echo_port}/openai/v1/realtime?model=bench"] * count,
-                        [{"api-key": UPSTREAM_KEY}] * count,
-                        warmup_s,
-                        measure_s,
-                        {"echo": echo.pid},
-                    )
-                    await mint(count)
-                    peak = [0]
-                    sampler_stop = asyncio.Event()
-                    sampler = asyncio.create_task(_sample_rss(proc.pid, peak, sampler_stop))
-                    via = await _clients(
-                        [f"ws://127.0.0.1:{gateway_port}/v1/realtime?model=bench"] * count,
-                        [{"Authorization": f"Bearer {secret}"} for secret in secrets],
-                        warmup_s,
-                        measure_s,
-                        {"echo": echo.pid, "gateway": proc.pid},
-                    )
-                    sampler_stop.set()
-                    await sampler
-                    by_level[count] = (direct, via)
-                    if count == 300:
-                        memory_kib = (peak[0] - base_rss) / count
-                    print(
-                        f"  {count} sessions: direct p50/p99 "
-                        f"{percentile(direct.rtts, 50) * 1000:.2f}/"
-                        f"{percentile(direct.rtts, 99) * 1000:.2f} ms, via gateway "
-                        f"{percentile(via.rtts, 50) * 1000:.2f}/"
-                        f"{percentile(via.rtts, 99) * 1000:.2f} ms; cores used: "
-                        + ", ".join(
-                            f"{name} {cpu / via.window_s:.2f}" for name, cpu in via.cpu_s.items()
-                        )
-                        + f" (direct: clients {direct.cpu_s['clients'] / direct.window_s:.2f},"
-                        f" echo {direct.cpu_s['echo'] / direct.window_s:.2f})",
-                        file=sys.stderr,
-                    )
-        finally:
-            if proc.returncode is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    await asyncio.wait_for(proc.wait(), 30)
-                except TimeoutError:
-                    proc.kill()
-                    await proc.wait()
-            await _clean(ctx, namespace)
+        urls, headers = await gateway.targets(count)
+        got["gateway"] = await _clients(
+            urls, headers, 40, warmup_s, measure_s, {"echo": echo_delta.pid, "relay": gateway.pid}
+        )
+        _progress(40, count, got, "item per delta")
     finally:
-        echo.kill()
-        await echo.wait()
+        await gateway.stop()
+        for proc in (relay, raw, echo, echo_delta):
+            proc.kill()
+            await proc.wait()
+        await _clean(ctx, namespace)
+    return _results(runs, memory_kib)
 
-    note = (
-        "echo upstream process (no ASR/TTS); 100 ms pcm16 chunks at real-time pace; "
-        "clients, echo, gateway, Redis and RabbitMQ share the machine"
-    )
-    figures: dict[int, tuple[float, float, float, float]] = {}
-    for count, (direct, via) in by_level.items():
-        d50, d99 = percentile(direct.rtts, 50) * 1000, percentile(direct.rtts, 99) * 1000
-        g50, g99 = percentile(via.rtts, 50) * 1000, percentile(via.rtts, 99) * 1000
-        figures[count] = (d50, d99, g50, g99)
-        target = "<= 2 ms" if count == 100 else "<= 5 ms" if count == 300 else None
-        limit = 2.0 if count == 100 else 5.0 if count == 300 else None
+
+def _progress(chunk_ms: int, count: int, got: dict[str, Level], label: str = "") -> None:
+    parts = [
+        f"{name} p50/p99 {level.p(50):.2f}/{level.p(99):.2f} ms"
+        + (f", relay {level.cores('relay'):.2f} cores" if "relay" in level.cpu_s else "")
+        + f", clients {level.cores('clients'):.2f}"
+        for name, level in got.items()
+    ]
+    print(f"  {chunk_ms} ms x {count} {label}: " + "; ".join(parts), file=sys.stderr)
+
+
+def _results(runs: Runs, memory_kib: float | None) -> list[Result]:
+    note = "echo upstream (no ASR/TTS); machine shared by clients, echo, relay, Redis, RabbitMQ"
+    results: list[Result] = []
+    carried = 0
+    for (chunk, count), got in runs.items():
+        if chunk < 0:
+            continue
+        direct, relay, raw, gateway = (got[k] for k in ("direct", "passthrough", "raw", "gateway"))
+        tag = f"{chunk} ms chunks, {count} sessions"
+        added99 = gateway.p(99) - direct.p(99)
+        target, limit = ("<= 2 ms", 2.0) if count == 300 and chunk == 40 else (None, None)
+        if chunk == 40 and added99 <= 5.0:
+            carried = max(carried, count)
         results += [
             Result(
-                BENCH,
-                f"added p50, {count} sessions",
-                g50 - d50,
-                "ms",
-                d50,
-                "direct p50",
-                notes=note,
+                BENCH, f"added p50, {tag}", gateway.p(50) - direct.p(50), "ms",
+                direct.p(50), "direct p50", notes=note,
             ),
             Result(
-                BENCH,
-                f"added p99, {count} sessions",
-                g99 - d99,
-                "ms",
-                d99,
-                "direct p99",
-                target=target,
-                met=None if limit is None else (g99 - d99) <= limit,
+                BENCH, f"added p99, {tag}", added99, "ms", direct.p(99), "direct p99",
+                target=target, met=None if limit is None else added99 <= limit,
+                notes=f"pass-through adds {relay.p(99) - direct.p(99):.2f} ms",
             ),
-        ]
-    carried = max((c for c, v in figures.items() if v[3] - v[1] <= 5.0), default=0)
+            Result(
+                BENCH, f"gateway CPU per relayed message, {tag}",
+                gateway.cpu_per_message("relay"), "us",
+                relay.cpu_per_message("relay"), "pass-through",
+                target="<= pass-through" if chunk == 40 else None,
+                met=gateway.cpu_per_message("relay") <= relay.cpu_per_message("relay")
+                if chunk == 40 else None,
+                notes=f"{gateway.cores('relay'):.2f} cores (pass-through "
+                f"{relay.cores('relay'):.2f}); measured window only",
+            ),
+            Result(
+                BENCH, f"gateway CPU per relayed message vs raw ASGI pass-through, {tag}",
+                gateway.cpu_per_message("relay"), "us",
+                raw.cpu_per_message("relay"), "raw pass-through",
+                notes=f"raw pass-through p99 adds {raw.p(99) - direct.p(99):.2f} ms",
+            ),
+        ]  # fmt: skip
     results.append(
         Result(
             BENCH,
-            "streaming sessions per process (p99 added <= 5 ms)",
+            "streaming sessions per process (40 ms chunks, p99 added <= 5 ms)",
             carried,
             "sessions",
-            target=">= 300",
-            met=carried >= 300,
-            notes=f"largest level tried of {levels}",
+            target=">= 600",
+            met=carried >= 600,
+            notes=f"largest level tried: {max(c for k, c in runs if k == 40)}",
         )
     )
     if memory_kib is not None:
@@ -437,52 +340,28 @@ async def run(ctx: BenchContext) -> list[Result]:
                 "memory per session",
                 memory_kib,
                 "KiB",
-                target="<= 256 KiB",
-                met=memory_kib <= 256,
-                notes="gateway RSS growth at 300 streaming sessions / 300",
+                target="<= 128 KiB",
+                met=memory_kib <= 128,
+                notes="gateway RSS growth at 300 streaming sessions (40 ms) / 300",
             )
         )
-    window = "measured window only (after the warm-up: no handshakes)"
-    for count, (direct, via) in by_level.items():
-        # each round trip is two relayed messages: the append up, the delta down
-        relayed = 2 * max(1, len(via.rtts))
+    per_delta = runs.get((-40, 300))
+    per_response = runs.get((40, 300))
+    if per_delta is not None and per_response is not None:
+        added = per_delta["gateway"].p(99) - per_delta["direct"].p(99)
+        base = per_response["gateway"].p(99) - per_response["direct"].p(99)
         results += [
             Result(
-                BENCH,
-                f"gateway CPU per relayed message, {count} sessions",
-                via.cpu_s["gateway"] / relayed * 1e6,
-                "us",
-                notes=f"{window}; {via.cpu_s['gateway'] / via.window_s:.2f} cores",
+                BENCH, "added p99, item per delta, 40 ms chunks, 300 sessions", added, "ms",
+                base, "item per response",
             ),
             Result(
-                BENCH,
-                f"clients CPU per round trip, {count} sessions",
-                via.cpu_s["clients"] / max(1, len(via.rtts)) * 1e6,
-                "us",
-                direct.cpu_s["clients"] / max(1, len(direct.rtts)) * 1e6,
-                "direct",
-                notes=f"the load generator; {via.cpu_s['clients'] / via.window_s:.2f} cores",
+                BENCH, "gateway CPU per relayed message, item per delta, 40 ms, 300 sessions",
+                per_delta["gateway"].cpu_per_message("relay"), "us",
+                per_response["gateway"].cpu_per_message("relay"), "item per response",
             ),
-            Result(
-                BENCH,
-                f"echo upstream CPU per round trip, {count} sessions",
-                via.cpu_s["echo"] / max(1, len(via.rtts)) * 1e6,
-                "us",
-                direct.cpu_s["echo"] / max(1, len(direct.rtts)) * 1e6,
-                "direct",
-                notes=f"{via.cpu_s['echo'] / via.window_s:.2f} cores",
-            ),
-        ]
+        ]  # fmt: skip
     return results
-
-
-async def _sample_rss(pid: int, peak: list[int], stop: asyncio.Event) -> None:
-    """Track the peak RSS of *pid* into ``peak[0]`` until *stop*."""
-    while not stop.is_set():
-        with contextlib.suppress(OSError):
-            peak[0] = max(peak[0], _rss_kib(pid))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), 0.5)
 
 
 async def _clean(ctx: BenchContext, namespace: str) -> None:
@@ -496,12 +375,3 @@ async def _clean(ctx: BenchContext, namespace: str) -> None:
         async for key in redis.scan_iter(match=f"{namespace}:*", count=500):
             await redis.delete(key)
         await redis.aclose()
-
-
-if __name__ == "__main__":
-    import uvloop
-
-    if sys.argv[1] == "echo":
-        uvloop.run(_echo_main(int(sys.argv[2])))
-    else:
-        uvloop.run(_clients_main())

@@ -151,6 +151,8 @@ class Stack:
                         "GATEWAY_PORT": str(port),
                         "GATEWAY_SERVER_KEY": self.server_key,
                         "GATEWAY_MAX_MESSAGE_BYTES": str(self.max_message_bytes),
+                        # hostile session.updates setting instructions/tools expect an error
+                        "GATEWAY_SERVER_FIELDS": "error",
                         "UPSTREAM_KIND": "emulator",
                         "UPSTREAM_URL": emulator_url,
                     },

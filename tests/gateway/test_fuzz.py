@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from websockets.sync.client import connect
 
 from switchboard.contracts.realtime import CLIENT_EVENT_TYPES, validate_server_event
-from tests.gateway.conftest import RunningGateway
+from tests.gateway.conftest import GatewayFactory
 
 _scalar = st.none() | st.booleans() | st.integers() | st.text(max_size=12)
 _json = st.recursive(
@@ -95,10 +95,13 @@ def refused_frames(draw: st.DrawFn) -> str:
 
 
 async def test_hostile_events_each_get_an_error_and_the_conversation_survives(
-    gateway: RunningGateway,
+    start_gateway: GatewayFactory,
 ) -> None:
     """For every generated hostile frame the gateway answers one GA ``error`` and still answers
-    the next ordinary event; nothing reaches the upstream that could change the policy."""
+    the next ordinary event; nothing reaches the upstream that could change the policy. (With
+    GATEWAY_SERVER_FIELDS=error, so server-owned session fields are refused too; the default,
+    dropping them, is covered in test_relay.py.)"""
+    gateway = await start_gateway(GATEWAY_SERVER_FIELDS="error")
     secret = await gateway.secret()
     url = f"{gateway.ws}/v1/realtime?model=gpt-realtime"
     seen: list[dict[str, Any]] = []

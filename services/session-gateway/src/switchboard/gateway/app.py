@@ -15,23 +15,23 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import redis.asyncio as aioredis
-from fastapi import Depends, FastAPI, Header, HTTPException, Request, WebSocket
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
-from starlette.websockets import WebSocketDisconnect, WebSocketState
+from starlette.routing import WebSocketRoute
 
 from switchboard.amqp import Topology
-from switchboard.contracts.display import DISPLAY_EVENTS_QUERY_PARAM
 from switchboard.gateway.broker import Broker, EventPublisher
 from switchboard.gateway.catalog import CatalogReader
 from switchboard.gateway.errors import CloseCode
 from switchboard.gateway.metrics import GatewayMetrics
 from switchboard.gateway.policy import SessionPolicy, load_instructions
+from switchboard.gateway.realtime import RealtimeRoute
 from switchboard.gateway.registry import SessionRegistry
-from switchboard.gateway.session import ClientGone, Session, SessionDeps
+from switchboard.gateway.session import Session, SessionDeps
 from switchboard.gateway.settings import GatewaySettings
-from switchboard.gateway.tokens import ClientSecrets, SecretRefused
+from switchboard.gateway.tokens import ClientSecrets
 from switchboard.gateway.upstream import TokenProvider, UpstreamConnector
 from switchboard.keys import RedisKeys
 from switchboard.observability import CONTENT_TYPE_LATEST, metrics_payload
@@ -41,7 +41,6 @@ __all__ = ["Gateway", "create_app"]
 log = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).parent / "web"
-_SUBPROTOCOL_KEY_PREFIX = "openai-insecure-api-key."
 _CUSTOMER_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 
@@ -162,30 +161,6 @@ class Gateway:
         return checks
 
 
-class _StarletteClient:
-    """The client side of a session over Starlette's websocket."""
-
-    def __init__(self, websocket: WebSocket) -> None:
-        self.ws = websocket
-
-    async def receive(self) -> str | bytes:
-        message = await self.ws.receive()
-        if message["type"] == "websocket.disconnect":
-            raise ClientGone
-        text = message.get("text")
-        return text if text is not None else message.get("bytes") or b""
-
-    async def send(self, text: str) -> None:
-        try:
-            await self.ws.send_text(text)
-        except (WebSocketDisconnect, RuntimeError, OSError) as exc:
-            raise ClientGone from exc
-
-    async def close(self, code: int, reason: str) -> None:
-        if self.ws.client_state == WebSocketState.CONNECTED:
-            await self.ws.close(code=code, reason=reason)
-
-
 class ExpiresAfter(BaseModel):
     anchor: str = "created_at"
     seconds: int = Field(ge=10, le=7200)
@@ -198,18 +173,6 @@ class ClientSecretRequest(BaseModel):
 
 class DevClientSecretRequest(BaseModel):
     customer_id: str = Field(pattern=_CUSTOMER_RE.pattern)
-
-
-def _presented_secret(websocket: WebSocket) -> str | None:
-    auth = websocket.headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        return auth[7:].strip() or None
-    if websocket.headers.get("api-key"):
-        return websocket.headers["api-key"]
-    for proto in websocket.scope.get("subprotocols") or []:
-        if proto.startswith(_SUBPROTOCOL_KEY_PREFIX):
-            return proto[len(_SUBPROTOCOL_KEY_PREFIX) :] or None
-    return None
 
 
 def gateway_of(request: Request) -> Gateway:
@@ -345,46 +308,8 @@ def create_app(
     async def metrics(gateway: GatewayDep) -> Response:
         return Response(metrics_payload(gateway.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.websocket("/v1/realtime")
-    async def realtime(websocket: WebSocket) -> None:
-        gateway: Gateway = websocket.app.state.gateway
-
-        async def deny(status: int, code: str, message: str) -> None:
-            gateway.metrics.refused.labels(code).inc()
-            body = {"error": {"type": "invalid_request_error", "code": code, "message": message}}
-            await websocket.send_denial_response(JSONResponse(body, status_code=status))
-
-        if gateway.draining:
-            await deny(
-                503, "server_shutting_down", "The server is restarting; connect again shortly."
-            )
-            return
-        try:
-            grant = await gateway.secrets.redeem(_presented_secret(websocket))
-        except SecretRefused as exc:
-            await deny(exc.status, exc.code, exc.message)
-            return
-        except Exception as exc:  # Redis unreachable or saturated: say so, do not crash
-            log.warning("client secret check failed", extra={"error": repr(exc)})
-            await deny(503, "service_unavailable", "Try again shortly.")
-            return
-        offered = websocket.scope.get("subprotocols") or []
-        await websocket.accept(subprotocol="realtime" if "realtime" in offered else None)
-        display = websocket.query_params.get(DISPLAY_EVENTS_QUERY_PARAM) == "1"
-        session = Session(
-            gateway.deps,
-            client=_StarletteClient(websocket),
-            customer_id=grant.customer_id,
-            display=display,
-        )
-        gateway.sessions[session.id] = session
-        gateway.no_sessions.clear()
-        try:
-            await session.run()
-        finally:
-            gateway.sessions.pop(session.id, None)
-            if not gateway.sessions:
-                gateway.no_sessions.set()
+    # a plain ASGI app: frames skip the framework's per-message wrapper (realtime.py)
+    app.router.routes.append(WebSocketRoute("/v1/realtime", RealtimeRoute()))
 
     directory = web_dir if web_dir is not None else WEB_DIR
     if (directory / "index.html").is_file():

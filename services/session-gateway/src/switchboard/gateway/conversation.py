@@ -45,8 +45,11 @@ class Conversation:
 
     audio_format: str = "audio/pcm"
     now: Callable[[], float] = time.perf_counter
-    items: list[dict[str, Any]] = field(default_factory=list)
+    #: the conversation's items by id, in order (for replay)
+    items: dict[str, dict[str, Any]] = field(default_factory=dict)
     assistant: dict[str, AssistantItem] = field(default_factory=dict)
+    #: assistant messages finished but not published yet
+    _finished: dict[str, AssistantItem] = field(default_factory=dict)
     active_response: str | None = None
     _speech: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)
     _speech_end_at: float | None = None
@@ -62,7 +65,7 @@ class Conversation:
         user speech as its transcript, assistant speech as what the user heard. Assistant
         messages of *skip_response* (cut off by the drop, about to be regenerated) are left out."""
         out: list[dict[str, Any]] = []
-        for item in self.items:
+        for item in self.items.values():
             said = self.assistant.get(str(item.get("id")))
             if skip_response is not None and said is not None and said.response_id == skip_response:
                 continue
@@ -103,14 +106,22 @@ class Conversation:
     def on_delivered(
         self, item_id: str, response_id: str | None, delta_b64: str
     ) -> list[EventPayload]:
-        """An audio delta was handed to the client."""
-        facts: list[EventPayload] = []
+        """An audio delta (base64) was handed to the client."""
+        return self.on_delivered_bytes(item_id, response_id, b64_length(delta_b64))
+
+    def on_delivered_bytes(
+        self, item_id: str, response_id: str | None, audio_bytes: int
+    ) -> list[EventPayload]:
+        """An audio delta of *audio_bytes* was handed to the client: one dictionary lookup."""
         said = self.assistant.get(item_id)
         if said is None:
             said = self.assistant[item_id] = AssistantItem(item_id, response_id)
         # whole milliseconds per delta, as servers count them: summing exact durations could
         # round past what the upstream thinks it produced and get the truncation refused
-        said.audio_ms += int(audio_ms(b64_length(delta_b64), self.audio_format))
+        said.audio_ms += int(audio_ms(audio_bytes, self.audio_format))
+        if self._speech_end_at is None:
+            return []
+        facts: list[EventPayload] = []
         if self._speech_end_at is not None:
             latency = max(0.0, (self.now() - self._speech_end_at) * 1000)
             facts.append(TurnLatency(response_id=response_id, latency_ms=round(latency, 3)))
@@ -148,11 +159,11 @@ class Conversation:
         elif kind == "conversation.item.input_audio_transcription.completed":
             item_id = event.get("item_id", "")
             text = event.get("transcript") or ""
-            for item in self.items:
-                if item.get("id") == item_id:
-                    for content in item.get("content") or []:
-                        if content.get("type") == "input_audio":
-                            content["transcript"] = text
+            item = self.items.get(item_id)
+            if item is not None:
+                for content in item.get("content") or []:
+                    if content.get("type") == "input_audio":
+                        content["transcript"] = text
             start, end = self._speech.pop(item_id, (None, None))
             facts.append(
                 UserTranscript(
@@ -160,8 +171,7 @@ class Conversation:
                 )
             )
         elif kind == "conversation.item.deleted":
-            item_id = event.get("item_id")
-            self.items = [i for i in self.items if i.get("id") != item_id]
+            self.items.pop(str(event.get("item_id")), None)
         elif kind == "response.created":
             facts += self.finish_assistant()
             self.active_response = (event.get("response") or {}).get("id")
@@ -186,7 +196,7 @@ class Conversation:
             for out in response.get("output") or []:
                 if out.get("type") == "message" and out.get("id") in self.assistant:
                     said = self.assistant[out["id"]]
-                    said.finished = True
+                    self._finish(said)
                     said.cancelled = said.cancelled or cancelled
                 if out.get("type") == "function_call":
                     self._add_item(out, None)
@@ -205,19 +215,29 @@ class Conversation:
             Truncated(item_id=item_id, requested_ms=requested_ms, heard_ms=heard)
         ]
         if said.finished and not said.published:
+            self._finished.pop(said.item_id, None)
             facts.append(self._publish(said))
         return heard, facts
 
     def finish_assistant(self) -> list[EventPayload]:
         """Publish every finished assistant message not published yet (called when the next
         turn starts, and at the end of the session)."""
-        return [self._publish(s) for s in self.assistant.values() if s.finished and not s.published]
+        if not self._finished:
+            return []
+        done = [self._publish(s) for s in self._finished.values() if not s.published]
+        self._finished.clear()
+        return done
 
     def flush(self) -> list[EventPayload]:
         """Everything left at the end of the session, finished or not."""
         for said in self.assistant.values():
-            said.finished = True
+            self._finish(said)
         return self.finish_assistant()
+
+    def _finish(self, said: AssistantItem) -> None:
+        said.finished = True
+        if not said.published:
+            self._finished[said.item_id] = said
 
     # -- helpers ---------------------------------------------------------------------------------
     def _said(self, event: dict[str, Any]) -> AssistantItem:
@@ -244,13 +264,14 @@ class Conversation:
         )
 
     def _add_item(self, item: dict[str, Any], previous_item_id: str | None) -> None:
-        if not item.get("id"):
+        item_id = item.get("id")
+        if not item_id:
             return
-        for index, existing in enumerate(self.items):
-            if existing.get("id") == item["id"]:
-                self.items[index] = {**existing, **copy.deepcopy(item)}
-                return
-        self.items.append(copy.deepcopy(item))
+        existing = self.items.get(item_id)
+        if existing is not None:
+            self.items[item_id] = {**existing, **copy.deepcopy(item)}
+        else:
+            self.items[item_id] = copy.deepcopy(item)
 
 
 def _heard_text(said: AssistantItem, produced_ms: int | None = None) -> str:

@@ -130,6 +130,12 @@ class GatewayMetrics:
             ["source", "code"],
             registry=r,
         )
+        self.fields_ignored = Counter(
+            "switchboard_gateway_client_fields_ignored_total",
+            "Server-owned session fields a client set and the gateway ignored, by field.",
+            ["field"],
+            registry=r,
+        )
         self.events_published = Counter(
             "switchboard_gateway_events_published_total",
             "Conversation events confirmed by the broker.",

@@ -18,13 +18,14 @@ import copy
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from pydantic import ValidationError
 
 from switchboard.contracts.realtime import CLIENT_EVENT_TYPES, validate_client_event
 from switchboard.gateway.errors import ClientEventError
+from switchboard.gateway.frames import string_span
 
 __all__ = [
     "ClientEvent",
@@ -34,6 +35,10 @@ __all__ = [
     "inspect_client_event",
     "load_instructions",
 ]
+
+#: What happens to server-owned fields (instructions, tools, tracing, ...) in a client's
+#: ``session.update``: ``ignore`` drops them and passes the rest, ``error`` refuses the event.
+ServerFieldsMode = Literal["ignore", "error"]
 
 APPEND = "input_audio_buffer.append"
 #: Session fields a client may set, and the ones it may set under ``audio.input`` / ``output``.
@@ -50,7 +55,21 @@ _POLICY_OWNED = {
     "input": "out-of-band input is not allowed",
     "model": "the model is set by the server",
     "transcription": "input transcription is set by the server",
+    "tracing": "tracing is set by the server",
+    "include": "extra outputs are set by the server",
+    "truncation": "conversation truncation is set by the server",
 }
+#: Server-owned ``session`` fields: ignored (or refused) when a client sets them.
+_SESSION_SERVER_OWNED = (
+    "instructions",
+    "tools",
+    "tool_choice",
+    "prompt",
+    "model",
+    "tracing",
+    "include",
+    "truncation",
+)
 #: Bytes per millisecond of each audio format.
 _BYTES_PER_MS = {"audio/pcm": 48, "audio/pcmu": 8, "audio/pcma": 8}
 
@@ -156,7 +175,7 @@ def client_view_of_session(session: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ClientEvent:
     """A client event that passed the policy. ``raw`` is forwarded as is (it is unchanged)."""
 
@@ -164,6 +183,8 @@ class ClientEvent:
     data: dict[str, Any]
     raw: str
     audio_bytes: int = 0
+    #: server-owned fields dropped from a ``session.update`` (``ignore`` mode), as paths
+    ignored: tuple[str, ...] = ()
 
     @property
     def event_id(self) -> str | None:
@@ -185,14 +206,22 @@ class RefusedEvent(ClientEventError):
         self.event_id = event_id
 
 
-def inspect_client_event(raw: str | bytes) -> ClientEvent:
-    """Parse, validate and police one client frame; raises :class:`RefusedEvent`."""
+def inspect_client_event(
+    raw: str | bytes, *, server_fields: ServerFieldsMode = "error"
+) -> ClientEvent:
+    """Parse, validate and police one client frame; raises :class:`RefusedEvent`.
+    *server_fields* says what becomes of server-owned fields in a ``session.update``."""
     data: Any = None
     try:
         if isinstance(raw, bytes):
             raw = raw.decode("utf-8")
+        append = _inspect_append(raw)
+        if append is not None:
+            return append
         data = orjson.loads(raw)  # 2-3x faster than json on audio chunks; refuses NaN, depth > 1024
-        return _inspect(data, raw)
+        return _inspect(data, raw, server_fields)
+    except RefusedEvent:
+        raise
     except ClientEventError as exc:
         raise RefusedEvent(exc, _event_id_of(data)) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -201,7 +230,55 @@ def inspect_client_event(raw: str | bytes) -> ClientEvent:
         ) from None
 
 
-def _inspect(data: Any, raw: str) -> ClientEvent:
+#: Appends without an event id as the SDKs write them (compact: JS; spaced: Python), audio cut
+#: out: recognised without a parser.
+_APPEND_HEADS: dict[str, dict[str, Any]] = {
+    '{"type":"input_audio_buffer.append","audio":""}': {"type": APPEND, "audio": ""},
+    '{"type": "input_audio_buffer.append", "audio": ""}': {"type": APPEND, "audio": ""},
+    '{"audio":"","type":"input_audio_buffer.append"}': {"type": APPEND, "audio": ""},
+}
+
+
+def _inspect_append(raw: str) -> ClientEvent | None:
+    """An audio chunk, read without parsing its audio (:func:`frames.string_span`): the
+    frame without the audio is parsed and checked as usual, the audio only as base64. None
+    when *raw* is not an append with a plain string ``audio`` (then it is parsed whole)."""
+    span = string_span(raw, '"audio"', escapes=False)  # base64 has none: checked below
+    if span is None:
+        return None
+    start, end = span
+    head = raw[:start] + raw[end:]
+    data = _APPEND_HEADS.get(head)
+    if data is None:
+        try:
+            data = orjson.loads(head)
+        except orjson.JSONDecodeError:
+            return None
+    else:
+        data = dict(data)
+    if not isinstance(data, dict) or data.get("type") != APPEND:
+        return None
+    size = b64_decoded_size(raw[start:end])
+    if size is None:
+        return None  # not plain base64 (perhaps JSON escapes): the full parse decides
+    try:
+        _check_append_fields(data)
+    except ClientEventError as exc:
+        raise RefusedEvent(exc, _event_id_of(data)) from None
+    return ClientEvent(APPEND, data, raw, audio_bytes=size)
+
+
+def _check_append_fields(data: dict[str, Any]) -> None:
+    extra = set(data) - {"type", "audio", "event_id"}
+    if extra:
+        raise ClientEventError(
+            f"Unknown parameter: '{sorted(extra)[0]}'.",
+            code="unknown_parameter",
+            param=sorted(extra)[0],
+        )
+
+
+def _inspect(data: Any, raw: str, server_fields: ServerFieldsMode) -> ClientEvent:
     if not isinstance(data, dict):
         raise ClientEventError("The event must be a JSON object.", code="invalid_json")
     kind = data.get("type")
@@ -222,13 +299,7 @@ def _inspect(data: Any, raw: str) -> ClientEvent:
             raise ClientEventError(
                 "Invalid 'audio': not valid base64.", code="invalid_value", param="audio"
             )
-        extra = set(data) - {"type", "audio", "event_id"}
-        if extra:
-            raise ClientEventError(
-                f"Unknown parameter: '{sorted(extra)[0]}'.",
-                code="unknown_parameter",
-                param=sorted(extra)[0],
-            )
+        _check_append_fields(data)
         return ClientEvent(kind, data, raw, audio_bytes=size)
     if kind not in CLIENT_EVENT_TYPES:
         raise ClientEventError(
@@ -245,7 +316,11 @@ def _inspect(data: Any, raw: str) -> ClientEvent:
             f"Invalid event: {first['msg']}", code="invalid_value", param=".".join(loc) or None
         ) from None
     if kind == "session.update":
-        _check_session(data.get("session") or {})
+        session = data.get("session") or {}
+        ignored = _strip_server_owned(session) if server_fields == "ignore" else ()
+        _check_session(session)
+        if ignored:
+            return ClientEvent(kind, data, json.dumps(data), ignored=ignored)
     elif kind == "response.create":
         _check_response(data.get("response") or {})
     elif kind == "conversation.item.create":
@@ -277,6 +352,18 @@ def _check_session(session: dict[str, Any]) -> None:
     _check_keys(audio, {"input", "output"}, "session.audio")
     _check_keys(audio.get("input") or {}, _AUDIO_IN_ALLOWED, "session.audio.input")
     _check_keys(audio.get("output") or {}, _AUDIO_OUT_ALLOWED, "session.audio.output")
+
+
+def _strip_server_owned(session: dict[str, Any]) -> tuple[str, ...]:
+    """Remove the server-owned fields of a client's ``session`` in place; returns their paths."""
+    ignored = [f"session.{key}" for key in _SESSION_SERVER_OWNED if key in session]
+    for path in ignored:
+        del session[path.removeprefix("session.")]
+    audio_in = (session.get("audio") or {}).get("input")
+    if isinstance(audio_in, dict) and "transcription" in audio_in:
+        del audio_in["transcription"]
+        ignored.append("session.audio.input.transcription")
+    return tuple(ignored)
 
 
 def _check_response(response: dict[str, Any]) -> None:

@@ -55,6 +55,13 @@ class GatewaySettings(BaseServiceSettings, AmqpSettings, RedisSettings):
         description="Accept permessage-deflate from clients that offer it (CPU per audio chunk).",
     )
 
+    server_fields: Literal["ignore", "error"] = Field(
+        default="ignore",
+        validation_alias="GATEWAY_SERVER_FIELDS",
+        description="Server-owned fields (instructions, tools, tracing, ...) in a client's "
+        "session.update: 'ignore' drops them (audited, counted), 'error' refuses the event.",
+    )
+
     # -- client auth ---------------------------------------------------------------------------
     server_key: SecretStr = Field(
         default=SecretStr(DEFAULT_SERVER_KEY),

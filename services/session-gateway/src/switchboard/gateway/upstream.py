@@ -121,9 +121,10 @@ class Upstream:
         await self.ws.send(json.dumps(self.dialect.client_event(event)))
 
     async def send_raw(self, raw: str, event: dict[str, Any]) -> None:
-        """Forward a client frame: as is for GA, translated otherwise."""
-        if self.passthrough:
-            await self.ws.send(raw)
+        """Forward a client frame: as is for GA and for audio chunks (their *event* does not
+        carry the audio), translated otherwise."""
+        if self.passthrough or event.get("type") == "input_audio_buffer.append":
+            await self.ws.send(raw)  # appends are the same in both dialects
         else:
             await self.send(event)
 
@@ -137,6 +138,12 @@ class Upstream:
         if self.passthrough:
             return [(event, raw if isinstance(raw, str) else raw.decode())]
         return [(e, None) for e in self.dialect.server_events(event)]
+
+    async def recv_text(self) -> str:
+        """The next frame's text as received (GA upstreams: relayed without re-serialising);
+        raises ``ConnectionClosed``."""
+        raw = await self.ws.recv()
+        return raw if isinstance(raw, str) else raw.decode()
 
     async def close(self) -> None:
         try:

@@ -1,0 +1,223 @@
+"""Tool calls of one conversation, run beside the relay (never inside a pump).
+
+:class:`ToolRunner` calls the tool workers through the broker, reports each call to the audit
+trail (and to display clients), says a filler when a tool is slow, and when every call of a
+response is answered hands the outputs to the model and asks it to speak: only when no
+response is active (the session wakes it when that changes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from switchboard.contracts.display import ToolCompletedDisplay, ToolStartedDisplay
+from switchboard.contracts.events import EventPayload, ToolCalled, ToolCompleted
+from switchboard.contracts.tools import ToolCallResult, ToolError, ToolErrorCode
+from switchboard.gateway.actions import StartTool
+from switchboard.gateway.broker import GATEWAY_WORKER, Broker
+from switchboard.gateway.metrics import GatewayMetrics
+from switchboard.gateway.relay import RelayCore
+from switchboard.gateway.settings import GatewaySettings
+
+__all__ = ["ToolRunner"]
+
+Call = asyncio.Task[tuple[str, ToolCallResult]]
+
+
+class ToolRunner:
+    """Runs the model's tool calls for one conversation."""
+
+    def __init__(
+        self,
+        core: RelayCore,
+        *,
+        broker: Broker,
+        settings: GatewaySettings,
+        metrics: GatewayMetrics,
+        session_id: str,
+        customer_id: str,
+        display: bool,
+        emit: Callable[[EventPayload], None],
+        send_client: Callable[[str], Awaitable[None]],
+        send_upstream: Callable[[dict[str, Any]], Awaitable[None]],
+        spawn: Callable[[Awaitable[Any]], asyncio.Task[Any]],
+    ) -> None:
+        self.core = core
+        self.broker = broker
+        self.settings = settings
+        self.metrics = metrics
+        self.session_id = session_id
+        self.customer_id = customer_id
+        self.display = display
+        self.emit = emit
+        self.send_client = send_client
+        self.send_upstream = send_upstream
+        self.spawn = spawn
+        #: tool calls in flight (the watchdog does not call a conversation idle meanwhile)
+        self.running = 0
+        self._calls: dict[str, list[Call]] = {}
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._response_lock = asyncio.Lock()
+
+    # -- driven by the session ---------------------------------------------------------------------
+    def start(self, call: StartTool) -> None:
+        task = self.spawn(self._run(call.call_id, call.name, call.arguments))
+        self._calls.setdefault(call.response_id, []).append(task)
+
+    def deliver(self, response_id: str) -> None:
+        calls = self._calls.pop(response_id, None)
+        if calls:
+            self.spawn(self._deliver_outputs(calls))
+
+    def retry_response(self) -> None:
+        self.spawn(self.create_response())
+
+    def wake(self) -> None:
+        """The response state may have changed: let a waiting ``response.create`` go."""
+        if self.core.response_idle:
+            self._idle.set()
+
+    # -- calls -------------------------------------------------------------------------------------
+    async def _run(self, call_id: str, name: str, arguments: str) -> tuple[str, ToolCallResult]:
+        self.running += 1
+        try:
+            try:
+                args = json.loads(arguments or "{}")
+                if not isinstance(args, dict):
+                    raise ValueError("arguments must be a JSON object")
+            except ValueError as exc:
+                result = ToolCallResult(
+                    call_id=call_id,
+                    ok=False,
+                    error=ToolError(
+                        code=ToolErrorCode.INVALID_ARGUMENTS,
+                        message=f"The arguments are not a JSON object: {exc}",
+                    ),
+                    duration_ms=0,
+                    worker=GATEWAY_WORKER,
+                )
+                self.emit(ToolCalled(call_id=call_id, tool=name, arguments={}))
+                self._done(name, result, 0.0)
+                return call_id, result
+            self.emit(ToolCalled(call_id=call_id, tool=name, arguments=args))
+            if self.display:
+                await self.send_client(
+                    ToolStartedDisplay(
+                        call_id=call_id, tool=name, summary=_summary(name, args)
+                    ).model_dump_json()
+                )
+            started = time.perf_counter()
+            call = asyncio.ensure_future(
+                self.broker.call_tool(
+                    call_id=call_id,
+                    session_id=self.session_id,
+                    customer_id=self.customer_id,
+                    tool=name,
+                    arguments=args,
+                    timeout_s=self.settings.tool_timeout_s,
+                )
+            )
+            filler = self.settings.filler_after_s
+            if filler > 0:
+                done, _ = await asyncio.wait({call}, timeout=filler)
+                if not done:
+                    await self._say_filler()
+            result = await call
+            elapsed = time.perf_counter() - started
+            self._done(name, result, elapsed)
+            if self.display:
+                await self.send_client(
+                    ToolCompletedDisplay(
+                        call_id=call_id,
+                        tool=name,
+                        ok=result.ok,
+                        summary=_done_summary(name, result),
+                        card=result.output if result.ok else None,
+                        error_code=str(result.error.code) if result.error else None,
+                        duration_ms=round(elapsed * 1000, 3),
+                    ).model_dump_json()
+                )
+            return call_id, result
+        finally:
+            self.running -= 1
+
+    def _done(self, name: str, result: ToolCallResult, elapsed_s: float) -> None:
+        outcome = "ok" if result.ok else str(result.error.code if result.error else "error")
+        self.metrics.tool_calls.labels(name, outcome).inc()
+        self.metrics.tool_round_trip.labels(name).observe(elapsed_s)
+        if not result.ok:
+            self.metrics.errors.labels("tool", outcome).inc()
+        self.emit(
+            ToolCompleted(
+                call_id=result.call_id,
+                tool=name,
+                ok=result.ok,
+                output=result.output if result.ok else None,
+                error_code=str(result.error.code) if result.error else None,
+                error_message=result.error.message if result.error else None,
+                duration_ms=round(elapsed_s * 1000, 3),
+                worker=result.worker,
+            )
+        )
+
+    # -- answers -----------------------------------------------------------------------------------
+    async def _deliver_outputs(self, calls: list[Call]) -> None:
+        """Every call of one response answered: hand the outputs to the model, then ask it to
+        speak (once no response is active)."""
+        results = await asyncio.gather(*calls)
+        for call_id, result in results:
+            await self.send_upstream(
+                {
+                    "type": "conversation.item.create",
+                    "item": {
+                        "type": "function_call_output",
+                        "call_id": call_id,
+                        "output": result.model_text(),
+                    },
+                }
+            )
+        await self.create_response()
+
+    async def create_response(self) -> None:
+        """One ``response.create``, as soon as no response is active or asked for."""
+        async with self._response_lock:
+            while not self.core.request_response():
+                self._idle.clear()
+                await self._idle.wait()
+            await self.send_upstream({"type": "response.create"})
+
+    async def _say_filler(self) -> None:
+        """A short spoken filler while a slow tool runs (only when nothing else is playing)."""
+        if not self.core.request_response():
+            return
+        await self.send_upstream(
+            {
+                "type": "response.create",
+                "response": {
+                    "conversation": "none",
+                    "output_modalities": ["audio"],
+                    "instructions": f'Say "{self.settings.filler_text}"',
+                    "tool_choice": "none",
+                    "input": [],
+                    "metadata": {"switchboard": "filler"},
+                },
+            }
+        )
+
+
+def _summary(tool: str, args: dict[str, Any]) -> str:
+    words = tool.replace("_", " ")
+    order = args.get("order_id")
+    return f"{words.capitalize()} for order {order}" if order is not None else words.capitalize()
+
+
+def _done_summary(tool: str, result: ToolCallResult) -> str:
+    if result.ok:
+        return f"{tool.replace('_', ' ').capitalize()}: done"
+    assert result.error is not None
+    return result.error.message[:200]
