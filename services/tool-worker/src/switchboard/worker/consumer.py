@@ -19,7 +19,7 @@ from aio_pika.abc import (
 from aiormq.abc import DeliveredMessage
 from pydantic import ValidationError
 
-from switchboard.amqp import REASON_HEADER, Topology
+from switchboard.amqp import REASON_HEADER, CallQueueType, Topology, is_direct_reply_to
 from switchboard.contracts.tools import (
     ToolCallResult,
     ToolError,
@@ -29,6 +29,7 @@ from switchboard.contracts.tools import (
 from switchboard.observability import log_context
 from switchboard.worker.executor import Executor
 from switchboard.worker.metrics import WorkerMetrics
+from switchboard.worker.upgrade import retire_other_call_queues
 
 __all__ = ["ToolConsumer"]
 
@@ -51,13 +52,18 @@ class ToolConsumer:
         executor: Executor,
         metrics: WorkerMetrics,
         prefetch: int,
+        queue_type: CallQueueType,
+        reply_confirms: bool = True,
     ) -> None:
         self._connection = connection
         self._topology = topology
         self._executor = executor
         self._metrics = metrics
         self._prefetch = prefetch
+        self._queue_type = queue_type
+        self._reply_confirms = reply_confirms
         self._channel: AbstractChannel | None = None
+        self._letters: AbstractChannel | None = None
         self._dlx: AbstractExchange | None = None
         self._consumers: list[tuple[AbstractQueue, ConsumerTag]] = []
         self._in_flight = 0
@@ -75,17 +81,31 @@ class ToolConsumer:
 
     async def start(self) -> None:
         """Declare the queues and start consuming them."""
-        channel = await self._connection.channel()
+        channel = await self._connection.channel(publisher_confirms=self._reply_confirms)
         await channel.set_qos(prefetch_count=self._prefetch)
         self._channel = channel
-        self._dlx = await self._topology.declare_dead_letters(channel)
-        for name in self._executor.registry:
-            queue = await self._topology.declare_tool_queue(channel, name)
+        # dead letters always with confirms (they are acknowledged once kept)
+        self._letters = await self._connection.channel()
+        self._dlx = await self._topology.declare_dead_letters(self._letters)
+        tools = list(self._executor.registry)
+        queues = [
+            await self._topology.declare_tool_queue(channel, name, self._queue_type)
+            for name in tools
+        ]
+        await retire_other_call_queues(
+            self._connection, self._topology, tools, self._queue_type, self._on_message
+        )
+        for queue in queues:
             tag = await queue.consume(self._on_message)
             self._consumers.append((queue, tag))
         log.info(
             "consuming",
-            extra={"tools": list(self._executor.registry), "prefetch": self._prefetch},
+            extra={
+                "tools": tools,
+                "prefetch": self._prefetch,
+                "queue_type": self._queue_type,
+                "reply_confirms": self._reply_confirms,
+            },
         )
 
     async def stop(self, grace_s: float) -> bool:
@@ -108,9 +128,10 @@ class ToolConsumer:
         return True
 
     async def close(self) -> None:
-        if self._channel is not None and not self._channel.is_closed:
-            async with asyncio.timeout(CANCEL_TIMEOUT_S):
-                await self._channel.close()
+        for channel in (self._channel, self._letters):
+            if channel is not None and not channel.is_closed:
+                async with asyncio.timeout(CANCEL_TIMEOUT_S):
+                    await channel.close()
 
     # -- one delivery ---------------------------------------------------------------------------
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
@@ -183,6 +204,9 @@ class ToolConsumer:
 
     async def _reply(self, reply_to: str, correlation_id: str, result: ToolCallResult) -> None:
         assert self._channel is not None
+        # a return needs confirms to be seen, and the broker returns every answer sent to a
+        # direct reply-to when mandatory (it delivers it all the same)
+        mandatory = self._reply_confirms and not is_direct_reply_to(reply_to)
         returned = await self._channel.default_exchange.publish(
             aio_pika.Message(
                 body=result.model_dump_json().encode(),
@@ -192,7 +216,7 @@ class ToolConsumer:
                 type=result.type,
             ),
             routing_key=reply_to,
-            mandatory=True,
+            mandatory=mandatory,
         )
         if isinstance(returned, DeliveredMessage):
             log.info("caller is gone; answer dropped", extra={"reply_to": reply_to})
