@@ -1,6 +1,14 @@
 """The broker side of a worker: consume each served tool's queue with an explicit prefetch,
 answer every call on its ``reply_to`` with its ``correlation_id``, acknowledge only after the
-answer is published, and move unreadable messages to the dead-letter queue with a reason."""
+answer is published, and move unreadable messages to the dead-letter queue with a reason.
+
+An answer to a direct reply-to goes out on the channel the call came from, without a publisher
+confirm, right before the ack: the broker handles a channel's frames in order, so a call is
+never acknowledged without its answer having reached the broker first; an answer the caller
+can no longer take (its connection dropped) is asked for again by the caller (docs/worker.md).
+An answer to a named reply queue is published with a confirm and ``mandatory`` on a second
+channel (which also carries the dead letters), so a vanished caller is noticed, and the call is
+acknowledged once the broker confirmed it."""
 
 from __future__ import annotations
 
@@ -17,6 +25,7 @@ from aio_pika.abc import (
     ConsumerTag,
 )
 from aiormq.abc import DeliveredMessage
+from pamqp.commands import Basic
 from pydantic import ValidationError
 
 from switchboard.amqp import REASON_HEADER, CallQueueType, Topology, is_direct_reply_to
@@ -53,7 +62,7 @@ class ToolConsumer:
         metrics: WorkerMetrics,
         prefetch: int,
         queue_type: CallQueueType,
-        reply_confirms: bool = True,
+        reply_confirms: bool = False,
     ) -> None:
         self._connection = connection
         self._topology = topology
@@ -63,13 +72,15 @@ class ToolConsumer:
         self._queue_type = queue_type
         self._reply_confirms = reply_confirms
         self._channel: AbstractChannel | None = None
-        self._letters: AbstractChannel | None = None
+        self._confirmed: AbstractChannel | None = None
         self._dlx: AbstractExchange | None = None
         self._consumers: list[tuple[AbstractQueue, ConsumerTag]] = []
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
         self._draining = False
+        # read when scraped, not counted twice per call
+        metrics.in_flight.set_function(lambda: self._in_flight)
 
     @property
     def consuming(self) -> bool:
@@ -81,12 +92,12 @@ class ToolConsumer:
 
     async def start(self) -> None:
         """Declare the queues and start consuming them."""
-        channel = await self._connection.channel(publisher_confirms=self._reply_confirms)
+        channel = await self._connection.channel(publisher_confirms=False)
         await channel.set_qos(prefetch_count=self._prefetch)
         self._channel = channel
-        # dead letters always with confirms (they are acknowledged once kept)
-        self._letters = await self._connection.channel()
-        self._dlx = await self._topology.declare_dead_letters(self._letters)
+        # answers to named reply queues and dead letters: confirmed before the ack
+        self._confirmed = await self._connection.channel(publisher_confirms=True)
+        self._dlx = await self._topology.declare_dead_letters(self._confirmed)
         tools = list(self._executor.registry)
         queues = [
             await self._topology.declare_tool_queue(channel, name, self._queue_type)
@@ -128,7 +139,7 @@ class ToolConsumer:
         return True
 
     async def close(self) -> None:
-        for channel in (self._channel, self._letters):
+        for channel in (self._channel, self._confirmed):
             if channel is not None and not channel.is_closed:
                 async with asyncio.timeout(CANCEL_TIMEOUT_S):
                     await channel.close()
@@ -140,7 +151,6 @@ class ToolConsumer:
             return
         self._in_flight += 1
         self._idle.clear()
-        self._metrics.in_flight.inc()
         try:
             await self._handle(message)
         except Exception:
@@ -150,7 +160,6 @@ class ToolConsumer:
             await _settle(message, requeue=True)
         finally:
             self._in_flight -= 1
-            self._metrics.in_flight.dec()
             if self._in_flight == 0:
                 self._idle.set()
 
@@ -203,21 +212,28 @@ class ToolConsumer:
                 )
 
     async def _reply(self, reply_to: str, correlation_id: str, result: ToolCallResult) -> None:
-        assert self._channel is not None
-        # a return needs confirms to be seen, and the broker returns every answer sent to a
-        # direct reply-to when mandatory (it delivers it all the same)
-        mandatory = self._reply_confirms and not is_direct_reply_to(reply_to)
-        returned = await self._channel.default_exchange.publish(
-            aio_pika.Message(
-                body=result.model_dump_json().encode(),
-                content_type="application/json",
-                correlation_id=correlation_id,
-                message_id=result.call_id,
-                type=result.type,
-            ),
-            routing_key=reply_to,
-            mandatory=mandatory,
+        body = result.model_dump_json().encode()
+        properties = Basic.Properties(
+            content_type="application/json",
+            correlation_id=correlation_id,
+            message_id=result.call_id,
+            message_type=result.type,
         )
+        direct = is_direct_reply_to(reply_to)
+        if direct and not self._reply_confirms:
+            # the call's own channel, in order before its ack (no aio-pika Message on this path)
+            assert self._channel is not None
+            raw = await self._channel.get_underlay_channel()
+            await raw.basic_publish(body, routing_key=reply_to, properties=properties)
+            return
+        assert self._confirmed is not None
+        raw = await self._confirmed.get_underlay_channel()
+        # the broker returns every mandatory answer to a direct reply-to (and delivers it too)
+        returned = await raw.basic_publish(
+            body, routing_key=reply_to, properties=properties, mandatory=not direct
+        )
+        if isinstance(returned, Basic.Nack):
+            raise RuntimeError("the broker did not take the answer (nack)")
         if isinstance(returned, DeliveredMessage):
             log.info("caller is gone; answer dropped", extra={"reply_to": reply_to})
 

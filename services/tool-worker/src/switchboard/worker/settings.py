@@ -49,9 +49,12 @@ class WorkerSettings(BaseServiceSettings, DatabaseSettings, AmqpSettings, RedisS
         ),
     )
     reply_confirms: bool = Field(
-        default=True,
+        default=False,
         validation_alias="WORKER_REPLY_CONFIRMS",
-        description="Wait for the broker's publisher confirm of each answer before acknowledging.",
+        description=(
+            "Also wait for a publisher confirm of answers to a direct reply-to before the ack "
+            "(answers to named reply queues are always confirmed)."
+        ),
     )
     amqp_reconnect_s: float = Field(
         default=1.0,
