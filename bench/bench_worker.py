@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import os
 import signal
 import sys
@@ -56,18 +57,31 @@ CONCURRENCY = 64
 SLOW_MACHINE_TIMEOUT_S = 30.0
 
 #: The candidates, the configuration of the release before first; CHOSEN is the default.
-BEFORE = Transport("quorum/persistent/confirms/queue", "quorum", True, True, "queue")
-CHOSEN = Transport("classic/transient/confirms/direct", "classic", False, True, "direct")
+BEFORE = Transport("quorum/persistent/queue/confirmed", "quorum", True, True, "queue")
+CHOSEN = Transport(
+    "classic/transient/direct/answers unconfirmed",
+    "classic",
+    False,
+    True,
+    "direct",
+    reply_confirms=False,
+)
 CANDIDATES = (
     BEFORE,
-    Transport("classic/persistent/confirms/queue", "classic", True, True, "queue"),
-    Transport("classic/transient/confirms/queue", "classic", False, True, "queue"),
+    Transport("classic/persistent/queue/confirmed", "classic", True, True, "queue"),
+    Transport("classic/transient/queue/confirmed", "classic", False, True, "queue"),
+    Transport("classic/transient/direct/confirmed", "classic", False, True, "direct"),
     CHOSEN,
-    Transport("classic/transient/no-confirms/direct", "classic", False, False, "direct"),
-    Transport("classic/transient/confirms/direct/prefetch 8", "classic", False, True, "direct", 8),
     Transport(
-        "classic/transient/confirms/direct/prefetch 128", "classic", False, True, "direct", 128
+        "classic/transient/direct/unconfirmed",
+        "classic",
+        False,
+        False,
+        "direct",
+        reply_confirms=False,
     ),
+    dataclasses.replace(CHOSEN, label=f"{CHOSEN.label}/prefetch 8", prefetch=8),
+    dataclasses.replace(CHOSEN, label=f"{CHOSEN.label}/prefetch 128", prefetch=128),
 )
 
 
@@ -213,7 +227,7 @@ async def _floors(ctx: BenchContext, run: Run) -> dict[Transport, tuple[list[flo
     reply_body = b"x" * 700  # about the size of a check_order_status answer
     out: dict[Transport, tuple[list[float], float]] = {}
     for transport in CANDIDATES:
-        if transport.prefetch != CHOSEN.prefetch:
+        if any(f.broker_side == transport.broker_side for f in out):
             continue
         out[transport] = await floor(
             ctx.amqp_url,

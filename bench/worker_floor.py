@@ -28,16 +28,22 @@ class Transport:
     label: str
     queue_type: str = "classic"  # the call queue: classic | quorum
     persistent: bool = False  # requests' delivery mode
-    confirms: bool = True  # publisher confirms on both sides
+    confirms: bool = True  # publisher confirms of requests (the caller's side)
     reply: str = "direct"  # direct (amq.rabbitmq.reply-to) | queue (one per client)
     prefetch: int = 32
+    reply_confirms: bool = True  # publisher confirms of answers (the worker's side)
 
     def worker_env(self) -> dict[str, str]:
         return {
             "WORKER_CALL_QUEUE_TYPE": self.queue_type,
-            "WORKER_REPLY_CONFIRMS": str(self.confirms).lower(),
+            "WORKER_REPLY_CONFIRMS": str(self.reply_confirms).lower(),
             "WORKER_PREFETCH": str(self.prefetch),
         }
+
+    @property
+    def broker_side(self) -> tuple[object, ...]:
+        """Everything but prefetch: what the bare floor is measured under."""
+        return (self.queue_type, self.persistent, self.confirms, self.reply, self.reply_confirms)
 
 
 Call = Callable[[int], Awaitable[None]]
@@ -58,7 +64,7 @@ async def floor(
     client = await aio_pika.connect(amqp_url, client_properties={"connection_name": "bench-floor"})
     queue_name = f"bench-floor-{uuid.uuid4().hex[:8]}"
     try:
-        s_channel = await server.channel(publisher_confirms=transport.confirms)
+        s_channel = await server.channel(publisher_confirms=transport.reply_confirms)
         await s_channel.set_qos(prefetch_count=transport.prefetch)
         arguments: FieldTable = {"x-queue-type": transport.queue_type}
         queue = await s_channel.declare_queue(queue_name, durable=True, arguments=arguments)
@@ -67,6 +73,7 @@ async def floor(
             await s_channel.default_exchange.publish(
                 aio_pika.Message(reply_body, correlation_id=message.correlation_id),
                 routing_key=message.reply_to or "",
+                mandatory=False,  # returned even when delivered, for a direct reply-to
             )
             await message.ack()
 

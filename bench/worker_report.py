@@ -31,15 +31,7 @@ class Measured:
 def _floor_of(
     floors: dict[Transport, tuple[list[float], float]], t: Transport
 ) -> tuple[list[float], float]:
-    for f, figures in floors.items():
-        if (f.queue_type, f.persistent, f.confirms, f.reply) == (
-            t.queue_type,
-            t.persistent,
-            t.confirms,
-            t.reply,
-        ):
-            return figures
-    raise KeyError(t.label)
+    return next(v for f, v in floors.items() if f.broker_side == t.broker_side)
 
 
 def results(
