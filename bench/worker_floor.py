@@ -77,7 +77,7 @@ async def floor(
             )
             await message.ack()
 
-        await queue.consume(echo)
+        tag = await queue.consume(echo)
 
         c_channel = await client.channel(publisher_confirms=transport.confirms)
         pending: dict[str, asyncio.Future[None]] = {}
@@ -117,6 +117,7 @@ async def floor(
             await call(i)
             latencies.append((time.perf_counter() - started) * 1000)
         rate = await pipelined(call, n_throughput, concurrency)
+        await queue.cancel(tag)
         await s_channel.queue_delete(queue_name)
     finally:
         await client.close()
