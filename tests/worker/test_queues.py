@@ -5,6 +5,7 @@ it waits gets its answer by asking again with the same call id."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 
 import aio_pika
@@ -173,3 +174,48 @@ async def _recorded(sessions: Sessions, call_id: str) -> bool:
     async with sessions() as s:
         result = await s.scalar(select(ToolEffect.result).where(ToolEffect.call_id == call_id))
     return bool(result)
+
+
+async def test_confirmed_answers_to_a_direct_reply_to_are_delivered_not_reported_gone(
+    caplog: pytest.LogCaptureFixture,
+    amqp_connection: aio_pika.abc.AbstractRobustConnection,
+    start_worker: StartWorker,
+    namespace_of_test: str,
+    clean_namespace: object,
+) -> None:
+    """With WORKER_REPLY_CONFIRMS=true an answer to a direct reply-to is confirmed first and
+    still reaches the caller (the broker returns such answers when mandatory, so they are not)."""
+    del clean_namespace
+    caplog.set_level(logging.INFO, logger="switchboard.worker.consumer")
+    await start_worker(
+        SWITCHBOARD_NAMESPACE=namespace_of_test,
+        WORKER_TOOLS=TOOL,
+        WORKER_ID="confirming",
+        WORKER_REPLY_CONFIRMS=True,
+    )
+    async with ToolClient(amqp_connection, Topology(namespace_of_test)) as client:
+        assert client.reply_queue == "amq.rabbitmq.reply-to"
+        result = await client.call(TOOL, {"order_id": 100001}, customer_id="cus_0001")
+    assert result.ok and result.worker == "confirming"
+    assert not any(r.getMessage() == "caller is gone; answer dropped" for r in caplog.records)
+
+
+async def test_a_client_with_its_own_reply_queue_is_answered(
+    amqp_connection: aio_pika.abc.AbstractRobustConnection,
+    start_worker: StartWorker,
+    namespace_of_test: str,
+    clean_namespace: object,
+) -> None:
+    """A client that asks for a reply queue of its own (and persistent requests) is answered on
+    it, through the worker's confirmed channel."""
+    del clean_namespace
+    await start_worker(
+        SWITCHBOARD_NAMESPACE=namespace_of_test, WORKER_TOOLS=TOOL, WORKER_ID="named-queue"
+    )
+    topology = Topology(namespace_of_test)
+    async with ToolClient(
+        amqp_connection, topology, direct_reply_to=False, persistent=True
+    ) as client:
+        assert not client.reply_queue.startswith("amq.rabbitmq.reply-to")
+        result = await client.call(TOOL, {"order_id": 100001}, customer_id="cus_0001")
+    assert result.ok and result.worker == "named-queue"
