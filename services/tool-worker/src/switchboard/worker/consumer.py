@@ -104,7 +104,7 @@ class ToolConsumer:
             for name in tools
         ]
         await retire_other_call_queues(
-            self._connection, self._topology, tools, self._queue_type, self._on_message
+            self._connection, self._topology, tools, self._queue_type, self._on_other_message
         )
         for queue in queues:
             tag = await queue.consume(self._on_message)
@@ -145,14 +145,21 @@ class ToolConsumer:
                     await channel.close()
 
     # -- one delivery ---------------------------------------------------------------------------
-    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+    async def _on_other_message(self, message: AbstractIncomingMessage) -> None:
+        """A call taken on another channel (an old queue being drained): its answer is
+        confirmed before the ack, since the ack does not follow it on one channel."""
+        await self._on_message(message, own_channel=False)
+
+    async def _on_message(
+        self, message: AbstractIncomingMessage, *, own_channel: bool = True
+    ) -> None:
         if self._draining:
             await message.nack(requeue=True)
             return
         self._in_flight += 1
         self._idle.clear()
         try:
-            await self._handle(message)
+            await self._handle(message, own_channel=own_channel)
         except Exception:
             # never reached in normal operation (the executor answers every failure); the call
             # stays unacknowledged and the broker's delivery limit stops a crash loop
@@ -163,7 +170,7 @@ class ToolConsumer:
             if self._in_flight == 0:
                 self._idle.set()
 
-    async def _handle(self, message: AbstractIncomingMessage) -> None:
+    async def _handle(self, message: AbstractIncomingMessage, *, own_channel: bool) -> None:
         try:
             request = parse_tool_call_request(message.body)
         except ValidationError as exc:
@@ -186,7 +193,10 @@ class ToolConsumer:
             result = await self._executor.execute(request)
             try:
                 await self._reply(
-                    message.reply_to, message.correlation_id or request.call_id, result
+                    message.reply_to,
+                    message.correlation_id or request.call_id,
+                    result,
+                    confirm=self._reply_confirms or not own_channel,
                 )
             except Exception as exc:
                 # not acknowledged: the broker gives the call again (answered from the record)
@@ -211,7 +221,9 @@ class ToolConsumer:
                     },
                 )
 
-    async def _reply(self, reply_to: str, correlation_id: str, result: ToolCallResult) -> None:
+    async def _reply(
+        self, reply_to: str, correlation_id: str, result: ToolCallResult, *, confirm: bool
+    ) -> None:
         body = result.model_dump_json().encode()
         properties = Basic.Properties(
             content_type="application/json",
@@ -220,7 +232,7 @@ class ToolConsumer:
             message_type=result.type,
         )
         direct = is_direct_reply_to(reply_to)
-        if direct and not self._reply_confirms:
+        if direct and not confirm:
             # the call's own channel, in order before its ack (no aio-pika Message on this path)
             assert self._channel is not None
             raw = await self._channel.get_underlay_channel()
@@ -279,7 +291,7 @@ class ToolConsumer:
                 worker=self._executor.worker_id,
             )
             try:
-                await self._reply(message.reply_to, message.correlation_id, error)
+                await self._reply(message.reply_to, message.correlation_id, error, confirm=True)
             except Exception as exc:
                 log.info("could not answer a dead-lettered call", extra={"error": repr(exc)})
         await message.ack()
