@@ -1,21 +1,30 @@
-"""Tool worker: ``check_order_status`` round trip through RabbitMQ (p50/p99) and throughput with
-one and two worker processes, against the same tool called in-process on the same database in
-the same run (the article's design: the tool is a function in the relay process).
+"""Tool worker: ``check_order_status`` through RabbitMQ under each candidate transport
+configuration (call queue kind, request persistence, publisher confirms, reply path, prefetch),
+against two baselines measured in the same run: the same tool called in-process on the same
+database (the article's design: the tool is a function in the relay process), and a bare
+aio-pika RPC loop on the same configuration (the broker's floor, ``bench/worker_floor.py``).
 
-Runs on a database of its own (created, migrated, seeded and dropped here) and a namespace of
-its own, so it disturbs nobody's data.
+For each candidate: p50/p99 round trip and its overhead over in-process, calls/s with one and
+with two worker processes (and each process's share), the workers' CPU per call. The chosen
+configuration (the defaults, docs/worker.md) is then profiled with cProfile to show where a
+worker's time goes. Runs on a database of its own (created, migrated, seeded and dropped here)
+and a namespace of its own, so it disturbs nobody's data.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import dataclasses
 import os
 import signal
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
@@ -24,6 +33,9 @@ import asyncpg
 import redis.asyncio as aioredis
 
 from bench.harness import BenchContext, Result, percentile
+from bench.worker_floor import Transport, floor
+from bench.worker_procs import WorkerProcess, read_profile
+from bench.worker_report import Measured, results
 from switchboard.amqp import Topology
 from switchboard.cli.db import ensure_database, migrate, run_seed
 from switchboard.contracts.tools import ToolCallRequest, ToolCallResult
@@ -40,6 +52,37 @@ TOOL = "check_order_status"
 #: (customer, order) pairs of the seeded demo data, cycled through.
 TARGETS = (("cus_0001", 100001), ("cus_0001", 100002), ("cus_0002", 100004), ("cus_0003", 100007))
 CONCURRENCY = 64
+#: Database and tool timeouts of the bench's workers: a busy shared machine must slow the
+#: figures down, not fail the calls (64 in flight wait for 10 pooled connections).
+SLOW_MACHINE_TIMEOUT_S = 30.0
+
+#: The candidates, the configuration of the release before first; CHOSEN is the default.
+BEFORE = Transport("quorum/persistent/queue/confirmed", "quorum", True, True, "queue")
+CHOSEN = Transport(
+    "classic/transient/direct/answers unconfirmed",
+    "classic",
+    False,
+    True,
+    "direct",
+    reply_confirms=False,
+)
+CANDIDATES = (
+    BEFORE,
+    Transport("classic/persistent/queue/confirmed", "classic", True, True, "queue"),
+    Transport("classic/transient/queue/confirmed", "classic", False, True, "queue"),
+    Transport("classic/transient/direct/confirmed", "classic", False, True, "direct"),
+    CHOSEN,
+    Transport(
+        "classic/transient/direct/unconfirmed",
+        "classic",
+        False,
+        False,
+        "direct",
+        reply_confirms=False,
+    ),
+    dataclasses.replace(CHOSEN, label=f"{CHOSEN.label}/prefetch 8", prefetch=8),
+    dataclasses.replace(CHOSEN, label=f"{CHOSEN.label}/prefetch 128", prefetch=128),
+)
 
 
 def _database_url(base: str, name: str) -> str:
@@ -86,66 +129,116 @@ async def _latencies(
 
 async def _throughput(
     call: Callable[[ToolCallRequest], Awaitable[ToolCallResult]], n: int
-) -> float:
-    """Calls per second for *n* calls with ``CONCURRENCY`` in flight."""
+) -> tuple[float, collections.Counter[str]]:
+    """Calls per second for *n* calls with ``CONCURRENCY`` in flight, and who answered them."""
     counter = iter(range(n))
+    answered: collections.Counter[str] = collections.Counter()
     failures = 0
 
     async def lane() -> None:
         nonlocal failures
         for i in counter:
-            if not (await call(_request(i))).ok:
-                failures += 1
+            result = await call(_request(i))
+            answered[result.worker] += 1
+            failures += not result.ok
 
     started = time.perf_counter()
     await asyncio.gather(*(lane() for _ in range(CONCURRENCY)))
     elapsed = time.perf_counter() - started
     if failures:
         raise RuntimeError(f"{failures} bench calls failed")
-    return n / elapsed
+    return n / elapsed, answered
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process *pid* so far (Linux /proc)."""
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115 - a tiny procfs read
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+@dataclass
+class Run:
+    """What every measurement of one run shares."""
 
+    amqp: aio_pika.abc.AbstractRobustConnection
+    redis: aioredis.Redis
+    env: dict[str, str]
+    namespace: str
+    n_latency: int
+    n_throughput: int
 
-class _Process:
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = {**os.environ, **env, "LOG_LEVEL": "WARNING"}
-        self.proc: asyncio.subprocess.Process | None = None
+    def worker(self, transport: Transport, name: str, profile: str | None = None) -> WorkerProcess:
+        env = {**self.env, **transport.worker_env(), "WORKER_ID": name}
+        return WorkerProcess(env, profile=profile)
 
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    async def start(self) -> None:
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "switchboard.worker.main",
-            env=self.env,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=None,  # warnings and errors show on the bench's console
+    def client(self, transport: Transport) -> ToolClient:
+        return ToolClient(
+            self.amqp,
+            Topology(self.namespace),
+            direct_reply_to=transport.reply == "direct",
+            persistent=transport.persistent,
+            confirms=transport.confirms,
         )
 
-    async def stop(self) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.proc.wait(), 20)
-            except TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
+
+async def _measure(run: Run, transport: Transport) -> Measured:
+    """The tool path under *transport*: latency, then throughput with one and two processes."""
+    keys = RedisKeys(run.namespace)
+    out = Measured()
+    first = run.worker(transport, "bench-1")
+    second = run.worker(transport, "bench-2")
+    try:
+        await first.start(run.redis, keys)
+        async with run.client(transport) as client:
+            await _latencies(client.send, 100)  # warm up
+            out.latencies = await _latencies(client.send, run.n_latency)
+            before = first.cpu()
+            out.one_rate, _ = await _throughput(client.send, run.n_throughput)
+            out.cpu_per_call = (first.cpu() - before) / run.n_throughput
+            await second.start(run.redis, keys)
+            await _latencies(client.send, 100)
+            before_both = {p.worker_id: p.cpu() for p in (first, second)}
+            out.two_rate, answered = await _throughput(client.send, run.n_throughput)
+            cpu = {p.worker_id: p.cpu() - before_both[p.worker_id] for p in (first, second)}
+            out.two_cpu_per_call = sum(cpu.values()) / run.n_throughput
+            out.shares = {w: answered[w] / run.n_throughput for w in sorted(answered)}
+            out.cpu_shares = cpu
+    finally:
+        await second.stop()
+        await first.stop()
+    return out
 
 
-async def _wait_serving(redis: aioredis.Redis, keys: RedisKeys, worker_id: str) -> None:
-    """Until the worker has announced its catalog (it does so once it consumes)."""
-    async with asyncio.timeout(60):
-        while not await redis.exists(keys.catalog_worker(worker_id)):  # noqa: ASYNC110 - no event to await across processes
-            await asyncio.sleep(0.05)
+async def _profile(run: Run, transport: Transport, path: str) -> None:
+    """Throughput calls against one worker with cProfile on for just those calls."""
+    worker = run.worker(transport, "bench-profiled", profile=path)
+    try:
+        await worker.start(run.redis, RedisKeys(run.namespace))
+        async with run.client(transport) as client:
+            await _latencies(client.send, 100)  # warm up
+            worker.signal(signal.SIGUSR1)
+            await _throughput(client.send, run.n_throughput)
+            worker.signal(signal.SIGUSR2)
+        async with asyncio.timeout(30):
+            while not os.path.exists(path):  # noqa: ASYNC110, ASYNC240 - a file another process writes (one stat)
+                await asyncio.sleep(0.05)
+    finally:
+        await worker.stop()
+
+
+async def _floors(ctx: BenchContext, run: Run) -> dict[Transport, tuple[list[float], float]]:
+    """The bare aio-pika RPC loop under each candidate's configuration (prefetch aside)."""
+    sample = _request(0)
+    request_body = sample.model_dump_json().encode()
+    reply_body = b"x" * 700  # about the size of a check_order_status answer
+    out: dict[Transport, tuple[list[float], float]] = {}
+    for transport in CANDIDATES:
+        if any(f.broker_side == transport.broker_side for f in out):
+            continue
+        out[transport] = await floor(
+            ctx.amqp_url,
+            transport,
+            request_body=request_body,
+            reply_body=reply_body,
+            n_latency=run.n_latency,
+            n_throughput=run.n_throughput,
+            concurrency=CONCURRENCY,
+        )
+    return out
 
 
 async def run(ctx: BenchContext) -> list[Result]:
@@ -154,11 +247,11 @@ async def run(ctx: BenchContext) -> list[Result]:
     database_url = _database_url(ctx.database_url, f"bench_worker_{uuid.uuid4().hex[:8]}")
     namespace = f"{ctx.namespace}-worker"
     await ensure_database(database_url)
-    processes: list[_Process] = []
     redis = aioredis.from_url(ctx.redis_url)
     connection = await aio_pika.connect_robust(
         ctx.amqp_url, client_properties={"connection_name": "switchboard-bench-worker"}
     )
+    profile_path = os.path.join(tempfile.mkdtemp(prefix="bench-worker-"), "worker.prof")
     try:
         await migrate(database_url)
         await run_seed(database_url, as_of=AS_OF, customers=1000, orders=10000)
@@ -169,6 +262,8 @@ async def run(ctx: BenchContext) -> list[Result]:
             SWITCHBOARD_NAMESPACE=namespace,
             WORKER_ID="bench-inprocess",
             WORKER_TODAY=AS_OF,
+            DATABASE_TIMEOUT_S=SLOW_MACHINE_TIMEOUT_S,
+            WORKER_TOOL_TIMEOUT_S=SLOW_MACHINE_TIMEOUT_S,
         )
         # the baseline: the same executor (arguments, database, result) with no broker
         baseline = WorkerService(settings)
@@ -176,7 +271,7 @@ async def run(ctx: BenchContext) -> list[Result]:
             await _latencies(baseline.executor.execute, 200)  # warm the pool and caches
             local = await _latencies(baseline.executor.execute, n_latency)
             cpu_before = time.process_time()
-            local_rate = await _throughput(baseline.executor.execute, n_throughput)
+            local_rate, _ = await _throughput(baseline.executor.execute, n_throughput)
             local_cpu = (time.process_time() - cpu_before) / n_throughput
         finally:
             await baseline.engine.dispose()
@@ -190,111 +285,36 @@ async def run(ctx: BenchContext) -> list[Result]:
             "WORKER_TODAY": AS_OF.isoformat(),
             "WORKER_HTTP_PORT": "0",
             "WORKER_TOOLS": TOOL,
+            "DATABASE_TIMEOUT_S": str(SLOW_MACHINE_TIMEOUT_S),
+            "WORKER_TOOL_TIMEOUT_S": str(SLOW_MACHINE_TIMEOUT_S),
         }
-        topology = Topology(namespace)
-        keys = RedisKeys(namespace)
-        processes.append(_Process({**env, "WORKER_ID": "bench-1"}))
-        await processes[0].start()
-        await _wait_serving(redis, keys, "bench-1")
-        async with ToolClient(connection, topology) as client:
-            await _latencies(client.send, 200)
-            remote = await _latencies(client.send, n_latency)
-            pid = processes[0].pid
-            cpu_before = _cpu_seconds(pid)
-            one_rate = await _throughput(client.send, n_throughput)
-            worker_cpu = (_cpu_seconds(pid) - cpu_before) / n_throughput
-            processes.append(_Process({**env, "WORKER_ID": "bench-2"}))
-            await processes[1].start()
-            await _wait_serving(redis, keys, "bench-2")
-            await _latencies(client.send, 100)
-            two_rate = await _throughput(client.send, n_throughput)
+        bench_run = Run(connection, redis, env, namespace, n_latency, n_throughput)
+        floors = await _floors(ctx, bench_run)
+        measured: dict[Transport, Measured] = {}
+        for transport in CANDIDATES:
+            print(f"  worker: {transport.label}", file=sys.stderr, flush=True)
+            measured[transport] = await _measure(bench_run, transport)
+        await _profile(bench_run, CHOSEN, profile_path)
+        profile = read_profile(profile_path, n_throughput)
     finally:
-        for process in processes:
-            await process.stop()
         with contextlib.suppress(Exception):
             cleanup = await connection.channel()
             await Topology(namespace).delete_all(cleanup, tools=tuple(t.name for t in ALL_TOOLS))
         await connection.close()
         await redis.aclose()
         await _drop_database(database_url)
-
-    p50_local, p99_local = percentile(local, 50), percentile(local, 99)
-    p50_remote, p99_remote = percentile(remote, 50), percentile(remote, 99)
-    p50_overhead = p50_remote - p50_local
-    p99_overhead = p99_remote - p99_local
-    cores = os.cpu_count() or 1
-    note = (
-        f"{cores} CPU(s) shared by the bench's client, RabbitMQ, Postgres and the workers; "
-        "workers run uvloop (uvicorn auto), the in-process baseline the bench's asyncio loop"
+    print(
+        f"\nworker profile ({CHOSEN.label}), CPU by own time:\n{profile.summary()}\n{profile.top}",
+        file=sys.stderr,
     )
-    return [
-        Result(BENCH, "in-process p50", p50_local, "ms", notes="executor called directly"),
-        Result(BENCH, "in-process p99", p99_local, "ms"),
-        Result(BENCH, "rabbitmq round trip p50", p50_remote, "ms", p50_local, "in-process p50"),
-        Result(BENCH, "rabbitmq round trip p99", p99_remote, "ms", p99_local, "in-process p99"),
-        Result(
-            BENCH,
-            "p50 overhead over in-process",
-            p50_overhead,
-            "ms",
-            target="<= 1.5 ms",
-            met=p50_overhead <= 1.5,
-        ),
-        Result(
-            BENCH,
-            "p99 overhead over in-process",
-            p99_overhead,
-            "ms",
-            target="<= 5 ms",
-            met=p99_overhead <= 5.0,
-        ),
-        Result(
-            BENCH,
-            "in-process throughput",
-            local_rate,
-            "calls/s",
-            notes=f"{CONCURRENCY} in flight",
-        ),
-        Result(
-            BENCH,
-            "throughput, 1 worker process",
-            one_rate,
-            "calls/s",
-            local_rate,
-            "in-process",
-            target=">= 1500/s per process",
-            met=one_rate >= 1500,
-            notes=note,
-        ),
-        Result(
-            BENCH,
-            "worker CPU per call",
-            worker_cpu * 1000,
-            "ms",
-            local_cpu * 1000,
-            "in-process CPU per call",
-            notes="the worker process alone (broker, client and Postgres not counted)",
-        ),
-        Result(
-            BENCH,
-            "capacity per worker process",
-            1 / worker_cpu if worker_cpu else float("nan"),
-            "calls/CPU-s",
-            1 / local_cpu if local_cpu else None,
-            "in-process",
-            target=">= 1500/s per process",
-            met=bool(worker_cpu) and 1 / worker_cpu >= 1500,
-            notes="calls one fully used core would carry: throughput with a core of its own",
-        ),
-        Result(
-            BENCH,
-            "throughput, 2 worker processes",
-            two_rate,
-            "calls/s",
-            one_rate,
-            "1 worker process",
-            target=">= 1500/s per process",
-            met=two_rate >= 3000,
-            notes=note,
-        ),
-    ]
+    local_p50, local_p99 = percentile(local, 50), percentile(local, 99)
+    return results(
+        chosen_transport=CHOSEN,
+        concurrency=CONCURRENCY,
+        local_rate=local_rate,
+        local_cpu=local_cpu,
+        floors=floors,
+        measured=measured,
+        profile=profile,
+        local_pct=(local_p50, local_p99),
+    )

@@ -4,9 +4,12 @@ Every name is prefixed with the deployment namespace (``SWITCHBOARD_NAMESPACE``)
 environments, or several test runs, can share one broker. Declarations are idempotent: whichever
 service starts first declares what it uses, with exactly the arguments given here.
 
-- ``{ns}.tools`` (direct): tool calls, routing key = tool name, one quorum queue per tool
-  ``{ns}.tool.{name}``, declared by the workers that serve it. Replies go to the caller's
-  ``reply_to`` with its ``correlation_id``.
+- ``{ns}.tools`` (direct): tool calls, routing key = tool name, one durable queue per tool,
+  declared by the workers that serve it: ``{ns}.tool.{name}.classic`` (a classic queue, the
+  default) or ``{ns}.tool.{name}`` (a quorum queue, the only kind before; see docs/worker.md for
+  why and for the upgrade). The names differ because RabbitMQ refuses to redeclare a queue with
+  other arguments (``PRECONDITION_FAILED``). Replies go to the caller's ``reply_to`` (RabbitMQ's
+  direct reply-to by default) with its ``correlation_id``.
 - ``{ns}.events`` (topic): conversation events, routing key ``event.{payload type}``; the
   conversation store consumes the quorum queue ``{ns}.store.events`` bound to ``event.#``.
 - ``{ns}.dlx`` (direct): dead letters. ``{ns}.tools.dlq`` (routing key ``tools``) and
@@ -18,22 +21,42 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
+from aiormq.abc import FieldTable
 
 from switchboard.contracts.events import ConversationEvent, encode_conversation_events
 
 __all__ = [
+    "CALL_QUEUE_TYPES",
+    "DEFAULT_CALL_QUEUE_TYPE",
     "DELIVERY_LIMIT",
+    "DIRECT_REPLY_TO",
     "REASON_HEADER",
+    "CallQueueType",
     "Topology",
+    "is_direct_reply_to",
 ]
 
 #: Deliveries of one message before the broker dead-letters it (a crash loop breaker).
 DELIVERY_LIMIT = 5
 #: Header carrying the human-readable reason a message was dead-lettered.
 REASON_HEADER = "x-switchboard-reason"
+#: RabbitMQ's pseudo-queue for RPC replies without a reply queue (replies go straight to the
+#: caller's channel; one the caller no longer listens on is dropped).
+DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
+
+CallQueueType = Literal["classic", "quorum"]
+#: The kinds of tool call queue, each under its own name.
+CALL_QUEUE_TYPES: tuple[CallQueueType, ...] = ("classic", "quorum")
+DEFAULT_CALL_QUEUE_TYPE: CallQueueType = "classic"
+
+
+def is_direct_reply_to(reply_to: str) -> bool:
+    """True for a ``reply_to`` naming a direct reply-to channel (as the broker rewrites it)."""
+    return reply_to.startswith(DIRECT_REPLY_TO)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +78,11 @@ class Topology:
     def dead_letter_exchange(self) -> str:
         return f"{self.namespace}.dlx"
 
-    def tool_queue(self, tool: str) -> str:
-        return f"{self.namespace}.tool.{tool}"
+    def tool_queue(self, tool: str, queue_type: CallQueueType = DEFAULT_CALL_QUEUE_TYPE) -> str:
+        """The call queue of *tool*; quorum queues keep the name they always had."""
+        if queue_type == "quorum":
+            return f"{self.namespace}.tool.{tool}"
+        return f"{self.namespace}.tool.{tool}.{queue_type}"
 
     @property
     def tools_dead_letter_queue(self) -> str:
@@ -110,18 +136,23 @@ class Topology:
             self.tools_exchange, aio_pika.ExchangeType.DIRECT, durable=True
         )
 
-    async def declare_tool_queue(self, channel: AbstractChannel, tool: str) -> AbstractQueue:
+    async def declare_tool_queue(
+        self,
+        channel: AbstractChannel,
+        tool: str,
+        queue_type: CallQueueType = DEFAULT_CALL_QUEUE_TYPE,
+    ) -> AbstractQueue:
         """Declare and bind the queue of one tool (done by the workers that serve it)."""
         exchange = await self.declare_tools_exchange(channel)
+        arguments: FieldTable = {
+            "x-queue-type": queue_type,
+            "x-dead-letter-exchange": self.dead_letter_exchange,
+            "x-dead-letter-routing-key": "tools",
+        }
+        if queue_type == "quorum":
+            arguments["x-delivery-limit"] = DELIVERY_LIMIT
         queue = await channel.declare_queue(
-            self.tool_queue(tool),
-            durable=True,
-            arguments={
-                "x-queue-type": "quorum",
-                "x-delivery-limit": DELIVERY_LIMIT,
-                "x-dead-letter-exchange": self.dead_letter_exchange,
-                "x-dead-letter-routing-key": "tools",
-            },
+            self.tool_queue(tool, queue_type), durable=True, arguments=arguments
         )
         await queue.bind(exchange, routing_key=tool)
         return queue
@@ -158,7 +189,7 @@ class Topology:
     async def delete_all(self, channel: AbstractChannel, tools: tuple[str, ...] = ()) -> None:
         """Remove this namespace's queues and exchanges (test clean-up)."""
         queues = [
-            *(self.tool_queue(t) for t in tools),
+            *(self.tool_queue(t, kind) for t in tools for kind in CALL_QUEUE_TYPES),
             self.tools_dead_letter_queue,
             self.store_events_queue,
             self.store_events_dead_letter_queue,

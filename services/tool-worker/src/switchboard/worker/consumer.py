@@ -1,6 +1,14 @@
 """The broker side of a worker: consume each served tool's queue with an explicit prefetch,
 answer every call on its ``reply_to`` with its ``correlation_id``, acknowledge only after the
-answer is published, and move unreadable messages to the dead-letter queue with a reason."""
+answer is published, and move unreadable messages to the dead-letter queue with a reason.
+
+An answer to a direct reply-to goes out on the channel the call came from, without a publisher
+confirm, right before the ack: the broker handles a channel's frames in order, so a call is
+never acknowledged without its answer having reached the broker first; an answer the caller
+can no longer take (its connection dropped) is asked for again by the caller (docs/worker.md).
+An answer to a named reply queue is published with a confirm and ``mandatory`` on a second
+channel (which also carries the dead letters), so a vanished caller is noticed, and the call is
+acknowledged once the broker confirmed it."""
 
 from __future__ import annotations
 
@@ -17,9 +25,10 @@ from aio_pika.abc import (
     ConsumerTag,
 )
 from aiormq.abc import DeliveredMessage
+from pamqp.commands import Basic
 from pydantic import ValidationError
 
-from switchboard.amqp import REASON_HEADER, Topology
+from switchboard.amqp import REASON_HEADER, CallQueueType, Topology, is_direct_reply_to
 from switchboard.contracts.tools import (
     ToolCallResult,
     ToolError,
@@ -29,6 +38,7 @@ from switchboard.contracts.tools import (
 from switchboard.observability import log_context
 from switchboard.worker.executor import Executor
 from switchboard.worker.metrics import WorkerMetrics
+from switchboard.worker.upgrade import retire_other_call_queues
 
 __all__ = ["ToolConsumer"]
 
@@ -51,19 +61,26 @@ class ToolConsumer:
         executor: Executor,
         metrics: WorkerMetrics,
         prefetch: int,
+        queue_type: CallQueueType,
+        reply_confirms: bool = False,
     ) -> None:
         self._connection = connection
         self._topology = topology
         self._executor = executor
         self._metrics = metrics
         self._prefetch = prefetch
+        self._queue_type = queue_type
+        self._reply_confirms = reply_confirms
         self._channel: AbstractChannel | None = None
+        self._confirmed: AbstractChannel | None = None
         self._dlx: AbstractExchange | None = None
         self._consumers: list[tuple[AbstractQueue, ConsumerTag]] = []
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
         self._draining = False
+        # read when scraped, not counted twice per call
+        metrics.in_flight.set_function(lambda: self._in_flight)
 
     @property
     def consuming(self) -> bool:
@@ -75,17 +92,31 @@ class ToolConsumer:
 
     async def start(self) -> None:
         """Declare the queues and start consuming them."""
-        channel = await self._connection.channel()
+        channel = await self._connection.channel(publisher_confirms=False)
         await channel.set_qos(prefetch_count=self._prefetch)
         self._channel = channel
-        self._dlx = await self._topology.declare_dead_letters(channel)
-        for name in self._executor.registry:
-            queue = await self._topology.declare_tool_queue(channel, name)
+        # answers to named reply queues and dead letters: confirmed before the ack
+        self._confirmed = await self._connection.channel(publisher_confirms=True)
+        self._dlx = await self._topology.declare_dead_letters(self._confirmed)
+        tools = list(self._executor.registry)
+        queues = [
+            await self._topology.declare_tool_queue(channel, name, self._queue_type)
+            for name in tools
+        ]
+        await retire_other_call_queues(
+            self._connection, self._topology, tools, self._queue_type, self._on_other_message
+        )
+        for queue in queues:
             tag = await queue.consume(self._on_message)
             self._consumers.append((queue, tag))
         log.info(
             "consuming",
-            extra={"tools": list(self._executor.registry), "prefetch": self._prefetch},
+            extra={
+                "tools": tools,
+                "prefetch": self._prefetch,
+                "queue_type": self._queue_type,
+                "reply_confirms": self._reply_confirms,
+            },
         )
 
     async def stop(self, grace_s: float) -> bool:
@@ -108,20 +139,27 @@ class ToolConsumer:
         return True
 
     async def close(self) -> None:
-        if self._channel is not None and not self._channel.is_closed:
-            async with asyncio.timeout(CANCEL_TIMEOUT_S):
-                await self._channel.close()
+        for channel in (self._channel, self._confirmed):
+            if channel is not None and not channel.is_closed:
+                async with asyncio.timeout(CANCEL_TIMEOUT_S):
+                    await channel.close()
 
     # -- one delivery ---------------------------------------------------------------------------
-    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+    async def _on_other_message(self, message: AbstractIncomingMessage) -> None:
+        """A call taken on another channel (an old queue being drained): its answer is
+        confirmed before the ack, since the ack does not follow it on one channel."""
+        await self._on_message(message, own_channel=False)
+
+    async def _on_message(
+        self, message: AbstractIncomingMessage, *, own_channel: bool = True
+    ) -> None:
         if self._draining:
             await message.nack(requeue=True)
             return
         self._in_flight += 1
         self._idle.clear()
-        self._metrics.in_flight.inc()
         try:
-            await self._handle(message)
+            await self._handle(message, own_channel=own_channel)
         except Exception:
             # never reached in normal operation (the executor answers every failure); the call
             # stays unacknowledged and the broker's delivery limit stops a crash loop
@@ -129,11 +167,10 @@ class ToolConsumer:
             await _settle(message, requeue=True)
         finally:
             self._in_flight -= 1
-            self._metrics.in_flight.dec()
             if self._in_flight == 0:
                 self._idle.set()
 
-    async def _handle(self, message: AbstractIncomingMessage) -> None:
+    async def _handle(self, message: AbstractIncomingMessage, *, own_channel: bool) -> None:
         try:
             request = parse_tool_call_request(message.body)
         except ValidationError as exc:
@@ -156,7 +193,10 @@ class ToolConsumer:
             result = await self._executor.execute(request)
             try:
                 await self._reply(
-                    message.reply_to, message.correlation_id or request.call_id, result
+                    message.reply_to,
+                    message.correlation_id or request.call_id,
+                    result,
+                    confirm=self._reply_confirms or not own_channel,
                 )
             except Exception as exc:
                 # not acknowledged: the broker gives the call again (answered from the record)
@@ -181,19 +221,31 @@ class ToolConsumer:
                     },
                 )
 
-    async def _reply(self, reply_to: str, correlation_id: str, result: ToolCallResult) -> None:
-        assert self._channel is not None
-        returned = await self._channel.default_exchange.publish(
-            aio_pika.Message(
-                body=result.model_dump_json().encode(),
-                content_type="application/json",
-                correlation_id=correlation_id,
-                message_id=result.call_id,
-                type=result.type,
-            ),
-            routing_key=reply_to,
-            mandatory=True,
+    async def _reply(
+        self, reply_to: str, correlation_id: str, result: ToolCallResult, *, confirm: bool
+    ) -> None:
+        body = result.model_dump_json().encode()
+        properties = Basic.Properties(
+            content_type="application/json",
+            correlation_id=correlation_id,
+            message_id=result.call_id,
+            message_type=result.type,
         )
+        direct = is_direct_reply_to(reply_to)
+        if direct and not confirm:
+            # the call's own channel, in order before its ack (no aio-pika Message on this path)
+            assert self._channel is not None
+            raw = await self._channel.get_underlay_channel()
+            await raw.basic_publish(body, routing_key=reply_to, properties=properties)
+            return
+        assert self._confirmed is not None
+        raw = await self._confirmed.get_underlay_channel()
+        # the broker returns every mandatory answer to a direct reply-to (and delivers it too)
+        returned = await raw.basic_publish(
+            body, routing_key=reply_to, properties=properties, mandatory=not direct
+        )
+        if isinstance(returned, Basic.Nack):
+            raise RuntimeError("the broker did not take the answer (nack)")
         if isinstance(returned, DeliveredMessage):
             log.info("caller is gone; answer dropped", extra={"reply_to": reply_to})
 
@@ -239,7 +291,7 @@ class ToolConsumer:
                 worker=self._executor.worker_id,
             )
             try:
-                await self._reply(message.reply_to, message.correlation_id, error)
+                await self._reply(message.reply_to, message.correlation_id, error, confirm=True)
             except Exception as exc:
                 log.info("could not answer a dead-lettered call", extra={"error": repr(exc)})
         await message.ack()

@@ -85,8 +85,7 @@ class Executor:
             result_label = str(outcome.error.code)
         else:
             result_label = "replayed" if outcome.replayed else "ok"
-        self.metrics.calls.labels(label, result_label).inc()
-        self.metrics.duration.labels(label).observe(elapsed)
+        self.metrics.call_answered(label, result_label, elapsed)
         return ToolCallResult(
             call_id=request.call_id,
             ok=outcome.error is None,

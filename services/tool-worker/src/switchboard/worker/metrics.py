@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -16,6 +17,20 @@ class WorkerMetrics:
     """Calls by tool and outcome, their duration, in-flight calls, redeliveries, dead letters."""
 
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    #: labelled children already looked up (``labels()`` takes a lock and builds a key per call)
+    _children: dict[tuple[str, ...], Any] = field(default_factory=dict, repr=False)
+
+    def call_answered(self, tool: str, outcome: str, seconds: float) -> None:
+        """Count one answered call and observe its duration."""
+        key = (tool, outcome)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (
+                self.calls.labels(tool, outcome),
+                self.duration.labels(tool),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
     def __post_init__(self) -> None:
         r = self.registry

@@ -109,6 +109,8 @@ class WorkerService:
             executor=self.executor,
             metrics=self.metrics,
             prefetch=self.settings.prefetch,
+            queue_type=self.settings.call_queue_type,
+            reply_confirms=self.settings.reply_confirms,
         )
         await self.consumer.start()
         self.state = WorkerState.SERVING

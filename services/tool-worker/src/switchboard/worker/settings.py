@@ -9,6 +9,7 @@ from datetime import date, time
 
 from pydantic import Field, model_validator
 
+from switchboard.amqp import DEFAULT_CALL_QUEUE_TYPE, CallQueueType
 from switchboard.settings import AmqpSettings, BaseServiceSettings, DatabaseSettings, RedisSettings
 
 __all__ = ["WorkerSettings", "default_worker_id"]
@@ -37,6 +38,23 @@ class WorkerSettings(BaseServiceSettings, DatabaseSettings, AmqpSettings, RedisS
         le=1000,
         validation_alias="WORKER_PREFETCH",
         description="Unacknowledged calls the broker hands this worker at once (its concurrency).",
+    )
+    call_queue_type: CallQueueType = Field(
+        default=DEFAULT_CALL_QUEUE_TYPE,
+        validation_alias="WORKER_CALL_QUEUE_TYPE",
+        description=(
+            "Kind of the tool call queues this worker declares and consumes: classic "
+            "({ns}.tool.<name>.classic) or quorum ({ns}.tool.<name>); all workers of a namespace "
+            "should use the same (docs/worker.md)."
+        ),
+    )
+    reply_confirms: bool = Field(
+        default=False,
+        validation_alias="WORKER_REPLY_CONFIRMS",
+        description=(
+            "Also wait for a publisher confirm of answers to a direct reply-to before the ack "
+            "(answers to named reply queues are always confirmed)."
+        ),
     )
     amqp_reconnect_s: float = Field(
         default=1.0,
