@@ -49,6 +49,9 @@ __all__ = ["CallDeps", "PhoneCall"]
 log = logging.getLogger(__name__)
 
 ESCALATION_TOOL = "escalate_to_human"
+#: Mark placed after each complete answer (audio, no tool still running): the carrier echoes
+#: it once the caller has heard the whole answer.
+ANSWER_END_MARK = "answer-end"
 _APPEND_HEAD = '{"type":"input_audio_buffer.append","audio":"'
 _START_WAIT_S = 10.0
 
@@ -78,6 +81,9 @@ class PhoneCall:
         self.outcome = "hangup"
         self._cut: set[str] = set()
         self._response_active = False
+        self._response_audio = False
+        self._answers = 0
+        self._tools: set[str] = set()
         self._respond_when_idle = False
         self._keys = asyncio.Event()
         self._escalated = asyncio.Event()
@@ -251,6 +257,7 @@ class PhoneCall:
     async def _play(self, item_id: str, delta: str) -> None:
         if item_id in self._cut:
             return  # the rest of an answer the caller talked over
+        self._response_audio = True
         for piece in self.playback.pieces(item_id, delta):
             await self.stream.send_audio(piece.payload)
             await self.stream.send_mark(piece.mark)
@@ -286,8 +293,12 @@ class PhoneCall:
     async def _on_event(self, kind: Any, data: dict[str, Any]) -> None:
         if kind == "response.created":
             self._response_active = True
+            self._response_audio = False
         elif kind == "response.done":
             self._response_active = False
+            if self._response_audio and not self._tools:
+                self._answers += 1
+                await self.stream.send_mark(f"{ANSWER_END_MARK}-{self._answers}")
             if self._escalated.is_set():
                 self._answered_after_escalation = True
                 self._check_drained()
@@ -298,7 +309,10 @@ class PhoneCall:
         elif kind == "switchboard.session":
             self.session_id = str(data.get("session_id"))
             bind_log_context(session_id=self.session_id)
+        elif kind == "switchboard.tool.started":
+            self._tools.add(str(data.get("call_id")))
         elif kind == "switchboard.tool.completed":
+            self._tools.discard(str(data.get("call_id")))
             if data.get("tool") == ESCALATION_TOOL and data.get("ok"):
                 log.info("escalation requested", extra={"card": data.get("card")})
                 self._escalated.set()
