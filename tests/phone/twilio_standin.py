@@ -80,7 +80,7 @@ class TwilioStandIn:
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
         self._server = uvicorn.Server(config)
         self._task = asyncio.create_task(self._server.serve())
-        while not self._server.started:
+        while not self._server.started:  # noqa: ASYNC110 - uvicorn exposes startup only as a flag
             await asyncio.sleep(0.02)
         return self
 
