@@ -92,6 +92,7 @@ async def phone(
             emulator_key=EMULATOR_KEY,
             server_key=SERVER_KEY,
             worker_today=SEED_AS_OF.isoformat(),
+            timeout_s=240,  # the emulator loads its speech models; slow on a shared machine
         )
         port = free_port()
         stack.add(
@@ -111,7 +112,7 @@ async def phone(
             },
             health_url=f"http://127.0.0.1:{port}/readyz",
         )
-        await stack.start(timeout_s=90)
+        await stack.start(timeout_s=120)
         yield PhoneProduct(
             product=Product(
                 gateway=urls.gateway,

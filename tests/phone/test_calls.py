@@ -5,15 +5,27 @@ on Postgres, conversation store)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import time
+import uuid
 from typing import Any
 
 import httpx
 import pytest
+import websockets
+from twilio.request_validator import RequestValidator
 
 from switchboard.cli.phone_sim import PhoneCallOptions, PhoneCallResult, PhoneTurn, place_call
 from tests.e2e.conftest import STORE_AUTH
-from tests.phone.conftest import AUTH_TOKEN, Caller, PhoneProduct, caller_of
+from tests.phone.conftest import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    TRANSFER_TO,
+    Caller,
+    PhoneProduct,
+    caller_of,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -54,6 +66,11 @@ async def stored_sessions(
 
 def _entries(doc: dict[str, Any], kind: str) -> list[dict[str, Any]]:
     return [e for e in doc["timeline"] if e["kind"] == kind]
+
+
+async def _metrics(phone: PhoneProduct) -> str:
+    async with httpx.AsyncClient() as http:
+        return (await http.get(f"{phone.bridge}/metrics")).text
 
 
 def _ended(docs: list[dict[str, Any]]) -> bool:
@@ -109,3 +126,200 @@ async def test_verified_caller_hears_an_order_status_from_postgres(
     assert tool["output"]["status"] == status
     spoken = " ".join(e["text"] or "" for e in _entries(doc, "assistant")).lower()
     assert status.replace("_", " ") in spoken, heard
+
+
+async def test_unknown_and_unverified_callers_never_reach_account_data(
+    phone: PhoneProduct,
+) -> None:
+    """An unknown number, and a known number that fails the postal code three times, are told
+    so and transferred to a human without a media stream (no conversation, no account data);
+    a forged stream binding is refused."""
+    unknown = await place_call(
+        PhoneCallOptions(
+            bridge=phone.bridge, auth_token=AUTH_TOKEN, caller="+15550009999", turns=[]
+        )
+    )
+    assert (unknown.outcome, unknown.dialed) == ("dialed", TRANSFER_TO)
+    assert "could not find an account" in unknown.said[0]
+    assert not unknown.stream_parameters
+
+    caller = await caller_of(phone.product.database_url, "cus_0005")
+    wrong = await _call(phone, caller, [], gather=["11111#", "22222#", "33333#"])
+    assert (wrong.outcome, wrong.dialed) == ("dialed", TRANSFER_TO)
+    assert [s for s in wrong.said if "did not match" in s] and "could not verify" in wrong.said[-1]
+    assert not wrong.stream_parameters
+
+    url = f"{phone.bridge.replace('http', 'ws', 1)}/twilio/media"
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(url, {})
+    async with websockets.connect(url, additional_headers={"X-Twilio-Signature": signature}) as ws:
+        start = {
+            "event": "start",
+            "streamSid": "MZforged",
+            "start": {
+                "streamSid": "MZforged",
+                "callSid": "CAforged",
+                "customParameters": {"binding": "cus_0005|9999999999|forged"},
+                "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000},
+            },
+        }
+        await ws.send(json.dumps(start))
+        with pytest.raises(websockets.ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), 30)
+    metrics = await _metrics(phone)
+    assert 'switchboard_phone_webhooks_total{outcome="unverified",route="media"} 1.0' in metrics
+    async with httpx.AsyncClient(base_url=phone.product.store, auth=STORE_AUTH) as http:
+        listed = (await http.get("/api/sessions", params={"customer_id": "cus_0005"})).json()
+    assert listed["sessions"] == []
+
+
+async def test_bad_signatures_and_malformed_frames_are_refused_without_harming_calls(
+    phone: PhoneProduct,
+) -> None:
+    """While a call runs with a malformed media frame in it, a webhook and a media stream with
+    a bad signature are refused (403, handshake refused); the running call is unharmed and gets
+    its answer, and the refusals are counted."""
+    caller = await caller_of(phone.product.database_url, "cus_0002")
+    good = asyncio.create_task(
+        _call(
+            phone,
+            caller,
+            [PhoneTurn("order number", keys="100004#")],
+            corrupt_frame_at_s=0.5,
+        )
+    )
+    forged = await place_call(
+        PhoneCallOptions(
+            bridge=phone.bridge,
+            auth_token=AUTH_TOKEN,
+            caller=caller.number,
+            turns=[],
+            bad_signature=True,
+        )
+    )
+    assert (forged.outcome, forged.http_status) == ("refused", 403)
+    url = f"{phone.bridge.replace('http', 'ws', 1)}/twilio/media"
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with websockets.connect(url, additional_headers={"X-Twilio-Signature": "bogus"}):
+            pass
+    assert refused.value.response.status_code == 403
+    result = await good
+    assert result.failure is None, result.failure
+    assert len(result.answers) == 1, (result.outcome, result.said, result.close_code)
+    [answer] = result.answers
+    assert answer.heard_whole_answer and answer.played_ms > 1000
+    metrics = await _metrics(phone)
+    assert "switchboard_phone_refused_frames_total 1.0" in metrics
+    assert 'switchboard_phone_webhooks_total{outcome="bad_signature",route="voice"} 1.0' in metrics
+    assert 'switchboard_phone_webhooks_total{outcome="bad_signature",route="media"} 1.0' in metrics
+    [doc] = await stored_sessions(phone, "cus_0002", until=_ended)
+    assert [e["text"] for e in _entries(doc, "user")] == [
+        "The caller pressed 1 0 0 0 0 4 # on the keypad."
+    ]
+    assert _entries(doc, "assistant") and doc["session"]["missing_events"] == 0
+
+
+def _bridge_logs(phone: PhoneProduct, msg: str, call_sid: str) -> list[dict[str, Any]]:
+    out = []
+    for line in phone.bridge_log().splitlines():
+        with contextlib.suppress(ValueError):
+            doc = json.loads(line)
+            if doc.get("msg") == msg and doc.get("call_sid") == call_sid:
+                out.append(doc)
+    return out
+
+
+async def test_barge_in_clears_playback_and_the_store_keeps_what_was_played(
+    phone: PhoneProduct, say: Any
+) -> None:
+    """Talking over the bot clears the carrier's playback; the answer is truncated at the last
+    mark the carrier echoed (never at what was sent), and the store's heard text and position
+    are that one: no more than the caller was played."""
+    caller = await caller_of(phone.product.database_url, "cus_0004")
+    call_sid = f"CA{uuid.uuid4().hex}"
+    result = await _call(
+        phone,
+        caller,
+        [
+            PhoneTurn("question", audio=say("What is the status of my order?"), barge_in_ms=500),
+            PhoneTurn("stop", audio=say("Stop please.")),
+        ],
+        call_sid=call_sid,
+    )
+    assert result.failure is None, result.failure
+    first = result.answers[0]
+    assert result.clears >= 1 and first.cleared
+    [cut] = _bridge_logs(phone, "barge-in", call_sid)[:1]
+    heard_ms = int(cut["heard_ms"])
+    assert 0 < heard_ms <= first.played_ms < int(cut["sent_ms"])
+    assert heard_ms % 100 == 0  # a mark boundary (PHONE_MARK_INTERVAL_MS)
+
+    [doc] = await stored_sessions(
+        phone,
+        "cus_0004",
+        until=lambda d: _ended(d) and any(e["interrupted"] for e in _entries(d[0], "assistant")),
+    )
+    [interrupted] = [e for e in _entries(doc, "assistant") if e["interrupted"]]
+    assert interrupted["heard_ms"] == heard_ms
+    assert interrupted["heard_text"] and len(interrupted["heard_text"]) < len(interrupted["text"])
+    assert doc["session"]["interruptions"] >= 1
+
+
+async def test_escalation_moves_the_call_to_a_human_with_a_handoff_summary(
+    phone: PhoneProduct, say: Any
+) -> None:
+    """Asking for a person opens a ticket; once the bot's answer has been played, the bridge
+    updates the live call through Twilio's REST API with <Dial> to the configured number, and
+    the store serves a handoff summary of the call for the agent."""
+    caller = await caller_of(phone.product.database_url, "cus_0006")
+    call_sid = f"CA{uuid.uuid4().hex}"
+    result = await _call(
+        phone,
+        caller,
+        [PhoneTurn("ask", audio=say("I want to talk to a human agent about my broken blender."))],
+        call_sid=call_sid,
+        hang_up_after_s=60,  # a caller waits on the line; the transfer ends the stream
+    )
+    update = await phone.twilio.wait_update(call_sid)
+    assert result.failure is None, result.failure
+    assert result.outcome == "bridge_closed"
+    assert update.account_sid == ACCOUNT_SID
+    assert f"<Dial><Number>{TRANSFER_TO}</Number></Dial>" in update.form["Twiml"]
+    [answer] = result.answers
+    assert answer.heard_whole_answer  # told before being moved
+    [moved] = _bridge_logs(phone, "call transferred", call_sid)
+
+    [doc] = await stored_sessions(phone, "cus_0006", until=_ended)
+    session_id = doc["session"]["id"]
+    assert moved["handoff_summary"].endswith(f"/api/sessions/{session_id}/handoff")
+    async with httpx.AsyncClient(base_url=phone.product.store, auth=STORE_AUTH) as http:
+        handoff = (await http.get(f"/api/sessions/{session_id}/handoff")).json()
+    assert handoff["verified"] and handoff["escalated"] and handoff["customer_id"] == "cus_0006"
+    assert handoff["ticket"]["ticket_id"].startswith("TCK-")
+    assert any("human" in text for text in handoff["asked"])
+
+
+async def test_a_carrier_hang_up_during_a_tool_call_loses_no_event(
+    phone: PhoneProduct, say: Any
+) -> None:
+    """The caller hangs up right after typing an order number (the lookup still running): the
+    session ends as the client's close, every event is stored and no tool call is left
+    without its outcome."""
+    caller = await caller_of(phone.product.database_url, "cus_0003")
+    result = await _call(
+        phone,
+        caller,
+        [
+            PhoneTurn("question", audio=say("What is the status of my order?")),
+            PhoneTurn("order number", keys="100007#", wait_answer=False),
+        ],
+        hang_up_after_s=0.3,
+    )
+    assert result.failure is None, result.failure
+    assert result.outcome == "caller_hung_up"
+    [doc] = await stored_sessions(phone, "cus_0003", until=_ended)
+    assert doc["session"]["end_reason"] == "client_closed"
+    assert doc["session"]["missing_events"] == 0
+    assert "The caller pressed 1 0 0 0 0 7 # on the keypad." in [
+        e["text"] for e in _entries(doc, "user")
+    ]
+    assert all(e["outcome"] not in (None, "pending") for e in _entries(doc, "tool"))

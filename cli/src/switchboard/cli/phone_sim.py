@@ -54,6 +54,7 @@ class PhoneTurn:
     audio: np.ndarray | None = None
     keys: str = ""
     barge_in_ms: int | None = None
+    wait_answer: bool = True
 
 
 @dataclass
@@ -364,6 +365,8 @@ async def _stream(
                 await asyncio.sleep(0.1)
             if turn.keys and not spoken_end:
                 spoken_end.append(time.monotonic())
+            if not turn.wait_answer:
+                continue
             await _await_answer(turn, stats, player, closed, options)
             note("bot", f"answer {stats.played_ms} ms played ({stats.received_ms} ms received)")
         if options.hang_up_after_s is not None:

@@ -84,6 +84,9 @@ class PhoneCall:
         self._response_audio = False
         self._answers = 0
         self._tools: set[str] = set()
+        self._awaiting_response = False
+        self._settled = asyncio.Event()
+        self._settled.set()
         self._respond_when_idle = False
         self._keys = asyncio.Event()
         self._escalated = asyncio.Event()
@@ -166,6 +169,14 @@ class PhoneCall:
                 if not task.cancelled() and (exc := task.exception()) is not None:
                     log.error("call failed", exc_info=exc)
                     self.outcome = "error"
+            if tasks[0] in done and not self._settled.is_set():
+                # the caller hung up while the bot was still working (a tool running, a
+                # response coming): keep the conversation open until that is done, so the
+                # gateway records the tool's outcome instead of abandoning it
+                log.info("caller hung up mid-turn; letting the conversation settle")
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.settings.hangup_settle_s):
+                        await self._settled.wait()
         finally:
             for task in tasks:
                 task.cancel()
@@ -234,6 +245,8 @@ class PhoneCall:
             if self._response_active:
                 self._respond_when_idle = True
             else:
+                self._awaiting_response = True
+                self._update_settled()
                 await self.upstream.send('{"type":"response.create"}')
 
     # -- gateway -> carrier --------------------------------------------------------------------
@@ -266,6 +279,7 @@ class PhoneCall:
     async def _barge_in(self) -> None:
         cut = self.playback.clear()
         if cut is None:
+            log.debug("caller speech while nothing was playing")
             return
         item_id, heard_ms = cut
         self._cut.add(item_id)
@@ -293,9 +307,12 @@ class PhoneCall:
     async def _on_event(self, kind: Any, data: dict[str, Any]) -> None:
         if kind == "response.created":
             self._response_active = True
+            self._awaiting_response = False
             self._response_audio = False
+            self._update_settled()
         elif kind == "response.done":
             self._response_active = False
+            self._update_settled()
             if self._response_audio and not self._tools:
                 self._answers += 1
                 await self.stream.send_mark(f"{ANSWER_END_MARK}-{self._answers}")
@@ -304,6 +321,8 @@ class PhoneCall:
                 self._check_drained()
             if self._respond_when_idle and self.upstream is not None:
                 self._respond_when_idle = False
+                self._awaiting_response = True
+                self._update_settled()
                 with contextlib.suppress(ConnectionClosed):
                     await self.upstream.send('{"type":"response.create"}')
         elif kind == "switchboard.session":
@@ -311,8 +330,10 @@ class PhoneCall:
             bind_log_context(session_id=self.session_id)
         elif kind == "switchboard.tool.started":
             self._tools.add(str(data.get("call_id")))
+            self._update_settled()
         elif kind == "switchboard.tool.completed":
             self._tools.discard(str(data.get("call_id")))
+            self._update_settled()
             if data.get("tool") == ESCALATION_TOOL and data.get("ok"):
                 log.info("escalation requested", extra={"card": data.get("card")})
                 self._escalated.set()
@@ -322,6 +343,12 @@ class PhoneCall:
                 "gateway error event",
                 extra={"code": error.get("code"), "message": str(error.get("message"))[:200]},
             )
+
+    def _update_settled(self) -> None:
+        if self._tools or self._response_active or self._awaiting_response:
+            self._settled.clear()
+        else:
+            self._settled.set()
 
     # -- transfer ------------------------------------------------------------------------------
     def _check_drained(self) -> None:

@@ -106,6 +106,14 @@ class PhoneSettings(BaseServiceSettings, DatabaseSettings):
         validation_alias="PHONE_STORE_URL",
         description="The conversation store as agents reach it (the handoff summary link).",
     )
+    hangup_settle_s: float = Field(
+        default=15.0,
+        ge=0,
+        le=120,
+        validation_alias="PHONE_HANGUP_SETTLE_S",
+        description="After a hang-up mid-turn, longest the conversation stays open for a running "
+        "tool or response to finish (so its outcome is recorded).",
+    )
     max_calls: int = Field(default=1000, ge=1, le=100000, validation_alias="PHONE_MAX_CALLS")
     drain_timeout_s: float = Field(default=20.0, ge=0, validation_alias="PHONE_DRAIN_TIMEOUT_S")
 
