@@ -108,7 +108,7 @@ async def phone(
                 "PHONE_TRANSFER_TO": TRANSFER_TO,
                 "PHONE_STORE_URL": urls.store,
                 "PHONE_DTMF_PAUSE_S": "1.0",
-                "PHONE_TRANSFER_GRACE_S": "20",
+                "PHONE_TRANSFER_GRACE_S": "120",  # a slow, shared machine must not cut the answer
             },
             health_url=f"http://127.0.0.1:{port}/readyz",
         )

@@ -80,6 +80,7 @@ class PhoneCall:
         self.upstream: ClientConnection | None = None
         self.outcome = "hangup"
         self._cut: set[str] = set()
+        self._carrier_gone = False
         self._response_active = False
         self._response_audio = False
         self._answers = 0
@@ -91,6 +92,7 @@ class PhoneCall:
         self._keys = asyncio.Event()
         self._escalated = asyncio.Event()
         self._answered_after_escalation = False
+        self._answered = asyncio.Event()
         self._drained = asyncio.Event()
         self.transferred_to: str | None = None
 
@@ -198,6 +200,7 @@ class PhoneCall:
                 self._refused(exc)
                 continue
             except StreamClosed:
+                self._carrier_gone = True
                 return
             if isinstance(event, AudioIn):
                 frames.caller_frames += 1
@@ -216,6 +219,7 @@ class PhoneCall:
                 else:
                     self._keys.set()
             elif isinstance(event, StreamStopped):
+                self._carrier_gone = True
                 return
 
     async def _keypad_timer(self) -> None:
@@ -271,10 +275,15 @@ class PhoneCall:
         if item_id in self._cut:
             return  # the rest of an answer the caller talked over
         self._response_audio = True
-        for piece in self.playback.pieces(item_id, delta):
-            await self.stream.send_audio(piece.payload)
-            await self.stream.send_mark(piece.mark)
-            self.metrics.frames.bot_pieces += 1
+        if self._carrier_gone:
+            return  # the caller hung up; the conversation is only settling
+        try:
+            for piece in self.playback.pieces(item_id, delta):
+                await self.stream.send_audio(piece.payload)
+                await self.stream.send_mark(piece.mark)
+                self.metrics.frames.bot_pieces += 1
+        except StreamClosed:
+            self._carrier_gone = True
 
     async def _barge_in(self) -> None:
         cut = self.playback.clear()
@@ -283,7 +292,8 @@ class PhoneCall:
             return
         item_id, heard_ms = cut
         self._cut.add(item_id)
-        await self.stream.clear()
+        with contextlib.suppress(StreamClosed):
+            await self.stream.clear()
         assert self.upstream is not None
         truncate = {
             "type": "conversation.item.truncate",
@@ -315,9 +325,12 @@ class PhoneCall:
             self._update_settled()
             if self._response_audio and not self._tools:
                 self._answers += 1
-                await self.stream.send_mark(f"{ANSWER_END_MARK}-{self._answers}")
+                if not self._carrier_gone:
+                    with contextlib.suppress(StreamClosed):
+                        await self.stream.send_mark(f"{ANSWER_END_MARK}-{self._answers}")
             if self._escalated.is_set():
                 self._answered_after_escalation = True
+                self._answered.set()
                 self._check_drained()
             if self._respond_when_idle and self.upstream is not None:
                 self._respond_when_idle = False
@@ -361,6 +374,10 @@ class PhoneCall:
         if not target:
             log.info("escalation without PHONE_TRANSFER_TO: the call stays with the bot")
             await asyncio.Event().wait()
+        # the bot's answer to the escalation is produced, then played; each gets the grace
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.settings.transfer_grace_s):
+                await self._answered.wait()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self.settings.transfer_grace_s):
                 await self._drained.wait()

@@ -98,8 +98,8 @@ class PhoneSettings(BaseServiceSettings, DatabaseSettings):
         ge=0,
         le=120,
         validation_alias="PHONE_TRANSFER_GRACE_S",
-        description="Longest the bridge waits for the bot's goodbye to be played before it moves "
-        "the call.",
+        description="Longest the bridge waits for the bot's answer to an escalation, and then "
+        "for it to be played, before it moves the call.",
     )
     store_url: str = Field(
         default="http://127.0.0.1:8081",
