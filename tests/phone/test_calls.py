@@ -323,3 +323,25 @@ async def test_a_carrier_hang_up_during_a_tool_call_loses_no_event(
         e["text"] for e in _entries(doc, "user")
     ]
     assert all(e["outcome"] not in (None, "pending") for e in _entries(doc, "tool"))
+
+
+async def test_the_switchboard_phone_command_places_a_signed_call(phone: PhoneProduct) -> None:
+    """``switchboard phone`` from an unknown number prints what the carrier was told to say and
+    where the call was moved; with a wrong auth token the bridge refuses it and it says so."""
+    base = ["switchboard", "phone", "--bridge", phone.bridge, "--from", "+15550009998"]
+    proc = await asyncio.create_subprocess_exec(
+        *base, "--auth-token", AUTH_TOKEN, "--out", "-", stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await proc.communicate()
+    text = out.decode()
+    assert proc.returncode == 0, text
+    assert "<Say> Thank you for calling." in text and f"call moved to {TRANSFER_TO}" in text
+    bad = await asyncio.create_subprocess_exec(
+        *base,
+        "--auth-token",
+        "wrong",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await bad.communicate()
+    assert bad.returncode == 1 and "webhook answered 403" in err.decode()
