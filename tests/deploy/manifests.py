@@ -80,6 +80,7 @@ COMPONENTS: dict[str, Component] = {
     "store": Component("store", "switchboard.store.settings"),
     "worker": Component("worker", "switchboard.worker.settings"),
     "emulator": Component("emulator", "switchboard.emulator.settings"),
+    "phone": Component("phone", "switchboard.phone.settings"),
     # `switchboard migrate` and `switchboard seed` read DatabaseSettings only (cli/main.py).
     "cli": Component("cli", "switchboard.settings", "DatabaseSettings"),
 }

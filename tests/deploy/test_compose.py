@@ -12,7 +12,7 @@ import pytest
 
 from tests.deploy.manifests import ROOT, load_compose, parse_env_file
 
-APP_SERVICES = ("emulator", "worker", "store", "gateway")
+APP_SERVICES = ("emulator", "worker", "store", "gateway", "phone")
 ONE_SHOTS = ("migrate", "seed")
 
 

@@ -20,6 +20,7 @@ IMAGES = {
     "services/conversation-store/Dockerfile": ("switchboard-store", ("STORE_HTTP_PORT", 8081)),
     "services/realtime-emulator/Dockerfile": ("switchboard-emulator", ("EMULATOR_PORT", 8082)),
     "services/tool-worker/Dockerfile": ("switchboard-worker", ("WORKER_HTTP_PORT", 8090)),
+    "services/phone-bridge/Dockerfile": ("switchboard-phone", ("PHONE_PORT", 8083)),
     "cli/Dockerfile": ("switchboard-cli", None),
 }
 

@@ -45,6 +45,7 @@ RUNS = {
     "store": "store",
     "worker": "worker",
     "emulator": "emulator",
+    "phone": "phone",
     "retention": "store",
 }
 INFRA = {"postgres", "rabbitmq", "redis"}
@@ -63,6 +64,8 @@ SECRET_STAND_INS = {
     "WORKER_ID": "switchboard-worker-7d9f-abcde",
     "STORE_INSTANCE_ID": "switchboard-store-7d9f-abcde",
     "STORE_USERS": "lee:admin:{hash}",
+    "TWILIO_AUTH_TOKEN": "a-twilio-auth-token-from-the-secret",
+    "PHONE_GATEWAY_SERVER_KEY": "a-server-key-from-the-secret",
 }
 
 

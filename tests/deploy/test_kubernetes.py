@@ -387,16 +387,23 @@ def test_keda_triggers_watch_the_real_queues(
 def test_one_autoscaler_per_deployment(
     overlay: str, rendered: dict[str, list[dict[str, Any]]]
 ) -> None:
-    """The gateway has an HPA, workers and store a KEDA ScaledObject, and none has two."""
+    """The gateway and the phone bridge have an HPA, workers and store a KEDA ScaledObject, and
+    none has two."""
     docs = rendered[overlay]
     targets = [
         d["spec"]["scaleTargetRef"]["name"]
         for d in docs
         if d["kind"] in ("ScaledObject", "HorizontalPodAutoscaler")
     ]
-    assert sorted(targets) == ["switchboard-gateway", "switchboard-store", "switchboard-worker"]
-    hpa = find(docs, "HorizontalPodAutoscaler", "switchboard-gateway")
-    assert hpa["spec"]["scaleTargetRef"]["kind"] == "Deployment"
+    assert sorted(targets) == [
+        "switchboard-gateway",
+        "switchboard-phone",
+        "switchboard-store",
+        "switchboard-worker",
+    ]
+    for name in ("switchboard-gateway", "switchboard-phone"):
+        hpa = find(docs, "HorizontalPodAutoscaler", name)
+        assert hpa["spec"]["scaleTargetRef"]["kind"] == "Deployment"
 
 
 # -- network policy ----------------------------------------------------------------------------
@@ -416,9 +423,9 @@ def _egress_ports(docs: list[dict[str, Any]], labels: dict[str, str]) -> set[int
 def test_network_policy_limits_who_reaches_what(
     overlay: str, rendered: dict[str, list[dict[str, Any]]]
 ) -> None:
-    """All pods start denied; only the gateway gets 443 (the upstream); only workers, the store,
-    its retention CronJob and the database Jobs get Postgres; the emulator reaches nothing but
-    DNS."""
+    """All pods start denied; only the gateway (the upstream) and the phone bridge (the carrier's
+    REST API) get 443; only workers, the store, its retention CronJob, the phone bridge (caller
+    lookup) and the database Jobs get Postgres; the emulator reaches nothing but DNS."""
     docs = rendered[overlay]
     deny = find(docs, "NetworkPolicy", "switchboard-default-deny")["spec"]
     assert deny["policyTypes"] == ["Ingress", "Egress"] and "egress" not in deny
@@ -426,8 +433,8 @@ def test_network_policy_limits_who_reaches_what(
         assert _labels_match(deny["podSelector"]["matchLabels"], labels)
         name = labels["app.kubernetes.io/name"].removeprefix("switchboard-")
         ports = _egress_ports(docs, labels)
-        assert (443 in ports) == (name == "gateway"), name
-        database_users = {"worker", "store", "store-retention", "migrate", "seed"}
+        assert (443 in ports) == (name in ("gateway", "phone")), name
+        database_users = {"worker", "store", "store-retention", "migrate", "seed", "phone"}
         assert (5432 in ports) == (name in database_users), name
         if name == "emulator":
             assert ports == {53}

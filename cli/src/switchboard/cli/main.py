@@ -36,10 +36,11 @@ def _parser() -> argparse.ArgumentParser:
     seed.add_argument("--customers", type=int, default=1000)
     seed.add_argument("--orders", type=int, default=10000)
 
-    from switchboard.cli import call_cmd, loadtest_cmd
+    from switchboard.cli import call_cmd, loadtest_cmd, phone_cmd
 
     call_cmd.add_parser(sub)
     loadtest_cmd.add_parser(sub)
+    phone_cmd.add_parser(sub)
     return parser
 
 
@@ -81,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
             from switchboard.cli.call_cmd import run as run_call
 
             return run_call(args)
+        if args.command == "phone":
+            from switchboard.cli.phone_cmd import run as run_phone
+
+            return run_phone(args)
         if args.command == "loadtest":
             from switchboard.cli.loadtest_cmd import run as run_loadtest
 

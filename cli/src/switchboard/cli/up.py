@@ -33,6 +33,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec(
         "gateway", "switchboard.gateway.main", "switchboard-gateway", "http://127.0.0.1:8080"
     ),
+    ServiceSpec("phone", "switchboard.phone.main", "switchboard-phone", "http://127.0.0.1:8083"),
 )
 
 
@@ -102,6 +103,8 @@ def up(*, workers: int = 2, seed_demo: bool = True) -> int:
         print(
             '  voice page http://127.0.0.1:8080/  (or: switchboard call --say "Where is my order 100001?")'
         )
+    if any(s.name == "phone" for s in services):
+        print('  phone     switchboard phone --customer cus_0001 --say "What is my order status?"')
     missing = [s.name for s in SERVICES if s not in services]
     if missing:
         print(f"  (not built yet: {', '.join(missing)})")

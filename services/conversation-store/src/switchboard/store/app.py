@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from switchboard.observability import CONTENT_TYPE_LATEST, metrics_payload
 from switchboard.store.api import router
+from switchboard.store.handoff_api import handoff_router
 from switchboard.store.service import StoreService
 from switchboard.store.settings import StoreSettings
 
@@ -73,6 +74,7 @@ def create_app(
         return Response(metrics_payload(store.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(router)
+    app.include_router(handoff_router)
 
     @app.middleware("http")
     async def count_api_requests(request: Request, call_next: Any) -> Response:

@@ -191,6 +191,13 @@ async function showSession(id) {
     ["Language", s.language], ["Gateway", d.gateway], ["Interruptions", s.interruptions], ["Escalated", s.escalated ? "yes" : "no"],
     ["Events", `${s.event_count}${s.missing_events ? ` (${s.missing_events} missing)` : ""}`], ["Errors", s.errors],
   ];
+  const handoff = $("#handoff");
+  handoff.hidden = true;
+  $("#handoff-button").onclick = async () => {
+    const h = await json(`/api/sessions/${encodeURIComponent(s.id)}/handoff`);
+    handoff.textContent = h.text;
+    handoff.hidden = false;
+  };
   $("#session-meta").innerHTML = meta.map(([k, v]) => `<dt>${k}</dt><dd>${esc(v ?? "—")}</dd>`).join("");
   const list = $("#timeline");
   list.innerHTML = "";

@@ -1,0 +1,413 @@
+"""Phone bridge: the latency it adds to the phone path over the web path, and calls one bridge
+process carries at 20 ms µ-law frames.
+
+The gateway is stood in for by an **echo gateway** in this benchmark (a small ASGI app in its
+own process): ``POST /v1/realtime/client_secrets`` answers a secret and ``/v1/realtime`` answers
+every ``input_audio_buffer.append`` at once with a ``response.output_audio.delta`` carrying the
+same audio. The real gateway and the emulator would measure themselves, not the extra hop.
+
+- web path: client → echo gateway → client (Realtime ``append`` → ``delta``).
+- phone path: carrier (Twilio Media Streams: ``media`` frames, marks echoed) → bridge → echo
+  gateway → bridge → carrier (``media``); the bridge process is ``switchboard.phone.main``.
+
+Each call sends one 20 ms frame (160 bytes of µ-law) every 20 ms; the frame carries a counter,
+so each round trip is matched exactly. The difference of the two round trips at the same number
+of concurrent calls, in the same run, is the latency the bridge adds (both directions, one hop
+each). Calls per bridge process is estimated from the bridge's CPU time per call-second at 100
+calls (one core at 100%). Clients run in their own processes (25 calls each, uvloop when
+installed); the first seconds of each call (connection set-up) are a warm-up, not measured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import httpx
+import websockets
+from twilio.request_validator import RequestValidator
+
+from bench.bench_gateway import _cpu_seconds, _free_port
+from bench.harness import BenchContext, Result, percentile
+
+__all__ = ["run"]
+
+TOKEN = "bench-twilio-token"
+FRAME = 160
+FRAME_S = 0.020
+
+
+def _frame(n: int) -> str:
+    return base64.b64encode(n.to_bytes(4, "big") + b"\xff" * (FRAME - 4)).decode()
+
+
+def _counter(payload: str) -> int:
+    return int.from_bytes(base64.b64decode(payload)[:4], "big")
+
+
+# -- the echo gateway (its own process) --------------------------------------------------------
+def _echo_app() -> Any:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route, WebSocketRoute
+    from starlette.websockets import WebSocket, WebSocketDisconnect
+
+    async def secrets(request: Request) -> JSONResponse:
+        return JSONResponse({"value": "ek_bench", "expires_at": 0})
+
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def realtime(ws: WebSocket) -> None:
+        await ws.accept()
+        prefix = '{"type":"input_audio_buffer.append","audio":"'
+        try:
+            while True:
+                text = await ws.receive_text()
+                if text.startswith(prefix):
+                    audio = text[len(prefix) : text.index('"', len(prefix))]
+                    await ws.send_text(
+                        '{"type":"response.output_audio.delta","item_id":"item_1",'
+                        f'"delta":"{audio}"}}'
+                    )
+        except WebSocketDisconnect:
+            pass
+
+    return Starlette(
+        routes=[
+            Route("/v1/realtime/client_secrets", secrets, methods=["POST"]),
+            Route("/healthz", healthz),
+            WebSocketRoute("/v1/realtime", realtime),
+        ]
+    )
+
+
+def _echo_main(port: int) -> None:
+    import uvicorn
+
+    uvicorn.run(_echo_app(), host="127.0.0.1", port=port, log_level="warning", ws="websockets")
+
+
+Call = Callable[
+    [int, asyncio.Event, list[float], asyncio.Event, Callable[[], None]],
+    Coroutine[Any, Any, None],
+]
+
+
+# -- clients -----------------------------------------------------------------------------------
+async def _web_call(
+    url: str,
+    stop: asyncio.Event,
+    rtts: list[float],
+    measuring: asyncio.Event,
+    on_first: Callable[[], None],
+) -> None:
+    sent: dict[int, float] = {}
+    seen: list[bool] = []
+    async with websockets.connect(url, compression=None) as ws:
+
+        async def receive() -> None:
+            async for message in ws:
+                data = json.loads(message)
+                if not seen:
+                    seen.append(True)
+                    on_first()
+                at = sent.pop(_counter(data["delta"]), None)
+                if at is not None and measuring.is_set():
+                    rtts.append(time.perf_counter() - at)
+
+        reader = asyncio.create_task(receive())
+        n, next_at = 0, time.perf_counter()
+        try:
+            while not stop.is_set():
+                n += 1
+                sent[n] = time.perf_counter()
+                await ws.send(f'{{"type":"input_audio_buffer.append","audio":"{_frame(n)}"}}')
+                next_at += FRAME_S
+                await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, websockets.ConnectionClosed):
+                await reader
+
+
+async def _phone_call(
+    url: str,
+    index: int,
+    stop: asyncio.Event,
+    rtts: list[float],
+    measuring: asyncio.Event,
+    on_first: Callable[[], None],
+) -> None:
+    from switchboard.phone.identity import binding_token
+    from switchboard.phone.settings import PhoneSettings
+
+    key = PhoneSettings.model_validate({"TWILIO_AUTH_TOKEN": TOKEN}).binding_key
+    call_sid = f"CAbench{index:06d}"
+    binding = binding_token(
+        key, call_id=call_sid, customer_id=f"cus_{index:04d}", expires_at=int(time.time()) + 600
+    )
+    signature = RequestValidator(TOKEN).compute_signature(url, {})
+    sent: dict[int, float] = {}
+    seen: list[bool] = []
+    async with websockets.connect(
+        url, additional_headers={"X-Twilio-Signature": signature}, compression=None
+    ) as ws:
+        sid = f"MZbench{index:06d}"
+        await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
+        start = {
+            "streamSid": sid,
+            "callSid": call_sid,
+            "accountSid": "AC0",
+            "tracks": ["inbound"],
+            "customParameters": {"binding": binding},
+            "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+        }
+        await ws.send(json.dumps({"event": "start", "streamSid": sid, "start": start}))
+
+        async def receive() -> None:
+            async for message in ws:
+                data = json.loads(message)
+                if data["event"] == "media":
+                    if not seen:
+                        seen.append(True)
+                        on_first()
+                    at = sent.pop(_counter(data["media"]["payload"]), None)
+                    if at is not None and measuring.is_set():
+                        rtts.append(time.perf_counter() - at)
+                elif data["event"] == "mark":  # "played" at once
+                    await ws.send(
+                        json.dumps({"event": "mark", "streamSid": sid, "mark": data["mark"]})
+                    )
+
+        reader = asyncio.create_task(receive())
+        n, next_at = 0, time.perf_counter()
+        try:
+            while not stop.is_set():
+                n += 1
+                sent[n] = time.perf_counter()
+                media = {
+                    "track": "inbound",
+                    "chunk": str(n),
+                    "timestamp": str(n * 20),
+                    "payload": _frame(n),
+                }
+                await ws.send(json.dumps({"event": "media", "streamSid": sid, "media": media}))
+                next_at += FRAME_S
+                await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, websockets.ConnectionClosed):
+                await reader
+
+
+async def _level_local(
+    make: Call, first: int, calls: int, warmup_s: float, measure_s: float
+) -> list[float]:
+    """Run *calls* calls in this process: once every call has had its first reply (connection
+    set-up is not measured), say ``ready`` on stdout, warm up, then measure."""
+    stop, measuring, all_up = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    rtts: list[float] = []
+    up = [0]
+
+    def on_first() -> None:
+        up[0] += 1
+        if up[0] == calls:
+            all_up.set()
+
+    tasks = [
+        asyncio.create_task(make(first + i, stop, rtts, measuring, on_first)) for i in range(calls)
+    ]
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(all_up.wait(), 120)
+    print("ready", flush=True)
+    await asyncio.sleep(warmup_s)
+    measuring.set()
+    await asyncio.sleep(measure_s)
+    measuring.clear()
+    stop.set()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return rtts
+
+
+def _clients_main(
+    kind: str, url: str, first: int, calls: int, warmup_s: float, measure_s: float
+) -> None:
+    """A client process: ``ready``, then its round trips (seconds) as one JSON list."""
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        uvloop.install()
+
+    def make(
+        i: int,
+        stop: asyncio.Event,
+        rtts: list[float],
+        m: asyncio.Event,
+        on_first: Callable[[], None],
+    ) -> Coroutine[Any, Any, None]:
+        if kind == "web":
+            return _web_call(url, stop, rtts, m, on_first)
+        return _phone_call(url, i, stop, rtts, m, on_first)
+
+    rtts = asyncio.run(_level_local(make, first, calls, warmup_s, measure_s))
+    print(json.dumps(rtts))
+
+
+async def _level(
+    kind: str, url: str, calls: int, warmup_s: float, measure_s: float, pid: int | None
+) -> tuple[list[float], float]:
+    """*calls* calls spread over client processes (at most 25 calls each, so the clients are not
+    what saturates); their round trips, and the CPU seconds process *pid* used over the measured
+    window."""
+    procs = []
+    per = 25
+    for first in range(0, calls, per):
+        procs.append(
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bench.bench_phone",
+                "clients",
+                kind,
+                url,
+                str(first),
+                str(min(per, calls - first)),
+                str(warmup_s),
+                str(measure_s),
+                stdout=asyncio.subprocess.PIPE,
+            )
+        )
+    for proc in procs:  # every call set up
+        assert proc.stdout is not None
+        await proc.stdout.readline()
+    await asyncio.sleep(warmup_s)
+    cpu0 = _cpu_seconds(pid) if pid else 0.0
+    await asyncio.sleep(measure_s)
+    cpu = (_cpu_seconds(pid) - cpu0) if pid else 0.0
+    rtts: list[float] = []
+    for proc in procs:
+        out, _ = await proc.communicate()
+        rtts.extend(json.loads(out.strip().splitlines()[-1] if out.strip() else b"[]"))
+    return rtts, cpu
+
+
+async def _wait_healthy(url: str) -> None:
+    async with httpx.AsyncClient() as http, asyncio.timeout(60):
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if (await http.get(url)).status_code == 200:
+                    return
+            await asyncio.sleep(0.1)
+
+
+async def run(ctx: BenchContext) -> list[Result]:
+    warmup_s, measure_s = (3.0, 5.0) if ctx.quick else (5.0, 12.0)
+    echo_port, bridge_port = _free_port(), _free_port()
+    echo = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.bench_phone", "echo", str(echo_port)
+    )
+    bridge = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "switchboard.phone.main",
+        env={
+            **os.environ,
+            "DATABASE_URL": ctx.database_url,
+            "SWITCHBOARD_ENV": "test",
+            "LOG_LEVEL": "WARNING",
+            "PHONE_PORT": str(bridge_port),
+            "PHONE_GATEWAY_URL": f"http://127.0.0.1:{echo_port}",
+            "TWILIO_AUTH_TOKEN": TOKEN,
+        },
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    results: list[Result] = []
+    try:
+        await _wait_healthy(f"http://127.0.0.1:{echo_port}/healthz")
+        await _wait_healthy(f"http://127.0.0.1:{bridge_port}/healthz")
+        web_url = f"ws://127.0.0.1:{echo_port}/v1/realtime"
+        phone_url = f"ws://127.0.0.1:{bridge_port}/twilio/media"
+
+        for calls in (1, 100):
+            direct, _ = await _level("web", web_url, calls, warmup_s, measure_s, None)
+            bridged, cpu = await _level("phone", phone_url, calls, warmup_s, measure_s, bridge.pid)
+            d50, d99 = percentile(direct, 50) * 1000, percentile(direct, 99) * 1000
+            p50, p99 = percentile(bridged, 50) * 1000, percentile(bridged, 99) * 1000
+            notes = f"{len(bridged)} phone / {len(direct)} web round trips; shared machine"
+            results.append(
+                Result(
+                    "phone",
+                    f"round trip p50, {calls} call(s)",
+                    p50,
+                    "ms",
+                    d50,
+                    "web path",
+                    notes=notes,
+                )
+            )
+            results.append(
+                Result(
+                    "phone",
+                    f"round trip p99, {calls} call(s)",
+                    p99,
+                    "ms",
+                    d99,
+                    "web path",
+                    notes=notes,
+                )
+            )
+            added = p99 - d99
+            # a web path slower than 50 ms p99 through a bare echo means the machine (or the
+            # clients) saturated: the difference then measures the noise, not the bridge
+            saturated = d99 > 50.0
+            results.append(
+                Result(
+                    "phone",
+                    f"added p99 by the bridge, {calls} call(s)",
+                    added,
+                    "ms",
+                    target="<= 2 ms at 100 calls" if calls == 100 else None,
+                    met=None if saturated or calls != 100 else added <= 2.0,
+                    notes="phone p99 - web p99, same run"
+                    + ("; NOT MEANINGFUL: the web path itself saturated" if saturated else ""),
+                )
+            )
+            if calls == 100 and cpu > 0:
+                per_call = cpu / measure_s / calls  # cores per call
+                capacity = 1.0 / per_call
+                results.append(
+                    Result(
+                        "phone",
+                        "calls per bridge process (CPU-bound estimate)",
+                        capacity,
+                        "calls",
+                        target=">= 500",
+                        met=capacity >= 500,
+                        notes=f"bridge CPU {cpu / measure_s:.2f} cores at 100 calls, 20 ms frames",
+                    )
+                )
+    finally:
+        for proc in (bridge, echo):
+            if proc.returncode is None:
+                proc.terminate()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(proc.wait(), 10)
+    return results
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "echo":
+        _echo_main(int(sys.argv[2]))
+    elif len(sys.argv) == 8 and sys.argv[1] == "clients":
+        kind, url, first, calls, warmup, measure = sys.argv[2:]
+        _clients_main(kind, url, int(first), int(calls), float(warmup), float(measure))

@@ -1,0 +1,190 @@
+"""``switchboard phone``: call the phone bridge exactly as Twilio would (signed webhook, TwiML,
+then the media websocket with µ-law frames at real-time pace); prints both sides and writes
+the reply audio."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from switchboard.cli.audio import read_wav, write_wav
+from switchboard.cli.phone_audio import PHONE_RATE, mulaw_to_pcm
+from switchboard.cli.phone_sim import PhoneCallOptions, PhoneTurn, place_call
+
+__all__ = ["add_parser", "demo_caller", "run"]
+
+DEFAULT_BRIDGE = "http://127.0.0.1:8083"
+#: The bridge's development auth token (``TWILIO_AUTH_TOKEN``'s default).
+DEV_TOKEN = "switchboard-dev-twilio-token"
+DESCRIPTION = """\
+Place a phone call on the local phone bridge as the carrier (Twilio) would: the voice webhook
+signed with X-Twilio-Signature, the TwiML answer followed verb by verb (the postal-code prompt
+answered with --postal-code), then the media stream: 20 ms µ-law frames in real time, keypad
+presses, and the bot's audio "played" with its marks echoed.
+
+What the caller does comes in order from --say / --wav / --keys; each waits for the bot's
+answer. --customer looks the caller's number and postal code up in the database (demo data).
+"""
+EPILOG = """\
+examples:
+  switchboard phone --customer cus_0001 --say "Where is my order 100001?"
+  switchboard phone --from +15551230001 --postal-code 94107 --wav question.wav
+  switchboard phone --customer cus_0002 --keys 100004# --say "What is the status of that order?"
+  switchboard phone --from +15550009999 --say "Hello"       # an unknown number
+"""
+
+
+class _Turn(argparse.Action):
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        turns = list(getattr(namespace, "turns", None) or [])
+        turns.append((self.dest, values))
+        namespace.turns = turns
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "phone",
+        help="call the phone bridge like Twilio would (webhook, TwiML, media stream)",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    what = parser.add_argument_group("what the caller does (in order; repeatable)")
+    what.add_argument("--say", action=_Turn, metavar="TEXT", help="a sentence spoken for you")
+    what.add_argument("--wav", action=_Turn, metavar="FILE", help="a recording of what you say")
+    what.add_argument("--keys", action=_Turn, metavar="DIGITS", help="keypad presses, e.g. 1234#")
+    who = parser.add_argument_group("who calls")
+    who.add_argument("--from", dest="caller", metavar="NUMBER", help="the caller's number")
+    who.add_argument(
+        "--postal-code",
+        action="append",
+        default=[],
+        metavar="DIGITS",
+        help="typed at the verification prompt (repeat for further attempts)",
+    )
+    who.add_argument(
+        "--customer",
+        metavar="ID",
+        help="call from this customer's number and type their postal code (read from DATABASE_URL)",
+    )
+    where = parser.add_argument_group("where")
+    where.add_argument(
+        "--bridge",
+        default=os.environ.get("SWITCHBOARD_PHONE_URL", DEFAULT_BRIDGE),
+        metavar="URL",
+        help=f"the phone bridge (default {DEFAULT_BRIDGE}, or SWITCHBOARD_PHONE_URL)",
+    )
+    where.add_argument(
+        "--auth-token",
+        default=os.environ.get("TWILIO_AUTH_TOKEN", DEV_TOKEN),
+        metavar="TOKEN",
+        help="sign requests with this Twilio auth token (default TWILIO_AUTH_TOKEN or the dev one)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("reply.wav"),
+        metavar="FILE",
+        help="reply audio ('-' skips)",
+    )
+    parser.add_argument("--barge-in", type=int, metavar="MS", help="talk over each answer after MS")
+    parser.add_argument("--timeout", type=float, default=60.0, metavar="S", help="per answer")
+    parser.set_defaults(turns=[])
+    return parser
+
+
+async def demo_caller(database_url: str, customer_id: str) -> tuple[str, str]:
+    """(phone, postal code) of *customer_id* in the order database."""
+    import asyncpg
+
+    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    try:
+        row = await conn.fetchrow(
+            "SELECT phone, postal_code FROM shop.customer WHERE id = $1", customer_id
+        )
+    finally:
+        await conn.close()
+    if row is None:
+        raise ValueError(f"no customer {customer_id} in the database")
+    return str(row["phone"]), str(row["postal_code"])
+
+
+def build_turns(specs: list[tuple[str, str]], barge_in: int | None) -> list[PhoneTurn]:
+    turns: list[PhoneTurn] = []
+    for kind, value in specs:
+        if kind == "keys":
+            turns.append(PhoneTurn(label=f"keys {value}", keys=value, barge_in_ms=barge_in))
+        elif kind == "wav":
+            turns.append(PhoneTurn(Path(value).name, audio=read_wav(value), barge_in_ms=barge_in))
+        else:
+            from switchboard.cli.synth import synthesize
+
+            turns.append(PhoneTurn(value, audio=synthesize(value), barge_in_ms=barge_in))
+    if turns:
+        last = turns[-1]
+        turns[-1] = PhoneTurn(last.label, last.audio, last.keys, None)
+    return turns
+
+
+async def _call(args: argparse.Namespace) -> int:
+    caller = args.caller
+    codes = list(args.postal_code)
+    if args.customer:
+        from switchboard.settings import DatabaseSettings
+
+        phone, postal = await demo_caller(DatabaseSettings().database_url, args.customer)
+        caller = caller or phone
+        codes = codes or [postal]
+    if not caller:
+        print("switchboard phone: say who calls: --from NUMBER or --customer ID", file=sys.stderr)
+        return 2
+
+    def line(who: str, text: str) -> None:
+        print(f"{who:>8} │ {text}", flush=True)
+
+    print(f"calling {args.bridge} from {caller}", flush=True)
+    result = await place_call(
+        PhoneCallOptions(
+            bridge=args.bridge,
+            auth_token=args.auth_token,
+            caller=caller,
+            turns=build_turns(args.turns, args.barge_in),
+            gather_digits=codes,
+            answer_timeout_s=args.timeout,
+            on_event=line,
+        )
+    )
+    for answer in result.answers:
+        latency = "no answer" if answer.latency_ms is None else f"{answer.latency_ms:.0f} ms"
+        cut = ", cut by barge-in" if answer.cleared else ""
+        print(
+            f"{answer.label}: first answer audio after {latency}, {answer.played_ms} ms played{cut}"
+        )
+    if result.dialed:
+        print(f"call moved to {result.dialed}")
+    if str(args.out) != "-" and result.played:
+        write_wav(args.out, mulaw_to_pcm(bytes(result.played), PHONE_RATE), PHONE_RATE)
+        print(f"wrote {args.out} ({len(result.played) / 8000:.1f} s of audio played to the caller)")
+    print(f"call ended: {result.outcome}")
+    if result.failure:
+        print(f"switchboard phone: {result.failure}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(_call(args))
+    except (OSError, ValueError) as exc:
+        print(f"switchboard phone: {exc}", file=sys.stderr)
+        return 2

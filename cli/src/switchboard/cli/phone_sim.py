@@ -1,0 +1,431 @@
+"""A carrier simulator: places a call on the phone bridge the way Twilio does.
+
+1. The voice webhook: a form POST (``CallSid``, ``AccountSid``, ``From``, ``To``, ...) signed with
+   ``X-Twilio-Signature`` (the ``twilio`` package's ``RequestValidator``, keyed by the auth
+   token); the TwiML answer is then executed verb by verb: ``<Say>`` is noted, ``<Gather>``
+   posts the digits typed at the prompt to its ``action``, ``<Redirect>`` posts again,
+   ``<Dial>`` and ``<Hangup>`` end the call, ``<Connect><Stream>`` opens the media stream.
+2. The media websocket (signed too): ``connected``, ``start`` (with the ``<Parameter>`` values),
+   then one ``media`` frame of 20 ms µ-law every 20 ms in real time, silence when the caller
+   is quiet, ``dtmf`` for keys, and ``stop`` when the caller hangs up.
+3. The bridge's audio is "played" in real time from a buffer: a ``mark`` is echoed when the
+   audio queued before it has been played, and ``clear`` drops the buffer and returns the
+   pending marks at once, as Twilio documents.
+
+The same code drives the tests and ``switchboard phone``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import numpy as np
+import websockets
+from twilio.request_validator import RequestValidator
+
+from switchboard.cli.phone_audio import SILENCE_BYTE, pcm_to_mulaw
+
+__all__ = ["PhoneCallOptions", "PhoneCallResult", "PhoneTurn", "place_call"]
+
+FRAME_BYTES = 160  # 20 ms of 8 kHz µ-law
+FRAME_S = 0.020
+#: The bridge marks the end of each complete answer with a mark of this prefix.
+ANSWER_END_MARK = "answer-end"
+
+
+@dataclass(frozen=True)
+class PhoneTurn:
+    """Something the caller does, then waits for the bot's answer: speak *audio* (24 kHz
+    int16) and/or press *keys*. With *barge_in_ms*, the next turn starts once that much of
+    this answer has been played, over the bot."""
+
+    label: str
+    audio: np.ndarray | None = None
+    keys: str = ""
+    barge_in_ms: int | None = None
+    wait_answer: bool = True
+
+
+@dataclass
+class PhoneCallOptions:
+    bridge: str
+    auth_token: str
+    caller: str
+    turns: list[PhoneTurn]
+    gather_digits: list[str] = field(default_factory=list)
+    to: str = "+15550100000"
+    account_sid: str = "AC" + "0" * 32
+    call_sid: str = field(default_factory=lambda: "CA" + uuid.uuid4().hex)
+    answer_timeout_s: float = 60.0
+    quiet_s: float = 10.0
+    hang_up_after_s: float | None = None
+    corrupt_frame_at_s: float | None = None
+    bad_signature: bool = False
+    on_event: Callable[[str, str], None] | None = None
+
+
+@dataclass
+class AnswerStats:
+    label: str
+    latency_ms: float | None = None
+    received_ms: int = 0
+    played_ms: int = 0
+    cleared: bool = False
+    heard_whole_answer: bool = False
+
+
+@dataclass
+class PhoneCallResult:
+    said: list[str] = field(default_factory=list)
+    twiml: list[str] = field(default_factory=list)
+    outcome: str = ""
+    dialed: str | None = None
+    http_status: int | None = None
+    stream_parameters: dict[str, str] = field(default_factory=dict)
+    answers: list[AnswerStats] = field(default_factory=list)
+    played: bytearray = field(default_factory=bytearray)
+    marks_sent: int = 0
+    clears: int = 0
+    close_code: int | None = None
+    failure: str | None = None
+
+
+def _sign(validator: RequestValidator, url: str, params: dict[str, str]) -> str:
+    return str(validator.compute_signature(url, params))
+
+
+class _Player:
+    """Twilio's outbound playback: a buffer of audio and marks played in real time."""
+
+    def __init__(self, result: PhoneCallResult) -> None:
+        self.result = result
+        self.queue: deque[bytes | str] = deque()  # audio bytes, or a mark name
+        self.current: AnswerStats | None = None
+        self.last_audio_at = 0.0
+
+    def add_audio(self, data: bytes) -> None:
+        self.queue.append(data)
+        self.last_audio_at = time.monotonic()
+        if self.current is not None:
+            self.current.received_ms += len(data) // 8
+
+    def add_mark(self, name: str) -> None:
+        self.queue.append(name)
+
+    def clear(self) -> list[str]:
+        marks = [m for m in self.queue if isinstance(m, str)]
+        self.queue.clear()
+        if self.current is not None:
+            self.current.cleared = True
+        return marks
+
+    def play(self, budget: int) -> list[str]:
+        """Play up to *budget* bytes; the marks reached on the way."""
+        echoed: list[str] = []
+        while self.queue and (budget > 0 or isinstance(self.queue[0], str)):
+            head = self.queue[0]
+            if isinstance(head, str):
+                echoed.append(head)
+                self.queue.popleft()
+                continue
+            piece = head[:budget]
+            self.result.played.extend(piece)
+            if self.current is not None:
+                self.current.played_ms = self.current.played_ms + len(piece) // 8
+            budget -= len(piece)
+            if len(piece) == len(head):
+                self.queue.popleft()
+            else:
+                self.queue[0] = head[len(piece) :]
+        return echoed
+
+    @property
+    def idle(self) -> bool:
+        return not any(isinstance(x, bytes) for x in self.queue)
+
+
+async def place_call(options: PhoneCallOptions) -> PhoneCallResult:
+    """Place one call; never raises for what the bridge does (see ``result.failure``)."""
+    result = PhoneCallResult()
+    validator = RequestValidator(options.auth_token)
+    base = {
+        "AccountSid": options.account_sid,
+        "ApiVersion": "2010-04-01",
+        "CallSid": options.call_sid,
+        "CallStatus": "ringing",
+        "Direction": "inbound",
+        "From": options.caller,
+        "To": options.to,
+    }
+    note = options.on_event or (lambda who, what: None)
+    gathers = list(options.gather_digits)
+    url = f"{options.bridge.rstrip('/')}/twilio/voice"
+    params = dict(base)
+    async with httpx.AsyncClient(timeout=30) as http:
+        for _ in range(20):  # TwiML documents (redirects and gathers) before the stream
+            signature = _sign(validator, url, params)
+            if options.bad_signature:
+                signature = signature[::-1]
+            response = await http.post(url, data=params, headers={"X-Twilio-Signature": signature})
+            result.http_status = response.status_code
+            if response.status_code != 200:
+                result.outcome = "refused"
+                result.failure = f"webhook answered {response.status_code}: {response.text[:200]}"
+                return result
+            result.twiml.append(response.text)
+            step = _run_twiml(response.text, result, gathers, note)
+            if step is None:
+                return result
+            kind, target, extra = step
+            if kind == "stream":
+                result.stream_parameters = extra
+                await _stream(options, result, target, extra, validator, note)
+                return result
+            url = target
+            params = {**base, "CallStatus": "in-progress", **extra}
+    result.failure = "too many TwiML round trips"
+    return result
+
+
+def _run_twiml(
+    text: str,
+    result: PhoneCallResult,
+    gathers: list[str],
+    note: Callable[[str, str], None],
+) -> tuple[str, str, dict[str, str]] | None:
+    """Execute one TwiML document: the next request to make, or None when the call ended."""
+    root = ET.fromstring(text)
+    for verb in root:
+        if verb.tag == "Say":
+            result.said.append(verb.text or "")
+            note("carrier", f"<Say> {verb.text}")
+        elif verb.tag == "Gather":
+            for inner in verb:
+                if inner.tag == "Say":
+                    result.said.append(inner.text or "")
+                    note("carrier", f"<Say> {inner.text}")
+            digits = gathers.pop(0) if gathers else ""
+            if digits:
+                note("caller", f"types {digits}")
+            if digits or verb.get("actionOnEmptyResult") == "true":
+                return "post", verb.get("action", ""), {"Digits": digits.rstrip("#")}
+        elif verb.tag == "Redirect":
+            return "post", verb.text or "", {}
+        elif verb.tag == "Dial":
+            target = "".join(child.text or "" for child in verb) or (verb.text or "")
+            result.dialed = target
+            result.outcome = "dialed"
+            note("carrier", f"<Dial> {target}")
+            return None
+        elif verb.tag == "Hangup":
+            result.outcome = "hangup"
+            note("carrier", "<Hangup>")
+            return None
+        elif verb.tag == "Connect":
+            stream = verb.find("Stream")
+            if stream is not None:
+                parameters = {
+                    p.get("name", ""): p.get("value", "") for p in stream.findall("Parameter")
+                }
+                return "stream", stream.get("url", ""), parameters
+    result.outcome = "hangup"  # the end of a TwiML document hangs up
+    return None
+
+
+async def _stream(
+    options: PhoneCallOptions,
+    result: PhoneCallResult,
+    url: str,
+    parameters: dict[str, str],
+    validator: RequestValidator,
+    note: Callable[[str, str], None],
+) -> None:
+    stream_sid = "MZ" + uuid.uuid4().hex
+    headers = {"X-Twilio-Signature": _sign(validator, url, {})}
+    player = _Player(result)
+    mic: deque[bytes] = deque()
+    seq = 0
+
+    def envelope(event: str, **body: Any) -> str:
+        nonlocal seq
+        seq += 1
+        return json.dumps(
+            {"event": event, "sequenceNumber": str(seq), "streamSid": stream_sid, **body}
+        )
+
+    try:
+        ws = await websockets.connect(url, additional_headers=headers, open_timeout=15)
+    except (OSError, websockets.InvalidHandshake, TimeoutError) as exc:
+        result.outcome = "refused"
+        result.failure = f"media stream refused: {exc}"
+        return
+    result.outcome = "stream"
+    started = time.monotonic()
+    closed = asyncio.Event()
+    spoken_end: list[float] = []
+    mic_empty = asyncio.Event()
+
+    async def send(text: str) -> None:
+        with contextlib.suppress(websockets.ConnectionClosed):
+            await ws.send(text)
+
+    await send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
+    await send(
+        envelope(
+            "start",
+            start={
+                "streamSid": stream_sid,
+                "accountSid": options.account_sid,
+                "callSid": options.call_sid,
+                "tracks": ["inbound"],
+                "customParameters": parameters,
+                "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+            },
+        )
+    )
+
+    async def clock() -> None:
+        """Every 20 ms: one caller frame out, 20 ms of bot audio played (marks echoed)."""
+        chunk = 0
+        silence = bytes([SILENCE_BYTE]) * FRAME_BYTES
+        corrupted = False
+        while not closed.is_set():
+            chunk += 1
+            frame = mic.popleft() if mic else silence
+            if not mic and frame is not silence:
+                if not spoken_end:
+                    spoken_end.append(time.monotonic())
+                mic_empty.set()
+            media = {
+                "track": "inbound",
+                "chunk": str(chunk),
+                "timestamp": str(chunk * 20),
+                "payload": base64.b64encode(frame).decode(),
+            }
+            at = options.corrupt_frame_at_s
+            if at is not None and not corrupted and time.monotonic() - started >= at:
+                corrupted = True
+                await send(envelope("media", media={**media, "payload": "%%not-base64%%"}))
+            await send(envelope("media", media=media))
+            for mark in player.play(FRAME_BYTES):
+                if mark.startswith(ANSWER_END_MARK) and player.current is not None:
+                    player.current.heard_whole_answer = True
+                await send(envelope("mark", mark={"name": mark}))
+            await asyncio.sleep(max(0.0, started + chunk * FRAME_S - time.monotonic()))
+
+    async def listen() -> None:
+        try:
+            async for raw in ws:
+                data = json.loads(raw)
+                event = data.get("event")
+                if event == "media":
+                    if player.current is not None and player.current.latency_ms is None:
+                        end = spoken_end[0] if spoken_end else time.monotonic()
+                        player.current.latency_ms = (time.monotonic() - end) * 1000
+                    player.add_audio(base64.b64decode(data["media"]["payload"]))
+                elif event == "mark":
+                    result.marks_sent += 1
+                    player.add_mark(data["mark"]["name"])
+                elif event == "clear":
+                    result.clears += 1
+                    note("carrier", "clear (playback dropped)")
+                    for mark in player.clear():
+                        await send(envelope("mark", mark={"name": mark}))
+        except websockets.ConnectionClosed:
+            pass
+        result.close_code = ws.close_code
+        closed.set()
+
+    async def conversation() -> None:
+        for turn in options.turns:
+            stats = AnswerStats(turn.label)
+            result.answers.append(stats)
+            spoken_end.clear()
+            if turn.audio is not None:
+                note("caller", f"speaks: {turn.label}")
+                audio = pcm_to_mulaw(turn.audio)
+                mic_empty.clear()
+                mic.extend(audio[i : i + FRAME_BYTES] for i in range(0, len(audio), FRAME_BYTES))
+                await _first(mic_empty, closed)
+            player.current = stats
+            for digit in turn.keys:
+                note("caller", f"presses {digit}")
+                await send(envelope("dtmf", dtmf={"track": "inbound_track", "digit": digit}))
+                await asyncio.sleep(0.1)
+            if turn.keys and not spoken_end:
+                spoken_end.append(time.monotonic())
+            if not turn.wait_answer:
+                continue
+            await _await_answer(turn, stats, player, closed, options)
+            note("bot", f"answer {stats.played_ms} ms played ({stats.received_ms} ms received)")
+        if options.hang_up_after_s is not None:
+            await asyncio.sleep(options.hang_up_after_s)
+
+    tasks = [asyncio.create_task(clock()), asyncio.create_task(listen())]
+    try:
+        conv = asyncio.create_task(conversation())
+        done, _ = await asyncio.wait([conv, tasks[1]], return_when="FIRST_COMPLETED")
+        if conv in done and (error := conv.exception()) is not None:
+            result.failure = f"{type(error).__name__}: {error}"
+        if not closed.is_set():
+            await send(
+                envelope(
+                    "stop", stop={"accountSid": options.account_sid, "callSid": options.call_sid}
+                )
+            )
+            await ws.close()
+            result.outcome = "caller_hung_up"
+        else:
+            result.outcome = "bridge_closed"
+        conv.cancel()
+    finally:
+        closed.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _await_answer(
+    turn: PhoneTurn,
+    stats: AnswerStats,
+    player: _Player,
+    closed: asyncio.Event,
+    options: PhoneCallOptions,
+) -> None:
+    """Until the whole answer has been played (its ``answer-end`` mark reached), the barge-in
+    point, or, for a bridge without answer marks, *quiet_s* of silence after some audio."""
+    deadline = time.monotonic() + options.answer_timeout_s
+    while not closed.is_set():
+        now = time.monotonic()
+        if turn.barge_in_ms is not None and stats.played_ms >= turn.barge_in_ms:
+            return
+        if stats.heard_whole_answer:
+            return
+        if stats.received_ms and player.idle and now - player.last_audio_at >= options.quiet_s:
+            return  # a bridge that does not mark answers: the bot stayed quiet long enough
+        if now > deadline:
+            raise TimeoutError(
+                f"no complete answer to {turn.label!r} within {options.answer_timeout_s:.0f} s"
+            )
+        await asyncio.sleep(0.05)
+
+
+async def _first(*events: asyncio.Event) -> None:
+    """Until one of *events* is set."""
+    waiters = [asyncio.create_task(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, return_when="FIRST_COMPLETED")
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

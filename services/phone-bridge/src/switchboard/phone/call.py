@@ -1,0 +1,394 @@
+"""One phone call: the carrier's media stream on one side, a gateway conversation on the other.
+
+- Caller audio goes to the gateway as ``input_audio_buffer.append`` untouched (µ-law base64).
+- Bot audio goes to the carrier in pieces, each followed by a mark (:mod:`.playback`).
+- Barge-in: on ``input_audio_buffer.speech_started`` the carrier's playback is cleared and the
+  item truncated at what the carrier's marks say was played.
+- Keypad digits become one user message per batch (:mod:`.keypad`).
+- Escalation: the gateway's display event ``switchboard.tool.completed`` for
+  ``escalate_to_human`` arms a transfer; once the bot's answer has been played (or after
+  ``PHONE_TRANSFER_GRACE_S``) the call is moved with the carrier's call control.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
+
+from switchboard.observability import bind_log_context
+from switchboard.phone.carrier import (
+    AudioIn,
+    CallControl,
+    KeyPressed,
+    MalformedFrame,
+    MarkPlayed,
+    MediaStream,
+    StreamClosed,
+    StreamStarted,
+    StreamStopped,
+    TransferFailed,
+)
+from switchboard.phone.gateway import GatewayError, GatewayLink
+from switchboard.phone.identity import BindingError, check_binding
+from switchboard.phone.keypad import Keypad, keypad_text
+from switchboard.phone.metrics import PhoneMetrics
+from switchboard.phone.playback import Playback
+from switchboard.phone.settings import PhoneSettings
+
+__all__ = ["CallDeps", "PhoneCall"]
+
+log = logging.getLogger(__name__)
+
+ESCALATION_TOOL = "escalate_to_human"
+#: Mark placed after each complete answer (audio, no tool still running): the carrier echoes
+#: it once the caller has heard the whole answer.
+ANSWER_END_MARK = "answer-end"
+_APPEND_HEAD = '{"type":"input_audio_buffer.append","audio":"'
+_START_WAIT_S = 10.0
+
+
+@dataclass(frozen=True)
+class CallDeps:
+    settings: PhoneSettings
+    gateway: GatewayLink
+    control: CallControl
+    metrics: PhoneMetrics
+
+
+class PhoneCall:
+    """Runs one call from the stream's ``start`` to its end."""
+
+    def __init__(self, stream: MediaStream, deps: CallDeps) -> None:
+        self.stream = stream
+        self.deps = deps
+        self.settings = deps.settings
+        self.metrics = deps.metrics
+        self.playback = Playback(bytes_per_ms=8, mark_interval_ms=self.settings.mark_interval_ms)
+        self.keypad = Keypad(pause_s=self.settings.dtmf_pause_s)
+        self.call_id = ""
+        self.customer_id = ""
+        self.session_id: str | None = None
+        self.upstream: ClientConnection | None = None
+        self.outcome = "hangup"
+        self._cut: set[str] = set()
+        self._carrier_gone = False
+        self._response_active = False
+        self._response_audio = False
+        self._answers = 0
+        self._tools: set[str] = set()
+        self._awaiting_response = False
+        self._settled = asyncio.Event()
+        self._settled.set()
+        self._respond_when_idle = False
+        self._keys = asyncio.Event()
+        self._escalated = asyncio.Event()
+        self._answered_after_escalation = False
+        self._answered = asyncio.Event()
+        self._drained = asyncio.Event()
+        self.transferred_to: str | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def run(self) -> None:
+        start = await self._wait_start()
+        if start is None:
+            return
+        self.call_id = start.call_id
+        bind_log_context(call_sid=start.call_id, stream_sid=start.stream_id)
+        try:
+            self.customer_id = check_binding(
+                self.settings.binding_key,
+                start.parameters.get("binding", ""),
+                call_id=start.call_id,
+                now=time.time(),
+            )
+        except BindingError as exc:
+            log.warning("stream refused: not a verified call", extra={"reason": str(exc)})
+            self.metrics.webhooks.labels("media", "unverified").inc()
+            self.outcome = "refused"
+            await self.stream.close()
+            return
+        began = time.perf_counter()
+        try:
+            self.upstream = await self.deps.gateway.open(self.customer_id)
+        except GatewayError as exc:
+            log.error("gateway unavailable for a call", extra={"error": str(exc)})
+            self.outcome = "gateway_error"
+            await self.stream.close()
+            return
+        self.metrics.setup_seconds.observe(time.perf_counter() - began)
+        self.metrics.calls_active.inc()
+        log.info("call connected", extra={"customer_id": self.customer_id})
+        try:
+            await self._relay()
+        finally:
+            self.metrics.calls_active.dec()
+            self.metrics.calls.labels(self.outcome).inc()
+            with contextlib.suppress(Exception):
+                await self.upstream.close()
+            await self.stream.close()
+            log.info(
+                "call ended",
+                extra={"outcome": self.outcome, "session_id": self.session_id},
+            )
+
+    async def _wait_start(self) -> StreamStarted | None:
+        try:
+            async with asyncio.timeout(_START_WAIT_S):
+                while True:
+                    try:
+                        event = await self.stream.receive()
+                    except MalformedFrame as exc:
+                        self._refused(exc)
+                        continue
+                    if isinstance(event, StreamStarted):
+                        return event
+                    if isinstance(event, StreamStopped):
+                        return None
+        except (StreamClosed, TimeoutError):
+            self.outcome = "no_start"
+            await self.stream.close()
+            return None
+
+    async def _relay(self) -> None:
+        tasks = [
+            asyncio.create_task(self._carrier_pump(), name="phone-carrier"),
+            asyncio.create_task(self._gateway_pump(), name="phone-gateway"),
+            asyncio.create_task(self._keypad_timer(), name="phone-keypad"),
+            asyncio.create_task(self._transfer_watch(), name="phone-transfer"),
+        ]
+        try:
+            done, _ = await asyncio.wait(tasks[:2] + tasks[3:], return_when="FIRST_COMPLETED")
+            for task in done:
+                if not task.cancelled() and (exc := task.exception()) is not None:
+                    log.error("call failed", exc_info=exc)
+                    self.outcome = "error"
+            if tasks[0] in done and not self._settled.is_set():
+                # the caller hung up while the bot was still working (a tool running, a
+                # response coming): keep the conversation open until that is done, so the
+                # gateway records the tool's outcome instead of abandoning it
+                log.info("caller hung up mid-turn; letting the conversation settle")
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.settings.hangup_settle_s):
+                        await self._settled.wait()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _refused(self, exc: MalformedFrame) -> None:
+        self.metrics.refused_frames.inc()
+        log.warning("carrier frame refused", extra={"reason": str(exc)[:200]})
+
+    # -- carrier -> gateway --------------------------------------------------------------------
+    async def _carrier_pump(self) -> None:
+        assert self.upstream is not None
+        upstream = self.upstream
+        frames = self.metrics.frames
+        while True:
+            try:
+                event = await self.stream.receive()
+            except MalformedFrame as exc:
+                self._refused(exc)
+                continue
+            except StreamClosed:
+                self._carrier_gone = True
+                return
+            if isinstance(event, AudioIn):
+                frames.caller_frames += 1
+                try:
+                    await upstream.send(_APPEND_HEAD + event.payload + '"}')
+                except ConnectionClosed:
+                    self.outcome = "gateway_closed"
+                    return
+            elif isinstance(event, MarkPlayed):
+                self.playback.played(event.name)
+                self._check_drained()
+            elif isinstance(event, KeyPressed):
+                batch = self.keypad.press(event.digit, time.monotonic())
+                if batch:
+                    await self._send_keys(batch)
+                else:
+                    self._keys.set()
+            elif isinstance(event, StreamStopped):
+                self._carrier_gone = True
+                return
+
+    async def _keypad_timer(self) -> None:
+        while True:
+            await self._keys.wait()
+            self._keys.clear()
+            while (deadline := self.keypad.deadline) is not None:
+                await asyncio.sleep(max(0.0, deadline - time.monotonic()))
+                batch = self.keypad.due(time.monotonic())
+                if batch:
+                    await self._send_keys(batch)
+
+    async def _send_keys(self, digits: str) -> None:
+        assert self.upstream is not None
+        self.metrics.keypad_batches.inc()
+        log.info("keypad entry", extra={"digits": len(digits)})
+        item = {
+            "type": "conversation.item.create",
+            "item": {
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": keypad_text(digits)}],
+            },
+        }
+        with contextlib.suppress(ConnectionClosed):
+            await self.upstream.send(json.dumps(item))
+            if self._response_active:
+                self._respond_when_idle = True
+            else:
+                self._awaiting_response = True
+                self._update_settled()
+                await self.upstream.send('{"type":"response.create"}')
+
+    # -- gateway -> carrier --------------------------------------------------------------------
+    async def _gateway_pump(self) -> None:
+        assert self.upstream is not None
+        try:
+            async for raw in self.upstream:
+                data = orjson.loads(raw)
+                kind = data.get("type")
+                if kind == "response.output_audio.delta":
+                    await self._play(str(data["item_id"]), str(data["delta"]))
+                elif kind == "input_audio_buffer.speech_started":
+                    await self._barge_in()
+                else:
+                    await self._on_event(kind, data)
+        except ConnectionClosed as exc:
+            log.info("gateway closed the conversation", extra={"code": exc.code})
+        if self.outcome == "hangup":
+            self.outcome = "gateway_closed"
+
+    async def _play(self, item_id: str, delta: str) -> None:
+        if item_id in self._cut:
+            return  # the rest of an answer the caller talked over
+        self._response_audio = True
+        if self._carrier_gone:
+            return  # the caller hung up; the conversation is only settling
+        try:
+            for piece in self.playback.pieces(item_id, delta):
+                await self.stream.send_audio(piece.payload)
+                await self.stream.send_mark(piece.mark)
+                self.metrics.frames.bot_pieces += 1
+        except StreamClosed:
+            self._carrier_gone = True
+
+    async def _barge_in(self) -> None:
+        cut = self.playback.clear()
+        if cut is None:
+            log.debug("caller speech while nothing was playing")
+            return
+        item_id, heard_ms = cut
+        self._cut.add(item_id)
+        with contextlib.suppress(StreamClosed):
+            await self.stream.clear()
+        assert self.upstream is not None
+        truncate = {
+            "type": "conversation.item.truncate",
+            "item_id": item_id,
+            "content_index": 0,
+            "audio_end_ms": heard_ms,
+        }
+        with contextlib.suppress(ConnectionClosed):
+            await self.upstream.send(json.dumps(truncate))
+        self.metrics.barge_ins.inc()
+        log.info(
+            "barge-in",
+            extra={
+                "item_id": item_id,
+                "heard_ms": heard_ms,
+                "sent_ms": self.playback.sent_ms(item_id),
+            },
+        )
+        self._check_drained()
+
+    async def _on_event(self, kind: Any, data: dict[str, Any]) -> None:
+        if kind == "response.created":
+            self._response_active = True
+            self._awaiting_response = False
+            self._response_audio = False
+            self._update_settled()
+        elif kind == "response.done":
+            self._response_active = False
+            self._update_settled()
+            if self._response_audio and not self._tools:
+                self._answers += 1
+                if not self._carrier_gone:
+                    with contextlib.suppress(StreamClosed):
+                        await self.stream.send_mark(f"{ANSWER_END_MARK}-{self._answers}")
+            if self._escalated.is_set():
+                self._answered_after_escalation = True
+                self._answered.set()
+                self._check_drained()
+            if self._respond_when_idle and self.upstream is not None:
+                self._respond_when_idle = False
+                self._awaiting_response = True
+                self._update_settled()
+                with contextlib.suppress(ConnectionClosed):
+                    await self.upstream.send('{"type":"response.create"}')
+        elif kind == "switchboard.session":
+            self.session_id = str(data.get("session_id"))
+            bind_log_context(session_id=self.session_id)
+        elif kind == "switchboard.tool.started":
+            self._tools.add(str(data.get("call_id")))
+            self._update_settled()
+        elif kind == "switchboard.tool.completed":
+            self._tools.discard(str(data.get("call_id")))
+            self._update_settled()
+            if data.get("tool") == ESCALATION_TOOL and data.get("ok"):
+                log.info("escalation requested", extra={"card": data.get("card")})
+                self._escalated.set()
+        elif kind == "error":
+            error = data.get("error") or {}
+            log.warning(
+                "gateway error event",
+                extra={"code": error.get("code"), "message": str(error.get("message"))[:200]},
+            )
+
+    def _update_settled(self) -> None:
+        if self._tools or self._response_active or self._awaiting_response:
+            self._settled.clear()
+        else:
+            self._settled.set()
+
+    # -- transfer ------------------------------------------------------------------------------
+    def _check_drained(self) -> None:
+        if self._answered_after_escalation and not self.playback.playing:
+            self._drained.set()
+
+    async def _transfer_watch(self) -> None:
+        await self._escalated.wait()
+        target = self.settings.transfer_to
+        if not target:
+            log.info("escalation without PHONE_TRANSFER_TO: the call stays with the bot")
+            await asyncio.Event().wait()
+        # the bot's answer to the escalation is produced, then played; each gets the grace
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.settings.transfer_grace_s):
+                await self._answered.wait()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.settings.transfer_grace_s):
+                await self._drained.wait()
+        handoff = f"{self.settings.store_url}/api/sessions/{self.session_id}/handoff"
+        try:
+            await self.deps.control.transfer(self.call_id, target, announcement=None)
+        except TransferFailed as exc:
+            self.metrics.transfers.labels("failed").inc()
+            log.error("transfer failed; the call stays with the bot", extra={"error": str(exc)})
+            await asyncio.Event().wait()
+        self.metrics.transfers.labels("ok").inc()
+        self.transferred_to = target
+        self.outcome = "transferred"
+        log.info("call transferred", extra={"to": target, "handoff_summary": handoff})

@@ -1,0 +1,1 @@
+"""Carrier adapters: one module per carrier wire format and REST API."""

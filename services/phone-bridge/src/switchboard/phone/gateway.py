@@ -1,0 +1,95 @@
+"""The bridge as a client of the session gateway: mint a single-use client secret with the
+server key (``POST /v1/realtime/client_secrets``), open ``/v1/realtime`` with display events on
+(``switchboard.tool.*`` tell the bridge about escalations), and set the session to
+``audio/pcmu`` in and out so carrier audio passes without resampling."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from switchboard.contracts.display import DISPLAY_EVENTS_QUERY_PARAM
+
+__all__ = ["GatewayError", "GatewayLink", "pcmu_session_update"]
+
+
+class GatewayError(RuntimeError):
+    """The gateway could not be reached or refused the call."""
+
+
+def pcmu_session_update() -> dict[str, Any]:
+    """G.711 µ-law both ways: Twilio's format, with no resampling anywhere on the path."""
+    fmt = {"type": "audio/pcmu"}
+    return {
+        "type": "session.update",
+        "session": {
+            "type": "realtime",
+            "audio": {"input": {"format": fmt}, "output": {"format": dict(fmt)}},
+        },
+    }
+
+
+def _ws_base(url: str) -> str:
+    parts = urlsplit(url)
+    scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
+    return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+
+
+class GatewayLink:
+    """Opens gateway conversations for calls (one HTTP client shared by every call)."""
+
+    def __init__(
+        self, base_url: str, server_key: str, *, http: httpx.AsyncClient, timeout_s: float
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.server_key = server_key
+        self.http = http
+        self.timeout_s = timeout_s
+
+    async def mint(self, customer_id: str) -> str:
+        try:
+            response = await self.http.post(
+                f"{self.base_url}/v1/realtime/client_secrets",
+                json={
+                    "customer_id": customer_id,
+                    "expires_after": {"anchor": "created_at", "seconds": 60},
+                },
+                headers={"Authorization": f"Bearer {self.server_key}"},
+                timeout=self.timeout_s,
+            )
+        except httpx.HTTPError as exc:
+            raise GatewayError(f"cannot reach the gateway: {exc}") from exc
+        if response.status_code != 200:
+            raise GatewayError(
+                f"the gateway refused a client secret: {response.status_code} {response.text[:200]}"
+            )
+        return str(response.json()["value"])
+
+    async def open(self, customer_id: str) -> ClientConnection:
+        """A Realtime conversation for *customer_id*, already switched to ``audio/pcmu``."""
+        secret = await self.mint(customer_id)
+        url = f"{_ws_base(self.base_url)}/v1/realtime?{DISPLAY_EVENTS_QUERY_PARAM}=1"
+        try:
+            ws = await websockets.connect(
+                url,
+                additional_headers={"Authorization": f"Bearer {secret}"},
+                open_timeout=self.timeout_s,
+                max_size=16 * 1024 * 1024,
+                compression=None,
+            )
+        except (OSError, websockets.InvalidHandshake, TimeoutError) as exc:
+            raise GatewayError(f"the gateway refused the conversation: {exc}") from exc
+        await ws.send(json.dumps(pcmu_session_update()))
+        return ws
+
+    async def ready(self) -> bool:
+        try:
+            response = await self.http.get(f"{self.base_url}/healthz", timeout=2.0)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200

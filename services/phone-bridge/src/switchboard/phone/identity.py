@@ -1,0 +1,138 @@
+"""Who is calling, and how sure we are (pure, no I/O).
+
+Caller ID is spoofable, so a number alone never binds a call to a customer's account. Today's
+verification is an **interim** done at the bridge (see docs/phone.md): the caller types the
+postal code on file on the keypad (a TwiML ``<Gather>``) before the media stream starts; only
+then is the call bound to the customer, through a short-lived signed :func:`binding_token`
+carried in the stream's custom parameters. The target design moves the check to a
+``verify_caller`` tool on the workers with the level in the tool envelope; it plugs in behind
+:class:`Verifier`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+__all__ = [
+    "BindingError",
+    "CallerIdentity",
+    "CustomerRecord",
+    "Verification",
+    "Verifier",
+    "binding_token",
+    "check_binding",
+    "normalise_e164",
+    "postal_code_matches",
+]
+
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+
+
+def normalise_e164(raw: str, *, default_country_code: str = "1") -> str | None:
+    """*raw* as E.164 (``+15551230001``), or None when it cannot be a phone number.
+    ``+1-555-123-0001``, ``(555) 123-0001`` and ``0015551230001`` all give the same."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    digits = re.sub(r"[^0-9]", "", raw)
+    if raw.startswith("+"):
+        candidate = f"+{digits}"
+    elif digits.startswith("00"):
+        candidate = f"+{digits[2:]}"
+    elif default_country_code == "1" and len(digits) == 11 and digits.startswith("1"):
+        candidate = f"+{digits}"
+    else:
+        candidate = f"+{default_country_code}{digits.lstrip('0')}"
+    return candidate if _E164.match(candidate) else None
+
+
+def postal_code_matches(entered: str, on_file: str) -> bool:
+    """The keypad entry (``#`` and ``*`` ignored) equals the digits of the postal code on file.
+    A postal code with letters cannot be typed on a keypad: it never matches."""
+    typed = re.sub(r"[^0-9]", "", entered)
+    code = on_file.strip()
+    if not code or not re.fullmatch(r"[0-9 -]+", code):
+        return False
+    wanted = re.sub(r"[^0-9]", "", code)
+    if not typed:
+        return False
+    if hmac.compare_digest(typed, wanted):
+        return True
+    # US ZIP+4 on file: the five-digit ZIP is enough
+    return len(wanted) == 9 and hmac.compare_digest(typed, wanted[:5])
+
+
+class Verification(StrEnum):
+    UNKNOWN = "unknown"  # the number matches no customer (or several)
+    UNVERIFIED = "unverified"  # caller ID matches a customer; not proven
+    VERIFIED = "verified"  # the caller proved it (postal code on file)
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRecord:
+    customer_id: str
+    name: str
+    postal_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallerIdentity:
+    number: str | None
+    customer: CustomerRecord | None
+    level: Verification
+
+    @property
+    def customer_id(self) -> str | None:
+        """The customer the call may act for: only once verified."""
+        if self.level is Verification.VERIFIED and self.customer is not None:
+            return self.customer.customer_id
+        return None
+
+
+class Verifier(Protocol):
+    """A way of establishing who calls. The interim one is keypad postal code at the bridge;
+    the target one is a ``verify_caller`` tool on the workers."""
+
+    async def identify(self, number: str | None) -> CallerIdentity:
+        """What caller ID alone says (never :attr:`Verification.VERIFIED`)."""
+        ...
+
+    def check(self, identity: CallerIdentity, entered: str) -> CallerIdentity:
+        """The identity after the caller typed *entered*: verified, or unchanged."""
+        ...
+
+
+class BindingError(ValueError):
+    """A stream's binding is missing, forged, expired or for another call."""
+
+
+def _mac(key: bytes, message: str) -> str:
+    digest = hmac.new(key, message.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+
+
+def binding_token(key: bytes, *, call_id: str, customer_id: str, expires_at: int) -> str:
+    """A token saying "call *call_id* is verified as *customer_id* until *expires_at*"."""
+    body = f"v1|{call_id}|{customer_id}|{expires_at}"
+    return f"{customer_id}|{expires_at}|{_mac(key, body)}"
+
+
+def check_binding(key: bytes, token: str, *, call_id: str, now: float) -> str:
+    """The customer id a valid *token* binds *call_id* to; raises :class:`BindingError`."""
+    try:
+        customer_id, expires, mac = token.split("|")
+        expires_at = int(expires)
+    except ValueError:
+        raise BindingError("malformed binding") from None
+    expected = _mac(key, f"v1|{call_id}|{customer_id}|{expires_at}")
+    if not hmac.compare_digest(mac, expected):
+        raise BindingError("binding signature does not match this call")
+    if now > expires_at:
+        raise BindingError("binding expired")
+    return customer_id

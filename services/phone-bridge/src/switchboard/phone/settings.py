@@ -1,0 +1,151 @@
+"""The phone bridge's settings (environment variables ``PHONE_*`` / ``TWILIO_*`` plus the shared
+ones; see docs/configuration.md). Built once in ``main()`` (or by a test) and passed down."""
+
+from __future__ import annotations
+
+import hashlib
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from switchboard.settings import BaseServiceSettings, DatabaseSettings
+
+__all__ = ["DEFAULT_GATEWAY_SERVER_KEY", "DEFAULT_TWILIO_AUTH_TOKEN", "PhoneSettings"]
+
+#: The gateway's development server key (``GATEWAY_SERVER_KEY``'s default).
+DEFAULT_GATEWAY_SERVER_KEY = "switchboard-dev-server-key"
+#: A development Twilio auth token: the carrier simulator signs with it by default.
+DEFAULT_TWILIO_AUTH_TOKEN = "switchboard-dev-twilio-token"
+
+
+class PhoneSettings(BaseServiceSettings, DatabaseSettings):
+    """Listening address, carrier credentials, the gateway, verification, keypad and transfer."""
+
+    host: str = Field(default="127.0.0.1", validation_alias="PHONE_HOST")
+    port: int = Field(default=8083, ge=0, le=65535, validation_alias="PHONE_PORT")
+    public_url: str = Field(
+        default="",
+        validation_alias="PHONE_PUBLIC_URL",
+        description="Base URL the carrier reaches the bridge at (https://...); empty = the "
+        "URL of each request as the bridge sees it (right without a proxy in front).",
+    )
+
+    # -- Twilio --------------------------------------------------------------------------------
+    twilio_account_sid: str = Field(
+        default="AC00000000000000000000000000000000", validation_alias="TWILIO_ACCOUNT_SID"
+    )
+    twilio_auth_token: SecretStr = Field(
+        default=SecretStr(DEFAULT_TWILIO_AUTH_TOKEN),
+        validation_alias="TWILIO_AUTH_TOKEN",
+        description="Checks X-Twilio-Signature on every webhook and media websocket.",
+    )
+    twilio_api_base_url: str = Field(
+        default="https://api.twilio.com",
+        validation_alias="TWILIO_API_BASE_URL",
+        description="Twilio REST API base (tests point it at a local stand-in).",
+    )
+
+    # -- the session gateway -------------------------------------------------------------------
+    gateway_url: str = Field(default="http://127.0.0.1:8080", validation_alias="PHONE_GATEWAY_URL")
+    gateway_server_key: SecretStr = Field(
+        default=SecretStr(DEFAULT_GATEWAY_SERVER_KEY),
+        validation_alias="PHONE_GATEWAY_SERVER_KEY",
+        description="The gateway's GATEWAY_SERVER_KEY: the bridge mints client secrets with it.",
+    )
+    gateway_connect_timeout_s: float = Field(
+        default=10.0, gt=0, le=120, validation_alias="PHONE_GATEWAY_CONNECT_TIMEOUT_S"
+    )
+
+    # -- caller verification (interim: keypad postal code at the bridge) -----------------------
+    default_country_code: str = Field(
+        default="1",
+        pattern=r"^[1-9][0-9]{0,2}$",
+        validation_alias="PHONE_DEFAULT_COUNTRY_CODE",
+        description="Country calling code for numbers stored without one (E.164 normalising).",
+    )
+    verify_attempts: int = Field(default=3, ge=1, le=10, validation_alias="PHONE_VERIFY_ATTEMPTS")
+    gather_timeout_s: int = Field(default=8, ge=1, le=60, validation_alias="PHONE_GATHER_TIMEOUT_S")
+    binding_ttl_s: int = Field(
+        default=120,
+        ge=5,
+        le=3600,
+        validation_alias="PHONE_BINDING_TTL_S",
+        description="How long a verified call has to open its media stream.",
+    )
+
+    # -- audio, keypad, transfer ---------------------------------------------------------------
+    mark_interval_ms: int = Field(
+        default=100,
+        ge=20,
+        le=2000,
+        validation_alias="PHONE_MARK_INTERVAL_MS",
+        description="Playback marks per this much bot audio (barge-in precision).",
+    )
+    dtmf_pause_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=30,
+        validation_alias="PHONE_DTMF_PAUSE_S",
+        description="Keypad digits are sent to the conversation after '#' or this pause.",
+    )
+    transfer_to: str = Field(
+        default="",
+        validation_alias="PHONE_TRANSFER_TO",
+        description="Where escalations go: an E.164 number or a sip: URI (empty = no transfer; "
+        "the caller is told to call back).",
+    )
+    transfer_grace_s: float = Field(
+        default=15.0,
+        ge=0,
+        le=120,
+        validation_alias="PHONE_TRANSFER_GRACE_S",
+        description="Longest the bridge waits for the bot's answer to an escalation, and then "
+        "for it to be played, before it moves the call.",
+    )
+    store_url: str = Field(
+        default="http://127.0.0.1:8081",
+        validation_alias="PHONE_STORE_URL",
+        description="The conversation store as agents reach it (the handoff summary link).",
+    )
+    hangup_settle_s: float = Field(
+        default=15.0,
+        ge=0,
+        le=120,
+        validation_alias="PHONE_HANGUP_SETTLE_S",
+        description="After a hang-up mid-turn, longest the conversation stays open for a running "
+        "tool or response to finish (so its outcome is recorded).",
+    )
+    max_calls: int = Field(default=1000, ge=1, le=100000, validation_alias="PHONE_MAX_CALLS")
+    drain_timeout_s: float = Field(default=20.0, ge=0, validation_alias="PHONE_DRAIN_TIMEOUT_S")
+
+    @field_validator("public_url", "gateway_url", "twilio_api_base_url", "store_url")
+    @classmethod
+    def _strip_url(cls, value: str) -> str:
+        return value.strip().rstrip("/")
+
+    @field_validator("transfer_to")
+    @classmethod
+    def _check_transfer(cls, value: str) -> str:
+        value = value.strip()
+        if value and not (value.startswith("sip:") or value.lstrip("+").isdigit()):
+            raise ValueError("PHONE_TRANSFER_TO must be an E.164 number (+1...) or a sip: URI")
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> PhoneSettings:
+        if self.is_production:
+            if self.twilio_auth_token.get_secret_value() == DEFAULT_TWILIO_AUTH_TOKEN:
+                raise ValueError("TWILIO_AUTH_TOKEN must be set in production")
+            if self.gateway_server_key.get_secret_value() == DEFAULT_GATEWAY_SERVER_KEY:
+                raise ValueError("PHONE_GATEWAY_SERVER_KEY must be set in production")
+            if not self.public_url.startswith("https://"):
+                raise ValueError("PHONE_PUBLIC_URL must be an https:// URL in production")
+        if not self.twilio_auth_token.get_secret_value():
+            raise ValueError("TWILIO_AUTH_TOKEN must not be empty")
+        return self
+
+    @property
+    def binding_key(self) -> bytes:
+        """Key of the verified-call bindings (derived from the auth token, so every replica
+        of the bridge shares it without one more secret)."""
+        token = self.twilio_auth_token.get_secret_value().encode()
+        return hashlib.sha256(b"switchboard-phone-binding:" + token).digest()

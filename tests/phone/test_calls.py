@@ -1,0 +1,347 @@
+"""Phone calls end to end: the carrier simulator (Twilio's webhook, TwiML and media stream)
+against the phone bridge in front of the real product (gateway, emulator speech, tool worker
+on Postgres, conversation store)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+from twilio.request_validator import RequestValidator
+
+from switchboard.cli.phone_sim import PhoneCallOptions, PhoneCallResult, PhoneTurn, place_call
+from tests.e2e.conftest import STORE_AUTH
+from tests.phone.conftest import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    TRANSFER_TO,
+    Caller,
+    PhoneProduct,
+    caller_of,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+async def _status(database_url: str, order_id: int) -> str:
+    import asyncpg
+
+    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    try:
+        return str(
+            await conn.fetchval("SELECT status FROM shop.customer_order WHERE id = $1", order_id)
+        )
+    finally:
+        await conn.close()
+
+
+async def stored_sessions(
+    phone: PhoneProduct, customer_id: str, *, until: Any, within_s: float = 40.0
+) -> list[dict[str, Any]]:
+    """The store's full sessions of *customer_id*, polled until ``until(sessions)`` holds."""
+    last: Any = None
+    deadline = time.monotonic() + within_s
+    async with httpx.AsyncClient(base_url=phone.product.store, auth=STORE_AUTH, timeout=10) as http:
+        while time.monotonic() < deadline:
+            listed = await http.get("/api/sessions", params={"customer_id": customer_id})
+            if listed.status_code == 200:
+                docs = []
+                for entry in listed.json()["sessions"]:
+                    detail = await http.get(f"/api/sessions/{entry['id']}")
+                    if detail.status_code == 200:
+                        docs.append(detail.json())
+                last = docs
+                if until(docs):
+                    return docs
+            await asyncio.sleep(0.5)
+    raise AssertionError(f"sessions of {customer_id} not as expected in the store: {last}")
+
+
+def _entries(doc: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [e for e in doc["timeline"] if e["kind"] == kind]
+
+
+async def _metrics(phone: PhoneProduct) -> str:
+    async with httpx.AsyncClient() as http:
+        return (await http.get(f"{phone.bridge}/metrics")).text
+
+
+def _ended(docs: list[dict[str, Any]]) -> bool:
+    return bool(docs) and all(d["session"]["ended_at"] is not None for d in docs)
+
+
+async def _call(
+    phone: PhoneProduct, caller: Caller, turns: list[PhoneTurn], **kw: Any
+) -> PhoneCallResult:
+    options = PhoneCallOptions(
+        bridge=phone.bridge,
+        auth_token=AUTH_TOKEN,
+        caller=kw.pop("number", caller.number),
+        turns=turns,
+        gather_digits=kw.pop("gather", [caller.postal_code]),
+        **kw,
+    )
+    return await place_call(options)
+
+
+async def test_verified_caller_hears_an_order_status_from_postgres(
+    phone: PhoneProduct, say: Any
+) -> None:
+    """A known caller types the postal code on file, asks aloud about an order, types its number
+    on the keypad and hears the answer (µ-law, no resampling on the path); the store keeps the
+    call, the keypad entry as text, and the order's real status from Postgres."""
+    caller = await caller_of(phone.product.database_url, "cus_0001")
+    status = await _status(phone.product.database_url, 100001)
+    result = await _call(
+        phone,
+        caller,
+        [
+            PhoneTurn("question", audio=say("What is the status of my order?")),
+            PhoneTurn("order number", keys="100001#"),
+        ],
+    )
+    assert result.failure is None, result.failure
+    assert "postal code" in result.said[0]
+    assert result.outcome == "caller_hung_up"
+    asked, answer = result.answers
+    assert asked.played_ms > 500 and answer.played_ms > 1000 and answer.latency_ms is not None
+    assert result.marks_sent > 0 and result.clears == 0
+
+    [doc] = await stored_sessions(
+        phone, "cus_0001", until=lambda d: _ended(d) and any(_entries(x, "assistant") for x in d)
+    )
+    heard = [(e["kind"], e.get("text"), e.get("tool")) for e in doc["timeline"]]
+    assert "The caller pressed 1 0 0 0 0 1 # on the keypad." in [
+        e["text"] for e in _entries(doc, "user")
+    ], heard
+    [tool] = _entries(doc, "tool")
+    assert (tool["tool"], tool["outcome"]) == ("check_order_status", "ok")
+    assert tool["output"]["status"] == status
+    spoken = " ".join(e["text"] or "" for e in _entries(doc, "assistant")).lower()
+    assert status.replace("_", " ") in spoken, heard
+
+
+async def test_unknown_and_unverified_callers_never_reach_account_data(
+    phone: PhoneProduct,
+) -> None:
+    """An unknown number, and a known number that fails the postal code three times, are told
+    so and transferred to a human without a media stream (no conversation, no account data);
+    a forged stream binding is refused."""
+    unknown = await place_call(
+        PhoneCallOptions(
+            bridge=phone.bridge, auth_token=AUTH_TOKEN, caller="+15550009999", turns=[]
+        )
+    )
+    assert (unknown.outcome, unknown.dialed) == ("dialed", TRANSFER_TO)
+    assert "could not find an account" in unknown.said[0]
+    assert not unknown.stream_parameters
+
+    caller = await caller_of(phone.product.database_url, "cus_0005")
+    wrong = await _call(phone, caller, [], gather=["11111#", "22222#", "33333#"])
+    assert (wrong.outcome, wrong.dialed) == ("dialed", TRANSFER_TO)
+    assert [s for s in wrong.said if "did not match" in s] and "could not verify" in wrong.said[-1]
+    assert not wrong.stream_parameters
+
+    url = f"{phone.bridge.replace('http', 'ws', 1)}/twilio/media"
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(url, {})
+    async with websockets.connect(url, additional_headers={"X-Twilio-Signature": signature}) as ws:
+        start = {
+            "event": "start",
+            "streamSid": "MZforged",
+            "start": {
+                "streamSid": "MZforged",
+                "callSid": "CAforged",
+                "customParameters": {"binding": "cus_0005|9999999999|forged"},
+                "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000},
+            },
+        }
+        await ws.send(json.dumps(start))
+        with pytest.raises(websockets.ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), 30)
+    metrics = await _metrics(phone)
+    assert 'switchboard_phone_webhooks_total{outcome="unverified",route="media"} 1.0' in metrics
+    async with httpx.AsyncClient(base_url=phone.product.store, auth=STORE_AUTH) as http:
+        listed = (await http.get("/api/sessions", params={"customer_id": "cus_0005"})).json()
+    assert listed["sessions"] == []
+
+
+async def test_bad_signatures_and_malformed_frames_are_refused_without_harming_calls(
+    phone: PhoneProduct,
+) -> None:
+    """While a call runs with a malformed media frame in it, a webhook and a media stream with
+    a bad signature are refused (403, handshake refused); the running call is unharmed and gets
+    its answer, and the refusals are counted."""
+    caller = await caller_of(phone.product.database_url, "cus_0002")
+    good = asyncio.create_task(
+        _call(
+            phone,
+            caller,
+            [PhoneTurn("order number", keys="100004#")],
+            corrupt_frame_at_s=0.5,
+        )
+    )
+    forged = await place_call(
+        PhoneCallOptions(
+            bridge=phone.bridge,
+            auth_token=AUTH_TOKEN,
+            caller=caller.number,
+            turns=[],
+            bad_signature=True,
+        )
+    )
+    assert (forged.outcome, forged.http_status) == ("refused", 403)
+    url = f"{phone.bridge.replace('http', 'ws', 1)}/twilio/media"
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with websockets.connect(url, additional_headers={"X-Twilio-Signature": "bogus"}):
+            pass
+    assert refused.value.response.status_code == 403
+    result = await good
+    assert result.failure is None, result.failure
+    assert len(result.answers) == 1, (result.outcome, result.said, result.close_code)
+    [answer] = result.answers
+    assert answer.heard_whole_answer and answer.played_ms > 1000
+    metrics = await _metrics(phone)
+    assert "switchboard_phone_refused_frames_total 1.0" in metrics
+    assert 'switchboard_phone_webhooks_total{outcome="bad_signature",route="voice"} 1.0' in metrics
+    assert 'switchboard_phone_webhooks_total{outcome="bad_signature",route="media"} 1.0' in metrics
+    [doc] = await stored_sessions(phone, "cus_0002", until=_ended)
+    assert [e["text"] for e in _entries(doc, "user")] == [
+        "The caller pressed 1 0 0 0 0 4 # on the keypad."
+    ]
+    assert _entries(doc, "assistant") and doc["session"]["missing_events"] == 0
+
+
+def _bridge_logs(phone: PhoneProduct, msg: str, call_sid: str) -> list[dict[str, Any]]:
+    out = []
+    for line in phone.bridge_log().splitlines():
+        with contextlib.suppress(ValueError):
+            doc = json.loads(line)
+            if doc.get("msg") == msg and doc.get("call_sid") == call_sid:
+                out.append(doc)
+    return out
+
+
+async def test_barge_in_clears_playback_and_the_store_keeps_what_was_played(
+    phone: PhoneProduct, say: Any
+) -> None:
+    """Talking over the bot clears the carrier's playback; the answer is truncated at the last
+    mark the carrier echoed (never at what was sent), and the store's heard text and position
+    are that one: no more than the caller was played."""
+    caller = await caller_of(phone.product.database_url, "cus_0004")
+    call_sid = f"CA{uuid.uuid4().hex}"
+    result = await _call(
+        phone,
+        caller,
+        [
+            PhoneTurn("question", audio=say("What is the status of my order?"), barge_in_ms=500),
+            PhoneTurn("stop", audio=say("Stop please.")),
+        ],
+        call_sid=call_sid,
+    )
+    assert result.failure is None, result.failure
+    first = result.answers[0]
+    assert result.clears >= 1 and first.cleared
+    [cut] = _bridge_logs(phone, "barge-in", call_sid)[:1]
+    heard_ms = int(cut["heard_ms"])
+    assert 0 < heard_ms <= first.played_ms < int(cut["sent_ms"])
+    assert heard_ms % 100 == 0  # a mark boundary (PHONE_MARK_INTERVAL_MS)
+
+    [doc] = await stored_sessions(
+        phone,
+        "cus_0004",
+        until=lambda d: _ended(d) and any(e["interrupted"] for e in _entries(d[0], "assistant")),
+    )
+    [interrupted] = [e for e in _entries(doc, "assistant") if e["interrupted"]]
+    assert interrupted["heard_ms"] == heard_ms
+    assert interrupted["heard_text"] and len(interrupted["heard_text"]) < len(interrupted["text"])
+    assert doc["session"]["interruptions"] >= 1
+
+
+async def test_escalation_moves_the_call_to_a_human_with_a_handoff_summary(
+    phone: PhoneProduct, say: Any
+) -> None:
+    """Asking for a person opens a ticket; once the bot's answer has been played, the bridge
+    updates the live call through Twilio's REST API with <Dial> to the configured number, and
+    the store serves a handoff summary of the call for the agent."""
+    caller = await caller_of(phone.product.database_url, "cus_0006")
+    call_sid = f"CA{uuid.uuid4().hex}"
+    result = await _call(
+        phone,
+        caller,
+        [PhoneTurn("ask", audio=say("I want to talk to a human agent about my broken blender."))],
+        call_sid=call_sid,
+        hang_up_after_s=60,  # a caller waits on the line; the transfer ends the stream
+    )
+    update = await phone.twilio.wait_update(call_sid)
+    assert result.failure is None, result.failure
+    assert result.outcome == "bridge_closed"
+    assert update.account_sid == ACCOUNT_SID
+    assert f"<Dial><Number>{TRANSFER_TO}</Number></Dial>" in update.form["Twiml"]
+    [answer] = result.answers
+    assert answer.heard_whole_answer  # told before being moved
+    [moved] = _bridge_logs(phone, "call transferred", call_sid)
+
+    [doc] = await stored_sessions(phone, "cus_0006", until=_ended)
+    session_id = doc["session"]["id"]
+    assert moved["handoff_summary"].endswith(f"/api/sessions/{session_id}/handoff")
+    async with httpx.AsyncClient(base_url=phone.product.store, auth=STORE_AUTH) as http:
+        handoff = (await http.get(f"/api/sessions/{session_id}/handoff")).json()
+    assert handoff["verified"] and handoff["escalated"] and handoff["customer_id"] == "cus_0006"
+    assert handoff["ticket"]["ticket_id"].startswith("TCK-")
+    assert any("human" in text for text in handoff["asked"])
+
+
+async def test_a_carrier_hang_up_during_a_tool_call_loses_no_event(
+    phone: PhoneProduct, say: Any
+) -> None:
+    """The caller hangs up right after typing an order number (the lookup still running): the
+    session ends as the client's close, every event is stored and no tool call is left
+    without its outcome."""
+    caller = await caller_of(phone.product.database_url, "cus_0003")
+    result = await _call(
+        phone,
+        caller,
+        [
+            PhoneTurn("question", audio=say("What is the status of my order?")),
+            PhoneTurn("order number", keys="100007#", wait_answer=False),
+        ],
+        hang_up_after_s=0.3,
+    )
+    assert result.failure is None, result.failure
+    assert result.outcome == "caller_hung_up"
+    [doc] = await stored_sessions(phone, "cus_0003", until=_ended)
+    assert doc["session"]["end_reason"] == "client_closed"
+    assert doc["session"]["missing_events"] == 0
+    assert "The caller pressed 1 0 0 0 0 7 # on the keypad." in [
+        e["text"] for e in _entries(doc, "user")
+    ]
+    assert all(e["outcome"] not in (None, "pending") for e in _entries(doc, "tool"))
+
+
+async def test_the_switchboard_phone_command_places_a_signed_call(phone: PhoneProduct) -> None:
+    """``switchboard phone`` from an unknown number prints what the carrier was told to say and
+    where the call was moved; with a wrong auth token the bridge refuses it and it says so."""
+    base = ["switchboard", "phone", "--bridge", phone.bridge, "--from", "+15550009998"]
+    proc = await asyncio.create_subprocess_exec(
+        *base, "--auth-token", AUTH_TOKEN, "--out", "-", stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await proc.communicate()
+    text = out.decode()
+    assert proc.returncode == 0, text
+    assert "<Say> Thank you for calling." in text and f"call moved to {TRANSFER_TO}" in text
+    bad = await asyncio.create_subprocess_exec(
+        *base,
+        "--auth-token",
+        "wrong",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await bad.communicate()
+    assert bad.returncode == 1 and "webhook answered 403" in err.decode()

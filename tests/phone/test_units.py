@@ -1,0 +1,211 @@
+"""Pure cores of the phone bridge: the Twilio wire format, playback marks, keypad batching,
+caller identity and TwiML, without sockets."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from switchboard.phone.carrier import (
+    AudioIn,
+    KeyPressed,
+    MalformedFrame,
+    MarkPlayed,
+    StreamConnected,
+    StreamStarted,
+    StreamStopped,
+)
+from switchboard.phone.carriers.twilio_codec import (
+    clear_message,
+    mark_message,
+    media_message,
+    parse_twilio,
+)
+from switchboard.phone.identity import (
+    BindingError,
+    binding_token,
+    check_binding,
+    normalise_e164,
+    postal_code_matches,
+)
+from switchboard.phone.keypad import Keypad, keypad_text
+from switchboard.phone.playback import Playback
+from switchboard.phone.twiml import connect_stream, dial, goodbye_or_transfer, verify_prompt
+
+FRAME = base64.b64encode(b"\xff" * 160).decode()
+
+
+def test_twilio_messages_parse_into_carrier_events() -> None:
+    """Each message type Twilio documents becomes its carrier-neutral event."""
+    assert parse_twilio('{"event":"connected","protocol":"Call","version":"1.0.0"}') == (
+        StreamConnected("Call")
+    )
+    start = {
+        "event": "start",
+        "sequenceNumber": "1",
+        "streamSid": "MZ1",
+        "start": {
+            "streamSid": "MZ1",
+            "accountSid": "AC1",
+            "callSid": "CA1",
+            "tracks": ["inbound"],
+            "customParameters": {"binding": "x"},
+            "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+        },
+    }
+    assert parse_twilio(json.dumps(start)) == StreamStarted(
+        "MZ1", "CA1", "audio/x-mulaw", 8000, {"binding": "x"}
+    )
+    media = {
+        "event": "media",
+        "sequenceNumber": "3",
+        "streamSid": "MZ1",
+        "media": {"track": "inbound", "chunk": "1", "timestamp": "5", "payload": FRAME},
+    }
+    assert parse_twilio(json.dumps(media)) == AudioIn(FRAME, 160, 5)
+    dtmf = {"event": "dtmf", "streamSid": "MZ1", "dtmf": {"track": "inbound_track", "digit": "#"}}
+    assert parse_twilio(json.dumps(dtmf)) == KeyPressed("#")
+    assert parse_twilio('{"event":"mark","streamSid":"MZ1","mark":{"name":"m1"}}') == MarkPlayed(
+        "m1"
+    )
+    assert parse_twilio('{"event":"stop","streamSid":"MZ1","stop":{}}') == StreamStopped()
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        "not json",
+        "[1]",
+        '{"event":"media","media":{"payload":"@@@"}}',
+        '{"event":"media","media":{"payload":"AAA"}}',
+        '{"event":"media","media":"x"}',
+        '{"event":"media","media":{"payload":"AAAA","timestamp":"soon"}}',
+        '{"event":"dtmf","dtmf":{"digit":"x"}}',
+        '{"event":"mark","mark":{}}',
+        '{"event":"start","start":{"streamSid":"MZ"}}',
+        '{"event":"teleport"}',
+        '{"event":"media","media":{"payload":"' + "A" * 70000 + '"}}',
+    ],
+)
+def test_malformed_twilio_frames_are_refused_with_a_reason(frame: str) -> None:
+    """A frame that does not follow Twilio's format raises MalformedFrame (never passes)."""
+    with pytest.raises(MalformedFrame):
+        parse_twilio(frame)
+
+
+def test_messages_to_twilio_carry_the_stream_sid() -> None:
+    """media, mark and clear are built as Twilio documents them."""
+    assert json.loads(media_message("MZ1", FRAME)) == {
+        "event": "media",
+        "streamSid": "MZ1",
+        "media": {"payload": FRAME},
+    }
+    assert json.loads(mark_message("MZ1", "m1")) == {
+        "event": "mark",
+        "streamSid": "MZ1",
+        "mark": {"name": "m1"},
+    }
+    assert json.loads(clear_message("MZ1")) == {"event": "clear", "streamSid": "MZ1"}
+
+
+def _b64(n: int) -> str:
+    return base64.b64encode(b"\x7f" * n).decode()
+
+
+def test_playback_pieces_end_on_mark_boundaries_across_deltas() -> None:
+    """Audio is cut so a mark falls every interval, whatever the delta sizes."""
+    playback = Playback(bytes_per_ms=8, mark_interval_ms=100)
+    first = playback.pieces("item1", _b64(1200))  # 150 ms
+    second = playback.pieces("item1", _b64(800))  # 100 ms more
+    sizes = [len(base64.b64decode(p.payload)) for p in first + second]
+    assert sizes == [800, 400, 400, 400]
+    assert playback.sent_ms("item1") == 250
+
+
+def test_heard_is_learnt_from_echoed_marks_never_from_what_was_sent() -> None:
+    """Only echoed marks count as heard; marks returned after a clear do not."""
+    playback = Playback(bytes_per_ms=8, mark_interval_ms=100)
+    pieces = playback.pieces("item1", _b64(8 * 500))  # five 100 ms pieces
+    assert playback.heard_ms("item1") == 0 and playback.playing
+    assert playback.played(pieces[0].mark) == "item1"
+    assert playback.played(pieces[1].mark) == "item1"
+    assert playback.clear() == ("item1", 200)
+    for piece in pieces[2:]:  # Twilio returns the pending marks after a clear
+        assert playback.played(piece.mark) is None
+    assert playback.heard_ms("item1") == 200 and not playback.playing
+    assert playback.clear() is None
+
+
+def test_keypad_batches_until_pound_or_a_pause() -> None:
+    """Digits become one batch on '#', or once the caller pauses long enough."""
+    keypad = Keypad(pause_s=2.0)
+    assert keypad.press("1", 0.0) is None
+    assert keypad.press("2", 0.5) is None
+    assert keypad.press("#", 1.0) == "12#"
+    assert keypad.deadline is None
+    keypad.press("4", 10.0)
+    assert keypad.due(11.0) is None
+    assert keypad.deadline == 12.0
+    assert keypad.due(12.0) == "4"
+    assert keypad_text("1234#") == "The caller pressed 1 2 3 4 # on the keypad."
+
+
+@pytest.mark.parametrize(
+    ("raw", "e164"),
+    [
+        ("+1-555-123-0001", "+15551230001"),
+        ("(555) 123-0001", "+15551230001"),
+        ("15551230001", "+15551230001"),
+        ("0015551230001", "+15551230001"),
+        ("+44 20 7946 0958", "+442079460958"),
+        ("anonymous", None),
+        ("", None),
+        ("123", None),
+    ],
+)
+def test_numbers_normalise_to_e164(raw: str, e164: str | None) -> None:
+    """Any spelling of a number gives its E.164 form; non-numbers give None."""
+    assert normalise_e164(raw) == e164
+
+
+def test_postal_code_matching() -> None:
+    """Typed digits match the code on file (ZIP+4 accepts the 5-digit ZIP); letters never."""
+    assert postal_code_matches("94107#", "94107")
+    assert postal_code_matches("94107", "94107-1234")
+    assert not postal_code_matches("94108", "94107")
+    assert not postal_code_matches("#", "94107")
+    assert not postal_code_matches("", "94107")
+    assert not postal_code_matches("1", "SW1A 1AA")
+
+
+def test_binding_tokens_bind_one_call_until_they_expire() -> None:
+    """A binding is valid for its call only, unforgeable and short-lived."""
+    key = b"k" * 32
+    token = binding_token(key, call_id="CA1", customer_id="cus_0001", expires_at=1000)
+    assert check_binding(key, token, call_id="CA1", now=999) == "cus_0001"
+    with pytest.raises(BindingError):
+        check_binding(key, token, call_id="CA2", now=999)
+    with pytest.raises(BindingError):
+        check_binding(key, token, call_id="CA1", now=1001)
+    with pytest.raises(BindingError):
+        check_binding(key, token.replace("cus_0001", "cus_0002"), call_id="CA1", now=999)
+    with pytest.raises(BindingError):
+        check_binding(b"x" * 32, token, call_id="CA1", now=999)
+    with pytest.raises(BindingError):
+        check_binding(key, "", call_id="CA1", now=999)
+
+
+def test_twiml_for_verification_stream_and_transfer() -> None:
+    """The TwiML verbs Twilio expects: Gather, Connect/Stream with parameters, Dial, Hangup."""
+    gather = verify_prompt("https://b/twilio/verify?attempt=1", first=True, timeout_s=5)
+    assert '<Gather action="https://b/twilio/verify?attempt=1"' in gather
+    assert 'input="dtmf"' in gather and 'finishOnKey="#"' in gather
+    stream = connect_stream("wss://b/twilio/media", {"binding": "t"}, greeting=None)
+    assert '<Connect><Stream url="wss://b/twilio/media"><Parameter name="binding" value="t" />' in (
+        stream
+    )
+    assert "<Dial><Number>+15550100</Number></Dial>" in dial("+15550100", announcement=None)
+    assert "<Dial><Sip>sip:queue@x</Sip></Dial>" in dial("sip:queue@x", announcement=None)
+    assert "<Hangup />" in goodbye_or_transfer("Bye.", "")
