@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from switchboard.emulator.numbers import NumberShape, read_identifier
 from switchboard.emulator.summary import summarize_output
 from switchboard.emulator.text import (
     find_date,
@@ -432,11 +433,8 @@ class DialoguePolicy:
             return when.isoformat()
         if fmt == "email" or ("email" in label and "field" not in label):
             return find_email(text) if not answer or find_email(text) else None
-        if _is_id(name, label):
-            runs = [r for r in re.findall(r"\d+", normalized) if len(r) >= 3]
-            if runs:
-                return runs[0]
-            return None
+        if _is_id(name, label) or NumberShape.from_schema(schema).asks_for_digits:
+            return read_identifier(normalized, _id_schema(schema), normalized=True)
         if any(h in humanize(name).split() for h in _FREE_TEXT_HINTS):
             return _free_text(name, text, answer=answer, history=self.user_turns)
         if answer:
@@ -447,6 +445,11 @@ class DialoguePolicy:
 def _is_confirmation(name: str, schema: dict[str, Any]) -> bool:
     label = f"{name} {schema.get('description', '')}".lower()
     return any(w in label for w in ("confirm", "consent", "agree", "approv", "proceed"))
+
+
+def _id_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """An identifier's schema for the number reader: at least three digits unless it says."""
+    return schema if "minLength" in schema else {**schema, "minLength": 3}
 
 
 def _is_id(name: str, label: str) -> bool:
@@ -460,21 +463,20 @@ def _number_for(
     numbers = re.findall(r"\d+(?:\.\d+)?", normalized)
     if not numbers:
         return None
-    id_like = _is_id(name, label)
+    if _is_id(name, label):
+        digits = read_identifier(normalized, _id_schema(schema), normalized=True)
+        if digits is None:
+            return None
+        return float(digits) if kind == "number" else int(digits)
     others = [
         n
         for n, s in spec.properties.items()
         if n != name and s.get("type") in ("integer", "number", "string") and _is_id(n, humanize(n))
     ]
-    if id_like:
-        candidates = sorted(numbers, key=len, reverse=True)
-    else:
-        maximum = schema.get("maximum", 1000)
-        candidates = [
-            n for n in numbers if float(n) <= float(maximum) and (not others or len(n) < 5)
-        ]
-        if not candidates:
-            return None
+    maximum = schema.get("maximum", 1000)
+    candidates = [n for n in numbers if float(n) <= float(maximum) and (not others or len(n) < 5)]
+    if not candidates:
+        return None
     value = candidates[0]
     number: float | int = float(value) if kind == "number" else int(float(value))
     if "minimum" in schema and number < schema["minimum"]:
