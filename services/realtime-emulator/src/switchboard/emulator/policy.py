@@ -367,7 +367,9 @@ def _fallback(user_text: str, specs: list[ToolSpec]) -> str:
     if re.fullmatch(r"\W*(hi|hello|hey|good (morning|afternoon|evening))\W*", user_text.lower()):
         return "Hello! How can I help you today?"
     if not specs:
-        return f"I heard: {user_text.strip()}. I can't look anything up in this session."
+        return (
+            f"I heard: {user_text.strip().rstrip('.!?')}. I can't look anything up in this session."
+        )
     offers = ", ".join(s.spoken_name() for s in specs[:4])
     return f"Sorry, I'm not sure I can help with that. I can help with things like: {offers}."
 
