@@ -223,3 +223,31 @@ def test_an_idiom_is_not_a_request() -> None:
     """ "Because I changed my mind" does not make a cancellation look like an update."""
     choice = choose_tool("Please cancel order 100002 because I changed my mind", SPECS)
     assert choice.tool is not None and choice.tool.name == "cancel_order"
+
+
+def test_an_address_is_asked_for_part_by_part_and_the_order_number_kept() -> None:
+    """The order number is not taken for the postcode; each part is asked for, the read-back
+    waits for a yes, and a postcode answer is never taken for a corrected order number."""
+    policy = DialoguePolicy(today=TODAY)
+    reply = policy.respond(
+        user_text="I moved, please change the address for order 101851.", tools=SHOP_TOOLS
+    )
+    for answer in ("12 Maple Street", "Seattle", "WA"):
+        assert reply.calls == () and reply.text
+        reply = policy.respond(user_text=answer, tools=SHOP_TOOLS)
+    assert reply.text and "postcode" in reply.text
+    reply = policy.respond(user_text="98101", tools=SHOP_TOOLS)
+    assert reply.text and reply.text.startswith("Just to confirm")
+    done = policy.respond(user_text="Yes, please.", tools=SHOP_TOOLS)
+    assert done.calls == (
+        Call(
+            "update_shipping_address",
+            {
+                "order_id": 101851,
+                "street": "12 Maple Street",
+                "city": "Seattle",
+                "region": "WA",
+                "postcode": "98101",
+            },
+        ),
+    )

@@ -137,13 +137,16 @@ def readings(text: str) -> list[Reading]:
     return out
 
 
-def read_identifier(text: str, schema: dict[str, Any], *, normalized: bool = False) -> str | None:
+def read_identifier(
+    text: str, schema: dict[str, Any], *, normalized: bool = False, strict: bool = False
+) -> str | None:
     """The digits of the identifier *text* mentions, as *schema* asks for it, or None.
 
     The first reading that fits the schema wins (earliest span; within it the one joining the
     most groups). With none fitting, the allowed reading closest to the expected length (then the
     one joining the most groups), or, with no expected length, the whole first span that is
-    allowed, longest first."""
+    allowed, longest first. *strict*: a reading of the expected length or nothing (for values
+    the caller was not asked for, where a near miss is more likely another number)."""
     shape = NumberShape.from_schema(schema)
     found = readings(text if normalized else normalize(text))
     if not found:
@@ -153,7 +156,7 @@ def read_identifier(text: str, schema: dict[str, Any], *, normalized: bool = Fal
         best = min(fitting, key=lambda r: (r.span, -(r.last - r.first), r.first))
         return best.digits
     allowed = [r for r in found if shape.allows(r.digits)]
-    if not allowed:
+    if not allowed or (strict and shape.expected_length is not None):
         return None
     expected = shape.expected_length
     if expected is not None:

@@ -17,6 +17,7 @@ from datetime import date
 from typing import Any
 
 from switchboard.emulator.intent import ToolSpec, choose_tool, score_tools
+from switchboard.emulator.numbers import read_identifier
 from switchboard.emulator.replies import spoken_when, summarize_output
 from switchboard.emulator.slots import extract, is_confirmation, is_id, question
 from switchboard.emulator.text import humanize, is_affirmative, is_negative, normalize, tokens
@@ -225,7 +226,10 @@ class DialoguePolicy:
         for name, schema in spec.properties.items():
             if not is_id(name, f"{humanize(name)} {schema.get('description', '')}".lower()):
                 continue
-            value = self._extract(name, schema, user_text, spec)
+            digits = read_identifier(user_text, schema, strict=True)
+            if digits is None:
+                continue
+            value = self._extract(name, schema, digits, spec)
             if value is not None and value != arguments.get(name):
                 arguments[name] = value
                 return True

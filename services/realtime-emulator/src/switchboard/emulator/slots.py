@@ -88,8 +88,10 @@ def extract(
         return when.isoformat()
     if fmt == "email" or ("email" in label and "field" not in label):
         return find_email(text) if not answer or find_email(text) else None
-    if is_id(name, label) or NumberShape.from_schema(schema).asks_for_digits:
+    if is_id(name, label):
         return read_identifier(normalized, _id_schema(schema), normalized=True)
+    if NumberShape.from_schema(schema).asks_for_digits:  # a postcode: only when it fits
+        return read_identifier(normalized, _id_schema(schema), normalized=True, strict=not answer)
     if any(h in humanize(name).split() for h in _FREE_TEXT_HINTS):
         return _free_text(name, text, answer=answer, history=history)
     if answer:
