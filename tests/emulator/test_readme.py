@@ -69,7 +69,9 @@ def test_readme_command_resolves_in_a_clean_environment(command: str) -> None:
     assert done.returncode == 0, f"{command!r} failed in a clean environment:\n{done.stderr}"
 
 
-async def test_make_call_talks_to_the_bot_from_a_clean_environment(emulator: Emulator) -> None:
+async def test_make_call_talks_to_the_bot_from_a_clean_environment(
+    emulator: Emulator, tmp_path: Path
+) -> None:
     """``make call SAY=...`` from an environment with nothing set speaks the words and prints
     the bot's spoken answer (here straight to the emulator, as ``make run`` is not up)."""
     env = {**_clean_env(), "EMULATOR_API_KEY": emulator.api_key}
@@ -77,7 +79,7 @@ async def test_make_call_talks_to_the_bot_from_a_clean_environment(emulator: Emu
         "make",
         "call",
         "SAY=Hello there",
-        f"CALL_ARGS=--upstream-direct {emulator.ws}",
+        f"CALL_ARGS=--upstream-direct {emulator.ws} --out {tmp_path / 'reply.wav'}",
         cwd=ROOT,
         env=env,
         stdout=asyncio.subprocess.PIPE,
@@ -88,3 +90,4 @@ async def test_make_call_talks_to_the_bot_from_a_clean_environment(emulator: Emu
     assert process.returncode == 0, text
     assert "you │ hello there" in text.lower(), text  # heard through the emulator's recogniser
     assert "bot │ i heard: hello there." in text.lower(), text  # a session without tools
+    assert (tmp_path / "reply.wav").stat().st_size > 24_000  # the spoken reply, written
