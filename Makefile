@@ -6,7 +6,7 @@ UV ?= uv
 # Exports DATABASE_URL / AMQP_URL / REDIS_URL for local servers (starting them if stopped).
 WITH_SERVICES = eval "$$(scripts/ensure-services.sh)" &&
 
-.PHONY: help install services run test test-fast lint format bench chaos migrate seed clean
+.PHONY: help install services run call test test-fast lint format bench chaos migrate seed clean
 
 help: ## Show this help
 	@echo "Switchboard — realtime voice customer-support backend"
@@ -23,6 +23,10 @@ services: ## Start local Postgres, RabbitMQ and Redis if installed but stopped
 
 run: install ## Run the whole product (migrate, seed, all services; Ctrl-C stops)
 	@$(WITH_SERVICES) $(UV) run --frozen switchboard up
+
+SAY ?= Where is my order 100001?
+call: install ## Talk to the running product (make run) once: make call SAY="Where is my order 100001?"
+	@$(UV) run --frozen switchboard call --say "$(SAY)" $(CALL_ARGS)
 
 test: install ## Run the whole test suite against real Postgres, RabbitMQ and Redis
 	@$(WITH_SERVICES) $(UV) run --frozen pytest $(PYTEST_ARGS)

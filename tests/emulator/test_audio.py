@@ -305,3 +305,47 @@ async def test_pings_are_answered_while_the_session_is_behind(emulator: Any, spe
     finally:
         release.set()
         await held
+
+
+async def test_idle_timeout_asks_whether_the_caller_is_still_there(ga: EventLog) -> None:
+    """With server VAD's idle_timeout_ms, silence after the assistant's reply triggers
+    input_audio_buffer.timeout_triggered over that much audio, commits it, and a response asks
+    whether the caller is still there."""
+    await ga.until("session.created")
+    await ga.send(
+        {
+            "type": "session.update",
+            "session": {
+                "type": "realtime",
+                "output_modalities": ["text"],
+                "audio": {
+                    "input": {"turn_detection": {"type": "server_vad", "idle_timeout_ms": 5000}}
+                },
+            },
+        }
+    )
+    await ga.until("session.updated")
+    await ga.send(
+        {
+            "type": "conversation.item.create",
+            "item": {
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": "Hello"}],
+            },
+        }
+    )
+    await ga.send({"type": "response.create"})
+    await ga.until("response.done")
+    await stream(ga, np.zeros(24_000 * 4, dtype=np.int16))  # 4 s: under the timeout
+    await stream(ga, np.zeros(24_000 * 2, dtype=np.int16))  # 6 s in all
+    triggered = await ga.until("input_audio_buffer.timeout_triggered")
+    # noticed at the first append past the timeout (a session behind takes up to 8 chunks at once)
+    assert 5000 <= triggered["audio_end_ms"] - triggered["audio_start_ms"] <= 5000 + 800
+    committed = await ga.until("input_audio_buffer.committed")
+    assert committed["item_id"] == triggered["item_id"]
+    events = await ga.collect_until("response.done")
+    text = next(e for e in events if e["type"] == "response.output_text.done")["text"]
+    assert "still there" in text
+    assert not ga.of("input_audio_buffer.speech_started")
+    ga.check_all_valid()

@@ -11,8 +11,9 @@ import pytest
 
 from switchboard.emulator.asr import merge_digit_runs
 from switchboard.emulator.audio import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
+from switchboard.emulator.idle import IdleTimer
 from switchboard.emulator.policy import DialoguePolicy
-from switchboard.emulator.summary import summarize_output
+from switchboard.emulator.replies import summarize_output
 from switchboard.emulator.text import find_date, normalize
 from switchboard.emulator.vad import SpeechStarted, SpeechStopped, TurnDetector
 
@@ -126,6 +127,10 @@ def test_policy_fills_arguments_for_unseen_tools() -> None:
     reply = policy.respond(
         user_text="Please renew loan four four seven two one for two weeks", tools=LIBRARY_TOOLS
     )
+    # renewing changes something: the caller confirms first
+    assert reply.tool is None and reply.text
+    assert "renew loan 44721" in reply.text and "weeks 2" in reply.text
+    reply = policy.respond(user_text="Yes, go ahead.", tools=LIBRARY_TOOLS)
     assert reply.tool == "renew_loan"
     assert reply.arguments == {"loan_id": "44721", "weeks": 2}
 
@@ -138,8 +143,10 @@ def test_policy_asks_for_missing_arguments_then_calls() -> None:
     second = policy.respond(user_text="next friday", tools=LIBRARY_TOOLS)
     assert second.tool is None and second.text and "yes or no" in second.text
     third = policy.respond(user_text="yes please", tools=LIBRARY_TOOLS)
-    assert third.tool == "book_room"
-    assert third.arguments == {"day": "2026-11-06", "accessible": True}
+    assert third.tool is None and third.text and third.text.startswith("Just to confirm")
+    fourth = policy.respond(user_text="yes", tools=LIBRARY_TOOLS)
+    assert fourth.tool == "book_room"
+    assert fourth.arguments == {"day": "2026-11-06", "accessible": True}
 
 
 def test_policy_never_mind_drops_the_request() -> None:
@@ -174,26 +181,40 @@ def test_tool_choice_none_and_forced() -> None:
     assert forced.tool is None and forced.text and "author" in forced.text
 
 
-def test_summary_speaks_every_field_and_errors() -> None:
-    """The summary speaks each top-level value (dates in words), counts lists, and reads errors as apologies."""
+def test_output_of_an_unknown_shape_is_read_in_sentences() -> None:
+    """A result no template knows is read field by field in sentences (dates in words, lists counted)."""
     text = summarize_output(
-        "check_order_status",
+        "renew_loan",
+        json.dumps({"loan_id": "44721", "due": "2026-11-20", "books": [{"title": "Emma"}]}),
+        today=TODAY,
+    )
+    assert "The loan id is 44721" in text and "November 20, 2026" in text
+    assert "1 books" in text and "Emma" in text
+
+
+def test_errors_are_read_as_apologies() -> None:
+    """An error output is spoken as an apology with its message."""
+    error = summarize_output(
+        "cancel_order",
         json.dumps(
-            {
-                "order_id": 100001,
-                "status": "in_transit",
-                "eta": "2026-11-05",
-                "items": [{"name": "Kettle"}, {"name": "Mug"}],
-            }
+            {"error": {"code": "not_allowed", "message": "Order 100003 has already shipped."}}
         ),
     )
-    assert (
-        "100001" in text
-        and "in transit" in text
-        and "November 5, 2026" in text
-        and "2 items" in text
+    assert error == "Sorry, order 100003 has already shipped."
+    missing = summarize_output(
+        "check_order_status",
+        json.dumps({"error": {"code": "not_found", "message": "I couldn't find order 100004."}}),
     )
-    error = summarize_output(
-        "cancel_order", json.dumps({"error": "not_cancellable", "message": "Order already shipped"})
-    )
-    assert error.startswith("Sorry") and "Order already shipped" in error
+    assert missing == "Sorry, I couldn't find order 100004."
+
+
+def test_idle_timer_fires_once_after_the_timeout_and_not_while_busy() -> None:
+    """The idle timer fires once the timeout's worth of audio has come in, never while busy or unarmed."""
+    timer = IdleTimer()
+    assert timer.due(60_000, 5000, busy=False) is None  # not armed
+    timer.arm(1000)
+    assert timer.due(5999, 5000, busy=False) is None
+    assert timer.due(7000, 5000, busy=True) is None
+    assert timer.due(7000, None, busy=False) is None
+    assert timer.due(7000, 5000, busy=False) == (1000, 7000)
+    assert timer.due(20_000, 5000, busy=False) is None  # once

@@ -182,7 +182,7 @@ async def test_text_turn_with_tool_call_round_trip(ga: EventLog) -> None:
 
 
 async def test_missing_argument_is_asked_for(ga: EventLog) -> None:
-    """A request without the required order id makes the assistant ask for it; the answer completes the call."""
+    """A request without the required order id makes the assistant ask for it; the answer and a yes complete the call."""
     await ga.until("session.created")
     await ga.send(
         {
@@ -198,6 +198,12 @@ async def test_missing_argument_is_asked_for(ga: EventLog) -> None:
     assert "order id" in question
     assert not [e for e in events if e["type"] == "response.output_audio.delta"]
     await user_says(ga, "It is one zero zero zero zero four, I found it cheaper elsewhere")
+    await ga.send({"type": "response.create"})
+    # cancelling changes data: the assistant reads the request back and waits for a yes
+    events = await ga.collect_until("response.done")
+    confirm = next(e for e in events if e["type"] == "response.output_text.done")["text"]
+    assert "cancel order 100004" in confirm and "yes or no" in confirm
+    await user_says(ga, "Yes, please.")
     await ga.send({"type": "response.create"})
     done = (await ga.until("response.done"))["response"]
     call = done["output"][0]

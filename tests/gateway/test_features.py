@@ -82,6 +82,9 @@ async def test_slow_tool_gets_a_filler_then_a_readable_timeout(
         await log.until("session.created")
         (session_id,) = gateway.gateway.sessions
         await user_says(log, f"Please cancel order {order} because I changed my mind")
+        await until_said(log, "yes or no")  # the emulator confirms a change before making it
+        await log.until("response.done")
+        await user_says(log, "Yes, please.")
         await until_said(log, "one moment please")
         await until_said(log, "did not answer in time")
     published = await events.until(session_id, "session.ended")

@@ -42,8 +42,10 @@ QUESTIONS = (
     "What is the status of order {order}?",
     "Can you check order {order} for me?",
 )
-#: A request the emulator's policy answers with ``cancel_order`` (the reason after "because").
+#: A request the emulator's policy answers with ``cancel_order`` (the reason after "because"),
+#: once the caller confirms it (the bot reads a change back and waits for a yes).
 CANCEL_REQUEST = "Please cancel order {order}, because I ordered it twice."
+CONFIRM = "Yes, please."
 GOODBYE = "Thank you, goodbye."
 
 
@@ -51,6 +53,8 @@ GOODBYE = "Thank you, goodbye."
 class Caller:
     customer_id: str
     question: str
+    #: what the caller says next (a yes to the bot's confirmation), if anything
+    follow_up: str | None = None
 
 
 @functools.cache
@@ -100,7 +104,10 @@ def demo_cancel_callers(
     if count > len(pairs):
         raise ValueError(f"only {len(pairs)} customers have an order to cancel, not {count}")
     chosen = [pairs[(start + i) % len(pairs)] for i in range(count)]
-    return [Caller(customer, CANCEL_REQUEST.format(order=order)) for customer, order in chosen]
+    return [
+        Caller(customer, CANCEL_REQUEST.format(order=order), follow_up=CONFIRM)
+        for customer, order in chosen
+    ]
 
 
 def percentile(values: list[float], pct: float) -> float | None:
@@ -189,7 +196,11 @@ class LoadTest:
         """Synthesise every distinct sentence once (off the event loop)."""
         from switchboard.cli.synth import synthesize
 
-        texts = sorted({c.question for c in self.callers} | ({GOODBYE} if self.goodbye else set()))
+        texts = sorted(
+            {c.question for c in self.callers}
+            | {c.follow_up for c in self.callers if c.follow_up}
+            | ({GOODBYE} if self.goodbye else set())
+        )
         for text in texts:
             self._audio[text] = await asyncio.to_thread(synthesize, text)
 
@@ -197,6 +208,8 @@ class LoadTest:
         report = self.report
         report.calls_started += 1
         turns = [Turn(caller.question, self._audio[caller.question])]
+        if caller.follow_up:
+            turns.append(Turn(caller.follow_up, self._audio[caller.follow_up]))
         if self.goodbye:
             turns.append(Turn(GOODBYE, self._audio[GOODBYE]))
         try:

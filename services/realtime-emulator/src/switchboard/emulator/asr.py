@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from switchboard.emulator.numbers import SPAN_RE, digit_spans
 from switchboard.emulator.text import words_to_digits
 
 __all__ = ["Recognizer", "Transcript", "merge_digit_runs"]
@@ -36,18 +37,25 @@ class Transcript:
 
 
 def merge_digit_runs(primary: str, check: str) -> str:
-    """Replace each digit run of *primary* by the run at the same position in *check* when that one
-    is at least as long (pocketsphinx spells digits one by one; whisper drops or merges repeated
-    digits): whisper "order 10001" + sphinx "order one zero zero zero zero one" → "order 100001"."""
-    runs_p = re.findall(r"\d+", words_to_digits(primary))
-    runs_c = re.findall(r"\d+", words_to_digits(check))
-    if not runs_p or len(runs_p) != len(runs_c):
-        return primary
+    """Replace each number of *primary* by the number at the same position in *check* when that one
+    has at least as many digits (pocketsphinx spells digits one by one; whisper drops or merges
+    repeated digits): whisper "order 10001" + sphinx "order one zero zero zero zero one" → "order
+    100001". A number is a span of digit groups ("101 506", "108.975"), so whisper's split groups
+    are compared with sphinx's digits as a whole."""
     text = words_to_digits(primary)
-    for p, c in zip(runs_p, runs_c, strict=True):
-        if c != p and len(c) >= len(p):
-            text = text.replace(p, c, 1)
-    return text
+    spans_p = list(SPAN_RE.finditer(text))
+    spans_c = ["".join(groups) for groups in digit_spans(words_to_digits(check))]
+    if not spans_p or len(spans_p) != len(spans_c):
+        return primary
+    out: list[str] = []
+    end = 0
+    for match, c in zip(spans_p, spans_c, strict=True):
+        p = re.sub(r"\D", "", match.group(0))
+        out.append(text[end : match.start()])
+        out.append(c if c != p and len(c) >= len(p) else match.group(0))
+        end = match.end()
+    out.append(text[end:])
+    return "".join(out)
 
 
 class Recognizer:

@@ -28,7 +28,7 @@ _RENAMES = {
     "conversation.item.added": "conversation.item.created",
 }
 #: GA events the preview dialect has no counterpart for.
-_PREVIEW_DROPS = {"conversation.item.done"}
+_PREVIEW_DROPS = {"conversation.item.done", "input_audio_buffer.timeout_triggered"}
 
 
 def _parse(raw: str | bytes) -> dict[str, Any]:

@@ -27,8 +27,9 @@ from switchboard.emulator.audio import FORMAT_RATES, Resampler, decode, encode
 from switchboard.emulator.config import ResponseConfig, SessionConfig
 from switchboard.emulator.dialect import Dialect
 from switchboard.emulator.errors import ProtocolError
+from switchboard.emulator.idle import IdleTimer
 from switchboard.emulator.ids import new_id
-from switchboard.emulator.policy import DialoguePolicy, Reply
+from switchboard.emulator.policy import Call, DialoguePolicy, Reply
 from switchboard.emulator.speech import Speech
 from switchboard.emulator.tts import OUTPUT_RATE, split_sentences
 from switchboard.emulator.vad import SAMPLE_RATE, WINDOW, SpeechStarted, TurnDetector, VadStream
@@ -64,6 +65,8 @@ class _Response:
     first_audio_at: float | None = None
     output_text_tokens: int = 0
     output_audio_ms: int = 0
+    #: received-audio position (ms) when this response's first audio went out
+    first_audio_pos_ms: int | None = None
     incomplete_reason: str | None = None
     #: when set, the response was triggered by the end of speech at this perf_counter time
     speech_end: float | None = None
@@ -121,6 +124,8 @@ class RealtimeSession:
         self._speech_start = 0
         self._vad_origin = 0  # session sample index of the VAD stream's first window
         self._vad_windows = 0
+        self._idle = IdleTimer()
+        self._idle_items: set[str] = set()  # user items committed by the idle timeout
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -411,6 +416,7 @@ class RealtimeSession:
                         "item_id": self._pending_item_id,
                     }
                 )
+                self._idle.disarm()
                 td = self.config.turn_detection or {}
                 if self.response is not None and td.get("interrupt_response", True):
                     self._cancel_active("turn_detected")
@@ -425,6 +431,33 @@ class RealtimeSession:
                 )
                 self._drop_before(self._speech_start)
                 self._commit(manual=False, item_id=item_id, speech_end=time.perf_counter())
+        self._check_idle()
+
+    def _check_idle(self) -> None:
+        """Server VAD's idle timeout: no speech for ``idle_timeout_ms`` after the last response's
+        playback → ``input_audio_buffer.timeout_triggered``, the silent audio committed, and a
+        response (that asks whether the caller is still there)."""
+        td = self.config.turn_detection or {}
+        due = self._idle.due(
+            _ms(self._total_samples),
+            td.get("idle_timeout_ms") if td.get("type") == "server_vad" else None,
+            busy=self._pending_item_id is not None or self.response is not None,
+        )
+        if due is None:
+            return
+        start_ms, end_ms = due
+        item_id = new_id("item")
+        self.emit(
+            {
+                "type": "input_audio_buffer.timeout_triggered",
+                "audio_start_ms": start_ms,
+                "audio_end_ms": end_ms,
+                "item_id": item_id,
+            }
+        )
+        self._idle_items.add(item_id)
+        self._drop_before(start_ms)
+        self._commit(manual=False, item_id=item_id, speech_end=time.perf_counter())
 
     def _drop_before(self, ms: int) -> None:
         """Discard buffered audio before *ms* (audio before the speech and its prefix padding)."""
@@ -632,8 +665,9 @@ class RealtimeSession:
         status = "completed"
         try:
             reply = await self._decide(response)
-            if reply.tool is not None:
-                await self._emit_function_call(response, reply)
+            if reply.calls:
+                for call in reply.calls:
+                    await self._emit_function_call(response, call)
             else:
                 await self._emit_message(response, reply.text or "")
             if response.incomplete_reason is not None:
@@ -655,6 +689,11 @@ class RealtimeSession:
         finally:
             if self.response is response:
                 self.response = None
+        if status in ("completed", "incomplete"):
+            heard = _ms(self._total_samples)
+            if response.first_audio_pos_ms is not None:
+                heard = max(heard, response.first_audio_pos_ms + response.output_audio_ms)
+            self._idle.arm(heard)
         metrics.RESPONSES.labels(status).inc()
         self.emit({"type": "response.done", "response": self._response_object(response, status)})
 
@@ -686,20 +725,10 @@ class RealtimeSession:
             None,
         )
         if last is not None and last.get("type") == "function_call_output":
-            call = next(
-                (
-                    i
-                    for i in reversed(self.items)
-                    if i.get("type") == "function_call" and i.get("call_id") == last.get("call_id")
-                ),
-                None,
-            )
-            return self.policy.summarize(
-                call.get("name") if call else None,
-                call.get("arguments") if call else None,
-                str(last.get("output", "")),
-            )
+            return self.policy.summarize_all(self._trailing_outputs(items))
         user_text: str | None = None
+        if last is not None and last.get("id") in self._idle_items:
+            return Reply(text="Are you still there? I'm here if you need anything else.")
         if last is not None and last.get("role") == "user":
             parts = []
             for content in last.get("content") or []:
@@ -722,7 +751,22 @@ class RealtimeSession:
             tools=cfg.tools,
             tool_choice=cfg.tool_choice,
             instructions=cfg.instructions,
+            previous_call=_last_call(items),
         )
+
+    def _trailing_outputs(self, items: list[dict[str, Any]]) -> list[tuple[str | None, str]]:
+        """(tool name, output) of every function_call_output since the last user message, in
+        the order of their calls (several calls in one response are answered together)."""
+        outputs: list[dict[str, Any]] = []
+        for item in reversed(items):
+            if item.get("type") == "message" and item.get("role") == "user":
+                break
+            if item.get("type") == "function_call_output":
+                outputs.append(item)
+        names = {
+            i.get("call_id"): i.get("name") for i in self.items if i.get("type") == "function_call"
+        }
+        return [(names.get(o.get("call_id")), str(o.get("output", ""))) for o in reversed(outputs)]
 
     def _open_item(self, response: _Response, item: dict[str, Any]) -> int:
         index = len(response.output)
@@ -762,14 +806,14 @@ class RealtimeSession:
                 }
             )
 
-    async def _emit_function_call(self, response: _Response, reply: Reply) -> None:
-        arguments = json.dumps(reply.arguments or {})
+    async def _emit_function_call(self, response: _Response, call: Call) -> None:
+        arguments = json.dumps(call.arguments)
         item = {
             "id": new_id("item"),
             "object": "realtime.item",
             "type": "function_call",
             "status": "in_progress",
-            "name": reply.tool,
+            "name": call.tool,
             "call_id": new_id("call"),
             "arguments": "",
         }
@@ -796,7 +840,7 @@ class RealtimeSession:
                 "item_id": item["id"],
                 "output_index": index,
                 "call_id": item["call_id"],
-                "name": reply.tool,
+                "name": call.tool,
                 "arguments": arguments,
             }
         )
@@ -859,8 +903,9 @@ class RealtimeSession:
             spoken.append(sentence)
             content["transcript"] += piece
             response.output_text_tokens += _tokens(piece)
-            self.emit({"type": "response.output_audio_transcript.delta", **base, "delta": piece})
-            await self._stream_audio(response, item["id"], base, samples)
+            # a sentence's transcript goes out with its first audio, as the service interleaves them
+            transcript = {"type": "response.output_audio_transcript.delta", **base, "delta": piece}
+            await self._stream_audio(response, item["id"], base, samples, transcript)
         if audio:
             self.emit({"type": "response.output_audio.done", **base})
             self.emit(
@@ -878,18 +923,28 @@ class RealtimeSession:
         self._close_item(response, index, item)
 
     async def _stream_audio(
-        self, response: _Response, item_id: str, base: dict[str, Any], samples: np.ndarray
+        self,
+        response: _Response,
+        item_id: str,
+        base: dict[str, Any],
+        samples: np.ndarray,
+        transcript: dict[str, Any],
     ) -> None:
         fmt = response.config.output_format
+        if samples.size == 0:
+            self.emit(transcript)
         for start in range(0, samples.size, _CHUNK_SAMPLES):
             chunk = samples[start : start + _CHUNK_SAMPLES]
             if response.first_audio_at is None:
                 response.first_audio_at = time.perf_counter()
+                response.first_audio_pos_ms = _ms(self._total_samples)
                 origin = response.speech_end or response.started
                 metrics.FIRST_AUDIO_SECONDS.observe(response.first_audio_at - origin)
             self._audio_started = True
             delta = base64.b64encode(encode(fmt, chunk)).decode("ascii")
             self.emit({"type": "response.output_audio.delta", **base, "delta": delta})
+            if start == 0:
+                self.emit(transcript)
             ms = chunk.size * 1000 // OUTPUT_RATE
             self._audio_ms[item_id] += ms
             response.output_audio_ms += ms
@@ -934,6 +989,18 @@ class RealtimeSession:
                 "audio_end_ms": audio_end_ms,
             }
         )
+
+
+def _last_call(items: list[dict[str, Any]]) -> tuple[str, dict[str, Any]] | None:
+    """The conversation's last function call as (name, arguments), if any."""
+    for item in reversed(items):
+        if item.get("type") == "function_call" and item.get("name"):
+            try:
+                arguments = json.loads(item.get("arguments") or "{}")
+            except json.JSONDecodeError:
+                arguments = {}
+            return str(item["name"]), arguments if isinstance(arguments, dict) else {}
+    return None
 
 
 def _ms(samples: int) -> int:

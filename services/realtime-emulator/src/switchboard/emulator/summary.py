@@ -1,16 +1,15 @@
-"""Turns a tool's output (JSON from ``function_call_output``) into a faithful spoken summary:
-every top-level field is spoken, lists are counted and their first items described. Pure logic."""
+"""Reads a tool output of a shape no reply template knows (see :mod:`.replies`): every top-level
+field is spoken as a sentence, lists are counted and their first items described. Pure logic."""
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import date
 from typing import Any
 
 from switchboard.emulator.text import humanize, speakable_date
 
-__all__ = ["speakable_value", "summarize_output"]
+__all__ = ["describe_fields", "speakable_value"]
 
 _MAX_LIST_ITEMS = 3
 _MAX_FIELDS = 12
@@ -41,7 +40,7 @@ def _scalars(doc: dict[str, Any], limit: int) -> list[str]:
     for key, value in doc.items():
         if isinstance(value, dict | list):
             continue
-        parts.append(f"{humanize(key)} {speakable_value(value)}")
+        parts.append(f"the {humanize(key)} is {speakable_value(value)}")
         if len(parts) >= limit:
             break
     return parts
@@ -51,12 +50,13 @@ def _describe(doc: dict[str, Any], depth: int = 0) -> list[str]:
     sentences: list[str] = []
     scalars = _scalars(doc, _MAX_FIELDS)
     if scalars:
-        sentences.append(", ".join(scalars) + ".")
+        joined = ", ".join(scalars) + "."
+        sentences.append(joined[0].upper() + joined[1:])
     for key, value in doc.items():
         if isinstance(value, dict) and depth < 1:
             inner = _scalars(value, 6)
             if inner:
-                sentences.append(f"{humanize(key).capitalize()}: {', '.join(inner)}.")
+                sentences.append(f"For the {humanize(key)}, {', '.join(inner)}.")
         elif isinstance(value, list):
             count = len(value)
             if count == 0:
@@ -74,31 +74,13 @@ def _describe(doc: dict[str, Any], depth: int = 0) -> list[str]:
     return sentences
 
 
-def summarize_output(tool_name: str, output: str) -> str:
-    """The spoken summary of *output* returned by *tool_name*."""
-    try:
-        doc = json.loads(output)
-    except (json.JSONDecodeError, TypeError):
-        text = (output or "").strip()
-        return text[:400] if text else f"The {humanize(tool_name)} request returned nothing."
+def describe_fields(tool_name: str, doc: Any) -> str:
+    """Every field of *doc* (a tool's parsed output) in plain sentences."""
+    if isinstance(doc, list):
+        doc = {"results": doc}
     if isinstance(doc, dict):
-        error = doc.get("error")
-        if error and (doc.get("ok") is False or len(doc) <= 3 or "message" in doc):
-            message = doc.get("message") or (
-                error.get("message") if isinstance(error, dict) else error
-            )
-            return f"Sorry, I couldn't complete the {humanize(tool_name)} request: {speakable_value(message)}."
-        payload = (
-            doc.get("result")
-            if isinstance(doc.get("result"), dict | list) and doc.get("ok") is True
-            else doc
-        )
-        if isinstance(payload, list):
-            payload = {"results": payload}
-        sentences = _describe(payload) if payload else []
+        sentences = _describe(doc) if doc else []
         if not sentences:
             return f"The {humanize(tool_name)} request is done."
-        return "Here is what I found. " + " ".join(sentences)
-    if isinstance(doc, list):
-        return "Here is what I found. " + " ".join(_describe({"results": doc}))
+        return " ".join(sentences)
     return f"The result is {speakable_value(doc)}."

@@ -115,11 +115,23 @@ def _spell_run(words: list[str]) -> str:
     return "".join(groups) if len(groups) > 1 else groups[0]
 
 
+_HYPHENATED = re.compile(r"\b[a-z]+(?:-[a-z]+)+\b")
+
+
+def _split_number_words(match: re.Match[str]) -> str:
+    """ "twenty-three" / "one-oh-one" → words; other hyphenated words stay as they are."""
+    parts = match.group(0).split("-")
+    if all(_is_number_word(p) or p in _REPEAT for p in parts):
+        return " ".join(parts)
+    return match.group(0)
+
+
 def words_to_digits(text: str) -> str:
     """Replace spoken numbers by digits and join digit groups: "order one zero zero zero zero one"
     → "order 100001", "1 0 0 0 0 1" → "100001", "100,001" → "100001", "twenty three" → "23"."""
     text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text.lower())
     text = re.sub(r"(?<=\d)-(?=\d)", " ", text)
+    text = _HYPHENATED.sub(_split_number_words, text)
     words = re.findall(r"[a-z0-9@._'+-]+|[^\sa-z0-9]", text)
     out: list[str] = []
     run: list[str] = []
@@ -136,6 +148,9 @@ def words_to_digits(text: str) -> str:
     for index, word in enumerate(words):
         bare = word.strip(".,")
         nxt = words[index + 1].strip(".,") if index + 1 < len(words) else ""
+        if bare == "a" and nxt in ("hundred", "thousand") and not run:
+            run.append("one")  # "a hundred and five"
+            continue
         if _is_number_word(bare) or (bare in _REPEAT and nxt in _UNITS):
             run.append(bare)
             if word.endswith((",", ".")):

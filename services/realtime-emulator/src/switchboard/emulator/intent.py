@@ -1,0 +1,399 @@
+"""Which tool the caller means: every tool is scored against the whole utterance. Pure logic.
+
+A tool's words are its name (strongest), its description, its arguments' names, descriptions and
+enum values. The caller's words count by how rare they are among the session's tools (a word every
+tool shares, like "order", says little), widened by a small table of generic customer-service
+synonyms and by question phrases ("who is delivering" means carrier and tracking; "which orders"
+means a list). A tool that changes something (its name's verb is not a read verb) is only a
+candidate when the caller used that verb as a verb ("update my address", not "any update on my
+order"). When the best two candidates are close the caller is asked which one they mean; below a
+floor nothing is chosen, so off-topic and general questions never become tool calls.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from switchboard.emulator.text import humanize, normalize, tokens
+
+__all__ = ["Choice", "ToolSpec", "choose_tool", "content_stems", "score_tools", "stem"]
+
+_STOP = {
+    "a", "an", "the", "to", "of", "for", "and", "or", "in", "on", "at", "by", "with", "my", "me",
+    "i", "is", "it", "its", "be", "this", "that", "please", "can", "could", "you", "your", "we",
+    "do", "does", "did", "what", "want", "would", "like", "need", "get", "from", "about", "as",
+    "are", "was", "were", "will", "just", "hi", "hello", "hey", "thanks", "thank", "some", "any",
+    "if", "so", "but", "has", "have", "had", "am", "there", "their", "them", "they", "which",
+    "who", "when", "how", "all", "one", "given", "returns", "id", "number", "use", "customer",
+    "customer's", "current", "s", "up", "out", "into", "than", "then", "also", "only", "not",
+    "i'd", "i'm", "it's", "what's", "where's", "let", "know", "tell", "much", "should", "now",
+    "here", "e.g", "such", "whether", "possible", "before", "after", "give", "gives", "yet",
+    "our", "us", "been", "being", "see", "say", "said", "ok", "okay", "right", "well",
+}  # fmt: skip
+
+#: Generic customer-service words → words tool names and descriptions use.
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "where": ("status", "locat"),
+    "arriv": ("deliver", "arriv"),
+    "come": ("arriv", "deliver"),
+    "package": ("shipment", "deliver"),
+    "parcel": ("shipment", "deliver", "package"),
+    "deliver": ("shipment", "deliver"),
+    "courier": ("carrier", "track"),
+    "refund": ("return", "refund"),
+    "broken": ("return",),
+    "damag": ("return",),
+    "faulty": ("return",),
+    "wrong": ("return",),
+    "abort": ("cancel",),
+    "human": ("human", "agent", "person"),
+    "talk": ("human", "agent"),
+    "speak": ("human", "agent"),
+    "person": ("human", "agent", "person"),
+    "agent": ("human", "agent"),
+    "representat": ("human", "agent"),
+    "manager": ("human", "agent"),
+    "supervis": ("human", "agent"),
+    "someone": ("human", "person"),
+    "operator": ("human", "agent"),
+    "ring": ("call", "phone"),
+    "later": ("callback", "call"),
+    "email": ("email",),
+    "phone": ("phone",),
+    "chang": ("chang", "updat"),
+    "modif": ("chang", "updat"),
+    "edit": ("chang", "updat"),
+    "switch": ("chang", "updat"),
+    "set": ("chang", "updat"),
+    "correct": ("chang", "updat"),
+    "fix": ("chang", "updat"),
+    "moved": ("address", "chang"),
+    "profil": ("account", "detail"),
+    "info": ("detail", "account"),
+    "history": ("list", "recent"),
+    "last": ("recent", "list"),
+    "latest": ("recent", "list"),
+    "previou": ("recent", "list"),
+    "past": ("recent", "list"),
+    "bought": ("order", "list"),
+    "purchas": ("order", "list"),
+    "cost": ("price",),
+    "stock": ("stock",),
+    "availabl": ("stock",),
+    "news": ("status",),
+    "progress": ("status",),
+    "happen": ("status",),
+}
+#: Question phrases → words the tool that answers them uses (weight 2). A cue marked as an act
+#: also stands for the tool's action ("call me back" asks to schedule a callback).
+_CUES: tuple[tuple[re.Pattern[str], tuple[str, ...], bool], ...] = (
+    (
+        re.compile(r"\bwho(?:'s| is| will be| will)?\b.{0,30}\b(deliver|bring|carr|ship|handl)"),
+        ("carrier", "track"),
+        False,
+    ),
+    (
+        re.compile(r"\b(which|what)\s+(?:company|courier|carrier|service)\b"),
+        ("carrier", "track"),
+        False,
+    ),
+    (re.compile(r"\btracking\b|\btrack(?:ed)?\b"), ("track",), False),
+    (
+        re.compile(
+            r"\b(which|what)\s+(?:\w+\s+)?orders\b|\bmy\s+(?:\w+\s+)?orders\b"
+            r"|\borders\s+(?:have|did|do)\s+i\b|\bwhat\s+(?:have|did)\s+i\s+(?:order|buy|bought|purchase)"
+            r"|\ball\s+(?:of\s+)?my\s+orders\b|\bhow many orders\b"
+        ),
+        ("list", "recent"),
+        False,
+    ),
+    (re.compile(r"\bwhere(?:'s| is| are)\b.{0,25}\border\b"), ("status",), False),
+    (
+        re.compile(r"\bwhere(?:'s| is| are)\b.{0,25}\b(package|parcel|shipment)\b"),
+        ("track",),
+        False,
+    ),
+    (re.compile(r"\bwhen\b.{0,40}\b(arriv|come|get here|be here|deliver)"), ("deliver",), False),
+    (
+        re.compile(
+            r"\b(has|have|is|was|did)\b.{0,25}\b(ship|shipped|deliver|delivered|arrived|dispatched)\b"
+        ),
+        ("status",),
+        False,
+    ),
+    (re.compile(r"\bhow much\b|\bprice\b"), ("price",), False),
+    (
+        re.compile(
+            r"^(?!.*\d).*\b(tell me about|looking for"
+            r"|do you (?:have|sell|carry|stock)\s+(?:the|a|an|any)\b)"
+        ),
+        ("product",),
+        False,
+    ),
+    (
+        re.compile(
+            r"\b(tell me about|what about|how about|details (?:of|on|about))\b.{0,20}\border\b"
+        ),
+        ("status",),
+        False,
+    ),
+    (re.compile(r"\bin stock\b|\bavailable\b"), ("stock",), False),
+    (re.compile(r"\b(an|any|the|for|latest|quick)\s+updates?\b"), ("status",), False),
+    (
+        re.compile(r"\b(send|take|bring|give)\s+(?:it|them|this|that|the \w+)?\s*back\b"),
+        ("return",),
+        True,
+    ),
+    (re.compile(r"\bmoney back\b|\brefund\b"), ("return", "refund"), True),
+    (
+        re.compile(
+            r"\b(send|ship|deliver)\b.{0,40}\bto\b.{0,20}\b(new|different|other)\s+address"
+            r"|\bnew address\b|\bi(?:'ve| have)? moved\b"
+            r"|\b(send|ship|deliver)\b.{0,40}\bto\s+\d+\s+[a-z]+"
+        ),
+        ("address", "chang"),
+        True,
+    ),
+    (
+        re.compile(r"\bcall me\b|\bcall (?:me )?back\b|\bcallback\b|\bring me\b|\bphone me\b"),
+        ("callback", "call"),
+        True,
+    ),
+    (
+        re.compile(
+            r"\b(speak|talk)\s+(?:to|with)\s+(?:a|an|some|the|real|your)?\s*"
+            r"(human|person|agent|someone|somebody|representative|manager|supervisor|operator)"
+            r"|\b(real|live|actual)\s+(person|human|agent)\b|\bhuman\b|\bescalate\b"
+        ),
+        ("human", "agent"),
+        True,
+    ),
+    (
+        re.compile(r"\b(on file|my account|the account|my details|my profile|account details)\b"),
+        ("account",),
+        False,
+    ),
+)
+#: Read verbs: a tool named with one needs no action word from the caller.
+READ_ACTIONS = {
+    "get", "check", "list", "show", "find", "lookup", "look", "fetch", "retriev", "read",
+    "search", "track", "view", "describ", "query", "status",
+}  # fmt: skip
+#: Verbs too generic to be the action of a tool name: the next word is the action.
+_GENERIC_VERBS = {
+    "process", "handle", "manage", "submit", "start", "request", "make", "do", "perform", "run",
+    "initiate", "create", "open", "file",
+}  # fmt: skip
+#: The action said as a noun ("an update", "your return policy") is not a request to do it.
+_NOUN_BEFORE = {"a", "an", "any", "the", "your", "some", "no", "latest", "quick", "for"}
+_QUESTION_RE = re.compile(
+    r"(\?|^\s*(what|which|where|when|how|who|is|are|do|does|did|show|tell|list|give)\b"
+    r"|\b(do you have|can you tell|let me know|show me|look up)\b)",
+    re.I,
+)
+#: Floor below which no tool is chosen; the margin under which two tools are too close to call.
+FLOOR = 3.0
+CLOSE = 1.0
+
+
+def stem(word: str) -> str:
+    """A crude stem: common suffixes off, doubled final consonant undone, at most 7 letters."""
+    word = word.lower()
+    for suffix in (
+        "ations", "ation", "ments", "ment", "ings", "ing", "edly", "ies", "ied", "ed", "es", "s",
+        "ly", "e", "y",
+    ):  # fmt: skip
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            break
+    if len(word) > 4 and word[-1] == word[-2]:  # cancell → cancel, shipp → ship
+        word = word[:-1]
+    return word[:7]
+
+
+def content_stems(text: str) -> list[str]:
+    """The stems of the content words of *text* (no stop words, no numbers), in order."""
+    return [stem(w) for w in tokens(text) if w not in _STOP and not w.isdigit() and len(w) > 1]
+
+
+def _split_name(name: str) -> list[str]:
+    return [w for w in re.split(r"[_\W]+|(?<=[a-z])(?=[A-Z])", name) if w]
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A function tool as the policy sees it."""
+
+    name: str
+    description: str
+    properties: dict[str, dict[str, Any]]
+    required: tuple[str, ...]
+
+    @classmethod
+    def from_tool(cls, tool: dict[str, Any]) -> ToolSpec:
+        params = tool.get("parameters") or {}
+        props = params.get("properties") or {}
+        return cls(
+            name=tool["name"],
+            description=tool.get("description") or "",
+            properties={k: v if isinstance(v, dict) else {} for k, v in props.items()},
+            required=tuple(r for r in params.get("required") or () if r in props),
+        )
+
+    @cached_property
+    def name_stems(self) -> frozenset[str]:
+        return frozenset(stem(w) for w in _split_name(self.name) if w.lower() not in _STOP)
+
+    @cached_property
+    def action_stem(self) -> str:
+        """The verb of the tool's name ("cancel_order" → cancel; "process_return" → return)."""
+        words = _split_name(self.name)
+        for word in words:
+            if word.lower() not in _GENERIC_VERBS:
+                return stem(word)
+        return stem(words[0]) if words else ""
+
+    @property
+    def reads_only(self) -> bool:
+        return self.action_stem in READ_ACTIONS
+
+    @cached_property
+    def doc_stems(self) -> frozenset[str]:
+        """Stems of the description and of every argument's name, description and enum values."""
+        parts = [self.description]
+        for name, schema in self.properties.items():
+            parts.append(humanize(name))
+            parts.append(str(schema.get("description") or ""))
+            parts.extend(humanize(str(v)) for v in schema.get("enum") or ())
+        return frozenset(content_stems(" ".join(parts)))
+
+    def spoken_name(self) -> str:
+        return humanize(self.name)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The outcome of scoring: a tool, two close tools to ask about, or nothing."""
+
+    tool: ToolSpec | None = None
+    between: tuple[ToolSpec, ToolSpec] | None = None
+
+
+def _acted(text: str) -> set[str]:
+    """Stems of the acts that cue phrases in *text* stand for."""
+    lowered = normalize(text)
+    return {
+        stem(t)
+        for pattern, targets, acts in _CUES
+        if acts and pattern.search(lowered)
+        for t in targets
+    }
+
+
+def _expand(text: str) -> dict[str, float]:
+    """The caller's stems with weights: said words 1, their synonyms 0.6, question cues 2."""
+    lowered = _plain(text)
+    bag: dict[str, float] = {}
+    for word in dict.fromkeys(content_stems(lowered)):
+        bag[word] = max(bag.get(word, 0.0), 1.0)
+        for key, targets in SYNONYMS.items():
+            if word.startswith(key) or (len(word) >= 4 and key.startswith(word)):
+                for target in targets:
+                    bag[stem(target)] = max(bag.get(stem(target), 0.0), 0.6)
+    for pattern, targets, _acts in _CUES:
+        if pattern.search(lowered):
+            for target in targets:
+                bag[stem(target)] = max(bag.get(stem(target), 0.0), 2.0)
+    return bag
+
+
+#: Idioms whose words would otherwise read as a request ("I changed my mind" changes nothing).
+_IDIOMS = re.compile(
+    r"\b(?:changed? (?:my|your|our) minds?|change of (?:heart|plans?)|never mind|by the way)\b"
+)
+
+
+def _plain(text: str) -> str:
+    """*text* normalised, idioms left out."""
+    return _IDIOMS.sub(" ", normalize(text))
+
+
+def _action_said(text: str, spec: ToolSpec) -> float:
+    """How clearly the caller asked for the tool's action: 1 for its verb itself or a phrase
+    that stands for it ("call me back"), 0.5 for a synonym ("change" for update), 0 if not (or
+    only as a noun: "an update on my order")."""
+    if _acted(text) & spec.name_stems:
+        return 1.0
+    words = tokens(_plain(text))
+    best = 0.0
+    for index, word in enumerate(words):
+        stemmed = stem(word)
+        related = {
+            stem(t)
+            for key, targets in SYNONYMS.items()
+            if stemmed.startswith(key) or (len(stemmed) >= 4 and key.startswith(stemmed))
+            for t in targets
+        }
+        if stemmed != spec.action_stem and spec.action_stem not in related:
+            continue
+        before = words[index - 1] if index else ""
+        after = words[index + 1] if index + 1 < len(words) else ""
+        if before in _NOUN_BEFORE or after in ("policy", "window", "status", "on", "about"):
+            continue  # a noun: "an update on", "the return policy"
+        best = max(best, 1.0 if stemmed == spec.action_stem else 0.5)
+    return best
+
+
+def score_tools(text: str, specs: list[ToolSpec]) -> list[tuple[float, ToolSpec]]:
+    """Every tool's score for *text*, best first (ties keep the session's order)."""
+    if not specs:
+        return []
+    bag = _expand(text)
+    df: dict[str, int] = {}
+    for spec in specs:
+        for word in spec.name_stems | spec.doc_stems:
+            df[word] = df.get(word, 0) + 1
+    total = len(specs)
+    rarest = math.log((total + 1) / 1.5)
+    question = bool(_QUESTION_RE.search(text))
+    scored: list[tuple[float, int, ToolSpec]] = []
+    for index, spec in enumerate(specs):
+        score = 0.0
+        for word, weight in bag.items():
+            # rarity among this session's tools: 2 for a word only one tool has, near 0 for one all have
+            idf = 2.0 * math.log((total + 1) / (df[word] + 0.5)) / rarest if word in df else 0.0
+            if word in spec.name_stems:
+                score += 2.5 * weight * max(idf, 0.3)
+            elif word in spec.doc_stems:
+                score += 1.0 * weight * max(idf, 0.1)
+        if spec.reads_only:
+            if question:
+                score += 0.5
+        elif said := _action_said(text, spec):
+            score += 3.0 * said
+        else:
+            score = min(score, FLOOR - 0.5) - 2.0  # never chosen without its action
+        scored.append((score, -index, spec))
+    scored.sort(key=lambda row: row[:2], reverse=True)
+    return [(score, spec) for score, _i, spec in scored]
+
+
+def choose_tool(text: str, specs: list[ToolSpec], *, forced: bool = False) -> Choice:
+    """The tool *text* asks for, two tools too close to call, or nothing (*forced*: the best)."""
+    ranked = score_tools(text, specs)
+    if not ranked:
+        return Choice()
+    best_score, best = ranked[0]
+    if forced:
+        return Choice(tool=best)
+    if best_score < FLOOR:
+        return Choice()
+    if len(ranked) > 1:
+        second_score, second = ranked[1]
+        if second_score >= FLOOR and best_score - second_score < CLOSE:
+            return Choice(between=(best, second))
+    return Choice(tool=best)

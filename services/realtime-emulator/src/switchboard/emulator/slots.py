@@ -1,0 +1,246 @@
+"""Argument values from the caller's words, read against each argument's JSON schema: identifiers
+(through the number reader), small numbers, enum values, booleans, dates and times, emails, reasons
+and summaries. Pure logic, no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from switchboard.emulator.intent import ToolSpec, stem
+from switchboard.emulator.numbers import NumberShape, read_identifier
+from switchboard.emulator.text import (
+    find_date,
+    find_email,
+    humanize,
+    is_affirmative,
+    is_negative,
+    normalize,
+    tokens,
+)
+
+__all__ = ["extract", "is_confirmation", "is_id", "question"]
+
+_ID_HINTS = ("id", "number", "identifier", "reference", "code")
+_FREE_TEXT_HINTS = (
+    "reason",
+    "summary",
+    "description",
+    "note",
+    "notes",
+    "comment",
+    "message",
+    "details",
+    "issue",
+    "problem",
+    "topic",
+    "text",
+)
+
+_EXPLICIT_REASON = re.compile(
+    r"\b(?:because|since|due to|the reason is|reason is|reason being)\b:?\s*", re.I
+)
+
+_DESCRIPTIVE_REASON = re.compile(
+    r"\b(?:it's|it is|it was|it arrived|it came|they are|they were)\b\s*", re.I
+)
+
+
+def extract(
+    name: str,
+    schema: dict[str, Any],
+    text: str,
+    spec: ToolSpec,
+    *,
+    today: date,
+    history: list[str],
+    answer: bool = False,
+) -> Any:
+    """A value for parameter *name* from *text*, or None (``answer``: the text replies to a
+    question about exactly this parameter)."""
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), None)
+    label = f"{humanize(name)} {schema.get('description', '')}".lower()
+    normalized = normalize(text)
+    if "enum" in schema:
+        return _match_enum(schema["enum"], normalized)
+    if kind == "boolean":
+        if is_affirmative(text):
+            return True
+        if is_negative(text) and answer:
+            return False
+        return None
+    if kind in ("integer", "number"):
+        return _number_for(name, label, schema, normalized, spec, kind)
+    if kind == "array":
+        return None
+    # strings
+    fmt = schema.get("format", "")
+    if fmt in ("date", "date-time") or re.search(r"\b(date|day|when|time)\b", label):
+        when = find_date(text, today=today)
+        if when is None:
+            return None
+        if fmt == "date-time" or "time" in humanize(name):
+            return f"{when.isoformat()}T{_time_of_day(normalized)}"
+        return when.isoformat()
+    if fmt == "email" or ("email" in label and "field" not in label):
+        return find_email(text) if not answer or find_email(text) else None
+    if is_id(name, label):
+        return read_identifier(normalized, _id_schema(schema), normalized=True)
+    if NumberShape.from_schema(schema).asks_for_digits:  # a postcode: only when it fits
+        return read_identifier(normalized, _id_schema(schema), normalized=True, strict=not answer)
+    if any(h in humanize(name).split() for h in _FREE_TEXT_HINTS):
+        return _free_text(name, text, answer=answer, history=history)
+    if answer:
+        return text.strip().rstrip(".?!")
+    if humanize(name).split()[-1] in ("name", "title", "product", "item"):
+        return _object_phrase(text, spec)
+    return _value_after_to(name, label, text)
+
+
+_PHRASE_RE = re.compile(
+    r"\b(?:the|a|an|about|for|of|on|your|those|these)\s+([a-z][a-z0-9' -]{1,48}?)"
+    r"(?=\s+(?:cost|costs|in stock|available|please|for me|is|are|was|do|does|come|go|you)\b|[?.!,;]|$)"
+)
+#: Words that are the question, not the thing asked about.
+_NOT_A_THING = {"price", "cost", "stock", "status", "name", "thing", "one", "moment", "product"}
+
+
+def _object_phrase(text: str, spec: ToolSpec) -> str | None:
+    """The thing a question is about ("how much are the wireless earbuds" → wireless earbuds):
+    the longest phrase after a determiner or preposition that is not just the question's words."""
+    lowered = text.lower().strip()
+    question = {stem(w) for w in re.findall(r"[a-z]+", spec.description.lower())}
+    best: str | None = None
+    for match in _PHRASE_RE.finditer(lowered):
+        phrase = re.sub(r"^(?:the|a|an)\s+", "", match.group(1).strip())
+        head = re.match(r"(\w+)\s+of\s+(?:the\s+|a\s+|an\s+)?", phrase)
+        if head and (head.group(1) in _NOT_A_THING or stem(head.group(1)) in question):
+            phrase = phrase[head.end() :]  # "price of the yoga mat" → "yoga mat"
+        words = [w for w in phrase.split() if w not in ("the", "a", "an")]
+        if not words or all(w in _NOT_A_THING or stem(w) in question for w in words):
+            continue
+        if best is None or len(phrase) > len(best):
+            best = phrase
+    return best
+
+
+def is_confirmation(name: str, schema: dict[str, Any]) -> bool:
+    label = f"{name} {schema.get('description', '')}".lower()
+    return any(w in label for w in ("confirm", "consent", "agree", "approv", "proceed"))
+
+
+def _id_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """An identifier's schema for the number reader: at least three digits unless it says."""
+    return schema if "minLength" in schema else {**schema, "minLength": 3}
+
+
+def is_id(name: str, label: str) -> bool:
+    words = humanize(name).split()
+    return bool(words) and words[-1] in _ID_HINTS
+
+
+def _number_for(
+    name: str, label: str, schema: dict[str, Any], normalized: str, spec: ToolSpec, kind: str
+) -> Any:
+    numbers = re.findall(r"\d+(?:\.\d+)?", normalized)
+    if not numbers:
+        return None
+    if is_id(name, label):
+        digits = read_identifier(normalized, _id_schema(schema), normalized=True)
+        if digits is None:
+            return None
+        return float(digits) if kind == "number" else int(digits)
+    others = [
+        n
+        for n, s in spec.properties.items()
+        if n != name and s.get("type") in ("integer", "number", "string") and is_id(n, humanize(n))
+    ]
+    maximum = schema.get("maximum", 1000)
+    candidates = [n for n in numbers if float(n) <= float(maximum) and (not others or len(n) < 5)]
+    if not candidates:
+        return None
+    value = candidates[0]
+    number: float | int = float(value) if kind == "number" else int(float(value))
+    if "minimum" in schema and number < schema["minimum"]:
+        return None
+    return number
+
+
+def _match_enum(values: list[Any], normalized: str) -> Any:
+    words = set(tokens(normalized))
+    for value in values:
+        spoken = humanize(str(value))
+        if spoken and (spoken in normalized or set(spoken.split()) <= words):
+            return value
+    stems = {stem(w) for w in words}
+    for value in values:
+        if stem(str(value)) in stems:
+            return value
+    return None
+
+
+def _free_text(name: str, text: str, *, answer: bool, history: list[str]) -> str | None:
+    cleaned = text.strip().rstrip(".?!")
+    if answer:
+        return cleaned or None
+    if "summary" in name or "description" in name:
+        return " ".join(history[-3:]).strip() or None
+    explicit = _EXPLICIT_REASON.search(cleaned)
+    if explicit:
+        return cleaned[explicit.end() :].strip(" ,.") or None
+    if "," in cleaned:
+        tail = cleaned.split(",", 1)[1].strip(" ,.")
+        if len(tail.split()) >= 2 and not re.match(r"^\W*\d", normalize(tail)):
+            return tail
+    descriptive = _DESCRIPTIVE_REASON.search(cleaned)
+    if descriptive and not re.match(r"^\W*\d", normalize(cleaned[descriptive.end() :])):
+        return cleaned[descriptive.start() :].strip(" ,.") or None
+    return None
+
+
+def _value_after_to(name: str, label: str, text: str) -> str | None:
+    if "field" in humanize(name) or "attribute" in label:
+        for candidate in ("email", "phone", "address", "name"):
+            if candidate in text.lower():
+                return candidate
+        return None
+    email = find_email(text)
+    if email and "value" in humanize(name):
+        return email
+    match = re.search(r"\bto\s+(.+)$", text.strip().rstrip(".?!"), re.I)
+    if match and "value" in humanize(name):
+        return match.group(1).strip()
+    return None
+
+
+def _time_of_day(normalized: str) -> str:
+    match = re.search(
+        r"\b(\d{1,2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)?", normalized.replace("o'clock", "")
+    )
+    hour, minute = 9, 0
+    if match and (match.group(3) or match.group(2)):
+        hour = int(match.group(1)) % 24
+        minute = int(match.group(2) or 0)
+        if match.group(3) and match.group(3).startswith("p") and hour < 12:
+            hour += 12
+    elif "afternoon" in normalized:
+        hour = 14
+    elif "evening" in normalized:
+        hour = 18
+    return f"{hour:02d}:{minute:02d}:00"
+
+
+def question(name: str, schema: dict[str, Any]) -> str:
+    description = (schema.get("description") or "").strip().rstrip(".")
+    if schema.get("type") == "boolean":
+        return f"{description or humanize(name).capitalize()}? Please say yes or no."
+    if "enum" in schema:
+        options = ", ".join(humanize(str(v)) for v in schema["enum"])
+        return f"What {humanize(name)} would you like: {options}?"
+    if description and len(description) <= 80:
+        return f"Could you tell me the {humanize(name)}? That's {description[0].lower()}{description[1:]}."
+    return f"Could you tell me the {humanize(name)}?"
