@@ -95,8 +95,14 @@ async def test_the_emulator_policy_fills_arguments_the_worker_accepts(
         (cid, "Can someone call me back tomorrow at 3 pm", "schedule_callback"),
         (cid, "I want to talk to a human, my package arrived damaged", "escalate_to_human"),
     ]
+    mutating = {tool.name for tool in ALL_TOOLS if tool.mutating}
     for customer, words, expected in cases:
-        reply = DialoguePolicy(today=SEED_AS_OF).respond(user_text=words, tools=REALTIME_TOOLS)
+        policy = DialoguePolicy(today=SEED_AS_OF)
+        reply = policy.respond(user_text=words, tools=REALTIME_TOOLS)
+        if expected in mutating:
+            # a change is read back first and made only after the caller's yes
+            assert reply.tool is None and reply.text and "yes or no" in reply.text, (words, reply)
+            reply = policy.respond(user_text="yes", tools=REALTIME_TOOLS)
         assert reply.tool == expected, (words, reply)
         result = await call(reply.tool, reply.arguments or {}, customer_id=customer)
         assert result.ok, (words, reply.arguments, result.error)
