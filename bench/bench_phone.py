@@ -34,7 +34,7 @@ import httpx
 import websockets
 from twilio.request_validator import RequestValidator
 
-from bench.bench_gateway import _cpu_seconds, _free_port
+from bench.gateway_load import cpu_seconds, free_port
 from bench.harness import BenchContext, Result, percentile
 
 __all__ = ["run"]
@@ -290,9 +290,9 @@ async def _level(
         assert proc.stdout is not None
         await proc.stdout.readline()
     await asyncio.sleep(warmup_s)
-    cpu0 = _cpu_seconds(pid) if pid else 0.0
+    cpu0 = cpu_seconds(pid) if pid else 0.0
     await asyncio.sleep(measure_s)
-    cpu = (_cpu_seconds(pid) - cpu0) if pid else 0.0
+    cpu = (cpu_seconds(pid) - cpu0) if pid else 0.0
     rtts: list[float] = []
     for proc in procs:
         out, _ = await proc.communicate()
@@ -311,7 +311,7 @@ async def _wait_healthy(url: str) -> None:
 
 async def run(ctx: BenchContext) -> list[Result]:
     warmup_s, measure_s = (3.0, 5.0) if ctx.quick else (5.0, 12.0)
-    echo_port, bridge_port = _free_port(), _free_port()
+    echo_port, bridge_port = free_port(), free_port()
     echo = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.bench_phone", "echo", str(echo_port)
     )
