@@ -36,7 +36,7 @@ EPILOG = """\
 examples:
   switchboard call --say "Where is my order 100001?"
   switchboard call --customer cus_0002 --wav question.wav --out reply.wav
-  switchboard call --say "I want to return order 100002" --say "It does not fit"
+  switchboard call --say "I want to return order 100002" --say "It does not fit" --say "Yes, please"
   switchboard call --text "What is the status of order 100004?"
   switchboard call --upstream-direct ws://127.0.0.1:8082 --say "Hello"   # the emulator alone
 """
