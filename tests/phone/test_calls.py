@@ -275,7 +275,11 @@ async def test_escalation_moves_the_call_to_a_human_with_a_handoff_summary(
     result = await _call(
         phone,
         caller,
-        [PhoneTurn("ask", audio=say("I want to talk to a human agent about my broken blender."))],
+        [
+            PhoneTurn("ask", audio=say("I want to talk to a human agent about my broken blender.")),
+            # the bot reads the hand-over back and waits for a yes before it escalates
+            PhoneTurn("confirm", audio=say("Yes, please.")),
+        ],
         call_sid=call_sid,
         hang_up_after_s=60,  # a caller waits on the line; the transfer ends the stream
     )
@@ -284,7 +288,8 @@ async def test_escalation_moves_the_call_to_a_human_with_a_handoff_summary(
     assert result.outcome == "bridge_closed"
     assert update.account_sid == ACCOUNT_SID
     assert f"<Dial><Number>{TRANSFER_TO}</Number></Dial>" in update.form["Twiml"]
-    [answer] = result.answers
+    read_back, answer = result.answers
+    assert read_back.heard_whole_answer
     assert answer.heard_whole_answer  # told before being moved
     [moved] = _bridge_logs(phone, "call transferred", call_sid)
 
