@@ -6,8 +6,9 @@ import signal
 from pathlib import Path
 
 import httpx
+import pytest
 
-from switchboard.cli.stack import Stack, free_port
+from switchboard.cli.stack import Stack, StackError, free_port
 from tests.infra import InfraUrls
 
 
@@ -49,5 +50,40 @@ async def test_a_killed_service_restarts_healthy(
             assert (await http.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200
 
         assert worker.terminate() == 0  # a graceful drain exits cleanly
+    finally:
+        stack.stop()
+
+
+async def test_a_failed_start_leaves_no_service_running(
+    infra: InfraUrls, seeded_database_url: str, namespace: str, tmp_path: Path
+) -> None:
+    """When one service never becomes healthy, start() stops the others before raising."""
+    stack = Stack(
+        base_env={
+            "DATABASE_URL": seeded_database_url,
+            "AMQP_URL": infra.amqp_url,
+            "REDIS_URL": infra.redis_url,
+            "SWITCHBOARD_NAMESPACE": namespace,
+        },
+        log_dir=tmp_path,
+    )
+    port, silent = free_port(), free_port()
+    started = stack.add(
+        "worker",
+        "switchboard-worker",
+        env={"WORKER_HTTP_PORT": str(port), "WORKER_ID": f"{namespace}-ok"},
+        health_url=None,  # counted as up as soon as it runs
+    )
+    never_healthy = stack.add(
+        "unhealthy",
+        "switchboard-worker",
+        env={"WORKER_HTTP_PORT": str(free_port()), "WORKER_ID": f"{namespace}-unhealthy"},
+        health_url=f"http://127.0.0.1:{silent}/healthz",  # nothing ever listens there
+    )
+    try:
+        with pytest.raises(StackError, match="unhealthy not healthy"):
+            await stack.start(timeout_s=1.0)
+        assert not started.running
+        assert not never_healthy.running
     finally:
         stack.stop()

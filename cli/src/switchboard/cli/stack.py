@@ -127,10 +127,16 @@ class Stack:
                     )
 
     async def start(self, *, timeout_s: float = 60.0) -> None:
-        """Start every added service that is not running, then wait until each is healthy."""
+        """Start every added service that is not running, then wait until each is healthy.
+        When one fails to come up, every service is stopped before the error is raised: a caller
+        whose set-up fails never reaches its own clean-up, so nothing may be left running."""
         self.spawn()
-        async with httpx.AsyncClient(timeout=2) as http:
-            await asyncio.gather(*(self._wait(http, s, timeout_s) for s in self.services))
+        try:
+            async with httpx.AsyncClient(timeout=2) as http:
+                await asyncio.gather(*(self._wait(http, s, timeout_s) for s in self.services))
+        except BaseException:
+            await asyncio.to_thread(self.stop)
+            raise
 
     async def _wait(self, http: httpx.AsyncClient, service: Service, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
