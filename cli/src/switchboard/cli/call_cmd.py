@@ -15,7 +15,7 @@ from switchboard.cli.audio import duration_ms, read_wav, write_wav
 from switchboard.cli.call import CallOptions, CallResult, Turn, run_call
 from switchboard.cli.endpoint import Endpoint, EndpointError, direct_endpoint, gateway_endpoint
 
-__all__ = ["add_parser", "run"]
+__all__ = ["TurnAction", "add_parser", "run"]
 
 DEFAULT_GATEWAY = "http://127.0.0.1:8080"
 DESCRIPTION = """\
@@ -42,8 +42,9 @@ examples:
 """
 
 
-class _TurnAction(argparse.Action):
-    """Collects --wav/--say/--text into one ordered list of (kind, value)."""
+class TurnAction(argparse.Action):
+    """Collects turn options (--wav/--say/--text here, --keys for phone calls) into one ordered
+    list of (kind, value)."""
 
     def __call__(
         self,
@@ -100,16 +101,16 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     )
     what = parser.add_argument_group("what you say (in order; repeatable)")
     what.add_argument(
-        "--wav", action=_TurnAction, metavar="FILE", help="a recording of what you say"
+        "--wav", action=TurnAction, metavar="FILE", help="a recording of what you say"
     )
     what.add_argument(
         "--say",
-        action=_TurnAction,
+        action=TurnAction,
         metavar="TEXT",
         help="a sentence spoken for you by a built-in voice (numbers like 100001 are read digit by digit)",
     )
     what.add_argument(
-        "--text", action=_TurnAction, metavar="TEXT", help="typed text instead of speech"
+        "--text", action=TurnAction, metavar="TEXT", help="typed text instead of speech"
     )
     parser.add_argument(
         "--customer",

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from switchboard.cli.audio import read_wav, write_wav
+from switchboard.cli.call_cmd import TurnAction
 from switchboard.cli.phone_audio import PHONE_RATE, mulaw_to_pcm
 from switchboard.cli.phone_sim import PhoneCallOptions, PhoneTurn, place_call
 
@@ -38,19 +39,6 @@ examples:
 """
 
 
-class _Turn(argparse.Action):
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: Any,
-        option_string: str | None = None,
-    ) -> None:
-        turns = list(getattr(namespace, "turns", None) or [])
-        turns.append((self.dest, values))
-        namespace.turns = turns
-
-
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = sub.add_parser(
         "phone",
@@ -60,9 +48,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     what = parser.add_argument_group("what the caller does (in order; repeatable)")
-    what.add_argument("--say", action=_Turn, metavar="TEXT", help="a sentence spoken for you")
-    what.add_argument("--wav", action=_Turn, metavar="FILE", help="a recording of what you say")
-    what.add_argument("--keys", action=_Turn, metavar="DIGITS", help="keypad presses, e.g. 1234#")
+    what.add_argument("--say", action=TurnAction, metavar="TEXT", help="a sentence spoken for you")
+    what.add_argument(
+        "--wav", action=TurnAction, metavar="FILE", help="a recording of what you say"
+    )
+    what.add_argument(
+        "--keys", action=TurnAction, metavar="DIGITS", help="keypad presses, e.g. 1234#"
+    )
     who = parser.add_argument_group("who calls")
     who.add_argument("--from", dest="caller", metavar="NUMBER", help="the caller's number")
     who.add_argument(
