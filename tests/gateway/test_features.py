@@ -7,10 +7,11 @@ import json
 from typing import Any
 
 import websockets
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from switchboard.contracts.display import parse_display_event
-from switchboard.db.shop import OrderStatus
+from switchboard.db.shop import Cancellation, Order, OrderStatus
 from tests.emulator.conftest import Emulator
 from tests.gateway.conftest import (
     EventCollector,
@@ -21,7 +22,7 @@ from tests.gateway.conftest import (
 )
 from tests.gateway.test_policy import user_says
 from tests.worker.factories import ShopFactory
-from tests.worker.locks import order_locked
+from tests.worker.locks import order_locked, wait_blocked
 
 
 async def test_display_events_only_for_clients_that_ask(gateway: RunningGateway) -> None:
@@ -91,6 +92,43 @@ async def test_slow_tool_gets_a_filler_then_a_readable_timeout(
     completed = payloads(published, "tool.completed")[0]
     assert completed.tool == "cancel_order" and completed.error_code == "timeout"
     assert completed.duration_ms >= 2000
+
+
+async def test_a_call_in_flight_when_the_client_hangs_up_is_still_audited(
+    start_gateway: GatewayFactory,
+    events: EventCollector,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    seeded_database_url: str,
+) -> None:
+    """The shopper hangs up while the worker is cancelling their order: the cancellation
+    happens once, and the audit trail records its outcome before the session's end (the call
+    is not cancelled with the conversation)."""
+    shop = ShopFactory(sessionmaker)
+    customer = await shop.customer()
+    order = await shop.order(customer, OrderStatus.PLACED)
+    gateway = await start_gateway(GATEWAY_FILLER_AFTER_S=0, GATEWAY_TOOL_TIMEOUT_S=20.0)
+    # the client leaves first; the worker's transaction goes on once the lock is released after
+    async with order_locked(seeded_database_url, order) as lock, gateway.sdk(customer) as log:
+        await log.until("session.created")
+        (session_id,) = gateway.gateway.sessions
+        await user_says(log, f"Please cancel order {order} because I changed my mind")
+        await until_said(log, "yes or no")
+        await log.until("response.done")
+        await user_says(log, "Yes, please.")
+        await wait_blocked(lock, "gw-test-worker")  # the worker is mid-call
+    published = await events.until(session_id, "session.ended")
+    kinds = [event.payload.type for event in published]
+    completed = payloads(published, "tool.completed")
+    assert len(completed) == 1, kinds
+    assert completed[0].tool == "cancel_order" and completed[0].ok, completed[0]
+    assert kinds.index("tool.completed") < kinds.index("session.ended")
+    async with sessionmaker() as db:
+        row = await db.get(Order, order)
+        cancellations = await db.scalar(
+            select(func.count()).select_from(Cancellation).where(Cancellation.order_id == order)
+        )
+    assert row is not None and row.status is OrderStatus.CANCELLED
+    assert cancellations == 1
 
 
 async def test_azure_preview_upstream_speaks_ga_to_the_client(

@@ -278,6 +278,7 @@ class Session:
 
     async def _finish(self, end: SessionEnd) -> None:
         await self.link.close()
+        await self.tools.settle()  # a call the worker is making is audited before the end
         for payload in self.core.flush():
             self.emit(payload)
         self.emit(SessionEnded(reason=end.reason, detail=end.message if end.error_code else None))

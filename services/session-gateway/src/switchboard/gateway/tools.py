@@ -4,6 +4,11 @@
 trail (and to display clients), says a filler when a tool is slow, and when every call of a
 response is answered hands the outputs to the model and asks it to speak: only when no
 response is active (the session wakes it when that changes).
+
+A call outlives its conversation: the worker may already be changing an order when the
+client hangs up, so the call's own task is not cancelled with the session. It finishes (or
+times out) and records ``tool.completed`` in the audit trail; the session waits for it
+(:meth:`ToolRunner.settle`) before it records ``session.ended``.
 """
 
 from __future__ import annotations
@@ -63,6 +68,8 @@ class ToolRunner:
         self._idle = asyncio.Event()
         self._idle.set()
         self._response_lock = asyncio.Lock()
+        #: broker calls still waiting for their answer (not part of the session's task group)
+        self._pending: set[asyncio.Task[ToolCallResult]] = set()
 
     # -- driven by the session ---------------------------------------------------------------------
     def start(self, call: StartTool) -> None:
@@ -112,24 +119,17 @@ class ToolRunner:
                     ).model_dump_json()
                 )
             started = time.perf_counter()
-            call = asyncio.ensure_future(
-                self.broker.call_tool(
-                    call_id=call_id,
-                    session_id=self.session_id,
-                    customer_id=self.customer_id,
-                    tool=name,
-                    arguments=args,
-                    timeout_s=self.settings.tool_timeout_s,
-                )
-            )
+            call = asyncio.create_task(self._call(call_id, name, args, started))
+            self._pending.add(call)
+            call.add_done_callback(self._pending.discard)
             filler = self.settings.filler_after_s
             if filler > 0:
                 done, _ = await asyncio.wait({call}, timeout=filler)
                 if not done:
                     await self._say_filler()
-            result = await call
+            # shielded: a session that ends now does not cancel a call the worker may be making
+            result = await asyncio.shield(call)
             elapsed = time.perf_counter() - started
-            self._done(name, result, elapsed)
             if self.display:
                 await self.send_client(
                     ToolCompletedDisplay(
@@ -145,6 +145,31 @@ class ToolRunner:
             return call_id, result
         finally:
             self.running -= 1
+
+    async def _call(
+        self, call_id: str, name: str, args: dict[str, Any], started: float
+    ) -> ToolCallResult:
+        """The broker call and its audit record, whatever happens to the session meanwhile."""
+        result = await self.broker.call_tool(
+            call_id=call_id,
+            session_id=self.session_id,
+            customer_id=self.customer_id,
+            tool=name,
+            arguments=args,
+            timeout_s=self.settings.tool_timeout_s,
+        )
+        self._done(name, result, time.perf_counter() - started)
+        return result
+
+    async def settle(self) -> None:
+        """Wait for calls still in flight (the conversation is ending), at most their timeout;
+        a call still unanswered then is cancelled (the broker has given up on it anyway)."""
+        if not self._pending:
+            return
+        pending = set(self._pending)
+        _, late = await asyncio.wait(pending, timeout=self.settings.tool_timeout_s + 1.0)
+        for task in late:
+            task.cancel()
 
     def _done(self, name: str, result: ToolCallResult, elapsed_s: float) -> None:
         outcome = "ok" if result.ok else str(result.error.code if result.error else "error")
