@@ -30,6 +30,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import aio_pika
@@ -74,9 +75,11 @@ async def _clients(
     warmup_s: float,
     measure_s: float,
     pids: dict[str, int],
+    on_phase: Callable[[str], Awaitable[None]] | None = None,
 ) -> Level:
     """One level of streaming clients in a child process; CPU of the *pids* (and of the
-    clients) is sampled at the edges of the measured window."""
+    clients) is sampled at the edges of the measured window (``measure`` and ``stop``), where
+    *on_phase* is awaited too."""
     config = {
         "urls": urls,
         "headers": headers,
@@ -105,6 +108,8 @@ async def _clients(
         if "phase" in doc:
             cpu = {name: cpu_seconds(pid) for name, pid in watched.items()}
             marks[doc["phase"]] = (time.perf_counter(), cpu)
+            if on_phase is not None:
+                await on_phase(doc["phase"])
         else:
             rtts, messages = doc["rtts"], doc["sent"] + doc["received"]
     await proc.wait()
@@ -158,10 +163,17 @@ class _Gateway:
         assert self.proc is not None
         return self.proc.pid
 
+    #: the gateway's command line (after the interpreter)
+    ARGS = ("-m", "switchboard.gateway.main")
+
     async def start(self) -> None:
-        self.proc = await _spawn("-m", "switchboard.gateway.main", env=self.env)
+        self.proc = await _spawn(*self.ARGS, env=self.env)
+        await self.ready()
+
+    async def ready(self, timeout_s: float = 60) -> None:
+        """Until the gateway process answers ``/readyz``."""
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.port}") as http:
-            async with asyncio.timeout(60):
+            async with asyncio.timeout(timeout_s):
                 while True:  # another process: poll its readiness
                     with contextlib.suppress(httpx.HTTPError):
                         if (await http.get("/readyz")).status_code == 200:

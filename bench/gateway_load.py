@@ -73,8 +73,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def wait_port(port: int) -> None:
-    async with asyncio.timeout(30):
+async def wait_port(port: int, timeout_s: float = 30) -> None:
+    async with asyncio.timeout(timeout_s):
         while True:  # another process: poll until it listens
             try:
                 _, writer = await asyncio.open_connection("127.0.0.1", port)
