@@ -54,8 +54,19 @@ class OutputStream:
         return index
 
     def _close_item(self, response: Response, index: int, item: dict[str, Any]) -> None:
+        self._finish_item(response, index, item, "completed")
+
+    def close_open_items(self, response: Response) -> None:
+        """Mark the items a cancelled or failed response left open as incomplete."""
+        for index, item in enumerate(response.output):
+            if item.get("status") == "in_progress":
+                self._finish_item(response, index, item, "incomplete")
+
+    def _finish_item(
+        self, response: Response, index: int, item: dict[str, Any], status: str
+    ) -> None:
         session = self._session
-        item["status"] = "completed"
+        item["status"] = status
         session.emit(
             {
                 "type": "response.output_item.done",
@@ -64,31 +75,15 @@ class OutputStream:
                 "item": item,
             }
         )
-        if response.config.conversation == "auto":
+        if response.config.conversation != "auto":
+            return
+        if status == "completed":
+            previous = session.conversation.previous_id(item)
             session.emit(
-                {
-                    "type": "conversation.item.done",
-                    "previous_item_id": session.conversation.previous_id(item),
-                    "item": item,
-                }
+                {"type": "conversation.item.done", "previous_item_id": previous, "item": item}
             )
-
-    def close_open_items(self, response: Response) -> None:
-        """Mark the items a cancelled or failed response left open as incomplete."""
-        session = self._session
-        for index, item in enumerate(response.output):
-            if item.get("status") == "in_progress":
-                item["status"] = "incomplete"
-                session.emit(
-                    {
-                        "type": "response.output_item.done",
-                        "response_id": response.id,
-                        "output_index": index,
-                        "item": item,
-                    }
-                )
-                if response.config.conversation == "auto":
-                    session.emit({"type": "conversation.item.done", "item": item})
+        else:  # an item left open is done without naming its predecessor
+            session.emit({"type": "conversation.item.done", "item": item})
 
     async def function_call(self, response: Response, call: Call) -> None:
         """One ``function_call`` item, its arguments in about three deltas."""
