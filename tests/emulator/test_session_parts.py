@@ -1,5 +1,6 @@
 """The session's pure parts without sockets: the input buffer's bookkeeping, the conversation's
-item rules and truncation arithmetic, and a response's budget and ``realtime.response`` object."""
+item rules and truncation arithmetic, a response's budget and ``realtime.response`` object, and
+the table of client event handlers."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from switchboard.contracts.realtime import CLIENT_EVENT_TYPES
+from switchboard.contracts.realtime_preview import PREVIEW_CLIENT_EVENT_TYPES
 from switchboard.emulator.config import ResponseConfig, SessionConfig
 from switchboard.emulator.conversation import (
     Conversation,
@@ -19,6 +22,7 @@ from switchboard.emulator.conversation import (
 from switchboard.emulator.errors import ProtocolError
 from switchboard.emulator.input_buffer import InputBuffer, samples_to_ms
 from switchboard.emulator.response import Response, budget, response_object, tokens
+from switchboard.emulator.session import CLIENT_EVENT_HANDLERS
 
 
 def _pcm(samples: int, start: int = 0) -> np.ndarray:
@@ -260,3 +264,14 @@ def test_response_object_says_why_it_stopped() -> None:
         "type": "failed",
         "error": {"type": "server_error", "code": "emulator_error"},
     }
+
+
+# -- dispatch -----------------------------------------------------------------------------------
+
+
+def test_every_client_event_type_has_one_handler() -> None:
+    """Every GA client event type but the append (taken in by the inbox) has a handler, and every
+    preview type the dialect passes on arrives under a handled name."""
+    assert set(CLIENT_EVENT_HANDLERS) == set(CLIENT_EVENT_TYPES) - {"input_audio_buffer.append"}
+    passed_on = set(PREVIEW_CLIENT_EVENT_TYPES) - {"transcription_session.update"}
+    assert passed_on - {"input_audio_buffer.append"} <= set(CLIENT_EVENT_HANDLERS)

@@ -33,7 +33,13 @@ from switchboard.emulator.policy import DialoguePolicy
 from switchboard.emulator.responses import Responses
 from switchboard.emulator.speech import Speech
 
-__all__ = ["APPEND_BATCH", "INBOX_MESSAGES", "RealtimeSession", "SessionClosed"]
+__all__ = [
+    "APPEND_BATCH",
+    "CLIENT_EVENT_HANDLERS",
+    "INBOX_MESSAGES",
+    "RealtimeSession",
+    "SessionClosed",
+]
 
 log = logging.getLogger(__name__)
 
@@ -221,7 +227,7 @@ class RealtimeSession:
 
     def _handle(self, event: dict[str, Any]) -> None:
         # input_audio_buffer.append never comes here: _handle_inbox takes it in
-        handler = _HANDLERS.get(event["type"])
+        handler = CLIENT_EVENT_HANDLERS.get(event["type"])
         if handler is None:  # pragma: no cover - every validated type has a handler
             raise ProtocolError(f"Unsupported event type {event['type']!r}.", param="type")
         handler(self, event)
@@ -284,7 +290,7 @@ class RealtimeSession:
 
 
 #: The handler of every client event type but ``input_audio_buffer.append``.
-_HANDLERS: dict[str, Callable[[RealtimeSession, dict[str, Any]], None]] = {
+CLIENT_EVENT_HANDLERS: dict[str, Callable[[RealtimeSession, dict[str, Any]], None]] = {
     "session.update": RealtimeSession._session_update,
     "conversation.item.create": RealtimeSession._item_create,
     "conversation.item.delete": RealtimeSession._item_delete,
