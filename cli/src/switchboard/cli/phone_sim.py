@@ -106,10 +106,12 @@ def _sign(validator: RequestValidator, url: str, params: dict[str, str]) -> str:
 
 
 class _Player:
-    """Twilio's outbound playback: a buffer of audio and marks played in real time."""
+    """The carrier's outbound playback: a buffer of audio (and Twilio's marks) played in real
+    time; *bytes_per_ms* is 8 for Twilio's µ-law, 48 for ACS's PCM16 24 kHz."""
 
-    def __init__(self, result: PhoneCallResult) -> None:
+    def __init__(self, result: PhoneCallResult, bytes_per_ms: int = 8) -> None:
         self.result = result
+        self.bytes_per_ms = bytes_per_ms
         self.queue: deque[bytes | str] = deque()  # audio bytes, or a mark name
         self.current: AnswerStats | None = None
         self.last_audio_at = 0.0
@@ -118,7 +120,7 @@ class _Player:
         self.queue.append(data)
         self.last_audio_at = time.monotonic()
         if self.current is not None:
-            self.current.received_ms += len(data) // 8
+            self.current.received_ms += len(data) // self.bytes_per_ms
 
     def add_mark(self, name: str) -> None:
         self.queue.append(name)
@@ -142,7 +144,7 @@ class _Player:
             piece = head[:budget]
             self.result.played.extend(piece)
             if self.current is not None:
-                self.current.played_ms = self.current.played_ms + len(piece) // 8
+                self.current.played_ms += len(piece) // self.bytes_per_ms
             budget -= len(piece)
             if len(piece) == len(head):
                 self.queue.popleft()

@@ -1,6 +1,7 @@
 """One phone call: the carrier's media stream on one side, a gateway conversation on the other.
 
-- Caller audio goes to the gateway as ``input_audio_buffer.append`` untouched (µ-law base64).
+- Caller audio goes to the gateway as ``input_audio_buffer.append`` untouched (the carrier's
+  base64: µ-law 8 kHz from Twilio, PCM16 24 kHz from ACS; the session is set to that format).
 - Bot audio goes to the carrier in pieces, each followed by a mark (:mod:`.playback`).
 - Barge-in: on ``input_audio_buffer.speech_started`` the carrier's playback is cleared and the
   item truncated at what the carrier's marks say was played.
@@ -54,6 +55,11 @@ ESCALATION_TOOL = "escalate_to_human"
 ANSWER_END_MARK = "answer-end"
 _APPEND_HEAD = '{"type":"input_audio_buffer.append","audio":"'
 _START_WAIT_S = 10.0
+#: Carrier formats the gateway takes as they are: (format, rate) -> (session format, bytes/ms).
+SESSION_FORMATS = {
+    ("audio/x-mulaw", 8000): ("audio/pcmu", 8),
+    ("audio/pcm", 24000): ("audio/pcm", 48),
+}
 
 
 @dataclass(frozen=True)
@@ -116,9 +122,24 @@ class PhoneCall:
             self.outcome = "refused"
             await self.stream.close()
             return
+        session_format = SESSION_FORMATS.get((start.audio_format, start.sample_rate))
+        if session_format is None:
+            log.warning(
+                "stream refused: audio format needs resampling",
+                extra={"format": start.audio_format, "rate": start.sample_rate},
+            )
+            self.outcome = "bad_format"
+            await self.stream.close()
+            return
+        audio_format, bytes_per_ms = session_format
+        self.playback = Playback(
+            bytes_per_ms=bytes_per_ms, mark_interval_ms=self.settings.mark_interval_ms
+        )
         began = time.perf_counter()
         try:
-            self.upstream = await self.deps.gateway.open(self.customer_id)
+            self.upstream = await self.deps.gateway.open(
+                self.customer_id, audio_format=audio_format
+            )
         except GatewayError as exc:
             log.error("gateway unavailable for a call", extra={"error": str(exc)})
             self.outcome = "gateway_error"
