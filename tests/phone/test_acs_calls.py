@@ -129,6 +129,46 @@ async def test_acs_barge_in_sends_stop_audio_and_truncates_at_what_was_played(
     assert interrupted["heard_text"] and len(interrupted["heard_text"]) < len(interrupted["text"])
 
 
+async def test_acs_escalation_transfers_the_call_to_a_human(phone: PhoneProduct, say: Any) -> None:
+    """Asking for a person on an ACS call opens a ticket; once the bot's answer has been played
+    (by the playback clock), the bridge transfers the call connection to the configured number
+    with Call Automation's transferToParticipant, ACS ends the media stream, and the store
+    serves the handoff summary."""
+    customer, _, _ = await _first_order(phone.product.database_url, "cus_0040")
+    caller = await caller_of(phone.product.database_url, customer)
+    result, call = await place_acs_call(
+        _options(
+            phone,
+            caller.number,
+            [
+                PhoneTurn(
+                    "ask", audio=say("I want to talk to a human agent about my broken blender.")
+                ),
+                # the bot reads the hand-over back and waits for a yes before it escalates
+                PhoneTurn("confirm", audio=say("Yes, please.")),
+            ],
+            gather_digits=[f"{caller.postal_code}#"],
+            quiet_s=3.0,
+            hang_up_after_s=60,  # a caller waits on the line; the transfer ends the stream
+        )
+    )
+    assert result.failure is None, result.failure
+    assert (result.outcome, result.dialed) == ("transferred", TRANSFER_TO)
+    [transfer] = [
+        r
+        for r in phone.acs.requests
+        if r.call_connection_id == call.call_connection_id and r.action == "transferToParticipant"
+    ]
+    assert transfer.body["targetParticipant"]["phoneNumber"]["value"] == TRANSFER_TO
+    [moved] = _bridge_logs(phone, "call transferred", call.call_connection_id)
+    [doc] = await stored_sessions(phone, customer, until=_ended)
+    session_id = doc["session"]["id"]
+    assert moved["handoff_summary"].endswith(f"/api/sessions/{session_id}/handoff")
+    async with httpx.AsyncClient(base_url=phone.product.store, auth=STORE_AUTH) as http:
+        handoff = (await http.get(f"/api/sessions/{session_id}/handoff")).json()
+    assert handoff["verified"] and handoff["escalated"] and handoff["customer_id"] == customer
+
+
 async def test_acs_requests_are_authenticated_and_unverified_callers_get_no_conversation(
     phone: PhoneProduct,
 ) -> None:

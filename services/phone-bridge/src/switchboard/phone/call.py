@@ -38,7 +38,7 @@ from switchboard.phone.carrier import (
     StreamStopped,
     TransferFailed,
 )
-from switchboard.phone.gateway import GatewayError, GatewayLink
+from switchboard.phone.gateway import SESSION_FORMATS, GatewayError, GatewayLink
 from switchboard.phone.identity import BindingError, check_binding
 from switchboard.phone.keypad import Keypad, keypad_text
 from switchboard.phone.metrics import PhoneMetrics
@@ -55,11 +55,6 @@ ESCALATION_TOOL = "escalate_to_human"
 ANSWER_END_MARK = "answer-end"
 _APPEND_HEAD = '{"type":"input_audio_buffer.append","audio":"'
 _START_WAIT_S = 10.0
-#: Carrier formats the gateway takes as they are: (format, rate) -> (session format, bytes/ms).
-SESSION_FORMATS = {
-    ("audio/x-mulaw", 8000): ("audio/pcmu", 8),
-    ("audio/pcm", 24000): ("audio/pcm", 48),
-}
 
 
 @dataclass(frozen=True)
@@ -100,6 +95,8 @@ class PhoneCall:
         self._answered_after_escalation = False
         self._answered = asyncio.Event()
         self._drained = asyncio.Event()
+        self._transfer = asyncio.Event()  # set while the carrier is asked to move the call
+        self._transfer_done = asyncio.Event()
         self.transferred_to: str | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -192,6 +189,12 @@ class PhoneCall:
                 if not task.cancelled() and (exc := task.exception()) is not None:
                     log.error("call failed", exc_info=exc)
                     self.outcome = "error"
+            if self._transfer.is_set():
+                # moving the call ends its media stream, possibly before the carrier's REST
+                # call returns: let the transfer finish and be recorded
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.settings.transfer_grace_s):
+                        await self._transfer_done.wait()
             if tasks[0] in done and not self._settled.is_set():
                 # the caller hung up while the bot was still working (a tool running, a
                 # response coming): keep the conversation open until that is done, so the
@@ -403,13 +406,16 @@ class PhoneCall:
             async with asyncio.timeout(self.settings.transfer_grace_s):
                 await self._drained.wait()
         handoff = f"{self.settings.store_url}/api/sessions/{self.session_id}/handoff"
+        self._transfer.set()
         try:
             await self.deps.control.transfer(self.call_id, target, announcement=None)
         except TransferFailed as exc:
             self.metrics.transfers.labels("failed").inc()
             log.error("transfer failed; the call stays with the bot", extra={"error": str(exc)})
+            self._transfer_done.set()
             await asyncio.Event().wait()
         self.metrics.transfers.labels("ok").inc()
         self.transferred_to = target
         self.outcome = "transferred"
         log.info("call transferred", extra={"to": target, "handoff_summary": handoff})
+        self._transfer_done.set()

@@ -16,7 +16,19 @@ from websockets.asyncio.client import ClientConnection
 
 from switchboard.contracts.display import DISPLAY_EVENTS_QUERY_PARAM
 
-__all__ = ["GatewayError", "GatewayLink", "pcmu_session_update", "session_update"]
+__all__ = [
+    "SESSION_FORMATS",
+    "GatewayError",
+    "GatewayLink",
+    "pcmu_session_update",
+    "session_update",
+]
+
+#: Carrier formats the gateway takes as they are: (format, rate) -> (session format, bytes/ms).
+SESSION_FORMATS = {
+    ("audio/x-mulaw", 8000): ("audio/pcmu", 8),
+    ("audio/pcm", 24000): ("audio/pcm", 48),
+}
 
 
 class GatewayError(RuntimeError):
