@@ -43,6 +43,7 @@ from switchboard.phone.identity import (
     open_call_context,
     seal_call_context,
 )
+from switchboard.phone.settings import PhoneSettings
 
 KEY = "dGVzdC1hY3MtYWNjZXNzLWtleS0wMTIzNDU2Nzg5"
 RESOURCE = "3f6c1d2e-0000-4000-8000-00000000acs1"
@@ -281,3 +282,33 @@ async def test_call_automation_requests_are_what_the_rest_api_documents() -> Non
         assert len(cloud.refused) == 2
     finally:
         await cloud.stop()
+
+
+def _production(**env: str) -> PhoneSettings:
+    base = {
+        "SWITCHBOARD_ENV": "production",
+        "TWILIO_AUTH_TOKEN": "a-real-token",
+        "PHONE_GATEWAY_SERVER_KEY": "a-real-server-key",
+        "PHONE_PUBLIC_URL": "https://phone.example.com",
+        "DATABASE_URL": "postgresql+asyncpg://u:p@db/x",
+    }
+    return PhoneSettings(_env_file=None, **{**base, **env})  # type: ignore[call-arg]
+
+
+def test_acs_is_off_in_production_unless_configured_for_real() -> None:
+    """In production ACS is off by default; turned on, it refuses the development connection
+    string, resource id, JWKS and webhook secret (outside production they are the defaults)."""
+    assert PhoneSettings(_env_file=None).acs_enabled  # type: ignore[call-arg]
+    assert _production().acs_enabled is False
+    with pytest.raises(ValueError, match="ACS_CONNECTION_STRING"):
+        _production(ACS_ENABLED="true")
+    real = _production(
+        ACS_ENABLED="true",
+        ACS_CONNECTION_STRING="endpoint=https://sb.communication.azure.com/;accesskey=a2V5",
+        ACS_RESOURCE_ID="3f6c1d2e-0000-4000-8000-000000000001",
+        ACS_JWKS_URL="https://acscallautomation.communication.azure.com/calling/keys",
+        ACS_EVENTGRID_SECRET="a-long-random-secret",
+    )
+    assert real.acs_enabled
+    with pytest.raises(ValueError, match="connection string"):
+        _production(ACS_ENABLED="true", ACS_CONNECTION_STRING="accesskey=a2V5")

@@ -205,6 +205,11 @@ class AcsCallControl:
     """Call Automation REST calls through the official SDK (sync, run in a thread)."""
 
     def __init__(self, connection_string: str) -> None:
+        # azure-core logs every request and response at INFO: one line per REST call is the
+        # bridge's own log, not the SDK's
+        logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(
+            logging.WARNING
+        )
         endpoint, key = parse_connection_string(connection_string)
         self.endpoint = endpoint
         self.client = CallAutomationClient(endpoint, AzureKeyCredential(key))
