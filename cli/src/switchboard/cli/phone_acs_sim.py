@@ -33,7 +33,6 @@ import websockets
 from switchboard.cli.acs_cloud import AcsCloud, SimCall
 from switchboard.cli.phone_sim import (
     AnswerStats,
-    PhoneCallOptions,
     PhoneCallResult,
     PhoneTurn,
     _await_answer,
@@ -224,15 +223,14 @@ async def _media(
                 spoken_end.append(time.monotonic())
             if not turn.wait_answer:
                 continue
-            twilio_like = PhoneCallOptions(
-                bridge=options.bridge,
-                auth_token="",
-                caller=options.caller,
-                turns=[],
+            await _await_answer(
+                turn,
+                stats,
+                player,
+                closed,
                 answer_timeout_s=options.answer_timeout_s,
                 quiet_s=options.quiet_s,
             )
-            await _await_answer(turn, stats, player, closed, twilio_like)
             note("bot", f"answer {stats.played_ms} ms played ({stats.received_ms} ms received)")
         if options.hang_up_after_s is not None:
             await asyncio.sleep(options.hang_up_after_s)

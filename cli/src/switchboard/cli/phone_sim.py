@@ -369,7 +369,14 @@ async def _stream(
                 spoken_end.append(time.monotonic())
             if not turn.wait_answer:
                 continue
-            await _await_answer(turn, stats, player, closed, options)
+            await _await_answer(
+                turn,
+                stats,
+                player,
+                closed,
+                answer_timeout_s=options.answer_timeout_s,
+                quiet_s=options.quiet_s,
+            )
             note("bot", f"answer {stats.played_ms} ms played ({stats.received_ms} ms received)")
         if options.hang_up_after_s is not None:
             await asyncio.sleep(options.hang_up_after_s)
@@ -403,22 +410,25 @@ async def _await_answer(
     stats: AnswerStats,
     player: _Player,
     closed: asyncio.Event,
-    options: PhoneCallOptions,
+    *,
+    answer_timeout_s: float,
+    quiet_s: float,
 ) -> None:
     """Until the whole answer has been played (its ``answer-end`` mark reached), the barge-in
-    point, or, for a bridge without answer marks, *quiet_s* of silence after some audio."""
-    deadline = time.monotonic() + options.answer_timeout_s
+    point, or, for a bridge without answer marks (or a carrier without marks, ACS), *quiet_s*
+    of silence after some audio."""
+    deadline = time.monotonic() + answer_timeout_s
     while not closed.is_set():
         now = time.monotonic()
         if turn.barge_in_ms is not None and stats.played_ms >= turn.barge_in_ms:
             return
         if stats.heard_whole_answer:
             return
-        if stats.received_ms and player.idle and now - player.last_audio_at >= options.quiet_s:
+        if stats.received_ms and player.idle and now - player.last_audio_at >= quiet_s:
             return  # a bridge that does not mark answers: the bot stayed quiet long enough
         if now > deadline:
             raise TimeoutError(
-                f"no complete answer to {turn.label!r} within {options.answer_timeout_s:.0f} s"
+                f"no complete answer to {turn.label!r} within {answer_timeout_s:.0f} s"
             )
         await asyncio.sleep(0.05)
 
