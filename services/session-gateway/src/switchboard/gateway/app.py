@@ -16,7 +16,6 @@ from typing import Annotated, Any
 
 import redis.asyncio as aioredis
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
-from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.routing import WebSocketRoute
@@ -34,7 +33,7 @@ from switchboard.gateway.settings import GatewaySettings
 from switchboard.gateway.tokens import ClientSecrets
 from switchboard.gateway.upstream import TokenProvider, UpstreamConnector
 from switchboard.keys import RedisKeys
-from switchboard.observability import CONTENT_TYPE_LATEST, metrics_payload
+from switchboard.runtime.probes import probe_routes
 
 __all__ = ["Gateway", "create_app"]
 
@@ -148,6 +147,10 @@ class Gateway:
         with contextlib.suppress(Exception):
             await self.redis.delete(self.keys.gateway(self.settings.gateway_id))
         await self.redis.aclose()
+
+    def health(self) -> dict[str, str]:
+        """The body of ``/healthz``."""
+        return {"status": "ok"}
 
     async def readiness(self) -> dict[str, Any]:
         checks: dict[str, Any] = {"draining": self.draining, "broker": self.broker.connected}
@@ -295,18 +298,7 @@ def create_app(
                 out.append({"session_id": session_id, **{str(k): v for k, v in entry.items()}})
         return out
 
-    @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz")
-    async def readyz(gateway: GatewayDep) -> JSONResponse:
-        checks = await gateway.readiness()
-        return JSONResponse(checks, status_code=200 if checks["ready"] else 503)
-
-    @app.get("/metrics")
-    async def metrics(gateway: GatewayDep) -> Response:
-        return Response(metrics_payload(gateway.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    app.include_router(probe_routes(gateway_of))
 
     # a plain ASGI app: frames skip the framework's per-message wrapper (realtime.py)
     app.router.routes.append(WebSocketRoute("/v1/realtime", RealtimeRoute()))
