@@ -19,7 +19,6 @@ from switchboard.contracts.events import ConversationEvent, group_by_type
 from switchboard.contracts.tools import (
     ToolCallRequest,
     ToolCallResult,
-    ToolError,
     ToolErrorCode,
     TraceContext,
 )
@@ -135,13 +134,7 @@ class Broker:
 
 
 def _failed(call_id: str, code: ToolErrorCode, message: str) -> ToolCallResult:
-    return ToolCallResult(
-        call_id=call_id,
-        ok=False,
-        error=ToolError(code=code, message=message),
-        duration_ms=0,
-        worker=GATEWAY_WORKER,
-    )
+    return ToolCallResult.failure(call_id, code, message, worker=GATEWAY_WORKER)
 
 
 #: The most buffered events one flush of :class:`EventPublisher` takes.

@@ -29,7 +29,6 @@ from pydantic import ValidationError
 from switchboard.amqp import CallQueueType, Topology, is_direct_reply_to
 from switchboard.contracts.tools import (
     ToolCallResult,
-    ToolError,
     ToolErrorCode,
     parse_tool_call_request,
 )
@@ -273,14 +272,10 @@ class ToolConsumer:
             await message.reject(requeue=False)
             return
         if message.reply_to and message.correlation_id:
-            error = ToolCallResult(
-                call_id=message.correlation_id[:128],
-                ok=False,
-                error=ToolError(
-                    code=ToolErrorCode.INVALID_ARGUMENTS,
-                    message="The tool call request could not be read.",
-                ),
-                duration_ms=0,
+            error = ToolCallResult.failure(
+                message.correlation_id[:128],
+                ToolErrorCode.INVALID_ARGUMENTS,
+                "The tool call request could not be read.",
                 worker=self._executor.worker_id,
             )
             try:
