@@ -179,7 +179,8 @@ class DevClientSecretRequest(BaseModel):
 
 
 def gateway_of(request: Request) -> Gateway:
-    gateway: Gateway = request.app.state.gateway
+    """The :class:`Gateway` of the lifespan state."""
+    gateway: Gateway = request.state.gateway
     return gateway
 
 
@@ -220,20 +221,24 @@ DevOnly = Annotated[None, Depends(require_development)]
 def create_app(
     settings: GatewaySettings,
     *,
+    gateway: Gateway | None = None,
     token_provider: TokenProvider | None = None,
     web_dir: Path | None = None,
 ) -> FastAPI:
-    """The app; its lifespan opens a :class:`Gateway` (``app.state.gateway``)."""
+    """The app; its lifespan opens the *gateway* (a new :class:`Gateway` when None) and closes
+    it, and hands it to the routes as lifespan state (``request.state.gateway``). A caller that
+    passes its own keeps a reference, e.g. for the drain on SIGTERM."""
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        gateway = Gateway(settings, token_provider=token_provider)
-        app.state.gateway = gateway
-        await gateway.start()
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        opened = (
+            gateway if gateway is not None else Gateway(settings, token_provider=token_provider)
+        )
+        await opened.start()
         try:
-            yield
+            yield {"gateway": opened}
         finally:
-            await gateway.close()
+            await opened.close()
 
     app = FastAPI(
         title="Switchboard session gateway", lifespan=lifespan, docs_url=None, redoc_url=None

@@ -24,22 +24,16 @@ log = logging.getLogger("switchboard.gateway")
 def main() -> None:
     settings = GatewaySettings()
     configure_logging("gateway", level=settings.log_level, fmt=settings.log_format)
-    app = create_app(settings)
-
-    async def drain() -> None:
-        gateway: Gateway | None = getattr(app.state, "gateway", None)
-        if gateway is not None:  # None: the signal came before the lifespan opened it
-            await gateway.drain()
-
+    gateway = Gateway(settings)  # opened and closed by the app's lifespan
     log.info(
         "gateway starting",
         extra={"host": settings.host, "port": settings.port, "upstream": settings.upstream_kind},
     )
     serve(
-        app,
+        create_app(settings, gateway=gateway),
         host=settings.host,
         port=settings.port,
-        drain=drain,
+        drain=gateway.drain,
         graceful_timeout_s=5,
         headers=[("server", "switchboard-gateway")],
         # the gateway enforces GATEWAY_MAX_MESSAGE_BYTES itself, with an error event
