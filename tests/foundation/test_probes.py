@@ -3,6 +3,7 @@ metrics registry, and whether they appear in the OpenAPI schema."""
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,8 +11,18 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from switchboard.runtime.probes import probe_routes
+from switchboard.db import create_engine
+from switchboard.runtime.probes import database_answers, probe_routes
+
+
+def closed_port() -> int:
+    """A local port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
 
 
 @dataclass
@@ -77,3 +88,15 @@ async def test_probes_in_the_schema_only_when_asked(shown: bool) -> None:
         paths = (await http.get("/openapi.json")).json().get("paths", {})
     probes = {"/healthz", "/readyz", "/metrics"}
     assert paths.keys() & probes == (probes if shown else set())
+
+
+async def test_database_answers_only_when_postgres_does(engine: AsyncEngine) -> None:
+    """The readiness check is true against the run's Postgres and false, within its timeout,
+    against a port where nothing listens."""
+    assert await database_answers(engine, timeout_s=5) is True
+    url = engine.url.set(host="127.0.0.1", port=closed_port())
+    nowhere = create_engine(url.render_as_string(hide_password=False), pool_size=1, timeout_s=1)
+    try:
+        assert await database_answers(nowhere, timeout_s=2) is False
+    finally:
+        await nowhere.dispose()

@@ -12,12 +12,12 @@ from typing import Any
 
 import asyncpg
 import redis.asyncio as aioredis
-from sqlalchemy import text
 
 from switchboard.amqp import Topology
 from switchboard.db import create_engine, create_sessionmaker
 from switchboard.keys import RedisKeys
 from switchboard.runtime.backoff import retry_forever
+from switchboard.runtime.probes import database_answers
 from switchboard.settings import redact_url
 from switchboard.store.ingest import Ingest
 from switchboard.store.metrics import StoreMetrics
@@ -156,13 +156,9 @@ class StoreService:
         if self.with_ingest:
             checks["broker"] = bool(self.ingest is not None and self.ingest.consuming)
             checks["backlog"] = self.ingest.backlog if self.ingest is not None else 0
-        try:
-            async with asyncio.timeout(min(1.0, self.settings.database_timeout_s)):
-                async with self.engine.connect() as conn:
-                    await conn.execute(text("SELECT 1"))
-            checks["database"] = True
-        except Exception:
-            checks["database"] = False
+        checks["database"] = await database_answers(
+            self.engine, timeout_s=min(1.0, self.settings.database_timeout_s)
+        )
         checks["ready"] = bool(
             self.state is StoreState.SERVING and checks["database"] and checks.get("broker", True)
         )

@@ -12,12 +12,12 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from aio_pika.abc import AbstractRobustConnection
-from sqlalchemy import text
 
 from switchboard.amqp import Topology
 from switchboard.db import create_engine
 from switchboard.keys import RedisKeys
 from switchboard.runtime.backoff import connect_broker
+from switchboard.runtime.probes import database_answers
 from switchboard.worker.catalog import CatalogAnnouncer
 from switchboard.worker.consumer import ToolConsumer
 from switchboard.worker.context import BusinessRules, Clock
@@ -172,12 +172,8 @@ class WorkerService:
             "broker": self._live(),
             "catalog": self.catalog.announced,
         }
-        try:
-            async with asyncio.timeout(min(1.0, self.settings.database_timeout_s)):
-                async with self.engine.connect() as conn:
-                    await conn.execute(text("SELECT 1"))
-            checks["database"] = True
-        except Exception:
-            checks["database"] = False
+        checks["database"] = await database_answers(
+            self.engine, timeout_s=min(1.0, self.settings.database_timeout_s)
+        )
         checks["ready"] = bool(checks["broker"] and checks["database"] and checks["catalog"])
         return checks
