@@ -268,20 +268,11 @@ def create_app(
 
     @app.get("/dev/customers")
     async def dev_customers(_: DevOnly) -> list[dict[str, Any]]:
-        # imported here: the seed module pulls in SQLAlchemy, which the gateway otherwise never needs
-        from switchboard.db.seed import DEMO_CUSTOMERS, FIRST_ORDER_ID
+        # imported here: the demo table names OrderStatus from the SQLAlchemy schema, which the
+        # gateway otherwise never needs
+        from switchboard.db.demo import demo_customer_listing
 
-        out = []
-        order_id = FIRST_ORDER_ID
-        for customer_id, name, orders in DEMO_CUSTOMERS:
-            listed = []
-            for status, days_ago in orders:
-                listed.append(
-                    {"order_id": order_id, "status": str(status), "placed_days_ago": days_ago}
-                )
-                order_id += 1
-            out.append({"customer_id": customer_id, "name": name, "orders": listed})
-        return out
+        return demo_customer_listing()
 
     @app.post("/admin/sessions/{session_id}/end", status_code=202)
     async def admin_end(session_id: str, gateway: GatewayDep, _: ServerKey) -> dict[str, Any]:
