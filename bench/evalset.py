@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import Any, Literal
 
-from switchboard.db.seed import build_dataset
+from switchboard.cli.seed import build_dataset
 
 __all__ = ["VOICES", "Question", "build_questions"]
 

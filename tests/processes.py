@@ -84,6 +84,16 @@ class LoggedProcess:
         """SIGTERM: graceful shutdown; returns the exit code."""
         return await self._signal(signal.SIGTERM)
 
+    def send_signal(self, sig: signal.Signals) -> None:
+        """Send *sig* without waiting for the process to exit."""
+        assert self._proc is not None
+        self._proc.send_signal(sig)
+
+    async def wait(self, within_s: float = 30) -> int:
+        """The exit code, once the process has exited (TimeoutError after *within_s*)."""
+        assert self._proc is not None
+        return await asyncio.wait_for(self._proc.wait(), within_s)
+
     async def _signal(self, sig: signal.Signals) -> int:
         assert self._proc is not None
         if self._proc.returncode is None:

@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 
 from bench.evalset import VOICES, build_questions
-from switchboard.db.seed import build_dataset
+from switchboard.cli.seed import build_dataset
 
 AS_OF = date(2026, 11, 1)
 SHOP_TOOLS = json.loads((Path(__file__).parent / "data" / "shop_tools.json").read_text())

@@ -225,3 +225,25 @@ def test_realtime_adapters_know_the_ga_protocol() -> None:
         validate_client_event({"type": "session.hack"})
     with pytest.raises(ValidationError):
         validate_server_event({"type": "response.audio.delta", "event_id": "e"})
+
+
+def test_failure_builds_the_same_result_as_by_hand() -> None:
+    """``ToolCallResult.failure`` is a failed result with the error, no output, and the same JSON
+    as the one built field by field."""
+    by_hand = ToolCallResult(
+        call_id="c",
+        ok=False,
+        error=ToolError(code=ToolErrorCode.UNAVAILABLE, message="Try later."),
+        duration_ms=0,
+        worker="gateway",
+    )
+    made = ToolCallResult.failure("c", ToolErrorCode.UNAVAILABLE, "Try later.", worker="gateway")
+    assert made.model_dump_json() == by_hand.model_dump_json()
+    assert (made.ok, made.output) == (False, None)
+    with_field = ToolCallResult.failure(
+        "c", ToolErrorCode.INVALID_ARGUMENTS, "Bad.", worker="w1", field="order_id", duration_ms=2
+    )
+    assert with_field.error == ToolError(
+        code=ToolErrorCode.INVALID_ARGUMENTS, message="Bad.", field="order_id"
+    )
+    assert with_field.duration_ms == 2

@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy import func, select, text
 
 from switchboard.cli.db import downgrade, migrate, run_seed
+from switchboard.cli.seed import build_dataset
 from switchboard.db import create_engine, create_sessionmaker
-from switchboard.db.seed import DEMO_CUSTOMERS, build_dataset
+from switchboard.db.demo import DEMO_CUSTOMERS
 from switchboard.db.shop import Customer, Order, OrderStatus, Shipment
 from tests.conftest import create_database, drop_database
 from tests.infra import InfraUrls

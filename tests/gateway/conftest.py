@@ -93,7 +93,7 @@ async def gw_worker(
 class RunningGateway:
     host: str
     port: int
-    app: Any
+    gateway: Gateway
     settings: GatewaySettings
 
     @property
@@ -103,11 +103,6 @@ class RunningGateway:
     @property
     def ws(self) -> str:
         return f"ws://{self.host}:{self.port}"
-
-    @property
-    def gateway(self) -> Gateway:
-        gateway: Gateway = self.app.state.gateway
-        return gateway
 
     async def secret(self, customer_id: str = "cus_0001", **body: Any) -> str:
         async with httpx.AsyncClient(base_url=self.http) as http:
@@ -203,10 +198,10 @@ async def start_gateway(
 
     async def start(**overrides: Any) -> RunningGateway:
         settings = gw_settings(**overrides)
-        app = create_app(settings)
-        server, task, port = await serve(app)
+        gateway = Gateway(settings)
+        server, task, port = await serve(create_app(settings, gateway=gateway))
         started.append((server, task))
-        running = RunningGateway("127.0.0.1", port, app, settings)
+        running = RunningGateway("127.0.0.1", port, gateway, settings)
         await asyncio.wait_for(running.gateway.broker.wait_connected(), 30)
         await asyncio.wait_for(running.gateway.registry.listening.wait(), 30)
         return running

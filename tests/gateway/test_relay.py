@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from switchboard.contracts.errors import RealtimeError
 from switchboard.contracts.events import ErrorOccurred, TurnLatency
 from switchboard.gateway.actions import (
     CreateResponse,
@@ -27,7 +28,7 @@ from switchboard.gateway.actions import (
 from switchboard.gateway.frames import delta_of_event, read_audio_delta, string_span
 from switchboard.gateway.inbound import ClientRules
 from switchboard.gateway.limits import AudioRateLimiter
-from switchboard.gateway.policy import RefusedEvent, inspect_client_event
+from switchboard.gateway.policy import inspect_client_event
 from switchboard.gateway.relay import RelayCore
 
 AUDIO = base64.b64encode(b"\x01\x00" * 480).decode()  # 20 ms of pcm16 at 24 kHz
@@ -344,7 +345,7 @@ def test_appends_read_without_their_audio_get_the_answers_of_a_full_parse(frame:
 def _outcome(frame: str) -> tuple[str, Any, Any]:
     try:
         event = inspect_client_event(frame)
-    except RefusedEvent as exc:
+    except RealtimeError as exc:
         return exc.code, exc.param, exc.event_id
     return "ok", event.audio_bytes, event.event_id
 

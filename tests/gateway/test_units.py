@@ -13,13 +13,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from switchboard.contracts.errors import RealtimeError
 from switchboard.contracts.realtime import CLIENT_EVENT_TYPES, validate_server_event
 from switchboard.gateway.conversation import Conversation
 from switchboard.gateway.dialect import PreviewDialect, session_to_preview
 from switchboard.gateway.limits import AudioRateLimiter
 from switchboard.gateway.metrics import GatewayMetrics
 from switchboard.gateway.policy import (
-    RefusedEvent,
     SessionPolicy,
     b64_decoded_size,
     client_view_of_session,
@@ -93,7 +93,7 @@ def test_base64_check_agrees_with_decoding(text: str) -> None:
 def test_deeply_nested_json_is_refused() -> None:
     """JSON nested deeper than 1024 levels is refused as invalid JSON (it never raises
     RecursionError out of the policy)."""
-    with pytest.raises(RefusedEvent) as refused:
+    with pytest.raises(RealtimeError) as refused:
         inspect_client_event("[" * 100_000 + "]" * 100_000)
     assert refused.value.code == "invalid_json"
 
@@ -137,7 +137,7 @@ def test_relay_metrics_are_exported_by_direction() -> None:
 )
 def test_more_refusals(event: dict[str, Any]) -> None:
     """Prompts, models, out-of-band input, assistant items and malformed appends are refused."""
-    with pytest.raises(RefusedEvent):
+    with pytest.raises(RealtimeError):
         inspect_client_event(json.dumps(event))
 
 
@@ -175,10 +175,10 @@ def hostile_events(draw: st.DrawFn) -> str:
 @given(hostile_events())
 def test_any_frame_is_either_a_valid_allowed_event_or_refused(frame: str) -> None:
     """Whatever arrives, the policy either passes a valid GA client event with no policy-owned
-    field, or refuses it with a RefusedEvent: it never raises anything else."""
+    field, or refuses it with a RealtimeError: it never raises anything else."""
     try:
         event = inspect_client_event(frame)
-    except RefusedEvent as refused:
+    except RealtimeError as refused:
         assert refused.code and refused.message
         return
     assert event.type in CLIENT_EVENT_TYPES

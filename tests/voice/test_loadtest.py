@@ -11,7 +11,7 @@ from datetime import date
 import pytest
 
 from switchboard.cli.loadtest import Caller, demo_callers, demo_cancel_callers, percentile
-from switchboard.db.seed import build_dataset
+from switchboard.cli.seed import build_dataset
 from tests.voice.conftest import EMULATOR_KEY
 
 

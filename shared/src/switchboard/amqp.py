@@ -34,6 +34,7 @@ __all__ = [
     "DEFAULT_CALL_QUEUE_TYPE",
     "DELIVERY_LIMIT",
     "DIRECT_REPLY_TO",
+    "QUEUE_HEADER",
     "REASON_HEADER",
     "CallQueueType",
     "Topology",
@@ -44,6 +45,8 @@ __all__ = [
 DELIVERY_LIMIT = 5
 #: Header carrying the human-readable reason a message was dead-lettered.
 REASON_HEADER = "x-switchboard-reason"
+#: Header carrying the queue a dead-lettered message was taken from.
+QUEUE_HEADER = "x-switchboard-queue"
 #: RabbitMQ's pseudo-queue for RPC replies without a reply queue (replies go straight to the
 #: caller's channel; one the caller no longer listens on is dropped).
 DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"

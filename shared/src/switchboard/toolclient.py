@@ -38,7 +38,6 @@ from switchboard.amqp import DIRECT_REPLY_TO, Topology
 from switchboard.contracts.tools import (
     ToolCallRequest,
     ToolCallResult,
-    ToolError,
     ToolErrorCode,
     parse_tool_call_result,
 )
@@ -226,10 +225,4 @@ def _unroutable(request: ToolCallRequest) -> ToolCallResult:
 
 
 def _made_up(request: ToolCallRequest, code: ToolErrorCode, message: str) -> ToolCallResult:
-    return ToolCallResult(
-        call_id=request.call_id,
-        ok=False,
-        error=ToolError(code=code, message=message),
-        duration_ms=0,
-        worker=CLIENT_WORKER,
-    )
+    return ToolCallResult.failure(request.call_id, code, message, worker=CLIENT_WORKER)

@@ -11,8 +11,8 @@ import asyncpg
 from alembic import command
 from alembic.config import Config
 
+from switchboard.cli.seed import SeedReport, seed
 from switchboard.db import create_engine, create_sessionmaker
-from switchboard.db.seed import SeedReport, seed
 from switchboard.settings import redact_url
 
 __all__ = ["alembic_config", "drop_database", "ensure_database", "migrate", "run_seed"]

@@ -61,7 +61,7 @@ class Caller:
 def _demo_orders(customers: int, orders: int) -> list[dict[str, Any]]:
     """The seed's deterministic orders (the same sizes as ``switchboard seed``), in order; built
     once per process (the chaos runner asks for new cancellers before every fault)."""
-    from switchboard.db.seed import build_dataset
+    from switchboard.cli.seed import build_dataset
 
     return build_dataset(as_of=date(2026, 11, 1), customers=customers, orders=orders).orders
 

@@ -98,6 +98,27 @@ class ToolCallResult(_Message):
         default=False, description="True when a mutating tool returned its recorded earlier result."
     )
 
+    @classmethod
+    def failure(
+        cls,
+        call_id: str,
+        code: ToolErrorCode,
+        message: str,
+        *,
+        worker: str,
+        field: str | None = None,
+        duration_ms: float = 0,
+    ) -> ToolCallResult:
+        """A failed result: *code* for programs, *message* for the voice model to read aloud;
+        *worker* says who answered (a worker, or the gateway or client when no worker did)."""
+        return cls(
+            call_id=call_id,
+            ok=False,
+            error=ToolError(code=code, message=message, field=field),
+            duration_ms=duration_ms,
+            worker=worker,
+        )
+
     @model_validator(mode="after")
     def _one_of(self) -> ToolCallResult:
         if self.ok and self.error is not None:

@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, FastAPI, Request, Response
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from switchboard.observability import CONTENT_TYPE_LATEST, metrics_payload
+from switchboard.runtime.probes import probe_routes
 from switchboard.store.api import router
 from switchboard.store.handoff_api import handoff_router
 from switchboard.store.service import StoreService
@@ -28,9 +28,6 @@ _NO_STORE = {"Cache-Control": "no-store"}
 def _service(request: Request) -> StoreService:
     service: StoreService = request.state.store
     return service
-
-
-ServiceDep = Annotated[StoreService, Depends(_service)]
 
 
 def create_app(
@@ -60,19 +57,7 @@ def create_app(
         openapi_url="/api/openapi.json",
     )
 
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz(store: ServiceDep) -> dict[str, str]:
-        return {"status": "ok", "instance": store.settings.instance_id, "state": str(store.state)}
-
-    @app.get("/readyz", include_in_schema=False)
-    async def readyz(store: ServiceDep) -> JSONResponse:
-        checks = await store.readiness()
-        return JSONResponse(checks, status_code=200 if checks["ready"] else 503)
-
-    @app.get("/metrics", include_in_schema=False)
-    async def metrics(store: ServiceDep) -> Response:
-        return Response(metrics_payload(store.metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
+    app.include_router(probe_routes(_service, include_in_schema=False))
     app.include_router(router)
     app.include_router(handoff_router)
 

@@ -26,12 +26,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
+from aio_pika.abc import AbstractChannel, AbstractConnection
 from aiormq.abc import AbstractChannel as RawChannel
 from aiormq.abc import DeliveredMessage
 from pydantic import ValidationError
 
-from switchboard.amqp import REASON_HEADER, Topology
+from switchboard.amqp import Topology
 from switchboard.contracts.events import (
     ConversationEvent,
     is_event_batch,
@@ -39,6 +39,7 @@ from switchboard.contracts.events import (
     parse_conversation_events,
     split_conversation_events,
 )
+from switchboard.runtime.deadletter import DeadLetters
 from switchboard.settings import redact_url
 from switchboard.store.metrics import StoreMetrics
 from switchboard.store.redaction import Redactor
@@ -98,7 +99,7 @@ class Ingest:
         self._arrived = asyncio.Event()
         self._connection: AbstractConnection | None = None
         self._wake_at = 1  # the backlog at which the writer loop wants to hear of arrivals
-        self._dlx: AbstractExchange | None = None
+        self._dead_letters: DeadLetters | None = None
         self._raw: RawChannel | None = None
         self._tag: str | None = None
         self._lost = asyncio.Event()
@@ -188,7 +189,11 @@ class Ingest:
         channel = await connection.channel()
         channel.close_callbacks.add(self._on_lost)
         await channel.set_qos(prefetch_count=self._prefetch)
-        self._dlx = await self._topology.declare_dead_letters(channel)
+        self._dead_letters = DeadLetters(
+            await self._topology.declare_dead_letters(channel),
+            routing_key=DLQ_ROUTING_KEY,
+            counter=self._metrics.dead_lettered,
+        )
         await self._topology.declare_store_queue(channel)
         await self._consume(channel)
 
@@ -395,25 +400,15 @@ class Ingest:
     ) -> None:
         """Keep *message* (or *body*, one part of it) in the dead-letter queue with *reason*; the
         message itself is acknowledged with its batch afterwards."""
-        assert self._dlx is not None
-        log.warning(
-            "dead-lettering a message",
-            extra={"reason": reason, "message_id": message.header.properties.message_id},
-        )
-        self._metrics.dead_lettered.labels(reason.split(":")[0]).inc()
+        assert self._dead_letters is not None
         properties = message.header.properties
-        headers = dict(properties.headers or {})
-        headers[REASON_HEADER] = reason
-        headers["x-switchboard-queue"] = self._topology.store_events_queue
-        await self._dlx.publish(
-            aio_pika.Message(
-                body=message.body if body is None else body,
-                headers=headers,
-                content_type=properties.content_type,
-                message_id=message_id or properties.message_id,
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            ),
-            routing_key=DLQ_ROUTING_KEY,
+        await self._dead_letters.keep(
+            message.body if body is None else body,
+            reason=reason,
+            queue=self._topology.store_events_queue,
+            headers=properties.headers,
+            content_type=properties.content_type,
+            message_id=message_id or properties.message_id,
         )
 
 

@@ -1,22 +1,18 @@
 """``switchboard-store``: run the conversation store (settings from the environment; see
 docs/configuration.md and docs/store.md). SIGTERM/SIGINT stop consuming, write what was
-received and exit."""
+received and exit 0."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import getpass
 import logging
-import socket
 import sys
-from collections.abc import Iterator
-
-import uvicorn
 
 from switchboard.db import create_engine
 from switchboard.observability import configure_logging
+from switchboard.runtime.server import serve
 from switchboard.store.app import create_app
 from switchboard.store.auth import hash_password
 from switchboard.store.queries import purge_older_than
@@ -25,38 +21,6 @@ from switchboard.store.settings import StoreSettings
 __all__ = ["main"]
 
 log = logging.getLogger("switchboard.store")
-
-
-class _Server(uvicorn.Server):
-    """Exit 0 after a clean shutdown on SIGTERM/SIGINT (uvicorn would re-raise the signal)."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        with super().capture_signals():
-            yield
-            captured = getattr(self, "_captured_signals", None)
-            if isinstance(captured, list):
-                captured.clear()
-
-
-def serve(settings: StoreSettings) -> int:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((settings.http_host, settings.http_port))
-    port = sock.getsockname()[1]
-    log.info(
-        "http listening",
-        extra={"instance_id": settings.instance_id, "host": settings.http_host, "port": port},
-    )
-    config = uvicorn.Config(
-        create_app(settings),
-        log_config=None,
-        lifespan="on",
-        server_header=False,
-        timeout_graceful_shutdown=settings.shutdown_timeout_s,
-    )
-    _Server(config).run(sockets=[sock])
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,7 +45,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.days <= 0:
             parser.error("--days must be positive")
         return asyncio.run(_retention(settings, args.days, dry_run=args.dry_run))
-    return serve(settings)
+    serve(
+        create_app(settings),
+        host=settings.http_host,
+        port=settings.http_port,
+        graceful_timeout_s=settings.shutdown_timeout_s,
+        log_extra={"instance_id": settings.instance_id},
+    )
+    return 0
 
 
 def _hash_password() -> int:

@@ -12,11 +12,12 @@ from typing import Any
 
 import asyncpg
 import redis.asyncio as aioredis
-from sqlalchemy import text
 
 from switchboard.amqp import Topology
 from switchboard.db import create_engine, create_sessionmaker
 from switchboard.keys import RedisKeys
+from switchboard.runtime.backoff import retry_forever
+from switchboard.runtime.probes import database_answers
 from switchboard.settings import redact_url
 from switchboard.store.ingest import Ingest
 from switchboard.store.metrics import StoreMetrics
@@ -27,8 +28,6 @@ from switchboard.store.writer import BatchWriter
 __all__ = ["StoreService", "StoreState", "plain_dsn"]
 
 log = logging.getLogger(__name__)
-
-CONNECT_BACKOFF = (0.5, 1.0, 2.0, 5.0)
 
 
 class StoreState(enum.StrEnum):
@@ -86,7 +85,11 @@ class StoreService:
 
     async def _serve(self) -> None:
         if self.with_ingest:
-            self.pool = await self._retry("postgres", self._open_pool)
+            self.pool = await retry_forever(
+                self._open_pool,
+                what="postgres",
+                log_extra={"url": redact_url(self.settings.database_url)},
+            )
             self.ingest = Ingest(
                 amqp_url=self.settings.amqp_url,
                 connection_name=f"switchboard-store:{self.settings.instance_id}",
@@ -122,24 +125,6 @@ class StoreService:
         )
         return pool
 
-    async def _retry(self, what: str, connect: Any) -> Any:
-        attempt = 0
-        while True:
-            try:
-                return await connect()
-            except Exception as exc:
-                delay = CONNECT_BACKOFF[min(attempt, len(CONNECT_BACKOFF) - 1)]
-                attempt += 1
-                log.warning(
-                    f"{what} unreachable; retrying",
-                    extra={
-                        "error": repr(exc),
-                        "retry_in_s": delay,
-                        "url": redact_url(self.settings.database_url),
-                    },
-                )
-                await asyncio.sleep(delay)
-
     async def stop(self) -> None:
         """Stop consuming, write what was received (bounded), close everything."""
         if self.state in (StoreState.STOPPING, StoreState.STOPPED):
@@ -161,19 +146,19 @@ class StoreService:
         self.state = StoreState.STOPPED
         log.info("store stopped")
 
+    def health(self) -> dict[str, str]:
+        """The body of ``/healthz``."""
+        return {"status": "ok", "instance": self.settings.instance_id, "state": str(self.state)}
+
     async def readiness(self) -> dict[str, Any]:
         """Checks behind ``/readyz``: consuming on an open connection, Postgres answering."""
         checks: dict[str, Any] = {"state": str(self.state)}
         if self.with_ingest:
             checks["broker"] = bool(self.ingest is not None and self.ingest.consuming)
             checks["backlog"] = self.ingest.backlog if self.ingest is not None else 0
-        try:
-            async with asyncio.timeout(min(1.0, self.settings.database_timeout_s)):
-                async with self.engine.connect() as conn:
-                    await conn.execute(text("SELECT 1"))
-            checks["database"] = True
-        except Exception:
-            checks["database"] = False
+        checks["database"] = await database_answers(
+            self.engine, timeout_s=min(1.0, self.settings.database_timeout_s)
+        )
         checks["ready"] = bool(
             self.state is StoreState.SERVING and checks["database"] and checks.get("broker", True)
         )

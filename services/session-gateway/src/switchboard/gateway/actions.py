@@ -10,8 +10,8 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
+from switchboard.contracts.errors import RealtimeError
 from switchboard.contracts.events import EventPayload
-from switchboard.gateway.errors import ClientEventError
 
 __all__ = [
     "Action",
@@ -81,7 +81,7 @@ class Emit:
 class Refuse:
     """Answer a refused client event with an ``error`` (and audit and count it)."""
 
-    error: ClientEventError
+    error: RealtimeError
     client_event_id: str | None
 
 

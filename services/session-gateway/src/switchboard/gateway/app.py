@@ -16,7 +16,6 @@ from typing import Annotated, Any
 
 import redis.asyncio as aioredis
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
-from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.routing import WebSocketRoute
@@ -34,7 +33,7 @@ from switchboard.gateway.settings import GatewaySettings
 from switchboard.gateway.tokens import ClientSecrets
 from switchboard.gateway.upstream import TokenProvider, UpstreamConnector
 from switchboard.keys import RedisKeys
-from switchboard.observability import CONTENT_TYPE_LATEST, metrics_payload
+from switchboard.runtime.probes import probe_routes
 
 __all__ = ["Gateway", "create_app"]
 
@@ -149,6 +148,10 @@ class Gateway:
             await self.redis.delete(self.keys.gateway(self.settings.gateway_id))
         await self.redis.aclose()
 
+    def health(self) -> dict[str, str]:
+        """The body of ``/healthz``."""
+        return {"status": "ok"}
+
     async def readiness(self) -> dict[str, Any]:
         checks: dict[str, Any] = {"draining": self.draining, "broker": self.broker.connected}
         try:
@@ -176,7 +179,8 @@ class DevClientSecretRequest(BaseModel):
 
 
 def gateway_of(request: Request) -> Gateway:
-    gateway: Gateway = request.app.state.gateway
+    """The :class:`Gateway` of the lifespan state."""
+    gateway: Gateway = request.state.gateway
     return gateway
 
 
@@ -217,20 +221,24 @@ DevOnly = Annotated[None, Depends(require_development)]
 def create_app(
     settings: GatewaySettings,
     *,
+    gateway: Gateway | None = None,
     token_provider: TokenProvider | None = None,
     web_dir: Path | None = None,
 ) -> FastAPI:
-    """The app; its lifespan opens a :class:`Gateway` (``app.state.gateway``)."""
+    """The app; its lifespan opens the *gateway* (a new :class:`Gateway` when None) and closes
+    it, and hands it to the routes as lifespan state (``request.state.gateway``). A caller that
+    passes its own keeps a reference, e.g. for the drain on SIGTERM."""
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        gateway = Gateway(settings, token_provider=token_provider)
-        app.state.gateway = gateway
-        await gateway.start()
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        opened = (
+            gateway if gateway is not None else Gateway(settings, token_provider=token_provider)
+        )
+        await opened.start()
         try:
-            yield
+            yield {"gateway": opened}
         finally:
-            await gateway.close()
+            await opened.close()
 
     app = FastAPI(
         title="Switchboard session gateway", lifespan=lifespan, docs_url=None, redoc_url=None
@@ -260,20 +268,11 @@ def create_app(
 
     @app.get("/dev/customers")
     async def dev_customers(_: DevOnly) -> list[dict[str, Any]]:
-        # imported here: the seed module pulls in SQLAlchemy, which the gateway otherwise never needs
-        from switchboard.db.seed import DEMO_CUSTOMERS, FIRST_ORDER_ID
+        # imported here: the demo table names OrderStatus from the SQLAlchemy schema, which the
+        # gateway otherwise never needs
+        from switchboard.db.demo import demo_customer_listing
 
-        out = []
-        order_id = FIRST_ORDER_ID
-        for customer_id, name, orders in DEMO_CUSTOMERS:
-            listed = []
-            for status, days_ago in orders:
-                listed.append(
-                    {"order_id": order_id, "status": str(status), "placed_days_ago": days_ago}
-                )
-                order_id += 1
-            out.append({"customer_id": customer_id, "name": name, "orders": listed})
-        return out
+        return demo_customer_listing()
 
     @app.post("/admin/sessions/{session_id}/end", status_code=202)
     async def admin_end(session_id: str, gateway: GatewayDep, _: ServerKey) -> dict[str, Any]:
@@ -295,18 +294,7 @@ def create_app(
                 out.append({"session_id": session_id, **{str(k): v for k, v in entry.items()}})
         return out
 
-    @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz")
-    async def readyz(gateway: GatewayDep) -> JSONResponse:
-        checks = await gateway.readiness()
-        return JSONResponse(checks, status_code=200 if checks["ready"] else 503)
-
-    @app.get("/metrics")
-    async def metrics(gateway: GatewayDep) -> Response:
-        return Response(metrics_payload(gateway.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    app.include_router(probe_routes(gateway_of))
 
     # a plain ASGI app: frames skip the framework's per-message wrapper (realtime.py)
     app.router.routes.append(WebSocketRoute("/v1/realtime", RealtimeRoute()))

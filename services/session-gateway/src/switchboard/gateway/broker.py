@@ -12,7 +12,6 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
 
 from switchboard.amqp import Topology
@@ -20,19 +19,17 @@ from switchboard.contracts.events import ConversationEvent, group_by_type
 from switchboard.contracts.tools import (
     ToolCallRequest,
     ToolCallResult,
-    ToolError,
     ToolErrorCode,
     TraceContext,
 )
 from switchboard.gateway.metrics import GatewayMetrics
-from switchboard.settings import redact_url
+from switchboard.runtime.backoff import connect_broker
 from switchboard.toolclient import ToolClient
 
 __all__ = ["Broker", "EventPublisher"]
 
 log = logging.getLogger(__name__)
 
-_CONNECT_BACKOFF = (0.5, 1.0, 2.0, 5.0)
 GATEWAY_WORKER = "gateway"
 
 
@@ -76,28 +73,9 @@ class Broker:
         self._task = asyncio.create_task(self._connect(), name="gateway-broker-connect")
 
     async def _connect(self) -> None:
-        attempt = 0
-        while True:
-            try:
-                self.connection = await aio_pika.connect_robust(
-                    self._url,
-                    client_properties={"connection_name": self._name},
-                    timeout=10,
-                    reconnect_interval=self._reconnect_s,
-                )
-                break
-            except Exception as exc:
-                delay = _CONNECT_BACKOFF[min(attempt, len(_CONNECT_BACKOFF) - 1)]
-                attempt += 1
-                log.warning(
-                    "broker unreachable; retrying",
-                    extra={
-                        "amqp_url": redact_url(self._url),
-                        "error": repr(exc),
-                        "retry_in_s": delay,
-                    },
-                )
-                await asyncio.sleep(delay)
+        self.connection = await connect_broker(
+            self._url, connection_name=self._name, reconnect_s=self._reconnect_s
+        )
         self.tools = ToolClient(self.connection, self.topology)
         await self.tools.start()
         self._ready.set()
@@ -156,13 +134,7 @@ class Broker:
 
 
 def _failed(call_id: str, code: ToolErrorCode, message: str) -> ToolCallResult:
-    return ToolCallResult(
-        call_id=call_id,
-        ok=False,
-        error=ToolError(code=code, message=message),
-        duration_ms=0,
-        worker=GATEWAY_WORKER,
-    )
+    return ToolCallResult.failure(call_id, code, message, worker=GATEWAY_WORKER)
 
 
 #: The most buffered events one flush of :class:`EventPublisher` takes.

@@ -1,12 +1,13 @@
 """Typed failures of a session and how each one looks on the wire: an ``error`` event for the
-client (GA shape) and, for those that end the session, a websocket close code."""
+client (GA shape) and, for those that end the session, a websocket close code. A refused client
+event is the shared :class:`~switchboard.contracts.errors.RealtimeError`."""
 
 from __future__ import annotations
 
 import enum
 from typing import Any
 
-__all__ = ["ClientEventError", "CloseCode", "SessionEnd", "error_event"]
+__all__ = ["CloseCode", "SessionEnd", "error_event"]
 
 
 class CloseCode(enum.IntEnum):
@@ -23,24 +24,6 @@ class CloseCode(enum.IntEnum):
     ENDED_BY_ADMIN = 4002
     TOO_MANY_SESSIONS = 4003
     AUDIO_RATE_EXCEEDED = 4004
-
-
-class ClientEventError(Exception):
-    """A client event the gateway refuses; answered with an ``error`` event, session goes on."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        code: str = "invalid_request",
-        param: str | None = None,
-        kind: str = "invalid_request_error",
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.param = param
-        self.kind = kind
 
 
 class SessionEnd(Exception):

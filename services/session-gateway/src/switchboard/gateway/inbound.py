@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 import logging
 
+from switchboard.contracts.errors import RealtimeError
 from switchboard.gateway.actions import Action, Emit, ForwardUpstream, IgnoreFields, Refuse
-from switchboard.gateway.errors import ClientEventError, CloseCode, SessionEnd
+from switchboard.gateway.errors import CloseCode, SessionEnd
 from switchboard.gateway.limits import AudioRateLimiter
 from switchboard.gateway.policy import (
     APPEND,
-    RefusedEvent,
     ServerFieldsMode,
     audio_ms,
     inspect_client_event,
@@ -60,12 +60,12 @@ class ClientRules:
             )
         try:
             event = inspect_client_event(raw, server_fields=self.server_fields)
-        except RefusedEvent as exc:
+        except RealtimeError as exc:
             return [Refuse(exc, exc.event_id)]
         if event.type == APPEND:
             if core.input_format == "audio/pcm" and event.audio_bytes % 2:
                 # PCM16 comes in whole 2-byte samples; half a sample is a framing bug
-                error = ClientEventError(
+                error = RealtimeError(
                     f"Invalid 'audio': {event.audio_bytes} bytes is not a whole number of 16-bit "
                     "PCM samples.",
                     code="invalid_value",

@@ -2,21 +2,23 @@
 as in the tests).
 
 The per-message figures of the relay (messages, bytes, relay latency) are counted in plain
-integers by :class:`RelayCounters` and exported when scraped: prometheus_client takes a lock for
-every increment and every histogram bucket, which cost more than the rest of the bookkeeping of
-an audio chunk. The relay runs on the event loop's thread, and so does ``/metrics``.
+numbers by :class:`RelayCounters` (the latency in a shared
+:class:`~switchboard.runtime.histogram.LoopHistogram`) and exported when scraped:
+prometheus_client takes a lock for every increment and every histogram bucket, which cost more
+than the rest of the bookkeeping of an audio chunk. The relay runs on the event loop's thread,
+and so does ``/metrics``.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
-from prometheus_client.utils import floatToGoString
+
+from switchboard.runtime.histogram import HistogramCounts, LoopHistogram
 
 __all__ = ["DIRECTIONS", "GatewayMetrics", "RelayCounters"]
 
@@ -27,27 +29,25 @@ DIRECTIONS = ("client_to_upstream", "upstream_to_client")
 
 
 class RelayCounters:
-    """Messages, bytes and relay latency of one direction, as plain numbers (no locks)."""
+    """Messages and bytes of one direction as plain numbers (no locks), and its series of the
+    relay latency histogram."""
 
-    __slots__ = ("buckets", "bytes", "latency_sum", "messages")
+    __slots__ = ("bytes", "latency", "messages")
 
-    def __init__(self) -> None:
+    def __init__(self, latency: HistogramCounts) -> None:
         self.messages = 0
         self.bytes = 0
-        self.latency_sum = 0.0
-        #: observations per bucket of ``_FAST`` (not cumulative); the last one is +Inf
-        self.buckets = [0] * (len(_FAST) + 1)
+        self.latency = latency
 
     def record(self, size: int, seconds: float) -> None:
         """One message of *size* bytes relayed in *seconds*."""
         self.messages += 1
         self.bytes += size
-        self.latency_sum += seconds
-        self.buckets[bisect_left(_FAST, seconds)] += 1
+        self.latency.observe(seconds)
 
 
 class _RelayCollector(Collector):
-    """Exports the :class:`RelayCounters` of both directions at scrape time."""
+    """Exports the message and byte counts of both directions at scrape time."""
 
     def __init__(self, relay: dict[str, RelayCounters]) -> None:
         self.relay = relay
@@ -63,22 +63,11 @@ class _RelayCollector(Collector):
             "Websocket message bytes relayed, by direction.",
             labels=["direction"],
         )
-        latency = HistogramMetricFamily(
-            "switchboard_gateway_relay_latency_seconds",
-            "Time from receiving a message to having handed it on, by direction.",
-            labels=["direction"],
-        )
         for direction, counters in self.relay.items():
             messages.add_metric([direction], counters.messages)
             size.add_metric([direction], counters.bytes)
-            cumulative, running = [], 0
-            for bound, count in zip((*_FAST, float("inf")), counters.buckets, strict=True):
-                running += count
-                cumulative.append((floatToGoString(bound), running))
-            latency.add_metric([direction], cumulative, counters.latency_sum)
         yield messages
         yield size
-        yield latency
 
 
 @dataclass
@@ -103,7 +92,16 @@ class GatewayMetrics:
             registry=r,
         )
         #: per-message relay figures by direction, exported by a collector
-        self.relay = {direction: RelayCounters() for direction in DIRECTIONS}
+        latency = LoopHistogram(
+            "switchboard_gateway_relay_latency_seconds",
+            "Time from receiving a message to having handed it on, by direction.",
+            buckets=_FAST,
+            labelnames=["direction"],
+            registry=r,
+        )
+        self.relay = {
+            direction: RelayCounters(latency.labels(direction)) for direction in DIRECTIONS
+        }
         r.register(_RelayCollector(self.relay))
         self.tool_round_trip = Histogram(
             "switchboard_gateway_tool_round_trip_seconds",

@@ -5,7 +5,7 @@
 - Which client events pass, and how (:func:`inspect_client_event`): a client may change only
   what the policy allows (voice, speed, audio formats, turn detection, noise reduction, output
   modalities, token limit). Instructions, tools, prompts, function-call items and system items
-  are refused with a :class:`ClientEventError`; the session goes on.
+  are refused with a :class:`RealtimeError`; the session goes on.
 - What the client may see of the session (:func:`client_view_of_session`): never the
   instructions or the tool schemas.
 """
@@ -23,8 +23,8 @@ from typing import Any, Literal
 import orjson
 from pydantic import ValidationError
 
+from switchboard.contracts.errors import RealtimeError
 from switchboard.contracts.realtime import CLIENT_EVENT_TYPES, validate_client_event
-from switchboard.gateway.errors import ClientEventError
 from switchboard.gateway.frames import string_span
 
 __all__ = [
@@ -198,18 +198,11 @@ def _event_id_of(data: Any) -> str | None:
     return None
 
 
-class RefusedEvent(ClientEventError):
-    """A refusal that knows the refused event's ``event_id`` (echoed in the error)."""
-
-    def __init__(self, base: ClientEventError, event_id: str | None) -> None:
-        super().__init__(base.message, code=base.code, param=base.param, kind=base.kind)
-        self.event_id = event_id
-
-
 def inspect_client_event(
     raw: str | bytes, *, server_fields: ServerFieldsMode = "error"
 ) -> ClientEvent:
-    """Parse, validate and police one client frame; raises :class:`RefusedEvent`.
+    """Parse, validate and police one client frame; raises :class:`RealtimeError` (with the
+    refused event's ``event_id`` when it could be read).
     *server_fields* says what becomes of server-owned fields in a ``session.update``."""
     data: Any = None
     try:
@@ -220,14 +213,12 @@ def inspect_client_event(
             return append
         data = orjson.loads(raw)  # 2-3x faster than json on audio chunks; refuses NaN, depth > 1024
         return _inspect(data, raw, server_fields)
-    except RefusedEvent:
-        raise
-    except ClientEventError as exc:
-        raise RefusedEvent(exc, _event_id_of(data)) from None
+    except RealtimeError as exc:
+        if exc.event_id is not None or data is None:
+            raise
+        raise exc.with_event_id(_event_id_of(data)) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RefusedEvent(
-            ClientEventError(f"The event is not valid JSON: {exc}", code="invalid_json"), None
-        ) from None
+        raise RealtimeError(f"The event is not valid JSON: {exc}", code="invalid_json") from None
 
 
 #: Appends without an event id as the SDKs write them (compact: JS; spaced: Python), audio cut
@@ -263,15 +254,15 @@ def _inspect_append(raw: str) -> ClientEvent | None:
         return None  # not plain base64 (perhaps JSON escapes): the full parse decides
     try:
         _check_append_fields(data)
-    except ClientEventError as exc:
-        raise RefusedEvent(exc, _event_id_of(data)) from None
+    except RealtimeError as exc:
+        raise exc.with_event_id(_event_id_of(data)) from None
     return ClientEvent(APPEND, data, raw, audio_bytes=size)
 
 
 def _check_append_fields(data: dict[str, Any]) -> None:
     extra = set(data) - {"type", "audio", "event_id"}
     if extra:
-        raise ClientEventError(
+        raise RealtimeError(
             f"Unknown parameter: '{sorted(extra)[0]}'.",
             code="unknown_parameter",
             param=sorted(extra)[0],
@@ -280,29 +271,29 @@ def _check_append_fields(data: dict[str, Any]) -> None:
 
 def _inspect(data: Any, raw: str, server_fields: ServerFieldsMode) -> ClientEvent:
     if not isinstance(data, dict):
-        raise ClientEventError("The event must be a JSON object.", code="invalid_json")
+        raise RealtimeError("The event must be a JSON object.", code="invalid_json")
     kind = data.get("type")
     if not isinstance(kind, str):
-        raise ClientEventError(
+        raise RealtimeError(
             "Missing required parameter: 'type'.", code="missing_required_parameter", param="type"
         )
     if kind == APPEND:  # the hot path: checked by hand, forwarded untouched
         audio = data.get("audio")
         if not isinstance(audio, str):
-            raise ClientEventError(
+            raise RealtimeError(
                 "Missing or invalid 'audio': a base64 string is required.",
                 code="invalid_value",
                 param="audio",
             )
         size = b64_decoded_size(audio)
         if size is None:
-            raise ClientEventError(
+            raise RealtimeError(
                 "Invalid 'audio': not valid base64.", code="invalid_value", param="audio"
             )
         _check_append_fields(data)
         return ClientEvent(kind, data, raw, audio_bytes=size)
     if kind not in CLIENT_EVENT_TYPES:
-        raise ClientEventError(
+        raise RealtimeError(
             f"Invalid value: '{kind[:64]}'. It is not a client event type this endpoint supports.",
             code="invalid_event_type",
             param="type",
@@ -312,7 +303,7 @@ def _inspect(data: Any, raw: str, server_fields: ServerFieldsMode) -> ClientEven
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = [str(p) for p in first["loc"][1:] if not str(p).startswith("function-")]
-        raise ClientEventError(
+        raise RealtimeError(
             f"Invalid event: {first['msg']}", code="invalid_value", param=".".join(loc) or None
         ) from None
     if kind == "session.update":
@@ -328,8 +319,8 @@ def _inspect(data: Any, raw: str, server_fields: ServerFieldsMode) -> ClientEven
     return ClientEvent(kind, data, raw)
 
 
-def _refuse(param: str, why: str) -> ClientEventError:
-    return ClientEventError(
+def _refuse(param: str, why: str) -> RealtimeError:
+    return RealtimeError(
         f"Not allowed: '{param}' ({why}). The rest of the session is unchanged.",
         code="policy_violation",
         param=param,

@@ -88,7 +88,7 @@ class RealtimeRoute:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         websocket = WebSocket(scope, receive, send)
-        gateway: Gateway = websocket.app.state.gateway
+        gateway: Gateway = websocket.state.gateway
 
         async def deny(status: int, code: str, message: str) -> None:
             gateway.metrics.refused.labels(code).inc()

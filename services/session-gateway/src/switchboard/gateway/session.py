@@ -353,7 +353,7 @@ class Session:
                     code=error.code,
                     param=error.param,
                     client_event_id=refusal.client_event_id,
-                    kind=error.kind,
+                    kind=error.type,
                 )
             )
         )

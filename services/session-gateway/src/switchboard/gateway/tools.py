@@ -21,7 +21,7 @@ from typing import Any
 
 from switchboard.contracts.display import ToolCompletedDisplay, ToolStartedDisplay
 from switchboard.contracts.events import EventPayload, ToolCalled, ToolCompleted
-from switchboard.contracts.tools import ToolCallResult, ToolError, ToolErrorCode
+from switchboard.contracts.tools import ToolCallResult, ToolErrorCode
 from switchboard.gateway.actions import StartTool
 from switchboard.gateway.broker import GATEWAY_WORKER, Broker
 from switchboard.gateway.metrics import GatewayMetrics
@@ -98,14 +98,10 @@ class ToolRunner:
                 if not isinstance(args, dict):
                     raise ValueError("arguments must be a JSON object")
             except ValueError as exc:
-                result = ToolCallResult(
-                    call_id=call_id,
-                    ok=False,
-                    error=ToolError(
-                        code=ToolErrorCode.INVALID_ARGUMENTS,
-                        message=f"The arguments are not a JSON object: {exc}",
-                    ),
-                    duration_ms=0,
+                result = ToolCallResult.failure(
+                    call_id,
+                    ToolErrorCode.INVALID_ARGUMENTS,
+                    f"The arguments are not a JSON object: {exc}",
                     worker=GATEWAY_WORKER,
                 )
                 self.emit(ToolCalled(call_id=call_id, tool=name, arguments={}))

@@ -15,10 +15,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import aio_pika
 from aio_pika.abc import (
     AbstractChannel,
-    AbstractExchange,
     AbstractIncomingMessage,
     AbstractQueue,
     AbstractRobustConnection,
@@ -28,14 +26,14 @@ from aiormq.abc import DeliveredMessage
 from pamqp.commands import Basic
 from pydantic import ValidationError
 
-from switchboard.amqp import REASON_HEADER, CallQueueType, Topology, is_direct_reply_to
+from switchboard.amqp import CallQueueType, Topology, is_direct_reply_to
 from switchboard.contracts.tools import (
     ToolCallResult,
-    ToolError,
     ToolErrorCode,
     parse_tool_call_request,
 )
 from switchboard.observability import log_context
+from switchboard.runtime.deadletter import DeadLetters
 from switchboard.worker.executor import Executor
 from switchboard.worker.metrics import WorkerMetrics
 from switchboard.worker.upgrade import retire_other_call_queues
@@ -73,7 +71,7 @@ class ToolConsumer:
         self._reply_confirms = reply_confirms
         self._channel: AbstractChannel | None = None
         self._confirmed: AbstractChannel | None = None
-        self._dlx: AbstractExchange | None = None
+        self._dead_letters: DeadLetters | None = None
         self._consumers: list[tuple[AbstractQueue, ConsumerTag]] = []
         self._in_flight = 0
         self._idle = asyncio.Event()
@@ -97,7 +95,11 @@ class ToolConsumer:
         self._channel = channel
         # answers to named reply queues and dead letters: confirmed before the ack
         self._confirmed = await self._connection.channel(publisher_confirms=True)
-        self._dlx = await self._topology.declare_dead_letters(self._confirmed)
+        self._dead_letters = DeadLetters(
+            await self._topology.declare_dead_letters(self._confirmed),
+            routing_key=DLQ_ROUTING_KEY,
+            counter=self._metrics.dead_letters,
+        )
         tools = list(self._executor.registry)
         queues = [
             await self._topology.declare_tool_queue(channel, name, self._queue_type)
@@ -252,27 +254,17 @@ class ToolConsumer:
     async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
         """Keep the message in ``{ns}.tools.dlq`` with the reason; answer the caller if it can
         be identified; then acknowledge, so it never loops."""
-        assert self._dlx is not None
-        log.warning(
-            "dead-lettering a message",
-            extra={"reason": reason, "message_id": message.message_id},
-        )
-        self._metrics.dead_letters.labels(reason.split(":")[0]).inc()
-        headers = dict(message.headers or {})
-        headers[REASON_HEADER] = reason
-        headers["x-switchboard-queue"] = message.routing_key or ""
+        assert self._dead_letters is not None
         try:
-            await self._dlx.publish(
-                aio_pika.Message(
-                    body=message.body,
-                    headers=headers,
-                    content_type=message.content_type,
-                    correlation_id=message.correlation_id,
-                    message_id=message.message_id,
-                    reply_to=message.reply_to,
-                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                ),
-                routing_key=DLQ_ROUTING_KEY,
+            await self._dead_letters.keep(
+                message.body,
+                reason=reason,
+                queue=message.routing_key or "",
+                headers=message.headers,
+                content_type=message.content_type,
+                message_id=message.message_id,
+                correlation_id=message.correlation_id,
+                reply_to=message.reply_to,
             )
         except Exception as exc:
             log.warning("could not dead-letter; rejecting instead", extra={"error": repr(exc)})
@@ -280,14 +272,10 @@ class ToolConsumer:
             await message.reject(requeue=False)
             return
         if message.reply_to and message.correlation_id:
-            error = ToolCallResult(
-                call_id=message.correlation_id[:128],
-                ok=False,
-                error=ToolError(
-                    code=ToolErrorCode.INVALID_ARGUMENTS,
-                    message="The tool call request could not be read.",
-                ),
-                duration_ms=0,
+            error = ToolCallResult.failure(
+                message.correlation_id[:128],
+                ToolErrorCode.INVALID_ARGUMENTS,
+                "The tool call request could not be read.",
                 worker=self._executor.worker_id,
             )
             try:

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Request
 
-from switchboard.observability import CONTENT_TYPE_LATEST, metrics_payload
+from switchboard.runtime.probes import probe_routes
 from switchboard.worker.service import WorkerService
 from switchboard.worker.settings import WorkerSettings
 
@@ -20,9 +19,6 @@ __all__ = ["create_app"]
 def _service(request: Request) -> WorkerService:
     service: WorkerService = request.state.worker
     return service
-
-
-ServiceDep = Annotated[WorkerService, Depends(_service)]
 
 
 def create_app(settings: WorkerSettings, *, service: WorkerService | None = None) -> FastAPI:
@@ -39,17 +35,5 @@ def create_app(settings: WorkerSettings, *, service: WorkerService | None = None
 
     app = FastAPI(title="Switchboard tool worker", lifespan=lifespan, docs_url=None, redoc_url=None)
 
-    @app.get("/healthz")
-    async def healthz(worker: ServiceDep) -> dict[str, str]:
-        return {"status": "ok", "worker": worker.settings.worker_id, "state": str(worker.state)}
-
-    @app.get("/readyz")
-    async def readyz(worker: ServiceDep) -> JSONResponse:
-        checks = await worker.readiness()
-        return JSONResponse(checks, status_code=200 if checks["ready"] else 503)
-
-    @app.get("/metrics")
-    async def metrics(worker: ServiceDep) -> Response:
-        return Response(metrics_payload(worker.metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
+    app.include_router(probe_routes(_service))
     return app

@@ -10,15 +10,14 @@ import enum
 import logging
 from typing import Any
 
-import aio_pika
 import redis.asyncio as aioredis
 from aio_pika.abc import AbstractRobustConnection
-from sqlalchemy import text
 
 from switchboard.amqp import Topology
 from switchboard.db import create_engine
 from switchboard.keys import RedisKeys
-from switchboard.settings import redact_url
+from switchboard.runtime.backoff import connect_broker
+from switchboard.runtime.probes import database_answers
 from switchboard.worker.catalog import CatalogAnnouncer
 from switchboard.worker.consumer import ToolConsumer
 from switchboard.worker.context import BusinessRules, Clock
@@ -31,9 +30,6 @@ from switchboard.worker.tools import default_registry
 __all__ = ["WorkerService", "WorkerState"]
 
 log = logging.getLogger(__name__)
-
-#: Backoff between attempts to reach the broker at start-up (seconds, capped).
-CONNECT_BACKOFF = (0.5, 1.0, 2.0, 5.0)
 
 
 class WorkerState(enum.StrEnum):
@@ -102,7 +98,11 @@ class WorkerService:
         self._tasks.append(asyncio.create_task(self._serve(), name="worker-serve"))
 
     async def _serve(self) -> None:
-        self.connection = await self._connect()
+        self.connection = await connect_broker(
+            self.settings.amqp_url,
+            connection_name=f"switchboard-worker:{self.settings.worker_id}",
+            reconnect_s=self.settings.amqp_reconnect_s,
+        )
         self.consumer = ToolConsumer(
             connection=self.connection,
             topology=self.topology,
@@ -121,31 +121,6 @@ class WorkerService:
             "worker serving",
             extra={"worker_id": self.settings.worker_id, "tools": len(self.registry)},
         )
-
-    async def _connect(self) -> AbstractRobustConnection:
-        attempt = 0
-        while True:
-            try:
-                return await aio_pika.connect_robust(
-                    self.settings.amqp_url,
-                    client_properties={
-                        "connection_name": f"switchboard-worker:{self.settings.worker_id}"
-                    },
-                    timeout=10,
-                    reconnect_interval=self.settings.amqp_reconnect_s,
-                )
-            except Exception as exc:
-                delay = CONNECT_BACKOFF[min(attempt, len(CONNECT_BACKOFF) - 1)]
-                attempt += 1
-                log.warning(
-                    "broker unreachable; retrying",
-                    extra={
-                        "amqp_url": redact_url(self.settings.amqp_url),
-                        "error": repr(exc),
-                        "retry_in_s": delay,
-                    },
-                )
-                await asyncio.sleep(delay)
 
     async def stop(self) -> None:
         """Stop consuming, finish in-flight calls (bounded), withdraw the catalog, close all."""
@@ -185,6 +160,10 @@ class WorkerService:
             and self.consumer.consuming
         )
 
+    def health(self) -> dict[str, str]:
+        """The body of ``/healthz``."""
+        return {"status": "ok", "worker": self.settings.worker_id, "state": str(self.state)}
+
     async def readiness(self) -> dict[str, Any]:
         """Checks behind ``/readyz``: consuming on an open broker connection, Postgres
         answering, catalog announced."""
@@ -193,12 +172,8 @@ class WorkerService:
             "broker": self._live(),
             "catalog": self.catalog.announced,
         }
-        try:
-            async with asyncio.timeout(min(1.0, self.settings.database_timeout_s)):
-                async with self.engine.connect() as conn:
-                    await conn.execute(text("SELECT 1"))
-            checks["database"] = True
-        except Exception:
-            checks["database"] = False
+        checks["database"] = await database_answers(
+            self.engine, timeout_s=min(1.0, self.settings.database_timeout_s)
+        )
         checks["ready"] = bool(checks["broker"] and checks["database"] and checks["catalog"])
         return checks

@@ -1,4 +1,4 @@
-"""Deterministic, realistic synthetic data for the order database.
+"""Deterministic, realistic synthetic data for the order database (``switchboard seed``).
 
 ``seed(session, as_of=...)`` fills an *empty* database and does nothing when customers already
 exist, so running it twice changes nothing. The same ``as_of`` date and ``rng_seed`` always give
@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from switchboard.db.demo import DEMO_CUSTOMERS, FIRST_ORDER_ID
 from switchboard.db.shop import (
     Customer,
     Order,
@@ -26,9 +27,7 @@ from switchboard.db.shop import (
     ShipmentEvent,
 )
 
-__all__ = ["DEMO_CUSTOMERS", "SeedReport", "build_dataset", "seed"]
-
-FIRST_ORDER_ID = 100001
+__all__ = ["SeedReport", "build_dataset", "seed"]
 
 FIRST_NAMES = [
     "Aarav",
@@ -150,39 +149,6 @@ CATALOG: tuple[tuple[str, str, int, int], ...] = (
     ("grocery", "Organic Coffee Beans", 1799, 0),
 )
 COLOURS = ("Black", "White", "Blue", "Red", "Green", "Grey")
-
-#: Documented demo customers for the voice page: (id, name, orders as (status, days ago placed)).
-DEMO_CUSTOMERS: tuple[tuple[str, str, tuple[tuple[OrderStatus, int], ...]], ...] = (
-    (
-        "cus_0001",
-        "Priya Sharma",
-        (
-            (OrderStatus.SHIPPED, 3),
-            (OrderStatus.DELIVERED, 8),
-            (OrderStatus.PLACED, 0),
-        ),
-    ),
-    (
-        "cus_0002",
-        "James Miller",
-        (
-            (OrderStatus.OUT_FOR_DELIVERY, 4),
-            (OrderStatus.DELIVERED, 75),
-            (OrderStatus.PACKED, 1),
-        ),
-    ),
-    (
-        "cus_0003",
-        "Mei Chen",
-        (
-            (OrderStatus.DELIVERED, 5),
-            (OrderStatus.CANCELLED, 12),
-            (OrderStatus.RETURNED, 40),
-        ),
-    ),
-    ("cus_0004", "Diego Fernandez", ((OrderStatus.PLACED, 1), (OrderStatus.SHIPPED, 2))),
-    ("cus_0005", "Amara Mensah", ((OrderStatus.DELIVERED, 2),)),
-)
 
 _STATUS_MIX = (
     (OrderStatus.DELIVERED, 45),
