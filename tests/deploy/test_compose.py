@@ -114,6 +114,7 @@ def test_stop_grace_covers_the_drain(services: dict[str, Any]) -> None:
         ("gateway", "GATEWAY_DRAIN_TIMEOUT_S"),
         ("worker", "WORKER_SHUTDOWN_TIMEOUT_S"),
         ("store", "STORE_SHUTDOWN_TIMEOUT_S"),
+        ("phone", "PHONE_DRAIN_TIMEOUT_S"),
     ):
         service = services[name]
         deadline = float(service["environment"][setting])

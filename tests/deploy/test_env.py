@@ -66,6 +66,9 @@ SECRET_STAND_INS = {
     "STORE_USERS": "lee:admin:{hash}",
     "TWILIO_AUTH_TOKEN": "a-twilio-auth-token-from-the-secret",
     "PHONE_GATEWAY_SERVER_KEY": "a-server-key-from-the-secret",
+    "ACS_CONNECTION_STRING": "endpoint=https://contoso.communication.azure.com/;"
+    "accesskey=YW4tYWNzLWFjY2Vzcy1rZXktZnJvbS10aGUtc2VjcmV0",
+    "ACS_EVENTGRID_SECRET": "an-event-grid-secret-from-the-secret",
 }
 
 

@@ -290,6 +290,7 @@ def test_termination_grace_covers_the_drain(
         "gateway": "GATEWAY_DRAIN_TIMEOUT_S",
         "worker": "WORKER_SHUTDOWN_TIMEOUT_S",
         "store": "STORE_SHUTDOWN_TIMEOUT_S",
+        "phone": "PHONE_DRAIN_TIMEOUT_S",
     }
     for component, setting in deadlines.items():
         deployment = find(docs, "Deployment", f"switchboard-{component}")

@@ -190,6 +190,8 @@ def add_acs_routes(app: FastAPI) -> None:
         if validation is not None:
             log.info("Event Grid subscription validated")
             return JSONResponse({"validationResponse": validation})
+        if calls and bridge.draining:
+            return bridge.refuse_new_call("acs_incoming")  # Event Grid delivers it again
         for call in calls:
             try:
                 await acs.incoming(call, request)

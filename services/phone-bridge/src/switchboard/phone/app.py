@@ -73,6 +73,38 @@ class Bridge:
         )
         self.calls: set[asyncio.Task[None]] = set()
         self.acs = AcsCarrier(self) if settings.acs_enabled else None
+        #: set by :meth:`drain` (SIGTERM): new calls are refused, calls in progress go on
+        self.draining = False
+
+    async def drain(self) -> None:
+        """SIGTERM: refuse new calls (readiness fails, so the load balancer stops sending them;
+        a new-call webhook that still arrives gets 503 and the carrier tries its fallback) and
+        let the calls in progress end, at most ``PHONE_DRAIN_TIMEOUT_S``; what is left then is
+        cut when the server stops."""
+        self.draining = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.drain_timeout_s
+        log.info(
+            "draining", extra={"calls": len(self.calls), "timeout_s": self.settings.drain_timeout_s}
+        )
+        # a call verified before the drain may still connect its media stream: wait for it too
+        while self.calls and (left := deadline - loop.time()) > 0:
+            await asyncio.wait(set(self.calls), timeout=left, return_when=asyncio.FIRST_COMPLETED)
+        if self.calls:
+            log.warning("drain timed out; cutting calls", extra={"calls": len(self.calls)})
+        else:
+            log.info("drained")
+
+    def refuse_new_call(self, route: str) -> JSONResponse:
+        """A new call while draining: 503, so the carrier tries its fallback (another replica
+        behind the same address, once readiness has taken this one out)."""
+        self.metrics.webhooks.labels(route, "draining").inc()
+        log.info("new call refused: draining", extra={"route": route})
+        return JSONResponse(
+            {"code": "draining", "message": "This bridge is shutting down; try another."},
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
 
     async def close(self) -> None:
         for task in list(self.calls):
@@ -90,7 +122,10 @@ class Bridge:
             checks["database"] = f"error: {type(exc).__name__}"
         checks["gateway"] = "ok" if await self.gateway.ready() else "unreachable"
         checks["calls"] = len(self.calls)
-        checks["ready"] = checks["database"] == "ok" and checks["gateway"] == "ok"
+        checks["draining"] = self.draining
+        checks["ready"] = (
+            checks["database"] == "ok" and checks["gateway"] == "ok" and not self.draining
+        )
         return checks
 
     # -- URLs as the carrier sees them ---------------------------------------------------------
@@ -166,6 +201,8 @@ def create_app(settings: PhoneSettings, *, control: CallControl | None = None) -
         params = await _signed_form(request, bridge, "voice")
         if params is None:
             return _refused()
+        if bridge.draining:
+            return bridge.refuse_new_call("voice")
         number = normalise_e164(
             params.get("From", ""), default_country_code=settings.default_country_code
         )

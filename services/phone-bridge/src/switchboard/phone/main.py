@@ -14,11 +14,17 @@ __all__ = ["main"]
 def main() -> None:
     settings = PhoneSettings()
     configure_logging("phone", level=settings.log_level, fmt=settings.log_format)
+    app = create_app(settings)
+
+    async def drain() -> None:
+        await app.state.bridge.drain()
+
     serve(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
-        graceful_timeout_s=max(1, int(settings.drain_timeout_s)),
+        drain=drain,  # SIGTERM: calls in progress end first (PHONE_DRAIN_TIMEOUT_S)
+        graceful_timeout_s=5,
         headers=[("server", "switchboard-phone")],
         ws_max_size=1024 * 1024,
         ws_per_message_deflate=False,

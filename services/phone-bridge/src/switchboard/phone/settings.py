@@ -167,7 +167,13 @@ class PhoneSettings(BaseServiceSettings, DatabaseSettings):
         "tool or response to finish (so its outcome is recorded).",
     )
     max_calls: int = Field(default=1000, ge=1, le=100000, validation_alias="PHONE_MAX_CALLS")
-    drain_timeout_s: float = Field(default=20.0, ge=0, validation_alias="PHONE_DRAIN_TIMEOUT_S")
+    drain_timeout_s: float = Field(
+        default=600.0,
+        ge=0,
+        validation_alias="PHONE_DRAIN_TIMEOUT_S",
+        description="On SIGTERM, longest wait for calls in progress to end (new calls are "
+        "refused meanwhile); what is left then is cut.",
+    )
 
     @field_validator(
         "public_url", "gateway_url", "twilio_api_base_url", "store_url", "acs_jwks_url"
