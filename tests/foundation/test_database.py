@@ -11,8 +11,8 @@ from sqlalchemy import func, select, text
 from switchboard.cli.db import downgrade, migrate, run_seed
 from switchboard.cli.seed import build_dataset
 from switchboard.db import create_engine, create_sessionmaker
-from switchboard.db.demo import DEMO_CUSTOMERS
 from switchboard.db.shop import Customer, Order, OrderStatus, Shipment
+from switchboard.demo import DEMO_CUSTOMERS
 from tests.conftest import create_database, drop_database
 from tests.infra import InfraUrls
 

@@ -14,7 +14,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from switchboard.db import create_engine
-from switchboard.runtime.probes import database_answers, probe_routes
+from switchboard.db.engine import database_answers
+from switchboard.runtime.probes import probe_routes
 
 
 def closed_port() -> int:

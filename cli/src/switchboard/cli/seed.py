@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from switchboard.db.demo import DEMO_CUSTOMERS, FIRST_ORDER_ID
 from switchboard.db.shop import (
     Customer,
     Order,
@@ -26,6 +25,7 @@ from switchboard.db.shop import (
     Shipment,
     ShipmentEvent,
 )
+from switchboard.demo import DEMO_CUSTOMERS, FIRST_ORDER_ID
 
 __all__ = ["SeedReport", "build_dataset", "seed"]
 

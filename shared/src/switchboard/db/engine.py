@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
-__all__ = ["create_engine", "create_sessionmaker"]
+__all__ = ["create_engine", "create_sessionmaker", "database_answers"]
 
 
 def create_engine(
@@ -37,3 +40,14 @@ def create_engine(
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def database_answers(engine: AsyncEngine, *, timeout_s: float) -> bool:
+    """A readiness check: whether the database answers ``SELECT 1`` within *timeout_s*."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+    except Exception:
+        return False
+    return True

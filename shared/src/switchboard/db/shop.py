@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from switchboard.contracts.orders import OrderStatus
 from switchboard.db.base import SHOP_SCHEMA, Base
 
 __all__ = [
@@ -56,16 +57,6 @@ def _fk(target: str) -> ForeignKey:
 
 def _created() -> Mapped[datetime]:
     return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
-
-
-class OrderStatus(enum.StrEnum):
-    PLACED = "placed"
-    PACKED = "packed"
-    SHIPPED = "shipped"
-    OUT_FOR_DELIVERY = "out_for_delivery"
-    DELIVERED = "delivered"
-    CANCELLED = "cancelled"
-    RETURNED = "returned"
 
 
 #: Statuses in which an order has not left the warehouse (cancel / change address allowed).

@@ -8,19 +8,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from switchboard.observability import CONTENT_TYPE_LATEST, metrics_payload
 
-__all__ = ["Probed", "database_answers", "probe_routes"]
+__all__ = ["Probed", "probe_routes"]
 
 
 class _Metrics(Protocol):
@@ -65,14 +62,3 @@ def probe_routes(
         return Response(metrics_payload(registry), media_type=CONTENT_TYPE_LATEST)
 
     return router
-
-
-async def database_answers(engine: AsyncEngine, *, timeout_s: float) -> bool:
-    """A readiness check: whether the database answers ``SELECT 1`` within *timeout_s*."""
-    try:
-        async with asyncio.timeout(timeout_s):
-            async with engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-    except Exception:
-        return False
-    return True

@@ -15,9 +15,9 @@ import redis.asyncio as aioredis
 
 from switchboard.amqp import Topology
 from switchboard.db import create_engine, create_sessionmaker
+from switchboard.db.engine import database_answers
 from switchboard.keys import RedisKeys
 from switchboard.runtime.backoff import retry_forever
-from switchboard.runtime.probes import database_answers
 from switchboard.settings import redact_url
 from switchboard.store.ingest import Ingest
 from switchboard.store.metrics import StoreMetrics

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 from starlette.routing import WebSocketRoute
 
 from switchboard.amqp import Topology
+from switchboard.demo import demo_customer_listing
 from switchboard.gateway.broker import Broker, EventPublisher
 from switchboard.gateway.catalog import CatalogReader
 from switchboard.gateway.errors import CloseCode
@@ -268,10 +269,6 @@ def create_app(
 
     @app.get("/dev/customers")
     async def dev_customers(_: DevOnly) -> list[dict[str, Any]]:
-        # imported here: the demo table names OrderStatus from the SQLAlchemy schema, which the
-        # gateway otherwise never needs
-        from switchboard.db.demo import demo_customer_listing
-
         return demo_customer_listing()
 
     @app.post("/admin/sessions/{session_id}/end", status_code=202)

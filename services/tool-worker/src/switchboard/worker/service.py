@@ -15,9 +15,9 @@ from aio_pika.abc import AbstractRobustConnection
 
 from switchboard.amqp import Topology
 from switchboard.db import create_engine
+from switchboard.db.engine import database_answers
 from switchboard.keys import RedisKeys
 from switchboard.runtime.backoff import connect_broker
-from switchboard.runtime.probes import database_answers
 from switchboard.worker.catalog import CatalogAnnouncer
 from switchboard.worker.consumer import ToolConsumer
 from switchboard.worker.context import BusinessRules, Clock

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from switchboard.db.shop import OrderStatus
+from switchboard.contracts.orders import OrderStatus
 
 __all__ = ["DEMO_CUSTOMERS", "FIRST_ORDER_ID", "demo_customer_listing"]
 
