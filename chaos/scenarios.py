@@ -46,6 +46,8 @@ class Ctx:
     goodbye: bool = True
     #: how long a caller waits for a reply while nothing arrives
     turn_timeout_s: float = 30.0
+    #: callers type each turn's words before saying them (the emulator's speech-free mode)
+    typed_words: bool = False
     rr: int = 0
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -166,6 +168,7 @@ async def run_fault(ctx: Ctx, name: str, fault: Fault, *, fault_at: float = 0.3)
         ramp_s=min(5.0, ctx.duration_s / 4),
         turn_timeout_s=ctx.turn_timeout_s,
         goodbye=ctx.goodbye,
+        typed_words=ctx.typed_words,
     )
     await test.prepare()
     load = asyncio.create_task(test.run())

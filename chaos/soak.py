@@ -19,13 +19,15 @@ FLAT_GROWTH = 0.20
 
 async def soak(ctx: Ctx, *, callers: int, minutes: float) -> FaultRow:
     duration = minutes * 60
-    row = FaultRow(fault="soak", load=f"{callers} callers/{minutes:g}min")
+    mode = ", speech-free emulator" if ctx.typed_words else ""
+    row = FaultRow(fault="soak", load=f"{callers} callers/{minutes:g}min{mode}")
     test = LoadTest(
         callers=demo_callers(callers),
         endpoint_for=ctx.endpoint_for,
         duration_s=duration,
         ramp_s=min(60.0, duration / 5),
         turn_timeout_s=max(60.0, ctx.turn_timeout_s),
+        typed_words=ctx.typed_words,
     )
     await test.prepare()
     services = [

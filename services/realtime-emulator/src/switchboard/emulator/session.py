@@ -71,7 +71,7 @@ class RealtimeSession:
         self.id = new_id("sess_emu")
         self.dialect = dialect
         self.speech = speech
-        self.config = SessionConfig(session_id=self.id, model=model)
+        self.config = SessionConfig(session_id=self.id, model=model, instructions=speech.notice)
         self.config.expires_at = int(time.time() + max_session_s)
         self.max_session_s = max_session_s
         self._receive = receive
