@@ -205,3 +205,42 @@ async def test_a_load_test_caller_types_then_says_each_turn(text_emulator: str, 
     assert record.user_transcript == [words]
     assert record.vad_stopped_at is not None and record.latency_ms is not None
     assert record.bot_transcript and not record.timed_out
+
+
+async def test_the_backlog_of_a_client_that_left_is_dropped() -> None:
+    """A session behind on its audio stops when its client closes: the queued appends are not
+    worked through for nobody (a soak found hung-up sessions outnumbering callers five to one)."""
+    from switchboard.emulator.dialect import GaDialect
+    from switchboard.emulator.session import RealtimeSession, SessionClosed
+
+    speech = Speech(EmulatorSettings(EMULATOR_API_KEY=API_KEY, EMULATOR_SPEECH="text"))
+    chunk = json.dumps(
+        {"type": "input_audio_buffer.append", "audio": base64.b64encode(bytes(1920)).decode()}
+    )
+    queued = [chunk] * 300
+    taken_in = 0
+
+    async def receive() -> str:
+        if not queued:
+            raise SessionClosed
+        return queued.pop()
+
+    async def send(text: str) -> None:
+        return None
+
+    session = RealtimeSession(
+        model="m", dialect=GaDialect(), speech=speech, receive=receive, send=send
+    )
+
+    async def slow_append(samples: np.ndarray) -> None:
+        nonlocal taken_in
+        taken_in += 1
+        await asyncio.sleep(0.01)  # a busy emulator
+
+    session.input.append = slow_append  # type: ignore[method-assign]
+    try:
+        async with asyncio.timeout(2.0):  # all 300 (in batches) would take several seconds
+            await session.run()
+    finally:
+        speech.close()
+    assert not queued and taken_in < 10
