@@ -37,7 +37,11 @@ _SHIPPED = ("shipped", "out_for_delivery", "delivered", "returned")
 #: phrasings per tool: (tuning phrasings, held-out phrasings); {o} order, {p} product
 _PHRASINGS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "check_order_status": (
-        ("Where is my order {o}?", "Any news about order {o}? I'd like an update."),
+        (
+            "Where is my order {o}?",
+            "Any news about order {o}? I'd like an update.",
+            "What's going on with order {o}?",
+        ),
         ("What's happening with order {o}?", "Has my order {o} shipped yet?"),
     ),
     "track_shipment": (
@@ -49,7 +53,11 @@ _PHRASINGS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("Can you tell me what orders I have?", "What have I bought lately?"),
     ),
     "get_customer_info": (
-        ("What email do you have on file for me?", "What are my account details?"),
+        (
+            "What email do you have on file for me?",
+            "What are my account details?",
+            "What email have you got on me?",
+        ),
         ("Which phone number is on my account?", "What address do you have for me?"),
     ),
     "get_product_info": (
@@ -57,7 +65,11 @@ _PHRASINGS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("What's the price of the {p}?", "Do you have the {p} in stock?"),
     ),
     "process_return": (
-        ("I want to return order {o}, it doesn't fit.", "I'd like my money back for order {o}."),
+        (
+            "I want to return order {o}, it doesn't fit.",
+            "I'd like my money back for order {o}.",
+            "I need to make a return for order {o}.",
+        ),
         ("Can I send back order {o}? It arrived damaged.", "Please start a return for order {o}."),
     ),
     "cancel_order": (

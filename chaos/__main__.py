@@ -85,6 +85,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--soak-minutes", type=float, default=10.0)
     parser.add_argument("--no-soak", action="store_true", help="skip the soak")
     parser.add_argument(
+        "--emulator-speech",
+        choices=("engines", "text"),
+        default="engines",
+        help="text: run the emulator in its speech-free load mode (EMULATOR_SPEECH=text; no "
+        "recognition or synthesis, so two cores carry hundreds of callers); callers type each "
+        "turn's words and still stream the speech, which the emulator's VAD checks",
+    )
+    parser.add_argument(
         "--real-restarts",
         action="store_true",
         help="restart the real local RabbitMQ (rabbitmqctl stop_app/start_app) instead of "
@@ -144,6 +152,7 @@ async def main(args: argparse.Namespace) -> int:
         redis_url=RedisSettings().redis_url,
         workers=2,
         gateways=2,
+        emulator_speech=args.emulator_speech,
     )
     log_dir = Path(tempfile.mkdtemp(prefix="switchboard-chaos-"))
     stack = Stack(config, log_dir=log_dir, real_restarts=args.real_restarts)
@@ -174,6 +183,7 @@ async def main(args: argparse.Namespace) -> int:
         probe_order=int(callers[0].question.rstrip("?").split()[-1]),
         goodbye=not args.quick,
         turn_timeout_s=args.turn_timeout,
+        typed_words=args.emulator_speech == "text",
     )
     try:
         for index, (name, fault) in enumerate(FAULTS.items()):

@@ -25,7 +25,7 @@ from switchboard.cli.endpoint import Endpoint, gateway_endpoint
 from switchboard.cli.loadtest import Caller, LoadReport, LoadTest
 from switchboard.toolclient import ToolClient
 
-__all__ = ["Ctx", "run_fault"]
+__all__ = ["Ctx", "effects", "run_fault", "settle"]
 
 Fault = Callable[["Ctx", FaultRow], Awaitable[None]]
 
@@ -46,6 +46,8 @@ class Ctx:
     goodbye: bool = True
     #: how long a caller waits for a reply while nothing arrives
     turn_timeout_s: float = 30.0
+    #: callers type each turn's words before saying them (the emulator's speech-free mode)
+    typed_words: bool = False
     rr: int = 0
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -79,9 +81,7 @@ async def _stored(ctx: Ctx, window: WitnessWindow) -> set[str]:
     return {row["event_id"] for row in rows}
 
 
-async def _settle(
-    ctx: Ctx, window: WitnessWindow, within_s: float = 90.0
-) -> tuple[set[str], float]:
+async def settle(ctx: Ctx, window: WitnessWindow, within_s: float = 90.0) -> tuple[set[str], float]:
     """Wait until the store holds every event the witness saw (or *within_s* passed)."""
     began = time.monotonic()
     await ctx.witness.quiet(within_s=within_s / 2)
@@ -106,7 +106,7 @@ class Effects:
     cancellations: int
 
 
-async def _effects(ctx: Ctx) -> Effects:
+async def effects(ctx: Ctx) -> Effects:
     conn = await ctx.db()
     try:
         row = await conn.fetchrow(
@@ -158,7 +158,7 @@ async def run_fault(ctx: Ctx, name: str, fault: Fault, *, fault_at: float = 0.3)
     """Run callers for ``ctx.duration_s``; inject *fault* after *fault_at* of it; count."""
     row = FaultRow(fault=name, load=_load_label(ctx))
     window = ctx.witness.open_window()
-    effects_before = await _effects(ctx)
+    effects_before = await effects(ctx)
     test = LoadTest(
         callers=ctx.callers,
         endpoint_for=ctx.endpoint_for,
@@ -166,6 +166,7 @@ async def run_fault(ctx: Ctx, name: str, fault: Fault, *, fault_at: float = 0.3)
         ramp_s=min(5.0, ctx.duration_s / 4),
         turn_timeout_s=ctx.turn_timeout_s,
         goodbye=ctx.goodbye,
+        typed_words=ctx.typed_words,
     )
     await test.prepare()
     load = asyncio.create_task(test.run())
@@ -176,8 +177,8 @@ async def run_fault(ctx: Ctx, name: str, fault: Fault, *, fault_at: float = 0.3)
         load.cancel()
         raise
     report: LoadReport = await load
-    stored, settle_s = await _settle(ctx, window)
-    effects_after = await _effects(ctx)
+    stored, settle_s = await settle(ctx, window)
+    effects_after = await effects(ctx)
     row.calls = report.calls_started
     row.events_published = len(window.event_ids)
     row.events_stored = len(stored & window.event_ids)

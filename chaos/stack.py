@@ -49,6 +49,8 @@ class StackConfig:
     workers: int = 2
     gateways: int = 2
     emulator_asr: str = "pocketsphinx"
+    #: "engines", or "text" for the emulator's speech-free load mode (callers type their words)
+    emulator_speech: str = "engines"
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -112,7 +114,11 @@ class Stack:
         self.emulator = self.procs.add(
             "emulator",
             "switchboard-emulator",
-            env={"EMULATOR_PORT": str(port), "EMULATOR_ASR": self.config.emulator_asr},
+            env={
+                "EMULATOR_PORT": str(port),
+                "EMULATOR_ASR": self.config.emulator_asr,
+                "EMULATOR_SPEECH": self.config.emulator_speech,
+            },
             health_url=f"http://127.0.0.1:{port}/healthz",
         )
         emulator_url = f"ws://127.0.0.1:{port}"

@@ -69,6 +69,31 @@ def test_intent_from_the_whole_utterance(said: str, tool: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("said", "tool"),
+    [
+        # "what's going on with X" asks for X's status
+        ("What's going on with order 101677?", "check_order_status"),
+        ("What is new with my order 101677?", "check_order_status"),
+        # "what ... have you got on me" asks for the caller's own details
+        ("What email have you got on me?", "get_customer_info"),
+        ("Which phone number do you keep for me?", "get_customer_info"),
+        # a light verb before the action's noun asks for the action
+        ("I need to make a return for order 101677.", "process_return"),
+        ("Can I file a cancellation for order 100002?", "cancel_order"),
+        # an -ing form after a noun describes a product; after a pronoun it is the act
+        ("How much are the noise cancelling earbuds?", "get_product_info"),
+        ("I'm cancelling order 100002, it is late.", "cancel_order"),
+        ("I'm thinking about cancelling order 100002.", "cancel_order"),
+    ],
+)
+def test_idioms_light_verbs_and_modifiers(said: str, tool: str) -> None:
+    """Tuning cases (written text): idiomatic status and account questions, an action asked for
+    with a light verb and its noun, and an -ing adjective that names no act."""
+    choice = choose_tool(said, SPECS)
+    assert choice.tool is not None and choice.tool.name == tool
+
+
+@pytest.mark.parametrize(
     "said",
     [
         "What's the weather like today?",

@@ -29,7 +29,9 @@ __all__ = ["CallOptions", "CallResult", "Turn", "run_call"]
 
 @dataclass(frozen=True)
 class Turn:
-    """Something the caller says (``audio``: 24 kHz int16) or types (``text``)."""
+    """Something the caller says (``audio``: 24 kHz int16) or types (``text``). With both, the
+    caller types the words (no ``response.create``) and then says them: what an emulator in its
+    speech-free load mode (``EMULATOR_SPEECH=text``) hears as the spoken turn's words."""
 
     label: str
     audio: np.ndarray | None = None
@@ -152,6 +154,18 @@ class _Microphone:
             await asyncio.sleep(max(0.0, due - loop.time()))
 
 
+def _typed_item(text: str | None) -> dict[str, Any]:
+    """``conversation.item.create`` of a user message typing *text*."""
+    return {
+        "type": "conversation.item.create",
+        "item": {
+            "type": "message",
+            "role": "user",
+            "content": [{"type": "input_text", "text": text}],
+        },
+    }
+
+
 async def _connect(endpoint: Endpoint, open_within_s: float) -> ClientConnection:
     try:
         return await websockets.connect(
@@ -234,22 +248,13 @@ async def run_call(
         for position, spec in enumerate(options.turns):
             turn = state.begin_turn(spec.kind, spec.label, loop.time())
             if spec.audio is not None:
+                if spec.text is not None:
+                    await ws.send(json.dumps(_typed_item(spec.text)))
                 mark, done = mic.say(spec.audio, speech_end_ms(spec.audio) * SAMPLE_RATE // 1000)
                 turn.speech_end = await mark
                 await done
             else:
-                await ws.send(
-                    json.dumps(
-                        {
-                            "type": "conversation.item.create",
-                            "item": {
-                                "type": "message",
-                                "role": "user",
-                                "content": [{"type": "input_text", "text": spec.text}],
-                            },
-                        }
-                    )
-                )
+                await ws.send(json.dumps(_typed_item(spec.text)))
                 await ws.send(json.dumps({"type": "response.create"}))
                 turn.speech_end = loop.time()
                 if on_line:

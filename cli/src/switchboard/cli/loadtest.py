@@ -180,6 +180,7 @@ class LoadTest:
         ramp_s: float = 0.0,
         turn_timeout_s: float = 30.0,
         goodbye: bool = True,
+        typed_words: bool = False,
     ) -> None:
         self.callers = callers
         self.endpoint_for = endpoint_for
@@ -187,6 +188,8 @@ class LoadTest:
         self.ramp_s = ramp_s
         self.turn_timeout_s = turn_timeout_s
         self.goodbye = goodbye
+        #: type each turn's words before saying them (for an emulator with EMULATOR_SPEECH=text)
+        self.typed_words = typed_words
         self.report = LoadReport(sessions=len(callers), duration_s=duration_s)
         self.active = 0
         self.live: set[CallState] = set()
@@ -207,11 +210,9 @@ class LoadTest:
     async def _one_call(self, caller: Caller) -> None:
         report = self.report
         report.calls_started += 1
-        turns = [Turn(caller.question, self._audio[caller.question])]
-        if caller.follow_up:
-            turns.append(Turn(caller.follow_up, self._audio[caller.follow_up]))
-        if self.goodbye:
-            turns.append(Turn(GOODBYE, self._audio[GOODBYE]))
+        said = [caller.question, *([caller.follow_up] if caller.follow_up else [])]
+        said += [GOODBYE] if self.goodbye else []
+        turns = [Turn(text, self._audio[text], text if self.typed_words else None) for text in said]
         try:
             endpoint = await self.endpoint_for(caller.customer_id)
             state = CallState()

@@ -145,9 +145,12 @@ def create_app(settings: EmulatorSettings, *, speech: Speech | None = None) -> F
 
     @app.get("/")
     async def info() -> dict[str, object]:
+        speech_mode: Speech = app.state.speech
         return {
             "service": EMULATOR_MARKER,
             "description": "Offline emulator of the Azure/OpenAI Realtime API (not a real model).",
+            "speech": speech_mode.mode,
+            **({"notice": speech_mode.notice} if speech_mode.notice else {}),
             "endpoints": [
                 "/openai/v1/realtime?model=",
                 "/v1/realtime?model=",

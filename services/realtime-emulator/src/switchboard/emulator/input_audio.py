@@ -1,6 +1,6 @@
 """A session's input audio: appended chunks resampled and run through the VAD, server-VAD turns,
 ``input_audio_buffer.commit``/``clear``, the idle timeout, and the transcription of each committed
-user turn. The bookkeeping lives in :class:`~switchboard.emulator.input_buffer.InputBuffer`; this
+user turn (in the speech-free mode: the words typed before it). The bookkeeping lives in :class:`~switchboard.emulator.input_buffer.InputBuffer`; this
 module carries it out against the session (events out, responses started and interrupted)."""
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from switchboard.emulator.errors import ProtocolError
 from switchboard.emulator.idle import IdleTimer
 from switchboard.emulator.ids import new_id
 from switchboard.emulator.input_buffer import InputBuffer, samples_to_ms
+from switchboard.emulator.synthetic import typed_words_before
 from switchboard.emulator.vad import SAMPLE_RATE, WINDOW, SpeechStarted, TurnDetector, VadStream
 
 if TYPE_CHECKING:
@@ -240,7 +241,11 @@ class InputAudio:
         session = self._session
         started = time.perf_counter()
         try:
-            transcript = await session.speech.transcribe(audio)
+            if session.speech.hears:
+                text = (await session.speech.transcribe(audio)).text
+                metrics.TRANSCRIBE_SECONDS.observe(time.perf_counter() - started)
+            else:  # the speech-free mode: the caller's words were typed before the audio
+                text = typed_words_before(session.conversation.items, item)
         except Exception:
             log.exception(
                 "transcription failed", extra={"session_id": session.id, "item_id": item["id"]}
@@ -260,8 +265,6 @@ class InputAudio:
                     }
                 )
             return
-        metrics.TRANSCRIBE_SECONDS.observe(time.perf_counter() - started)
-        text = transcript.text
         item["content"][0]["transcript"] = text
         future.set_result(text)
         if session.config.transcription is not None:

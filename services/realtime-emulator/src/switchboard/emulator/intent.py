@@ -18,183 +18,21 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from switchboard.emulator.lexicon import (
+    CUES,
+    GENERIC_VERBS,
+    ING_COMPLEMENT,
+    LIGHT_VERBS,
+    NOUN_BEFORE,
+    QUESTION_RE,
+    READ_ACTIONS,
+    STOP,
+    SYNONYMS,
+)
 from switchboard.emulator.text import humanize, normalize, tokens
 
 __all__ = ["Choice", "ToolSpec", "choose_tool", "content_stems", "score_tools", "stem"]
 
-_STOP = {
-    "a", "an", "the", "to", "of", "for", "and", "or", "in", "on", "at", "by", "with", "my", "me",
-    "i", "is", "it", "its", "be", "this", "that", "please", "can", "could", "you", "your", "we",
-    "do", "does", "did", "what", "want", "would", "like", "need", "get", "from", "about", "as",
-    "are", "was", "were", "will", "just", "hi", "hello", "hey", "thanks", "thank", "some", "any",
-    "if", "so", "but", "has", "have", "had", "am", "there", "their", "them", "they", "which",
-    "who", "when", "how", "all", "one", "given", "returns", "id", "number", "use", "customer",
-    "customer's", "current", "s", "up", "out", "into", "than", "then", "also", "only", "not",
-    "i'd", "i'm", "it's", "what's", "where's", "let", "know", "tell", "much", "should", "now",
-    "here", "e.g", "such", "whether", "possible", "before", "after", "give", "gives", "yet",
-    "our", "us", "been", "being", "see", "say", "said", "ok", "okay", "right", "well",
-}  # fmt: skip
-
-#: Generic customer-service words → words tool names and descriptions use.
-SYNONYMS: dict[str, tuple[str, ...]] = {
-    "where": ("status", "locat"),
-    "arriv": ("deliver", "arriv"),
-    "come": ("arriv", "deliver"),
-    "package": ("shipment", "deliver"),
-    "parcel": ("shipment", "deliver", "package"),
-    "deliver": ("shipment", "deliver"),
-    "courier": ("carrier", "track"),
-    "refund": ("return", "refund"),
-    "broken": ("return",),
-    "damag": ("return",),
-    "faulty": ("return",),
-    "wrong": ("return",),
-    "abort": ("cancel",),
-    "human": ("human", "agent", "person"),
-    "talk": ("human", "agent"),
-    "speak": ("human", "agent"),
-    "person": ("human", "agent", "person"),
-    "agent": ("human", "agent"),
-    "representat": ("human", "agent"),
-    "manager": ("human", "agent"),
-    "supervis": ("human", "agent"),
-    "someone": ("human", "person"),
-    "operator": ("human", "agent"),
-    "ring": ("call", "phone"),
-    "later": ("callback", "call"),
-    "email": ("email",),
-    "phone": ("phone",),
-    "chang": ("chang", "updat"),
-    "modif": ("chang", "updat"),
-    "edit": ("chang", "updat"),
-    "switch": ("chang", "updat"),
-    "set": ("chang", "updat"),
-    "correct": ("chang", "updat"),
-    "fix": ("chang", "updat"),
-    "moved": ("address", "chang"),
-    "profil": ("account", "detail"),
-    "info": ("detail", "account"),
-    "history": ("list", "recent"),
-    "last": ("recent", "list"),
-    "latest": ("recent", "list"),
-    "previou": ("recent", "list"),
-    "past": ("recent", "list"),
-    "bought": ("order", "list"),
-    "purchas": ("order", "list"),
-    "cost": ("price",),
-    "stock": ("stock",),
-    "availabl": ("stock",),
-    "news": ("status",),
-    "progress": ("status",),
-    "happen": ("status",),
-}
-#: Question phrases → words the tool that answers them uses (weight 2). A cue marked as an act
-#: also stands for the tool's action ("call me back" asks to schedule a callback).
-_CUES: tuple[tuple[re.Pattern[str], tuple[str, ...], bool], ...] = (
-    (
-        re.compile(r"\bwho(?:'s| is| will be| will)?\b.{0,30}\b(deliver|bring|carr|ship|handl)"),
-        ("carrier", "track"),
-        False,
-    ),
-    (
-        re.compile(r"\b(which|what)\s+(?:company|courier|carrier|service)\b"),
-        ("carrier", "track"),
-        False,
-    ),
-    (re.compile(r"\btracking\b|\btrack(?:ed)?\b"), ("track",), False),
-    (
-        re.compile(
-            r"\b(which|what)\s+(?:\w+\s+)?orders\b|\bmy\s+(?:\w+\s+)?orders\b"
-            r"|\borders\s+(?:have|did|do)\s+i\b|\bwhat\s+(?:have|did)\s+i\s+(?:order|buy|bought|purchase)"
-            r"|\ball\s+(?:of\s+)?my\s+orders\b|\bhow many orders\b"
-        ),
-        ("list", "recent"),
-        False,
-    ),
-    (re.compile(r"\bwhere(?:'s| is| are)\b.{0,25}\border\b"), ("status",), False),
-    (
-        re.compile(r"\bwhere(?:'s| is| are)\b.{0,25}\b(package|parcel|shipment)\b"),
-        ("track",),
-        False,
-    ),
-    (re.compile(r"\bwhen\b.{0,40}\b(arriv|come|get here|be here|deliver)"), ("deliver",), False),
-    (
-        re.compile(
-            r"\b(has|have|is|was|did)\b.{0,25}\b(ship|shipped|deliver|delivered|arrived|dispatched)\b"
-        ),
-        ("status",),
-        False,
-    ),
-    (re.compile(r"\bhow much\b|\bprice\b"), ("price",), False),
-    (
-        re.compile(
-            r"^(?!.*\d).*\b(tell me about|looking for"
-            r"|do you (?:have|sell|carry|stock)\s+(?:the|a|an|any)\b)"
-        ),
-        ("product",),
-        False,
-    ),
-    (
-        re.compile(
-            r"\b(tell me about|what about|how about|details (?:of|on|about))\b.{0,20}\border\b"
-        ),
-        ("status",),
-        False,
-    ),
-    (re.compile(r"\bin stock\b|\bavailable\b"), ("stock",), False),
-    (re.compile(r"\b(an|any|the|for|latest|quick)\s+updates?\b"), ("status",), False),
-    (
-        re.compile(r"\b(send|take|bring|give)\s+(?:it|them|this|that|the \w+)?\s*back\b"),
-        ("return",),
-        True,
-    ),
-    (re.compile(r"\bmoney back\b|\brefund\b"), ("return", "refund"), True),
-    (
-        re.compile(
-            r"\b(send|ship|deliver)\b.{0,40}\bto\b.{0,20}\b(new|different|other)\s+address"
-            r"|\bnew address\b|\bi(?:'ve| have)? moved\b"
-            r"|\b(send|ship|deliver)\b.{0,40}\bto\s+\d+\s+[a-z]+"
-        ),
-        ("address", "chang"),
-        True,
-    ),
-    (
-        re.compile(r"\bcall me\b|\bcall (?:me )?back\b|\bcallback\b|\bring me\b|\bphone me\b"),
-        ("callback", "call"),
-        True,
-    ),
-    (
-        re.compile(
-            r"\b(speak|talk)\s+(?:to|with)\s+(?:a|an|some|the|real|your)?\s*"
-            r"(human|person|agent|someone|somebody|representative|manager|supervisor|operator)"
-            r"|\b(real|live|actual)\s+(person|human|agent)\b|\bhuman\b|\bescalate\b"
-        ),
-        ("human", "agent"),
-        True,
-    ),
-    (
-        re.compile(r"\b(on file|my account|the account|my details|my profile|account details)\b"),
-        ("account",),
-        False,
-    ),
-)
-#: Read verbs: a tool named with one needs no action word from the caller.
-READ_ACTIONS = {
-    "get", "check", "list", "show", "find", "lookup", "look", "fetch", "retriev", "read",
-    "search", "track", "view", "describ", "query", "status",
-}  # fmt: skip
-#: Verbs too generic to be the action of a tool name: the next word is the action.
-_GENERIC_VERBS = {
-    "process", "handle", "manage", "submit", "start", "request", "make", "do", "perform", "run",
-    "initiate", "create", "open", "file",
-}  # fmt: skip
-#: The action said as a noun ("an update", "your return policy") is not a request to do it.
-_NOUN_BEFORE = {"a", "an", "any", "the", "your", "some", "no", "latest", "quick", "for"}
-_QUESTION_RE = re.compile(
-    r"(\?|^\s*(what|which|where|when|how|who|is|are|do|does|did|show|tell|list|give)\b"
-    r"|\b(do you have|can you tell|let me know|show me|look up)\b)",
-    re.I,
-)
 #: Floor below which no tool is chosen; the margin under which two tools are too close to call.
 FLOOR = 3.0
 CLOSE = 1.0
@@ -217,7 +55,7 @@ def stem(word: str) -> str:
 
 def content_stems(text: str) -> list[str]:
     """The stems of the content words of *text* (no stop words, no numbers), in order."""
-    return [stem(w) for w in tokens(text) if w not in _STOP and not w.isdigit() and len(w) > 1]
+    return [stem(w) for w in tokens(text) if w not in STOP and not w.isdigit() and len(w) > 1]
 
 
 def _split_name(name: str) -> list[str]:
@@ -246,14 +84,14 @@ class ToolSpec:
 
     @cached_property
     def name_stems(self) -> frozenset[str]:
-        return frozenset(stem(w) for w in _split_name(self.name) if w.lower() not in _STOP)
+        return frozenset(stem(w) for w in _split_name(self.name) if w.lower() not in STOP)
 
     @cached_property
     def action_stem(self) -> str:
         """The verb of the tool's name ("cancel_order" → cancel; "process_return" → return)."""
         words = _split_name(self.name)
         for word in words:
-            if word.lower() not in _GENERIC_VERBS:
+            if word.lower() not in GENERIC_VERBS:
                 return stem(word)
         return stem(words[0]) if words else ""
 
@@ -288,7 +126,7 @@ def _acted(text: str) -> set[str]:
     lowered = normalize(text)
     return {
         stem(t)
-        for pattern, targets, acts in _CUES
+        for pattern, targets, acts in CUES
         if acts and pattern.search(lowered)
         for t in targets
     }
@@ -304,7 +142,7 @@ def _expand(text: str) -> dict[str, float]:
             if word.startswith(key) or (len(word) >= 4 and key.startswith(word)):
                 for target in targets:
                     bag[stem(target)] = max(bag.get(stem(target), 0.0), 0.6)
-    for pattern, targets, _acts in _CUES:
+    for pattern, targets, _acts in CUES:
         if pattern.search(lowered):
             for target in targets:
                 bag[stem(target)] = max(bag.get(stem(target), 0.0), 2.0)
@@ -342,10 +180,24 @@ def _action_said(text: str, spec: ToolSpec) -> float:
             continue
         before = words[index - 1] if index else ""
         after = words[index + 1] if index + 1 < len(words) else ""
-        if before in _NOUN_BEFORE or after in ("policy", "window", "status", "on", "about"):
+        light = index > 1 and words[index - 2] in LIGHT_VERBS  # "start a return"
+        if (before in NOUN_BEFORE and not light) or after in (
+            "policy", "window", "status", "on", "about",
+        ):  # fmt: skip
             continue  # a noun: "an update on", "the return policy"
+        if _modifier(word, before):
+            continue  # an adjective: "noise cancelling headphones"
         best = max(best, 1.0 if stemmed == spec.action_stem else 0.5)
     return best
+
+
+def _modifier(word: str, before: str) -> bool:
+    """Whether the -ing form *word* after *before* describes a thing rather than asks for an
+    act: after a content word ("noise cancelling headphones"), not after a pronoun, an auxiliary
+    or a verb that takes an -ing form ("I'm cancelling", "about cancelling", "stop tracking")."""
+    if not word.endswith("ing") or not before or before in STOP or before.isdigit():
+        return False
+    return before not in ING_COMPLEMENT
 
 
 def score_tools(text: str, specs: list[ToolSpec]) -> list[tuple[float, ToolSpec]]:
@@ -359,7 +211,7 @@ def score_tools(text: str, specs: list[ToolSpec]) -> list[tuple[float, ToolSpec]
             df[word] = df.get(word, 0) + 1
     total = len(specs)
     rarest = math.log((total + 1) / 1.5)
-    question = bool(_QUESTION_RE.search(text))
+    question = bool(QUESTION_RE.search(text))
     scored: list[tuple[float, int, ToolSpec]] = []
     for index, spec in enumerate(specs):
         score = 0.0

@@ -71,7 +71,7 @@ class RealtimeSession:
         self.id = new_id("sess_emu")
         self.dialect = dialect
         self.speech = speech
-        self.config = SessionConfig(session_id=self.id, model=model)
+        self.config = SessionConfig(session_id=self.id, model=model, instructions=speech.notice)
         self.config.expires_at = int(time.time() + max_session_s)
         self.max_session_s = max_session_s
         self._receive = receive
@@ -82,6 +82,8 @@ class RealtimeSession:
         #: set once output audio went out (the output format can no longer change)
         self.audio_started = False
         self._tg: asyncio.TaskGroup | None = None
+        #: set when the client has closed the connection (its queued messages are dropped)
+        self._client_gone = False
         self.input = InputAudio(self)
         self.responses = Responses(self)
 
@@ -128,11 +130,19 @@ class RealtimeSession:
         pings included; handled in line, an emulator behind on speech work (more callers than
         its CPU serves in real time) left its peers' pings unanswered for tens of seconds and
         they dropped the connection. Now it stays connected and catches up; only
-        ``INBOX_MESSAGES`` of backlog (about a minute of audio) stop the reading again."""
+        ``INBOX_MESSAGES`` of backlog (about a minute of audio) stop the reading again.
+
+        When the client has gone, its backlog is dropped: nobody hears what it would produce,
+        and a busy emulator working through the queues of callers who hung up (a soak found
+        five sessions alive per connected caller, gigabytes of queued audio) falls further
+        behind on the callers still there."""
         try:
             while True:
                 await inbox.put(await self._receive())
-        except Exception as exc:  # SessionClosed, or a surprise: handed over in order
+        except SessionClosed as exc:
+            self._client_gone = True
+            await inbox.put(exc)
+        except Exception as exc:  # a surprise: handed over in order
             await inbox.put(exc)
 
     async def _reader(self) -> None:
@@ -149,6 +159,8 @@ class RealtimeSession:
         carried: str | bytes | Exception | None = None
         while True:
             raw, carried = (carried, None) if carried is not None else (await inbox.get(), None)
+            if self._client_gone:  # the backlog is for nobody: dropped
+                raw = SessionClosed()
             if isinstance(raw, SessionClosed):
                 self.responses.cancel_active(None)
                 self._outbox.put_nowait(None)

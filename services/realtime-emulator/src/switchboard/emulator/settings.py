@@ -29,6 +29,13 @@ class EmulatorSettings(BaseServiceSettings):
         description="hybrid = whisper tiny.en text cross-checked by pocketsphinx for digit runs.",
     )
     tts: Literal["piper", "espeak"] = Field(default="piper", validation_alias="EMULATOR_TTS")
+    speech: Literal["engines", "text"] = Field(
+        default="engines",
+        validation_alias="EMULATOR_SPEECH",
+        description="engines = recognise and synthesise speech; text = the speech-free load "
+        "mode (no recognition or synthesis engines loaded; the words of each turn come from "
+        "typed input, replies are synthetic audio of speech length). Refused in production.",
+    )
     speech_threads: int = Field(
         default=2,
         ge=1,
@@ -51,4 +58,9 @@ class EmulatorSettings(BaseServiceSettings):
             raise ValueError("EMULATOR_API_KEY must be set to a non-default value in production")
         if not self.api_key.get_secret_value():
             raise ValueError("EMULATOR_API_KEY must not be empty")
+        if self.is_production and self.speech == "text":
+            raise ValueError(
+                "EMULATOR_SPEECH=text is a load-test mode (it does not listen to callers) and is "
+                "refused in production"
+            )
         return self

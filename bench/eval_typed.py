@@ -1,0 +1,83 @@
+"""The evaluation set typed, without speech: ``python -m bench.eval_typed [--split heldout]``.
+
+Each question (and the set's answers to the bot's questions and read-backs) is typed into an
+emulator in its speech-free mode (``EMULATOR_SPEECH=text``: no speech engine loaded, so it runs
+in seconds on a busy machine) with the shop's eleven tools; every tool call runs against a
+database of its own (created, migrated, seeded for today, dropped). Reports right tool, right
+arguments and answered right, as ``make bench``'s typed baseline does, and lists the misses.
+Tune on ``--split tuning`` only; ``heldout`` is for reporting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import uuid
+from datetime import date
+
+from bench.bench_emulator import KEY, _serve
+from bench.bench_emulator_eval import Outcome, _ask_all, _executor, _share
+from bench.bench_worker import _database_url, _drop_database
+from bench.evalset import build_questions
+from bench.harness import BenchContext
+from switchboard.cli.db import ensure_database, migrate, run_seed
+from switchboard.emulator.settings import EmulatorSettings
+from switchboard.emulator.speech import Speech
+
+__all__ = ["run_typed"]
+
+
+async def run_typed(ctx: BenchContext, split: str) -> list[Outcome]:
+    """Every question of *split* typed into a speech-free emulator; their outcomes."""
+    today = date.today()
+    questions = [q for q in build_questions(as_of=today) if split in ("all", q.split)]
+    database = _database_url(ctx.database_url, f"bench_eval_typed_{uuid.uuid4().hex[:8]}")
+    await ensure_database(database)
+    settings = EmulatorSettings(EMULATOR_API_KEY=KEY, EMULATOR_PORT=0, EMULATOR_SPEECH="text")
+    speech = Speech(settings)
+    server, task, port = await _serve(speech, settings)
+    worker = None
+    try:
+        await migrate(database)
+        await run_seed(database, as_of=today, customers=1000, orders=10000)
+        worker = _executor(ctx, database, today)
+        return await _ask_all(port, questions, None, worker)
+    finally:
+        if worker is not None:
+            await worker.engine.dispose()
+            await worker.redis.aclose()
+        server.should_exit = True
+        await task
+        speech.close()
+        await _drop_database(database)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.eval_typed", description=__doc__)
+    parser.add_argument("--split", choices=("tuning", "heldout", "all"), default="heldout")
+    args = parser.parse_args()
+    ctx = BenchContext(
+        database_url=os.environ["DATABASE_URL"],
+        amqp_url=os.environ["AMQP_URL"],
+        redis_url=os.environ["REDIS_URL"],
+        namespace=f"evaltyped{uuid.uuid4().hex[:8]}",
+    )
+    outcomes = asyncio.run(run_typed(ctx, args.split))
+    for o in outcomes:
+        if not (o.answered_right and o.right_tool):
+            print(
+                f"MISS {o.question.qid}: {o.question.text!r} → calls {o.calls} said {o.said[-1:]}"
+            )
+    print(
+        f"{args.split}: {len(outcomes)} typed questions; "
+        f"right tool {_share(outcomes, lambda o: o.right_tool):.1f}%, "
+        f"right arguments {_share(outcomes, lambda o: o.right_arguments):.1f}%, "
+        f"answered right {_share(outcomes, lambda o: o.answered_right):.1f}%"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

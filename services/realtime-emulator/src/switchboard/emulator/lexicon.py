@@ -1,0 +1,216 @@
+"""The intent scorer's vocabulary: stop words, generic customer-service synonyms, question
+phrases (cues), read verbs, generic verbs, and the words around an action that make it a noun,
+an adjective or a request. Data only; :mod:`.intent` scores with it."""
+
+from __future__ import annotations
+
+import re
+
+__all__ = [
+    "CUES",
+    "GENERIC_VERBS",
+    "ING_COMPLEMENT",
+    "LIGHT_VERBS",
+    "NOUN_BEFORE",
+    "QUESTION_RE",
+    "READ_ACTIONS",
+    "STOP",
+    "SYNONYMS",
+]
+
+STOP = {
+    "a", "an", "the", "to", "of", "for", "and", "or", "in", "on", "at", "by", "with", "my", "me",
+    "i", "is", "it", "its", "be", "this", "that", "please", "can", "could", "you", "your", "we",
+    "do", "does", "did", "what", "want", "would", "like", "need", "get", "from", "about", "as",
+    "are", "was", "were", "will", "just", "hi", "hello", "hey", "thanks", "thank", "some", "any",
+    "if", "so", "but", "has", "have", "had", "am", "there", "their", "them", "they", "which",
+    "who", "when", "how", "all", "one", "given", "returns", "id", "number", "use", "customer",
+    "customer's", "current", "s", "up", "out", "into", "than", "then", "also", "only", "not",
+    "i'd", "i'm", "it's", "what's", "where's", "let", "know", "tell", "much", "should", "now",
+    "here", "e.g", "such", "whether", "possible", "before", "after", "give", "gives", "yet",
+    "our", "us", "been", "being", "see", "say", "said", "ok", "okay", "right", "well",
+}  # fmt: skip
+
+#: Generic customer-service words → words tool names and descriptions use.
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "where": ("status", "locat"),
+    "arriv": ("deliver", "arriv"),
+    "come": ("arriv", "deliver"),
+    "package": ("shipment", "deliver"),
+    "parcel": ("shipment", "deliver", "package"),
+    "deliver": ("shipment", "deliver"),
+    "courier": ("carrier", "track"),
+    "refund": ("return", "refund"),
+    "broken": ("return",),
+    "damag": ("return",),
+    "faulty": ("return",),
+    "wrong": ("return",),
+    "abort": ("cancel",),
+    "human": ("human", "agent", "person"),
+    "talk": ("human", "agent"),
+    "speak": ("human", "agent"),
+    "person": ("human", "agent", "person"),
+    "agent": ("human", "agent"),
+    "representat": ("human", "agent"),
+    "manager": ("human", "agent"),
+    "supervis": ("human", "agent"),
+    "someone": ("human", "person"),
+    "operator": ("human", "agent"),
+    "ring": ("call", "phone"),
+    "later": ("callback", "call"),
+    "email": ("email",),
+    "phone": ("phone",),
+    "chang": ("chang", "updat"),
+    "modif": ("chang", "updat"),
+    "edit": ("chang", "updat"),
+    "switch": ("chang", "updat"),
+    "set": ("chang", "updat"),
+    "correct": ("chang", "updat"),
+    "fix": ("chang", "updat"),
+    "moved": ("address", "chang"),
+    "profil": ("account", "detail"),
+    "info": ("detail", "account"),
+    "history": ("list", "recent"),
+    "last": ("recent", "list"),
+    "latest": ("recent", "list"),
+    "previou": ("recent", "list"),
+    "past": ("recent", "list"),
+    "bought": ("order", "list"),
+    "purchas": ("order", "list"),
+    "cost": ("price",),
+    "stock": ("stock",),
+    "availabl": ("stock",),
+    "news": ("status",),
+    "progress": ("status",),
+    "happen": ("status",),
+}
+#: Question phrases → words the tool that answers them uses (weight 2). A cue marked as an act
+#: also stands for the tool's action ("call me back" asks to schedule a callback).
+CUES: tuple[tuple[re.Pattern[str], tuple[str, ...], bool], ...] = (
+    (
+        re.compile(r"\bwho(?:'s| is| will be| will)?\b.{0,30}\b(deliver|bring|carr|ship|handl)"),
+        ("carrier", "track"),
+        False,
+    ),
+    (
+        re.compile(r"\b(which|what)\s+(?:company|courier|carrier|service)\b"),
+        ("carrier", "track"),
+        False,
+    ),
+    (re.compile(r"\btracking\b|\btrack(?:ed)?\b"), ("track",), False),
+    (
+        re.compile(
+            r"\b(which|what)\s+(?:\w+\s+)?orders\b|\bmy\s+(?:\w+\s+)?orders\b"
+            r"|\borders\s+(?:have|did|do)\s+i\b|\bwhat\s+(?:have|did)\s+i\s+(?:order|buy|bought|purchase)"
+            r"|\ball\s+(?:of\s+)?my\s+orders\b|\bhow many orders\b"
+        ),
+        ("list", "recent"),
+        False,
+    ),
+    (re.compile(r"\bwhere(?:'s| is| are)\b.{0,25}\border\b"), ("status",), False),
+    (
+        re.compile(r"\bwhere(?:'s| is| are)\b.{0,25}\b(package|parcel|shipment)\b"),
+        ("track",),
+        False,
+    ),
+    (re.compile(r"\bwhen\b.{0,40}\b(arriv|come|get here|be here|deliver)"), ("deliver",), False),
+    (
+        re.compile(
+            r"\b(has|have|is|was|did)\b.{0,25}\b(ship|shipped|deliver|delivered|arrived|dispatched)\b"
+        ),
+        ("status",),
+        False,
+    ),
+    (re.compile(r"\bhow much\b|\bprice\b"), ("price",), False),
+    (
+        re.compile(
+            r"^(?!.*\d).*\b(tell me about|looking for"
+            r"|do you (?:have|sell|carry|stock)\s+(?:the|a|an|any)\b)"
+        ),
+        ("product",),
+        False,
+    ),
+    (
+        re.compile(
+            r"\b(tell me about|what about|how about|details (?:of|on|about))\b.{0,20}\border\b"
+        ),
+        ("status",),
+        False,
+    ),
+    (re.compile(r"\bin stock\b|\bavailable\b"), ("stock",), False),
+    (re.compile(r"\b(an|any|the|for|latest|quick)\s+updates?\b"), ("status",), False),
+    (
+        re.compile(r"\bwhat(?:'s| is| has been)\s+(?:going on|happening|up|new)\s+with\b"),
+        ("status",),
+        False,
+    ),
+    (
+        re.compile(r"\b(send|take|bring|give)\s+(?:it|them|this|that|the \w+)?\s*back\b"),
+        ("return",),
+        True,
+    ),
+    (re.compile(r"\bmoney back\b|\brefund\b"), ("return", "refund"), True),
+    (
+        re.compile(
+            r"\b(send|ship|deliver)\b.{0,40}\bto\b.{0,20}\b(new|different|other)\s+address"
+            r"|\bnew address\b|\bi(?:'ve| have)? moved\b"
+            r"|\b(send|ship|deliver)\b.{0,40}\bto\s+\d+\s+[a-z]+"
+        ),
+        ("address", "chang"),
+        True,
+    ),
+    (
+        re.compile(r"\bcall me\b|\bcall (?:me )?back\b|\bcallback\b|\bring me\b|\bphone me\b"),
+        ("callback", "call"),
+        True,
+    ),
+    (
+        re.compile(
+            r"\b(speak|talk)\s+(?:to|with)\s+(?:a|an|some|the|real|your)?\s*"
+            r"(human|person|agent|someone|somebody|representative|manager|supervisor|operator)"
+            r"|\b(real|live|actual)\s+(person|human|agent)\b|\bhuman\b|\bescalate\b"
+        ),
+        ("human", "agent"),
+        True,
+    ),
+    (
+        re.compile(r"\b(on file|my account|the account|my details|my profile|account details)\b"),
+        ("account",),
+        False,
+    ),
+    (
+        re.compile(
+            r"\b(what|which)\b.{0,25}\b(?:do you have|have you got|do you keep|have you)\b"
+            r".{0,12}\b(?:for|on|about)\s+me\b"
+        ),
+        ("account",),
+        False,
+    ),
+)
+#: Read verbs: a tool named with one needs no action word from the caller.
+READ_ACTIONS = {
+    "get", "check", "list", "show", "find", "lookup", "look", "fetch", "retriev", "read",
+    "search", "track", "view", "describ", "query", "status",
+}  # fmt: skip
+#: Verbs too generic to be the action of a tool name: the next word is the action.
+GENERIC_VERBS = {
+    "process", "handle", "manage", "submit", "start", "request", "make", "do", "perform", "run",
+    "initiate", "create", "open", "file",
+}  # fmt: skip
+#: The action said as a noun ("an update", "your return policy") is not a request to do it ...
+NOUN_BEFORE = {"a", "an", "any", "the", "your", "some", "no", "latest", "quick", "for"}
+#: ... unless a light verb asks for it ("start a return", "make a cancellation").
+LIGHT_VERBS = {
+    "start", "make", "begin", "open", "file", "request", "do", "process", "initiate",
+    "arrange", "submit", "put", "lodge", "place", "raise", "book",
+}  # fmt: skip
+#: Verbs followed by an -ing verb ("thinking about cancelling" is said with a stop word).
+ING_COMPLEMENT = {
+    "consider", "considering", "start", "stop", "keep", "try", "trying", "mind", "avoid",
+    "finish", "suggest", "recommend", "postpone", "delay", "like", "love", "want",
+}  # fmt: skip
+QUESTION_RE = re.compile(
+    r"(\?|^\s*(what|which|where|when|how|who|is|are|do|does|did|show|tell|list|give)\b"
+    r"|\b(do you have|can you tell|let me know|show me|look up)\b)",
+    re.I,
+)
