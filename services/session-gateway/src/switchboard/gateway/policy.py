@@ -33,6 +33,7 @@ __all__ = [
     "SessionPolicy",
     "audio_ms",
     "client_view_of_session",
+    "compact_append",
     "inspect_client_event",
     "load_instructions",
 ]
@@ -244,7 +245,7 @@ _APPEND_AUDIO_KEY = '"audio":"'
 _EVENT_ID_KEY = '"event_id":"'
 
 
-def _compact_append(raw: str) -> ClientEvent | None:
+def compact_append(raw: str) -> ClientEvent | None:
     """An append in the compact layout, checked with a few string operations (each costs
     about as much as a Python call, so there are few); None for any other layout or when in
     doubt, and the caller reads it the general way. It is valid JSON exactly when the event
@@ -278,7 +279,7 @@ def _inspect_append(raw: str) -> ClientEvent | None:
     """An audio chunk, read without parsing its audio (:func:`frames.string_span`): the
     frame without the audio is parsed and checked as usual, the audio only as base64. None
     when *raw* is not an append with a plain string ``audio`` (then it is parsed whole)."""
-    compact = _compact_append(raw)
+    compact = compact_append(raw)
     if compact is not None:
         return compact
     span = string_span(raw, '"audio"', escapes=False)  # base64 has none: checked below
