@@ -318,6 +318,16 @@ def test_no_server_owned_field_is_ever_forwarded(owned: dict[str, Any], voice: s
     "frame",
     [
         '{"type":"input_audio_buffer.append","audio":"@"}'.replace("@", AUDIO),
+        '{"type":"input_audio_buffer.append","event_id":"e1","audio":"@"}'.replace("@", AUDIO),
+        '{"type":"input_audio_buffer.append","event_id":"e\\"1","audio":"@"}'.replace("@", AUDIO),
+        '{"type":"input_audio_buffer.append","event_id":"e\\u00e91","audio":"@"}'.replace(
+            "@", AUDIO
+        ),
+        '{"type":"input_audio_buffer.append","event_id":"","audio":"@"}'.replace("@", AUDIO),
+        '{"type":"input_audio_buffer.append","event_id":"e1","audio":"@","event_id":"e2"}'.replace(
+            "@", AUDIO
+        ),
+        '{"type":"input_audio_buffer.append","event_id":5,"audio":"@"}'.replace("@", AUDIO),
         '{ "audio" : "@", "type" : "input_audio_buffer.append", "event_id": "e\\"1" }'.replace(
             "@", AUDIO
         ),

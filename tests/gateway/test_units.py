@@ -10,13 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import websockets
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from websockets.asyncio.server import ServerConnection
 
 from switchboard.contracts.errors import RealtimeError
 from switchboard.contracts.realtime import CLIENT_EVENT_TYPES, validate_server_event
 from switchboard.gateway.conversation import Conversation
-from switchboard.gateway.dialect import PreviewDialect, session_to_preview
+from switchboard.gateway.dialect import GaDialect, PreviewDialect, session_to_preview
 from switchboard.gateway.limits import AudioRateLimiter
 from switchboard.gateway.metrics import GatewayMetrics
 from switchboard.gateway.policy import (
@@ -27,6 +29,7 @@ from switchboard.gateway.policy import (
     load_instructions,
 )
 from switchboard.gateway.settings import DEFAULT_PROMPT_FILE
+from switchboard.gateway.upstream import Upstream
 
 POLICY_OWNED = {"instructions", "tools", "tool_choice", "prompt", "input", "model", "transcription"}
 
@@ -395,3 +398,23 @@ def test_default_prompt_file_is_shipped_in_the_package() -> None:
         DEFAULT_PROMPT_FILE.is_file()
         and Path("switchboard/gateway/prompts").as_posix() in DEFAULT_PROMPT_FILE.as_posix()
     )
+
+
+async def test_upstream_fast_send_declines_a_connection_that_is_not_open() -> None:
+    """The upstream's fast send path sends on an open connection and leaves a closed one to
+    ``ws.send`` (which raises ConnectionClosed as the link expects)."""
+
+    async def echo(ws: ServerConnection) -> None:
+        async for message in ws:
+            await ws.send(message)
+
+    async with websockets.serve(echo, "127.0.0.1", 0) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        async with websockets.connect(f"ws://127.0.0.1:{port}") as ws:
+            upstream = Upstream(ws, GaDialect())
+            assert upstream.send_now('{"type":"input_audio_buffer.clear"}')
+            assert await ws.recv() == '{"type":"input_audio_buffer.clear"}'
+            await ws.close()
+            assert not upstream.send_now('{"type":"input_audio_buffer.clear"}')
+            with pytest.raises(websockets.ConnectionClosed):
+                await upstream.send_raw('{"type":"input_audio_buffer.clear"}', {})

@@ -20,6 +20,7 @@ from switchboard.gateway.policy import (
     APPEND,
     ServerFieldsMode,
     audio_ms,
+    compact_append,
     inspect_client_event,
 )
 from switchboard.gateway.relay import RelayCore
@@ -58,10 +59,13 @@ class ClientRules:
                 error_code="message_too_large",
                 message=f"A message of {size} bytes exceeds the limit of {self.max_bytes} bytes.",
             )
-        try:
-            event = inspect_client_event(raw, server_fields=self.server_fields)
-        except RealtimeError as exc:
-            return [Refuse(exc, exc.event_id)]
+        # an audio chunk in the common layout first, without the layers of the general path
+        event = compact_append(raw) if type(raw) is str else None
+        if event is None:
+            try:
+                event = inspect_client_event(raw, server_fields=self.server_fields)
+            except RealtimeError as exc:
+                return [Refuse(exc, exc.event_id)]
         if event.type == APPEND:
             if core.input_format == "audio/pcm" and event.audio_bytes % 2:
                 # PCM16 comes in whole 2-byte samples; half a sample is a framing bug

@@ -86,6 +86,12 @@ class UpstreamLink:
         with contextlib.suppress(ConnectionClosed):
             await self.upstream.send(event)
 
+    def forward_now(self, raw: str, data: dict[str, Any]) -> bool:
+        """Send a client event at once when the upstream is ready and can take it without
+        waiting (nearly always); False when the caller must await :meth:`forward`."""
+        upstream = self.upstream
+        return upstream is not None and self.ready.is_set() and upstream.forward_now(raw, data)
+
     async def forward(self, raw: str, data: dict[str, Any], *, audio: bool) -> None:
         """Send a client event; across a swap it waits for the new upstream."""
         for _ in range(2):

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import orjson
+import pybase64
 from pydantic import ValidationError
 
 from switchboard.contracts.errors import RealtimeError
@@ -32,6 +33,7 @@ __all__ = [
     "SessionPolicy",
     "audio_ms",
     "client_view_of_session",
+    "compact_append",
     "inspect_client_event",
     "load_instructions",
 ]
@@ -93,23 +95,20 @@ def b64_length(data: str) -> int:
     return n * 3 // 4 - pad
 
 
-_B64_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
-
-
 def b64_decoded_size(data: str) -> int | None:
     """Decoded size of *data* when it is valid padded base64 (what ``binascii.a2b_base64``
-    accepts in strict mode), else None. It checks without decoding: three times faster than
-    decoding, and every audio chunk a client sends goes through it."""
-    n = len(data)
-    if n % 4 or not data.isascii() or data.encode("ascii").translate(None, _B64_CHARS):
+    accepts in strict mode, but for padding after a whole last quantum), else None.
+
+    Every audio chunk a client sends goes through it. pybase64 decodes with SIMD and checks
+    every character on the way: about a quarter of the instructions of checking the alphabet
+    with ``bytes.translate`` (which alone cost more than relaying the chunk), and a tenth of
+    ``binascii``'s strict decoding."""
+    if len(data) % 4 or not data.isascii():
         return None
-    first_pad = data.find("=")
-    if first_pad == -1:
-        return n * 3 // 4
-    pad = n - first_pad
-    if pad > 2 or (pad == 2 and data[-1] != "="):
+    try:
+        return len(pybase64.b64decode(data, validate=True))
+    except ValueError:  # binascii.Error is a ValueError
         return None
-    return n * 3 // 4 - pad
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,10 +229,50 @@ _APPEND_HEADS: dict[str, dict[str, Any]] = {
 }
 
 
+#: The compact layout of an append (JS SDKs, the bench): this opening, then an optional
+#: ``"event_id":"...",``, then ``"audio":"...`` and ``"}``.
+_APPEND_OPENING = '{"type":"input_audio_buffer.append",'
+_APPEND_AUDIO_KEY = '"audio":"'
+_EVENT_ID_KEY = '"event_id":"'
+
+
+def compact_append(raw: str) -> ClientEvent | None:
+    """An append in the compact layout, checked with a few string operations (each costs
+    about as much as a Python call, so there are few); None for any other layout or when in
+    doubt, and the caller reads it the general way. It is valid JSON exactly when the event
+    id has no quote, backslash or control character and the audio is valid base64."""
+    if not raw.startswith(_APPEND_OPENING) or not raw.endswith('"}'):
+        return None
+    at = raw.find(_APPEND_AUDIO_KEY, 36)
+    if at < 0:
+        return None
+    if at == 36:
+        data: dict[str, Any] = {"type": APPEND, "audio": ""}
+    else:
+        # the only other field allowed here: '"event_id":"<id>",'
+        event_id = raw[48 : at - 2]
+        if (
+            raw[36:48] != _EVENT_ID_KEY
+            or raw[at - 2 : at] != '",'
+            or '"' in event_id
+            or "\\" in event_id
+            or not event_id.isprintable()
+        ):
+            return None
+        data = {"type": APPEND, "event_id": event_id, "audio": ""}
+    size = b64_decoded_size(raw[at + 9 : -2])
+    if size is None:
+        return None  # not plain base64: the full parse decides
+    return ClientEvent(APPEND, data, raw, size)
+
+
 def _inspect_append(raw: str) -> ClientEvent | None:
     """An audio chunk, read without parsing its audio (:func:`frames.string_span`): the
     frame without the audio is parsed and checked as usual, the audio only as base64. None
     when *raw* is not an append with a plain string ``audio`` (then it is parsed whole)."""
+    compact = compact_append(raw)
+    if compact is not None:
+        return compact
     span = string_span(raw, '"audio"', escapes=False)  # base64 has none: checked below
     if span is None:
         return None

@@ -35,27 +35,37 @@ async def client_pump(session: Session) -> None:
 
     client, rules, apply = session.client, session.rules, session.apply
     counters = session.metrics.relay[_C2U]
+    perf_counter = time.perf_counter
     while True:
         try:
             raw = await client.receive()
         except ClientGone:
             raise SessionEnd("client_closed") from None
-        started = time.perf_counter()
+        started = perf_counter()
         await apply(rules.on_frame(raw))
-        counters.record(len(raw), time.perf_counter() - started)
+        counters.record(len(raw), perf_counter() - started)
 
 
 async def upstream_pump(session: Session) -> None:
     """Upstream events through the core to the client; a dropped upstream is replaced."""
-    link = session.link
+    link, core, apply = session.link, session.core, session.apply
+    counters = session.metrics.relay[_U2C]
+    perf_counter = time.perf_counter
     while True:
         upstream = link.upstream
         assert upstream is not None
         try:
             if upstream.passthrough:
                 text = await upstream.recv_text()
-                if link.upstream is upstream:
-                    await _relay_text(session, text)
+                if link.upstream is not upstream:
+                    continue
+                started = perf_counter()
+                delta = read_audio_delta(text)
+                if delta is not None:  # the hot path, inline: relayed as received
+                    await apply(core.on_audio_delta(text, *delta))
+                    counters.record(len(text), perf_counter() - started)
+                else:
+                    await _relay_text(session, text, started)
                 continue
             events = await upstream.recv()
         except (ConnectionClosed, OSError) as exc:
@@ -82,23 +92,18 @@ async def upstream_pump(session: Session) -> None:
             session.metrics.relay[_U2C].record(len(text), time.perf_counter() - started)
 
 
-async def _relay_text(session: Session, text: str) -> None:
-    """One frame of a GA upstream: an audio delta is relayed as received without being parsed
-    (:func:`~switchboard.gateway.frames.read_audio_delta`); anything else is parsed."""
-    started = time.perf_counter()
-    delta = read_audio_delta(text)
-    if delta is not None:
-        await session.apply(session.core.on_audio_delta(text, *delta))
-    else:
-        try:
-            event = orjson.loads(text)
-        except orjson.JSONDecodeError:
-            log.warning("unreadable upstream event ignored")
-            return
-        if not isinstance(event, dict):
-            return
-        await session.apply(session.core.on_server_event(event, text))
-        session.tools.wake()
+async def _relay_text(session: Session, text: str, started: float) -> None:
+    """One frame of a GA upstream that is not an audio delta (those are relayed as received
+    without being parsed, :func:`~switchboard.gateway.frames.read_audio_delta`): parsed."""
+    try:
+        event = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        log.warning("unreadable upstream event ignored")
+        return
+    if not isinstance(event, dict):
+        return
+    await session.apply(session.core.on_server_event(event, text))
+    session.tools.wake()
     session.metrics.relay[_U2C].record(len(text), time.perf_counter() - started)
 
 

@@ -322,9 +322,13 @@ class Session:
     async def apply(self, actions: list[Action]) -> None:
         for action in actions:
             if type(action) is SendClient:
-                await self.send_client(action.text)
+                try:  # send_client() inlined: one coroutine less per audio delta
+                    await self.client.send(action.text)
+                except ClientGone:
+                    raise SessionEnd("client_closed") from None
             elif type(action) is ForwardUpstream:
-                await self.link.forward(action.raw, action.data, audio=action.audio)
+                if not self.link.forward_now(action.raw, action.data):
+                    await self.link.forward(action.raw, action.data, audio=action.audio)
             elif type(action) is Emit:
                 payload = action.payload
                 if type(payload) is ErrorOccurred and payload.source == "upstream":

@@ -14,6 +14,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import orjson
 import websockets
 from websockets.asyncio.client import ClientConnection
+from websockets.protocol import State
 
 from switchboard.gateway.dialect import GaDialect, PreviewDialect, UpstreamDialect
 from switchboard.gateway.settings import GatewaySettings
@@ -124,9 +125,35 @@ class Upstream:
         """Forward a client frame: as is for GA and for audio chunks (their *event* does not
         carry the audio), translated otherwise."""
         if self.passthrough or event.get("type") == "input_audio_buffer.append":
-            await self.ws.send(raw)  # appends are the same in both dialects
+            if not self.send_now(raw):
+                await self.ws.send(raw)  # appends are the same in both dialects
         else:
             await self.send(event)
+
+    def forward_now(self, raw: str, event: dict[str, Any]) -> bool:
+        """:meth:`send_raw` without waiting, when the frame goes as is and :meth:`send_now`
+        can take it; False when the caller must await :meth:`send_raw`."""
+        if self.passthrough or event.get("type") == "input_audio_buffer.append":
+            return self.send_now(raw)
+        return False
+
+    def send_now(self, text: str) -> bool:
+        """Send *text* as one frame without waiting, when nothing stands in the way: what
+        ``ws.send`` does in that case, without its per-call async context manager (a few
+        thousand instructions per audio chunk). False when the connection is not open, a
+        fragmented message is being sent, the transport is closing or its write buffer is full:
+        then the caller uses ``ws.send``, which waits, closes and raises as it should."""
+        ws = self.ws
+        if (
+            ws.protocol.state is not State.OPEN
+            or ws.send_in_progress is not None
+            or ws.paused
+            or ws.transport.is_closing()
+        ):
+            return False
+        ws.protocol.send_text(text.encode())
+        ws.send_data()
+        return True
 
     async def recv(self) -> list[tuple[dict[str, Any], str | None]]:
         """The next server event(s) in GA form, each with its raw text when that is unchanged
