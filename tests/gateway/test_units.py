@@ -15,10 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from websockets.asyncio.server import ServerConnection
 
+from switchboard.contracts.dialect import session_update_to_preview
 from switchboard.contracts.errors import RealtimeError
 from switchboard.contracts.realtime import CLIENT_EVENT_TYPES, validate_server_event
 from switchboard.gateway.conversation import Conversation
-from switchboard.gateway.dialect import GaDialect, PreviewDialect, session_to_preview
+from switchboard.gateway.dialect import GaDialect, PreviewDialect
 from switchboard.gateway.limits import AudioRateLimiter
 from switchboard.gateway.metrics import GatewayMetrics
 from switchboard.gateway.policy import (
@@ -366,7 +367,7 @@ def test_preview_events_become_ga_events() -> None:
     )
     validate_server_event(session)
     assert session["session"]["audio"]["input"]["format"] == {"type": "audio/pcmu"}
-    flat = session_to_preview(
+    flat = session_update_to_preview(
         {
             "type": "realtime",
             "instructions": "x",
