@@ -1,7 +1,8 @@
 """The whole product plus the phone bridge for the phone tests: emulator, tool worker, store,
 gateway and ``switchboard-phone`` as child processes on free ports over a freshly migrated and
-seeded database and a namespace of their own (started once for the package), and a local
-stand-in of Twilio's REST API that records the bridge's call updates."""
+seeded database and a namespace of their own (started once for the package), a local
+stand-in of Twilio's REST API that records the bridge's call updates, and a local stand-in of
+Azure Communication Services (Call Automation REST API, its JWT keys, callbacks, media)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from switchboard.cli.acs_cloud import AcsCloud
 from switchboard.cli.product import start_product
 from switchboard.cli.stack import Stack, free_port
 from tests.conftest import RUN_ID, SEED_AS_OF, create_database, drop_database
@@ -24,6 +26,9 @@ from tests.voice import conftest as voice_fixtures
 AUTH_TOKEN = "phone-test-auth-token"
 ACCOUNT_SID = "AC" + "1" * 32
 TRANSFER_TO = "+15550199000"
+ACS_ACCESS_KEY = "cGhvbmUtdGVzdC1hY3MtYWNjZXNzLWtleQ=="
+ACS_RESOURCE_ID = "7a1e0c9e-4f0b-4c6e-9d55-0000000acs42"
+EVENTGRID_SECRET = "phone-test-eventgrid-secret"
 
 say = voice_fixtures.say
 voice = voice_fixtures.voice
@@ -34,6 +39,7 @@ class PhoneProduct:
     product: Product
     bridge: str
     twilio: TwilioStandIn
+    acs: AcsCloud
     logs: Path
 
     def bridge_log(self) -> str:
@@ -74,6 +80,7 @@ async def phone(
     namespace = f"t{RUN_ID}-phone"
     logs = tmp_path_factory.mktemp("phone-logs")
     twilio = await TwilioStandIn(ACCOUNT_SID, AUTH_TOKEN).start()
+    acs = await AcsCloud(access_key=ACS_ACCESS_KEY, resource_id=ACS_RESOURCE_ID).start()
     stack = Stack(
         base_env={
             "DATABASE_URL": database_url,
@@ -106,6 +113,13 @@ async def phone(
                 "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
                 "TWILIO_API_BASE_URL": twilio.url,
                 "PHONE_TRANSFER_TO": TRANSFER_TO,
+                "ACS_ENABLED": "true",
+                "ACS_CONNECTION_STRING": acs.connection_string(),
+                "ACS_RESOURCE_ID": ACS_RESOURCE_ID,
+                "ACS_JWKS_URL": f"{acs.url}/calling/keys",
+                "ACS_EVENTGRID_SECRET": EVENTGRID_SECRET,
+                # ACS is asked to speak the prompts; the stand-in records them
+                "ACS_COGNITIVE_SERVICES_ENDPOINT": "https://sim.cognitiveservices.azure.com/",
                 "PHONE_STORE_URL": urls.store,
                 "PHONE_DTMF_PAUSE_S": "1.0",
                 "PHONE_TRANSFER_GRACE_S": "120",  # a slow, shared machine must not cut the answer
@@ -124,11 +138,13 @@ async def phone(
             ),
             bridge=f"http://127.0.0.1:{port}",
             twilio=twilio,
+            acs=acs,
             logs=logs,
         )
     finally:
         stack.stop()
         await twilio.stop()
+        await acs.stop()
         with contextlib.suppress(Exception):
             await _clean_namespace(infra, namespace)
         await drop_database(infra.database_url, name)

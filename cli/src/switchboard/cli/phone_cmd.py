@@ -1,6 +1,7 @@
 """``switchboard phone``: call the phone bridge exactly as Twilio would (signed webhook, TwiML,
-then the media websocket with µ-law frames at real-time pace); prints both sides and writes
-the reply audio."""
+then the media websocket with µ-law frames at real-time pace), or, with ``--carrier acs``, as
+Azure Communication Services would (Event Grid, Call Automation with a local stand-in of the
+cloud, PCM 24 kHz media websocket); prints both sides and writes the reply audio."""
 
 from __future__ import annotations
 
@@ -8,19 +9,28 @@ import argparse
 import asyncio
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from switchboard.cli.audio import read_wav, write_wav
 from switchboard.cli.call_cmd import TurnAction
 from switchboard.cli.phone_audio import PHONE_RATE, mulaw_to_pcm
-from switchboard.cli.phone_sim import PhoneCallOptions, PhoneTurn, place_call
+from switchboard.cli.phone_sim import PhoneCallOptions, PhoneCallResult, PhoneTurn, place_call
 
 __all__ = ["add_parser", "demo_caller", "run"]
 
 DEFAULT_BRIDGE = "http://127.0.0.1:8083"
 #: The bridge's development auth token (``TWILIO_AUTH_TOKEN``'s default).
 DEV_TOKEN = "switchboard-dev-twilio-token"
+#: The bridge's development ACS settings (``ACS_*`` defaults): its Call Automation endpoint and
+#: JWKS are this simulator's, on port 8084.
+DEV_ACS_PORT = 8084
+DEV_ACS_ACCESS_KEY = "c3dpdGNoYm9hcmQtZGV2LWFjcy1hY2Nlc3Mta2V5"
+DEV_ACS_RESOURCE_ID = "00000000-0000-0000-0000-00000000acs0"
+DEV_EVENTGRID_SECRET = "switchboard-dev-eventgrid-secret"
 DESCRIPTION = """\
 Place a phone call on the local phone bridge as the carrier (Twilio) would: the voice webhook
 signed with X-Twilio-Signature, the TwiML answer followed verb by verb (the postal-code prompt
@@ -29,6 +39,11 @@ presses, and the bot's audio "played" with its marks echoed.
 
 What the caller does comes in order from --say / --wav / --keys; each waits for the bot's
 answer. --customer looks the caller's number and postal code up in the database (demo data).
+
+With --carrier acs the call comes as Azure Communication Services sends it: an Event Grid
+IncomingCall, then Call Automation (served by a local stand-in of ACS on --acs-port, which the
+bridge's development ACS_CONNECTION_STRING and ACS_JWKS_URL point at) answering with PCM 24 kHz
+media streaming; the postal code is typed at the DTMF recognize; no playback marks.
 """
 EPILOG = """\
 examples:
@@ -36,6 +51,7 @@ examples:
   switchboard phone --from +15551230001 --postal-code 94107 --wav question.wav
   switchboard phone --customer cus_0002 --keys 100004# --say "What is the status of that order?"
   switchboard phone --from +15550009999 --say "Hello"       # an unknown number
+  switchboard phone --carrier acs --customer cus_0001 --say "Where is my order 100001?"
 """
 
 
@@ -81,6 +97,23 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         default=os.environ.get("TWILIO_AUTH_TOKEN", DEV_TOKEN),
         metavar="TOKEN",
         help="sign requests with this Twilio auth token (default TWILIO_AUTH_TOKEN or the dev one)",
+    )
+    acs = parser.add_argument_group("Azure Communication Services (--carrier acs)")
+    parser.add_argument(
+        "--carrier", choices=("twilio", "acs"), default="twilio", help="whose call (default twilio)"
+    )
+    acs.add_argument(
+        "--acs-port",
+        type=int,
+        default=DEV_ACS_PORT,
+        metavar="PORT",
+        help=f"where the ACS stand-in listens (default {DEV_ACS_PORT})",
+    )
+    acs.add_argument(
+        "--eventgrid-secret",
+        default=os.environ.get("ACS_EVENTGRID_SECRET", DEV_EVENTGRID_SECRET),
+        metavar="SECRET",
+        help="the webhook secret (default ACS_EVENTGRID_SECRET or the dev one)",
     )
     parser.add_argument(
         "--out",
@@ -145,6 +178,8 @@ async def _call(args: argparse.Namespace) -> int:
         print(f"{who:>8} │ {text}", flush=True)
 
     print(f"calling {args.bridge} from {caller}", flush=True)
+    if args.carrier == "acs":
+        return await _acs_call(args, caller, codes, line)
     result = await place_call(
         PhoneCallOptions(
             bridge=args.bridge,
@@ -156,6 +191,10 @@ async def _call(args: argparse.Namespace) -> int:
             on_event=line,
         )
     )
+    return _report(args, result, PHONE_RATE)
+
+
+def _report(args: argparse.Namespace, result: PhoneCallResult, rate: int) -> int:
     for answer in result.answers:
         latency = "no answer" if answer.latency_ms is None else f"{answer.latency_ms:.0f} ms"
         cut = ", cut by barge-in" if answer.cleared else ""
@@ -165,13 +204,50 @@ async def _call(args: argparse.Namespace) -> int:
     if result.dialed:
         print(f"call moved to {result.dialed}")
     if str(args.out) != "-" and result.played:
-        write_wav(args.out, mulaw_to_pcm(bytes(result.played), PHONE_RATE), PHONE_RATE)
-        print(f"wrote {args.out} ({len(result.played) / 8000:.1f} s of audio played to the caller)")
+        if rate == PHONE_RATE:
+            samples = mulaw_to_pcm(bytes(result.played), PHONE_RATE)
+        else:
+            samples = np.frombuffer(bytes(result.played), dtype="<i2")
+        write_wav(args.out, samples, rate)
+        print(f"wrote {args.out} ({len(samples) / rate:.1f} s of audio played to the caller)")
     print(f"call ended: {result.outcome}")
     if result.failure:
         print(f"switchboard phone: {result.failure}", file=sys.stderr)
         return 1
     return 0
+
+
+async def _acs_call(
+    args: argparse.Namespace, caller: str, codes: list[str], line: Callable[[str, str], None]
+) -> int:
+    from switchboard.cli.acs_cloud import AcsCloud
+    from switchboard.cli.phone_acs_sim import AcsCallOptions, place_acs_call
+
+    key_path = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    cloud = await AcsCloud(
+        access_key=DEV_ACS_ACCESS_KEY,
+        resource_id=DEV_ACS_RESOURCE_ID,
+        port=args.acs_port,
+        key_path=key_path / "switchboard" / "acs-simulator-key.pem",
+    ).start()
+    try:
+        result, _call = await place_acs_call(
+            AcsCallOptions(
+                bridge=args.bridge,
+                cloud=cloud,
+                eventgrid_secret=args.eventgrid_secret,
+                caller=caller,
+                turns=build_turns(args.turns, args.barge_in),
+                gather_digits=codes,
+                answer_timeout_s=args.timeout,
+                on_event=line,
+            )
+        )
+    finally:
+        await cloud.stop()
+    for request in cloud.requests:
+        line("ACS", f"{request.action} {request.call_connection_id}".strip())
+    return _report(args, result, 24000)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -106,10 +106,12 @@ def _sign(validator: RequestValidator, url: str, params: dict[str, str]) -> str:
 
 
 class _Player:
-    """Twilio's outbound playback: a buffer of audio and marks played in real time."""
+    """The carrier's outbound playback: a buffer of audio (and Twilio's marks) played in real
+    time; *bytes_per_ms* is 8 for Twilio's µ-law, 48 for ACS's PCM16 24 kHz."""
 
-    def __init__(self, result: PhoneCallResult) -> None:
+    def __init__(self, result: PhoneCallResult, bytes_per_ms: int = 8) -> None:
         self.result = result
+        self.bytes_per_ms = bytes_per_ms
         self.queue: deque[bytes | str] = deque()  # audio bytes, or a mark name
         self.current: AnswerStats | None = None
         self.last_audio_at = 0.0
@@ -118,7 +120,7 @@ class _Player:
         self.queue.append(data)
         self.last_audio_at = time.monotonic()
         if self.current is not None:
-            self.current.received_ms += len(data) // 8
+            self.current.received_ms += len(data) // self.bytes_per_ms
 
     def add_mark(self, name: str) -> None:
         self.queue.append(name)
@@ -142,7 +144,7 @@ class _Player:
             piece = head[:budget]
             self.result.played.extend(piece)
             if self.current is not None:
-                self.current.played_ms = self.current.played_ms + len(piece) // 8
+                self.current.played_ms += len(piece) // self.bytes_per_ms
             budget -= len(piece)
             if len(piece) == len(head):
                 self.queue.popleft()
@@ -367,7 +369,14 @@ async def _stream(
                 spoken_end.append(time.monotonic())
             if not turn.wait_answer:
                 continue
-            await _await_answer(turn, stats, player, closed, options)
+            await _await_answer(
+                turn,
+                stats,
+                player,
+                closed,
+                answer_timeout_s=options.answer_timeout_s,
+                quiet_s=options.quiet_s,
+            )
             note("bot", f"answer {stats.played_ms} ms played ({stats.received_ms} ms received)")
         if options.hang_up_after_s is not None:
             await asyncio.sleep(options.hang_up_after_s)
@@ -401,22 +410,25 @@ async def _await_answer(
     stats: AnswerStats,
     player: _Player,
     closed: asyncio.Event,
-    options: PhoneCallOptions,
+    *,
+    answer_timeout_s: float,
+    quiet_s: float,
 ) -> None:
     """Until the whole answer has been played (its ``answer-end`` mark reached), the barge-in
-    point, or, for a bridge without answer marks, *quiet_s* of silence after some audio."""
-    deadline = time.monotonic() + options.answer_timeout_s
+    point, or, for a bridge without answer marks (or a carrier without marks, ACS), *quiet_s*
+    of silence after some audio."""
+    deadline = time.monotonic() + answer_timeout_s
     while not closed.is_set():
         now = time.monotonic()
         if turn.barge_in_ms is not None and stats.played_ms >= turn.barge_in_ms:
             return
         if stats.heard_whole_answer:
             return
-        if stats.received_ms and player.idle and now - player.last_audio_at >= options.quiet_s:
+        if stats.received_ms and player.idle and now - player.last_audio_at >= quiet_s:
             return  # a bridge that does not mark answers: the bot stayed quiet long enough
         if now > deadline:
             raise TimeoutError(
-                f"no complete answer to {turn.label!r} within {options.answer_timeout_s:.0f} s"
+                f"no complete answer to {turn.label!r} within {answer_timeout_s:.0f} s"
             )
         await asyncio.sleep(0.05)
 

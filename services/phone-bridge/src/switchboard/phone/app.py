@@ -1,4 +1,5 @@
-"""The bridge's ASGI app: the carrier webhooks (TwiML), the media websocket, health and metrics.
+"""The bridge's ASGI app: the Twilio webhooks (TwiML) and media websocket, the ACS routes
+(:mod:`.acs_routes`), health and metrics.
 Resources (database engine, HTTP client, carrier clients) belong to a :class:`Bridge` opened
 and closed by the lifespan."""
 
@@ -18,6 +19,7 @@ from fastapi.responses import JSONResponse, Response
 
 from switchboard.db import create_engine
 from switchboard.observability import CONTENT_TYPE_LATEST, metrics_payload
+from switchboard.phone.acs_routes import AcsCarrier, add_acs_routes
 from switchboard.phone.call import CallDeps, PhoneCall
 from switchboard.phone.carrier import CallControl
 from switchboard.phone.carriers.twilio import TwilioCallControl, TwilioMediaStream, TwilioSignatures
@@ -70,6 +72,7 @@ class Bridge:
             settings=settings, gateway=self.gateway, control=self.control, metrics=self.metrics
         )
         self.calls: set[asyncio.Task[None]] = set()
+        self.acs = AcsCarrier(self) if settings.acs_enabled else None
 
     async def close(self) -> None:
         for task in list(self.calls):
@@ -241,6 +244,9 @@ def create_app(settings: PhoneSettings, *, control: CallControl | None = None) -
             await call.run()
         finally:
             bridge.calls.discard(task)
+
+    if settings.acs_enabled:
+        add_acs_routes(app)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

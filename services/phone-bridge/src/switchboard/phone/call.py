@@ -1,6 +1,7 @@
 """One phone call: the carrier's media stream on one side, a gateway conversation on the other.
 
-- Caller audio goes to the gateway as ``input_audio_buffer.append`` untouched (µ-law base64).
+- Caller audio goes to the gateway as ``input_audio_buffer.append`` untouched (the carrier's
+  base64: µ-law 8 kHz from Twilio, PCM16 24 kHz from ACS; the session is set to that format).
 - Bot audio goes to the carrier in pieces, each followed by a mark (:mod:`.playback`).
 - Barge-in: on ``input_audio_buffer.speech_started`` the carrier's playback is cleared and the
   item truncated at what the carrier's marks say was played.
@@ -37,7 +38,7 @@ from switchboard.phone.carrier import (
     StreamStopped,
     TransferFailed,
 )
-from switchboard.phone.gateway import GatewayError, GatewayLink
+from switchboard.phone.gateway import SESSION_FORMATS, GatewayError, GatewayLink
 from switchboard.phone.identity import BindingError, check_binding
 from switchboard.phone.keypad import Keypad, keypad_text
 from switchboard.phone.metrics import PhoneMetrics
@@ -94,6 +95,8 @@ class PhoneCall:
         self._answered_after_escalation = False
         self._answered = asyncio.Event()
         self._drained = asyncio.Event()
+        self._transfer = asyncio.Event()  # set while the carrier is asked to move the call
+        self._transfer_done = asyncio.Event()
         self.transferred_to: str | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -116,9 +119,24 @@ class PhoneCall:
             self.outcome = "refused"
             await self.stream.close()
             return
+        session_format = SESSION_FORMATS.get((start.audio_format, start.sample_rate))
+        if session_format is None:
+            log.warning(
+                "stream refused: audio format needs resampling",
+                extra={"format": start.audio_format, "rate": start.sample_rate},
+            )
+            self.outcome = "bad_format"
+            await self.stream.close()
+            return
+        audio_format, bytes_per_ms = session_format
+        self.playback = Playback(
+            bytes_per_ms=bytes_per_ms, mark_interval_ms=self.settings.mark_interval_ms
+        )
         began = time.perf_counter()
         try:
-            self.upstream = await self.deps.gateway.open(self.customer_id)
+            self.upstream = await self.deps.gateway.open(
+                self.customer_id, audio_format=audio_format
+            )
         except GatewayError as exc:
             log.error("gateway unavailable for a call", extra={"error": str(exc)})
             self.outcome = "gateway_error"
@@ -171,6 +189,12 @@ class PhoneCall:
                 if not task.cancelled() and (exc := task.exception()) is not None:
                     log.error("call failed", exc_info=exc)
                     self.outcome = "error"
+            if self._transfer.is_set():
+                # moving the call ends its media stream, possibly before the carrier's REST
+                # call returns: let the transfer finish and be recorded
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.settings.transfer_grace_s):
+                        await self._transfer_done.wait()
             if tasks[0] in done and not self._settled.is_set():
                 # the caller hung up while the bot was still working (a tool running, a
                 # response coming): keep the conversation open until that is done, so the
@@ -382,13 +406,16 @@ class PhoneCall:
             async with asyncio.timeout(self.settings.transfer_grace_s):
                 await self._drained.wait()
         handoff = f"{self.settings.store_url}/api/sessions/{self.session_id}/handoff"
+        self._transfer.set()
         try:
             await self.deps.control.transfer(self.call_id, target, announcement=None)
         except TransferFailed as exc:
             self.metrics.transfers.labels("failed").inc()
             log.error("transfer failed; the call stays with the bot", extra={"error": str(exc)})
+            self._transfer_done.set()
             await asyncio.Event().wait()
         self.metrics.transfers.labels("ok").inc()
         self.transferred_to = target
         self.outcome = "transferred"
         log.info("call transferred", extra={"to": target, "handoff_summary": handoff})
+        self._transfer_done.set()

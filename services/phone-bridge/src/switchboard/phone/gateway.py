@@ -1,7 +1,8 @@
 """The bridge as a client of the session gateway: mint a single-use client secret with the
 server key (``POST /v1/realtime/client_secrets``), open ``/v1/realtime`` with display events on
 (``switchboard.tool.*`` tell the bridge about escalations), and set the session to
-``audio/pcmu`` in and out so carrier audio passes without resampling."""
+the carrier's format in and out (``audio/pcmu`` for Twilio, ``audio/pcm`` 24 kHz for ACS) so
+carrier audio passes without resampling."""
 
 from __future__ import annotations
 
@@ -15,7 +16,19 @@ from websockets.asyncio.client import ClientConnection
 
 from switchboard.contracts.display import DISPLAY_EVENTS_QUERY_PARAM
 
-__all__ = ["GatewayError", "GatewayLink", "pcmu_session_update"]
+__all__ = [
+    "SESSION_FORMATS",
+    "GatewayError",
+    "GatewayLink",
+    "pcmu_session_update",
+    "session_update",
+]
+
+#: Carrier formats the gateway takes as they are: (format, rate) -> (session format, bytes/ms).
+SESSION_FORMATS = {
+    ("audio/x-mulaw", 8000): ("audio/pcmu", 8),
+    ("audio/pcm", 24000): ("audio/pcm", 48),
+}
 
 
 class GatewayError(RuntimeError):
@@ -24,7 +37,14 @@ class GatewayError(RuntimeError):
 
 def pcmu_session_update() -> dict[str, Any]:
     """G.711 µ-law both ways: Twilio's format, with no resampling anywhere on the path."""
-    fmt = {"type": "audio/pcmu"}
+    return session_update("audio/pcmu")
+
+
+def session_update(audio_format: str) -> dict[str, Any]:
+    """The carrier's format both ways (``audio/pcmu``: Twilio; ``audio/pcm`` 24 kHz: ACS)."""
+    fmt: dict[str, Any] = {"type": audio_format}
+    if audio_format == "audio/pcm":
+        fmt["rate"] = 24000
     return {
         "type": "session.update",
         "session": {
@@ -70,8 +90,8 @@ class GatewayLink:
             )
         return str(response.json()["value"])
 
-    async def open(self, customer_id: str) -> ClientConnection:
-        """A Realtime conversation for *customer_id*, already switched to ``audio/pcmu``."""
+    async def open(self, customer_id: str, *, audio_format: str = "audio/pcmu") -> ClientConnection:
+        """A Realtime conversation for *customer_id*, already switched to *audio_format*."""
         secret = await self.mint(customer_id)
         url = f"{_ws_base(self.base_url)}/v1/realtime?{DISPLAY_EVENTS_QUERY_PARAM}=1"
         try:
@@ -84,7 +104,7 @@ class GatewayLink:
             )
         except (OSError, websockets.InvalidHandshake, TimeoutError) as exc:
             raise GatewayError(f"the gateway refused the conversation: {exc}") from exc
-        await ws.send(json.dumps(pcmu_session_update()))
+        await ws.send(json.dumps(session_update(audio_format)))
         return ws
 
     async def ready(self) -> bool:

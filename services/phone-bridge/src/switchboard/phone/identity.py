@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -21,6 +22,7 @@ from typing import Protocol
 
 __all__ = [
     "BindingError",
+    "CallContext",
     "CallerIdentity",
     "CustomerRecord",
     "Verification",
@@ -28,7 +30,9 @@ __all__ = [
     "binding_token",
     "check_binding",
     "normalise_e164",
+    "open_call_context",
     "postal_code_matches",
+    "seal_call_context",
 ]
 
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
@@ -136,3 +140,37 @@ def check_binding(key: bytes, token: str, *, call_id: str, now: float) -> str:
     if now > expires_at:
         raise BindingError("binding expired")
     return customer_id
+
+
+@dataclass(frozen=True, slots=True)
+class CallContext:
+    """What the bridge learnt of a call at its first webhook, carried in the URLs it gives the
+    carrier (ACS callback and media URLs) so any replica can go on with the call."""
+
+    correlation_id: str
+    caller: str
+    customer_id: str
+    expires_at: int
+
+
+def seal_call_context(key: bytes, context: CallContext) -> str:
+    body = json.dumps(
+        [context.correlation_id, context.caller, context.customer_id, context.expires_at],
+        separators=(",", ":"),
+    )
+    encoded = base64.urlsafe_b64encode(body.encode()).decode("ascii").rstrip("=")
+    return f"{encoded}.{_mac(key, 'ctx1|' + encoded)}"
+
+
+def open_call_context(key: bytes, token: str) -> CallContext:
+    """The context a token made by :func:`seal_call_context` holds; raises
+    :class:`BindingError` when it is malformed or forged (expiry is the caller's to judge)."""
+    encoded, _, mac = token.partition(".")
+    if not hmac.compare_digest(mac, _mac(key, "ctx1|" + encoded)):
+        raise BindingError("call context signature does not match")
+    try:
+        raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+        correlation_id, caller, customer_id, expires_at = json.loads(raw)
+        return CallContext(str(correlation_id), str(caller), str(customer_id), int(expires_at))
+    except (ValueError, TypeError):
+        raise BindingError("malformed call context") from None

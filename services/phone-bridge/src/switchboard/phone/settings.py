@@ -9,12 +9,27 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from switchboard.settings import BaseServiceSettings, DatabaseSettings
 
-__all__ = ["DEFAULT_GATEWAY_SERVER_KEY", "DEFAULT_TWILIO_AUTH_TOKEN", "PhoneSettings"]
+__all__ = [
+    "DEFAULT_ACS_CONNECTION_STRING",
+    "DEFAULT_ACS_EVENTGRID_SECRET",
+    "DEFAULT_ACS_RESOURCE_ID",
+    "DEFAULT_GATEWAY_SERVER_KEY",
+    "DEFAULT_TWILIO_AUTH_TOKEN",
+    "PhoneSettings",
+]
 
 #: The gateway's development server key (``GATEWAY_SERVER_KEY``'s default).
 DEFAULT_GATEWAY_SERVER_KEY = "switchboard-dev-server-key"
 #: A development Twilio auth token: the carrier simulator signs with it by default.
 DEFAULT_TWILIO_AUTH_TOKEN = "switchboard-dev-twilio-token"
+#: Development ACS settings: they point at the local ACS simulator (``switchboard phone
+#: --carrier acs``), which serves the Call Automation REST API and its JWKS on port 8084.
+DEFAULT_ACS_CONNECTION_STRING = (
+    "endpoint=http://127.0.0.1:8084/;accesskey=c3dpdGNoYm9hcmQtZGV2LWFjcy1hY2Nlc3Mta2V5"
+)
+DEFAULT_ACS_RESOURCE_ID = "00000000-0000-0000-0000-00000000acs0"
+DEFAULT_ACS_EVENTGRID_SECRET = "switchboard-dev-eventgrid-secret"
+DEFAULT_ACS_JWKS_URL = "http://127.0.0.1:8084/calling/keys"
 
 
 class PhoneSettings(BaseServiceSettings, DatabaseSettings):
@@ -43,6 +58,43 @@ class PhoneSettings(BaseServiceSettings, DatabaseSettings):
         validation_alias="TWILIO_API_BASE_URL",
         description="Twilio REST API base (tests point it at a local stand-in).",
     )
+
+    # -- Azure Communication Services ---------------------------------------------------------
+    acs_enabled: bool | None = Field(
+        default=None,
+        validation_alias="ACS_ENABLED",
+        description="Serve the /acs/ routes (default: on outside production, off in it).",
+    )
+    acs_connection_string: SecretStr = Field(
+        default=SecretStr(DEFAULT_ACS_CONNECTION_STRING),
+        validation_alias="ACS_CONNECTION_STRING",
+        description="endpoint=https://<resource>.communication.azure.com/;accesskey=<key>: "
+        "Call Automation REST calls (HMAC-signed with the key); tests point it at a stand-in.",
+    )
+    acs_resource_id: str = Field(
+        default=DEFAULT_ACS_RESOURCE_ID,
+        validation_alias="ACS_RESOURCE_ID",
+        description="The ACS resource's immutable id: the audience of Call Automation's JWTs.",
+    )
+    acs_jwks_url: str = Field(
+        default=DEFAULT_ACS_JWKS_URL,
+        validation_alias="ACS_JWKS_URL",
+        description="Keys of Call Automation's JWTs (in Azure: "
+        "https://acscallautomation.communication.azure.com/calling/keys).",
+    )
+    acs_eventgrid_secret: SecretStr = Field(
+        default=SecretStr(DEFAULT_ACS_EVENTGRID_SECRET),
+        validation_alias="ACS_EVENTGRID_SECRET",
+        description="The ?secret= of the Event Grid subscription's webhook URL "
+        "(/acs/incoming?secret=...).",
+    )
+    acs_cognitive_services_endpoint: str = Field(
+        default="",
+        validation_alias="ACS_COGNITIVE_SERVICES_ENDPOINT",
+        description="Azure AI services endpoint connected to the ACS resource: ACS speaks the "
+        "verification prompts with it (empty = no spoken prompts, the keypad still works).",
+    )
+    acs_voice: str = Field(default="en-US-NancyNeural", validation_alias="ACS_VOICE")
 
     # -- the session gateway -------------------------------------------------------------------
     gateway_url: str = Field(default="http://127.0.0.1:8080", validation_alias="PHONE_GATEWAY_URL")
@@ -117,7 +169,9 @@ class PhoneSettings(BaseServiceSettings, DatabaseSettings):
     max_calls: int = Field(default=1000, ge=1, le=100000, validation_alias="PHONE_MAX_CALLS")
     drain_timeout_s: float = Field(default=20.0, ge=0, validation_alias="PHONE_DRAIN_TIMEOUT_S")
 
-    @field_validator("public_url", "gateway_url", "twilio_api_base_url", "store_url")
+    @field_validator(
+        "public_url", "gateway_url", "twilio_api_base_url", "store_url", "acs_jwks_url"
+    )
     @classmethod
     def _strip_url(cls, value: str) -> str:
         return value.strip().rstrip("/")
@@ -141,7 +195,30 @@ class PhoneSettings(BaseServiceSettings, DatabaseSettings):
                 raise ValueError("PHONE_PUBLIC_URL must be an https:// URL in production")
         if not self.twilio_auth_token.get_secret_value():
             raise ValueError("TWILIO_AUTH_TOKEN must not be empty")
+        if self.acs_enabled is None:
+            self.acs_enabled = not self.is_production
+        if self.acs_enabled:
+            self._check_acs()
         return self
+
+    def _check_acs(self) -> None:
+        from switchboard.phone.carriers.acs import parse_connection_string
+
+        parse_connection_string(self.acs_connection_string.get_secret_value())
+        if not self.acs_eventgrid_secret.get_secret_value() or not self.acs_resource_id:
+            raise ValueError("ACS_EVENTGRID_SECRET and ACS_RESOURCE_ID must not be empty")
+        if self.is_production:
+            dev = (
+                self.acs_connection_string.get_secret_value() == DEFAULT_ACS_CONNECTION_STRING
+                or self.acs_eventgrid_secret.get_secret_value() == DEFAULT_ACS_EVENTGRID_SECRET
+                or self.acs_resource_id == DEFAULT_ACS_RESOURCE_ID
+                or self.acs_jwks_url == DEFAULT_ACS_JWKS_URL
+            )
+            if dev:
+                raise ValueError(
+                    "with ACS_ENABLED in production, ACS_CONNECTION_STRING, ACS_RESOURCE_ID, "
+                    "ACS_JWKS_URL and ACS_EVENTGRID_SECRET must be set"
+                )
 
     @property
     def binding_key(self) -> bytes:

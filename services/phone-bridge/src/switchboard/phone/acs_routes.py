@@ -1,0 +1,258 @@
+"""The Azure Communication Services side of the bridge: the Event Grid webhook, the Call
+Automation callbacks, and the media websocket.
+
+1. ``POST /acs/incoming?secret=...``: Event Grid delivers ``IncomingCall`` (and, once, the
+   subscription validation handshake). The shared secret in the subscription's URL is checked.
+   An unknown number is redirected to ``PHONE_TRANSFER_TO`` (or rejected); a known one is
+   answered with bidirectional PCM 24 kHz media streaming, *not started*, and a callback URL
+   carrying a signed :class:`CallContext` (correlation id, caller, candidate customer).
+2. ``POST /acs/callbacks?ctx=...`` (JWT of Call Automation checked): ``CallConnected`` starts a
+   DTMF recognize (the postal code on file, up to ``#``); ``RecognizeCompleted`` /
+   ``RecognizeFailed`` check it; on a match the bridge starts media streaming, else asks again,
+   and after ``PHONE_VERIFY_ATTEMPTS`` transfers to a human or hangs up.
+3. ``/acs/media?ctx=...`` (JWT checked on the handshake): the call's conversation, run by the
+   carrier-neutral :class:`~switchboard.phone.call.PhoneCall`. ACS opens it only once the
+   bridge started streaming, i.e. after the caller was verified; the stream is bound to the
+   verified customer from the signed context.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import time
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI, Request, WebSocket
+from fastapi.responses import JSONResponse, Response
+
+from switchboard.phone.call import CallDeps, PhoneCall
+from switchboard.phone.carriers.acs import AcsCallControl, AcsError, AcsMediaStream, AcsTokens
+from switchboard.phone.carriers.acs_codec import (
+    CallbackEvent,
+    IncomingCall,
+    parse_callbacks,
+    parse_event_grid,
+    tones_to_digits,
+)
+from switchboard.phone.identity import (
+    BindingError,
+    CallContext,
+    Verification,
+    binding_token,
+    normalise_e164,
+    open_call_context,
+    seal_call_context,
+)
+from switchboard.phone.twiml import PROMPT_AGAIN, PROMPT_FIRST
+
+if TYPE_CHECKING:
+    from switchboard.phone.app import Bridge
+
+__all__ = ["AcsCarrier", "add_acs_routes"]
+
+log = logging.getLogger(__name__)
+
+_VERIFY = "switchboard-verify-"
+
+
+def _forbidden(code: str, message: str, status: int = 403) -> JSONResponse:
+    return JSONResponse({"code": code, "message": message}, status_code=status)
+
+
+class AcsCarrier:
+    """The ACS clients of one bridge process (Call Automation REST, JWT keys)."""
+
+    def __init__(self, bridge: Bridge) -> None:
+        settings = bridge.settings
+        self.bridge = bridge
+        self.settings = settings
+        self.control = AcsCallControl(settings.acs_connection_string.get_secret_value())
+        self.tokens = AcsTokens(settings.acs_jwks_url, settings.acs_resource_id)
+        self.deps: CallDeps = replace(bridge.deps, control=self.control)
+        self.key = settings.binding_key
+
+    # -- Event Grid ----------------------------------------------------------------------------
+    async def incoming(self, call: IncomingCall, request: Request) -> None:
+        settings, metrics = self.settings, self.bridge.metrics
+        number = normalise_e164(call.caller, default_country_code=settings.default_country_code)
+        identity = await self.bridge.verifier.identify(number)
+        extra = {"correlation_id": call.correlation_id}
+        if identity.level is Verification.UNKNOWN or identity.customer is None or number is None:
+            metrics.verifications.labels("unknown_number").inc()
+            if settings.transfer_to.startswith("+"):
+                log.info("ACS call from an unknown number: redirected", extra=extra)
+                await self.control.redirect(call.incoming_call_context, settings.transfer_to)
+            else:
+                log.info("ACS call from an unknown number: rejected", extra=extra)
+                await self.control.reject(call.incoming_call_context)
+            return
+        ctx = seal_call_context(
+            self.key,
+            CallContext(
+                correlation_id=call.correlation_id,
+                caller=number,
+                customer_id=identity.customer.customer_id,
+                expires_at=int(time.time()) + settings.binding_ttl_s,
+            ),
+        )
+        callback = self.bridge.public(f"{request.url_for('acs_callbacks')}?ctx={ctx}")
+        media = self.bridge.public(f"{request.url_for('acs_media')}?ctx={ctx}")
+        media = media.replace("http://", "ws://", 1).replace("https://", "wss://", 1)
+        call_id = await self.control.answer(
+            call.incoming_call_context,
+            callback_url=callback,
+            transport_url=media,
+            cognitive_services_endpoint=settings.acs_cognitive_services_endpoint,
+        )
+        log.info("ACS call answered", extra={**extra, "call_connection_id": call_id})
+
+    # -- Call Automation callbacks -------------------------------------------------------------
+    async def _ask(self, event: CallbackEvent, ctx: CallContext, attempt: int) -> None:
+        prompt = PROMPT_FIRST if attempt == 1 else PROMPT_AGAIN
+        await self.control.recognize_keypad(
+            event.call_connection_id,
+            ctx.caller,
+            prompt=prompt if self.settings.acs_cognitive_services_endpoint else None,
+            voice=self.settings.acs_voice,
+            context=f"{_VERIFY}{attempt}",
+            timeout_s=self.settings.gather_timeout_s,
+        )
+
+    async def callback(self, event: CallbackEvent, ctx: CallContext) -> None:
+        metrics, settings = self.bridge.metrics, self.settings
+        extra = {"call_connection_id": event.call_connection_id, "event": event.type}
+        if event.type == "CallConnected":
+            await self._ask(event, ctx, 1)
+        elif event.type in ("RecognizeCompleted", "RecognizeFailed"):
+            if not event.operation_context.startswith(_VERIFY):
+                return
+            attempt = int(event.operation_context.removeprefix(_VERIFY) or "1")
+            tones = (event.data.get("dtmfResult") or {}).get("tones") or []
+            entered = tones_to_digits(tones) if event.type == "RecognizeCompleted" else ""
+            identity = self.bridge.verifier.check(
+                await self.bridge.verifier.identify(ctx.caller), entered
+            )
+            if identity.customer_id == ctx.customer_id:
+                metrics.verifications.labels("verified").inc()
+                log.info("ACS caller verified; starting the media stream", extra=extra)
+                await self.control.start_streaming(event.call_connection_id)
+            elif attempt < settings.verify_attempts:
+                metrics.verifications.labels("mismatch").inc()
+                await self._ask(event, ctx, attempt + 1)
+            else:
+                metrics.verifications.labels("refused").inc()
+                log.info("ACS caller not verified", extra={**extra, "attempts": attempt})
+                if settings.transfer_to.startswith("+"):
+                    await self.control.transfer(
+                        event.call_connection_id, settings.transfer_to, announcement=None
+                    )
+                else:
+                    await self.control.hang_up(event.call_connection_id)
+        else:
+            log.info("ACS call event", extra={**extra, "context": event.operation_context})
+
+    def context(self, token: str, correlation_id: str | None) -> CallContext | None:
+        try:
+            ctx = open_call_context(self.key, token)
+        except BindingError:
+            return None
+        if correlation_id and not hmac.compare_digest(correlation_id, ctx.correlation_id):
+            return None
+        return ctx
+
+
+def add_acs_routes(app: FastAPI) -> None:
+    """Mount the ``/acs/`` routes (the bridge's :class:`AcsCarrier` is ``bridge.acs``)."""
+
+    def carrier(bridge: Bridge) -> AcsCarrier:
+        assert bridge.acs is not None
+        return bridge.acs
+
+    @app.post("/acs/incoming", name="acs_incoming")
+    async def acs_incoming(request: Request) -> Response:
+        bridge: Bridge = request.app.state.bridge
+        acs = carrier(bridge)
+        secret = request.query_params.get("secret", "")
+        expected = acs.settings.acs_eventgrid_secret.get_secret_value()
+        if not hmac.compare_digest(secret.encode(), expected.encode()):
+            bridge.metrics.webhooks.labels("acs_incoming", "bad_secret").inc()
+            log.warning("Event Grid delivery refused: bad secret")
+            return _forbidden("invalid_secret", "The webhook secret does not match.")
+        try:
+            validation, calls = parse_event_grid(await request.body())
+        except ValueError as exc:
+            bridge.metrics.webhooks.labels("acs_incoming", "malformed").inc()
+            return _forbidden("invalid_event", str(exc), 400)
+        bridge.metrics.webhooks.labels("acs_incoming", "ok").inc()
+        if validation is not None:
+            log.info("Event Grid subscription validated")
+            return JSONResponse({"validationResponse": validation})
+        for call in calls:
+            try:
+                await acs.incoming(call, request)
+            except AcsError as exc:
+                log.error("ACS incoming call not handled", extra={"error": str(exc)[:300]})
+                return _forbidden("carrier_error", "Call Automation refused the call.", 502)
+        return Response(status_code=200)
+
+    @app.post("/acs/callbacks", name="acs_callbacks")
+    async def acs_callbacks(request: Request) -> Response:
+        bridge: Bridge = request.app.state.bridge
+        acs = carrier(bridge)
+        if await acs.tokens.check(request.headers.get("authorization")) is None:
+            bridge.metrics.webhooks.labels("acs_callback", "bad_token").inc()
+            return _forbidden("invalid_token", "A Call Automation JWT is required.", 401)
+        try:
+            events = parse_callbacks(await request.body())
+        except ValueError as exc:
+            bridge.metrics.webhooks.labels("acs_callback", "malformed").inc()
+            return _forbidden("invalid_event", str(exc), 400)
+        for event in events:
+            ctx = acs.context(request.query_params.get("ctx", ""), event.correlation_id)
+            if ctx is None:
+                bridge.metrics.webhooks.labels("acs_callback", "bad_context").inc()
+                return _forbidden("invalid_context", "The callback's call context is not ours.")
+            try:
+                await acs.callback(event, ctx)
+            except AcsError as exc:
+                log.error("ACS callback not handled", extra={"error": str(exc)[:300]})
+        bridge.metrics.webhooks.labels("acs_callback", "ok").inc()
+        return Response(status_code=200)
+
+    @app.websocket("/acs/media", name="acs_media")
+    async def acs_media(websocket: WebSocket) -> None:
+        bridge: Bridge = websocket.app.state.bridge
+        acs = carrier(bridge)
+        headers = websocket.headers
+        if await acs.tokens.check(headers.get("authorization")) is None:
+            bridge.metrics.webhooks.labels("acs_media", "bad_token").inc()
+            await websocket.close(code=1008)
+            return
+        ctx = acs.context(
+            websocket.query_params.get("ctx", ""), headers.get("x-ms-call-correlation-id")
+        )
+        if ctx is None or ctx.expires_at < time.time():
+            bridge.metrics.webhooks.labels("acs_media", "bad_context").inc()
+            await websocket.close(code=1008)
+            return
+        if len(bridge.calls) >= acs.settings.max_calls:
+            bridge.metrics.webhooks.labels("acs_media", "over_capacity").inc()
+            await websocket.close(code=1013)
+            return
+        bridge.metrics.webhooks.labels("acs_media", "ok").inc()
+        await websocket.accept()
+        call_id = headers.get("x-ms-call-connection-id") or ctx.correlation_id
+        binding = binding_token(
+            acs.key, call_id=call_id, customer_id=ctx.customer_id, expires_at=ctx.expires_at
+        )
+        stream = AcsMediaStream(websocket, call_id=call_id, parameters={"binding": binding})
+        task = asyncio.current_task()
+        assert task is not None
+        bridge.calls.add(task)
+        try:
+            await PhoneCall(stream, acs.deps).run()
+        finally:
+            bridge.calls.discard(task)
