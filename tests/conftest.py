@@ -24,6 +24,13 @@ from switchboard.keys import RedisKeys
 from switchboard.settings import normalise_database_url
 from tests.infra import InfraUrls, provide_infrastructure
 
+#: Fixtures shared by several test packages (the running product, the phone bridge, a voice).
+pytest_plugins = [
+    "tests.support.phone",
+    "tests.support.product",
+    "tests.support.voice",
+]
+
 RUN_ID = uuid.uuid4().hex[:10]
 #: The reference date of the seeded test data (fixed, so tests are deterministic).
 SEED_AS_OF = date(2026, 11, 1)

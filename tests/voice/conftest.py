@@ -1,36 +1,17 @@
 """Fixtures for the voice client tests: the realtime emulator as a child process on a free port
-(what ``switchboard call --upstream-direct`` talks to) and a synthesised caller voice."""
+(what ``switchboard call --upstream-direct`` talks to); the caller's voice comes from
+``tests.support.voice``."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from switchboard.cli.stack import Stack, free_port
-from switchboard.cli.synth import Voice
 
 EMULATOR_KEY = "voice-test-key"
-
-
-@pytest.fixture(scope="session")
-def voice() -> Voice:
-    """The caller's voice (piper, loaded once)."""
-    return Voice()
-
-
-@pytest.fixture(scope="session")
-def say(voice: Voice) -> Iterator[object]:
-    cache: dict[str, np.ndarray] = {}
-
-    def _say(text: str) -> np.ndarray:
-        if text not in cache:
-            cache[text] = voice.say(text)
-        return cache[text]
-
-    yield _say
 
 
 @pytest.fixture(scope="session")
