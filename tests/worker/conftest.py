@@ -23,7 +23,7 @@ from switchboard.worker.tools import ALL_TOOLS
 from tests.conftest import SEED_AS_OF
 from tests.infra import InfraUrls
 from tests.processes import start_service
-from tests.worker.factories import ShopFactory
+from tests.support.shop import ShopFactory
 
 TOOL_NAMES = tuple(t.name for t in ALL_TOOLS)
 

@@ -18,8 +18,8 @@ from switchboard.contracts.tools import ToolCatalogEntry
 from switchboard.db.shop import Cancellation, Order, OrderStatus, ToolEffect
 from switchboard.keys import RedisKeys
 from switchboard.toolclient import ToolClient
-from tests.worker.factories import ShopFactory
-from tests.worker.locks import order_locked, wait_blocked
+from tests.support.locks import order_locked, wait_blocked
+from tests.support.shop import ShopFactory
 
 Sessions = async_sessionmaker[AsyncSession]
 StartProcess = Callable[..., Awaitable[Service]]
