@@ -17,12 +17,21 @@ import pytest
 import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from chaos.proxy import TcpProxy
 from switchboard.amqp import Topology
 from switchboard.db import create_engine, create_sessionmaker
 from switchboard.keys import RedisKeys
 from switchboard.settings import normalise_database_url
 from tests.infra import InfraUrls, provide_infrastructure
+from tests.support.proxy import TcpProxy
+
+#: Fixtures shared by several test packages (the emulator, the running product, the phone
+#: bridge, a voice); the product before the phone bridge that builds on it.
+pytest_plugins = [
+    "tests.support.emulator",
+    "tests.support.product",
+    "tests.support.phone",
+    "tests.support.voice",
+]
 
 RUN_ID = uuid.uuid4().hex[:10]
 #: The reference date of the seeded test data (fixed, so tests are deterministic).

@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 
 from switchboard.cli.audio import silence, write_wav
-from tests.e2e.conftest import Product, artifact_path
-from tests.e2e.test_voice_call import _order_status
+from tests.support.product import Product, artifact_path, order_status
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.slow]
 
@@ -55,7 +54,7 @@ async def test_page_shows_transcript_and_order_card(
 ) -> None:
     """Asking aloud on the page (phone-sized) shows what was heard, the order-status card with
     the order's real status, and the bot's spoken answer as text; a screenshot is kept."""
-    status = await _order_status(product.database_url, 100001)
+    status = await order_status(product.database_url, 100001)
     audio = np.concatenate([silence(1500), say("Where is my order 100001?"), silence(3000)])
     browser = await browser_for(audio)
     page = await browser.new_page(viewport={"width": 390, "height": 844})

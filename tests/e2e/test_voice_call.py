@@ -5,26 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
 import pytest
 
 from switchboard.cli.call import CallOptions, Turn, run_call
 from switchboard.cli.endpoint import gateway_endpoint
-from tests.e2e.conftest import SERVER_KEY, Product
+from tests.support.product import SERVER_KEY, Product, order_status
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-
-async def _order_status(database_url: str, order_id: int) -> str:
-    dsn = database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
-    conn = await asyncpg.connect(dsn)
-    try:
-        status = await conn.fetchval(
-            "SELECT status FROM shop.customer_order WHERE id = $1", order_id
-        )
-    finally:
-        await conn.close()
-    return str(status)
 
 
 def _entries(doc: dict[str, Any], kind: str) -> list[dict[str, Any]]:
@@ -36,7 +23,7 @@ async def test_spoken_order_question_answered_from_postgres_and_stored(
 ) -> None:
     """Asking aloud about a seeded order gets a spoken answer with the order's real status from
     Postgres, and the store then shows both transcripts and the tool call of that session."""
-    status = await _order_status(product.database_url, 100001)
+    status = await order_status(product.database_url, 100001)
     endpoint = await gateway_endpoint(product.gateway, "cus_0001", server_key=SERVER_KEY)
     result = await run_call(
         CallOptions(endpoint=endpoint, turns=[Turn("q", say("Where is my order 100001?"))])

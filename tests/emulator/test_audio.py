@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 
 from switchboard.emulator.audio import decode, encode, resample
-from tests.emulator.clients import EventLog
-from tests.emulator.conftest import pcm_b64
-from tests.emulator.test_protocol import ORDER_TOOLS
+from tests.support.clients import EventLog
+from tests.support.emulator import pcm_b64
+from tests.support.realtime import ORDER_TOOLS
 
 CHUNK = 2400  # 100 ms at 24 kHz
 

@@ -9,9 +9,9 @@ import pytest
 import websockets
 from openai import AsyncAzureOpenAI
 
-from tests.emulator.clients import EventLog
-from tests.emulator.conftest import Emulator
-from tests.emulator.test_protocol import ORDER_TOOLS
+from tests.support.clients import EventLog
+from tests.support.emulator import Emulator
+from tests.support.realtime import ORDER_TOOLS
 
 
 async def test_preview_dialect_tool_round_trip(emulator: Emulator) -> None:

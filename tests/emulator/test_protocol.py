@@ -11,31 +11,9 @@ import pytest
 import websockets
 from openai import AsyncOpenAI
 
-from tests.emulator.clients import EventLog
-from tests.emulator.conftest import Emulator
-
-ORDER_TOOLS: list[dict[str, Any]] = [
-    {
-        "type": "function",
-        "name": "check_order_status",
-        "description": "Look up the status of one of the customer's orders.",
-        "parameters": {
-            "type": "object",
-            "properties": {"order_id": {"type": "integer", "description": "The order number"}},
-            "required": ["order_id"],
-        },
-    },
-    {
-        "type": "function",
-        "name": "cancel_order",
-        "description": "Cancel an order that has not shipped yet.",
-        "parameters": {
-            "type": "object",
-            "properties": {"order_id": {"type": "integer"}, "reason": {"type": "string"}},
-            "required": ["order_id", "reason"],
-        },
-    },
-]
+from tests.support.clients import EventLog
+from tests.support.emulator import Emulator
+from tests.support.realtime import ORDER_TOOLS
 
 
 async def user_says(log: EventLog, text: str) -> None:

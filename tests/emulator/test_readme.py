@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.emulator.conftest import Emulator
+from tests.support.emulator import Emulator
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()

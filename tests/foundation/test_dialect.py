@@ -56,7 +56,7 @@ GA_SESSION = {
 
 
 def test_server_event_names_are_one_table_read_both_ways() -> None:
-    assert GA_SERVER_EVENT == {v: k for k, v in PREVIEW_SERVER_EVENT.items()}
+    assert {v: k for k, v in PREVIEW_SERVER_EVENT.items()} == GA_SERVER_EVENT
     assert PREVIEW_SERVER_EVENT["response.output_audio.delta"] == "response.audio.delta"
 
 

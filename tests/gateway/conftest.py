@@ -21,25 +21,25 @@ from openai import AsyncOpenAI
 
 from switchboard.amqp import Topology
 from switchboard.contracts.events import ConversationEvent, parse_conversation_events
+from switchboard.emulator.speech import Speech
 from switchboard.gateway.app import Gateway, create_app
 from switchboard.gateway.settings import GatewaySettings
 from switchboard.worker.service import WorkerService
 from switchboard.worker.settings import WorkerSettings
 from switchboard.worker.tools import ALL_TOOLS
 from tests.conftest import SEED_AS_OF
-from tests.emulator import conftest as emulator_fixtures
-from tests.emulator.clients import EventLog
-from tests.emulator.conftest import Emulator
 from tests.infra import InfraUrls
-
-# The emulator tests' fixtures, used here too (the emulator and its speech engines).
-emulator_settings = emulator_fixtures.emulator_settings
-speech = emulator_fixtures.speech
-emulator = emulator_fixtures.emulator
-say = emulator_fixtures.say
+from tests.support.clients import EventLog
+from tests.support.emulator import Emulator, speech_say
 
 SERVER_KEY = "test-server-key"
 TOOL_NAMES = tuple(t.name for t in ALL_TOOLS)
+
+
+@pytest.fixture(scope="session")
+def say(speech: Speech) -> Any:
+    """A phrase as 24 kHz pcm16 from the emulator's synthesiser (the emulator tests' input)."""
+    return speech_say(speech)
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from tests.emulator.clients import EventLog
 from tests.gateway.conftest import EventCollector, RunningGateway, payloads, until_said
+from tests.support.clients import EventLog
 
 CHUNK = 2400  # 100 ms at 24 kHz
 

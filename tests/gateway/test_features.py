@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from switchboard.contracts.display import parse_display_event
 from switchboard.db.shop import Cancellation, Order, OrderStatus
-from tests.emulator.conftest import Emulator
 from tests.gateway.conftest import (
     EventCollector,
     GatewayFactory,
@@ -20,9 +19,10 @@ from tests.gateway.conftest import (
     payloads,
     until_said,
 )
-from tests.gateway.test_policy import user_says
-from tests.worker.factories import ShopFactory
-from tests.worker.locks import order_locked, wait_blocked
+from tests.support.emulator import Emulator
+from tests.support.locks import order_locked, wait_blocked
+from tests.support.realtime import user_says
+from tests.support.shop import ShopFactory
 
 
 async def test_display_events_only_for_clients_that_ask(gateway: RunningGateway) -> None:

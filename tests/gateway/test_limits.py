@@ -9,19 +9,8 @@ import base64
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from tests.emulator.clients import EventLog
 from tests.gateway.conftest import EventCollector, GatewayFactory, RunningGateway, payloads
-
-
-async def ended_with(log: EventLog) -> tuple[dict[str, object], int]:
-    """The error event the gateway sent last, and the close code."""
-    with pytest.raises(ConnectionClosed) as closed:
-        while True:
-            await log.recv()
-    errors = log.of("error")
-    assert errors, "an error event precedes the close"
-    assert closed.value.rcvd is not None
-    return errors[-1]["error"], closed.value.rcvd.code
+from tests.support.realtime import ended_with
 
 
 def only_session(gateway: RunningGateway) -> str:

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from tests.emulator.clients import EventLog
 from tests.gateway.conftest import (
     EventCollector,
     GatewayFactory,
@@ -17,6 +16,7 @@ from tests.gateway.conftest import (
     payloads,
     until_said,
 )
+from tests.support.realtime import user_says
 
 #: Server-owned session fields: refused with GATEWAY_SERVER_FIELDS=error (ignored by default).
 SERVER_OWNED: list[tuple[dict[str, Any], str, str | None]] = [
@@ -106,20 +106,6 @@ REFUSED: list[tuple[dict[str, Any], str, str | None]] = [
     ({"type": "input_audio_buffer.append", "audio": "not base64!"}, "invalid_value", "audio"),
     ({"type": "conversation.item.truncate", "item_id": 5}, "invalid_value", None),
 ]
-
-
-async def user_says(log: EventLog, text: str) -> None:
-    await log.send(
-        {
-            "type": "conversation.item.create",
-            "item": {
-                "type": "message",
-                "role": "user",
-                "content": [{"type": "input_text", "text": text}],
-            },
-        }
-    )
-    await log.send({"type": "response.create"})
 
 
 @pytest.mark.parametrize(

@@ -11,9 +11,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from chaos.proxy import TcpProxy
 from tests.conftest import via_proxy
-from tests.emulator.conftest import Emulator
 from tests.gateway.conftest import (
     SERVER_KEY,
     EventCollector,
@@ -21,9 +19,10 @@ from tests.gateway.conftest import (
     payloads,
     until_said,
 )
-from tests.gateway.test_limits import ended_with
-from tests.gateway.test_policy import user_says
 from tests.infra import InfraUrls
+from tests.support.emulator import Emulator
+from tests.support.proxy import TcpProxy
+from tests.support.realtime import ended_with, user_says
 
 
 @pytest.fixture

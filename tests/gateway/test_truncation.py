@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 
 from tests.gateway.conftest import EventCollector, RunningGateway, payloads
-from tests.gateway.test_policy import user_says
+from tests.support.realtime import user_says
 
 
 async def test_truncation_beyond_the_delivered_audio_is_clamped(

@@ -15,9 +15,18 @@ import websockets
 from switchboard.cli.phone_acs_sim import AcsCallOptions, place_acs_call
 from switchboard.cli.phone_sim import PhoneTurn
 from switchboard.phone.identity import CallContext, seal_call_context
-from tests.e2e.conftest import STORE_AUTH
-from tests.phone.conftest import EVENTGRID_SECRET, TRANSFER_TO, PhoneProduct, caller_of
-from tests.phone.test_calls import _bridge_logs, _ended, _entries, _metrics, stored_sessions
+from tests.support.phone import (
+    EVENTGRID_SECRET,
+    TRANSFER_TO,
+    PhoneProduct,
+    bridge_logs,
+    bridge_metrics,
+    caller_of,
+    ended,
+    entries,
+    stored_sessions,
+)
+from tests.support.product import STORE_AUTH
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -77,14 +86,14 @@ async def test_acs_caller_verifies_by_keypad_asks_aloud_and_hears_the_order_stat
     [doc] = await stored_sessions(
         phone,
         customer,
-        until=lambda d: _ended(d) and any(e["tool"] for x in d for e in _entries(x, "tool")),
+        until=lambda d: ended(d) and any(e["tool"] for x in d for e in entries(x, "tool")),
     )
     keypad = f"The caller pressed {' '.join(f'{order_id}#')} on the keypad."
-    assert keypad in [e["text"] for e in _entries(doc, "user")]
-    [tool] = _entries(doc, "tool")
+    assert keypad in [e["text"] for e in entries(doc, "user")]
+    [tool] = entries(doc, "tool")
     assert (tool["tool"], tool["outcome"]) == ("check_order_status", "ok")
     assert tool["output"]["status"] == status
-    spoken = " ".join(e["text"] or "" for e in _entries(doc, "assistant")).lower()
+    spoken = " ".join(e["text"] or "" for e in entries(doc, "assistant")).lower()
     assert status.replace("_", " ") in spoken, spoken
     assert doc["session"]["missing_events"] == 0
 
@@ -114,7 +123,7 @@ async def test_acs_barge_in_sends_stop_audio_and_truncates_at_what_was_played(
     assert result.failure is None, result.failure
     first = result.answers[0]
     assert result.clears >= 1 and first.cleared
-    [cut] = _bridge_logs(phone, "barge-in", call.call_connection_id)[:1]
+    [cut] = bridge_logs(phone, "barge-in", call.call_connection_id)[:1]
     heard_ms = int(cut["heard_ms"])
     assert 0 < heard_ms < int(cut["sent_ms"]) and heard_ms % 100 == 0
     assert heard_ms <= first.played_ms + 100
@@ -122,9 +131,9 @@ async def test_acs_barge_in_sends_stop_audio_and_truncates_at_what_was_played(
     [doc] = await stored_sessions(
         phone,
         customer,
-        until=lambda d: _ended(d) and any(e["interrupted"] for e in _entries(d[0], "assistant")),
+        until=lambda d: ended(d) and any(e["interrupted"] for e in entries(d[0], "assistant")),
     )
-    [interrupted] = [e for e in _entries(doc, "assistant") if e["interrupted"]]
+    [interrupted] = [e for e in entries(doc, "assistant") if e["interrupted"]]
     assert interrupted["heard_ms"] == heard_ms
     assert interrupted["heard_text"] and len(interrupted["heard_text"]) < len(interrupted["text"])
 
@@ -160,8 +169,8 @@ async def test_acs_escalation_transfers_the_call_to_a_human(phone: PhoneProduct,
         if r.call_connection_id == call.call_connection_id and r.action == "transferToParticipant"
     ]
     assert transfer.body["targetParticipant"]["phoneNumber"]["value"] == TRANSFER_TO
-    [moved] = _bridge_logs(phone, "call transferred", call.call_connection_id)
-    [doc] = await stored_sessions(phone, customer, until=_ended)
+    [moved] = bridge_logs(phone, "call transferred", call.call_connection_id)
+    [doc] = await stored_sessions(phone, customer, until=ended)
     session_id = doc["session"]["id"]
     assert moved["handoff_summary"].endswith(f"/api/sessions/{session_id}/handoff")
     async with httpx.AsyncClient(base_url=phone.product.store, auth=STORE_AUTH) as http:
@@ -223,7 +232,7 @@ async def test_acs_requests_are_authenticated_and_unverified_callers_get_no_conv
         r.action for r in phone.acs.requests if r.call_connection_id == call.call_connection_id
     ]
     assert actions == ["answer", "recognize", "recognize", "recognize", "transferToParticipant"]
-    metrics = await _metrics(phone)
+    metrics = await bridge_metrics(phone)
     assert (
         'switchboard_phone_webhooks_total{outcome="bad_secret",route="acs_incoming"} 1.0' in metrics
     )

@@ -5,9 +5,7 @@ on Postgres, conversation store)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import time
 import uuid
 from typing import Any
 
@@ -17,64 +15,22 @@ import websockets
 from twilio.request_validator import RequestValidator
 
 from switchboard.cli.phone_sim import PhoneCallOptions, PhoneCallResult, PhoneTurn, place_call
-from tests.e2e.conftest import STORE_AUTH
-from tests.phone.conftest import (
+from tests.support.phone import (
     ACCOUNT_SID,
     AUTH_TOKEN,
     TRANSFER_TO,
     Caller,
     PhoneProduct,
+    bridge_logs,
+    bridge_metrics,
     caller_of,
+    ended,
+    entries,
+    stored_sessions,
 )
+from tests.support.product import STORE_AUTH, order_status
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-
-async def _status(database_url: str, order_id: int) -> str:
-    import asyncpg
-
-    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://", 1))
-    try:
-        return str(
-            await conn.fetchval("SELECT status FROM shop.customer_order WHERE id = $1", order_id)
-        )
-    finally:
-        await conn.close()
-
-
-async def stored_sessions(
-    phone: PhoneProduct, customer_id: str, *, until: Any, within_s: float = 40.0
-) -> list[dict[str, Any]]:
-    """The store's full sessions of *customer_id*, polled until ``until(sessions)`` holds."""
-    last: Any = None
-    deadline = time.monotonic() + within_s
-    async with httpx.AsyncClient(base_url=phone.product.store, auth=STORE_AUTH, timeout=10) as http:
-        while time.monotonic() < deadline:
-            listed = await http.get("/api/sessions", params={"customer_id": customer_id})
-            if listed.status_code == 200:
-                docs = []
-                for entry in listed.json()["sessions"]:
-                    detail = await http.get(f"/api/sessions/{entry['id']}")
-                    if detail.status_code == 200:
-                        docs.append(detail.json())
-                last = docs
-                if until(docs):
-                    return docs
-            await asyncio.sleep(0.5)
-    raise AssertionError(f"sessions of {customer_id} not as expected in the store: {last}")
-
-
-def _entries(doc: dict[str, Any], kind: str) -> list[dict[str, Any]]:
-    return [e for e in doc["timeline"] if e["kind"] == kind]
-
-
-async def _metrics(phone: PhoneProduct) -> str:
-    async with httpx.AsyncClient() as http:
-        return (await http.get(f"{phone.bridge}/metrics")).text
-
-
-def _ended(docs: list[dict[str, Any]]) -> bool:
-    return bool(docs) and all(d["session"]["ended_at"] is not None for d in docs)
 
 
 async def _call(
@@ -98,7 +54,7 @@ async def test_verified_caller_hears_an_order_status_from_postgres(
     on the keypad and hears the answer (µ-law, no resampling on the path); the store keeps the
     call, the keypad entry as text, and the order's real status from Postgres."""
     caller = await caller_of(phone.product.database_url, "cus_0001")
-    status = await _status(phone.product.database_url, 100001)
+    status = await order_status(phone.product.database_url, 100001)
     result = await _call(
         phone,
         caller,
@@ -115,16 +71,16 @@ async def test_verified_caller_hears_an_order_status_from_postgres(
     assert result.marks_sent > 0 and result.clears == 0
 
     [doc] = await stored_sessions(
-        phone, "cus_0001", until=lambda d: _ended(d) and any(_entries(x, "assistant") for x in d)
+        phone, "cus_0001", until=lambda d: ended(d) and any(entries(x, "assistant") for x in d)
     )
     heard = [(e["kind"], e.get("text"), e.get("tool")) for e in doc["timeline"]]
     assert "The caller pressed 1 0 0 0 0 1 # on the keypad." in [
-        e["text"] for e in _entries(doc, "user")
+        e["text"] for e in entries(doc, "user")
     ], heard
-    [tool] = _entries(doc, "tool")
+    [tool] = entries(doc, "tool")
     assert (tool["tool"], tool["outcome"]) == ("check_order_status", "ok")
     assert tool["output"]["status"] == status
-    spoken = " ".join(e["text"] or "" for e in _entries(doc, "assistant")).lower()
+    spoken = " ".join(e["text"] or "" for e in entries(doc, "assistant")).lower()
     assert status.replace("_", " ") in spoken, heard
 
 
@@ -165,7 +121,7 @@ async def test_unknown_and_unverified_callers_never_reach_account_data(
         await ws.send(json.dumps(start))
         with pytest.raises(websockets.ConnectionClosed):
             await asyncio.wait_for(ws.recv(), 30)
-    metrics = await _metrics(phone)
+    metrics = await bridge_metrics(phone)
     assert 'switchboard_phone_webhooks_total{outcome="unverified",route="media"} 1.0' in metrics
     async with httpx.AsyncClient(base_url=phone.product.store, auth=STORE_AUTH) as http:
         listed = (await http.get("/api/sessions", params={"customer_id": "cus_0005"})).json()
@@ -207,25 +163,15 @@ async def test_bad_signatures_and_malformed_frames_are_refused_without_harming_c
     assert len(result.answers) == 1, (result.outcome, result.said, result.close_code)
     [answer] = result.answers
     assert answer.heard_whole_answer and answer.played_ms > 1000
-    metrics = await _metrics(phone)
+    metrics = await bridge_metrics(phone)
     assert "switchboard_phone_refused_frames_total 1.0" in metrics
     assert 'switchboard_phone_webhooks_total{outcome="bad_signature",route="voice"} 1.0' in metrics
     assert 'switchboard_phone_webhooks_total{outcome="bad_signature",route="media"} 1.0' in metrics
-    [doc] = await stored_sessions(phone, "cus_0002", until=_ended)
-    assert [e["text"] for e in _entries(doc, "user")] == [
+    [doc] = await stored_sessions(phone, "cus_0002", until=ended)
+    assert [e["text"] for e in entries(doc, "user")] == [
         "The caller pressed 1 0 0 0 0 4 # on the keypad."
     ]
-    assert _entries(doc, "assistant") and doc["session"]["missing_events"] == 0
-
-
-def _bridge_logs(phone: PhoneProduct, msg: str, call_sid: str) -> list[dict[str, Any]]:
-    out = []
-    for line in phone.bridge_log().splitlines():
-        with contextlib.suppress(ValueError):
-            doc = json.loads(line)
-            if doc.get("msg") == msg and doc.get("call_sid") == call_sid:
-                out.append(doc)
-    return out
+    assert entries(doc, "assistant") and doc["session"]["missing_events"] == 0
 
 
 async def test_barge_in_clears_playback_and_the_store_keeps_what_was_played(
@@ -248,7 +194,7 @@ async def test_barge_in_clears_playback_and_the_store_keeps_what_was_played(
     assert result.failure is None, result.failure
     first = result.answers[0]
     assert result.clears >= 1 and first.cleared
-    [cut] = _bridge_logs(phone, "barge-in", call_sid)[:1]
+    [cut] = bridge_logs(phone, "barge-in", call_sid)[:1]
     heard_ms = int(cut["heard_ms"])
     assert 0 < heard_ms <= first.played_ms < int(cut["sent_ms"])
     assert heard_ms % 100 == 0  # a mark boundary (PHONE_MARK_INTERVAL_MS)
@@ -256,9 +202,9 @@ async def test_barge_in_clears_playback_and_the_store_keeps_what_was_played(
     [doc] = await stored_sessions(
         phone,
         "cus_0004",
-        until=lambda d: _ended(d) and any(e["interrupted"] for e in _entries(d[0], "assistant")),
+        until=lambda d: ended(d) and any(e["interrupted"] for e in entries(d[0], "assistant")),
     )
-    [interrupted] = [e for e in _entries(doc, "assistant") if e["interrupted"]]
+    [interrupted] = [e for e in entries(doc, "assistant") if e["interrupted"]]
     assert interrupted["heard_ms"] == heard_ms
     assert interrupted["heard_text"] and len(interrupted["heard_text"]) < len(interrupted["text"])
     assert doc["session"]["interruptions"] >= 1
@@ -291,9 +237,9 @@ async def test_escalation_moves_the_call_to_a_human_with_a_handoff_summary(
     read_back, answer = result.answers
     assert read_back.heard_whole_answer
     assert answer.heard_whole_answer  # told before being moved
-    [moved] = _bridge_logs(phone, "call transferred", call_sid)
+    [moved] = bridge_logs(phone, "call transferred", call_sid)
 
-    [doc] = await stored_sessions(phone, "cus_0006", until=_ended)
+    [doc] = await stored_sessions(phone, "cus_0006", until=ended)
     session_id = doc["session"]["id"]
     assert moved["handoff_summary"].endswith(f"/api/sessions/{session_id}/handoff")
     async with httpx.AsyncClient(base_url=phone.product.store, auth=STORE_AUTH) as http:
@@ -321,13 +267,13 @@ async def test_a_carrier_hang_up_during_a_tool_call_loses_no_event(
     )
     assert result.failure is None, result.failure
     assert result.outcome == "caller_hung_up"
-    [doc] = await stored_sessions(phone, "cus_0003", until=_ended)
+    [doc] = await stored_sessions(phone, "cus_0003", until=ended)
     assert doc["session"]["end_reason"] == "client_closed"
     assert doc["session"]["missing_events"] == 0
     assert "The caller pressed 1 0 0 0 0 7 # on the keypad." in [
-        e["text"] for e in _entries(doc, "user")
+        e["text"] for e in entries(doc, "user")
     ]
-    assert all(e["outcome"] not in (None, "pending") for e in _entries(doc, "tool"))
+    assert all(e["outcome"] not in (None, "pending") for e in entries(doc, "tool"))
 
 
 async def test_the_switchboard_phone_command_places_a_signed_call(phone: PhoneProduct) -> None:

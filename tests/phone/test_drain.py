@@ -16,7 +16,8 @@ from twilio.request_validator import RequestValidator
 
 from switchboard.cli.phone_sim import PhoneCallOptions, PhoneTurn, place_call
 from switchboard.cli.stack import Stack, free_port
-from tests.phone.conftest import ACCOUNT_SID, AUTH_TOKEN, SERVER_KEY, PhoneProduct, caller_of
+from tests.support.phone import ACCOUNT_SID, AUTH_TOKEN, PhoneProduct, caller_of
+from tests.support.product import SERVER_KEY
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

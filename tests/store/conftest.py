@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import aio_pika
@@ -13,11 +14,13 @@ import asyncpg
 import pytest
 
 from switchboard.amqp import Topology
+from switchboard.cli.stack import Service
 from switchboard.contracts.events import ConversationEvent
 from switchboard.store.service import StoreService, plain_dsn
 from switchboard.store.settings import StoreSettings
 from tests.conftest import RUN_ID, create_database, drop_database
 from tests.infra import InfraUrls
+from tests.processes import start_service
 
 SettingsFactory = Callable[..., StoreSettings]
 
@@ -212,15 +215,19 @@ async def proc_topology(
 
 @pytest.fixture
 async def store_processes(
-    infra: InfraUrls, store_database_url: str, proc_topology: Topology, users_setting: str
-) -> AsyncIterator[Callable[..., Awaitable[Any]]]:
-    """Start store subprocesses on the process namespace (killed after the test)."""
-    from tests.store.processes import StoreProcess
+    infra: InfraUrls,
+    store_database_url: str,
+    proc_topology: Topology,
+    users_setting: str,
+    tmp_path: Path,
+) -> AsyncIterator[Callable[..., Awaitable[Service]]]:
+    """Start store subprocesses (``python -m switchboard.store.main``, ready once consuming
+    and serving its API) on the process namespace (killed after the test)."""
+    started: list[Service] = []
 
-    started: list[StoreProcess] = []
-
-    async def start(**env: str) -> StoreProcess:
-        proc = StoreProcess(
+    async def start(**env: str) -> Service:
+        proc = await start_service(
+            "switchboard.store.main",
             {
                 "DATABASE_URL": store_database_url,
                 "AMQP_URL": infra.amqp_url,
@@ -230,11 +237,14 @@ async def store_processes(
                 "STORE_USERS": users_setting,
                 "DATABASE_POOL_SIZE": "2",
                 **env,
-            }
+            },
+            name=f"store-{len(started) + 1}",
+            ready_msg="store serving",
+            log_dir=tmp_path,
         )
         started.append(proc)
-        return await proc.start()
+        return proc
 
     yield start
     for proc in started:
-        await proc.close()
+        await asyncio.to_thread(proc.kill)

@@ -66,10 +66,10 @@ async def test_sigkill_under_load_loses_and_duplicates_nothing(
     # process is killed once it has stored part of the stream, while publishing goes on
     second = await store_processes(**{**env, "STORE_INSTANCE_ID": "restart-b"})
     assert await _wait_stored(db, prefix, 400, 60) >= 400
-    assert await first.kill() == -9
+    assert await asyncio.to_thread(first.kill) == -9
     await store_processes(**{**env, "STORE_INSTANCE_ID": "restart-c"})
     assert await _wait_stored(db, prefix, 1200, 60) >= 1200
-    assert await second.kill() == -9
+    assert await asyncio.to_thread(second.kill) == -9
     await publishing
     await channel.close()
 

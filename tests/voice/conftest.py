@@ -1,52 +1,15 @@
-"""Fixtures for the voice client tests: the realtime emulator as a child process on a free port
-(what ``switchboard call --upstream-direct`` talks to) and a synthesised caller voice."""
+"""Fixtures for the voice client tests: the realtime emulator of the session's running product
+(``tests.support.product``; what ``switchboard call --upstream-direct`` talks to, with its key
+``EMULATOR_KEY``); the caller's voice comes from ``tests.support.voice``."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
-
-import numpy as np
 import pytest
 
-from switchboard.cli.stack import Stack, free_port
-from switchboard.cli.synth import Voice
-
-EMULATOR_KEY = "voice-test-key"
+from tests.support.product import Product
 
 
 @pytest.fixture(scope="session")
-def voice() -> Voice:
-    """The caller's voice (piper, loaded once)."""
-    return Voice()
-
-
-@pytest.fixture(scope="session")
-def say(voice: Voice) -> Iterator[object]:
-    cache: dict[str, np.ndarray] = {}
-
-    def _say(text: str) -> np.ndarray:
-        if text not in cache:
-            cache[text] = voice.say(text)
-        return cache[text]
-
-    yield _say
-
-
-@pytest.fixture(scope="session")
-async def emulator_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+def emulator_url(product: Product) -> str:
     """``ws://127.0.0.1:PORT`` of a running ``switchboard-emulator``."""
-    port = free_port()
-    logs: Path = tmp_path_factory.mktemp("voice-stack")
-    stack = Stack(base_env={"LOG_LEVEL": "WARNING"}, log_dir=logs)
-    stack.add(
-        "emulator",
-        "switchboard-emulator",
-        env={"EMULATOR_PORT": str(port), "EMULATOR_API_KEY": EMULATOR_KEY},
-        health_url=f"http://127.0.0.1:{port}/healthz",
-    )
-    try:
-        await stack.start()
-        yield f"ws://127.0.0.1:{port}"
-    finally:
-        stack.stop()
+    return product.emulator

@@ -12,7 +12,7 @@ from pathlib import Path
 from switchboard.cli.audio import read_wav
 from switchboard.cli.call import CallOptions, Turn, run_call
 from switchboard.cli.endpoint import direct_endpoint
-from tests.voice.conftest import EMULATOR_KEY
+from tests.support.product import EMULATOR_KEY
 
 
 def test_call_help_explains_itself() -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from switchboard.cli.loadtest import Caller, demo_callers, demo_cancel_callers, percentile
 from switchboard.cli.seed import build_dataset
-from tests.voice.conftest import EMULATOR_KEY
+from tests.support.product import EMULATOR_KEY
 
 
 def test_demo_callers_ask_about_their_own_orders() -> None:

@@ -3,8 +3,10 @@ other area's worker competes for its calls), a tool client, and the shop factory
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import aio_pika
@@ -13,13 +15,15 @@ import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from switchboard.amqp import Topology
+from switchboard.cli.stack import Service
 from switchboard.toolclient import ToolClient
 from switchboard.worker.service import WorkerService
 from switchboard.worker.settings import WorkerSettings
 from switchboard.worker.tools import ALL_TOOLS
 from tests.conftest import SEED_AS_OF
 from tests.infra import InfraUrls
-from tests.worker.factories import ShopFactory
+from tests.processes import start_service
+from tests.support.shop import ShopFactory
 
 TOOL_NAMES = tuple(t.name for t in ALL_TOOLS)
 
@@ -272,15 +276,15 @@ async def proc_client(
 
 @pytest.fixture
 async def worker_processes(
-    infra: InfraUrls, seeded_database_url: str, proc_namespace: str
-) -> AsyncIterator[Callable[..., Awaitable[Any]]]:
-    """Start worker subprocesses on the process-test namespace (killed after the test)."""
-    from tests.worker.processes import WorkerProcess
+    infra: InfraUrls, seeded_database_url: str, proc_namespace: str, tmp_path: Path
+) -> AsyncIterator[Callable[..., Awaitable[Service]]]:
+    """Start worker subprocesses (``python -m switchboard.worker.main``, ready once consuming
+    with its catalog announced) on the process-test namespace (killed after the test)."""
+    started: list[Service] = []
 
-    started: list[WorkerProcess] = []
-
-    async def start(worker_id: str, **env: str) -> WorkerProcess:
-        proc = WorkerProcess(
+    async def start(worker_id: str, **env: str) -> Service:
+        proc = await start_service(
+            "switchboard.worker.main",
             {
                 "DATABASE_URL": seeded_database_url,
                 "AMQP_URL": infra.amqp_url,
@@ -291,12 +295,14 @@ async def worker_processes(
                 "WORKER_TODAY": SEED_AS_OF.isoformat(),
                 "DATABASE_POOL_SIZE": "2",
                 **env,
-            }
+            },
+            name=worker_id,
+            ready_msg="worker serving",
+            log_dir=tmp_path,
         )
         started.append(proc)
-        await proc.start()
         return proc
 
     yield start
     for proc in started:
-        await proc.close()
+        await asyncio.to_thread(proc.kill)

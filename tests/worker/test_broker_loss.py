@@ -9,8 +9,8 @@ import asyncio
 from switchboard.toolclient import ToolClient
 from tests.conftest import via_proxy
 from tests.infra import InfraUrls
+from tests.support.proxy import TcpProxy
 from tests.worker.conftest import StartWorker
-from tests.worker.proxy import TcpProxy
 
 
 async def test_calls_queued_while_the_broker_link_is_down_are_answered_after_reconnect(

@@ -15,7 +15,7 @@ from switchboard.emulator.policy import DialoguePolicy
 from switchboard.worker.registry import Registry, Tool, ToolArguments
 from switchboard.worker.tools import ALL_TOOLS, default_registry
 from tests.conftest import SEED_AS_OF
-from tests.worker.factories import ShopFactory
+from tests.support.shop import ShopFactory
 
 Call = Callable[..., Awaitable[ToolCallResult]]
 REALTIME_TOOLS = [entry.realtime_tool() for entry in default_registry().catalog()]

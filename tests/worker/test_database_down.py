@@ -12,8 +12,8 @@ import pytest
 
 from switchboard.contracts.tools import ToolErrorCode
 from switchboard.toolclient import ToolClient
+from tests.support.proxy import TcpProxy
 from tests.worker.conftest import StartWorker
-from tests.worker.proxy import TcpProxy
 
 
 @pytest.fixture

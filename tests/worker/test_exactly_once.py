@@ -14,8 +14,8 @@ from switchboard.contracts.tools import ToolCallRequest, ToolErrorCode
 from switchboard.db.shop import Cancellation, OrderStatus, SupportTicket, ToolEffect
 from switchboard.toolclient import ToolClient
 from switchboard.worker.service import WorkerService
+from tests.support.shop import ShopFactory
 from tests.worker.conftest import RawBroker
-from tests.worker.factories import ShopFactory
 
 Sessions = async_sessionmaker[AsyncSession]
 

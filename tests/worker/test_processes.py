@@ -13,16 +13,16 @@ import redis.asyncio as aioredis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from switchboard.cli.stack import Service
 from switchboard.contracts.tools import ToolCatalogEntry
 from switchboard.db.shop import Cancellation, Order, OrderStatus, ToolEffect
 from switchboard.keys import RedisKeys
 from switchboard.toolclient import ToolClient
-from tests.worker.factories import ShopFactory
-from tests.worker.locks import order_locked, wait_blocked
-from tests.worker.processes import WorkerProcess
+from tests.support.locks import order_locked, wait_blocked
+from tests.support.shop import ShopFactory
 
 Sessions = async_sessionmaker[AsyncSession]
-StartProcess = Callable[..., Awaitable[WorkerProcess]]
+StartProcess = Callable[..., Awaitable[Service]]
 
 
 async def _count(sessions: Sessions, model: Any, column: Any, value: Any) -> int:
@@ -51,7 +51,7 @@ async def test_sigkill_mid_call_is_redelivered_and_answered_once(
         )
         await wait_blocked(lock, "kill-a")  # first worker has claimed the call, waits on the row
         second = await worker_processes("kill-b", **slow)
-        assert await first.kill() == -9
+        assert await asyncio.to_thread(first.kill) == -9
         # the second worker got the redelivery and waits on the dead worker's claim until its
         # session is gone; releasing the row lets that happen
     result = await pending
@@ -67,7 +67,7 @@ async def test_sigkill_mid_call_is_redelivered_and_answered_once(
         metrics = (await http.get("/metrics")).text
     assert 'switchboard_worker_redeliveries_total{tool="cancel_order"} 1.0' in metrics
     assert 'switchboard_worker_calls_total{outcome="ok",tool="cancel_order"} 1.0' in metrics
-    assert not any(d.get("msg") == "call refused" for d in second.logs)
+    assert not any(d.get("msg") == "call refused" for d in second.log_records())
 
 
 async def test_sigterm_finishes_the_call_in_flight_then_exits(
@@ -90,7 +90,7 @@ async def test_sigterm_finishes_the_call_in_flight_then_exits(
             proc_client.call("cancel_order", {"order_id": oid}, customer_id=cid, timeout_s=60)
         )
         await wait_blocked(lock, "drain-a")
-        stopping = asyncio.create_task(worker.terminate())
+        stopping = asyncio.create_task(asyncio.to_thread(worker.terminate))
         await worker.wait_log("worker stopping")
         assert not pending.done()
     result = await pending
@@ -155,7 +155,7 @@ async def test_catalog_appears_refreshes_and_expires(
     found = [k async for k in redis_client.scan_iter(match=keys.catalog_pattern)]
     assert key in found
     await worker.wait_log("catalog announced")
-    await worker.kill()
+    await asyncio.to_thread(worker.kill)
     async with asyncio.timeout(10):
         while await redis_client.exists(key):  # noqa: ASYNC110 - Redis expiry is not an event we can await
             await asyncio.sleep(0.1)

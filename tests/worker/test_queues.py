@@ -19,10 +19,10 @@ from switchboard.db.shop import Cancellation, OrderStatus, ToolEffect
 from switchboard.toolclient import ToolClient
 from tests.conftest import via_proxy
 from tests.infra import InfraUrls
+from tests.support.locks import order_locked, wait_blocked
+from tests.support.proxy import TcpProxy
+from tests.support.shop import ShopFactory
 from tests.worker.conftest import StartWorker
-from tests.worker.factories import ShopFactory
-from tests.worker.locks import order_locked, wait_blocked
-from tests.worker.proxy import TcpProxy
 
 Sessions = async_sessionmaker[AsyncSession]
 TOOL = "check_order_status"

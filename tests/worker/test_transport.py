@@ -17,9 +17,9 @@ from switchboard.contracts.tools import ToolCallRequest, ToolErrorCode
 from switchboard.db.shop import Order, OrderStatus, ToolEffect
 from switchboard.toolclient import ToolClient
 from switchboard.worker.service import WorkerService
+from tests.support.locks import order_locked
+from tests.support.shop import ShopFactory
 from tests.worker.conftest import RawBroker
-from tests.worker.factories import ShopFactory
-from tests.worker.locks import order_locked
 
 Sessions = async_sessionmaker[AsyncSession]
 

@@ -21,7 +21,7 @@ from switchboard.db.shop import (
     SupportTicket,
     ToolEffect,
 )
-from tests.worker.factories import EARBUDS, FINAL_SALE, ShopFactory
+from tests.support.shop import EARBUDS, FINAL_SALE, ShopFactory
 
 Call = Callable[..., Awaitable[ToolCallResult]]
 Sessions = async_sessionmaker[AsyncSession]

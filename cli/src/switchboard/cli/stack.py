@@ -1,23 +1,27 @@
-"""Run Switchboard's services as child processes on free ports: for end-to-end tests and
-benchmarks that need the whole product running, with their own database and namespace.
+"""Run Switchboard's services as child processes on free ports: for ``switchboard up``, tests,
+benchmarks and chaos runs that need services running, with their own database and namespace.
 
-Each service is started through its console script with settings in its environment, waited
-for on its health endpoint, and stopped with SIGTERM (then SIGKILL after a grace period). Logs
-go to one file per service so a failing test can show them.
+A ``Service`` is started through its console script (or ``python -m`` a module) with settings
+in its environment, waited for on its health endpoint and/or on JSON log records it writes, and
+stopped with SIGTERM (then SIGKILL after a grace period) or killed. Logs go to one file per
+service so a failing test can show them, and a test can wait on a record in them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -37,12 +41,105 @@ def free_port() -> int:
 
 @dataclass
 class Service:
+    """One service process: *command* (a console script) or, when *module* is set,
+    ``python -m module``; ready once *health_url* answers 200 and every message of *ready_logs*
+    was logged (JSON log lines, ``LOG_FORMAT=json``)."""
+
     name: str
     command: str
     env: dict[str, str]
     health_url: str | None
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
+    module: str | None = None
+    ready_logs: tuple[str, ...] = ()
+    log_offset: int = 0  # where the current run's output starts in the log file
+
+    @property
+    def argv(self) -> list[str]:
+        return [sys.executable, "-m", self.module] if self.module else [self.command]
+
+    def spawn(self) -> None:
+        """Start the process (output appended to its log file); does not wait for it."""
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.log_offset = log.tell()
+            self.process = subprocess.Popen(
+                self.argv,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def log_records(self) -> list[dict[str, Any]]:
+        """Every log line of the current run so far, parsed (a line that is not JSON becomes
+        ``{"msg": line}``)."""
+        try:
+            with self.log_path.open("rb") as log:
+                log.seek(self.log_offset)
+                text = log.read().decode(errors="replace")
+        except OSError:
+            return []
+        records: list[dict[str, Any]] = []
+        for line in text.splitlines():
+            try:
+                doc = json.loads(line)
+            except ValueError:
+                doc = None
+            records.append(doc if isinstance(doc, dict) else {"msg": line})
+        return records
+
+    async def wait_log(self, msg: str, *, within_s: float = 30.0) -> dict[str, Any]:
+        """The first log record with message *msg*, already written or still to come; raises
+        ``StackError`` if the process exits first or *within_s* passes."""
+        deadline = time.monotonic() + within_s
+        while True:
+            exited = self.process is None or self.process.poll() is not None
+            for doc in self.log_records():
+                if doc.get("msg") == msg:
+                    return doc
+            if exited:
+                raise StackError(f"{self.name} exited before logging {msg!r}:\n{self.log_tail()}")
+            if time.monotonic() > deadline:
+                raise StackError(f"{self.name} did not log {msg!r} in {within_s:.0f} s")
+            await asyncio.sleep(0.05)
+
+    @property
+    def port(self) -> int:
+        """The HTTP port the service logged (``http listening``), e.g. when started on port 0."""
+        for doc in self.log_records():
+            if doc.get("msg") == "http listening":
+                return int(doc["port"])
+        raise StackError(f"{self.name} has not logged its HTTP port")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def wait_ready(self, http: httpx.AsyncClient, timeout_s: float) -> None:
+        """Wait until the health URL answers 200 and every ready log record was written;
+        ``StackError`` (with the end of the log) if the process exits or *timeout_s* passes."""
+        deadline = time.monotonic() + timeout_s
+        assert self.process is not None
+        while True:
+            if self.process.poll() is not None:
+                raise StackError(
+                    f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}"
+                )
+            if self.health_url is None:
+                break
+            with contextlib.suppress(httpx.HTTPError):
+                if (await http.get(self.health_url)).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise StackError(
+                    f"{self.name} not healthy after {timeout_s:.0f} s:\n{self.log_tail()}"
+                )
+            await asyncio.sleep(0.2)
+        for msg in self.ready_logs:
+            await self.wait_log(msg, within_s=max(0.1, deadline - time.monotonic()))
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -98,9 +195,18 @@ class Stack:
     services: list[Service] = field(default_factory=list)
 
     def add(
-        self, name: str, command: str, *, env: dict[str, str], health_url: str | None
+        self,
+        name: str,
+        command: str,
+        *,
+        env: dict[str, str],
+        health_url: str | None,
+        module: str | None = None,
+        ready_logs: tuple[str, ...] = (),
     ) -> Service:
-        if shutil.which(command) is None:
+        """A service of this stack (not started yet): the console script *command*, or
+        ``python -m module`` when *module* is given; see ``Service`` for *ready_logs*."""
+        if module is None and shutil.which(command) is None:
             raise StackError(f"{command} is not installed (run make install)")
         service = Service(
             name=name,
@@ -108,23 +214,17 @@ class Stack:
             env={**os.environ, **self.base_env, **env},
             health_url=health_url,
             log_path=self.log_dir / f"{name}.log",
+            module=module,
+            ready_logs=ready_logs,
         )
         self.services.append(service)
         return service
 
     def spawn(self) -> None:
         """Start every added service that is not running yet (does not wait for it)."""
-        self.log_dir.mkdir(parents=True, exist_ok=True)
         for service in self.services:
             if service.process is None:
-                with service.log_path.open("ab") as log:
-                    service.process = subprocess.Popen(
-                        [service.command],
-                        env=service.env,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,
-                    )
+                service.spawn()
 
     async def start(self, *, timeout_s: float = 60.0) -> None:
         """Start every added service that is not running, then wait until each is healthy.
@@ -139,23 +239,7 @@ class Stack:
             raise
 
     async def _wait(self, http: httpx.AsyncClient, service: Service, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        assert service.process is not None
-        while True:
-            if service.process.poll() is not None:
-                raise StackError(
-                    f"{service.name} exited with {service.process.returncode}:\n{service.log_tail()}"
-                )
-            if service.health_url is None:
-                return
-            with contextlib.suppress(httpx.HTTPError):
-                if (await http.get(service.health_url)).status_code == 200:
-                    return
-            if time.monotonic() > deadline:
-                raise StackError(
-                    f"{service.name} not healthy after {timeout_s:.0f} s:\n{service.log_tail()}"
-                )
-            await asyncio.sleep(0.2)
+        await service.wait_ready(http, timeout_s)
 
     async def restart(self, service: Service, *, timeout_s: float = 60.0) -> float:
         """Start *service* again after it stopped (or kill it first); seconds until healthy."""

@@ -1,5 +1,5 @@
-"""Rows the worker tests need in known states: a fresh customer with orders of chosen status,
-so tests that change data never touch the seeded demo customers other tests rely on."""
+"""Rows the worker and gateway tests need in known states: a fresh customer with orders of chosen
+status, so tests that change data never touch the seeded demo customers other tests rely on."""
 
 from __future__ import annotations
 

@@ -1,8 +1,11 @@
-"""The whole product for end-to-end tests: emulator, tool worker, conversation store and session
-gateway as child processes on free ports, over a freshly migrated and seeded database and a
-namespace of their own, shared by every test of the e2e package (started once, stopped after).
+"""The whole product for the end-to-end and phone tests, started once per test session:
+emulator, tool worker, conversation store and session gateway as child processes on free ports,
+over one freshly migrated and seeded database and a namespace of their own (the phone bridge
+joins the same stack when a phone test first asks for it, see ``tests.support.phone``).
 
-Clients reach it the way users do: the gateway's HTTP routes and websocket, the store's API.
+Tests share it, so each keeps to its own data: its own customers, or the session ids its own
+calls produced; none may assume a fresh database. Clients reach the product the way users do:
+the gateway's HTTP routes and websocket, the store's API.
 """
 
 from __future__ import annotations
@@ -10,13 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aio_pika
+import asyncpg
 import httpx
 import pytest
 import redis.asyncio as aioredis
@@ -27,7 +30,16 @@ from switchboard.cli.stack import Stack
 from switchboard.worker.tools import ALL_TOOLS
 from tests.conftest import RUN_ID, SEED_AS_OF, create_database, drop_database
 from tests.infra import InfraUrls
-from tests.voice import conftest as voice_fixtures
+
+__all__ = [
+    "EMULATOR_KEY",
+    "SERVER_KEY",
+    "STORE_AUTH",
+    "Product",
+    "artifact_path",
+    "order_status",
+    "product",
+]
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 EMULATOR_KEY = "e2e-emulator-key"
@@ -35,14 +47,10 @@ SERVER_KEY = "e2e-server-key"
 STORE_AUTH = ("analyst", "analyst")  # the store's development account
 TOOL_NAMES = tuple(t.name for t in ALL_TOOLS)
 
-# The caller's voice (piper), from the voice client tests.
-voice = voice_fixtures.voice
-say = voice_fixtures.say
-
 
 @dataclass(frozen=True)
 class Product:
-    """Where the running product answers."""
+    """Where the running product answers (and the stack that runs it)."""
 
     gateway: str
     store: str
@@ -50,6 +58,7 @@ class Product:
     database_url: str
     namespace: str
     logs: Path
+    stack: Stack = field(repr=False, compare=False)
 
     async def stored_session(
         self, session_id: str, *, until: Any = None, within_s: float = 30.0
@@ -75,15 +84,15 @@ class Product:
 async def product(
     infra: InfraUrls, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Product]:
-    """The running product, on its own seeded database and namespace."""
+    """The running product, on its own seeded database and namespace (one per test session)."""
     from switchboard.cli.db import migrate, run_seed
 
-    name = f"sbtest_{RUN_ID}_e2e"
+    name = f"sbtest_{RUN_ID}_product"
     database_url = await create_database(infra.database_url, name)
     await migrate(database_url)
     await run_seed(database_url, as_of=SEED_AS_OF)
-    namespace = f"t{RUN_ID}-e2e"
-    logs = tmp_path_factory.mktemp("e2e-logs")
+    namespace = f"t{RUN_ID}-product"
+    logs = tmp_path_factory.mktemp("product-logs")
     stack = Stack(
         base_env={
             "DATABASE_URL": database_url,
@@ -102,6 +111,7 @@ async def product(
             emulator_key=EMULATOR_KEY,
             server_key=SERVER_KEY,
             worker_today=SEED_AS_OF.isoformat(),
+            timeout_s=240,  # the emulator loads its speech models; slow on a shared machine
         )
         yield Product(
             gateway=urls.gateway,
@@ -110,15 +120,17 @@ async def product(
             database_url=database_url,
             namespace=namespace,
             logs=logs,
+            stack=stack,
         )
     finally:
         stack.stop()
         with contextlib.suppress(Exception):
-            await _clean_namespace(infra, namespace)
+            await clean_namespace(infra, namespace)
         await drop_database(infra.database_url, name)
 
 
-async def _clean_namespace(infra: InfraUrls, namespace: str) -> None:
+async def clean_namespace(infra: InfraUrls, namespace: str) -> None:
+    """Delete the broker objects and Redis keys of *namespace*."""
     connection = await aio_pika.connect(infra.amqp_url)
     try:
         channel = await connection.channel()
@@ -133,11 +145,18 @@ async def _clean_namespace(infra: InfraUrls, namespace: str) -> None:
         await client.aclose()
 
 
+async def order_status(database_url: str, order_id: int) -> str:
+    """The status of a seeded order, read from Postgres."""
+    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    try:
+        return str(
+            await conn.fetchval("SELECT status FROM shop.customer_order WHERE id = $1", order_id)
+        )
+    finally:
+        await conn.close()
+
+
 def artifact_path(name: str) -> Path:
     """A file under ``artifacts/`` (kept after the run, e.g. browser screenshots)."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS / name
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
