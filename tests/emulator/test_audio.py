@@ -15,32 +15,7 @@ import numpy as np
 from switchboard.emulator.audio import decode, encode, resample
 from tests.support.clients import EventLog
 from tests.support.emulator import pcm_b64
-from tests.support.realtime import ORDER_TOOLS
-
-CHUNK = 2400  # 100 ms at 24 kHz
-
-
-async def stream(
-    log: EventLog, audio: bytes | np.ndarray, *, chunk_bytes: int | None = None
-) -> None:
-    """Append audio in 100 ms chunks, as a microphone would."""
-    if isinstance(audio, np.ndarray):
-        for start in range(0, audio.size, CHUNK):
-            await log.send(
-                {
-                    "type": "input_audio_buffer.append",
-                    "audio": pcm_b64(audio[start : start + CHUNK]),
-                }
-            )
-        return
-    step = chunk_bytes or 800
-    for start in range(0, len(audio), step):
-        await log.send(
-            {
-                "type": "input_audio_buffer.append",
-                "audio": base64.b64encode(audio[start : start + step]).decode(),
-            }
-        )
+from tests.support.realtime import CHUNK, ORDER_TOOLS, stream
 
 
 async def test_spoken_request_becomes_tool_call(ga: EventLog, say: Any) -> None:

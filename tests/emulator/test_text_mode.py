@@ -24,9 +24,8 @@ from switchboard.emulator.app import create_app
 from switchboard.emulator.settings import EmulatorSettings
 from switchboard.emulator.speech import Speech
 from switchboard.emulator.synthetic import SyntheticVoice, typed_words_before
-from tests.emulator.clients import EventLog
-from tests.emulator.test_audio import stream
-from tests.emulator.test_protocol import ORDER_TOOLS
+from tests.support.clients import EventLog
+from tests.support.realtime import ORDER_TOOLS, stream
 
 API_KEY = "test-emulator-key"
 

@@ -1,16 +1,21 @@
 """Realtime conversation helpers shared by the emulator and gateway tests: the order tools a
-test session offers, a user's typed turn, and how a session ended."""
+test session offers, a user's typed turn, streamed audio, and how a session ended."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
+import numpy as np
 import pytest
 from websockets.exceptions import ConnectionClosed
 
 from tests.support.clients import EventLog
+from tests.support.emulator import pcm_b64
 
-__all__ = ["ORDER_TOOLS", "ended_with", "user_says"]
+__all__ = ["CHUNK", "ORDER_TOOLS", "ended_with", "stream", "user_says"]
+
+CHUNK = 2400  # 100 ms at 24 kHz
 
 ORDER_TOOLS: list[dict[str, Any]] = [
     {
@@ -60,3 +65,26 @@ async def ended_with(log: EventLog) -> tuple[dict[str, object], int]:
     assert errors, "an error event precedes the close"
     assert closed.value.rcvd is not None
     return errors[-1]["error"], closed.value.rcvd.code
+
+
+async def stream(
+    log: EventLog, audio: bytes | np.ndarray, *, chunk_bytes: int | None = None
+) -> None:
+    """Append audio in 100 ms chunks, as a microphone would."""
+    if isinstance(audio, np.ndarray):
+        for start in range(0, audio.size, CHUNK):
+            await log.send(
+                {
+                    "type": "input_audio_buffer.append",
+                    "audio": pcm_b64(audio[start : start + CHUNK]),
+                }
+            )
+        return
+    step = chunk_bytes or 800
+    for start in range(0, len(audio), step):
+        await log.send(
+            {
+                "type": "input_audio_buffer.append",
+                "audio": base64.b64encode(audio[start : start + step]).decode(),
+            }
+        )
