@@ -23,22 +23,15 @@ import contextlib
 import json
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
+import numpy as np
 import websockets
 
 from switchboard.cli.acs_cloud import AcsCloud, SimCall
-from switchboard.cli.phone_sim import (
-    AnswerStats,
-    PhoneCallResult,
-    PhoneTurn,
-    _await_answer,
-    _first,
-    _Player,
-)
+from switchboard.cli.phone_line import CallerLine, PhoneCallResult, PhoneTurn, Player
 
 __all__ = ["AcsCallOptions", "place_acs_call"]
 
@@ -131,12 +124,10 @@ async def _media(
         result.failure = f"media stream refused: {exc}"
         return
     result.outcome = "stream"
-    player = _Player(result, bytes_per_ms=RATE * 2 // 1000)
-    mic: deque[bytes] = deque()
+    line = CallerLine(Player(result, bytes_per_ms=RATE * 2 // 1000))
+    player = line.player
     started = time.monotonic()
-    closed = asyncio.Event()
-    spoken_end: list[float] = []
-    mic_empty = asyncio.Event()
+    closed = line.closed
 
     async def send(message: dict[str, object]) -> None:
         with contextlib.suppress(websockets.ConnectionClosed):
@@ -153,11 +144,7 @@ async def _media(
         silence = bytes(FRAME_BYTES)
         while not closed.is_set():
             tick += 1
-            frame = mic.popleft() if mic else silence
-            if not mic and frame is not silence:
-                if not spoken_end:
-                    spoken_end.append(time.monotonic())
-                mic_empty.set()
+            frame = line.next_frame(silence)
             stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{tick * 20 % 1000:03d}Z"
             audio = {
                 "timestamp": stamp,
@@ -175,11 +162,8 @@ async def _media(
                 data = json.loads(raw)
                 kind = data.get("kind") or data.get("Kind")
                 if kind == "AudioData":
-                    if player.current is not None and player.current.latency_ms is None:
-                        end = spoken_end[0] if spoken_end else time.monotonic()
-                        player.current.latency_ms = (time.monotonic() - end) * 1000
                     audio = data.get("audioData") or data.get("AudioData") or {}
-                    player.add_audio(base64.b64decode(audio.get("data") or audio.get("Data") or ""))
+                    line.bot_audio(base64.b64decode(audio.get("data") or audio.get("Data") or ""))
                 elif kind == "StopAudio":
                     result.clears += 1
                     note("carrier", "StopAudio (playback dropped)")
@@ -200,40 +184,27 @@ async def _media(
                 await ws.close()
                 return
 
+    def frames(audio: np.ndarray) -> list[bytes]:
+        pcm = audio.astype("<i2").tobytes()
+        return [
+            pcm[i : i + FRAME_BYTES].ljust(FRAME_BYTES, b"\0")
+            for i in range(0, len(pcm), FRAME_BYTES)
+        ]
+
+    async def press(digit: str) -> None:
+        await send({"kind": "DtmfData", "dtmfData": {"data": digit}})
+
     async def conversation() -> None:
-        for turn in options.turns:
-            stats = AnswerStats(turn.label)
-            result.answers.append(stats)
-            spoken_end.clear()
-            if turn.audio is not None:
-                note("caller", f"speaks: {turn.label}")
-                pcm = turn.audio.astype("<i2").tobytes()
-                mic_empty.clear()
-                mic.extend(
-                    pcm[i : i + FRAME_BYTES].ljust(FRAME_BYTES, b"\0")
-                    for i in range(0, len(pcm), FRAME_BYTES)
-                )
-                await _first(mic_empty, closed)
-            player.current = stats
-            for digit in turn.keys:
-                note("caller", f"presses {digit}")
-                await send({"kind": "DtmfData", "dtmfData": {"data": digit}})
-                await asyncio.sleep(0.1)
-            if turn.keys and not spoken_end:
-                spoken_end.append(time.monotonic())
-            if not turn.wait_answer:
-                continue
-            await _await_answer(
-                turn,
-                stats,
-                player,
-                closed,
-                answer_timeout_s=options.answer_timeout_s,
-                quiet_s=options.quiet_s,
-            )
-            note("bot", f"answer {stats.played_ms} ms played ({stats.received_ms} ms received)")
-        if options.hang_up_after_s is not None:
-            await asyncio.sleep(options.hang_up_after_s)
+        await line.run_turns(
+            options.turns,
+            result,
+            note,
+            frames=frames,
+            press=press,
+            answer_timeout_s=options.answer_timeout_s,
+            quiet_s=options.quiet_s,
+            hang_up_after_s=options.hang_up_after_s,
+        )
 
     tasks = [
         asyncio.create_task(clock()),

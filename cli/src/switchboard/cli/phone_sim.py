@@ -24,7 +24,6 @@ import json
 import time
 import uuid
 import xml.etree.ElementTree as ET
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,26 +34,20 @@ import websockets
 from twilio.request_validator import RequestValidator
 
 from switchboard.cli.phone_audio import SILENCE_BYTE, pcm_to_mulaw
+from switchboard.cli.phone_line import (
+    AnswerStats,
+    CallerLine,
+    PhoneCallResult,
+    PhoneTurn,
+    Player,
+)
 
-__all__ = ["PhoneCallOptions", "PhoneCallResult", "PhoneTurn", "place_call"]
+__all__ = ["AnswerStats", "PhoneCallOptions", "PhoneCallResult", "PhoneTurn", "place_call"]
 
 FRAME_BYTES = 160  # 20 ms of 8 kHz µ-law
 FRAME_S = 0.020
 #: The bridge marks the end of each complete answer with a mark of this prefix.
 ANSWER_END_MARK = "answer-end"
-
-
-@dataclass(frozen=True)
-class PhoneTurn:
-    """Something the caller does, then waits for the bot's answer: speak *audio* (24 kHz
-    int16) and/or press *keys*. With *barge_in_ms*, the next turn starts once that much of
-    this answer has been played, over the bot."""
-
-    label: str
-    audio: np.ndarray | None = None
-    keys: str = ""
-    barge_in_ms: int | None = None
-    wait_answer: bool = True
 
 
 @dataclass
@@ -75,86 +68,8 @@ class PhoneCallOptions:
     on_event: Callable[[str, str], None] | None = None
 
 
-@dataclass
-class AnswerStats:
-    label: str
-    latency_ms: float | None = None
-    received_ms: int = 0
-    played_ms: int = 0
-    cleared: bool = False
-    heard_whole_answer: bool = False
-
-
-@dataclass
-class PhoneCallResult:
-    said: list[str] = field(default_factory=list)
-    twiml: list[str] = field(default_factory=list)
-    outcome: str = ""
-    dialed: str | None = None
-    http_status: int | None = None
-    stream_parameters: dict[str, str] = field(default_factory=dict)
-    answers: list[AnswerStats] = field(default_factory=list)
-    played: bytearray = field(default_factory=bytearray)
-    marks_sent: int = 0
-    clears: int = 0
-    close_code: int | None = None
-    failure: str | None = None
-
-
 def _sign(validator: RequestValidator, url: str, params: dict[str, str]) -> str:
     return str(validator.compute_signature(url, params))
-
-
-class _Player:
-    """The carrier's outbound playback: a buffer of audio (and Twilio's marks) played in real
-    time; *bytes_per_ms* is 8 for Twilio's µ-law, 48 for ACS's PCM16 24 kHz."""
-
-    def __init__(self, result: PhoneCallResult, bytes_per_ms: int = 8) -> None:
-        self.result = result
-        self.bytes_per_ms = bytes_per_ms
-        self.queue: deque[bytes | str] = deque()  # audio bytes, or a mark name
-        self.current: AnswerStats | None = None
-        self.last_audio_at = 0.0
-
-    def add_audio(self, data: bytes) -> None:
-        self.queue.append(data)
-        self.last_audio_at = time.monotonic()
-        if self.current is not None:
-            self.current.received_ms += len(data) // self.bytes_per_ms
-
-    def add_mark(self, name: str) -> None:
-        self.queue.append(name)
-
-    def clear(self) -> list[str]:
-        marks = [m for m in self.queue if isinstance(m, str)]
-        self.queue.clear()
-        if self.current is not None:
-            self.current.cleared = True
-        return marks
-
-    def play(self, budget: int) -> list[str]:
-        """Play up to *budget* bytes; the marks reached on the way."""
-        echoed: list[str] = []
-        while self.queue and (budget > 0 or isinstance(self.queue[0], str)):
-            head = self.queue[0]
-            if isinstance(head, str):
-                echoed.append(head)
-                self.queue.popleft()
-                continue
-            piece = head[:budget]
-            self.result.played.extend(piece)
-            if self.current is not None:
-                self.current.played_ms += len(piece) // self.bytes_per_ms
-            budget -= len(piece)
-            if len(piece) == len(head):
-                self.queue.popleft()
-            else:
-                self.queue[0] = head[len(piece) :]
-        return echoed
-
-    @property
-    def idle(self) -> bool:
-        return not any(isinstance(x, bytes) for x in self.queue)
 
 
 async def place_call(options: PhoneCallOptions) -> PhoneCallResult:
@@ -255,8 +170,8 @@ async def _stream(
 ) -> None:
     stream_sid = "MZ" + uuid.uuid4().hex
     headers = {"X-Twilio-Signature": _sign(validator, url, {})}
-    player = _Player(result)
-    mic: deque[bytes] = deque()
+    line = CallerLine(Player(result))
+    player = line.player
     seq = 0
 
     def envelope(event: str, **body: Any) -> str:
@@ -274,9 +189,7 @@ async def _stream(
         return
     result.outcome = "stream"
     started = time.monotonic()
-    closed = asyncio.Event()
-    spoken_end: list[float] = []
-    mic_empty = asyncio.Event()
+    closed = line.closed
 
     async def send(text: str) -> None:
         with contextlib.suppress(websockets.ConnectionClosed):
@@ -304,11 +217,7 @@ async def _stream(
         corrupted = False
         while not closed.is_set():
             chunk += 1
-            frame = mic.popleft() if mic else silence
-            if not mic and frame is not silence:
-                if not spoken_end:
-                    spoken_end.append(time.monotonic())
-                mic_empty.set()
+            frame = line.next_frame(silence)
             media = {
                 "track": "inbound",
                 "chunk": str(chunk),
@@ -332,10 +241,7 @@ async def _stream(
                 data = json.loads(raw)
                 event = data.get("event")
                 if event == "media":
-                    if player.current is not None and player.current.latency_ms is None:
-                        end = spoken_end[0] if spoken_end else time.monotonic()
-                        player.current.latency_ms = (time.monotonic() - end) * 1000
-                    player.add_audio(base64.b64decode(data["media"]["payload"]))
+                    line.bot_audio(base64.b64decode(data["media"]["payload"]))
                 elif event == "mark":
                     result.marks_sent += 1
                     player.add_mark(data["mark"]["name"])
@@ -349,37 +255,24 @@ async def _stream(
         result.close_code = ws.close_code
         closed.set()
 
+    def frames(pcm: np.ndarray) -> list[bytes]:
+        audio = pcm_to_mulaw(pcm)
+        return [audio[i : i + FRAME_BYTES] for i in range(0, len(audio), FRAME_BYTES)]
+
+    async def press(digit: str) -> None:
+        await send(envelope("dtmf", dtmf={"track": "inbound_track", "digit": digit}))
+
     async def conversation() -> None:
-        for turn in options.turns:
-            stats = AnswerStats(turn.label)
-            result.answers.append(stats)
-            spoken_end.clear()
-            if turn.audio is not None:
-                note("caller", f"speaks: {turn.label}")
-                audio = pcm_to_mulaw(turn.audio)
-                mic_empty.clear()
-                mic.extend(audio[i : i + FRAME_BYTES] for i in range(0, len(audio), FRAME_BYTES))
-                await _first(mic_empty, closed)
-            player.current = stats
-            for digit in turn.keys:
-                note("caller", f"presses {digit}")
-                await send(envelope("dtmf", dtmf={"track": "inbound_track", "digit": digit}))
-                await asyncio.sleep(0.1)
-            if turn.keys and not spoken_end:
-                spoken_end.append(time.monotonic())
-            if not turn.wait_answer:
-                continue
-            await _await_answer(
-                turn,
-                stats,
-                player,
-                closed,
-                answer_timeout_s=options.answer_timeout_s,
-                quiet_s=options.quiet_s,
-            )
-            note("bot", f"answer {stats.played_ms} ms played ({stats.received_ms} ms received)")
-        if options.hang_up_after_s is not None:
-            await asyncio.sleep(options.hang_up_after_s)
+        await line.run_turns(
+            options.turns,
+            result,
+            note,
+            frames=frames,
+            press=press,
+            answer_timeout_s=options.answer_timeout_s,
+            quiet_s=options.quiet_s,
+            hang_up_after_s=options.hang_up_after_s,
+        )
 
     tasks = [asyncio.create_task(clock()), asyncio.create_task(listen())]
     try:
@@ -403,41 +296,3 @@ async def _stream(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-
-
-async def _await_answer(
-    turn: PhoneTurn,
-    stats: AnswerStats,
-    player: _Player,
-    closed: asyncio.Event,
-    *,
-    answer_timeout_s: float,
-    quiet_s: float,
-) -> None:
-    """Until the whole answer has been played (its ``answer-end`` mark reached), the barge-in
-    point, or, for a bridge without answer marks (or a carrier without marks, ACS), *quiet_s*
-    of silence after some audio."""
-    deadline = time.monotonic() + answer_timeout_s
-    while not closed.is_set():
-        now = time.monotonic()
-        if turn.barge_in_ms is not None and stats.played_ms >= turn.barge_in_ms:
-            return
-        if stats.heard_whole_answer:
-            return
-        if stats.received_ms and player.idle and now - player.last_audio_at >= quiet_s:
-            return  # a bridge that does not mark answers: the bot stayed quiet long enough
-        if now > deadline:
-            raise TimeoutError(
-                f"no complete answer to {turn.label!r} within {answer_timeout_s:.0f} s"
-            )
-        await asyncio.sleep(0.05)
-
-
-async def _first(*events: asyncio.Event) -> None:
-    """Until one of *events* is set."""
-    waiters = [asyncio.create_task(e.wait()) for e in events]
-    try:
-        await asyncio.wait(waiters, return_when="FIRST_COMPLETED")
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
