@@ -19,6 +19,12 @@ import uvicorn
 import websockets
 
 from bench.harness import BenchContext, Result, percentile
+from switchboard.contracts.client_events import (
+    audio_append,
+    response_create,
+    session_update,
+    user_text,
+)
 from switchboard.emulator.app import create_app
 from switchboard.emulator.settings import EmulatorSettings
 from switchboard.emulator.speech import Speech
@@ -61,25 +67,12 @@ async def _turn(port: int, audio: np.ndarray | None, *, paced: bool) -> tuple[fl
     """One session, one turn: (seconds from end of speech / response.create to first audio, output audio s)."""
     url = f"ws://127.0.0.1:{port}/openai/v1/realtime?model=bench"
     async with websockets.connect(url, additional_headers={"api-key": KEY}, max_size=None) as ws:
-        await ws.send(
-            json.dumps({"type": "session.update", "session": {"type": "realtime", "tools": TOOLS}})
-        )
+        await ws.send(json.dumps(session_update(tools=TOOLS)))
         origin = 0.0
         if audio is None:
-            await ws.send(
-                json.dumps(
-                    {
-                        "type": "conversation.item.create",
-                        "item": {
-                            "type": "message",
-                            "role": "user",
-                            "content": [{"type": "input_text", "text": UTTERANCE}],
-                        },
-                    }
-                )
-            )
+            await ws.send(json.dumps(user_text(UTTERANCE)))
             origin = time.perf_counter()
-            await ws.send(json.dumps({"type": "response.create"}))
+            await ws.send(json.dumps(response_create()))
         else:
 
             async def feed() -> None:
@@ -87,7 +80,7 @@ async def _turn(port: int, audio: np.ndarray | None, *, paced: bool) -> tuple[fl
                     chunk = base64.b64encode(
                         audio[start : start + 2400].astype("<i2").tobytes()
                     ).decode()
-                    await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": chunk}))
+                    await ws.send(json.dumps(audio_append(chunk)))
                     if paced:
                         await asyncio.sleep(0.1)
 

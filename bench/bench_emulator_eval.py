@@ -35,6 +35,13 @@ from bench.bench_worker import _database_url, _drop_database
 from bench.evalset import Question, build_questions
 from bench.harness import BenchContext, Result
 from switchboard.cli.db import ensure_database, migrate, run_seed
+from switchboard.contracts.client_events import (
+    audio_append,
+    function_call_output,
+    response_create,
+    session_update,
+    user_text,
+)
 from switchboard.contracts.tools import ToolCallRequest
 from switchboard.emulator.audio import resample, ulaw_decode, ulaw_encode
 from switchboard.emulator.numbers import read_identifier
@@ -188,26 +195,18 @@ async def _ask(
     url = f"ws://127.0.0.1:{port}/openai/v1/realtime?model=eval"
     answers = list(question.answers)
     async with websockets.connect(url, additional_headers={"api-key": KEY}, max_size=None) as ws:
-        session = {
-            "type": "realtime",
-            "tools": TOOLS,
-            "audio": {"input": {"transcription": {"model": "whisper-1"}}},
-        }
-        await ws.send(json.dumps({"type": "session.update", "session": session}))
+        transcription = {"input": {"transcription": {"model": "whisper-1"}}}
+        await ws.send(json.dumps(session_update(tools=TOOLS, audio=transcription)))
 
         async def speak(text: str) -> None:
             if voices is None:
-                item = {"type": "message", "role": "user"}
-                item["content"] = [{"type": "input_text", "text": text}]  # type: ignore[assignment]
-                await ws.send(json.dumps({"type": "conversation.item.create", "item": item}))
-                await ws.send(json.dumps({"type": "response.create"}))
+                await ws.send(json.dumps(user_text(text)))
+                await ws.send(json.dumps(response_create()))
                 return
             audio = await voices.say(question, text)
             for start in range(0, audio.size, 2400):
                 chunk = base64.b64encode(audio[start : start + 2400].astype("<i2").tobytes())
-                await ws.send(
-                    json.dumps({"type": "input_audio_buffer.append", "audio": chunk.decode()})
-                )
+                await ws.send(json.dumps(audio_append(chunk.decode())))
 
         origin: float | None = time.perf_counter() if voices is None else None
         await speak(question.text)
@@ -232,15 +231,9 @@ async def _ask(
                             outcome.calls.append((call["name"], arguments))
                             result = await execute(question.customer_id, call["name"], arguments)
                             outcome.outputs.append(json.loads(result))
-                            item = {
-                                "type": "function_call_output",
-                                "call_id": call["call_id"],
-                                "output": result,
-                            }
-                            await ws.send(
-                                json.dumps({"type": "conversation.item.create", "item": item})
-                            )
-                        await ws.send(json.dumps({"type": "response.create"}))
+                            output_event = function_call_output(call["call_id"], result)
+                            await ws.send(json.dumps(output_event))
+                        await ws.send(json.dumps(response_create()))
                         continue
                     said = " ".join(
                         c.get("transcript") or c.get("text") or ""

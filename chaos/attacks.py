@@ -27,6 +27,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from chaos.hostile import HostileFrame, generate
 from chaos.report import FaultRow
 from switchboard.cli.endpoint import mint_secret
+from switchboard.contracts.client_events import session_update
 from switchboard.contracts.display import DISPLAY_EVENTS_QUERY_PARAM
 
 __all__ = ["analyst_api", "cross_customer", "hostile_events", "secrets"]
@@ -95,17 +96,7 @@ async def hostile_events(
             if ws is not None:
                 # the conversation goes on: a permitted change still works
                 try:
-                    await ws.send(
-                        json.dumps(
-                            {
-                                "type": "session.update",
-                                "session": {
-                                    "type": "realtime",
-                                    "audio": {"output": {"voice": "alloy"}},
-                                },
-                            }
-                        )
-                    )
+                    await ws.send(json.dumps(session_update(audio={"output": {"voice": "alloy"}})))
                     await _next_of(ws, {"session.updated"}, within_s=10)
                     tally.survived_checks += 1
                 except (TimeoutError, ConnectionClosed):

@@ -1,7 +1,7 @@
 """The whole product on one machine, wired for fault injection.
 
 Every service runs as its own process on a free port, in a namespace and a database of its own.
-Postgres and RabbitMQ are reached through :class:`~chaos.proxy.TcpProxy` instances the runner
+Postgres and RabbitMQ are reached through :class:`~switchboard.cli.faultproxy.TcpProxy` instances the runner
 controls: taking a proxy down is, for every process behind it, exactly a server that went away
 (connections cut, new ones refused) — without stopping the real server, which other work on the
 machine may share. ``Stack(real_restarts=True)`` restarts the real local servers instead (for a
@@ -19,8 +19,8 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from chaos.proxy import TcpProxy
 from switchboard.cli.db import drop_database, ensure_database, migrate, run_seed
+from switchboard.cli.faultproxy import TcpProxy
 from switchboard.cli.stack import Service, free_port
 from switchboard.cli.stack import Stack as ProcessStack
 

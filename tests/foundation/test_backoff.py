@@ -10,11 +10,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from chaos.proxy import TcpProxy
 from switchboard.runtime.backoff import connect_broker, retry_forever
 from switchboard.settings import redact_url
 from tests.conftest import via_proxy
 from tests.infra import InfraUrls
+from tests.support.proxy import TcpProxy
 
 
 class _Warnings(logging.Handler):

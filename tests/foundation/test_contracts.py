@@ -247,3 +247,25 @@ def test_failure_builds_the_same_result_as_by_hand() -> None:
         code=ToolErrorCode.INVALID_ARGUMENTS, message="Bad.", field="order_id"
     )
     assert with_field.duration_ms == 2
+
+
+def test_client_event_builders_make_valid_ga_client_events() -> None:
+    """Every builder's event is a valid GA client event for the SDK's own types."""
+    from switchboard.contracts import client_events as build
+    from switchboard.contracts.realtime import client_event_adapter
+
+    events = [
+        build.audio_append("AAAA"),
+        build.audio_commit(),
+        build.user_text("Where is my order 100001?"),
+        build.function_call_output("call_1", '{"status": "shipped"}'),
+        build.response_create(),
+        build.response_create(conversation="none", output_modalities=["audio"]),
+        build.response_cancel(),
+        build.session_update(audio={"input": {"transcription": {"model": "whisper-1"}}}),
+    ]
+    for event in events:
+        parsed = client_event_adapter.validate_python(event)
+        assert parsed.type == event["type"]
+    assert build.user_text("hi")["item"]["content"] == [{"type": "input_text", "text": "hi"}]
+    assert "response" not in build.response_create()

@@ -1,7 +1,7 @@
 """The TCP fault proxy tests put between a service and its broker or database (cut, hang,
-restore). Tests import it from here; its code still lives in :mod:`chaos.proxy` (issue 17
-moves it here once chaos/ can change)."""
+restore): :mod:`switchboard.cli.faultproxy`, beside the process stack in the CLI package, where
+`make chaos` takes it too."""
 
-from chaos.proxy import TcpProxy
+from switchboard.cli.faultproxy import TcpProxy
 
 __all__ = ["TcpProxy"]

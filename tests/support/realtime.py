@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from websockets.exceptions import ConnectionClosed
 
+from switchboard.contracts.client_events import audio_append, response_create, user_text
 from tests.support.clients import EventLog
 from tests.support.emulator import pcm_b64
 
@@ -43,17 +44,8 @@ ORDER_TOOLS: list[dict[str, Any]] = [
 
 async def user_says(log: EventLog, text: str) -> None:
     """A typed user message, then ``response.create``."""
-    await log.send(
-        {
-            "type": "conversation.item.create",
-            "item": {
-                "type": "message",
-                "role": "user",
-                "content": [{"type": "input_text", "text": text}],
-            },
-        }
-    )
-    await log.send({"type": "response.create"})
+    await log.send(user_text(text))
+    await log.send(response_create())
 
 
 async def ended_with(log: EventLog) -> tuple[dict[str, object], int]:
@@ -73,18 +65,8 @@ async def stream(
     """Append audio in 100 ms chunks, as a microphone would."""
     if isinstance(audio, np.ndarray):
         for start in range(0, audio.size, CHUNK):
-            await log.send(
-                {
-                    "type": "input_audio_buffer.append",
-                    "audio": pcm_b64(audio[start : start + CHUNK]),
-                }
-            )
+            await log.send(audio_append(pcm_b64(audio[start : start + CHUNK])))
         return
     step = chunk_bytes or 800
     for start in range(0, len(audio), step):
-        await log.send(
-            {
-                "type": "input_audio_buffer.append",
-                "audio": base64.b64encode(audio[start : start + step]).decode(),
-            }
-        )
+        await log.send(audio_append(base64.b64encode(audio[start : start + step]).decode()))

@@ -23,6 +23,7 @@ from websockets.asyncio.client import ClientConnection
 from switchboard.cli.audio import SAMPLE_RATE, pcm_to_b64, speech_end_ms
 from switchboard.cli.callstate import CallState
 from switchboard.cli.endpoint import Endpoint, EndpointError
+from switchboard.contracts.client_events import audio_append, response_create, user_text
 
 __all__ = ["CallOptions", "CallResult", "Turn", "run_call"]
 
@@ -138,9 +139,7 @@ class _Microphone:
         due = loop.time()
         while True:
             chunk = self._take()
-            await self._ws.send(
-                json.dumps({"type": "input_audio_buffer.append", "audio": pcm_to_b64(chunk)})
-            )
+            await self._ws.send(json.dumps(audio_append(pcm_to_b64(chunk))))
             sent_at = loop.time()
             keep = []
             for position, future in self._marks:
@@ -152,18 +151,6 @@ class _Microphone:
             self._marks = keep
             due += self._period
             await asyncio.sleep(max(0.0, due - loop.time()))
-
-
-def _typed_item(text: str | None) -> dict[str, Any]:
-    """``conversation.item.create`` of a user message typing *text*."""
-    return {
-        "type": "conversation.item.create",
-        "item": {
-            "type": "message",
-            "role": "user",
-            "content": [{"type": "input_text", "text": text}],
-        },
-    }
 
 
 async def _connect(endpoint: Endpoint, open_within_s: float) -> ClientConnection:
@@ -249,13 +236,13 @@ async def run_call(
             turn = state.begin_turn(spec.kind, spec.label, loop.time())
             if spec.audio is not None:
                 if spec.text is not None:
-                    await ws.send(json.dumps(_typed_item(spec.text)))
+                    await ws.send(json.dumps(user_text(spec.text)))
                 mark, done = mic.say(spec.audio, speech_end_ms(spec.audio) * SAMPLE_RATE // 1000)
                 turn.speech_end = await mark
                 await done
             else:
-                await ws.send(json.dumps(_typed_item(spec.text)))
-                await ws.send(json.dumps({"type": "response.create"}))
+                await ws.send(json.dumps(user_text(spec.text)))
+                await ws.send(json.dumps(response_create()))
                 turn.speech_end = loop.time()
                 if on_line:
                     on_line("you", f"(typed) {spec.text}")

@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
+from switchboard.contracts.client_events import session_update
 from switchboard.contracts.display import DISPLAY_EVENTS_QUERY_PARAM
 
 __all__ = [
@@ -26,13 +27,9 @@ __all__ = [
 
 #: What a direct connection asks of the emulator: transcripts of the caller's speech (through the
 #: gateway, the server-side session policy decides this).
-DIRECT_SESSION_UPDATE: dict[str, Any] = {
-    "type": "session.update",
-    "session": {
-        "type": "realtime",
-        "audio": {"input": {"transcription": {"model": "whisper-1"}}},
-    },
-}
+DIRECT_SESSION_UPDATE: dict[str, Any] = session_update(
+    audio={"input": {"transcription": {"model": "whisper-1"}}}
+)
 
 
 class EndpointError(RuntimeError):
