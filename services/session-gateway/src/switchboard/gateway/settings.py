@@ -120,7 +120,7 @@ class GatewaySettings(BaseServiceSettings, AmqpSettings, RedisSettings):
         description="Offer permessage-deflate to the upstream (CPU for every audio chunk).",
     )
     upstream_ws_client: Literal["websockets", "picows"] = Field(
-        default="websockets",
+        default="picows",
         validation_alias="UPSTREAM_WS_CLIENT",
         description="The upstream websocket client library (picows: less CPU, no compression).",
     )
@@ -221,7 +221,10 @@ class GatewaySettings(BaseServiceSettings, AmqpSettings, RedisSettings):
         if not self.server_key.get_secret_value():
             raise ValueError("GATEWAY_SERVER_KEY must not be empty")
         if self.upstream_ws_client == "picows" and self.upstream_ws_compression:
-            raise ValueError("UPSTREAM_WS_COMPRESSION needs UPSTREAM_WS_CLIENT=websockets")
+            raise ValueError(
+                "UPSTREAM_WS_COMPRESSION=true needs UPSTREAM_WS_CLIENT=websockets "
+                "(picows, the default, has no permessage-deflate)"
+            )
         if self.heartbeat_s >= self.registry_ttl_s:
             raise ValueError("GATEWAY_HEARTBEAT_S must be below GATEWAY_REGISTRY_TTL_S")
         if not self.prompt_file.is_file():
