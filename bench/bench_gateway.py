@@ -7,7 +7,9 @@ and chunk size (the processes are in :mod:`bench.gateway_load`):
 - **direct**: the clients talk to the echo upstream itself (no relay);
 - **pass-through**: through a relay on the gateway's own websocket stacks (uvicorn + Starlette
   to the client, ``websockets`` upstream, uvloop) that hands every frame on without looking at
-  it: the floor. The target is gateway CPU per relayed message ≤ the pass-through's. A second
+  it: the floor. The target is gateway CPU per relayed message ≤ the pass-through's. The
+  gateway here runs on the same ``websockets`` upstream (``UPSTREAM_WS_CLIENT=websockets``; the
+  picows default is held to a picows pass-through in ``bench_gateway_instructions``). A second
   pass-through on the bare ASGI messages (as the gateway's route reads them) is reported too:
   the difference to it is what the gateway's own work costs;
 - **gateway**: ``python -m switchboard.gateway.main`` with an echo upstream that gives each
@@ -138,7 +140,9 @@ async def _stop(proc: asyncio.subprocess.Process) -> None:
 class _Gateway:
     """A gateway process in front of one echo upstream, and client secrets for it."""
 
-    def __init__(self, ctx: BenchContext, namespace: str, echo_port: int) -> None:
+    def __init__(
+        self, ctx: BenchContext, namespace: str, echo_port: int, *, client: str = "websockets"
+    ) -> None:
         self.port = free_port()
         self.env = {
             **os.environ,
@@ -155,6 +159,8 @@ class _Gateway:
             "GATEWAY_MAX_SESSIONS_PER_CUSTOMER": "10",
             "GATEWAY_CATALOG_REFRESH_S": "60",
             "UPSTREAM_CONNECT_TIMEOUT_S": "60",
+            # the pass-throughs here are on websockets: the same upstream client by default
+            "UPSTREAM_WS_CLIENT": client,
         }
         self.proc: asyncio.subprocess.Process | None = None
 

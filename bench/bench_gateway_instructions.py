@@ -9,7 +9,9 @@ in turn at a few sessions (valgrind runs them tens of times slower), and the ins
 executes in the measured window are divided by the messages relayed in it (chunks up plus
 deltas down). A first round warms each process up and is not counted; the next rounds give the
 figure and its spread. The target is the issue's: the gateway's cost per relayed message at
-40 ms chunks ≤ the pass-through's.
+40 ms chunks ≤ the pass-through's on the same upstream client (the gateway on ``websockets``
+against the framework pass-through, the gateway on picows, ``UPSTREAM_WS_CLIENT=picows``,
+against the raw pass-through on picows).
 """
 
 from __future__ import annotations
@@ -29,6 +31,19 @@ from bench.harness import BenchContext, Result
 
 BENCH = "gateway"
 OUT = Path("bench-results") / "callgrind"
+_PICOWS_GATEWAY = "gateway, picows upstream"
+_PICOWS_RAW = "raw pass-through, picows"
+_PASSTHROUGHS = (
+    ("pass-through", "framework"),
+    ("raw pass-through", "raw"),
+    (_PICOWS_RAW, "raw-picows"),
+)
+#: what each gateway figure is held to: the framework pass-through on the same upstream client
+_BASELINES = {
+    "gateway": "pass-through",
+    "gateway, item per delta": "gateway",
+    _PICOWS_GATEWAY: _PICOWS_RAW,
+}
 
 
 @dataclass
@@ -78,17 +93,25 @@ async def run(ctx: BenchContext) -> list[Result]:
         sys.executable, "-m", _LOAD, "echo", str(echo_delta_port), "delta"
     )
     relays: list[Relay] = []
-    for name, mode in (("pass-through", "framework"), ("raw pass-through", "raw")):
+    for name, mode in _PASSTHROUGHS:
         port = free_port()
         argv = [sys.executable, "-m", _LOAD, "passthrough", str(port), str(echo_port), mode]
         relays.append(
             Relay(name, callgrind.CallgrindProcess(argv, out_dir=OUT, name=mode, env=env), port)
         )
-    for name, upstream in (("gateway", echo_port), ("gateway, item per delta", echo_delta_port)):
-        gateway = _Gateway(ctx, namespace, upstream)
+    gateways = (
+        ("gateway", echo_port, "websockets"),
+        ("gateway, item per delta", echo_delta_port, "websockets"),
+        (_PICOWS_GATEWAY, echo_port, "picows"),
+    )
+    for name, upstream, client in gateways:
+        gateway = _Gateway(ctx, namespace, upstream, client=client)
         argv = [sys.executable, *_Gateway.ARGS]
         process = callgrind.CallgrindProcess(
-            argv, out_dir=OUT, name=f"gateway-{upstream}", env={**gateway.env, **env}
+            argv,
+            out_dir=OUT,
+            name=f"gateway-{upstream}-{client}",
+            env={**gateway.env, **env, "UPSTREAM_WS_CLIENT": client},
         )
         relays.append(Relay(name, process, gateway.port, gateway))
     figures: dict[tuple[str, int, int], list[float]] = {}
@@ -133,16 +156,20 @@ def _results(figures: dict[tuple[str, int, int], list[float]]) -> list[Result]:
     for (name, chunk_ms, sessions), values in figures.items():
         if not name.startswith("gateway"):
             continue
-        base_name = "pass-through" if name == "gateway" else "gateway"
+        base_name = _BASELINES[name]
         base = figures.get((base_name, chunk_ms, sessions))
         raw = figures.get(("raw pass-through", chunk_ms, sessions))
+        picows_raw = figures.get((_PICOWS_RAW, chunk_ms, sessions))
         value = statistics.mean(values)
         baseline = statistics.mean(base) if base else None
         spread = (max(values) - min(values)) / value * 100
         notes = f"{len(values)} rounds, spread {spread:.1f}%; callgrind, instructions not seconds"
-        if raw and name == "gateway":
+        if raw and name in ("gateway", _PICOWS_GATEWAY):
             notes += f"; raw ASGI pass-through {statistics.mean(raw) / 1000:.1f}k"
-        target = "<= pass-through" if name == "gateway" and chunk_ms == 40 else None
+        if picows_raw and name == "gateway":
+            notes += f"; raw pass-through on picows {statistics.mean(picows_raw) / 1000:.1f}k"
+        held = name in ("gateway", _PICOWS_GATEWAY) and chunk_ms == 40
+        target = f"<= {base_name}" if held else None
         results.append(
             Result(
                 BENCH,

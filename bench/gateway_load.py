@@ -10,7 +10,9 @@ and the streaming clients (``python -m bench.gateway_load echo|passthrough|clien
   gateway (uvicorn + Starlette towards the client, ``websockets`` towards the upstream, uvloop)
   and nothing else: every frame is handed on without being looked at. ``framework`` mode uses
   Starlette's ``WebSocket`` per message (what a relay written the usual way does); ``raw``
-  mode uses the bare ASGI messages, as the gateway's Realtime route does.
+  mode uses the bare ASGI messages, as the gateway's Realtime route does; ``raw-picows`` is
+  ``raw`` with the gateway's picows upstream (``UPSTREAM_WS_CLIENT=picows``), the baseline for a
+  gateway on that client.
 - **clients**: N sessions each sending a chunk every chunk length at real-time pace and timing
   each round trip; they report the edges of the measured window so the parent can sample CPU
   there.
@@ -132,9 +134,10 @@ async def _echo_main(port: int, mode: str) -> None:
 
 
 # -- pass-through relay ----------------------------------------------------------------------------
-def _passthrough_main(port: int, upstream_port: int, raw: bool) -> None:
+def _passthrough_main(port: int, upstream_port: int, raw: bool, upstream_client: str) -> None:
     """uvicorn + Starlette to the client, websockets to the upstream; frames handed on as is
-    (*raw*: through the bare ASGI messages, as the gateway's Realtime route does)."""
+    (*raw*: through the bare ASGI messages, as the gateway's Realtime route does;
+    *upstream_client* ``picows``: raw, with the gateway's picows upstream instead)."""
     import uvicorn
     from starlette.applications import Starlette
     from starlette.routing import WebSocketRoute
@@ -198,9 +201,45 @@ def _passthrough_main(port: int, upstream_port: int, raw: bool) -> None:
                     tg.create_task(up())
                     tg.create_task(down())
 
+    async def picows_relay(scope: Any, receive: Any, send: Any) -> None:
+        """The raw relay with the gateway's picows upstream (``UPSTREAM_WS_CLIENT=picows``)."""
+        from switchboard.gateway.dialect import GaDialect
+        from switchboard.gateway.upstream_picows import connect_picows
+
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        url = f"ws://127.0.0.1:{upstream_port}{scope['path']}?{scope['query_string'].decode()}"
+        upstream = await connect_picows(
+            url, headers={}, dialect=GaDialect(), open_timeout_s=120, max_size=16 * 1024 * 1024
+        )
+
+        async def up() -> None:
+            while True:
+                message = await receive()
+                if message["type"] != "websocket.receive":
+                    return
+                text = message.get("text") or message.get("bytes", b"").decode()
+                if not upstream.send_now(text):
+                    await upstream.send_raw(text, {})
+
+        async def down() -> None:
+            while True:
+                await send({"type": "websocket.send", "text": await upstream.recv_text()})
+
+        try:
+            with contextlib.suppress(Exception):
+                async with asyncio.TaskGroup() as tg:
+                    tg.create_task(up())
+                    tg.create_task(down())
+        finally:
+            await upstream.close()
+
     class RawRelay:  # an ASGI app (a plain function would get Starlette's WebSocket)
         async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-            await raw_relay(scope, receive, send)
+            if upstream_client == "picows":
+                await picows_relay(scope, receive, send)
+            else:
+                await raw_relay(scope, receive, send)
 
     route = WebSocketRoute("/{path:path}", RawRelay() if raw else relay)
     app = Starlette(routes=[route])
@@ -307,6 +346,8 @@ if __name__ == "__main__":
     if role == "echo":
         uvloop.run(_echo_main(int(sys.argv[2]), sys.argv[3]))
     elif role == "passthrough":
-        _passthrough_main(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "raw")
+        mode = sys.argv[4]  # framework | raw | raw-picows
+        raw, _, client = mode.partition("-")
+        _passthrough_main(int(sys.argv[2]), int(sys.argv[3]), raw == "raw", client or "websockets")
     else:
         uvloop.run(_clients_main())

@@ -419,3 +419,35 @@ async def test_upstream_fast_send_declines_a_connection_that_is_not_open() -> No
             assert not upstream.send_now('{"type":"input_audio_buffer.clear"}')
             with pytest.raises(websockets.ConnectionClosed):
                 await upstream.send_raw('{"type":"input_audio_buffer.clear"}', {})
+
+
+async def test_picows_upstream_relays_text_and_reports_a_server_close() -> None:
+    """The picows upstream sends and receives frames as text, and after the server closes with
+    a code its fast send declines and ``send_raw``/``recv_text`` raise ``ConnectionClosed``
+    carrying that code, as the link expects of either client."""
+    from switchboard.gateway.upstream_picows import connect_picows
+
+    async def echo_then_close(ws: ServerConnection) -> None:
+        await ws.send(await ws.recv())
+        await ws.close(4000, "bye")
+
+    async with websockets.serve(echo_then_close, "127.0.0.1", 0) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        upstream = await connect_picows(
+            f"ws://127.0.0.1:{port}/v1/realtime?model=m",
+            headers={"api-key": "k"},
+            dialect=GaDialect(),
+            open_timeout_s=5,
+            max_size=1024 * 1024,
+        )
+        try:
+            assert upstream.send_now('{"type":"input_audio_buffer.clear"}')
+            assert await upstream.recv_text() == '{"type":"input_audio_buffer.clear"}'
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await upstream.recv_text()
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4000
+            assert not upstream.send_now('{"type":"input_audio_buffer.clear"}')
+            with pytest.raises(websockets.ConnectionClosed):
+                await upstream.send_raw('{"type":"input_audio_buffer.clear"}', {})
+        finally:
+            await upstream.close()

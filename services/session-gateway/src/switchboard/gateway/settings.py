@@ -119,6 +119,11 @@ class GatewaySettings(BaseServiceSettings, AmqpSettings, RedisSettings):
         validation_alias="UPSTREAM_WS_COMPRESSION",
         description="Offer permessage-deflate to the upstream (CPU for every audio chunk).",
     )
+    upstream_ws_client: Literal["websockets", "picows"] = Field(
+        default="picows",
+        validation_alias="UPSTREAM_WS_CLIENT",
+        description="The upstream websocket client library (picows: less CPU, no compression).",
+    )
 
     # -- session policy ------------------------------------------------------------------------
     prompt_file: Path = Field(default=DEFAULT_PROMPT_FILE, validation_alias="GATEWAY_PROMPT_FILE")
@@ -215,6 +220,11 @@ class GatewaySettings(BaseServiceSettings, AmqpSettings, RedisSettings):
                 raise ValueError("UPSTREAM_API_KEY must be set in production")
         if not self.server_key.get_secret_value():
             raise ValueError("GATEWAY_SERVER_KEY must not be empty")
+        if self.upstream_ws_client == "picows" and self.upstream_ws_compression:
+            raise ValueError(
+                "UPSTREAM_WS_COMPRESSION=true needs UPSTREAM_WS_CLIENT=websockets "
+                "(picows, the default, has no permessage-deflate)"
+            )
         if self.heartbeat_s >= self.registry_ttl_s:
             raise ValueError("GATEWAY_HEARTBEAT_S must be below GATEWAY_REGISTRY_TTL_S")
         if not self.prompt_file.is_file():

@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 ENTRA_SCOPE = "https://cognitiveservices.azure.com/.default"
 TokenProvider = Callable[[], Awaitable[str]]
+#: the largest upstream message taken (either client)
+MAX_SIZE = 16 * 1024 * 1024
 
 
 class UpstreamError(Exception):
@@ -50,7 +52,8 @@ def _ws_base(url: str) -> str:
 
 
 class UpstreamConnector:
-    """Opens upstream connections as configured."""
+    """Opens upstream connections as configured, on the ``websockets`` client or on picows
+    (``UPSTREAM_WS_CLIENT``, :mod:`~switchboard.gateway.upstream_picows`)."""
 
     def __init__(
         self, settings: GatewaySettings, *, token_provider: TokenProvider | None = None
@@ -93,11 +96,21 @@ class UpstreamConnector:
     async def connect(self) -> Upstream:
         try:
             headers = await self.headers()
+            if self.settings.upstream_ws_client == "picows":
+                from switchboard.gateway.upstream_picows import connect_picows
+
+                return await connect_picows(
+                    self.url,
+                    headers=headers,
+                    dialect=self.dialect,
+                    open_timeout_s=self.settings.upstream_connect_timeout_s,
+                    max_size=MAX_SIZE,
+                )
             ws = await asyncio.wait_for(
                 websockets.connect(
                     self.url,
                     additional_headers=headers,
-                    max_size=16 * 1024 * 1024,
+                    max_size=MAX_SIZE,
                     open_timeout=self.settings.upstream_connect_timeout_s,
                     ping_interval=20,
                     ping_timeout=20,
