@@ -9,7 +9,10 @@ confirms: the chosen configuration) drives a fixed number of ``check_order_statu
 each, one at a time and then with several in flight, and the instructions each process executes
 in the measured window are divided by the calls answered in it. A warm-up round is not counted.
 The worker's count includes the tool (its query through SQLAlchemy and asyncpg); the floor's
-has no tool at all, so the ratio bounds from above what the worker adds to the library.
+has no tool at all, so the ratio bounds from above what the worker adds to the library. The
+tool alone is counted too, with no broker (``bench/worker_tool.py``): through the worker's
+executor, and as its SQL on one asyncpg prepared statement, so what is the tool and what is the
+worker's own handling can be told apart.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import asyncio
 import contextlib
 import os
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -48,6 +52,8 @@ BENCH = "worker"
 OUT = Path("bench-results") / "callgrind-worker"
 #: (label, calls in flight) of the measured windows.
 PLAN = (("one at a time", 1), ("16 in flight", 16))
+#: The tool alone, in a process of its own (``bench/worker_tool.py``): mode -> figure name.
+TOOL_MODES = {"executor": "tool in-process", "asyncpg": "raw asyncpg query"}
 
 Call = Callable[[int], Awaitable[None]]
 
@@ -116,6 +122,40 @@ async def _measure(target: Target, call: Call, n: int, concurrency: int) -> floa
     return await target.process.dump() / n
 
 
+async def _tool_rounds(
+    process: callgrind.CallgrindProcess, out: Path, n: int, rounds: int
+) -> list[float]:
+    """Instructions per call of the tool alone (``bench/worker_tool.py``), one at a time."""
+
+    async def round_done(k: int) -> None:
+        async with asyncio.timeout(600):
+            while not (out / f"done.{k}").exists():  # noqa: ASYNC110 - a file another process writes
+                await asyncio.sleep(0.1)
+
+    async with asyncio.timeout(300):
+        while not (out / "ready").exists():
+            if process.proc is not None and process.proc.returncode is not None:
+                raise RuntimeError(f"{process.name} exited with {process.proc.returncode}")
+            await asyncio.sleep(0.2)
+    await process.count_on()
+    assert process.proc is not None
+    process.proc.send_signal(signal.SIGUSR1)  # warm-up, not counted
+    await round_done(1)
+    got = []
+    for k in range(2, rounds + 2):
+        await process.zero()
+        process.proc.send_signal(signal.SIGUSR1)
+        await round_done(k)
+        got.append(await process.dump() / n)
+    print(
+        f"  {process.name}, one at a time: "
+        + ", ".join(f"{v / 1000:.1f}k" for v in got)
+        + " instructions per call",
+        file=sys.stderr,
+    )
+    return got
+
+
 async def run(ctx: BenchContext) -> list[Result]:
     if not callgrind.available():
         print("  valgrind is not installed: instruction counts skipped", file=sys.stderr)
@@ -168,6 +208,18 @@ async def run(ctx: BenchContext) -> list[Result]:
             topology.tool_queue(TOOL, "classic"),
         ),
     ]
+    tool_dir = Path(tempfile.mkdtemp(prefix="bench-wki-tool-"))
+    tools = {
+        mode: callgrind.CallgrindProcess(
+            [sys.executable, "-m", "bench.worker_tool", mode, str(n), str(tool_dir / mode)],
+            out_dir=OUT,
+            name=f"tool-{mode}",
+            env=worker_env,
+        )
+        for mode in TOOL_MODES
+    }
+    for mode in TOOL_MODES:
+        (tool_dir / mode).mkdir()
     figures: dict[tuple[str, str], list[float]] = {}
     redis = aioredis.from_url(ctx.redis_url)
     await ensure_database(database_url)
@@ -177,6 +229,8 @@ async def run(ctx: BenchContext) -> list[Result]:
         await run_seed(database_url, as_of=AS_OF, customers=1000, orders=10000)
         for target in targets:
             await target.process.start()
+        for process in tools.values():
+            await process.start()
         async with asyncio.timeout(300):
             while not os.path.exists(ready):  # noqa: ASYNC110, ASYNC240 - a file another process writes (one stat)
                 await asyncio.sleep(0.2)
@@ -202,9 +256,15 @@ async def run(ctx: BenchContext) -> list[Result]:
                     + " instructions per call",
                     file=sys.stderr,
                 )
+        for mode, process in tools.items():
+            figures[(TOOL_MODES[mode], PLAN[0][0])] = await _tool_rounds(
+                process, tool_dir / mode, n, rounds
+            )
     finally:
         for target in targets:
             await target.process.stop()
+        for process in tools.values():
+            await process.stop()
         if connection is not None:
             with contextlib.suppress(Exception):
                 cleanup = await connection.channel()
@@ -235,6 +295,20 @@ def _results(figures: dict[tuple[str, str], list[float]]) -> list[Result]:
                 "bare aio-pika echo consumer",
                 notes=f"{len(values)} rounds, spread {spread:.1f}%; callgrind, includes the "
                 "tool's query; instructions not seconds",
+            )
+        )
+    executor = figures.get(("tool in-process", PLAN[0][0]))
+    raw = figures.get(("raw asyncpg query", PLAN[0][0]))
+    if executor:
+        results.append(
+            Result(
+                BENCH,
+                "the tool alone in-process (executor, SQLAlchemy): instructions per call",
+                statistics.mean(executor) / 1000,
+                "k instr",
+                statistics.mean(raw) / 1000 if raw else None,
+                "its SQL on an asyncpg prepared statement",
+                notes="no broker; one at a time",
             )
         )
     return results
