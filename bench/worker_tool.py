@@ -1,0 +1,90 @@
+"""The tool alone, for instruction counts: ``check_order_status`` run in this process, either
+through the worker's executor (arguments, SQLAlchemy's async engine, result) or as the same SQL
+on one asyncpg prepared statement. Touches ``DIR/ready`` once set up; each SIGUSR1 runs *n*
+calls one at a time and then touches ``DIR/done.K`` (K counting from 1); SIGTERM stops it.
+Settings from the environment (as ``switchboard-worker``).
+
+``python -m bench.worker_tool executor|asyncpg N DIR``
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import asyncpg
+from sqlalchemy.dialects import postgresql
+
+from bench.bench_worker import _request
+from switchboard.worker.service import WorkerService
+from switchboard.worker.settings import WorkerSettings
+from switchboard.worker.tools.orders import _ORDER_STATUS
+
+__all__ = ["main"]
+
+
+async def _serve(mode: str, n: int, out: Path) -> None:
+    service = WorkerService(WorkerSettings())
+    conn: asyncpg.Connection | None = None
+    call: Callable[[int], Awaitable[object]]
+    if mode == "executor":
+
+        async def call(i: int) -> object:
+            result = await service.executor.execute(_request(i))
+            if not result.ok:
+                raise RuntimeError(f"call failed: {result.error}")
+            return result
+
+    else:
+        compiled = _ORDER_STATUS.compile(dialect=postgresql.asyncpg.dialect())
+        url = service.engine.url.set(drivername="postgresql")
+        conn = await asyncpg.connect(url.render_as_string(hide_password=False))
+        statement = await conn.prepare(str(compiled))
+        names = compiled.positiontup or []
+
+        async def call(i: int) -> object:
+            request = _request(i)
+            params = {"order_id": request.arguments["order_id"], "customer_id": request.customer_id}
+            return await statement.fetchrow(*(params[n] for n in names))
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    rounds = asyncio.Queue[None]()
+    loop.add_signal_handler(signal.SIGUSR1, rounds.put_nowait, None)
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+
+    async def run_rounds() -> None:
+        done = 0
+        while True:
+            await rounds.get()
+            for i in range(n):
+                await call(i)
+            done += 1
+            (out / f"done.{done}").touch()
+
+    runner = asyncio.create_task(run_rounds())
+    try:
+        (out / "ready").touch()
+        await stop.wait()
+    finally:
+        runner.cancel()
+        if conn is not None:
+            await conn.close()
+        await service.engine.dispose()
+        await service.redis.aclose()
+
+
+def main() -> None:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
+        asyncio.run(_serve(sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])))
+    else:
+        uvloop.run(_serve(sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])))
+
+
+if __name__ == "__main__":
+    main()
