@@ -28,6 +28,7 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Coroutine
 from typing import Any
 
 import websockets
@@ -134,6 +135,26 @@ async def _echo_main(port: int, mode: str) -> None:
 
 
 # -- pass-through relay ----------------------------------------------------------------------------
+def _connect_upstream(url: str) -> websockets.connect:
+    """The pass-throughs' upstream on ``websockets``, with the gateway's options."""
+    return websockets.connect(
+        url,
+        max_size=16 * 1024 * 1024,
+        compression=None,
+        ping_interval=20,
+        ping_timeout=20,
+        open_timeout=120,
+    )
+
+
+async def _both(up: Coroutine[Any, Any, None], down: Coroutine[Any, Any, None]) -> None:
+    """Relay both ways until either side ends (or fails)."""
+    with contextlib.suppress(Exception):
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(up)
+            tg.create_task(down)
+
+
 def _passthrough_main(port: int, upstream_port: int, raw: bool, upstream_client: str) -> None:
     """uvicorn + Starlette to the client, websockets to the upstream; frames handed on as is
     (*raw*: through the bare ASGI messages, as the gateway's Realtime route does;
@@ -146,14 +167,7 @@ def _passthrough_main(port: int, upstream_port: int, raw: bool, upstream_client:
     async def relay(client: WebSocket) -> None:
         await client.accept()
         url = f"ws://127.0.0.1:{upstream_port}{client.url.path}?{client.url.query}"
-        async with websockets.connect(
-            url,
-            max_size=16 * 1024 * 1024,
-            compression=None,
-            ping_interval=20,
-            ping_timeout=20,
-            open_timeout=120,
-        ) as upstream:
+        async with _connect_upstream(url) as upstream:
 
             async def up() -> None:
                 while True:
@@ -166,24 +180,14 @@ def _passthrough_main(port: int, upstream_port: int, raw: bool, upstream_client:
                 async for frame in upstream:
                     await client.send_text(frame if isinstance(frame, str) else frame.decode())
 
-            with contextlib.suppress(Exception):
-                async with asyncio.TaskGroup() as tg:
-                    tg.create_task(up())
-                    tg.create_task(down())
+            await _both(up(), down())
 
     async def raw_relay(scope: Any, receive: Any, send: Any) -> None:
         """The same over the bare ASGI messages (no framework wrapper per message)."""
         await receive()  # websocket.connect
         await send({"type": "websocket.accept"})
         url = f"ws://127.0.0.1:{upstream_port}{scope['path']}?{scope['query_string'].decode()}"
-        async with websockets.connect(
-            url,
-            max_size=16 * 1024 * 1024,
-            compression=None,
-            ping_interval=20,
-            ping_timeout=20,
-            open_timeout=120,
-        ) as upstream:
+        async with _connect_upstream(url) as upstream:
 
             async def up() -> None:
                 while True:
@@ -196,10 +200,7 @@ def _passthrough_main(port: int, upstream_port: int, raw: bool, upstream_client:
                 async for frame in upstream:
                     await send({"type": "websocket.send", "text": frame})
 
-            with contextlib.suppress(Exception):
-                async with asyncio.TaskGroup() as tg:
-                    tg.create_task(up())
-                    tg.create_task(down())
+            await _both(up(), down())
 
     async def picows_relay(scope: Any, receive: Any, send: Any) -> None:
         """The raw relay with the gateway's picows upstream (``UPSTREAM_WS_CLIENT=picows``)."""
@@ -227,10 +228,7 @@ def _passthrough_main(port: int, upstream_port: int, raw: bool, upstream_client:
                 await send({"type": "websocket.send", "text": await upstream.recv_text()})
 
         try:
-            with contextlib.suppress(Exception):
-                async with asyncio.TaskGroup() as tg:
-                    tg.create_task(up())
-                    tg.create_task(down())
+            await _both(up(), down())
         finally:
             await upstream.close()
 
