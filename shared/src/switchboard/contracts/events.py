@@ -97,6 +97,10 @@ class ToolCalled(_Payload):
     call_id: str
     tool: str
     arguments: dict[str, Any]
+    user_item_id: str | None = Field(
+        default=None,
+        description="The latest user item when the model called (see ToolCallRequest).",
+    )
 
 
 class ToolCompleted(_Payload):

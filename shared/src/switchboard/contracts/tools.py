@@ -10,18 +10,31 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
 __all__ = [
+    "CANCEL_ACTION_TOOL",
+    "CONFIRM_ACTION_TOOL",
+    "NEEDS_CONFIRMATION",
     "TOOL_NAME_PATTERN",
+    "PendingAction",
+    "ProposedChange",
     "ToolCallRequest",
     "ToolCallResult",
     "ToolCatalogEntry",
     "ToolError",
     "ToolErrorCode",
     "TraceContext",
+    "Verification",
     "parse_tool_call_request",
     "parse_tool_call_result",
 ]
 
 TOOL_NAME_PATTERN = r"^[a-zA-Z0-9_-]{1,64}$"
+
+#: The tool that commits a pending action (the second phase of a data-changing tool).
+CONFIRM_ACTION_TOOL = "confirm_action"
+#: The tool that drops a pending action when the customer says no.
+CANCEL_ACTION_TOOL = "cancel_action"
+#: ``status`` of a data-changing tool's first answer: nothing changed yet.
+NEEDS_CONFIRMATION = "needs_confirmation"
 
 
 class _Message(BaseModel):
@@ -45,6 +58,21 @@ class ToolErrorCode(StrEnum):
     TIMEOUT = "timeout"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal"
+    #: a pending action was not confirmed in time (nothing changed)
+    EXPIRED = "expired"
+    #: a confirmation came before the customer said anything after the proposal
+    AWAITING_CUSTOMER = "awaiting_customer"
+    #: the change needs a verified caller (phone callers start unverified)
+    VERIFICATION_REQUIRED = "verification_required"
+
+
+class Verification(StrEnum):
+    """How sure a channel is of who is calling, where it has levels (the phone bridge): caller
+    ID alone is ``unverified``; a caller who proved it (postal code on file) is ``verified``.
+    Sessions whose customer the shop's backend authenticated carry no level (``None``)."""
+
+    UNVERIFIED = "unverified"
+    VERIFIED = "verified"
 
 
 class ToolError(_Message):
@@ -71,6 +99,19 @@ class ToolCallRequest(_Message):
     arguments: dict[str, Any] = Field(default_factory=dict)
     deadline: datetime = Field(description="Absolute UTC time after which the result is useless.")
     trace: TraceContext = Field(default_factory=TraceContext)
+    user_item_id: str | None = Field(
+        default=None,
+        max_length=128,
+        description=(
+            "The id of the conversation's latest user item (the customer spoke or typed) when "
+            "the model called the tool. Set by the gateway from what it relayed, never by the "
+            "model: a confirmation is refused unless it differs from its proposal's."
+        ),
+    )
+    verification: Verification | None = Field(
+        default=None,
+        description="The caller's verification level where the channel has levels, else None.",
+    )
 
     @field_validator("deadline")
     @classmethod
@@ -145,6 +186,13 @@ class ToolCatalogEntry(_Message):
     parameters: dict[str, Any] = Field(description="JSON schema of the arguments (an object).")
     tool_version: str = Field(default="1", description="The tool implementation's version.")
     mutating: bool = False
+    confirmation: bool = Field(
+        default=False,
+        description=(
+            "Runs in two phases: the call proposes (answers needs_confirmation, changes "
+            "nothing) and confirm_action commits it after the customer said yes."
+        ),
+    )
 
     @field_validator("parameters")
     @classmethod
@@ -163,6 +211,42 @@ class ToolCatalogEntry(_Message):
             "description": self.description,
             "parameters": self.parameters,
         }
+
+
+class ProposedChange(_Message):
+    """One thing a pending action would change, as the customer should hear it."""
+
+    field: str = Field(description="What changes, e.g. 'email' or 'order 100123 status'.")
+    before: str | None = None
+    after: str | None = None
+
+
+class PendingAction(_Message):
+    """A data-changing tool's first answer (its ``output``): nothing has changed; the change
+    waits for the customer's yes, given in a later turn, and expires at ``expires_at``."""
+
+    status: Literal["needs_confirmation"] = NEEDS_CONFIRMATION
+    action_id: str = Field(min_length=1, max_length=64)
+    tool: str = Field(pattern=TOOL_NAME_PATTERN)
+    read_back: str = Field(
+        min_length=1, description="What to say aloud, ending with a yes/no question."
+    )
+    changes: list[ProposedChange] = Field(default_factory=list)
+    expires_at: datetime
+    instructions: str = Field(
+        default=(
+            "Nothing has changed yet. Read read_back to the customer and wait for their answer. "
+            "Only after they say yes, call confirm_action with this action_id; if they say no, "
+            "call cancel_action. Never confirm in the same turn as the proposal."
+        )
+    )
+
+    @classmethod
+    def from_output(cls, output: dict[str, Any] | None) -> PendingAction | None:
+        """The pending action in a tool's output, or None when the output is anything else."""
+        if not output or output.get("status") != NEEDS_CONFIRMATION:
+            return None
+        return cls.model_validate(output)
 
 
 def _compact_json(value: Any) -> str:

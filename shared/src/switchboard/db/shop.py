@@ -39,6 +39,8 @@ __all__ = [
     "Order",
     "OrderItem",
     "OrderStatus",
+    "PendingAction",
+    "PendingActionStatus",
     "Product",
     "ReturnRequest",
     "Shipment",
@@ -61,6 +63,14 @@ def _created() -> Mapped[datetime]:
 
 #: Statuses in which an order has not left the warehouse (cancel / change address allowed).
 NOT_SHIPPED = (OrderStatus.PLACED, OrderStatus.PACKED)
+
+
+class PendingActionStatus(enum.StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    CANCELLED = "cancelled"
+    #: another change was proposed in the same conversation before this one was confirmed
+    SUPERSEDED = "superseded"
 
 
 class TicketPriority(enum.StrEnum):
@@ -295,3 +305,36 @@ class ToolEffect(Base):
     session_id: Mapped[str | None] = mapped_column(String(128))
     result: Mapped[dict[str, Any]] = mapped_column(JSONB)
     created_at: Mapped[datetime] = _created()
+
+
+class PendingAction(Base):
+    """A data-changing tool call's first phase: validated, nothing changed, waiting for the
+    customer's yes in a later turn (``confirm_action``). The row is the audit of the decision:
+    which call proposed it in which user turn, and which call and user turn confirmed it."""
+
+    __tablename__ = "pending_action"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('pending', 'confirmed', 'cancelled', 'superseded')",
+            name="status_known",
+        ),
+        _S,
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(_fk("customer.id"), index=True)
+    session_id: Mapped[str] = mapped_column(String(128), index=True)
+    tool: Mapped[str] = mapped_column(String(64))
+    arguments: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    changes: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    read_back: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default=PendingActionStatus.PENDING.value)
+    verification: Mapped[str | None] = mapped_column(String(16))
+    proposed_call_id: Mapped[str] = mapped_column(String(128), unique=True)
+    proposed_user_item_id: Mapped[str | None] = mapped_column(String(128))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _created()
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_call_id: Mapped[str | None] = mapped_column(String(128))
+    decided_user_item_id: Mapped[str | None] = mapped_column(String(128))
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
