@@ -225,7 +225,7 @@ class PendingAction(_Message):
     """A data-changing tool's first answer (its ``output``): nothing has changed; the change
     waits for the customer's yes, given in a later turn, and expires at ``expires_at``."""
 
-    status: Literal["needs_confirmation"] = NEEDS_CONFIRMATION
+    status: Literal["needs_confirmation"] = "needs_confirmation"
     action_id: str = Field(min_length=1, max_length=64)
     tool: str = Field(pattern=TOOL_NAME_PATTERN)
     read_back: str = Field(
