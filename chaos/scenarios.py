@@ -184,12 +184,11 @@ async def run_fault(ctx: Ctx, name: str, fault: Fault, *, fault_at: float = 0.3)
     row.events_stored = len(stored & window.event_ids)
     row.lost = len(window.event_ids - stored)
     row.duplicated = effects_after.twice
-    # a cancellation the caller heard succeed must exist; one may exist unheard (the call's
-    # reply was cut by the fault), but never twice for an order
+    # a cancellation the caller heard confirmed must exist; one may exist unheard (the call's
+    # reply was cut by the fault), but never twice for an order. A cancel_order call that
+    # succeeds only proposes: the effect is the confirm_action the caller's "yes" led to
     row.effects = effects_after.cancellations - effects_before.cancellations
-    row.effects_confirmed = report.tool_calls["cancel_order"] - sum(
-        v for k, v in report.tool_failures.items() if k.startswith("cancel_order:")
-    )
+    row.effects_confirmed = report.confirmed["cancel_order"]
     # what the system got wrong: refused or broken calls, tools that were never answered; a turn
     # the (CPU-bound) emulator did not answer in time is reported but is not a fault of the system
     excused = {"no_reply", *EXCUSED.get(name, ())}

@@ -25,6 +25,7 @@ import numpy as np
 from switchboard.cli.call import CallOptions, Turn, run_call
 from switchboard.cli.callstate import CallState
 from switchboard.cli.endpoint import Endpoint, EndpointError
+from switchboard.contracts.tools import CONFIRM_ACTION_TOOL
 from switchboard.db.shop import NOT_SHIPPED
 
 __all__ = [
@@ -132,6 +133,9 @@ class LoadReport:
     connect_ms: list[float] = field(default_factory=list)
     tool_calls: Counter[str] = field(default_factory=Counter)
     tool_failures: Counter[str] = field(default_factory=Counter)
+    #: changes the callers heard confirmed (``confirm_action`` answered ok), by the tool whose
+    #: proposal was confirmed: a data-changing tool's own success is only its proposal
+    confirmed: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
     elapsed_s: float = 0.0
     peak_active: int = 0
@@ -160,6 +164,7 @@ class LoadReport:
             },
             "tool_calls": dict(self.tool_calls),
             "tool_failures": dict(self.tool_failures),
+            "confirmed": dict(self.confirmed),
             "errors": dict(self.errors),
         }
 
@@ -244,6 +249,8 @@ class LoadTest:
             report.tool_calls[tool.tool] += 1
             if tool.ok is False:
                 report.tool_failures[f"{tool.tool}:{tool.error_code}"] += 1
+            elif tool.tool == CONFIRM_ACTION_TOOL and tool.card and tool.card.get("tool"):
+                report.confirmed[str(tool.card["tool"])] += 1
         for error in state.errors:
             report.errors[str(error.get("code") or error.get("type"))] += 1
         if result.failure or any(t.timed_out for t in state.turns):
