@@ -58,7 +58,12 @@ def conversation(
         UserTranscript(
             item_id="item_u1", text=user_text, speech_started_ms=100, speech_ended_ms=1900
         ),
-        ToolCalled(call_id=call_id, tool=tool, arguments=arguments or {"order_id": 100001}),
+        ToolCalled(
+            call_id=call_id,
+            tool=tool,
+            arguments=arguments or {"order_id": 100001},
+            user_item_id="item_u1",
+        ),
         ToolCompleted(
             call_id=call_id,
             tool=tool,

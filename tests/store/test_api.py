@@ -160,6 +160,8 @@ async def test_timeline_is_in_seq_order_and_views_are_audited(
     assert seqs == sorted(seqs)
     tool = detail["timeline"][2]
     assert tool["arguments"] == {"order_id": 100001} and tool["outcome"] == "ok"
+    # the customer's turn the call came after (for a confirmation: the turn that said yes)
+    assert detail["timeline"][1]["item_id"] == "item_u1" and tool["user_item_id"] == "item_u1"
     assistant = detail["timeline"][4]
     assert assistant["interrupted"] is True and assistant["heard_ms"] == 1500
     assert detail["session"]["customer_id"] == seeded["customer"]

@@ -88,6 +88,9 @@ async def test_an_analyst_finds_a_session_and_reads_its_timeline(
     await expect(bot.locator(".interrupted")).to_contain_text("Interrupted after 1.5 s")
     card = timeline.locator("li.tool")
     await expect(card).to_contain_text("start_return")
+    await expect(card.locator(".after-turn")).to_contain_text(
+        "After the customer's turn: “My toaster arrived scorched"
+    )
     await expect(card.locator("pre").first).to_contain_text('"order_id": 100042')
     await expect(card.locator("pre").nth(1)).to_contain_text("ret_77")
     await expect(timeline.locator("li.latency")).to_contain_text("420 ms")

@@ -188,6 +188,8 @@ class ToolCall(Base):
     completed_seq: Mapped[int | None] = mapped_column(Integer)
     called_at: Mapped[datetime | None] = _ts(nullable=True)
     completed_at: Mapped[datetime | None] = _ts(nullable=True)
+    #: the customer's latest item when the model called (for a confirmation: the turn that said yes)
+    user_item_id: Mapped[str | None] = mapped_column(String(128))
 
 
 class TurnLatency(Base):

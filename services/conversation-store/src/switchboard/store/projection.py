@@ -162,6 +162,8 @@ class ToolCallRow:
     completed_seq: int | None = None
     called_at: datetime | None = None
     completed_at: datetime | None = None
+    #: the customer's latest item when the model called (what a confirmation came after)
+    user_item_id: str | None = None
 
     def merge(self, other: ToolCallRow) -> None:
         if other.completed_seq is not None:
@@ -176,6 +178,7 @@ class ToolCallRow:
             "completed_seq",
             "called_at",
             "completed_at",
+            "user_item_id",
         ):
             value = getattr(other, name)
             if value is not None:
@@ -255,6 +258,7 @@ def _tool_call(event: ConversationEvent) -> ToolCallRow | None:
             arguments=p.arguments,
             called_seq=event.seq,
             called_at=event.occurred_at,
+            user_item_id=p.user_item_id,
         )
     if type(p) is ToolCompleted:
         return ToolCallRow(

@@ -184,12 +184,12 @@ async def session_detail(conn: AsyncConnection, session_id: str) -> SessionDetai
 
 _TIMELINE_QUERIES = {
     "item": (
-        "SELECT session_id, seq, role, occurred_at, text, interrupted, heard_text, heard_ms, "
-        "audio_ms FROM audit.item WHERE session_id = ANY(:ids)"
+        "SELECT session_id, item_id, seq, role, occurred_at, text, interrupted, heard_text, "
+        "heard_ms, audio_ms FROM audit.item WHERE session_id = ANY(:ids)"
     ),
     "tool": (
         "SELECT session_id, call_id, tool, arguments, output, outcome, error_message, "
-        "duration_ms, worker, called_seq, completed_seq, called_at, completed_at "
+        "duration_ms, worker, called_seq, completed_seq, called_at, completed_at, user_item_id "
         "FROM audit.tool_call WHERE session_id = ANY(:ids)"
     ),
     "latency": (
@@ -209,6 +209,7 @@ def _entry(kind: str, r: Any) -> TimelineEntry:
             kind="user" if r.role == "user" else "assistant",
             seq=r.seq,
             at=r.occurred_at,
+            item_id=r.item_id,
             text=r.text,
             interrupted=r.interrupted,
             heard_text=r.heard_text,
@@ -228,6 +229,7 @@ def _entry(kind: str, r: Any) -> TimelineEntry:
             error_message=r.error_message,
             duration_ms=r.duration_ms,
             worker=r.worker,
+            user_item_id=r.user_item_id,
         )
     if kind == "latency":
         return TimelineEntry(kind="latency", seq=r.seq, at=r.occurred_at, latency_ms=r.latency_ms)

@@ -61,6 +61,7 @@ class TimelineEntry(BaseModel):
     ]
     seq: int
     at: datetime | None
+    item_id: str | None = Field(default=None, description="The conversation item (user/assistant).")
     text: str | None = None
     interrupted: bool | None = None
     heard_text: str | None = None
@@ -74,6 +75,13 @@ class TimelineEntry(BaseModel):
     error_message: str | None = None
     duration_ms: float | None = None
     worker: str | None = None
+    user_item_id: str | None = Field(
+        default=None,
+        description=(
+            "Tool calls: the customer's latest item when the model called; for confirm_action, "
+            "the turn whose yes confirmed the change."
+        ),
+    )
     latency_ms: float | None = None
     code: str | None = None
     source: str | None = None

@@ -95,7 +95,7 @@ CREATE TEMP TABLE IF NOT EXISTS sb_item_in (
 CREATE TEMP TABLE IF NOT EXISTS sb_tool_call_in (
     session_id text, call_id text, tool text, outcome text, arguments jsonb, output jsonb,
     error_message text, duration_ms float8, worker text, called_seq int, completed_seq int,
-    called_at timestamptz, completed_at timestamptz
+    called_at timestamptz, completed_at timestamptz, user_item_id text
 ) ON COMMIT DELETE ROWS;
 """
 
@@ -181,7 +181,8 @@ ON CONFLICT (session_id, call_id) DO UPDATE SET
     called_seq = coalesce(EXCLUDED.called_seq, c.called_seq),
     completed_seq = coalesce(EXCLUDED.completed_seq, c.completed_seq),
     called_at = coalesce(EXCLUDED.called_at, c.called_at),
-    completed_at = coalesce(EXCLUDED.completed_at, c.completed_at)
+    completed_at = coalesce(EXCLUDED.completed_at, c.completed_at),
+    user_item_id = coalesce(EXCLUDED.user_item_id, c.user_item_id)
 """
 
 

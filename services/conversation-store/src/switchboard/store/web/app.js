@@ -145,7 +145,7 @@ function spoken(e) {
   return esc(e.text);
 }
 
-function entry(e) {
+function entry(e, saidBy) {
   const li = document.createElement("li");
   if (e.kind === "user" || e.kind === "assistant") {
     li.className = e.kind;
@@ -165,6 +165,7 @@ function entry(e) {
     li.innerHTML = `<div class="card"><span class="who-said">Tool</span> <strong>${esc(e.tool)}</strong>
       <span class="badge ${ok ? "ok" : ""}">${esc(e.outcome)}</span>
       ${e.duration_ms != null ? `<span class="who-said"> ${e.duration_ms.toFixed(1)} ms${e.worker ? ` · ${esc(e.worker)}` : ""}</span>` : ""}
+      ${afterTurn(e, saidBy)}
       <details open><summary>Arguments and result</summary>${jsonBlock("Arguments", e.arguments)}${jsonBlock("Result", e.output)}
       ${e.error_message ? `<p class="error">${esc(e.error_message)}</p>` : ""}</details></div>`;
   } else if (e.kind === "latency") {
@@ -178,6 +179,14 @@ function entry(e) {
     li.textContent = e.kind === "session.started" ? `Session started ${fmtTime(e.at)}` : `Session ended (${e.reason}) ${fmtTime(e.at)}`;
   }
   return li;
+}
+
+// the customer's turn a tool call came after: for confirm_action, the "yes" that allowed the change
+function afterTurn(e, saidBy) {
+  if (!e.user_item_id) return "";
+  const said = saidBy.get(e.user_item_id);
+  const label = e.tool === "confirm_action" ? "Confirmed by the customer's turn" : "After the customer's turn";
+  return `<div class="after-turn who-said">${label}: ${said != null ? `“${esc(said)}”` : `<code>${esc(e.user_item_id)}</code>`}</div>`;
 }
 
 async function showSession(id) {
@@ -201,7 +210,8 @@ async function showSession(id) {
   $("#session-meta").innerHTML = meta.map(([k, v]) => `<dt>${k}</dt><dd>${esc(v ?? "—")}</dd>`).join("");
   const list = $("#timeline");
   list.innerHTML = "";
-  d.timeline.forEach((e) => list.appendChild(entry(e)));
+  const saidBy = new Map(d.timeline.filter((e) => e.kind === "user" && e.item_id).map((e) => [e.item_id, e.text ?? ""]));
+  d.timeline.forEach((e) => list.appendChild(entry(e, saidBy)));
   const del = $("#delete-session");
   del.hidden = state.me.role !== "admin";
   del.onclick = async () => {
