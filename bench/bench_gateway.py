@@ -28,8 +28,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -39,9 +37,9 @@ import aio_pika
 import httpx
 import redis.asyncio as aioredis
 
-from bench.gateway_load import cpu_seconds, free_port, rss_kib, wait_port
-from bench.harness import BenchContext, Result, percentile
+from bench.harness import BenchContext, Result, percentile, stack
 from switchboard.amqp import Topology
+from switchboard.cli.stack import Service, Stack, cpu_seconds, free_port
 
 BENCH = "gateway"
 SERVER_KEY = "bench-server-key"
@@ -121,74 +119,61 @@ async def _clients(
     return Level(rtts, t1 - t0, {name: cpu1[name] - cpu0[name] for name in watched}, messages)
 
 
-async def _spawn(*args: str, env: dict[str, str] | None = None) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable, *args, env=env, stdout=asyncio.subprocess.DEVNULL
+def _load(processes: Stack, name: str, *args: str) -> Service:
+    """A process of :mod:`bench.gateway_load` (echo or pass-through) listening on ``args[1]``."""
+    return processes.add(
+        name, _LOAD, module=_LOAD, env={}, health_url=None, args=args, ready_port=int(args[1])
     )
 
 
-async def _stop(proc: asyncio.subprocess.Process) -> None:
-    if proc.returncode is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(proc.wait(), 30)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-
-
 class _Gateway:
-    """A gateway process in front of one echo upstream, and client secrets for it."""
+    """A gateway process in front of one echo upstream, and client secrets for it; *name*,
+    *wrapper* and *env* as for ``Stack.add`` (the instruction counts run it under valgrind)."""
 
     def __init__(
-        self, ctx: BenchContext, namespace: str, echo_port: int, *, client: str = "websockets"
+        self,
+        processes: Stack,
+        ctx: BenchContext,
+        namespace: str,
+        echo_port: int,
+        *,
+        client: str = "websockets",
+        name: str | None = None,
+        wrapper: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
     ) -> None:
         self.port = free_port()
-        self.env = {
-            **os.environ,
-            "AMQP_URL": ctx.amqp_url,
-            "REDIS_URL": ctx.redis_url,
-            "SWITCHBOARD_NAMESPACE": namespace,
-            "SWITCHBOARD_ENV": "test",
-            "LOG_LEVEL": "WARNING",
-            "GATEWAY_PORT": str(self.port),
-            "GATEWAY_SERVER_KEY": SERVER_KEY,
-            "GATEWAY_ID": f"bench-gateway-{echo_port}",
-            "UPSTREAM_URL": f"ws://127.0.0.1:{echo_port}",
-            "UPSTREAM_API_KEY": UPSTREAM_KEY,
-            "GATEWAY_MAX_SESSIONS_PER_CUSTOMER": "10",
-            "GATEWAY_CATALOG_REFRESH_S": "60",
-            "UPSTREAM_CONNECT_TIMEOUT_S": "60",
-            # the pass-throughs here are on websockets: the same upstream client by default
-            "UPSTREAM_WS_CLIENT": client,
-        }
-        self.proc: asyncio.subprocess.Process | None = None
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    #: the gateway's command line (after the interpreter)
-    ARGS = ("-m", "switchboard.gateway.main")
-
-    async def start(self) -> None:
-        self.proc = await _spawn(*self.ARGS, env=self.env)
-        await self.ready()
-
-    async def ready(self, timeout_s: float = 60) -> None:
-        """Until the gateway process answers ``/readyz``."""
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.port}") as http:
-            async with asyncio.timeout(timeout_s):
-                while True:  # another process: poll its readiness
-                    with contextlib.suppress(httpx.HTTPError):
-                        if (await http.get("/readyz")).status_code == 200:
-                            return
-                    await asyncio.sleep(0.1)
+        self.service = processes.add(
+            name or f"gateway-{echo_port}-{client}",
+            "switchboard.gateway.main",
+            module="switchboard.gateway.main",
+            health_url=f"http://127.0.0.1:{self.port}/readyz",
+            wrapper=wrapper,
+            env={
+                "AMQP_URL": ctx.amqp_url,
+                "REDIS_URL": ctx.redis_url,
+                "SWITCHBOARD_NAMESPACE": namespace,
+                "SWITCHBOARD_ENV": "test",
+                "LOG_LEVEL": "WARNING",
+                "GATEWAY_PORT": str(self.port),
+                "GATEWAY_SERVER_KEY": SERVER_KEY,
+                "GATEWAY_ID": f"bench-gateway-{echo_port}",
+                "UPSTREAM_URL": f"ws://127.0.0.1:{echo_port}",
+                "UPSTREAM_API_KEY": UPSTREAM_KEY,
+                "GATEWAY_MAX_SESSIONS_PER_CUSTOMER": "10",
+                "GATEWAY_CATALOG_REFRESH_S": "60",
+                "UPSTREAM_CONNECT_TIMEOUT_S": "60",
+                # the pass-throughs here are on websockets: the same upstream client by default
+                "UPSTREAM_WS_CLIENT": client,
+                **(env or {}),
+            },
+        )
 
     async def targets(self, count: int) -> tuple[list[str], list[dict[str, str]]]:
         headers = []
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.port}") as http:
+        # a generous timeout: under valgrind the first secrets take seconds each
+        base_url = f"http://127.0.0.1:{self.port}"
+        async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
             for i in range(count):
                 answer = await http.post(
                     "/v1/realtime/client_secrets",
@@ -199,21 +184,16 @@ class _Gateway:
                 headers.append({"Authorization": f"Bearer {answer.json()['value']}"})
         return [f"ws://127.0.0.1:{self.port}/v1/realtime?model=bench"] * count, headers
 
-    async def stop(self) -> None:
-        if self.proc is not None:
-            await _stop(self.proc)
-
 
 def _plain(port: int, count: int) -> tuple[list[str], list[dict[str, str]]]:
     url = f"ws://127.0.0.1:{port}/openai/v1/realtime?model=bench"
     return [url] * count, [{"api-key": UPSTREAM_KEY}] * count
 
 
-async def _sample_rss(pid: int, peak: list[int], stop: asyncio.Event) -> None:
-    """Track the peak RSS of *pid* into ``peak[0]`` until *stop*."""
+async def _sample_rss(service: Service, peak: list[int], stop: asyncio.Event) -> None:
+    """Track the peak RSS of *service* into ``peak[0]`` until *stop*."""
     while not stop.is_set():
-        with contextlib.suppress(OSError):
-            peak[0] = max(peak[0], rss_kib(pid))
+        peak[0] = max(peak[0], service.rss_kib() or 0)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 0.5)
 
@@ -227,18 +207,19 @@ async def run(ctx: BenchContext) -> list[Result]:
     namespace = f"{ctx.namespace}-gw"
     echo_port, echo_delta_port = free_port(), free_port()
     relay_port, raw_port = free_port(), free_port()
-    echo = await _spawn("-m", _LOAD, "echo", str(echo_port), "response")
-    echo_delta = await _spawn("-m", _LOAD, "echo", str(echo_delta_port), "delta")
-    relay = await _spawn("-m", _LOAD, "passthrough", str(relay_port), str(echo_port), "framework")
-    raw = await _spawn("-m", _LOAD, "passthrough", str(raw_port), str(echo_port), "raw")
-    gateway = _Gateway(ctx, namespace, echo_port)
+    processes = stack()
+    echo = _load(processes, "echo", "echo", str(echo_port), "response")
+    echo_delta = _load(processes, "echo-delta", "echo", str(echo_delta_port), "delta")
+    relay = _load(
+        processes, "passthrough", "passthrough", str(relay_port), str(echo_port), "framework"
+    )
+    raw = _load(processes, "passthrough-raw", "passthrough", str(raw_port), str(echo_port), "raw")
+    gateway = _Gateway(processes, ctx, namespace, echo_port)
     runs: Runs = {}
     memory_kib: float | None = None
     try:
-        for port in (echo_port, echo_delta_port, relay_port, raw_port):
-            await wait_port(port)
-        await gateway.start()
-        base_rss = rss_kib(gateway.pid)
+        await processes.start()
+        base_rss = gateway.service.rss_kib() or 0
         for chunk_ms, levels in plan.items():
             for count in levels:
                 got = runs[(chunk_ms, count)] = {}
@@ -256,36 +237,33 @@ async def run(ctx: BenchContext) -> list[Result]:
                     urls, headers, chunk_ms, warmup_s, measure_s, {**echo_pid, "relay": raw.pid}
                 )
                 peak, sampler_stop = [0], asyncio.Event()
-                sampler = asyncio.create_task(_sample_rss(gateway.pid, peak, sampler_stop))
+                sampler = asyncio.create_task(_sample_rss(gateway.service, peak, sampler_stop))
                 urls, headers = await gateway.targets(count)
+                relay_pid = {**echo_pid, "relay": gateway.service.pid}
                 got["gateway"] = await _clients(
-                    urls, headers, chunk_ms, warmup_s, measure_s, {**echo_pid, "relay": gateway.pid}
+                    urls, headers, chunk_ms, warmup_s, measure_s, relay_pid
                 )
                 sampler_stop.set()
                 await sampler
                 if chunk_ms == 40 and count == 300:
                     memory_kib = (peak[0] - base_rss) / count
                 _progress(chunk_ms, count, got)
-        await gateway.stop()
+        await gateway.service.stop()
         # the same gateway code against an upstream that gives every delta its own item
         count = 300
-        gateway = _Gateway(ctx, namespace, echo_delta_port)
-        await gateway.start()
+        gateway = _Gateway(processes, ctx, namespace, echo_delta_port)
+        await gateway.service.start()
         got = runs[(-40, count)] = {}
         urls, headers = _plain(echo_delta_port, count)
         got["direct"] = await _clients(
             urls, headers, 40, warmup_s, measure_s, {"echo": echo_delta.pid}
         )
         urls, headers = await gateway.targets(count)
-        got["gateway"] = await _clients(
-            urls, headers, 40, warmup_s, measure_s, {"echo": echo_delta.pid, "relay": gateway.pid}
-        )
+        relay_pid = {"echo": echo_delta.pid, "relay": gateway.service.pid}
+        got["gateway"] = await _clients(urls, headers, 40, warmup_s, measure_s, relay_pid)
         _progress(40, count, got, "item per delta")
     finally:
-        await gateway.stop()
-        for proc in (relay, raw, echo, echo_delta):
-            proc.kill()
-            await proc.wait()
+        await asyncio.to_thread(processes.stop, grace_s=30)
         await _clean(ctx, namespace)
     return _results(runs, memory_kib)
 

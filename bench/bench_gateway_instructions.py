@@ -17,7 +17,6 @@ against the raw pass-through on picows).
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import statistics
 import sys
@@ -25,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import callgrind
-from bench.bench_gateway import _LOAD, _clean, _clients, _Gateway, _plain
-from bench.gateway_load import free_port, wait_port
-from bench.harness import BenchContext, Result
+from bench.bench_gateway import _LOAD, _clean, _clients, _Gateway, _load, _plain
+from bench.harness import BenchContext, Result, stack
+from switchboard.cli.stack import free_port
 
 BENCH = "gateway"
 OUT = Path("bench-results") / "callgrind"
@@ -49,7 +48,7 @@ _BASELINES = {
 @dataclass
 class Relay:
     name: str
-    process: callgrind.CallgrindProcess
+    process: callgrind.Counters
     port: int
     gateway: _Gateway | None = None
 
@@ -84,48 +83,45 @@ async def run(ctx: BenchContext) -> list[Result]:
     plan = [(40, 2), (100, 4)]
     namespace = f"{ctx.namespace}-gwi"
     shutil.rmtree(OUT, ignore_errors=True)  # the dumps of an earlier run
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    processes = stack(PYTHONHASHSEED="0")
     echo_port, echo_delta_port = free_port(), free_port()
-    echo = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", _LOAD, "echo", str(echo_port), "response"
-    )
-    echo_delta = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", _LOAD, "echo", str(echo_delta_port), "delta"
-    )
+    _load(processes, "echo", "echo", str(echo_port), "response")
+    _load(processes, "echo-delta", "echo", str(echo_delta_port), "delta")
     relays: list[Relay] = []
     for name, mode in _PASSTHROUGHS:
         port = free_port()
-        argv = [sys.executable, "-m", _LOAD, "passthrough", str(port), str(echo_port), mode]
-        relays.append(
-            Relay(name, callgrind.CallgrindProcess(argv, out_dir=OUT, name=mode, env=env), port)
+        service = processes.add(
+            mode,
+            _LOAD,
+            module=_LOAD,
+            env={},
+            health_url=None,
+            args=("passthrough", str(port), str(echo_port), mode),
+            wrapper=callgrind.wrapper(OUT, mode),
+            ready_port=port,
         )
+        relays.append(Relay(name, callgrind.Counters(service, OUT), port))
     gateways = (
         ("gateway", echo_port, "websockets"),
         ("gateway, item per delta", echo_delta_port, "websockets"),
         (_PICOWS_GATEWAY, echo_port, "picows"),
     )
     for name, upstream, client in gateways:
-        gateway = _Gateway(ctx, namespace, upstream, client=client)
-        argv = [sys.executable, *_Gateway.ARGS]
-        process = callgrind.CallgrindProcess(
-            argv,
-            out_dir=OUT,
-            name=f"gateway-{upstream}-{client}",
-            env={**gateway.env, **env, "UPSTREAM_WS_CLIENT": client},
+        label = f"gateway-{upstream}-{client}"
+        gateway = _Gateway(
+            processes,
+            ctx,
+            namespace,
+            upstream,
+            client=client,
+            name=label,
+            wrapper=callgrind.wrapper(OUT, label),
         )
-        relays.append(Relay(name, process, gateway.port, gateway))
+        relays.append(Relay(name, callgrind.Counters(gateway.service, OUT), gateway.port, gateway))
     figures: dict[tuple[str, int, int], list[float]] = {}
     try:
-        await wait_port(echo_port)
-        await wait_port(echo_delta_port)
+        await processes.start(timeout_s=300)
         for relay in relays:
-            await relay.process.start()
-        for relay in relays:
-            if relay.gateway is not None:
-                relay.gateway.proc = relay.process.proc
-                await relay.gateway.ready(timeout_s=300)
-            else:
-                await wait_port(relay.port, timeout_s=300)
             await relay.process.count_on()
         for chunk_ms, sessions in plan:
             for relay in relays:
@@ -142,11 +138,7 @@ async def run(ctx: BenchContext) -> list[Result]:
                     file=sys.stderr,
                 )
     finally:
-        for relay in relays:
-            await relay.process.stop()
-        for proc in (echo, echo_delta):
-            proc.kill()
-            await proc.wait()
+        await asyncio.to_thread(processes.stop, grace_s=60)
         await _clean(ctx, namespace)
     return _results(figures)
 

@@ -24,18 +24,16 @@ import asyncio
 import base64
 import contextlib
 import json
-import os
 import sys
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-import httpx
 import websockets
 from twilio.request_validator import RequestValidator
 
-from bench.gateway_load import cpu_seconds, free_port
-from bench.harness import BenchContext, Result, percentile
+from bench.harness import BenchContext, Result, percentile, stack
+from switchboard.cli.stack import cpu_seconds, free_port
 
 __all__ = ["run"]
 
@@ -294,33 +292,31 @@ async def _level(
     await asyncio.sleep(measure_s)
     cpu = (cpu_seconds(pid) - cpu0) if pid else 0.0
     rtts: list[float] = []
-    for proc in procs:
-        out, _ = await proc.communicate()
+    # every client read at once, so none waits on a full pipe: read one after another, a run on
+    # a loaded machine got a line (over 128 KiB at 25 calls) broken at its 131,072nd character
+    for out, _ in await asyncio.gather(*(proc.communicate() for proc in procs)):
         rtts.extend(json.loads(out.strip().splitlines()[-1] if out.strip() else b"[]"))
     return rtts, cpu
-
-
-async def _wait_healthy(url: str) -> None:
-    async with httpx.AsyncClient() as http, asyncio.timeout(60):
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if (await http.get(url)).status_code == 200:
-                    return
-            await asyncio.sleep(0.1)
 
 
 async def run(ctx: BenchContext) -> list[Result]:
     warmup_s, measure_s = (3.0, 5.0) if ctx.quick else (5.0, 12.0)
     echo_port, bridge_port = free_port(), free_port()
-    echo = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.bench_phone", "echo", str(echo_port)
+    processes = stack()
+    processes.add(
+        "phone-echo",
+        "bench.bench_phone",
+        module="bench.bench_phone",
+        args=("echo", str(echo_port)),
+        env={},
+        health_url=f"http://127.0.0.1:{echo_port}/healthz",
     )
-    bridge = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
+    bridge = processes.add(
+        "phone-bridge",
         "switchboard.phone.main",
+        module="switchboard.phone.main",
+        health_url=f"http://127.0.0.1:{bridge_port}/healthz",
         env={
-            **os.environ,
             "DATABASE_URL": ctx.database_url,
             "SWITCHBOARD_ENV": "test",
             "LOG_LEVEL": "WARNING",
@@ -328,13 +324,10 @@ async def run(ctx: BenchContext) -> list[Result]:
             "PHONE_GATEWAY_URL": f"http://127.0.0.1:{echo_port}",
             "TWILIO_AUTH_TOKEN": TOKEN,
         },
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
     )
     results: list[Result] = []
     try:
-        await _wait_healthy(f"http://127.0.0.1:{echo_port}/healthz")
-        await _wait_healthy(f"http://127.0.0.1:{bridge_port}/healthz")
+        await processes.start()
         web_url = f"ws://127.0.0.1:{echo_port}/v1/realtime"
         phone_url = f"ws://127.0.0.1:{bridge_port}/twilio/media"
 
@@ -397,11 +390,7 @@ async def run(ctx: BenchContext) -> list[Result]:
                     )
                 )
     finally:
-        for proc in (bridge, echo):
-            if proc.returncode is None:
-                proc.terminate()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(proc.wait(), 10)
+        await asyncio.to_thread(processes.stop)
     return results
 
 

@@ -29,7 +29,6 @@ import contextlib
 import json
 import os
 import random
-import signal
 import sys
 import time
 import uuid
@@ -41,10 +40,11 @@ import aio_pika
 import asyncpg
 import httpx
 
-from bench.harness import BenchContext, Result, percentile
+from bench.harness import BenchContext, Result, percentile, stack
 from bench.store_load import conversation
 from switchboard.amqp import Topology
 from switchboard.cli.db import drop_database, ensure_database, migrate
+from switchboard.cli.stack import Service
 from switchboard.contracts.events import ConversationEvent, group_by_type
 from switchboard.gateway.broker import EVENT_BATCH as GATEWAY_FLUSH
 from switchboard.settings import normalise_database_url
@@ -112,60 +112,6 @@ def _dsn(url: str) -> str:
 def _database_url(base: str, name: str) -> str:
     parts = urlsplit(normalise_database_url(base))
     return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-class _Store:
-    """One ``switchboard-store`` process; waits for ``store serving`` in its JSON logs."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = {**os.environ, **env, "LOG_FORMAT": "json", "LOG_LEVEL": "INFO"}
-        self.proc: asyncio.subprocess.Process | None = None
-        self.port = 0
-        self._reader: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "switchboard.store.main",
-            env=self.env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        assert self.proc.stderr is not None
-        while line := await asyncio.wait_for(self.proc.stderr.readline(), 60):
-            with contextlib.suppress(ValueError):
-                doc = json.loads(line)
-                if doc.get("msg") == "http listening":
-                    self.port = int(doc["port"])
-                if doc.get("msg") == "store serving":
-                    break
-        else:
-            raise RuntimeError("the store exited before serving")
-        self._reader = asyncio.create_task(self._drain())
-
-    async def _drain(self) -> None:
-        assert self.proc is not None and self.proc.stderr is not None
-        while await self.proc.stderr.readline():
-            pass
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU of the store process so far (all its threads)."""
-        assert self.proc is not None
-        fields = open(f"/proc/{self.proc.pid}/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115 - a tiny procfs read
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    async def stop(self) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.proc.wait(), 20)
-            except TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
-        if self._reader is not None:
-            self._reader.cancel()
 
 
 async def _publish(
@@ -341,7 +287,8 @@ async def run(ctx: BenchContext) -> list[Result]:
     connection = await aio_pika.connect_robust(
         ctx.amqp_url, client_properties={"connection_name": "switchboard-bench-store"}
     )
-    store: _Store | None = None
+    store: Service | None = None
+    processes = stack(LOG_FORMAT="json", LOG_LEVEL="INFO")
     pool: asyncpg.Pool | None = None
     load_at_start = os.getloadavg()[0]
     try:
@@ -383,7 +330,14 @@ async def run(ctx: BenchContext) -> list[Result]:
             store is left running (in ``store``)."""
             nonlocal store
             published, messages = await publish_backlog(prefix, per_flush)
-            store = _Store(store_env)
+            store = processes.add(
+                "store",
+                "switchboard.store.main",
+                module="switchboard.store.main",
+                env=store_env,
+                health_url=None,
+                ready_logs=("http listening", "store serving"),
+            )
             await store.start()
             async with httpx.AsyncClient(
                 base_url=f"http://127.0.0.1:{store.port}", timeout=30
@@ -494,8 +448,7 @@ async def run(ctx: BenchContext) -> list[Result]:
         if not scan_hits:
             raise RuntimeError("the rare term was not generated")
     finally:
-        if store is not None:
-            await store.stop()
+        await asyncio.to_thread(processes.stop, grace_s=20)
         if pool is not None:
             await pool.close()
         with contextlib.suppress(Exception):

@@ -30,16 +30,15 @@ from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
 import asyncpg
-import redis.asyncio as aioredis
 
-from bench.harness import BenchContext, Result, percentile
+from bench.harness import BenchContext, Result, percentile, stack
+from bench.worker_cprofile import read_profile
 from bench.worker_floor import Transport, floor
-from bench.worker_procs import WorkerProcess, read_profile
 from bench.worker_report import Measured, results
 from switchboard.amqp import Topology
 from switchboard.cli.db import ensure_database, migrate, run_seed
+from switchboard.cli.stack import Service, Stack, free_port
 from switchboard.contracts.tools import ToolCallRequest, ToolCallResult
-from switchboard.keys import RedisKeys
 from switchboard.settings import normalise_database_url
 from switchboard.toolclient import ToolClient
 from switchboard.worker.service import WorkerService
@@ -155,15 +154,36 @@ class Run:
     """What every measurement of one run shares."""
 
     amqp: aio_pika.abc.AbstractRobustConnection
-    redis: aioredis.Redis
-    env: dict[str, str]
+    processes: Stack
     namespace: str
     n_latency: int
     n_throughput: int
 
-    def worker(self, transport: Transport, name: str, profile: str | None = None) -> WorkerProcess:
-        env = {**self.env, **transport.worker_env(), "WORKER_ID": name}
-        return WorkerProcess(env, profile=profile)
+    def worker(self, transport: Transport, name: str, profile: str | None = None) -> Service:
+        """``python -m switchboard.worker.main`` (ready on ``/readyz``: consuming, catalog
+        announced), or, given a *profile* path, the same service under
+        ``bench.worker_profiled`` (SIGUSR1 starts profiling, SIGUSR2 writes the dump). Its
+        name is its ``WORKER_ID``."""
+        env = {**transport.worker_env(), "WORKER_ID": name}
+        if profile is not None:
+            module = "bench.worker_profiled"
+            return self.processes.add(
+                name,
+                module,
+                module=module,
+                args=(profile,),
+                env=env,
+                health_url=None,
+                ready_logs=("worker serving",),
+            )
+        port = free_port()
+        return self.processes.add(
+            name,
+            "switchboard.worker.main",
+            module="switchboard.worker.main",
+            env={**env, "WORKER_HTTP_PORT": str(port)},
+            health_url=f"http://127.0.0.1:{port}/readyz",
+        )
 
     def client(self, transport: Transport) -> ToolClient:
         return ToolClient(
@@ -177,23 +197,22 @@ class Run:
 
 async def _measure(run: Run, transport: Transport) -> Measured:
     """The tool path under *transport*: latency, then throughput with one and two processes."""
-    keys = RedisKeys(run.namespace)
     out = Measured()
     first = run.worker(transport, "bench-1")
     second = run.worker(transport, "bench-2")
     try:
-        await first.start(run.redis, keys)
+        await first.start()
         async with run.client(transport) as client:
             await _latencies(client.send, 100)  # warm up
             out.latencies = await _latencies(client.send, run.n_latency)
-            before = first.cpu()
+            before = first.cpu_seconds()
             out.one_rate, _ = await _throughput(client.send, run.n_throughput)
-            out.cpu_per_call = (first.cpu() - before) / run.n_throughput
-            await second.start(run.redis, keys)
+            out.cpu_per_call = (first.cpu_seconds() - before) / run.n_throughput
+            await second.start()
             await _latencies(client.send, 100)
-            before_both = {p.worker_id: p.cpu() for p in (first, second)}
+            before_both = {p.name: p.cpu_seconds() for p in (first, second)}
             out.two_rate, answered = await _throughput(client.send, run.n_throughput)
-            cpu = {p.worker_id: p.cpu() - before_both[p.worker_id] for p in (first, second)}
+            cpu = {p.name: p.cpu_seconds() - before_both[p.name] for p in (first, second)}
             out.two_cpu_per_call = sum(cpu.values()) / run.n_throughput
             out.shares = {w: answered[w] / run.n_throughput for w in sorted(answered)}
             out.cpu_shares = cpu
@@ -207,12 +226,12 @@ async def _profile(run: Run, transport: Transport, path: str) -> None:
     """Throughput calls against one worker with cProfile on for just those calls."""
     worker = run.worker(transport, "bench-profiled", profile=path)
     try:
-        await worker.start(run.redis, RedisKeys(run.namespace))
+        await worker.start()
         async with run.client(transport) as client:
             await _latencies(client.send, 100)  # warm up
-            worker.signal(signal.SIGUSR1)
+            worker.send_signal(signal.SIGUSR1)
             await _throughput(client.send, run.n_throughput)
-            worker.signal(signal.SIGUSR2)
+            worker.send_signal(signal.SIGUSR2)
         async with asyncio.timeout(30):
             while not os.path.exists(path):  # noqa: ASYNC110, ASYNC240 - a file another process writes (one stat)
                 await asyncio.sleep(0.05)
@@ -247,11 +266,21 @@ async def run(ctx: BenchContext) -> list[Result]:
     database_url = _database_url(ctx.database_url, f"bench_worker_{uuid.uuid4().hex[:8]}")
     namespace = f"{ctx.namespace}-worker"
     await ensure_database(database_url)
-    redis = aioredis.from_url(ctx.redis_url)
     connection = await aio_pika.connect_robust(
         ctx.amqp_url, client_properties={"connection_name": "switchboard-bench-worker"}
     )
     profile_path = os.path.join(tempfile.mkdtemp(prefix="bench-worker-"), "worker.prof")
+    processes = stack(
+        DATABASE_URL=database_url,
+        AMQP_URL=ctx.amqp_url,
+        REDIS_URL=ctx.redis_url,
+        SWITCHBOARD_NAMESPACE=namespace,
+        WORKER_TODAY=AS_OF.isoformat(),
+        WORKER_TOOLS=TOOL,
+        DATABASE_TIMEOUT_S=str(SLOW_MACHINE_TIMEOUT_S),
+        WORKER_TOOL_TIMEOUT_S=str(SLOW_MACHINE_TIMEOUT_S),
+        LOG_LEVEL="WARNING",
+    )
     try:
         await migrate(database_url)
         await run_seed(database_url, as_of=AS_OF, customers=1000, orders=10000)
@@ -277,18 +306,7 @@ async def run(ctx: BenchContext) -> list[Result]:
             await baseline.engine.dispose()
             await baseline.redis.aclose()
 
-        env = {
-            "DATABASE_URL": database_url,
-            "AMQP_URL": ctx.amqp_url,
-            "REDIS_URL": ctx.redis_url,
-            "SWITCHBOARD_NAMESPACE": namespace,
-            "WORKER_TODAY": AS_OF.isoformat(),
-            "WORKER_HTTP_PORT": "0",
-            "WORKER_TOOLS": TOOL,
-            "DATABASE_TIMEOUT_S": str(SLOW_MACHINE_TIMEOUT_S),
-            "WORKER_TOOL_TIMEOUT_S": str(SLOW_MACHINE_TIMEOUT_S),
-        }
-        bench_run = Run(connection, redis, env, namespace, n_latency, n_throughput)
+        bench_run = Run(connection, processes, namespace, n_latency, n_throughput)
         floors = await _floors(ctx, bench_run)
         measured: dict[Transport, Measured] = {}
         for transport in CANDIDATES:
@@ -297,11 +315,11 @@ async def run(ctx: BenchContext) -> list[Result]:
         await _profile(bench_run, CHOSEN, profile_path)
         profile = read_profile(profile_path, n_throughput)
     finally:
+        await asyncio.to_thread(processes.stop, grace_s=30)
         with contextlib.suppress(Exception):
             cleanup = await connection.channel()
             await Topology(namespace).delete_all(cleanup, tools=tuple(t.name for t in ALL_TOOLS))
         await connection.close()
-        await redis.aclose()
         await _drop_database(database_url)
     print(
         f"\nworker profile ({CHOSEN.label}), CPU by own time:\n{profile.summary()}\n{profile.top}",

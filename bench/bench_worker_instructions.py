@@ -19,19 +19,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import shutil
 import signal
 import statistics
 import sys
-import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import aio_pika
-import redis.asyncio as aioredis
 from aio_pika.abc import AbstractIncomingMessage
 
 from bench import callgrind
@@ -42,10 +39,10 @@ from bench.bench_worker import (
     _drop_database,
     _request,
 )
-from bench.harness import BenchContext, Result
+from bench.harness import BenchContext, Result, stack
 from switchboard.amqp import DIRECT_REPLY_TO, Topology
 from switchboard.cli.db import ensure_database, migrate, run_seed
-from switchboard.keys import RedisKeys
+from switchboard.cli.stack import Stack, free_port
 from switchboard.worker.tools import ALL_TOOLS
 
 BENCH = "worker"
@@ -61,7 +58,7 @@ Call = Callable[[int], Awaitable[None]]
 @dataclass
 class Target:
     name: str
-    process: callgrind.CallgrindProcess
+    process: callgrind.Counters
     queue: str
 
 
@@ -122,30 +119,40 @@ async def _measure(target: Target, call: Call, n: int, concurrency: int) -> floa
     return await target.process.dump() / n
 
 
-async def _tool_rounds(
-    process: callgrind.CallgrindProcess, out: Path, n: int, rounds: int
-) -> list[float]:
+def _counted(
+    processes: Stack,
+    name: str,
+    module: str,
+    *args: str,
+    health_url: str | None = None,
+    ready_logs: tuple[str, ...] = (),
+) -> callgrind.Counters:
+    """``python -m module args`` of *processes* under callgrind (not started yet), ready as a
+    ``Service`` with *health_url* and *ready_logs* is."""
+    service = processes.add(
+        name,
+        module,
+        module=module,
+        args=args,
+        env={},
+        health_url=health_url,
+        ready_logs=ready_logs,
+        wrapper=callgrind.wrapper(OUT, name),
+    )
+    return callgrind.Counters(service, OUT)
+
+
+async def _tool_rounds(process: callgrind.Counters, n: int, rounds: int) -> list[float]:
     """Instructions per call of the tool alone (``bench/worker_tool.py``), one at a time."""
-
-    async def round_done(k: int) -> None:
-        async with asyncio.timeout(600):
-            while not (out / f"done.{k}").exists():  # noqa: ASYNC110 - a file another process writes
-                await asyncio.sleep(0.1)
-
-    async with asyncio.timeout(300):
-        while not (out / "ready").exists():
-            if process.proc is not None and process.proc.returncode is not None:
-                raise RuntimeError(f"{process.name} exited with {process.proc.returncode}")
-            await asyncio.sleep(0.2)
+    service = process.service
     await process.count_on()
-    assert process.proc is not None
-    process.proc.send_signal(signal.SIGUSR1)  # warm-up, not counted
-    await round_done(1)
+    service.send_signal(signal.SIGUSR1)  # warm-up, not counted
+    await service.wait_log("round 1 done", within_s=600)
     got = []
     for k in range(2, rounds + 2):
         await process.zero()
-        process.proc.send_signal(signal.SIGUSR1)
-        await round_done(k)
+        service.send_signal(signal.SIGUSR1)
+        await service.wait_log(f"round {k} done", within_s=600)
         got.append(await process.dump() / n)
     print(
         f"  {process.name}, one at a time: "
@@ -166,81 +173,56 @@ async def run(ctx: BenchContext) -> list[Result]:
     topology = Topology(namespace)
     database_url = _database_url(ctx.database_url, f"bench_wki_{uuid.uuid4().hex[:8]}")
     shutil.rmtree(OUT, ignore_errors=True)  # the dumps of an earlier run
-    base_env = {**os.environ, "PYTHONHASHSEED": "0"}
-    ready = os.path.join(tempfile.mkdtemp(prefix="bench-wki-"), "echo.ready")
     echo_queue = f"bench-wki-echo-{uuid.uuid4().hex[:8]}"
-    worker_env = {
-        **base_env,
-        "DATABASE_URL": database_url,
-        "AMQP_URL": ctx.amqp_url,
-        "REDIS_URL": ctx.redis_url,
-        "SWITCHBOARD_NAMESPACE": namespace,
-        "WORKER_ID": "bench-wki",
-        "WORKER_TODAY": AS_OF.isoformat(),
-        "WORKER_HTTP_PORT": "0",
-        "WORKER_TOOLS": TOOL,
-        "WORKER_CALL_QUEUE_TYPE": "classic",
-        "WORKER_REPLY_CONFIRMS": "false",
-        "WORKER_PREFETCH": "32",
-        "DATABASE_TIMEOUT_S": "60",  # the most the settings take: valgrind is slow
-        "WORKER_TOOL_TIMEOUT_S": "60",
-        "LOG_LEVEL": "WARNING",
-    }
+    worker_port = free_port()
+    processes = stack(
+        PYTHONHASHSEED="0",
+        DATABASE_URL=database_url,
+        AMQP_URL=ctx.amqp_url,
+        REDIS_URL=ctx.redis_url,
+        SWITCHBOARD_NAMESPACE=namespace,
+        WORKER_ID="bench-wki",
+        WORKER_TODAY=AS_OF.isoformat(),
+        WORKER_HTTP_PORT=str(worker_port),
+        WORKER_TOOLS=TOOL,
+        WORKER_CALL_QUEUE_TYPE="classic",
+        WORKER_REPLY_CONFIRMS="false",
+        WORKER_PREFETCH="32",
+        DATABASE_TIMEOUT_S="60",  # the most the settings take: valgrind is slow
+        WORKER_TOOL_TIMEOUT_S="60",
+        LOG_LEVEL="WARNING",
+    )
+    floor = _counted(
+        processes,
+        "floor",
+        "bench.worker_echo",
+        ctx.amqp_url,
+        echo_queue,
+        ready_logs=("consuming",),
+    )
+    worker = _counted(
+        processes,
+        "worker",
+        "switchboard.worker.main",
+        health_url=f"http://127.0.0.1:{worker_port}/readyz",
+    )
     targets = [
-        Target(
-            "floor",
-            callgrind.CallgrindProcess(
-                [sys.executable, "-m", "bench.worker_echo", ctx.amqp_url, echo_queue, ready],
-                out_dir=OUT,
-                name="floor",
-                env=base_env,
-            ),
-            echo_queue,
-        ),
-        Target(
-            "worker",
-            callgrind.CallgrindProcess(
-                [sys.executable, "-m", "switchboard.worker.main"],
-                out_dir=OUT,
-                name="worker",
-                env=worker_env,
-            ),
-            topology.tool_queue(TOOL, "classic"),
-        ),
+        Target("floor", floor, echo_queue),
+        Target("worker", worker, topology.tool_queue(TOOL, "classic")),
     ]
-    tool_dir = Path(tempfile.mkdtemp(prefix="bench-wki-tool-"))
     tools = {
-        mode: callgrind.CallgrindProcess(
-            [sys.executable, "-m", "bench.worker_tool", mode, str(n), str(tool_dir / mode)],
-            out_dir=OUT,
-            name=f"tool-{mode}",
-            env=worker_env,
+        mode: _counted(
+            processes, f"tool-{mode}", "bench.worker_tool", mode, str(n), ready_logs=("ready",)
         )
         for mode in TOOL_MODES
     }
-    for mode in TOOL_MODES:
-        (tool_dir / mode).mkdir()
     figures: dict[tuple[str, str], list[float]] = {}
-    redis = aioredis.from_url(ctx.redis_url)
     await ensure_database(database_url)
     connection = None
     try:
         await migrate(database_url)
         await run_seed(database_url, as_of=AS_OF, customers=1000, orders=10000)
-        for target in targets:
-            await target.process.start()
-        for process in tools.values():
-            await process.start()
-        async with asyncio.timeout(300):
-            while not os.path.exists(ready):  # noqa: ASYNC110, ASYNC240 - a file another process writes (one stat)
-                await asyncio.sleep(0.2)
-            key = RedisKeys(namespace).catalog_worker("bench-wki")
-            while not await redis.exists(key):
-                for target in targets:
-                    proc = target.process.proc
-                    if proc is not None and proc.returncode is not None:
-                        raise RuntimeError(f"{target.name} exited with {proc.returncode}")
-                await asyncio.sleep(0.2)
+        await processes.start(timeout_s=300)
         connection, caller = await _client(ctx.amqp_url)
         for target in targets:
             await target.process.count_on()
@@ -257,20 +239,14 @@ async def run(ctx: BenchContext) -> list[Result]:
                     file=sys.stderr,
                 )
         for mode, process in tools.items():
-            figures[(TOOL_MODES[mode], PLAN[0][0])] = await _tool_rounds(
-                process, tool_dir / mode, n, rounds
-            )
+            figures[(TOOL_MODES[mode], PLAN[0][0])] = await _tool_rounds(process, n, rounds)
     finally:
-        for target in targets:
-            await target.process.stop()
-        for process in tools.values():
-            await process.stop()
+        await asyncio.to_thread(processes.stop, grace_s=60)
         if connection is not None:
             with contextlib.suppress(Exception):
                 cleanup = await connection.channel()
                 await topology.delete_all(cleanup, tools=tuple(t.name for t in ALL_TOOLS))
             await connection.close()
-        await redis.aclose()
         await _drop_database(database_url)
     return _results(figures)
 

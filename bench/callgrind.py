@@ -1,7 +1,8 @@
 """Instruction counts of a running process, for CPU figures that do not move with the machine's
-load: the process runs under ``valgrind --tool=callgrind`` with instrumentation off while it
-starts (its imports cost no counting), and the bench switches counting on, zeroes the counters
-at the start of its measured window and dumps them at its end (``callgrind_control``).
+load: the process (a ``switchboard.cli.stack`` service) runs under ``valgrind --tool=callgrind``
+(its ``wrapper``) with instrumentation off while it starts (its imports cost no counting), and
+the bench switches counting on, zeroes the counters at the start of its measured window and
+dumps them at its end (``callgrind_control``).
 
 Instructions are the guest program's own (Python, its C extensions, libc): the same work gives
 the same count whether the machine is idle or saturated, which CPU seconds on a shared 2-core
@@ -17,7 +18,9 @@ import re
 import shutil
 from pathlib import Path
 
-__all__ = ["CallgrindProcess", "available"]
+from switchboard.cli.stack import Service
+
+__all__ = ["Counters", "available", "wrapper"]
 
 _TOTALS = re.compile(rb"^(?:totals|summary):\s+(\d+)", re.MULTILINE)
 
@@ -27,47 +30,36 @@ def available() -> bool:
     return shutil.which("valgrind") is not None and shutil.which("callgrind_control") is not None
 
 
-class CallgrindProcess:
-    """``valgrind --tool=callgrind`` around *argv*, with the counters under the bench's control.
+def wrapper(out_dir: Path, name: str) -> tuple[str, ...]:
+    """The command line a service named *name* runs under to be counted (not counting yet);
+    its dumps go to *out_dir*."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return (
+        "valgrind",
+        "--tool=callgrind",
+        "--instr-atstart=no",
+        f"--callgrind-out-file={out_dir}/{name}.%p.out",
+    )
 
-    ``start()`` launches it (not counting); ``count_on()`` once the process is up; ``zero()`` at
-    the window's start; ``dump()`` at its end returns the instructions executed in between.
-    """
 
-    def __init__(self, argv: list[str], *, out_dir: Path, name: str, env: dict[str, str]) -> None:
-        self.argv = argv
+class Counters:
+    """The callgrind counters of *service*, started under ``wrapper(out_dir, service.name)``:
+    ``count_on()`` once it is up, ``zero()`` at the window's start, ``dump()`` at its end
+    returns the instructions executed in between."""
+
+    def __init__(self, service: Service, out_dir: Path) -> None:
+        self.service = service
         self.out_dir = out_dir
-        self.name = name
-        self.env = env
-        self.proc: asyncio.subprocess.Process | None = None
 
     @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    async def start(self) -> None:
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        log = (self.out_dir / f"{self.name}.valgrind.log").open("ab")
-        try:
-            self.proc = await asyncio.create_subprocess_exec(
-                "valgrind",
-                "--tool=callgrind",
-                "--instr-atstart=no",
-                f"--callgrind-out-file={self.out_dir}/{self.name}.%p.out",
-                *self.argv,
-                env=self.env,
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=log,
-            )
-        finally:
-            log.close()
+    def name(self) -> str:
+        return self.service.name
 
     async def _control(self, *args: str) -> None:
         proc = await asyncio.create_subprocess_exec(
             "callgrind_control",
             *args,
-            str(self.pid),
+            str(self.service.pid),
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
         )
@@ -84,9 +76,10 @@ class CallgrindProcess:
 
     async def dump(self) -> int:
         """Write the counters since the last zero; the instructions they hold."""
-        before = set(self.out_dir.glob(f"{self.name}.{self.pid}.out.*"))
+        pattern = f"{self.name}.{self.service.pid}.out.*"
+        before = set(self.out_dir.glob(pattern))
         await self._control("-d")
-        after = set(self.out_dir.glob(f"{self.name}.{self.pid}.out.*")) - before
+        after = set(self.out_dir.glob(pattern)) - before
         if len(after) != 1:
             raise RuntimeError(f"callgrind wrote {len(after)} dumps for {self.name}, not one")
         (path,) = after
@@ -94,13 +87,3 @@ class CallgrindProcess:
         if match is None:
             raise RuntimeError(f"no totals in {path}")
         return int(match.group(1))
-
-    async def stop(self) -> None:
-        if self.proc is None or self.proc.returncode is not None:
-            return
-        self.proc.terminate()
-        try:
-            await asyncio.wait_for(self.proc.wait(), 60)
-        except TimeoutError:
-            self.proc.kill()
-            await self.proc.wait()

@@ -24,8 +24,6 @@ import asyncio
 import base64
 import contextlib
 import json
-import os
-import socket
 import sys
 import time
 from collections.abc import Coroutine
@@ -34,7 +32,7 @@ from typing import Any
 import websockets
 from websockets.asyncio.server import ServerConnection, serve
 
-__all__ = ["APPEND_PREFIX", "audio_chunk", "cpu_seconds", "free_port", "rss_kib", "wait_port"]
+__all__ = ["APPEND_PREFIX", "audio_chunk"]
 
 APPEND_PREFIX = '{"type":"input_audio_buffer.append","event_id":"'
 _DELTA = (
@@ -68,38 +66,6 @@ _SESSION = {
 def audio_chunk(ms: int) -> str:
     """*ms* of pcm16 at 24 kHz, base64."""
     return base64.b64encode(b"\x10\x00" * 24 * ms).decode()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-async def wait_port(port: int, timeout_s: float = 30) -> None:
-    async with asyncio.timeout(timeout_s):
-        while True:  # another process: poll until it listens
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", port)
-            except OSError:
-                await asyncio.sleep(0.05)
-                continue
-            writer.close()
-            return
-
-
-def rss_kib(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # -- echo upstream ---------------------------------------------------------------------------------

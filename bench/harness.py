@@ -2,16 +2,24 @@
 :class:`Result` rows; the harness prints one table and writes JSON for later comparison.
 
 Every figure is measured against a baseline taken in the same run on the same machine, so ratios
-stay meaningful on slow or busy machines; targets are reported, never asserted.
+stay meaningful on slow or busy machines; targets are reported, never asserted. The processes a
+benchmark starts (services, echo upstreams, relays) are ``switchboard.cli.stack`` services of one
+:func:`stack`, logging to ``bench-results/logs``.
 """
 
 from __future__ import annotations
 
 import statistics
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
-__all__ = ["BenchContext", "Result", "percentile"]
+from switchboard.cli.stack import Stack
+
+__all__ = ["LOG_DIR", "BenchContext", "Result", "percentile", "stack"]
+
+#: Where the processes of a benchmark write their output (one file each, appended to).
+LOG_DIR = Path("bench-results") / "logs"
 
 
 @dataclass
@@ -60,3 +68,9 @@ def percentile(values: list[float], pct: float) -> float:
     return statistics.quantiles(values, n=1000, method="inclusive")[
         min(998, max(0, round(pct * 10) - 1))
     ]
+
+
+def stack(**base_env: str) -> Stack:
+    """A set of processes for one benchmark, sharing *base_env*; stop it in a ``finally``
+    (``await asyncio.to_thread(stack.stop)``)."""
+    return Stack(base_env=base_env, log_dir=LOG_DIR)

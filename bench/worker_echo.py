@@ -1,18 +1,18 @@
 """The broker's floor as a process of its own, for instruction counts: a bare aio-pika echo
 consumer (classic queue, prefetch 32, the answer published on the call's channel without a
 confirm and the call acknowledged after it, as the worker's chosen configuration does) that
-answers every call on its ``reply_to`` with a fixed body of an answer's size. It touches
-*ready_file* once it consumes; SIGTERM stops it.
+answers every call on its ``reply_to`` with a fixed body of an answer's size. It prints the JSON
+line ``{"msg": "consuming"}`` once it consumes; SIGTERM stops it.
 
-``python -m bench.worker_echo AMQP_URL QUEUE READY_FILE``
+``python -m bench.worker_echo AMQP_URL QUEUE``
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import sys
-from pathlib import Path
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
@@ -24,7 +24,7 @@ REPLY_BODY = b"x" * 700
 PREFETCH = 32
 
 
-async def _serve(amqp_url: str, queue_name: str, ready_file: str) -> None:
+async def _serve(amqp_url: str, queue_name: str) -> None:
     connection = await aio_pika.connect(
         amqp_url, client_properties={"connection_name": "bench-worker-echo"}
     )
@@ -45,7 +45,7 @@ async def _serve(amqp_url: str, queue_name: str, ready_file: str) -> None:
             await message.ack()
 
         await queue.consume(echo)
-        Path(ready_file).touch()  # noqa: ASYNC240 - once, before any call
+        print(json.dumps({"msg": "consuming"}), flush=True)
         await stop.wait()
         await channel.queue_delete(queue_name)
     finally:
@@ -53,13 +53,13 @@ async def _serve(amqp_url: str, queue_name: str, ready_file: str) -> None:
 
 
 def main() -> None:
-    amqp_url, queue_name, ready_file = sys.argv[1:4]
+    amqp_url, queue_name = sys.argv[1:3]
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
-        asyncio.run(_serve(amqp_url, queue_name, ready_file))
+        asyncio.run(_serve(amqp_url, queue_name))
     else:
-        uvloop.run(_serve(amqp_url, queue_name, ready_file))
+        uvloop.run(_serve(amqp_url, queue_name))
 
 
 if __name__ == "__main__":

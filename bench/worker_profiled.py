@@ -2,7 +2,8 @@
 ``switchboard-worker`` (settings from the environment, uvloop like uvicorn picks it), without
 the HTTP side (not on the call path), with cProfile (timing CPU, not wall time) switched on by SIGUSR1 and off by SIGUSR2
 (which writes the dump to the path in ``argv[1]``), so only the measured calls are in it and
-not the start-up. SIGTERM stops it.
+not the start-up. Once it consumes it prints the JSON line ``{"msg": "worker serving"}`` (its
+logs may be set to warnings only). SIGTERM stops it.
 
 ``python -m bench.worker_profiled /tmp/worker.prof``
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import cProfile
+import json
 import signal
 import sys
 import time
@@ -37,6 +39,7 @@ async def _serve(path: str) -> None:
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     await service.start()
     await service.serving.wait()
+    print(json.dumps({"msg": "worker serving"}), flush=True)
     try:
         await stop.wait()
     finally:

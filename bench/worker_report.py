@@ -7,8 +7,8 @@ import os
 from dataclasses import dataclass, field
 
 from bench.harness import Result, percentile
+from bench.worker_cprofile import Profile
 from bench.worker_floor import Transport
-from bench.worker_procs import Profile
 
 __all__ = ["Measured", "results"]
 

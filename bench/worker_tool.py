@@ -1,19 +1,19 @@
 """The tool alone, for instruction counts: ``check_order_status`` run in this process, either
 through the worker's executor (arguments, SQLAlchemy's async engine, result) or as the same SQL
-on one asyncpg prepared statement. Touches ``DIR/ready`` once set up; each SIGUSR1 runs *n*
-calls one at a time and then touches ``DIR/done.K`` (K counting from 1); SIGTERM stops it.
-Settings from the environment (as ``switchboard-worker``).
+on one asyncpg prepared statement. Prints the JSON line ``{"msg": "ready"}`` once set up; each
+SIGUSR1 runs *n* calls one at a time and then prints ``{"msg": "round K done"}`` (K counting from
+1); SIGTERM stops it. Settings from the environment (as ``switchboard-worker``).
 
-``python -m bench.worker_tool executor|asyncpg N DIR``
+``python -m bench.worker_tool executor|asyncpg N``
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import sys
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 import asyncpg
 from sqlalchemy.dialects import postgresql
@@ -26,7 +26,7 @@ from switchboard.worker.tools.orders import _ORDER_STATUS
 __all__ = ["main"]
 
 
-async def _serve(mode: str, n: int, out: Path) -> None:
+async def _serve(mode: str, n: int) -> None:
     service = WorkerService(WorkerSettings())
     conn: asyncpg.Connection | None = None
     call: Callable[[int], Awaitable[object]]
@@ -63,11 +63,11 @@ async def _serve(mode: str, n: int, out: Path) -> None:
             for i in range(n):
                 await call(i)
             done += 1
-            (out / f"done.{done}").touch()
+            print(json.dumps({"msg": f"round {done} done"}), flush=True)
 
     runner = asyncio.create_task(run_rounds())
     try:
-        (out / "ready").touch()
+        print(json.dumps({"msg": "ready"}), flush=True)
         await stop.wait()
     finally:
         runner.cancel()
@@ -81,9 +81,9 @@ def main() -> None:
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
-        asyncio.run(_serve(sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])))
+        asyncio.run(_serve(sys.argv[1], int(sys.argv[2])))
     else:
-        uvloop.run(_serve(sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])))
+        uvloop.run(_serve(sys.argv[1], int(sys.argv[2])))
 
 
 if __name__ == "__main__":

@@ -10,10 +10,11 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
-__all__ = ["AnswerStats", "CallerLine", "PhoneCallResult", "PhoneTurn", "Player"]
+__all__ = ["AnswerStats", "CallScript", "CallerLine", "PhoneCallResult", "PhoneTurn", "Player"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,19 @@ class PhoneTurn:
     keys: str = ""
     barge_in_ms: int | None = None
     wait_answer: bool = True
+
+
+class CallScript(Protocol):
+    """What the caller does in a call and how long it waits, whatever the carrier's options."""
+
+    @property
+    def turns(self) -> list[PhoneTurn]: ...
+    @property
+    def answer_timeout_s(self) -> float: ...
+    @property
+    def quiet_s(self) -> float: ...
+    @property
+    def hang_up_after_s(self) -> float | None: ...
 
 
 @dataclass
@@ -178,6 +192,50 @@ class CallerLine:
             note("bot", f"answer {stats.played_ms} ms played ({stats.received_ms} ms received)")
         if hang_up_after_s is not None:
             await asyncio.sleep(hang_up_after_s)
+
+    async def finish(
+        self,
+        script: CallScript,
+        result: PhoneCallResult,
+        note: Callable[[str, str], None],
+        *,
+        frames: Callable[[np.ndarray], list[bytes]],
+        press: Callable[[str], Awaitable[None]],
+        listener: asyncio.Task[None],
+        tasks: list[asyncio.Task[None]],
+        hang_up: Callable[[], Awaitable[None]],
+    ) -> None:
+        """The rest of the call, whatever the carrier: the caller's turns (see ``run_turns``)
+        until they end or *listener* (the task reading the carrier's socket) stops; a failure of
+        the turns goes into ``result.failure``. A call still open is then ended by the caller
+        (*hang_up*; outcome ``caller_hung_up``), else the bridge closed it (``bridge_closed``).
+        Last, the carrier's *tasks* are cancelled and awaited."""
+        try:
+            turns = self.run_turns(
+                script.turns,
+                result,
+                note,
+                frames=frames,
+                press=press,
+                answer_timeout_s=script.answer_timeout_s,
+                quiet_s=script.quiet_s,
+                hang_up_after_s=script.hang_up_after_s,
+            )
+            conversation = asyncio.create_task(turns)
+            done, _ = await asyncio.wait([conversation, listener], return_when="FIRST_COMPLETED")
+            if conversation in done and (error := conversation.exception()) is not None:
+                result.failure = f"{type(error).__name__}: {error}"
+            if not self.closed.is_set():
+                await hang_up()
+                result.outcome = "caller_hung_up"
+            else:
+                result.outcome = "bridge_closed"
+            conversation.cancel()
+        finally:
+            self.closed.set()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def _await_answer(

@@ -262,37 +262,19 @@ async def _stream(
     async def press(digit: str) -> None:
         await send(envelope("dtmf", dtmf={"track": "inbound_track", "digit": digit}))
 
-    async def conversation() -> None:
-        await line.run_turns(
-            options.turns,
-            result,
-            note,
-            frames=frames,
-            press=press,
-            answer_timeout_s=options.answer_timeout_s,
-            quiet_s=options.quiet_s,
-            hang_up_after_s=options.hang_up_after_s,
-        )
+    async def hang_up() -> None:
+        stop = {"accountSid": options.account_sid, "callSid": options.call_sid}
+        await send(envelope("stop", stop=stop))
+        await ws.close()
 
     tasks = [asyncio.create_task(clock()), asyncio.create_task(listen())]
-    try:
-        conv = asyncio.create_task(conversation())
-        done, _ = await asyncio.wait([conv, tasks[1]], return_when="FIRST_COMPLETED")
-        if conv in done and (error := conv.exception()) is not None:
-            result.failure = f"{type(error).__name__}: {error}"
-        if not closed.is_set():
-            await send(
-                envelope(
-                    "stop", stop={"accountSid": options.account_sid, "callSid": options.call_sid}
-                )
-            )
-            await ws.close()
-            result.outcome = "caller_hung_up"
-        else:
-            result.outcome = "bridge_closed"
-        conv.cancel()
-    finally:
-        closed.set()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    await line.finish(
+        options,
+        result,
+        note,
+        frames=frames,
+        press=press,
+        listener=tasks[1],
+        tasks=tasks,
+        hang_up=hang_up,
+    )

@@ -1,9 +1,10 @@
 """Run Switchboard's services as child processes on free ports: for ``switchboard up``, tests,
 benchmarks and chaos runs that need services running, with their own database and namespace.
 
-A ``Service`` is started through its console script (or ``python -m`` a module) with settings
-in its environment, waited for on its health endpoint and/or on JSON log records it writes, and
-stopped with SIGTERM (then SIGKILL after a grace period) or killed. Logs go to one file per
+A ``Service`` is started through its console script (or ``python -m`` a module, with arguments,
+optionally under a wrapper such as valgrind) with settings in its environment, waited for on its
+health endpoint, on a TCP port it listens on and/or on JSON log records it writes, and stopped
+with SIGTERM (then SIGKILL after a grace period) or killed. Logs go to one file per
 service so a failing test can show them, and a test can wait on a record in them.
 """
 
@@ -25,7 +26,7 @@ from typing import Any
 
 import httpx
 
-__all__ = ["Service", "Stack", "StackError", "free_port"]
+__all__ = ["Service", "Stack", "StackError", "cpu_seconds", "free_port"]
 
 
 class StackError(RuntimeError):
@@ -39,11 +40,30 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process *pid* so far, all its threads (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _accepts(port: int) -> bool:
+    """Whether something accepts TCP connections on 127.0.0.1:*port*."""
+    try:
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return False
+    writer.close()
+    return True
+
+
 @dataclass
 class Service:
     """One service process: *command* (a console script) or, when *module* is set,
-    ``python -m module``; ready once *health_url* answers 200 and every message of *ready_logs*
-    was logged (JSON log lines, ``LOG_FORMAT=json``)."""
+    ``python -m module``, followed by *args* and run under *wrapper* (a command line it is
+    appended to, e.g. valgrind's) when given; ready once *health_url* answers 200, *ready_port*
+    accepts connections and every message of *ready_logs* was logged (JSON log lines,
+    ``LOG_FORMAT=json``)."""
 
     name: str
     command: str
@@ -54,10 +74,14 @@ class Service:
     module: str | None = None
     ready_logs: tuple[str, ...] = ()
     log_offset: int = 0  # where the current run's output starts in the log file
+    args: tuple[str, ...] = ()
+    wrapper: tuple[str, ...] = ()
+    ready_port: int | None = None
 
     @property
     def argv(self) -> list[str]:
-        return [sys.executable, "-m", self.module] if self.module else [self.command]
+        program = [sys.executable, "-m", self.module] if self.module else [self.command]
+        return [*self.wrapper, *program, *self.args]
 
     def spawn(self) -> None:
         """Start the process (output appended to its log file); does not wait for it."""
@@ -128,11 +152,8 @@ class Service:
                 raise StackError(
                     f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}"
                 )
-            if self.health_url is None:
+            if await self._answers(http):
                 break
-            with contextlib.suppress(httpx.HTTPError):
-                if (await http.get(self.health_url)).status_code == 200:
-                    break
             if time.monotonic() > deadline:
                 raise StackError(
                     f"{self.name} not healthy after {timeout_s:.0f} s:\n{self.log_tail()}"
@@ -140,6 +161,29 @@ class Service:
             await asyncio.sleep(0.2)
         for msg in self.ready_logs:
             await self.wait_log(msg, within_s=max(0.1, deadline - time.monotonic()))
+
+    async def _answers(self, http: httpx.AsyncClient) -> bool:
+        if self.ready_port is not None and not await _accepts(self.ready_port):
+            return False
+        if self.health_url is None:
+            return True
+        with contextlib.suppress(httpx.HTTPError):
+            return (await http.get(self.health_url)).status_code == 200
+        return False
+
+    async def start(self, *, timeout_s: float = 60.0) -> None:
+        """Spawn it and wait until it is ready (see ``wait_ready``); killed if it is not."""
+        self.spawn()
+        try:
+            async with httpx.AsyncClient(timeout=2) as http:
+                await self.wait_ready(http, timeout_s)
+        except BaseException:
+            await asyncio.to_thread(self.kill)
+            raise
+
+    async def stop(self, *, grace_s: float = 30.0) -> int | None:
+        """``terminate`` from async code (the wait runs in a thread); the exit status."""
+        return await asyncio.to_thread(self.terminate, grace_s=grace_s)
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -150,6 +194,20 @@ class Service:
     @property
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None, f"{self.name} was not started"
+        return self.process.pid
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the process has used so far."""
+        return cpu_seconds(self.pid)
+
+    def send_signal(self, sig: int) -> None:
+        """Send *sig* (e.g. SIGUSR1 to a process that acts on it) without waiting."""
+        assert self.process is not None, f"{self.name} was not started"
+        self.process.send_signal(sig)
 
     def kill(self) -> int | None:
         """SIGKILL: no clean-up of any kind (a crash); returns the exit status."""
@@ -203,9 +261,12 @@ class Stack:
         health_url: str | None,
         module: str | None = None,
         ready_logs: tuple[str, ...] = (),
+        args: tuple[str, ...] = (),
+        wrapper: tuple[str, ...] = (),
+        ready_port: int | None = None,
     ) -> Service:
         """A service of this stack (not started yet): the console script *command*, or
-        ``python -m module`` when *module* is given; see ``Service`` for *ready_logs*."""
+        ``python -m module`` when *module* is given; see ``Service`` for the rest."""
         if module is None and shutil.which(command) is None:
             raise StackError(f"{command} is not installed (run make install)")
         service = Service(
@@ -216,6 +277,9 @@ class Stack:
             log_path=self.log_dir / f"{name}.log",
             module=module,
             ready_logs=ready_logs,
+            args=args,
+            wrapper=wrapper,
+            ready_port=ready_port,
         )
         self.services.append(service)
         return service
