@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from switchboard.contracts.tools import (
     CANCEL_ACTION_TOOL,
     CONFIRM_ACTION_TOOL,
+    NEEDS_CONFIRMATION,
     ToolCallRequest,
     ToolCallResult,
     ToolError,
@@ -195,10 +196,7 @@ class Executor:
         """``switchboard_worker_confirmations_total{outcome}``: proposals, and what became of
         confirmations and cancellations (confirmed, cancelled or the refusal's code)."""
         if tool in self._proposers:
-            if (
-                outcome.error is None
-                and (outcome.output or {}).get("status") == "needs_confirmation"
-            ):
+            if outcome.error is None and (outcome.output or {}).get("status") == NEEDS_CONFIRMATION:
                 self.metrics.confirmations.labels("proposed").inc()
             elif outcome.error is not None and outcome.error.code in _CONFIRMATION_CODES:
                 self.metrics.confirmations.labels(str(outcome.error.code)).inc()
