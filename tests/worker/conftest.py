@@ -16,6 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from switchboard.amqp import Topology
 from switchboard.cli.stack import Service
+from switchboard.contracts.tools import (
+    CONFIRM_ACTION_TOOL,
+    PendingAction,
+    ToolCallResult,
+)
 from switchboard.toolclient import ToolClient
 from switchboard.worker.service import WorkerService
 from switchboard.worker.settings import WorkerSettings
@@ -24,6 +29,7 @@ from tests.conftest import SEED_AS_OF
 from tests.infra import InfraUrls
 from tests.processes import start_service
 from tests.support.shop import ShopFactory
+from tests.worker.actions import ASK_ITEM, YES_ITEM, tool_request
 
 TOOL_NAMES = tuple(t.name for t in ALL_TOOLS)
 
@@ -121,15 +127,56 @@ async def tool_client(
         yield client
 
 
+Call = Callable[..., Awaitable[ToolCallResult]]
+
+
 @pytest.fixture
-async def call(
-    shared_worker: WorkerService, tool_client: ToolClient
-) -> Callable[..., Awaitable[Any]]:
-    """``await call(tool, args, customer_id=...)`` through RabbitMQ to the shared worker."""
+async def call(shared_worker: WorkerService, tool_client: ToolClient) -> Call:
+    """``await call(tool, args, customer_id=..., session_id=..., user_item_id=...,
+    verification=..., call_id=...)`` through RabbitMQ to the shared worker."""
     del shared_worker  # started for its side effect
 
-    async def run(tool: str, arguments: dict[str, Any] | None = None, **kw: Any) -> Any:
-        return await tool_client.call(tool, arguments or {}, **kw)
+    async def run(tool: str, arguments: dict[str, Any] | None = None, **kw: Any) -> ToolCallResult:
+        request = tool_request(tool, arguments, **kw)
+        return await tool_client.send(request)
+
+    return run
+
+
+@pytest.fixture
+async def commit(call: Call) -> Call:
+    """``await commit(tool, args, customer_id=...)``: a two-phase tool proposed in one user
+    turn and confirmed in the next, as a customer saying yes would. Answers the proposal when it
+    is refused (or changes nothing), the confirmation's refusal, or the confirmation with its
+    ``output`` unwrapped to the original tool's result (its ``call_id`` is the confirming
+    call's, the one the effect rows carry)."""
+
+    async def run(
+        tool: str, arguments: dict[str, Any] | None = None, *, customer_id: str, **kw: Any
+    ) -> ToolCallResult:
+        session = kw.pop("session_id", f"sess-{uuid.uuid4().hex[:10]}")
+        proposal = await call(
+            tool,
+            arguments,
+            customer_id=customer_id,
+            session_id=session,
+            user_item_id=ASK_ITEM,
+            **kw,
+        )
+        action = PendingAction.from_output(proposal.output) if proposal.ok else None
+        if action is None:
+            return proposal
+        confirmed = await call(
+            CONFIRM_ACTION_TOOL,
+            {"action_id": action.action_id},
+            customer_id=customer_id,
+            session_id=session,
+            user_item_id=YES_ITEM,
+            **kw,
+        )
+        if not confirmed.ok:
+            return confirmed
+        return confirmed.model_copy(update={"output": (confirmed.output or {})["result"]})
 
     return run
 

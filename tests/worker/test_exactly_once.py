@@ -15,6 +15,7 @@ from switchboard.db.shop import Cancellation, OrderStatus, SupportTicket, ToolEf
 from switchboard.toolclient import ToolClient
 from switchboard.worker.service import WorkerService
 from tests.support.shop import ShopFactory
+from tests.worker.actions import confirm_request, propose
 from tests.worker.conftest import RawBroker
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -47,17 +48,21 @@ async def test_a_repeated_call_returns_the_recorded_result(
     shop: ShopFactory,
     sessionmaker: Sessions,
 ) -> None:
-    """Sending the same cancel call twice cancels once; the second answer is the first one,
-    marked replayed."""
+    """Sending the same confirmation of a cancel twice cancels once; the second answer is the
+    first one, marked replayed."""
     del shared_worker
     cid = await shop.customer()
     oid = await shop.order(cid, OrderStatus.PLACED)
-    request = _request("cancel_order", {"order_id": oid}, cid)
+    action = await propose(
+        tool_client, "cancel_order", {"order_id": oid}, customer_id=cid, session_id="sess-once"
+    )
+    request = confirm_request(action.action_id, customer_id=cid, session_id="sess-once")
     first = await tool_client.send(request)
     second = await tool_client.send(request)
     assert first.ok and not first.replayed
     assert second.ok and second.replayed
     assert second.output == first.output
+    assert (first.output or {})["result"]["status"] == "cancelled"
     async with sessionmaker() as s:
         rows = await s.scalar(
             select(func.count()).select_from(Cancellation).where(Cancellation.order_id == oid)

@@ -20,6 +20,7 @@ from switchboard.keys import RedisKeys
 from switchboard.toolclient import ToolClient
 from tests.support.locks import order_locked, wait_blocked
 from tests.support.shop import ShopFactory
+from tests.worker.actions import confirm_request, propose
 
 Sessions = async_sessionmaker[AsyncSession]
 StartProcess = Callable[..., Awaitable[Service]]
@@ -39,15 +40,22 @@ async def test_sigkill_mid_call_is_redelivered_and_answered_once(
     sessionmaker: Sessions,
     seeded_database_url: str,
 ) -> None:
-    """A worker killed while running a cancel loses nothing: another worker gets the call,
-    runs it once, answers once, and the order is cancelled exactly once."""
+    """A worker killed while running a confirmed cancel loses nothing: another worker gets the
+    confirmation, runs it once, answers once, and the order is cancelled exactly once."""
     slow = {"WORKER_TOOL_TIMEOUT_S": "60", "DATABASE_TIMEOUT_S": "15"}
     first = await worker_processes("kill-a", **slow)
     cid = await shop.customer()
     oid = await shop.order(cid, OrderStatus.PLACED)
+    action = await propose(
+        proc_client, "cancel_order", {"order_id": oid}, customer_id=cid, session_id="sess-kill"
+    )
     async with order_locked(seeded_database_url, oid) as lock:
         pending = asyncio.create_task(
-            proc_client.call("cancel_order", {"order_id": oid}, customer_id=cid, timeout_s=60)
+            proc_client.send(
+                confirm_request(
+                    action.action_id, customer_id=cid, session_id="sess-kill", timeout_s=60
+                )
+            )
         )
         await wait_blocked(lock, "kill-a")  # first worker has claimed the call, waits on the row
         second = await worker_processes("kill-b", **slow)
@@ -57,7 +65,8 @@ async def test_sigkill_mid_call_is_redelivered_and_answered_once(
     result = await pending
     assert result.ok, result.error
     assert result.worker == "kill-b" and not result.replayed
-    assert (result.output or {})["status"] == "cancelled"
+    assert (result.output or {})["status"] == "confirmed"
+    assert (result.output or {})["result"]["status"] == "cancelled"
     assert await _count(sessionmaker, Cancellation, Cancellation.order_id, oid) == 1
     assert await _count(sessionmaker, ToolEffect, ToolEffect.call_id, result.call_id) == 1
     async with sessionmaker() as s:
@@ -65,8 +74,9 @@ async def test_sigkill_mid_call_is_redelivered_and_answered_once(
     assert order is not None and order.status is OrderStatus.CANCELLED
     async with httpx.AsyncClient(base_url=second.url) as http:
         metrics = (await http.get("/metrics")).text
-    assert 'switchboard_worker_redeliveries_total{tool="cancel_order"} 1.0' in metrics
-    assert 'switchboard_worker_calls_total{outcome="ok",tool="cancel_order"} 1.0' in metrics
+    assert 'switchboard_worker_redeliveries_total{tool="confirm_action"} 1.0' in metrics
+    assert 'switchboard_worker_calls_total{outcome="ok",tool="confirm_action"} 1.0' in metrics
+    assert 'switchboard_worker_confirmations_total{outcome="confirmed"} 1.0' in metrics
     assert not any(d.get("msg") == "call refused" for d in second.log_records())
 
 
@@ -85,9 +95,16 @@ async def test_sigterm_finishes_the_call_in_flight_then_exits(
     assert await redis_client.exists(key)
     cid = await shop.customer()
     oid = await shop.order(cid, OrderStatus.PLACED)
+    action = await propose(
+        proc_client, "cancel_order", {"order_id": oid}, customer_id=cid, session_id="sess-drain"
+    )
     async with order_locked(seeded_database_url, oid) as lock:
         pending = asyncio.create_task(
-            proc_client.call("cancel_order", {"order_id": oid}, customer_id=cid, timeout_s=60)
+            proc_client.send(
+                confirm_request(
+                    action.action_id, customer_id=cid, session_id="sess-drain", timeout_s=60
+                )
+            )
         )
         await wait_blocked(lock, "drain-a")
         stopping = asyncio.create_task(asyncio.to_thread(worker.terminate))

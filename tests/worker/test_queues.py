@@ -22,6 +22,7 @@ from tests.infra import InfraUrls
 from tests.support.locks import order_locked, wait_blocked
 from tests.support.proxy import TcpProxy
 from tests.support.shop import ShopFactory
+from tests.worker.actions import confirm_request, propose
 from tests.worker.conftest import StartWorker
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -121,7 +122,7 @@ async def test_a_caller_cut_off_mid_call_asks_again_and_gets_the_recorded_answer
     sessionmaker: Sessions,
     seeded_database_url: str,
 ) -> None:
-    """The caller's broker link drops while its cancel runs, so the worker's answer is lost;
+    """The caller's broker link drops while its confirmed cancel runs, so the worker's answer is lost;
     once the link is back the client sends the call again with the same id and gets the answer
     the worker recorded: the order is cancelled once and the caller hears it."""
     await start_worker(
@@ -138,14 +139,19 @@ async def test_a_caller_cut_off_mid_call_asks_again_and_gets_the_recorded_answer
     )
     try:
         async with ToolClient(connection, Topology(proc_namespace)) as client:
+            action = await propose(
+                client, "cancel_order", {"order_id": oid}, customer_id=cid, session_id="sess-cut"
+            )
             async with order_locked(seeded_database_url, oid) as lock:
                 pending = asyncio.create_task(
-                    client.call(
-                        "cancel_order",
-                        {"order_id": oid},
-                        customer_id=cid,
-                        call_id=call_id,
-                        timeout_s=60,
+                    client.send(
+                        confirm_request(
+                            action.action_id,
+                            customer_id=cid,
+                            session_id="sess-cut",
+                            call_id=call_id,
+                            timeout_s=60,
+                        )
                     )
                 )
                 await wait_blocked(lock, "resend-a")
@@ -161,7 +167,7 @@ async def test_a_caller_cut_off_mid_call_asks_again_and_gets_the_recorded_answer
         await connection.close()
     assert result.ok, result.error
     assert result.replayed and result.worker == "resend-a"
-    assert (result.output or {})["status"] == "cancelled"
+    assert (result.output or {})["result"]["status"] == "cancelled"
     async with sessionmaker() as s:
         cancellations = await s.scalar(
             select(func.count()).select_from(Cancellation).where(Cancellation.order_id == oid)

@@ -19,6 +19,7 @@ from switchboard.toolclient import ToolClient
 from switchboard.worker.service import WorkerService
 from tests.support.locks import order_locked
 from tests.support.shop import ShopFactory
+from tests.worker.actions import confirm_request, propose
 from tests.worker.conftest import RawBroker
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -126,14 +127,19 @@ async def test_a_deadline_passing_mid_call_is_a_timeout_and_leaves_nothing(
     sessionmaker: Sessions,
     seeded_database_url: str,
 ) -> None:
-    """A cancel stuck behind a row lock past its deadline is answered timeout, and its
-    half-done transaction (claim included) is rolled back: the order stays placed."""
+    """A confirmed cancel stuck behind a row lock past its deadline is answered timeout, and
+    its half-done transaction (claim included) is rolled back: the order stays placed."""
     del shared_worker
     cid = await shop.customer()
     oid = await shop.order(cid, OrderStatus.PLACED)
+    action = await propose(
+        tool_client, "cancel_order", {"order_id": oid}, customer_id=cid, session_id="sess-late"
+    )
     async with order_locked(seeded_database_url, oid):
-        result = await tool_client.call(
-            "cancel_order", {"order_id": oid}, customer_id=cid, timeout_s=1.0
+        result = await tool_client.send(
+            confirm_request(
+                action.action_id, customer_id=cid, session_id="sess-late", timeout_s=1.0
+            )
         )
     assert result.error is not None and result.error.code is ToolErrorCode.TIMEOUT
     async with sessionmaker() as s:
@@ -143,9 +149,11 @@ async def test_a_deadline_passing_mid_call_is_a_timeout_and_leaves_nothing(
         )
     assert order is not None and order.status is OrderStatus.PLACED
     assert effects == 0
-    # the same worker still serves the order normally afterwards
-    again = await tool_client.call("cancel_order", {"order_id": oid}, customer_id=cid)
-    assert again.ok, again.error
+    # the same worker still serves the order normally afterwards: the action is still pending
+    again = await tool_client.send(
+        confirm_request(action.action_id, customer_id=cid, session_id="sess-late")
+    )
+    assert again.ok and (again.output or {})["result"]["status"] == "cancelled", again.error
 
 
 async def test_an_answer_to_a_vanished_caller_is_dropped_and_the_call_acknowledged(

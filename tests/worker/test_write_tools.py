@@ -1,5 +1,7 @@
 """Mutating tools over RabbitMQ: each happy path with its effect in Postgres, and every refusal
-(which changes nothing). Orders come from the factory, never from the shared demo data."""
+(which changes nothing). Orders come from the factory, never from the shared demo data. The
+two-phase tools go through ``commit`` (proposed, then confirmed in a later user turn); their
+refusals come from the proposal (docs/worker.md#confirmations)."""
 
 from __future__ import annotations
 
@@ -52,12 +54,14 @@ async def _order(sessions: Sessions, order_id: int) -> Order:
 
 # -- process_return ----------------------------------------------------------------------------
 async def test_process_return_issues_a_label_and_refund_estimate(
-    call: Call, shop: ShopFactory, sessionmaker: Sessions
+    commit: Call, shop: ShopFactory, sessionmaker: Sessions
 ) -> None:
     """A delivered order inside its window gets a return id, label, instructions and refund."""
     cid = await shop.customer()
     oid = await shop.order(cid, OrderStatus.DELIVERED, placed_days_ago=6, products=((EARBUDS, 2),))
-    result = await call("process_return", {"order_id": oid, "reason": "too small"}, customer_id=cid)
+    result = await commit(
+        "process_return", {"order_id": oid, "reason": "too small"}, customer_id=cid
+    )
     assert result.ok, result.error
     out = result.output or {}
     assert out["return_id"].startswith("RET-")
@@ -68,12 +72,12 @@ async def test_process_return_issues_a_label_and_refund_estimate(
     assert row is not None and row.id == out["return_id"] and row.call_id == result.call_id
     assert row.reason == "too small" and row.refund_estimate_cents == 15998
     # a second request (new call) for the same order is refused as already returned
-    again = await call("process_return", {"order_id": oid, "reason": "x" * 3}, customer_id=cid)
+    again = await commit("process_return", {"order_id": oid, "reason": "x" * 3}, customer_id=cid)
     assert "already been returned" in refused(again, ToolErrorCode.NOT_ALLOWED, "order_id")
 
 
 async def test_process_return_refusals(
-    call: Call, shop: ShopFactory, sessionmaker: Sessions
+    commit: Call, shop: ShopFactory, sessionmaker: Sessions
 ) -> None:
     """Not delivered, window closed, final sale and already returned are refused; nothing is
     written for any of them."""
@@ -86,23 +90,23 @@ async def test_process_return_refusals(
     returned = await shop.order(cid, OrderStatus.RETURNED, placed_days_ago=20)
     args = {"reason": "changed my mind"}
     msg = refused(
-        await call("process_return", {"order_id": shipped, **args}, customer_id=cid),
+        await commit("process_return", {"order_id": shipped, **args}, customer_id=cid),
         ToolErrorCode.NOT_ALLOWED,
         "order_id",
     )
     assert "only delivered orders" in msg
     msg = refused(
-        await call("process_return", {"order_id": late, **args}, customer_id=cid),
+        await commit("process_return", {"order_id": late, **args}, customer_id=cid),
         ToolErrorCode.NOT_ALLOWED,
     )
     assert "return window" in msg and "2026-10-22" in msg
     msg = refused(
-        await call("process_return", {"order_id": final, **args}, customer_id=cid),
+        await commit("process_return", {"order_id": final, **args}, customer_id=cid),
         ToolErrorCode.NOT_ALLOWED,
     )
     assert "final sale" in msg
     msg = refused(
-        await call("process_return", {"order_id": returned, **args}, customer_id=cid),
+        await commit("process_return", {"order_id": returned, **args}, customer_id=cid),
         ToolErrorCode.NOT_ALLOWED,
     )
     assert "already been returned" in msg
@@ -110,17 +114,17 @@ async def test_process_return_refusals(
 
 
 async def test_process_return_reason_is_optional_but_validated(
-    call: Call, shop: ShopFactory, sessionmaker: Sessions
+    commit: Call, shop: ShopFactory, sessionmaker: Sessions
 ) -> None:
     """Without a reason the return goes ahead ("not given"); an overlong reason is refused."""
     cid = await shop.customer()
     oid = await shop.order(cid, OrderStatus.DELIVERED, placed_days_ago=3)
     refused(
-        await call("process_return", {"order_id": oid, "reason": "x" * 501}, customer_id=cid),
+        await commit("process_return", {"order_id": oid, "reason": "x" * 501}, customer_id=cid),
         ToolErrorCode.INVALID_ARGUMENTS,
         "reason",
     )
-    assert (await call("process_return", {"order_id": oid}, customer_id=cid)).ok
+    assert (await commit("process_return", {"order_id": oid}, customer_id=cid)).ok
     async with sessionmaker() as s:
         row = await s.scalar(select(ReturnRequest).where(ReturnRequest.order_id == oid))
     assert row is not None and row.reason == "not given"
@@ -128,12 +132,12 @@ async def test_process_return_reason_is_optional_but_validated(
 
 # -- cancel_order ------------------------------------------------------------------------------
 async def test_cancel_order_before_shipment(
-    call: Call, shop: ShopFactory, sessionmaker: Sessions
+    commit: Call, shop: ShopFactory, sessionmaker: Sessions
 ) -> None:
     """A placed order is cancelled with a full refund, recorded with the call id."""
     cid = await shop.customer()
     oid = await shop.order(cid, OrderStatus.PLACED, placed_days_ago=0.2)
-    result = await call(
+    result = await commit(
         "cancel_order", {"order_id": oid, "reason": "ordered twice"}, customer_id=cid
     )
     assert result.ok, result.error
@@ -145,7 +149,7 @@ async def test_cancel_order_before_shipment(
         row = await s.scalar(select(Cancellation).where(Cancellation.order_id == oid))
     assert row is not None and row.call_id == result.call_id and row.refund_cents == 7999
     msg = refused(
-        await call("cancel_order", {"order_id": oid}, customer_id=cid),
+        await commit("cancel_order", {"order_id": oid}, customer_id=cid),
         ToolErrorCode.NOT_ALLOWED,
         "order_id",
     )
@@ -153,14 +157,14 @@ async def test_cancel_order_before_shipment(
 
 
 async def test_cancel_order_after_shipment_is_refused(
-    call: Call, shop: ShopFactory, sessionmaker: Sessions
+    commit: Call, shop: ShopFactory, sessionmaker: Sessions
 ) -> None:
     """Shipped, out-for-delivery and delivered orders can't be cancelled and stay unchanged."""
     cid = await shop.customer()
     for status in (OrderStatus.SHIPPED, OrderStatus.OUT_FOR_DELIVERY, OrderStatus.DELIVERED):
         oid = await shop.order(cid, status, placed_days_ago=3)
         msg = refused(
-            await call("cancel_order", {"order_id": oid}, customer_id=cid),
+            await commit("cancel_order", {"order_id": oid}, customer_id=cid),
             ToolErrorCode.NOT_ALLOWED,
             "order_id",
         )
@@ -170,14 +174,14 @@ async def test_cancel_order_after_shipment_is_refused(
 
 
 async def test_cancel_another_customers_order_is_not_found(
-    call: Call, shop: ShopFactory, sessionmaker: Sessions
+    commit: Call, shop: ShopFactory, sessionmaker: Sessions
 ) -> None:
     """Cancelling someone else's order reads like a missing order and changes nothing."""
     owner = await shop.customer()
     intruder = await shop.customer()
     oid = await shop.order(owner, OrderStatus.PLACED)
-    result = await call("cancel_order", {"order_id": oid}, customer_id=intruder)
-    missing = await call("cancel_order", {"order_id": 999999}, customer_id=intruder)
+    result = await commit("cancel_order", {"order_id": oid}, customer_id=intruder)
+    missing = await commit("cancel_order", {"order_id": 999999}, customer_id=intruder)
     assert result.error is not None and missing.error is not None
     assert result.error.code is ToolErrorCode.NOT_FOUND
     assert result.error.message == missing.error.message.replace("999999", str(oid))
@@ -194,12 +198,12 @@ ADDRESS = {
 
 
 async def test_update_shipping_address_before_shipment(
-    call: Call, shop: ShopFactory, sessionmaker: Sessions
+    commit: Call, shop: ShopFactory, sessionmaker: Sessions
 ) -> None:
     """A packed order's address changes, with the old and new address recorded."""
     cid = await shop.customer()
     oid = await shop.order(cid, OrderStatus.PACKED)
-    result = await call("update_shipping_address", {"order_id": oid, **ADDRESS}, customer_id=cid)
+    result = await commit("update_shipping_address", {"order_id": oid, **ADDRESS}, customer_id=cid)
     assert result.ok, result.error
     assert (result.output or {})["shipping_address"] == "500 Congress Avenue, Austin, TX 73301, US"
     order = await _order(sessionmaker, oid)
@@ -211,26 +215,26 @@ async def test_update_shipping_address_before_shipment(
 
 
 async def test_update_shipping_address_refusals(
-    call: Call, shop: ShopFactory, sessionmaker: Sessions
+    commit: Call, shop: ShopFactory, sessionmaker: Sessions
 ) -> None:
     """A shipped order is refused; a bad ZIP or state is invalid_arguments naming the field."""
     cid = await shop.customer()
     shipped = await shop.order(cid, OrderStatus.SHIPPED, placed_days_ago=2)
     placed = await shop.order(cid, OrderStatus.PLACED)
     refused(
-        await call("update_shipping_address", {"order_id": shipped, **ADDRESS}, customer_id=cid),
+        await commit("update_shipping_address", {"order_id": shipped, **ADDRESS}, customer_id=cid),
         ToolErrorCode.NOT_ALLOWED,
         "order_id",
     )
     bad_zip = {**ADDRESS, "postcode": "7330"}
     refused(
-        await call("update_shipping_address", {"order_id": placed, **bad_zip}, customer_id=cid),
+        await commit("update_shipping_address", {"order_id": placed, **bad_zip}, customer_id=cid),
         ToolErrorCode.INVALID_ARGUMENTS,
         "postcode",
     )
     bad_state = {**ADDRESS, "region": "Texas"}
     refused(
-        await call("update_shipping_address", {"order_id": placed, **bad_state}, customer_id=cid),
+        await commit("update_shipping_address", {"order_id": placed, **bad_state}, customer_id=cid),
         ToolErrorCode.INVALID_ARGUMENTS,
         "region",
     )
@@ -240,7 +244,7 @@ async def test_update_shipping_address_refusals(
 
 # -- update_account_info -----------------------------------------------------------------------
 async def test_update_account_info_email_phone_language(
-    call: Call, shop: ShopFactory, sessionmaker: Sessions
+    commit: Call, shop: ShopFactory, sessionmaker: Sessions
 ) -> None:
     """Email, phone and language change after validation and normalisation, each recorded."""
     cid = await shop.customer()
@@ -250,7 +254,7 @@ async def test_update_account_info_email_phone_language(
         ("phone", "(206) 555-0199", "+12065550199"),
         ("preferred_language", "Spanish", "es"),
     ):
-        result = await call(
+        result = await commit(
             "update_account_info", {"field": field, "value": value}, customer_id=cid
         )
         assert result.ok, result.error
@@ -267,7 +271,7 @@ async def test_update_account_info_email_phone_language(
 
 
 async def test_update_account_info_refusals(
-    call: Call, shop: ShopFactory, sessionmaker: Sessions
+    commit: Call, shop: ShopFactory, sessionmaker: Sessions
 ) -> None:
     """Invalid email/phone/language and an email used by another account change nothing."""
     cid = await shop.customer()
@@ -278,16 +282,16 @@ async def test_update_account_info_refusals(
         ("preferred_language", "klingon"),
     ):
         refused(
-            await call("update_account_info", {"field": field, "value": value}, customer_id=cid),
+            await commit("update_account_info", {"field": field, "value": value}, customer_id=cid),
             ToolErrorCode.INVALID_ARGUMENTS,
             "value",
         )
     refused(
-        await call("update_account_info", {"field": "name", "value": "Bob"}, customer_id=cid),
+        await commit("update_account_info", {"field": "name", "value": "Bob"}, customer_id=cid),
         ToolErrorCode.INVALID_ARGUMENTS,
         "field",
     )
-    taken = await call(
+    taken = await commit(
         "update_account_info", {"field": "email", "value": f"{other}@example.com"}, customer_id=cid
     )
     refused(taken, ToolErrorCode.NOT_ALLOWED, "value")
@@ -297,11 +301,11 @@ async def test_update_account_info_refusals(
 
 # -- schedule_callback -------------------------------------------------------------------------
 async def test_schedule_callback_inside_business_hours(
-    call: Call, shop: ShopFactory, sessionmaker: Sessions
+    commit: Call, shop: ShopFactory, sessionmaker: Sessions
 ) -> None:
     """A weekday slot inside business hours is booked on the account's phone number."""
     cid = await shop.customer()
-    result = await call(
+    result = await commit(
         "schedule_callback",
         {"callback_time": "2026-11-02T10:30:00", "reason": "billing question"},
         customer_id=cid,
@@ -316,7 +320,7 @@ async def test_schedule_callback_inside_business_hours(
 
 
 async def test_schedule_callback_refusals(
-    call: Call, shop: ShopFactory, sessionmaker: Sessions
+    commit: Call, shop: ShopFactory, sessionmaker: Sessions
 ) -> None:
     """Past, weekend, after-hours, too-far and unreadable times are refused, naming the field."""
     cid = await shop.customer()
@@ -328,7 +332,7 @@ async def test_schedule_callback_refusals(
         ("next blue moon", "datetime"),
     ):
         msg = refused(
-            await call("schedule_callback", {"callback_time": when}, customer_id=cid),
+            await commit("schedule_callback", {"callback_time": when}, customer_id=cid),
             ToolErrorCode.INVALID_ARGUMENTS,
             "callback_time",
         )

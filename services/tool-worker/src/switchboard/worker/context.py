@@ -3,13 +3,19 @@ connection and the shop's clock and business rules."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from switchboard.contracts.tools import Verification
 from switchboard.worker.settings import WorkerSettings
+
+if TYPE_CHECKING:
+    from switchboard.worker.registry import Tool
 
 __all__ = ["BusinessRules", "Clock", "ToolContext"]
 
@@ -49,7 +55,9 @@ class BusinessRules:
 @dataclass(frozen=True, slots=True)
 class ToolContext:
     """One call's identity and resources. ``customer_id`` comes from the authenticated session,
-    never from the model's arguments."""
+    never from the model's arguments; ``user_item_id`` and ``verification`` from the gateway's
+    envelope. ``tools`` (every tool of the package) and ``confirmation_ttl`` serve the two
+    phases of data-changing tools (:mod:`switchboard.worker.confirmations`)."""
 
     call_id: str
     session_id: str
@@ -57,3 +65,7 @@ class ToolContext:
     db: AsyncConnection
     now: datetime
     rules: BusinessRules
+    user_item_id: str | None = None
+    verification: Verification | None = None
+    confirmation_ttl: timedelta = timedelta(seconds=300)
+    tools: Mapping[str, Tool] = field(default_factory=dict)

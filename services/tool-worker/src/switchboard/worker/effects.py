@@ -21,7 +21,7 @@ from switchboard.contracts.tools import ToolError, ToolErrorCode
 from switchboard.db.shop import ToolEffect
 from switchboard.worker.context import ToolContext
 from switchboard.worker.errors import ToolFailure
-from switchboard.worker.registry import Tool, ToolArguments
+from switchboard.worker.registry import Handler, Tool, ToolArguments
 
 __all__ = ["ContextFactory", "Outcome", "run_once", "run_read"]
 
@@ -69,8 +69,11 @@ async def run_once(
     call_id: str,
     session_id: str,
     customer_id: str,
+    handler: Handler | None = None,
 ) -> Outcome:
-    """Run a mutating tool at most once per ``call_id``; a repeat returns the recorded answer."""
+    """Run a mutating tool at most once per ``call_id``; a repeat returns the recorded answer.
+    *handler* replaces the tool's own (a confirmation tool's first phase)."""
+    run = handler or tool.handler
     async with engine.begin() as conn:
         claimed = await conn.scalar(
             insert(ToolEffect)
@@ -89,7 +92,7 @@ async def run_once(
         ctx = ctx_for(conn)
         try:
             async with conn.begin_nested():
-                outcome = Outcome(output=await tool.handler(ctx, args))
+                outcome = Outcome(output=await run(ctx, args))
         except ToolFailure as failure:
             # a refusal changes nothing (the savepoint is rolled back) but is recorded, so a
             # repeat gets the same answer

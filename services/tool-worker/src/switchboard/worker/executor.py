@@ -6,18 +6,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from switchboard.contracts.tools import ToolCallRequest, ToolCallResult, ToolError, ToolErrorCode
+from switchboard.contracts.tools import (
+    CANCEL_ACTION_TOOL,
+    CONFIRM_ACTION_TOOL,
+    NEEDS_CONFIRMATION,
+    ToolCallRequest,
+    ToolCallResult,
+    ToolError,
+    ToolErrorCode,
+)
+from switchboard.worker.confirmations import proposer
 from switchboard.worker.context import BusinessRules, Clock, ToolContext
 from switchboard.worker.effects import Outcome, run_once, run_read
 from switchboard.worker.errors import ToolFailure
 from switchboard.worker.metrics import WorkerMetrics
-from switchboard.worker.registry import Registry
+from switchboard.worker.registry import Handler, Registry, Tool
 
 __all__ = ["Executor", "is_database_unavailable"]
 
@@ -66,8 +76,17 @@ class Executor:
         rules: BusinessRules,
         tool_timeout_s: float,
         metrics: WorkerMetrics,
+        confirmation_ttl_s: float = 300.0,
+        tools: Mapping[str, Tool] | None = None,
     ) -> None:
         self.registry = registry
+        #: every tool of the package: confirm_action commits any proposing tool's change
+        self.tools: Mapping[str, Tool] = tools if tools is not None else registry
+        self.confirmation_ttl = timedelta(seconds=confirmation_ttl_s)
+        #: the first phase of each confirmation tool, built once
+        self._proposers: dict[str, Handler] = {
+            t.name: proposer(t) for t in registry.values() if t.confirmation
+        }
         self.engine = engine
         self.read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.worker_id = worker_id
@@ -86,6 +105,8 @@ class Executor:
         else:
             result_label = "replayed" if outcome.replayed else "ok"
         self.metrics.call_answered(label, result_label, elapsed)
+        if not outcome.replayed:
+            self._count_confirmation(request.tool, outcome)
         return ToolCallResult(
             call_id=request.call_id,
             ok=outcome.error is None,
@@ -124,6 +145,7 @@ class Executor:
                                 call_id=request.call_id,
                                 session_id=request.session_id,
                                 customer_id=request.customer_id,
+                                handler=self._proposers.get(tool.name),
                             )
                         return await run_read(self.read_engine, tool, args, make_ctx)
                     except sa_exc.DBAPIError as exc:
@@ -164,7 +186,29 @@ class Executor:
             db=conn,
             now=self.clock.now(),
             rules=self.rules,
+            user_item_id=request.user_item_id,
+            verification=request.verification,
+            confirmation_ttl=self.confirmation_ttl,
+            tools=self.tools,
         )
+
+    def _count_confirmation(self, tool: str, outcome: Outcome) -> None:
+        """``switchboard_worker_confirmations_total{outcome}``: proposals, and what became of
+        confirmations and cancellations (confirmed, cancelled or the refusal's code)."""
+        if tool in self._proposers:
+            if outcome.error is None and (outcome.output or {}).get("status") == NEEDS_CONFIRMATION:
+                self.metrics.confirmations.labels("proposed").inc()
+            elif outcome.error is not None and outcome.error.code in _CONFIRMATION_CODES:
+                self.metrics.confirmations.labels(str(outcome.error.code)).inc()
+        elif tool in (CONFIRM_ACTION_TOOL, CANCEL_ACTION_TOOL):
+            if outcome.error is not None:
+                label = str(outcome.error.code)
+            else:
+                label = str((outcome.output or {}).get("status", "ok"))
+            self.metrics.confirmations.labels(label).inc()
+
+
+_CONFIRMATION_CODES = frozenset({ToolErrorCode.VERIFICATION_REQUIRED})
 
 
 def _error(code: ToolErrorCode, message: str) -> Outcome:

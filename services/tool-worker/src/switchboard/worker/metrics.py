@@ -67,6 +67,14 @@ class WorkerMetrics:
             "Answers that could not be published (left unacknowledged for redelivery).",
             registry=r,
         )
+        self.confirmations = Counter(
+            "switchboard_worker_confirmations_total",
+            "Data changes proposed, and confirm_action/cancel_action calls by outcome (confirmed, "
+            "cancelled, or the refusal: awaiting_customer, expired, not_found, not_allowed, "
+            "verification_required, ...).",
+            ["outcome"],
+            registry=r,
+        )
         self.catalog_heartbeats = Counter(
             "switchboard_worker_catalog_heartbeats_total",
             "Catalog announcements written to Redis, by result.",

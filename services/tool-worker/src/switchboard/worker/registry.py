@@ -1,5 +1,10 @@
 """Tool definitions: a name, a description and a pydantic argument model (whose JSON schema is
-what the voice model sees) bound to an async handler, and the set of tools a worker serves."""
+what the voice model sees) bound to an async handler, and the set of tools a worker serves.
+
+A data-changing tool (``mutating``) must say whether it runs in two phases: ``confirmation=True``
+with a ``propose`` step (validate, change nothing, say what would change) and the handler as the
+commit step, run by ``confirm_action``; or ``confirmation=False``, an explicit exemption with a
+reason beside it. A registry refuses a mutating tool that says neither."""
 
 from __future__ import annotations
 
@@ -12,10 +17,13 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from switchboard.contracts.tools import ToolCatalogEntry, ToolErrorCode
 from switchboard.worker.context import ToolContext
 from switchboard.worker.errors import ToolFailure
+from switchboard.worker.proposals import Proposal
 
-__all__ = ["Handler", "Registry", "Tool", "ToolArguments", "model_schema"]
+__all__ = ["Handler", "Proposer", "Registry", "Tool", "ToolArguments", "model_schema"]
 
 Handler = Callable[[ToolContext, Any], Awaitable[dict[str, Any]]]
+#: The first phase: a :class:`Proposal`, or a plain answer when there is nothing to change.
+Proposer = Callable[[ToolContext, Any], Awaitable[Proposal | dict[str, Any]]]
 
 
 class ToolArguments(BaseModel):
@@ -34,6 +42,14 @@ class Tool:
     handler: Handler
     mutating: bool = False
     version: str = "1"
+    #: two phases (propose, then commit on confirm_action); None = not declared
+    confirmation: bool | None = None
+    propose: Proposer | None = None
+    #: the change needs a verified caller where the channel has levels (e-mail, phone)
+    sensitive: Callable[[Any], bool] | None = None
+
+    def is_sensitive(self, args: ToolArguments) -> bool:
+        return self.sensitive is not None and self.sensitive(args)
 
     def parse(self, raw: Mapping[str, Any]) -> ToolArguments:
         """Validate the model's arguments; a failure names the field and what is expected."""
@@ -49,6 +65,7 @@ class Tool:
             parameters=model_schema(self.arguments),
             tool_version=self.version,
             mutating=self.mutating,
+            confirmation=bool(self.confirmation),
         )
 
 
@@ -104,6 +121,18 @@ def _clean(node: Any) -> Any:
     return out
 
 
+def _check_phases(tool: Tool) -> None:
+    if tool.mutating and tool.confirmation is None:
+        raise ValueError(
+            f"tool {tool.name!r} changes data: declare confirmation=True (two phases) or "
+            "confirmation=False (an explicit exemption)"
+        )
+    if tool.confirmation and (not tool.mutating or tool.propose is None):
+        raise ValueError(
+            f"tool {tool.name!r} declares confirmation: it must be mutating and propose"
+        )
+
+
 class Registry(Mapping[str, Tool]):
     """The tools one worker serves, by name."""
 
@@ -114,6 +143,7 @@ class Registry(Mapping[str, Tool]):
                 raise ValueError(f"tool {tool.name!r} is defined twice")
             if "customer_id" in tool.arguments.model_fields:
                 raise ValueError(f"tool {tool.name!r} must not take a customer id argument")
+            _check_phases(tool)
             self._tools[tool.name] = tool
 
     def __getitem__(self, name: str) -> Tool:

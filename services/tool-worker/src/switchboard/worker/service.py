@@ -45,7 +45,8 @@ class WorkerService:
 
     def __init__(self, settings: WorkerSettings, *, registry: Registry | None = None) -> None:
         self.settings = settings
-        self.registry = (registry or default_registry()).select(settings.tool_names)
+        every = registry or default_registry()
+        self.registry = every.select(settings.tool_names)
         self.metrics = WorkerMetrics()
         self.topology = Topology(settings.namespace)
         self.keys = RedisKeys(settings.namespace)
@@ -73,6 +74,8 @@ class WorkerService:
             rules=BusinessRules.from_settings(settings),
             tool_timeout_s=settings.tool_timeout_s,
             metrics=self.metrics,
+            confirmation_ttl_s=settings.confirmation_ttl_s,
+            tools=every,
         )
         self.connection: AbstractRobustConnection | None = None
         self.consumer: ToolConsumer | None = None

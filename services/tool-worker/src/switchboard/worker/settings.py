@@ -110,6 +110,16 @@ class WorkerSettings(BaseServiceSettings, DatabaseSettings, AmqpSettings, RedisS
     callback_horizon_days: int = Field(
         default=30, ge=1, le=365, validation_alias="WORKER_CALLBACK_HORIZON_DAYS"
     )
+    confirmation_ttl_s: float = Field(
+        default=300.0,
+        ge=1,
+        le=3600,
+        validation_alias="WORKER_CONFIRMATION_TTL_S",
+        description=(
+            "How long a proposed data change waits for the customer's yes (confirm_action) "
+            "before it expires; on the real clock."
+        ),
+    )
 
     @model_validator(mode="after")
     def _check(self) -> WorkerSettings:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from switchboard.worker.registry import Registry, Tool
 from switchboard.worker.tools.account import GET_CUSTOMER_INFO, UPDATE_ACCOUNT_INFO
+from switchboard.worker.tools.actions import CANCEL_ACTION, CONFIRM_ACTION
 from switchboard.worker.tools.orders import (
     CANCEL_ORDER,
     CHECK_ORDER_STATUS,
@@ -29,6 +30,8 @@ ALL_TOOLS: tuple[Tool, ...] = (
     UPDATE_ACCOUNT_INFO,
     SCHEDULE_CALLBACK,
     ESCALATE_TO_HUMAN,
+    CONFIRM_ACTION,
+    CANCEL_ACTION,
 )
 
 

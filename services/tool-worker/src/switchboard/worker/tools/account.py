@@ -8,9 +8,11 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator
 from sqlalchemy import func, insert, select, update
 
+from switchboard.contracts.tools import ProposedChange
 from switchboard.db.shop import AccountChange, Customer, Order, OrderStatus
 from switchboard.worker.context import ToolContext
 from switchboard.worker.errors import not_allowed, not_found
+from switchboard.worker.proposals import Proposal, mask_email, mask_phone
 from switchboard.worker.registry import Tool, ToolArguments
 from switchboard.worker.tools.common import address_text
 
@@ -139,18 +141,61 @@ class AccountArgs(ToolArguments):
         return value
 
 
-async def update_account_info(ctx: ToolContext, args: AccountArgs) -> dict[str, Any]:
-    customer = await _Customer.load(ctx, for_update=True)
-    column = Customer.__table__.c[args.field]
-    old = str(customer._mapping[column])
+async def _current(ctx: ToolContext, args: AccountArgs, *, for_update: bool) -> str | None:
+    """The value on file, or None when it already is ``args.value``; refuses an e-mail address
+    another account uses (without saying whose)."""
+    customer = await _Customer.load(ctx, for_update=for_update)
+    old = str(customer._mapping[Customer.__table__.c[args.field]])
     if old == args.value:
-        return {"updated": args.field, "value": args.value, "changed": False}
+        return None
     if args.field == "email":
         taken = await ctx.db.scalar(
             select(Customer.id).where(Customer.email == args.value, Customer.id != ctx.customer_id)
         )
         if taken is not None:
             raise not_allowed("That email address can't be used for this account.", field="value")
+    return old
+
+
+def _said(field: str, value: str) -> str:
+    """A value as read back: an old e-mail or phone masked, a language by name."""
+    if field == "email":
+        return mask_email(value)
+    if field == "phone":
+        return mask_phone(value)
+    return LANGUAGES.get(value, value).capitalize()
+
+
+_FIELD_NAMES = {"email": "e-mail", "phone": "phone number", "preferred_language": "language"}
+
+
+async def propose_update_account_info(
+    ctx: ToolContext, args: AccountArgs
+) -> Proposal | dict[str, Any]:
+    old = await _current(ctx, args, for_update=False)
+    if old is None:
+        return {"updated": args.field, "value": args.value, "changed": False}
+    new = LANGUAGES[args.value].capitalize() if args.field == "preferred_language" else args.value
+    name = _FIELD_NAMES[args.field]
+    return Proposal(
+        read_back=(
+            f"I'll change your {name} from {_said(args.field, old)} to {new}. Shall I go ahead?"
+        ),
+        changes=[ProposedChange(field=args.field, before=_said(args.field, old), after=new)],
+    )
+
+
+def _sensitive(args: AccountArgs) -> bool:
+    """The e-mail and phone on file identify the account: changing them needs a verified
+    caller where the channel has levels."""
+    return args.field in ("email", "phone")
+
+
+async def update_account_info(ctx: ToolContext, args: AccountArgs) -> dict[str, Any]:
+    old = await _current(ctx, args, for_update=True)
+    column = Customer.__table__.c[args.field]
+    if old is None:
+        return {"updated": args.field, "value": args.value, "changed": False}
     await ctx.db.execute(
         insert(AccountChange).values(
             customer_id=ctx.customer_id,
@@ -172,9 +217,13 @@ UPDATE_ACCOUNT_INFO = Tool(
     name="update_account_info",
     description=(
         "Change one detail of the customer's account: email, phone or preferred language. "
-        "Read the new value back to the customer before calling."
+        "Nothing changes until the customer confirms: the answer is a read-back to say and an "
+        "action_id for confirm_action."
     ),
     arguments=AccountArgs,
     handler=update_account_info,
     mutating=True,
+    confirmation=True,
+    propose=propose_update_account_info,
+    sensitive=_sensitive,
 )

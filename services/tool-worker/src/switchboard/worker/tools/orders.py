@@ -10,6 +10,7 @@ from pydantic import Field, field_validator, model_validator
 from sqlalchemy import ScalarSelect, bindparam, func, insert, literal_column, select, update
 from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
 
+from switchboard.contracts.tools import ProposedChange
 from switchboard.db.shop import (
     NOT_SHIPPED,
     AddressChange,
@@ -24,6 +25,7 @@ from switchboard.db.shop import (
 )
 from switchboard.worker.context import ToolContext
 from switchboard.worker.errors import not_allowed, not_found
+from switchboard.worker.proposals import Proposal
 from switchboard.worker.registry import Tool, ToolArguments
 from switchboard.worker.tools.common import (
     OrderId,
@@ -248,8 +250,9 @@ class CancelArgs(ToolArguments):
     )
 
 
-async def cancel_order(ctx: ToolContext, args: CancelArgs) -> dict[str, Any]:
-    order = await load_order(ctx, args.order_id, for_update=True)
+async def _cancellable(ctx: ToolContext, order_id: int, *, for_update: bool) -> Any:
+    """The caller's order *order_id* if it can still be cancelled (not shipped yet)."""
+    order = await load_order(ctx, order_id, for_update=for_update)
     status = OrderStatus(order.status)
     if status is OrderStatus.CANCELLED:
         raise not_allowed(f"Order {order.id} is already cancelled.", field="order_id")
@@ -260,6 +263,40 @@ async def cancel_order(ctx: ToolContext, args: CancelArgs) -> dict[str, Any]:
             "It can be returned once it is delivered.",
             field="order_id",
         )
+    return order
+
+
+_ITEM_COUNT = select(func.coalesce(func.sum(OrderItem.quantity), 0)).where(
+    OrderItem.order_id == bindparam("order_id")
+)
+
+
+def _items_text(count: int) -> str:
+    return f"{count} item{'' if count == 1 else 's'}"
+
+
+async def propose_cancel_order(ctx: ToolContext, args: CancelArgs) -> Proposal:
+    order = await _cancellable(ctx, args.order_id, for_update=False)
+    items = int(await ctx.db.scalar(_ITEM_COUNT, {"order_id": order.id}) or 0)
+    refund = money(order.total_cents, order.currency)
+    return Proposal(
+        read_back=(
+            f"I'll cancel order {order.id} ({_items_text(items)}, refund {refund}). "
+            "Shall I go ahead?"
+        ),
+        changes=[
+            ProposedChange(
+                field=f"order {order.id} status",
+                before=OrderStatus(order.status).value.replace("_", " "),
+                after="cancelled",
+            ),
+            ProposedChange(field="refund", after=refund),
+        ],
+    )
+
+
+async def cancel_order(ctx: ToolContext, args: CancelArgs) -> dict[str, Any]:
+    order = await _cancellable(ctx, args.order_id, for_update=True)
     await ctx.db.execute(
         insert(Cancellation).values(
             order_id=order.id,
@@ -291,11 +328,14 @@ CANCEL_ORDER = Tool(
     name="cancel_order",
     description=(
         "Cancel one of the customer's orders. Only possible before it ships (status placed or "
-        "packed); the full amount is refunded. Confirm with the customer before calling."
+        "packed); the full amount is refunded. Nothing changes until the customer confirms: "
+        "the answer is a read-back to say and an action_id for confirm_action."
     ),
     arguments=CancelArgs,
     handler=cancel_order,
     mutating=True,
+    confirmation=True,
+    propose=propose_cancel_order,
 )
 
 
@@ -400,8 +440,11 @@ class AddressArgs(ToolArguments):
         return self
 
 
-async def update_shipping_address(ctx: ToolContext, args: AddressArgs) -> dict[str, Any]:
-    order = await load_order(ctx, args.order_id, for_update=True)
+async def _readdressable(
+    ctx: ToolContext, args: AddressArgs, *, for_update: bool
+) -> tuple[Any, dict[str, str], dict[str, str]]:
+    """The caller's order if its address can still change, with its old and new address."""
+    order = await load_order(ctx, args.order_id, for_update=for_update)
     status = OrderStatus(order.status)
     if status not in NOT_SHIPPED:
         raise not_allowed(
@@ -423,6 +466,29 @@ async def update_shipping_address(ctx: ToolContext, args: AddressArgs) -> dict[s
         "postal_code": args.postcode,
         "country": args.country,
     }
+    return order, old, new
+
+
+async def propose_update_shipping_address(ctx: ToolContext, args: AddressArgs) -> Proposal:
+    order, old, new = await _readdressable(ctx, args, for_update=False)
+    return Proposal(
+        read_back=(
+            f"I'll change the shipping address of order {order.id} to {address_text(**new)}. "
+            "Shall I go ahead?"
+        ),
+        changes=[
+            ProposedChange(
+                field=f"order {order.id} shipping address",
+                before=address_text(**old),
+                after=address_text(**new),
+            )
+        ],
+    )
+
+
+async def update_shipping_address(ctx: ToolContext, args: AddressArgs) -> dict[str, Any]:
+    order, old, new = await _readdressable(ctx, args, for_update=True)
+    status = OrderStatus(order.status)
     await ctx.db.execute(
         insert(AddressChange).values(
             order_id=order.id,
@@ -456,9 +522,12 @@ UPDATE_SHIPPING_ADDRESS = Tool(
     name="update_shipping_address",
     description=(
         "Change the shipping address of one of the customer's orders. Only possible before it "
-        "ships (status placed or packed). Read the new address back to the customer first."
+        "ships (status placed or packed). Nothing changes until the customer confirms: the "
+        "answer is a read-back to say and an action_id for confirm_action."
     ),
     arguments=AddressArgs,
     handler=update_shipping_address,
     mutating=True,
+    confirmation=True,
+    propose=propose_update_shipping_address,
 )

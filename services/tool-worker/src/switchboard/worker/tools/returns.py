@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import Field
 from sqlalchemy import insert, select
 
+from switchboard.contracts.tools import ProposedChange
 from switchboard.db.shop import (
     NOT_SHIPPED,
     OrderItem,
@@ -19,6 +20,7 @@ from switchboard.db.shop import (
 )
 from switchboard.worker.context import ToolContext
 from switchboard.worker.errors import not_allowed
+from switchboard.worker.proposals import Proposal
 from switchboard.worker.registry import Tool, ToolArguments
 from switchboard.worker.tools.common import OrderId, day, load_order, money
 
@@ -38,8 +40,11 @@ class ReturnArgs(ToolArguments):
     )
 
 
-async def process_return(ctx: ToolContext, args: ReturnArgs) -> dict[str, Any]:
-    order = await load_order(ctx, args.order_id, for_update=True)
+async def _returnable(
+    ctx: ToolContext, order_id: int, *, for_update: bool
+) -> tuple[Any, list[Any], list[Any]]:
+    """The caller's delivered order inside a return window, its items and the eligible ones."""
+    order = await load_order(ctx, order_id, for_update=for_update)
     status = OrderStatus(order.status)
     existing = (
         await ctx.db.execute(
@@ -94,6 +99,33 @@ async def process_return(ctx: ToolContext, args: ReturnArgs) -> dict[str, Any]:
             f"({max(windows)} days after delivery on {delivered.isoformat()}).",
             field="order_id",
         )
+    return order, list(items), eligible
+
+
+async def propose_process_return(ctx: ToolContext, args: ReturnArgs) -> Proposal:
+    order, items, eligible = await _returnable(ctx, args.order_id, for_update=False)
+    refund = money(sum(i.quantity * i.unit_price_cents for i in eligible), order.currency)
+    count = sum(i.quantity for i in eligible)
+    excluded = [i.name for i in items if i not in eligible]
+    but = f" ({', '.join(excluded)} can't be returned)" if excluded else ""
+    return Proposal(
+        read_back=(
+            f"I'll start a return for order {order.id} ({count} item{'' if count == 1 else 's'}"
+            f", refund estimate {refund}) and send you a prepaid label{but}. Shall I go ahead?"
+        ),
+        changes=[
+            ProposedChange(
+                field=f"order {order.id} return",
+                before="none",
+                after=f"return started, refund estimate {refund}",
+            )
+        ],
+    )
+
+
+async def process_return(ctx: ToolContext, args: ReturnArgs) -> dict[str, Any]:
+    order, items, eligible = await _returnable(ctx, args.order_id, for_update=True)
+    today = ctx.now.date()
     refund = sum(i.quantity * i.unit_price_cents for i in eligible)
     carrier = await ctx.db.scalar(select(Shipment.carrier).where(Shipment.order_id == order.id))
     return_id = f"RET-{secrets.token_hex(4).upper()}"
@@ -136,9 +168,13 @@ PROCESS_RETURN = Tool(
     name="process_return",
     description=(
         "Start a return for one of the customer's delivered orders, inside the return window. "
-        "Issues a prepaid return label and gives the return id, instructions and refund estimate."
+        "Issues a prepaid return label and gives the return id, instructions and refund estimate. "
+        "Nothing changes until the customer confirms: the answer is a read-back to say and an "
+        "action_id for confirm_action."
     ),
     arguments=ReturnArgs,
     handler=process_return,
     mutating=True,
+    confirmation=True,
+    propose=propose_process_return,
 )

@@ -10,10 +10,11 @@ from typing import Any, Literal
 from pydantic import Field
 from sqlalchemy import insert, select
 
-from switchboard.contracts.tools import ToolErrorCode
+from switchboard.contracts.tools import ProposedChange, ToolErrorCode
 from switchboard.db.shop import Callback, Customer, SupportTicket, TicketPriority
 from switchboard.worker.context import ToolContext
 from switchboard.worker.errors import ToolFailure, not_found
+from switchboard.worker.proposals import Proposal, mask_phone
 from switchboard.worker.registry import Tool, ToolArguments
 from switchboard.worker.tools.common import ORDER_ID_DESCRIPTION, load_order
 
@@ -50,7 +51,9 @@ class CallbackArgs(ToolArguments):
     )
 
 
-async def schedule_callback(ctx: ToolContext, args: CallbackArgs) -> dict[str, Any]:
+async def _bookable(ctx: ToolContext, args: CallbackArgs) -> tuple[datetime, datetime, str]:
+    """The callback time (UTC-aware and in business time) if it can be booked, and the phone
+    number on the account it will call."""
     rules = ctx.rules
     when = args.callback_time
     if when.tzinfo is None:
@@ -68,6 +71,22 @@ async def schedule_callback(ctx: ToolContext, args: CallbackArgs) -> dict[str, A
     phone = await ctx.db.scalar(select(Customer.phone).where(Customer.id == ctx.customer_id))
     if phone is None:
         raise not_found("I couldn't find your customer account.")
+    return when, local, phone
+
+
+async def propose_schedule_callback(ctx: ToolContext, args: CallbackArgs) -> Proposal:
+    _, local, phone = await _bookable(ctx, args)
+    said = f"{local:%A, %B} {local.day} at {local:%H:%M} ({ctx.rules.timezone.key})"
+    return Proposal(
+        read_back=f"I'll book a callback to {mask_phone(phone)} on {said}. Shall I go ahead?",
+        changes=[
+            ProposedChange(field="callback", after=local.isoformat(timespec="minutes")),
+        ],
+    )
+
+
+async def schedule_callback(ctx: ToolContext, args: CallbackArgs) -> dict[str, Any]:
+    when, local, phone = await _bookable(ctx, args)
     callback_id = await ctx.db.scalar(
         insert(Callback)
         .values(
@@ -92,11 +111,15 @@ SCHEDULE_CALLBACK = Tool(
     name="schedule_callback",
     description=(
         "Schedule a phone call back to the customer from a support agent at a future time on a "
-        "weekday within business hours. Calls the phone number on the account."
+        "weekday within business hours. Calls the phone number on the account. Nothing is "
+        "booked until the customer confirms: the answer is a read-back to say and an action_id "
+        "for confirm_action."
     ),
     arguments=CallbackArgs,
     handler=schedule_callback,
     mutating=True,
+    confirmation=True,
+    propose=propose_schedule_callback,
 )
 
 
@@ -149,4 +172,7 @@ ESCALATE_TO_HUMAN = Tool(
     arguments=EscalateArgs,
     handler=escalate_to_human,
     mutating=True,
+    # exempt, one phase: it records a request for a person and changes none of the customer's
+    # data, and a customer asking for a human must not be held up by a read-back first
+    confirmation=False,
 )
