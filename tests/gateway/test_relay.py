@@ -453,3 +453,24 @@ def test_a_call_of_a_response_never_seen_starting_has_no_user_item() -> None:
     relay = core()
     server(relay, {"type": "input_audio_buffer.committed", "item_id": "u1"})
     assert [c.user_item_id for c in _started(server(relay, _call_done("r9", "c1")))] == [None]
+
+
+def test_user_turns_are_tracked_from_a_preview_upstream_too() -> None:
+    """Through the preview dialect's translation (``conversation.item.created``, the beta
+    content types) a typed item and a committed audio turn are user turns as in GA."""
+    from switchboard.gateway.dialect import PreviewDialect
+
+    relay, dialect = core(), PreviewDialect()
+
+    def preview(event: dict[str, Any]) -> None:
+        for ga in dialect.server_events(event):
+            server(relay, ga)
+
+    text = {"type": "input_text", "text": "yes"}
+    item = {"id": "u1", "type": "message", "role": "user", "status": "completed", "content": [text]}
+    preview({"type": "conversation.item.created", "previous_item_id": None, "item": item})
+    assert relay.user_item_id == "u1"
+    preview({"type": "input_audio_buffer.committed", "item_id": "u2", "previous_item_id": "u1"})
+    preview({"type": "response.created", "response": {"id": "r1", "object": "realtime.response"}})
+    calls = _started(server(relay, _call_done("r1", "c1")))
+    assert [c.user_item_id for c in calls] == ["u2"]
