@@ -35,7 +35,7 @@ from switchboard.gateway.metrics import GatewayMetrics
 from switchboard.gateway.relay import RelayCore
 from switchboard.gateway.settings import GatewaySettings
 
-__all__ = ["ToolRunner"]
+__all__ = ["ToolRunner", "completed_summary", "started_summary"]
 
 Call = asyncio.Task[tuple[str, ToolCallResult]]
 
@@ -127,7 +127,7 @@ class ToolRunner:
             if self.display:
                 await self.send_client(
                     ToolStartedDisplay(
-                        call_id=call_id, tool=name, summary=_summary(name, args)
+                        call_id=call_id, tool=name, summary=started_summary(name, args)
                     ).model_dump_json()
                 )
             started = time.perf_counter()
@@ -148,7 +148,7 @@ class ToolRunner:
                         call_id=call_id,
                         tool=name,
                         ok=result.ok,
-                        summary=_done_summary(name, result),
+                        summary=completed_summary(name, result),
                         card=result.output if result.ok else None,
                         error_code=str(result.error.code) if result.error else None,
                         duration_ms=round(elapsed * 1000, 3),
@@ -254,7 +254,13 @@ class ToolRunner:
         )
 
 
-def _summary(tool: str, args: dict[str, Any]) -> str:
+#: the second phase of a data-changing tool, as the display summary names it
+_DECISIONS = {CONFIRM_ACTION_TOOL: "Confirm", CANCEL_ACTION_TOOL: "Cancel"}
+
+
+def started_summary(tool: str, args: dict[str, Any]) -> str:
+    """The one line of ``switchboard.tool.started``; for a confirmation or cancellation it
+    names the pending action (the voice page settles that action's card)."""
     if tool in _DECISIONS:
         # the page finds the pending change's card by the action id in this line
         return f"{_DECISIONS[tool]} change {str(args.get('action_id', ''))[:64]}".rstrip()
@@ -263,7 +269,8 @@ def _summary(tool: str, args: dict[str, Any]) -> str:
     return f"{words.capitalize()} for order {order}" if order is not None else words.capitalize()
 
 
-def _done_summary(tool: str, result: ToolCallResult) -> str:
+def completed_summary(tool: str, result: ToolCallResult) -> str:
+    """The one line of ``switchboard.tool.completed`` (an error's model-readable message)."""
     if result.ok:
         if (result.output or {}).get("status") == NEEDS_CONFIRMATION:
             return "Waiting for the customer's yes"
@@ -272,7 +279,3 @@ def _done_summary(tool: str, result: ToolCallResult) -> str:
         return f"{tool.replace('_', ' ').capitalize()}: done"
     assert result.error is not None
     return result.error.message[:200]
-
-
-#: the second phase of a data-changing tool, as the display summary names it
-_DECISIONS = {CONFIRM_ACTION_TOOL: "Confirm", CANCEL_ACTION_TOOL: "Cancel"}
