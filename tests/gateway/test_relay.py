@@ -474,3 +474,21 @@ def test_user_turns_are_tracked_from_a_preview_upstream_too() -> None:
     preview({"type": "response.created", "response": {"id": "r1", "object": "realtime.response"}})
     calls = _started(server(relay, _call_done("r1", "c1")))
     assert [c.user_item_id for c in calls] == ["u2"]
+
+
+def test_the_latest_user_item_survives_a_replay_on_a_new_upstream() -> None:
+    """After a swap the gateway replays the conversation with the same item ids: the echoes are
+    hidden and the latest user item stays what the customer last said; a response cut by the
+    drop leaves no stamp behind."""
+    relay = core()
+    server(relay, {"type": "input_audio_buffer.committed", "item_id": "u1"})
+    server(relay, {"type": "input_audio_buffer.committed", "item_id": "u2"})
+    server(relay, {"type": "response.created", "response": {"id": "r1"}})
+    relay.response_cut("r1", "ev")
+    assert relay.user_item_at == {}
+    relay.replayed.update({"u1", "u2"})
+    text = [{"type": "input_text", "text": "hello"}]
+    server(relay, added({"id": "u1", "type": "message", "role": "user", "content": text}, None))
+    assert relay.user_item_id == "u2"
+    server(relay, {"type": "response.created", "response": {"id": "r2"}})
+    assert [c.user_item_id for c in _started(server(relay, _call_done("r2", "c1")))] == ["u2"]
