@@ -58,6 +58,7 @@ async def test_spoken_question_is_answered_from_the_database(
     assert "100001" in user.text and user.speech_ended_ms > user.speech_started_ms
     called = payloads(published, "tool.called")[0]
     assert called.tool == "check_order_status" and called.arguments == {"order_id": 100001}
+    assert called.user_item_id == user.item_id  # the spoken turn the call answers
     completed = payloads(published, "tool.completed")[0]
     assert completed.ok and completed.output["status"] == "shipped"
     assistant = payloads(published, "transcript.assistant")

@@ -391,3 +391,104 @@ def test_other_events_are_not_read_as_audio_deltas() -> None:
     assert read_audio_delta(json.dumps(mention)) is None
     cut = '{"type":"response.output_audio.delta","item_id":"a1","delta":"AAAA'
     assert read_audio_delta(cut) is None
+
+
+def _started(actions: list[Any]) -> list[StartTool]:
+    return [a for a in actions if isinstance(a, StartTool)]
+
+
+def _call_done(response_id: str, call_id: str) -> dict[str, Any]:
+    return {
+        "type": "response.function_call_arguments.done",
+        "response_id": response_id,
+        "call_id": call_id,
+        "name": "confirm_action",
+        "arguments": '{"action_id": "pa_1"}',
+    }
+
+
+def test_calls_carry_the_latest_user_item_as_of_their_response_created() -> None:
+    """Every call of a response carries the user item that was latest when the response was
+    created; a user item arriving while it runs counts only for the next response."""
+    relay = core()
+    assert relay.user_item_id is None
+    server(relay, {"type": "input_audio_buffer.committed", "item_id": "u1"})
+    server(relay, added({"id": "u1", "type": "message", "role": "user", "content": []}, None))
+    server(relay, {"type": "response.created", "response": {"id": "r1"}})
+    # the customer speaks again mid-response: not this response's turn
+    server(relay, {"type": "input_audio_buffer.committed", "item_id": "u2"})
+    calls = _started(server(relay, _call_done("r1", "c1")) + server(relay, _call_done("r1", "c2")))
+    assert [(c.call_id, c.user_item_id) for c in calls] == [("c1", "u1"), ("c2", "u1")]
+    server(relay, {"type": "response.done", "response": {"id": "r1", "output": []}})
+    server(relay, {"type": "response.created", "response": {"id": "r2"}})
+    assert [c.user_item_id for c in _started(server(relay, _call_done("r2", "c3")))] == ["u2"]
+    assert relay.user_item_at == {"r2": "u2"}
+
+
+def test_typed_user_items_count_and_late_events_do_not_move_the_latest_back() -> None:
+    """A typed user message (added, GA; created, preview) is a user turn; a late ``done`` of an
+    older user item does not make it the latest again; assistant and tool items never count."""
+    relay = core()
+    text = {"type": "input_text", "text": "hi"}
+    server(relay, added({"id": "u1", "type": "message", "role": "user", "content": [text]}, None))
+    server(
+        relay,
+        {
+            "type": "conversation.item.created",
+            "item": {"id": "u2", "type": "message", "role": "user", "content": [text]},
+        },
+    )
+    assert relay.user_item_id == "u2"
+    server(
+        relay,
+        {"type": "conversation.item.done", "item": {"id": "u1", "type": "message", "role": "user"}},
+    )
+    server(relay, added({"id": "a1", "type": "message", "role": "assistant", "content": []}, "u2"))
+    server(relay, added(call_item("fc9"), "a1"))
+    assert relay.user_item_id == "u2"
+
+
+def test_a_call_of_a_response_never_seen_starting_has_no_user_item() -> None:
+    """No response.created seen for the call's response: no stamp, never the newest item."""
+    relay = core()
+    server(relay, {"type": "input_audio_buffer.committed", "item_id": "u1"})
+    assert [c.user_item_id for c in _started(server(relay, _call_done("r9", "c1")))] == [None]
+
+
+def test_user_turns_are_tracked_from_a_preview_upstream_too() -> None:
+    """Through the preview dialect's translation (``conversation.item.created``, the beta
+    content types) a typed item and a committed audio turn are user turns as in GA."""
+    from switchboard.gateway.dialect import PreviewDialect
+
+    relay, dialect = core(), PreviewDialect()
+
+    def preview(event: dict[str, Any]) -> None:
+        for ga in dialect.server_events(event):
+            server(relay, ga)
+
+    text = {"type": "input_text", "text": "yes"}
+    item = {"id": "u1", "type": "message", "role": "user", "status": "completed", "content": [text]}
+    preview({"type": "conversation.item.created", "previous_item_id": None, "item": item})
+    assert relay.user_item_id == "u1"
+    preview({"type": "input_audio_buffer.committed", "item_id": "u2", "previous_item_id": "u1"})
+    preview({"type": "response.created", "response": {"id": "r1", "object": "realtime.response"}})
+    calls = _started(server(relay, _call_done("r1", "c1")))
+    assert [c.user_item_id for c in calls] == ["u2"]
+
+
+def test_the_latest_user_item_survives_a_replay_on_a_new_upstream() -> None:
+    """After a swap the gateway replays the conversation with the same item ids: the echoes are
+    hidden and the latest user item stays what the customer last said; a response cut by the
+    drop leaves no stamp behind."""
+    relay = core()
+    server(relay, {"type": "input_audio_buffer.committed", "item_id": "u1"})
+    server(relay, {"type": "input_audio_buffer.committed", "item_id": "u2"})
+    server(relay, {"type": "response.created", "response": {"id": "r1"}})
+    relay.response_cut("r1", "ev")
+    assert relay.user_item_at == {}
+    relay.replayed.update({"u1", "u2"})
+    text = [{"type": "input_text", "text": "hello"}]
+    server(relay, added({"id": "u1", "type": "message", "role": "user", "content": text}, None))
+    assert relay.user_item_id == "u2"
+    server(relay, {"type": "response.created", "response": {"id": "r2"}})
+    assert [c.user_item_id for c in _started(server(relay, _call_done("r2", "c1")))] == ["u2"]

@@ -451,3 +451,22 @@ async def test_picows_upstream_relays_text_and_reports_a_server_close() -> None:
                 await upstream.send_raw('{"type":"input_audio_buffer.clear"}', {})
         finally:
             await upstream.close()
+
+
+def test_display_summaries_name_the_pending_action_a_decision_settles() -> None:
+    """A confirmation's started line names its action (the page settles that card); a proposal
+    completes as waiting for the yes, a decision as confirmed or cancelled."""
+    from switchboard.contracts.tools import ToolCallResult
+    from switchboard.gateway.tools import completed_summary, started_summary
+
+    assert started_summary("confirm_action", {"action_id": "pa_x1"}) == "Confirm change pa_x1"
+    assert started_summary("cancel_action", {"action_id": "pa_x1"}) == "Cancel change pa_x1"
+    assert started_summary("cancel_order", {"order_id": 7}) == "Cancel order for order 7"
+
+    def ok(output: dict[str, object]) -> ToolCallResult:
+        return ToolCallResult(call_id="c", ok=True, output=output, duration_ms=0, worker="w")
+
+    proposal = ok({"status": "needs_confirmation", "action_id": "pa_x1"})
+    assert completed_summary("cancel_order", proposal) == "Waiting for the customer's yes"
+    assert completed_summary("confirm_action", ok({"status": "confirmed"})) == "Change confirmed"
+    assert completed_summary("cancel_action", ok({"status": "cancelled"})) == "Change cancelled"

@@ -209,3 +209,23 @@ def test_twiml_for_verification_stream_and_transfer() -> None:
     assert "<Dial><Number>+15550100</Number></Dial>" in dial("+15550100", announcement=None)
     assert "<Dial><Sip>sip:queue@x</Sip></Dial>" in dial("sip:queue@x", announcement=None)
     assert "<Hangup />" in goodbye_or_transfer("Bye.", "")
+
+
+async def test_the_bridge_mints_secrets_for_verified_callers() -> None:
+    """The bridge's client secrets say the caller is verified (only keypad-verified calls get a
+    conversation), so the tools may make sensitive changes for them."""
+    import httpx
+
+    from switchboard.phone.gateway import GatewayLink
+
+    bodies: list[dict[str, object]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        bodies.append(json.loads(request.content))
+        return httpx.Response(200, json={"value": "ek_test"})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
+        link = GatewayLink("http://gateway", "key", http=http, timeout_s=1)
+        assert await link.mint("cus_0001") == "ek_test"
+    assert bodies[0]["customer_id"] == "cus_0001"
+    assert bodies[0]["verification"] == "verified"

@@ -1,5 +1,6 @@
 """The bridge as a client of the session gateway: mint a single-use client secret with the
-server key (``POST /v1/realtime/client_secrets``), open ``/v1/realtime`` with display events on
+server key (``POST /v1/realtime/client_secrets``, ``verification: verified``: only callers who
+proved who they are get a conversation), open ``/v1/realtime`` with display events on
 (``switchboard.tool.*`` tell the bridge about escalations), and set the session to
 the carrier's format in and out (``audio/pcmu`` for Twilio, ``audio/pcm`` 24 kHz for ACS) so
 carrier audio passes without resampling."""
@@ -15,6 +16,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from switchboard.contracts.display import DISPLAY_EVENTS_QUERY_PARAM
+from switchboard.contracts.tools import Verification
 
 __all__ = [
     "SESSION_FORMATS",
@@ -78,6 +80,9 @@ class GatewayLink:
                 json={
                     "customer_id": customer_id,
                     "expires_after": {"anchor": "created_at", "seconds": 60},
+                    # a call reaches the gateway only once the caller proved who they are
+                    # (keypad postal code): sensitive changes need this level
+                    "verification": Verification.VERIFIED.value,
                 },
                 headers={"Authorization": f"Bearer {self.server_key}"},
                 timeout=self.timeout_s,

@@ -100,6 +100,8 @@ class StartTool:
     name: str
     arguments: str
     response_id: str
+    #: the latest user item when the response that made the call was created
+    user_item_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 from starlette.routing import WebSocketRoute
 
 from switchboard.amqp import Topology
+from switchboard.contracts.tools import Verification
 from switchboard.demo import demo_customer_listing
 from switchboard.gateway.broker import Broker, EventPublisher
 from switchboard.gateway.catalog import CatalogReader
@@ -173,10 +174,18 @@ class ExpiresAfter(BaseModel):
 class ClientSecretRequest(BaseModel):
     customer_id: str = Field(pattern=_CUSTOMER_RE.pattern)
     expires_after: ExpiresAfter | None = None
+    verification: Verification | None = Field(
+        default=None,
+        description=(
+            "How sure the minting channel is of the caller, where it has levels (the phone "
+            "bridge): passed to every tool call; sensitive changes need 'verified'."
+        ),
+    )
 
 
 class DevClientSecretRequest(BaseModel):
     customer_id: str = Field(pattern=_CUSTOMER_RE.pattern)
+    verification: Verification | None = None
 
 
 def gateway_of(request: Request) -> Gateway:
@@ -245,27 +254,36 @@ def create_app(
         title="Switchboard session gateway", lifespan=lifespan, docs_url=None, redoc_url=None
     )
 
-    async def _mint(gateway: Gateway, customer_id: str, ttl_s: int) -> dict[str, Any]:
-        value, expires_at = await gateway.secrets.mint(customer_id, ttl_s)
-        return {
+    async def _mint(
+        gateway: Gateway, customer_id: str, ttl_s: int, verification: Verification | None
+    ) -> dict[str, Any]:
+        value, expires_at = await gateway.secrets.mint(
+            customer_id, ttl_s, verification=verification
+        )
+        answer: dict[str, Any] = {
             "value": value,
             "expires_at": expires_at,
             "customer_id": customer_id,
             "session": {"type": "realtime", "model": settings.upstream_model},
         }
+        if verification is not None:
+            answer["verification"] = verification.value
+        return answer
 
     @app.post("/v1/realtime/client_secrets")
     async def client_secrets(
         body: ClientSecretRequest, gateway: GatewayDep, _: ServerKey
     ) -> dict[str, Any]:
         ttl = body.expires_after.seconds if body.expires_after else settings.client_secret_ttl_s
-        return await _mint(gateway, body.customer_id, ttl)
+        return await _mint(gateway, body.customer_id, ttl, body.verification)
 
     @app.post("/dev/client_secrets")
     async def dev_client_secrets(
         body: DevClientSecretRequest, gateway: GatewayDep, _: DevOnly
     ) -> dict[str, Any]:
-        return await _mint(gateway, body.customer_id, settings.client_secret_ttl_s)
+        return await _mint(
+            gateway, body.customer_id, settings.client_secret_ttl_s, body.verification
+        )
 
     @app.get("/dev/customers")
     async def dev_customers(_: DevOnly) -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ from switchboard.contracts.tools import (
     ToolCallResult,
     ToolErrorCode,
     TraceContext,
+    Verification,
 )
 from switchboard.gateway.metrics import GatewayMetrics
 from switchboard.runtime.backoff import connect_broker
@@ -91,6 +92,8 @@ class Broker:
         arguments: dict[str, Any],
         timeout_s: float,
         traceparent: str | None = None,
+        user_item_id: str | None = None,
+        verification: Verification | None = None,
     ) -> ToolCallResult:
         """Run a tool through the workers; never raises, never waits past *timeout_s*: broker
         down → ``unavailable`` at once, no answer → ``timeout``."""
@@ -106,6 +109,8 @@ class Broker:
             arguments=arguments,
             deadline=datetime.now(UTC) + timedelta(seconds=timeout_s),
             trace=TraceContext(traceparent=traceparent),
+            user_item_id=user_item_id,
+            verification=verification,
         )
         try:
             async with asyncio.timeout(timeout_s + 0.5):

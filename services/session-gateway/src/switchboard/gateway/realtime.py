@@ -116,6 +116,7 @@ class RealtimeRoute:
             gateway.deps,
             client=AsgiClient(receive, send),
             customer_id=grant.customer_id,
+            verification=grant.verification,
             display=display,
         )
         await _serve(gateway, session)

@@ -15,7 +15,12 @@ Rules beyond forwarding:
 - a response made only of hidden tool calls is not shown at all: ``response.created`` is held
   until the response shows the client something, and a response that ends having shown nothing
   but tool calls is dropped with its ``response.done`` (the client sees one response per answer);
-- errors the upstream answers to the gateway's own events (ids ``sbgw_*``) stay inside.
+- errors the upstream answers to the gateway's own events (ids ``sbgw_*``) stay inside;
+- the id of the conversation's latest user item (the customer spoke: ``input_audio_buffer.
+  committed``; or a user message item was added, spoken or typed) is stamped on each response
+  at its ``response.created``, and every function call of that response carries the stamp to
+  the tool worker (``ToolCallRequest.user_item_id``): a confirmation is refused unless the
+  customer said something after the proposal.
 """
 
 from __future__ import annotations
@@ -79,6 +84,12 @@ class RelayCore:
         self.calls: dict[str, int] = {}
         #: a response.created not shown yet: (response id, frame text)
         self.held: tuple[str, str] | None = None
+        #: the id of the latest user item (the customer spoke or typed), None before any
+        self.user_item_id: str | None = None
+        #: every user item seen (a late event about an older one does not move the latest back)
+        self._user_items: set[str] = set()
+        #: response id -> the latest user item at its response.created (until its done)
+        self.user_item_at: dict[str, str | None] = {}
         self._gw_events = 0
         self._handlers: dict[str, Handler] = {
             "response.created": self._response_created,
@@ -86,6 +97,7 @@ class RelayCore:
             "input_audio_buffer.speech_started": self._speech_started,
             "input_audio_buffer.speech_stopped": self._speech_ended,
             "input_audio_buffer.cleared": self._speech_ended,
+            "input_audio_buffer.committed": self._committed,
             "response.function_call_arguments.done": self._call_arguments_done,
             "response.function_call_arguments.delta": _hide,
             "session.created": self._session_created,
@@ -148,6 +160,8 @@ class RelayCore:
             item = None
         if kind in _ITEM_EVENTS and item is not None and item.get("id") in self.replayed:
             return _NONE  # the echo of our replay on a new upstream session
+        if item is not None and kind in _ITEM_EVENTS and item.get("role") == "user":
+            self._user_item(item.get("id"))
         actions: list[Action] = []
         self._actions = actions
         for fact in self.conversation.observe(event):
@@ -176,6 +190,7 @@ class RelayCore:
         it failed (unless the client never saw it start)."""
         self.conversation.active_response = None
         self.response_requested = False
+        self.user_item_at.pop(response_id, None)
         if self.held is not None and self.held[0] == response_id:
             self.held = None
             return _NONE
@@ -205,6 +220,8 @@ class RelayCore:
         self.response_requested = False
         self.last_activity = self.clock()
         response_id = str((event.get("response") or {}).get("id"))
+        # what the customer had said when the model started this response: its calls carry it
+        self.user_item_at[response_id] = self.user_item_id
         # held until the response shows the client something (it may be only tool calls)
         self._release(self._actions)
         self.held = (response_id, json.dumps(event))
@@ -214,6 +231,7 @@ class RelayCore:
         response = event.get("response") or {}
         response_id = str(response.get("id"))
         self.last_activity = self.clock()
+        self.user_item_at.pop(response_id, None)
         if self.calls.pop(response_id, 0):
             self._actions.append(DeliverOutputs(response_id))
         output = response.get("output") or []
@@ -237,6 +255,16 @@ class RelayCore:
         self.speaking = False
         return True
 
+    def _committed(self, event: dict[str, Any]) -> bool:
+        self._user_item(event.get("item_id"))
+        return True
+
+    def _user_item(self, item_id: Any) -> None:
+        """The customer spoke or typed: *item_id* is the conversation's latest user item."""
+        if isinstance(item_id, str) and item_id and item_id not in self._user_items:
+            self._user_items.add(item_id)
+            self.user_item_id = item_id
+
     def _call_arguments_done(self, event: dict[str, Any]) -> bool:
         response_id = str(event.get("response_id"))
         self.calls[response_id] = self.calls.get(response_id, 0) + 1
@@ -246,6 +274,8 @@ class RelayCore:
                 name=str(event.get("name")),
                 arguments=str(event.get("arguments") or "{}"),
                 response_id=response_id,
+                # a call of a response never seen starting gets no stamp (never a newer one)
+                user_item_id=self.user_item_at.get(response_id),
             )
         )
         return False

@@ -31,6 +31,7 @@ from switchboard.contracts.events import (
     SessionStarted,
     TurnLatency,
 )
+from switchboard.contracts.tools import Verification
 from switchboard.gateway import pumps
 from switchboard.gateway.actions import (
     Action,
@@ -104,6 +105,7 @@ class Session:
         *,
         client: ClientSocket,
         customer_id: str,
+        verification: Verification | None = None,
         display: bool = False,
         session_id: str | None = None,
     ) -> None:
@@ -112,6 +114,7 @@ class Session:
         self.metrics = deps.metrics
         self.client = client
         self.customer_id = customer_id
+        self.verification = verification
         self.display = display
         self.id = session_id or new_session_id()
         self.core = RelayCore(audio_format=s.audio_format)
@@ -137,6 +140,7 @@ class Session:
             metrics=self.metrics,
             session_id=self.id,
             customer_id=customer_id,
+            verification=verification,
             display=display,
             emit=self.emit,
             send_client=self.send_client,

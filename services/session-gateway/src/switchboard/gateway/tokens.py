@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
+from switchboard.contracts.tools import Verification
 from switchboard.keys import RedisKeys
 
 __all__ = ["ClientSecrets", "Grant", "SecretRefused"]
@@ -39,10 +40,12 @@ class SecretRefused(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Grant:
-    """What a redeemed secret grants: a session for this customer."""
+    """What a redeemed secret grants: a session for this customer, at the verification level
+    the minting backend vouched for (None: the backend authenticated the customer itself)."""
 
     customer_id: str
     expires_at: int
+    verification: Verification | None = None
 
 
 def hash_secret(value: str) -> str:
@@ -55,11 +58,17 @@ class ClientSecrets:
         self._keys = keys
         self._redeem = redis.register_script(_REDEEM)
 
-    async def mint(self, customer_id: str, ttl_s: int) -> tuple[str, int]:
-        """A new secret for *customer_id*, valid for *ttl_s*; returns (value, expires_at)."""
+    async def mint(
+        self, customer_id: str, ttl_s: int, *, verification: Verification | None = None
+    ) -> tuple[str, int]:
+        """A new secret for *customer_id*, valid for *ttl_s*, carrying the caller's
+        *verification* level (channels that have levels); returns (value, expires_at)."""
         value = _PREFIX + secrets.token_urlsafe(32)
         expires_at = int(time.time()) + ttl_s
-        record = json.dumps({"customer_id": customer_id, "expires_at": expires_at})
+        fields: dict[str, object] = {"customer_id": customer_id, "expires_at": expires_at}
+        if verification is not None:
+            fields["verification"] = verification.value
+        record = json.dumps(fields)
         await self._redis.set(self._keys.client_secret(hash_secret(value)), record, ex=ttl_s)
         return value, expires_at
 
@@ -86,4 +95,9 @@ class ClientSecrets:
         record = json.loads(raw)
         if int(record["expires_at"]) <= time.time():
             raise SecretRefused("invalid_client_secret", "Unknown or expired client secret.")
-        return Grant(customer_id=str(record["customer_id"]), expires_at=int(record["expires_at"]))
+        level = record.get("verification")
+        return Grant(
+            customer_id=str(record["customer_id"]),
+            expires_at=int(record["expires_at"]),
+            verification=Verification(level) if level is not None else None,
+        )

@@ -21,14 +21,21 @@ from typing import Any
 
 from switchboard.contracts.display import ToolCompletedDisplay, ToolStartedDisplay
 from switchboard.contracts.events import EventPayload, ToolCalled, ToolCompleted
-from switchboard.contracts.tools import ToolCallResult, ToolErrorCode
+from switchboard.contracts.tools import (
+    CANCEL_ACTION_TOOL,
+    CONFIRM_ACTION_TOOL,
+    NEEDS_CONFIRMATION,
+    ToolCallResult,
+    ToolErrorCode,
+    Verification,
+)
 from switchboard.gateway.actions import StartTool
 from switchboard.gateway.broker import GATEWAY_WORKER, Broker
 from switchboard.gateway.metrics import GatewayMetrics
 from switchboard.gateway.relay import RelayCore
 from switchboard.gateway.settings import GatewaySettings
 
-__all__ = ["ToolRunner"]
+__all__ = ["ToolRunner", "completed_summary", "started_summary"]
 
 Call = asyncio.Task[tuple[str, ToolCallResult]]
 
@@ -45,6 +52,7 @@ class ToolRunner:
         metrics: GatewayMetrics,
         session_id: str,
         customer_id: str,
+        verification: Verification | None = None,
         display: bool,
         emit: Callable[[EventPayload], None],
         send_client: Callable[[str], Awaitable[None]],
@@ -57,6 +65,8 @@ class ToolRunner:
         self.metrics = metrics
         self.session_id = session_id
         self.customer_id = customer_id
+        #: the caller's verification level from the client secret (None: no levels)
+        self.verification = verification
         self.display = display
         self.emit = emit
         self.send_client = send_client
@@ -73,7 +83,7 @@ class ToolRunner:
 
     # -- driven by the session ---------------------------------------------------------------------
     def start(self, call: StartTool) -> None:
-        task = self.spawn(self._run(call.call_id, call.name, call.arguments))
+        task = self.spawn(self._run(call.call_id, call.name, call.arguments, call.user_item_id))
         self._calls.setdefault(call.response_id, []).append(task)
 
     def deliver(self, response_id: str) -> None:
@@ -90,7 +100,9 @@ class ToolRunner:
             self._idle.set()
 
     # -- calls -------------------------------------------------------------------------------------
-    async def _run(self, call_id: str, name: str, arguments: str) -> tuple[str, ToolCallResult]:
+    async def _run(
+        self, call_id: str, name: str, arguments: str, user_item_id: str | None = None
+    ) -> tuple[str, ToolCallResult]:
         self.running += 1
         try:
             try:
@@ -104,18 +116,22 @@ class ToolRunner:
                     f"The arguments are not a JSON object: {exc}",
                     worker=GATEWAY_WORKER,
                 )
-                self.emit(ToolCalled(call_id=call_id, tool=name, arguments={}))
+                self.emit(
+                    ToolCalled(call_id=call_id, tool=name, arguments={}, user_item_id=user_item_id)
+                )
                 self._done(name, result, 0.0)
                 return call_id, result
-            self.emit(ToolCalled(call_id=call_id, tool=name, arguments=args))
+            self.emit(
+                ToolCalled(call_id=call_id, tool=name, arguments=args, user_item_id=user_item_id)
+            )
             if self.display:
                 await self.send_client(
                     ToolStartedDisplay(
-                        call_id=call_id, tool=name, summary=_summary(name, args)
+                        call_id=call_id, tool=name, summary=started_summary(name, args)
                     ).model_dump_json()
                 )
             started = time.perf_counter()
-            call = asyncio.create_task(self._call(call_id, name, args, started))
+            call = asyncio.create_task(self._call(call_id, name, args, started, user_item_id))
             self._pending.add(call)
             call.add_done_callback(self._pending.discard)
             filler = self.settings.filler_after_s
@@ -132,7 +148,7 @@ class ToolRunner:
                         call_id=call_id,
                         tool=name,
                         ok=result.ok,
-                        summary=_done_summary(name, result),
+                        summary=completed_summary(name, result),
                         card=result.output if result.ok else None,
                         error_code=str(result.error.code) if result.error else None,
                         duration_ms=round(elapsed * 1000, 3),
@@ -143,7 +159,12 @@ class ToolRunner:
             self.running -= 1
 
     async def _call(
-        self, call_id: str, name: str, args: dict[str, Any], started: float
+        self,
+        call_id: str,
+        name: str,
+        args: dict[str, Any],
+        started: float,
+        user_item_id: str | None,
     ) -> ToolCallResult:
         """The broker call and its audit record, whatever happens to the session meanwhile."""
         result = await self.broker.call_tool(
@@ -153,6 +174,8 @@ class ToolRunner:
             tool=name,
             arguments=args,
             timeout_s=self.settings.tool_timeout_s,
+            user_item_id=user_item_id,
+            verification=self.verification,
         )
         self._done(name, result, time.perf_counter() - started)
         return result
@@ -231,14 +254,28 @@ class ToolRunner:
         )
 
 
-def _summary(tool: str, args: dict[str, Any]) -> str:
+#: the second phase of a data-changing tool, as the display summary names it
+_DECISIONS = {CONFIRM_ACTION_TOOL: "Confirm", CANCEL_ACTION_TOOL: "Cancel"}
+
+
+def started_summary(tool: str, args: dict[str, Any]) -> str:
+    """The one line of ``switchboard.tool.started``; for a confirmation or cancellation it
+    names the pending action (the voice page settles that action's card)."""
+    if tool in _DECISIONS:
+        # the page finds the pending change's card by the action id in this line
+        return f"{_DECISIONS[tool]} change {str(args.get('action_id', ''))[:64]}".rstrip()
     words = tool.replace("_", " ")
     order = args.get("order_id")
     return f"{words.capitalize()} for order {order}" if order is not None else words.capitalize()
 
 
-def _done_summary(tool: str, result: ToolCallResult) -> str:
+def completed_summary(tool: str, result: ToolCallResult) -> str:
+    """The one line of ``switchboard.tool.completed`` (an error's model-readable message)."""
     if result.ok:
+        if (result.output or {}).get("status") == NEEDS_CONFIRMATION:
+            return "Waiting for the customer's yes"
+        if tool in _DECISIONS:
+            return f"Change {'confirmed' if tool == CONFIRM_ACTION_TOOL else 'cancelled'}"
         return f"{tool.replace('_', ' ').capitalize()}: done"
     assert result.error is not None
     return result.error.message[:200]

@@ -2,7 +2,9 @@
 // answer, see what the bot looked up. Speaks the GA Realtime protocol to the gateway's
 // /v1/realtime with a single-use client secret, plus Switchboard display events.
 import { Microphone, Player, base64ToInt16, pcm16ToBase64 } from "./audio.js";
-import { completeCard, runningCard } from "./cards.js";
+import {
+  completeCard, decideCard, expireCard, isPendingAction, isWaiting, pendingCard, runningCard, supersedeCard,
+} from "./cards.js";
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -15,6 +17,8 @@ const call = {
   ws: null, context: null, mic: null, player: null, state: "idle",
   bubbles: new Map(), // item_id → <li>
   cards: new Map(), // call_id → <li>
+  pending: new Map(), // action_id → the pending change's <li>
+  decisions: new Map(), // call_id of a confirm_action / cancel_action → action_id
   customers: [],
   presetSecret: new URLSearchParams(location.hash.slice(1)).get("secret"),
 };
@@ -301,17 +305,21 @@ function onEvent(event) {
       break;
     }
     case "switchboard.tool.started": {
+      if (DECISIONS.has(event.tool)) {
+        // settles a pending change's card; no card of its own
+        const match = /\bpa_[A-Za-z0-9_-]+/.exec(event.summary || "");
+        if (match) call.decisions.set(event.call_id, match[0]);
+        activity(event.tool === "confirm_action" ? "Making the change…" : "Cancelling the change…");
+        break;
+      }
       const card = append(runningCard(event));
       call.cards.set(event.call_id, card);
       activity(event.summary || "Looking that up…");
       break;
     }
-    case "switchboard.tool.completed": {
-      let card = call.cards.get(event.call_id);
-      if (!card) card = append(runningCard(event));
-      completeCard(card, event);
+    case "switchboard.tool.completed":
+      toolCompleted(event);
       break;
-    }
     case "error": {
       const e = event.error || {};
       showError(`${e.message || "Something went wrong."}${e.code ? ` (${e.code})` : ""}`);
@@ -320,6 +328,43 @@ function onEvent(event) {
     default:
       break;
   }
+}
+
+const DECISIONS = new Set(["confirm_action", "cancel_action"]);
+
+function toolCompleted(event) {
+  if (DECISIONS.has(event.tool)) {
+    const actionId = (event.card && event.card.action_id) || call.decisions.get(event.call_id) || latestWaiting();
+    call.decisions.delete(event.call_id);
+    const card = call.pending.get(actionId);
+    if (card) {
+      decideCard(card, event);
+      return;
+    }
+  }
+  let card = call.cards.get(event.call_id);
+  if (!card) card = append(runningCard(event));
+  if (event.ok && isPendingAction(event.card)) {
+    // the worker supersedes the conversation's earlier pending changes: so does the page
+    for (const earlier of call.pending.values()) supersedeCard(earlier);
+    pendingCard(card, event.card);
+    call.pending.set(event.card.action_id, card);
+    expireLater(card, event.card.expires_at);
+    return;
+  }
+  completeCard(card, event);
+}
+
+function latestWaiting() {
+  let latest = null;
+  for (const [actionId, card] of call.pending) if (isWaiting(card)) latest = actionId;
+  return latest;
+}
+
+function expireLater(card, expiresAt) {
+  const ms = new Date(expiresAt).getTime() - Date.now();
+  if (Number.isNaN(ms)) return;
+  setTimeout(() => expireCard(card), Math.max(0, ms) + 500);
 }
 
 ui.talk.addEventListener("click", () => {

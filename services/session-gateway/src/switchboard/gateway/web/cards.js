@@ -137,3 +137,123 @@ export function completeCard(card, event) {
   }
   return card;
 }
+
+// -- changes waiting for the customer's yes (two-phase tools) ----------------------------------
+// A data-changing tool first answers with a PendingAction (status "needs_confirmation"): nothing
+// has changed yet. Its card says what would change and waits; a later confirm_action or
+// cancel_action for the same action_id (or the clock) settles it.
+
+const PROPOSALS = {
+  cancel_order: "Cancel this order?",
+  process_return: "Start this return?",
+  update_shipping_address: "Change the shipping address?",
+  update_account_info: "Change your account details?",
+  schedule_callback: "Book this callback?",
+};
+
+const TIME = new Intl.DateTimeFormat("en-US", { hour: "numeric", minute: "2-digit", second: "2-digit" });
+
+export function isPendingAction(card) {
+  return Boolean(card && typeof card === "object" && card.status === "needs_confirmation" && card.action_id);
+}
+
+function changeValue(value) {
+  return value === null || value === undefined || value === "" ? "—" : String(value);
+}
+
+function setState(card, state, text, { tone } = {}) {
+  card.dataset.state = state;
+  card.classList.remove("waiting", "confirmed", "cancelled", "expired", "refused", "superseded");
+  card.classList.add(state);
+  const line = card.querySelector(".state");
+  line.replaceChildren(el("span", `badge ${tone || "wait"}`, text.badge), document.createTextNode(` ${text.detail}`));
+}
+
+// Turn *card* into the pending change *pending* (the tool's PendingAction output).
+export function pendingCard(card, pending) {
+  card.className = "card pending";
+  card.dataset.tool = pending.tool;
+  card.dataset.actionId = pending.action_id;
+  card.dataset.expiresAt = pending.expires_at;
+  card.replaceChildren(el("h3", null, PROPOSALS[pending.tool] || `${words(pending.tool)}?`));
+  card.append(el("p", "read-back", pending.read_back));
+  if (Array.isArray(pending.changes) && pending.changes.length) {
+    const dl = el("dl", "changes");
+    for (const change of pending.changes) {
+      dl.append(el("dt", null, words(change.field)));
+      const dd = el("dd");
+      dd.append(el("span", "before", changeValue(change.before)), el("span", "arrow", " → "), el("span", "after", changeValue(change.after)));
+      dl.append(dd);
+    }
+    card.append(dl);
+  }
+  card.append(el("p", "state"));
+  card.append(el("p", "notice"));
+  card.querySelector(".notice").hidden = true;
+  const when = new Date(pending.expires_at);
+  const until = Number.isNaN(when.getTime()) ? "" : ` (expires at ${TIME.format(when)})`;
+  setState(card, "waiting", { badge: "waiting for your yes", detail: `Nothing has changed yet${until}.` });
+  return card;
+}
+
+export function isWaiting(card) {
+  return card.dataset.state === "waiting";
+}
+
+// The pending change was not confirmed in time (the page's clock, or the worker said so).
+export function expireCard(card) {
+  if (!isWaiting(card)) return card;
+  setState(card, "expired", { badge: "expired", detail: "Nothing was changed; ask again to start over." }, { tone: "bad" });
+  return card;
+}
+
+// A newer change was proposed in the same conversation: this one can no longer be confirmed.
+export function supersedeCard(card) {
+  if (!isWaiting(card)) return card;
+  setState(card, "superseded", { badge: "replaced", detail: "Replaced by a newer request; nothing was changed." }, { tone: "bad" });
+  return card;
+}
+
+function notice(card, text) {
+  const node = card.querySelector(".notice");
+  node.textContent = text;
+  node.hidden = false;
+}
+
+// Settle the pending change *card* with a confirm_action / cancel_action completion *event*.
+export function decideCard(card, event) {
+  card.querySelector(".notice").hidden = true;
+  if (event.ok && event.card && event.card.status === "confirmed") {
+    const tool = event.card.tool || card.dataset.tool;
+    card.querySelector("h3").textContent = TITLES[tool] || words(tool);
+    setState(card, "confirmed", { badge: "confirmed", detail: "Done, after your yes." }, { tone: "good" });
+    const result = event.card.result;
+    if (result && typeof result === "object") {
+      const dl = el("dl", "result");
+      fillList(dl, tool, result);
+      card.querySelector(".state").after(dl);
+    }
+    return card;
+  }
+  if (event.ok) {
+    setState(card, "cancelled", { badge: "cancelled", detail: "You said no; nothing was changed." }, { tone: "bad" });
+    return card;
+  }
+  const code = event.error_code;
+  if (code === "expired") {
+    expireCard(card);
+    if (event.summary) notice(card, event.summary);
+    return card;
+  }
+  if (code === "awaiting_customer") {
+    // still waiting: the assistant tried to confirm before the customer answered
+    notice(card, "The assistant tried to confirm before you answered; still waiting for your yes.");
+    return card;
+  }
+  if (code === "verification_required") {
+    setState(card, "refused", { badge: "not allowed on this call", detail: "This change needs a verified caller; nothing was changed." }, { tone: "bad" });
+    return card;
+  }
+  notice(card, `Could not complete: ${event.summary || code || "the request failed"}`);
+  return card;
+}
