@@ -83,14 +83,15 @@ async def test_slow_tool_gets_a_filler_then_a_readable_timeout(
         await log.until("session.created")
         (session_id,) = gateway.gateway.sessions
         await user_says(log, f"Please cancel order {order} because I changed my mind")
-        await until_said(log, "yes or no")  # the emulator confirms a change before making it
+        await until_said(log, "go ahead")  # the worker's read-back: nothing changed yet
         await log.until("response.done")
         await user_says(log, "Yes, please.")
         await until_said(log, "one moment please")
         await until_said(log, "did not answer in time")
     published = await events.until(session_id, "session.ended")
-    completed = payloads(published, "tool.completed")[0]
-    assert completed.tool == "cancel_order" and completed.error_code == "timeout"
+    proposal, completed = payloads(published, "tool.completed")
+    assert proposal.tool == "cancel_order" and proposal.ok  # the proposal reads without locking
+    assert completed.tool == "confirm_action" and completed.error_code == "timeout"
     assert completed.duration_ms >= 2000
 
 
@@ -100,8 +101,8 @@ async def test_a_call_in_flight_when_the_client_hangs_up_is_still_audited(
     sessionmaker: async_sessionmaker[AsyncSession],
     seeded_database_url: str,
 ) -> None:
-    """The shopper hangs up while the worker is cancelling their order: the cancellation
-    happens once, and the audit trail records its outcome before the session's end (the call
+    """The shopper hangs up while the worker is cancelling their order (committing the
+    confirmed cancellation): the cancellation happens once, and the audit trail records its outcome before the session's end (the call
     is not cancelled with the conversation)."""
     shop = ShopFactory(sessionmaker)
     customer = await shop.customer()
@@ -112,16 +113,16 @@ async def test_a_call_in_flight_when_the_client_hangs_up_is_still_audited(
         await log.until("session.created")
         (session_id,) = gateway.gateway.sessions
         await user_says(log, f"Please cancel order {order} because I changed my mind")
-        await until_said(log, "yes or no")
+        await until_said(log, "go ahead")
         await log.until("response.done")
         await user_says(log, "Yes, please.")
-        await wait_blocked(lock, "gw-test-worker")  # the worker is mid-call
+        await wait_blocked(lock, "gw-test-worker")  # the worker is mid-confirmation
     published = await events.until(session_id, "session.ended")
     kinds = [event.payload.type for event in published]
     completed = payloads(published, "tool.completed")
-    assert len(completed) == 1, kinds
-    assert completed[0].tool == "cancel_order" and completed[0].ok, completed[0]
-    assert kinds.index("tool.completed") < kinds.index("session.ended")
+    assert [c.tool for c in completed] == ["cancel_order", "confirm_action"], kinds
+    assert all(c.ok for c in completed), completed
+    assert len(kinds) - 1 - kinds[::-1].index("tool.completed") < kinds.index("session.ended")
     async with sessionmaker() as db:
         row = await db.get(Order, order)
         cancellations = await db.scalar(

@@ -39,6 +39,7 @@ from switchboard.contracts.tools import (
     ToolCallRequest,
     ToolCallResult,
     ToolErrorCode,
+    Verification,
     parse_tool_call_result,
 )
 
@@ -133,8 +134,11 @@ class ToolClient:
         session_id: str = "toolclient",
         call_id: str | None = None,
         timeout_s: float = 5.0,
+        user_item_id: str | None = None,
+        verification: Verification | None = None,
     ) -> ToolCallResult:
-        """Build a request with a deadline *timeout_s* from now and send it."""
+        """Build a request with a deadline *timeout_s* from now and send it (*user_item_id* and
+        *verification* as the gateway would set them: see :class:`ToolCallRequest`)."""
         request = ToolCallRequest(
             call_id=call_id or f"call_{uuid.uuid4().hex}",
             session_id=session_id,
@@ -142,6 +146,8 @@ class ToolClient:
             tool=tool,
             arguments=arguments or {},
             deadline=datetime.now(UTC) + timedelta(seconds=timeout_s),
+            user_item_id=user_item_id,
+            verification=verification,
         )
         return await self.send(request)
 
