@@ -9,11 +9,12 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from switchboard.emulator import metrics
+from switchboard.emulator.calls import Reply
 from switchboard.emulator.config import ResponseConfig
+from switchboard.emulator.confirmation import open_proposal
 from switchboard.emulator.conversation import last_call, trailing_outputs
 from switchboard.emulator.errors import ProtocolError
 from switchboard.emulator.ids import new_id
-from switchboard.emulator.policy import Reply
 from switchboard.emulator.response import Response, response_object
 from switchboard.emulator.streaming import OutputStream
 
@@ -159,4 +160,5 @@ class Responses:
             tool_choice=cfg.tool_choice,
             instructions=cfg.instructions,
             previous_call=last_call(items),
+            proposal=open_proposal(items),
         )
