@@ -21,7 +21,13 @@ from switchboard.contracts.tools import (
     ToolCallResult,
     ToolErrorCode,
 )
-from switchboard.emulator.confirmation import NOTHING_CHANGED, open_proposal, spoken_results
+from switchboard.emulator.confirmation import (
+    NOTHING_CHANGED,
+    PROTOCOL_TOOLS,
+    open_proposal,
+    spoken_results,
+)
+from switchboard.emulator.conversation import last_call
 from switchboard.emulator.policy import Call, DialoguePolicy
 from tests.support.clients import EventLog
 from tests.support.realtime import ORDER_TOOLS, user_says
@@ -48,14 +54,14 @@ def _protocol_tool(name: str, description: str) -> dict[str, Any]:
     }
 
 
-PROTOCOL_TOOLS = [
+PROTOCOL_TOOL_DEFS = [
     _protocol_tool(
         CONFIRM_ACTION_TOOL,
         "Make a pending change after the customer said yes to its read-back in a later turn.",
     ),
     _protocol_tool(CANCEL_ACTION_TOOL, "Drop a pending change when the customer says no."),
 ]
-TWO_PHASE_SHOP = SHOP_TOOLS + PROTOCOL_TOOLS
+TWO_PHASE_SHOP = SHOP_TOOLS + PROTOCOL_TOOL_DEFS
 CANCEL_READ_BACK = "I'll cancel order 100002, because you ordered it twice. Shall I go ahead?"
 
 
@@ -350,7 +356,7 @@ def test_not_found_from_another_tool_keeps_its_message() -> None:
 
 # -- through the emulator's websocket -------------------------------------------------------------
 
-TWO_PHASE_ORDER_TOOLS = ORDER_TOOLS + PROTOCOL_TOOLS
+TWO_PHASE_ORDER_TOOLS = ORDER_TOOLS + PROTOCOL_TOOL_DEFS
 
 
 async def _start(log: EventLog, tools: list[dict[str, Any]]) -> None:
@@ -462,3 +468,23 @@ async def test_without_the_protocol_the_wire_flow_is_unchanged(text_ga: EventLog
     (call,) = _calls(await _turn(text_ga))
     assert call["name"] == "cancel_order"
     assert json.loads(call["arguments"]) == {"order_id": 100002, "reason": "I ordered it twice"}
+
+
+def test_a_replayed_conversation_repeats_the_change_not_the_confirmation() -> None:
+    """In a new session replaying a confirmed change, "and order 100003?" proposes the same
+    change for that order (the protocol's calls are not the conversation's last request)."""
+    confirmed = {"status": "confirmed", "action_id": "pa_test1", "tool": "cancel_order"}
+    items = [
+        *PROPOSED,
+        _user("Yes."),
+        *_call("call_2", CONFIRM_ACTION_TOOL, {"action_id": "pa_test1"}),
+        _answered("call_2", _output({**confirmed, "result": {}})),
+    ]
+    previous = last_call(items, skip=PROTOCOL_TOOLS)
+    assert previous == ("cancel_order", {"order_id": 100002, "reason": "I ordered it twice"})
+    reply = DialoguePolicy(today=TODAY).respond(
+        user_text="And order 100003?", tools=TWO_PHASE_SHOP, previous_call=previous
+    )
+    assert reply.calls == (
+        Call("cancel_order", {"order_id": 100003, "reason": "I ordered it twice"}),
+    )

@@ -38,6 +38,7 @@ from switchboard.emulator.text import humanize
 
 __all__ = [
     "NOTHING_CHANGED",
+    "PROTOCOL_TOOLS",
     "Proposal",
     "open_proposal",
     "ordinary_tools",

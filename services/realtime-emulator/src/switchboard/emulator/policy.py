@@ -83,16 +83,16 @@ class DialoguePolicy:
         session that did not make it itself (a conversation replayed into a new session);
         *proposal* the pending action these words answer (:func:`.confirmation.open_proposal`)."""
         specs = [ToolSpec.from_tool(t) for t in tools]
+        if self.last_call is None and previous_call is not None:
+            spec = next((s for s in ordinary_tools(specs) if s.name == previous_call[0]), None)
+            if spec is not None:
+                self.last_call = (spec, dict(previous_call[1]))
         if tool_choice == "none":
             specs = []
         elif isinstance(tool_choice, dict):
             specs = [s for s in specs if s.name == tool_choice.get("name")]
         self.two_phase = two_phase(specs)
         specs = ordinary_tools(specs)
-        if self.last_call is None and previous_call is not None:
-            spec = next((s for s in specs if s.name == previous_call[0]), None)
-            if spec is not None:
-                self.last_call = (spec, dict(previous_call[1]))
         if user_text is None or not user_text.strip():
             return Reply(text=_instructed_text(instructions) or _greeting(specs))
         self.user_turns.append(user_text)
