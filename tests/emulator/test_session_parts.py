@@ -167,7 +167,8 @@ def test_truncated_transcript_rounds_down(end_ms: int, produced_ms: int, kept: s
 
 
 def test_trailing_outputs_and_last_call_read_the_conversation() -> None:
-    """Outputs since the last user message come back in call order with their tool names."""
+    """Outputs since the last user message come back in call order with their tool names; the
+    last call can leave out some tools' calls (the confirmation protocol's)."""
     items: list[dict[str, Any]] = [
         {"type": "message", "role": "user"},
         {"type": "function_call_output", "call_id": "call_old", "output": "old"},
@@ -186,6 +187,7 @@ def test_trailing_outputs_and_last_call_read_the_conversation() -> None:
     assert last_call(items) == ("b", {})
     assert last_call(items[:4]) == ("a", {"x": 1})
     assert last_call(items[:3]) is None
+    assert last_call(items, skip=frozenset({"b"})) == ("a", {"x": 1})
 
 
 # -- responses ----------------------------------------------------------------------------------

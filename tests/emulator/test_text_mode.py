@@ -6,58 +6,22 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import json
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import numpy as np
 import pytest
-import uvicorn
-from openai import AsyncOpenAI
 from pydantic import ValidationError
 
-from switchboard.emulator.app import create_app
 from switchboard.emulator.settings import EmulatorSettings
 from switchboard.emulator.speech import Speech
 from switchboard.emulator.synthetic import SyntheticVoice, typed_words_before
+from tests.emulator.conftest import TEXT_API_KEY as API_KEY
 from tests.support.clients import EventLog
 from tests.support.realtime import ORDER_TOOLS, stream
-
-API_KEY = "test-emulator-key"
-
-
-@pytest.fixture(scope="module")
-async def text_emulator() -> AsyncIterator[str]:
-    """An emulator in the speech-free mode on 127.0.0.1 (its base URL)."""
-    settings = EmulatorSettings(EMULATOR_API_KEY=API_KEY, EMULATOR_PORT=0, EMULATOR_SPEECH="text")
-    speech = Speech(settings)
-    app = create_app(settings, speech=speech)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"127.0.0.1:{port}"
-    server.should_exit = True
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    speech.close()
-
-
-@pytest.fixture
-async def text_ga(text_emulator: str) -> AsyncIterator[EventLog]:
-    """A GA session with the speech-free emulator, every event validated."""
-    client = AsyncOpenAI(api_key=API_KEY, websocket_base_url=f"ws://{text_emulator}/v1")
-    async with client.realtime.connect(model="switchboard-load") as connection:
-        log = EventLog(connection, dialect="ga")
-        yield log
-        log.check_all_valid()
 
 
 def _typed(text: str) -> dict[str, Any]:

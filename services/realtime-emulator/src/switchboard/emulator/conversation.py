@@ -138,10 +138,13 @@ def trailing_outputs(
     return [(names.get(o.get("call_id")), str(o.get("output", ""))) for o in reversed(outputs)]
 
 
-def last_call(items: list[dict[str, Any]]) -> tuple[str, dict[str, Any]] | None:
-    """The conversation's last function call as (name, arguments), if any."""
+def last_call(
+    items: list[dict[str, Any]], *, skip: frozenset[str] = frozenset()
+) -> tuple[str, dict[str, Any]] | None:
+    """The conversation's last function call as (name, arguments), if any (calls of the tools
+    in *skip* left out)."""
     for item in reversed(items):
-        if item.get("type") == "function_call" and item.get("name"):
+        if item.get("type") == "function_call" and item.get("name") and item["name"] not in skip:
             try:
                 arguments = json.loads(item.get("arguments") or "{}")
             except json.JSONDecodeError:

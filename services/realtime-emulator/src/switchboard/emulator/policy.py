@@ -1,9 +1,11 @@
 """The rule-based dialogue policy: a conversation over the session's tools (names, descriptions,
 JSON schemas). It picks the tool the caller means (:mod:`.intent`), fills its arguments from what
 was said across turns (:mod:`.slots`), asks for what is missing, asks which of two close tools the
-caller means, confirms anything that changes data, takes corrections ("no, I said one oh one five
-nine seven"), makes several calls when one turn asks several things, and speaks tool results as a
-person would (:mod:`.replies`). Pure logic: no I/O, one instance (with its memory) per session.
+caller means, has anything that changes data confirmed (:mod:`.confirmation`: by the tools' two
+phases when the session has ``confirm_action``, else by its own read-back), takes corrections
+("no, I said one oh one five nine seven"), makes several calls when one turn asks several things,
+and speaks tool results as a person would (:mod:`.replies`). Pure logic: no I/O, one instance
+(with its memory) per session.
 
 It is a rule-based matcher, not a language model; docs/emulator.md lists what it cannot do.
 """
@@ -16,9 +18,16 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from switchboard.emulator.calls import Call, Reply
+from switchboard.emulator.confirmation import (
+    Proposal,
+    ordinary_tools,
+    read_back,
+    spoken_results,
+    two_phase,
+)
 from switchboard.emulator.intent import ToolSpec, choose_tool, score_tools
 from switchboard.emulator.numbers import read_identifier
-from switchboard.emulator.replies import spoken_when, summarize_output
 from switchboard.emulator.slots import extract, is_confirmation, is_id, question
 from switchboard.emulator.text import humanize, is_affirmative, is_negative, normalize, tokens
 
@@ -28,30 +37,6 @@ _CORRECTION = re.compile(
     r"^\W*(?:no|nope|sorry|actually|oops|wait)\b|\bi (?:said|meant|mean)\b|\bnot that\b", re.I
 )
 _CLAUSE_SPLIT = re.compile(r"(?<=[.?!;])\s+|,?\s+\b(?:and also|and then|also|and|plus)\b\s+", re.I)
-
-
-@dataclass(frozen=True)
-class Call:
-    """One function call: the tool's name and its arguments."""
-
-    tool: str
-    arguments: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Reply:
-    """What the assistant does next: speak ``text``, or make the function ``calls`` (in order)."""
-
-    text: str | None = None
-    calls: tuple[Call, ...] = ()
-
-    @property
-    def tool(self) -> str | None:
-        return self.calls[0].tool if self.calls else None
-
-    @property
-    def arguments(self) -> dict[str, Any] | None:
-        return self.calls[0].arguments if self.calls else None
 
 
 def _call(spec: ToolSpec, arguments: dict[str, Any]) -> Reply:
@@ -77,6 +62,8 @@ class DialoguePolicy:
     clarifying: tuple[ToolSpec, ToolSpec, str] | None = None
     last_call: tuple[ToolSpec, dict[str, Any]] | None = None
     user_turns: list[str] = field(default_factory=list)
+    #: the session's tools have the two-phase protocol (set by each :meth:`respond`)
+    two_phase: bool = False
 
     # -- entry points -------------------------------------------------------------------------
 
@@ -88,24 +75,32 @@ class DialoguePolicy:
         tool_choice: Any = "auto",
         instructions: str = "",
         previous_call: tuple[str, dict[str, Any]] | None = None,
+        proposal: Proposal | None = None,
     ) -> Reply:
         """The reply to the user's latest words (or to no words: a greeting / the instructions).
 
         *previous_call* is the conversation's last function call (name, arguments), for a
-        session that did not make it itself (a conversation replayed into a new session)."""
+        session that did not make it itself (a conversation replayed into a new session);
+        *proposal* the pending action these words answer (:func:`.confirmation.open_proposal`)."""
         specs = [ToolSpec.from_tool(t) for t in tools]
         if self.last_call is None and previous_call is not None:
-            spec = next((s for s in specs if s.name == previous_call[0]), None)
+            spec = next((s for s in ordinary_tools(specs) if s.name == previous_call[0]), None)
             if spec is not None:
                 self.last_call = (spec, dict(previous_call[1]))
         if tool_choice == "none":
             specs = []
         elif isinstance(tool_choice, dict):
             specs = [s for s in specs if s.name == tool_choice.get("name")]
+        self.two_phase = two_phase(specs)
+        specs = ordinary_tools(specs)
         if user_text is None or not user_text.strip():
             return Reply(text=_instructed_text(instructions) or _greeting(specs))
         self.user_turns.append(user_text)
         forced = tool_choice == "required" or isinstance(tool_choice, dict)
+        if proposal is not None and self.two_phase:
+            reply = self._answer_proposal(proposal, user_text, specs)
+            if reply is not None:
+                return reply
         for step in (self._continue_clarifying, self._continue_pending, self._correction):
             reply = step(user_text, specs)
             if reply is not None:
@@ -127,14 +122,29 @@ class DialoguePolicy:
 
     def summarize(self, tool_name: str | None, arguments: str | None, output: str) -> Reply:
         """Speak a tool's output as a person would (after function_call_output + response.create)."""
-        return Reply(text=summarize_output(tool_name or "that request", output, today=self.today))
+        return self.summarize_all([(tool_name, output)])
 
     def summarize_all(self, results: list[tuple[str | None, str]]) -> Reply:
-        """Speak the outputs of several calls of one response, in order."""
-        texts = [summarize_output(n or "that request", o, today=self.today) for n, o in results]
-        return Reply(text=" ".join(texts))
+        """Speak the outputs of several calls of one response, in order (a read-back last)."""
+        return Reply(text=spoken_results(results, today=self.today))
 
     # -- conversation steps (each returns None when it does not apply) ------------------------
+
+    def _answer_proposal(
+        self, proposal: Proposal, user_text: str, specs: list[ToolSpec]
+    ) -> Reply | None:
+        """The customer's answer to a read-back: yes confirms the pending action, a corrected
+        number proposes again (superseding it), no cancels it; anything else is a new request."""
+        if is_affirmative(user_text) and not _CORRECTION.search(user_text):
+            return Reply(calls=(proposal.confirm(),))
+        spec = next((s for s in specs if s.name == proposal.tool), None)
+        corrected = dict(proposal.arguments)
+        if spec is not None and self._corrected(spec, corrected, user_text, specs):
+            return self._fill_and_call(spec, corrected, "")
+        if is_negative(user_text):
+            self.pending = None
+            return Reply(calls=(proposal.cancel(),))
+        return None
 
     def _continue_clarifying(self, user_text: str, specs: list[ToolSpec]) -> Reply | None:
         if self.clarifying is None:
@@ -163,8 +173,8 @@ class DialoguePolicy:
                 self.pending = None
                 self.last_call = (pending.tool, pending.arguments)
                 return _call(pending.tool, pending.arguments)
-            if self._corrected(pending.tool, pending.arguments, user_text):
-                return Reply(text=_confirmation(pending.tool, pending.arguments, self.today))
+            if self._corrected(pending.tool, pending.arguments, user_text, specs):
+                return Reply(text=read_back(pending.tool, pending.arguments, self.today))
             if is_negative(user_text):
                 self.pending = None
                 return Reply(
@@ -206,7 +216,7 @@ class DialoguePolicy:
             return None
         spec, arguments = self.last_call
         corrected = dict(arguments)
-        if not self._corrected(spec, corrected, user_text):
+        if not self._corrected(spec, corrected, user_text, specs):
             return None
         return self._fill_and_call(spec, corrected, "")
 
@@ -216,13 +226,18 @@ class DialoguePolicy:
             return None
         spec, arguments = self.last_call
         again = dict(arguments)
-        if not self._corrected(spec, again, user_text):
+        if not self._corrected(spec, again, user_text, []):
             return None
         return self._fill_and_call(spec, again, "")
 
-    def _corrected(self, spec: ToolSpec, arguments: dict[str, Any], user_text: str) -> bool:
+    def _corrected(
+        self, spec: ToolSpec, arguments: dict[str, Any], user_text: str, specs: list[ToolSpec]
+    ) -> bool:
         """Put a new value for an identifier argument of *spec* heard in *user_text* into
-        *arguments*; True if one changed."""
+        *arguments*; True if one changed. Words that ask for another of *specs* ("actually,
+        where is 100001?") correct nothing."""
+        if choose_tool(user_text, specs).tool not in (None, spec):
+            return False
         for name, schema in spec.properties.items():
             if not is_id(name, f"{humanize(name)} {schema.get('description', '')}".lower()):
                 continue
@@ -237,13 +252,18 @@ class DialoguePolicy:
 
     def _several(self, user_text: str, specs: list[ToolSpec]) -> Reply | None:
         """Several read-only requests in one turn ("where is 100001 and who delivers 100004"),
-        or one question about several identifiers: one call each, in the order asked."""
+        with two phases also one change among them ("... and cancel 100002": its read-back
+        is said last), or one question about several identifiers: one call each, in order."""
         clauses = _clauses(user_text)
         calls: list[Call] = []
         if len(clauses) >= 2:
+            changes = 0  # with two phases, one change may join (the worker keeps one pending)
             for clause in clauses:
                 choice = choose_tool(clause, specs)
-                if choice.tool is None or not choice.tool.reads_only:
+                if choice.tool is None:
+                    return None
+                changes += not choice.tool.reads_only
+                if changes > (1 if self.two_phase else 0):
                     return None
                 arguments = self._complete(choice.tool, clause)
                 if arguments is None:
@@ -309,9 +329,9 @@ class DialoguePolicy:
                     continue
                 self.pending = _Pending(tool=spec, arguments=args, asking=name)
                 return Reply(text=question(name, schema))
-        if not spec.reads_only:
+        if not spec.reads_only and not self.two_phase:  # two phases: the tool proposes
             self.pending = _Pending(tool=spec, arguments=args, asking=None)
-            return Reply(text=_confirmation(spec, args, self.today))
+            return Reply(text=read_back(spec, args, self.today))
         self.pending = None
         self.last_call = (spec, args)
         return _call(spec, args)
@@ -333,30 +353,6 @@ def _clauses(text: str) -> list[str]:
 def _identifier_pieces(normalized: str) -> list[str]:
     """ "100001 and 100004" → each identifier with the words around it."""
     return [p for p in re.split(r"\s*(?:,|\band\b|\bor\b|&)\s*", normalized) if p.strip()]
-
-
-def _confirmation(spec: ToolSpec, arguments: dict[str, Any], today: date) -> str:
-    """ "Just to confirm: cancel order 100002, because I ordered it twice? Please say yes or no." """
-    action = spec.spoken_name()
-    details = []
-    for name, value in arguments.items():
-        schema = spec.properties.get(name, {})
-        if value is None or value == schema.get("default"):
-            continue
-        label = humanize(name)
-        thing = label.rsplit(" ", 1)[0] if is_id(name, label) and " " in label else label
-        if is_id(name, label) and action.endswith(thing):
-            action = f"{action} {value}"  # "cancel order" + order id → "cancel order 100002"
-        elif is_id(name, label):
-            details.append(f"{thing} {value}")  # "process return" + order id → "order 100002"
-        elif label == "reason":
-            details.append(f"because {value}")
-        elif schema.get("format") in ("date", "date-time"):
-            details.append(f"{label} {spoken_when(value, today)}")
-        else:
-            details.append(f"{label} {value}")
-    said = ", ".join([action, *details])
-    return f"Just to confirm: {said}? Please say yes or no."
 
 
 def _greeting(specs: list[ToolSpec]) -> str:

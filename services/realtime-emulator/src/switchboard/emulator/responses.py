@@ -9,11 +9,12 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from switchboard.emulator import metrics
+from switchboard.emulator.calls import Reply
 from switchboard.emulator.config import ResponseConfig
+from switchboard.emulator.confirmation import PROTOCOL_TOOLS, open_proposal
 from switchboard.emulator.conversation import last_call, trailing_outputs
 from switchboard.emulator.errors import ProtocolError
 from switchboard.emulator.ids import new_id
-from switchboard.emulator.policy import Reply
 from switchboard.emulator.response import Response, response_object
 from switchboard.emulator.streaming import OutputStream
 
@@ -158,5 +159,6 @@ class Responses:
             tools=cfg.tools,
             tool_choice=cfg.tool_choice,
             instructions=cfg.instructions,
-            previous_call=last_call(items),
+            previous_call=last_call(items, skip=PROTOCOL_TOOLS),
+            proposal=open_proposal(items),
         )

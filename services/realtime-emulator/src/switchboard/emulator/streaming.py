@@ -14,8 +14,8 @@ import numpy as np
 
 from switchboard.emulator import metrics
 from switchboard.emulator.audio import encode
+from switchboard.emulator.calls import Call
 from switchboard.emulator.ids import new_id
-from switchboard.emulator.policy import Call
 from switchboard.emulator.response import Response, budget, tokens
 from switchboard.emulator.tts import OUTPUT_RATE, split_sentences
 
@@ -163,7 +163,7 @@ class OutputStream:
         spoken: list[str] = []
         session.conversation.audio_ms[item["id"]] = 0
         for sentence in split_sentences(text):
-            piece = sentence if not spoken else " " + sentence
+            piece = sentence if not (spoken or content.get("text")) else " " + sentence
             if not audio:
                 content["text"] += piece
                 response.output_text_tokens += tokens(piece)
