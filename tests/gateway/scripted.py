@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,13 +40,23 @@ def _id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:12]}"
 
 
+#: a response decided when it is asked for, from what the model was given so far
+Later = Callable[["ScriptedUpstream"], list[Call]]
+
+
 class ScriptedUpstream:
     """The model's script: ``responses`` is consumed one entry per client ``response.create``
-    (a list of calls; an empty list answers with nothing)."""
+    (a list of calls, or a function of the upstream that returns them when the response is
+    asked for; an empty list answers with nothing). ``after_outputs`` is consumed the same way
+    by the gateway's own ``response.create`` after tool outputs (a model that goes on calling
+    tools without the customer saying anything)."""
 
     def __init__(self) -> None:
-        self.responses: list[list[Call]] = []
+        self.responses: list[list[Call] | Later] = []
+        self.after_outputs: list[list[Call] | Later] = []
         self.user_items: list[str] = []  # ids of the user items, in order
+        #: the tool outputs the gateway handed the model, by call id (parsed JSON)
+        self.outputs: dict[str, dict[str, Any]] = {}
         self.url = ""
 
     async def handle(self, ws: ServerConnection) -> None:
@@ -65,6 +75,8 @@ class ScriptedUpstream:
                 item["status"] = "completed"
                 if item.get("role") == "user":
                     self.user_items.append(item["id"])
+                if item.get("type") == "function_call_output":
+                    self.outputs[item["call_id"]] = json.loads(item.get("output") or "{}")
                 for done in ("conversation.item.added", "conversation.item.done"):
                     await send({"type": done, "previous_item_id": None, "item": item})
             elif kind == "input_audio_buffer.commit":
@@ -89,8 +101,9 @@ class ScriptedUpstream:
                 )
             elif kind == "response.create":
                 gateway_own = str(event.get("event_id") or "").startswith("sbgw_")
-                calls = [] if gateway_own or not self.responses else self.responses.pop(0)
-                await self._respond(send, calls)
+                queue = self.after_outputs if gateway_own else self.responses
+                entry = queue.pop(0) if queue else []
+                await self._respond(send, entry(self) if callable(entry) else entry)
 
     async def _respond(self, send: Any, calls: list[Call]) -> None:
         response_id = _id("resp")

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from switchboard.contracts.tools import ToolCallResult
+from switchboard.contracts.tools import PendingAction, ToolCallResult
 from switchboard.db.shop import OrderStatus
 from switchboard.emulator.policy import DialoguePolicy
 from switchboard.worker.registry import Registry, Tool, ToolArguments
@@ -70,10 +70,12 @@ def test_worker_tools_selects_a_subset_and_refuses_unknown_names() -> None:
 
 
 async def test_the_emulator_policy_fills_arguments_the_worker_accepts(
-    call: Call, shop: ShopFactory
+    call: Call, commit: Call, shop: ShopFactory
 ) -> None:
     """For typical caller requests the emulator's policy picks the intended tool from the
-    catalog, and the worker runs the arguments it filled."""
+    catalog, and the worker runs the arguments it filled. The catalog has confirm_action, so
+    the policy calls a data-changing tool at once (the worker's proposal is its read-back) and
+    those arguments also pass the commit step once the customer says yes."""
     cid = await shop.customer()
     delivered = await shop.order(cid, OrderStatus.DELIVERED, placed_days_ago=4)
     placed = await shop.order(cid, OrderStatus.PLACED)
@@ -95,14 +97,17 @@ async def test_the_emulator_policy_fills_arguments_the_worker_accepts(
         (cid, "Can someone call me back tomorrow at 3 pm", "schedule_callback"),
         (cid, "I want to talk to a human, my package arrived damaged", "escalate_to_human"),
     ]
-    mutating = {tool.name for tool in ALL_TOOLS if tool.mutating}
+    confirming = {tool.name for tool in ALL_TOOLS if tool.confirmation}
+    assert "escalate_to_human" not in confirming
     for customer, words, expected in cases:
         policy = DialoguePolicy(today=SEED_AS_OF)
         reply = policy.respond(user_text=words, tools=REALTIME_TOOLS)
-        if expected in mutating:
-            # a change is read back first and made only after the caller's yes
-            assert reply.tool is None and reply.text and "yes or no" in reply.text, (words, reply)
-            reply = policy.respond(user_text="yes", tools=REALTIME_TOOLS)
         assert reply.tool == expected, (words, reply)
         result = await call(reply.tool, reply.arguments or {}, customer_id=customer)
         assert result.ok, (words, reply.arguments, result.error)
+        if expected in confirming:
+            assert PendingAction.from_output(result.output) is not None, (words, result.output)
+            done = await commit(reply.tool, reply.arguments or {}, customer_id=customer)
+            assert done.ok, (words, reply.arguments, done.error)
+        else:
+            assert PendingAction.from_output(result.output) is None, (words, result.output)
