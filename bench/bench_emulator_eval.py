@@ -42,7 +42,7 @@ from switchboard.contracts.client_events import (
     session_update,
     user_text,
 )
-from switchboard.contracts.tools import ToolCallRequest
+from switchboard.contracts.tools import PendingAction, ToolCallRequest
 from switchboard.emulator.audio import resample, ulaw_decode, ulaw_encode
 from switchboard.emulator.numbers import read_identifier
 from switchboard.emulator.settings import EmulatorSettings
@@ -111,9 +111,12 @@ def _args_match(expected: dict[str, Any], actual: dict[str, Any]) -> bool:
 
 
 def _fact(tool: str, output: dict[str, Any]) -> str | None:
-    """The fact from the tool's output (what Postgres holds) a right answer must state."""
+    """The fact from the tool's output (what Postgres holds) a right answer must state (for a
+    confirmed change, from the original tool's result inside ``confirm_action``'s output)."""
     if "error" in output:
         return None
+    if output.get("status") == "confirmed" and isinstance(output.get("result"), dict):
+        output = output["result"]
     if tool == "check_order_status":
         return str(output["status"]).replace("_", " ")
     if tool == "track_shipment":
@@ -194,6 +197,9 @@ async def _ask(
     outcome = Outcome(question)
     url = f"ws://127.0.0.1:{port}/openai/v1/realtime?model=eval"
     answers = list(question.answers)
+    #: the latest user item, as the gateway would put it in each tool call's envelope (a
+    #: data-changing tool proposes; its confirmation must come after a later user turn)
+    latest_user: list[str | None] = [None]
     async with websockets.connect(url, additional_headers={"api-key": KEY}, max_size=None) as ws:
         transcription = {"input": {"transcription": {"model": "whisper-1"}}}
         await ws.send(json.dumps(session_update(tools=TOOLS, audio=transcription)))
@@ -219,6 +225,8 @@ async def _ask(
                     origin = time.perf_counter()
                 elif kind == "conversation.item.input_audio_transcription.completed":
                     outcome.heard.append(event["transcript"])
+                elif kind == "conversation.item.added" and event["item"].get("role") == "user":
+                    latest_user[0] = event["item"]["id"]
                 elif kind == "response.output_audio.delta" and first_turn and origin is not None:
                     outcome.first_audio_s = time.perf_counter() - origin
                     first_turn = False
@@ -229,7 +237,9 @@ async def _ask(
                         for call in calls:
                             arguments = json.loads(call["arguments"] or "{}")
                             outcome.calls.append((call["name"], arguments))
-                            result = await execute(question.customer_id, call["name"], arguments)
+                            result = await execute(
+                                question.customer_id, call["name"], arguments, latest_user[0]
+                            )
                             outcome.outputs.append(json.loads(result))
                             output_event = function_call_output(call["call_id"], result)
                             await ws.send(json.dumps(output_event))
@@ -242,7 +252,10 @@ async def _ask(
                         for c in o.get("content") or []
                     )
                     outcome.said.append(said)
-                    if outcome.outputs or not answers:
+                    waiting = bool(outcome.outputs) and (
+                        PendingAction.from_output(outcome.outputs[-1]) is not None
+                    )
+                    if (outcome.outputs and not waiting) or not answers:
                         break
                     await speak(answers.pop(0))
     return outcome
@@ -281,15 +294,20 @@ def _executor(ctx: BenchContext, database_url: str, today: date) -> WorkerServic
 async def _ask_all(
     port: int, questions: list[Question], voices: Voices | None, worker: WorkerService
 ) -> list[Outcome]:
-    async def execute(customer: str, tool: str, arguments: dict[str, Any]) -> str:
+    session_id = f"bench-eval-{uuid.uuid4().hex[:8]}"
+
+    async def execute(
+        customer: str, tool: str, arguments: dict[str, Any], user_item_id: str | None
+    ) -> str:
         result = await worker.executor.execute(
             ToolCallRequest(
                 call_id=f"eval_{uuid.uuid4().hex}",
-                session_id="bench-eval",
+                session_id=session_id,
                 customer_id=customer,
                 tool=tool,
                 arguments=arguments,
                 deadline=datetime.now(UTC) + timedelta(seconds=30),
+                user_item_id=user_item_id,
             )
         )
         return result.model_text()
