@@ -150,11 +150,10 @@ async def test_acs_escalation_transfers_the_call_to_a_human(phone: PhoneProduct,
             phone,
             caller.number,
             [
+                # escalation changes no customer data: it needs no yes (unlike a cancellation)
                 PhoneTurn(
                     "ask", audio=say("I want to talk to a human agent about my broken blender.")
                 ),
-                # the bot reads the hand-over back and waits for a yes before it escalates
-                PhoneTurn("confirm", audio=say("Yes, please.")),
             ],
             gather_digits=[f"{caller.postal_code}#"],
             quiet_s=3.0,
