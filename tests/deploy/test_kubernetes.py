@@ -148,6 +148,8 @@ def test_references_resolve(overlay: str, rendered: dict[str, list[dict[str, Any
         deployment = find(docs, "Deployment", target["name"])
         assert "replicas" not in deployment["spec"], "the autoscaler owns the replica count"
         for trigger in scaler["spec"].get("triggers", []):
+            if "authenticationRef" not in trigger:  # cpu, and Prometheus inside the cluster
+                continue
             assert ("TriggerAuthentication", trigger["authenticationRef"]["name"]) in names
 
     services = [d for d in docs if d["kind"] == "Service"]
@@ -388,8 +390,8 @@ def test_keda_triggers_watch_the_real_queues(
 def test_one_autoscaler_per_deployment(
     overlay: str, rendered: dict[str, list[dict[str, Any]]]
 ) -> None:
-    """The gateway and the phone bridge have an HPA, workers and store a KEDA ScaledObject, and
-    none has two."""
+    """The phone bridge has an HPA; the gateway, workers and store a KEDA ScaledObject; none
+    has two."""
     docs = rendered[overlay]
     targets = [
         d["spec"]["scaleTargetRef"]["name"]
@@ -402,9 +404,38 @@ def test_one_autoscaler_per_deployment(
         "switchboard-store",
         "switchboard-worker",
     ]
-    for name in ("switchboard-gateway", "switchboard-phone"):
-        hpa = find(docs, "HorizontalPodAutoscaler", name)
-        assert hpa["spec"]["scaleTargetRef"]["kind"] == "Deployment"
+    hpa = find(docs, "HorizontalPodAutoscaler", "switchboard-phone")
+    assert hpa["spec"]["scaleTargetRef"]["kind"] == "Deployment"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_gateways_scale_on_active_sessions(
+    overlay: str, rendered: dict[str, list[dict[str, Any]]]
+) -> None:
+    """The gateway's scaler sums the live-conversation gauge the gateways export, over this
+    overlay's namespace and the gateway Service's scrape job, with CPU as a second trigger; the
+    metric in the query is the one the gateway really exports."""
+    from prometheus_client import CollectorRegistry
+
+    from switchboard.gateway.metrics import GatewayMetrics
+
+    docs = rendered[overlay]
+    [namespace] = [d["metadata"]["name"] for d in docs if d["kind"] == "Namespace"]
+    spec = find(docs, "ScaledObject", "switchboard-gateway")["spec"]
+    assert spec["minReplicaCount"] >= 1
+    assert spec["scaleTargetRef"]["name"] == "switchboard-gateway"
+    sessions, cpu = spec["triggers"]
+    assert (sessions["type"], sessions["metricType"]) == ("prometheus", "AverageValue")
+    assert (cpu["type"], cpu["metricType"]) == ("cpu", "Utilization")
+    query = sessions["metadata"]["query"]
+    metric = re.match(r"sum\((\w+)\{", query)
+    assert metric is not None
+    exported = {m.name for m in GatewayMetrics(CollectorRegistry()).registry.collect()}
+    assert metric.group(1) in exported, exported
+    assert f'namespace="{namespace}"' in query
+    service = find(docs, "Service", "switchboard-gateway")
+    assert f'job="{service["metadata"]["name"]}"' in query
+    assert int(sessions["metadata"]["threshold"]) > 0
 
 
 # -- network policy ----------------------------------------------------------------------------
