@@ -352,7 +352,9 @@ class PhoneCall:
                 if not self._carrier_gone:
                     with contextlib.suppress(StreamClosed):
                         await self.stream.send_mark(f"{ANSWER_END_MARK}-{self._answers}")
-            if self._escalated.is_set():
+            # the answer to an escalation is a spoken response: the response that only called
+            # escalate_to_human (hidden from clients) may end after the tool's completion
+            if self._escalated.is_set() and self._response_audio:
                 self._answered_after_escalation = True
                 self._answered.set()
                 self._check_drained()
