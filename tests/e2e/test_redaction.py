@@ -77,8 +77,10 @@ async def test_a_call_with_a_card_number_and_an_email_leaves_neither_in_logs_or_
     assert session_id is not None
     stored = await product.stored_session(
         session_id,
-        until=lambda d: d["session"]["ended_at"] is not None
-        and len([e for e in d["timeline"] if e["kind"] == "tool"]) == 2,
+        until=lambda d: (
+            d["session"]["ended_at"] is not None
+            and len([e for e in d["timeline"] if e["kind"] == "tool"]) == 2
+        ),
     )
     document = json.dumps(stored)
     assert mine not in document and new not in document and not _has_card(document)

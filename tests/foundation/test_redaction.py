@@ -99,3 +99,19 @@ def test_payload_redaction_leaves_the_original_alone() -> None:
     assert EVERY_KIND.payload(done).output == {"a": "[card]"}  # type: ignore[union-attr]
     plain = UserTranscript(item_id="item_1", text="where is order 100001?")
     assert EVERY_KIND.payload(plain) is plain
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet="0123456789 .()+-@abcxyz[]", max_size=60))
+def test_redacting_twice_changes_nothing(text: str) -> None:
+    """What the gateway redacted, the store's second line leaves as it is (the same object)."""
+    once = EVERY_KIND.text(text)
+    assert EVERY_KIND.text(once) is once
+
+
+def test_a_redacted_event_passes_the_second_line_uncopied() -> None:
+    """An event redacted at the edge is returned as is by the second redaction."""
+    said = UserTranscript(item_id="item_1", text="jo@example.com, card 4111 1111 1111 1111")
+    once = EVERY_KIND.payload(said)
+    assert once is not said and once.text == "[email], card [card]"  # type: ignore[union-attr]
+    assert EVERY_KIND.payload(once) is once
