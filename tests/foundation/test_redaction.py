@@ -3,12 +3,24 @@ card numbers, used by the gateway before it publishes and by the store before it
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from switchboard.contracts.events import ToolCalled, ToolCompleted, UserTranscript
-from switchboard.redaction import _CARD, _PHONE, EVERY_KIND, KINDS, Redactor, luhn_valid
+from switchboard.redaction import (
+    _CARD,
+    _PHONE,
+    EVERY_KIND,
+    KINDS,
+    RedactingLogFilter,
+    Redactor,
+    luhn_valid,
+)
+
+CARD_DIGITS = "4111111111111111"
 
 ALL = Redactor(["email", "phone", "card"])
 
@@ -115,3 +127,41 @@ def test_a_redacted_event_passes_the_second_line_uncopied() -> None:
     once = EVERY_KIND.payload(said)
     assert once is not said and once.text == "[email], card [card]"  # type: ignore[union-attr]
     assert EVERY_KIND.payload(once) is once
+
+
+def test_the_log_filter_redacts_messages_extras_and_tracebacks() -> None:
+    """A record that quotes an e-mail or card number (message, extras, exception) is written
+    without it, as JSON and as text; a clean record is left as it is."""
+    import io
+    import logging
+
+    from switchboard.observability import JsonFormatter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter("test"))
+    handler.addFilter(RedactingLogFilter())
+    text = io.StringIO()
+    plain = logging.StreamHandler(text)
+    plain.addFilter(RedactingLogFilter())
+    logger = logging.getLogger("tests.redaction.filter")
+    logger.addHandler(handler)
+    logger.addHandler(plain)
+    logger.propagate = False
+    try:
+        logger.warning("mail %s", "jo@example.com", extra={"args_seen": {"card": CARD_DIGITS}})
+        try:
+            raise ValueError(f"bad value {CARD_DIGITS}")
+        except ValueError:
+            logger.exception("failed for jo@example.com")
+        logger.warning("session ended", extra={"reason": "client_closed"})
+    finally:
+        logger.removeHandler(handler)
+        logger.removeHandler(plain)
+    written = stream.getvalue() + text.getvalue()
+    assert "jo@example.com" not in written and CARD_DIGITS not in written, written
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert lines[0]["msg"] == "mail [email]" and lines[0]["args_seen"] == {"card": "[card]"}
+    assert "ValueError: bad value [card]" in lines[1]["exc"]
+    assert "ValueError: bad value [card]" in text.getvalue()  # the text formatter's traceback
+    assert lines[2]["msg"] == "session ended" and lines[2]["reason"] == "client_closed"

@@ -11,6 +11,7 @@ results, keys included. NUL characters are always removed: Postgres cannot store
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -26,7 +27,7 @@ from switchboard.contracts.events import (
     UserTranscript,
 )
 
-__all__ = ["EVERY_KIND", "KINDS", "Redactor", "luhn_valid"]
+__all__ = ["EVERY_KIND", "KINDS", "RedactingLogFilter", "Redactor", "luhn_valid"]
 
 #: The kinds of personal data the redactor knows, and their replacement text.
 KINDS: dict[str, str] = {"email": "[email]", "phone": "[phone]", "card": "[card]"}
@@ -190,3 +191,45 @@ class Redactor:
 
 #: every kind of :data:`KINDS`: what the gateway redacts before it publishes an event
 EVERY_KIND = Redactor(KINDS)
+
+
+#: attributes every log record has (never redacted: they are the record's own fields)
+_RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+
+
+class RedactingLogFilter(logging.Filter):
+    """A handler filter that redacts personal data from every record it passes: the message,
+    string and JSON-like extras, and an exception's traceback (which may quote a value).
+
+    A second line for logs, as the store is for events: log calls should carry no conversation
+    data in the first place. Records are changed only when something is redacted. A redacted
+    traceback replaces ``exc_info`` by its text, in ``exc_text`` (what ``logging.Formatter``
+    prints) and the ``exc`` field (what :class:`switchboard.observability.JsonFormatter` writes).
+    """
+
+    def __init__(self, redactor: Redactor = EVERY_KIND) -> None:
+        super().__init__()
+        self._redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        redact = self._redactor
+        message = record.getMessage()
+        clean = redact.text(message)
+        if clean is not message:
+            record.msg, record.args = clean, None
+        fields = record.__dict__
+        for key, value in list(fields.items()):
+            if key in _RECORD_FIELDS or key.startswith("_"):
+                continue
+            if isinstance(value, str | dict | list):
+                redacted = redact.value(value)
+                if redacted is not value:
+                    fields[key] = redacted
+        if record.exc_info and record.exc_info[1] is not None:
+            trace = logging.Formatter().formatException(record.exc_info)
+            clean_trace = redact.text(trace)
+            if clean_trace is not trace:
+                record.exc_info = None
+                record.exc_text = clean_trace
+                fields["exc"] = clean_trace
+        return True
