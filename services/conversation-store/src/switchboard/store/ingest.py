@@ -356,7 +356,12 @@ class Ingest:
             if not is_data_error(exc):
                 raise
             self._metrics.write_failures.labels("data").inc()
-            log.warning("batch refused; writing events one by one", extra={"error": repr(exc)})
+            # not the message: Postgres may quote the value it refused (a transcript); the
+            # dead-letter reason of the refused event has it
+            log.warning(
+                "batch refused; writing events one by one",
+                extra={"error": type(exc).__name__, "sqlstate": getattr(exc, "sqlstate", None)},
+            )
         stored: list[ConversationEvent] = []
         for message, event in events:
             try:

@@ -1,7 +1,8 @@
 """The gateway's broker side: one robust RabbitMQ connection (opened in the background, so the
 gateway starts and serves while the broker is down), tool calls through the shared
 :class:`~switchboard.toolclient.ToolClient` that fail fast while the broker is away, and the
-conversation-event publisher (bounded buffer, publisher confirms, flushed after a reconnect)."""
+conversation-event publisher (personal data redacted, bounded buffer, publisher confirms, flushed
+after a reconnect)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,9 @@ from switchboard.contracts.tools import (
     TraceContext,
     Verification,
 )
+from switchboard.gateway.errors import loggable_error
 from switchboard.gateway.metrics import GatewayMetrics
+from switchboard.redaction import EVERY_KIND
 from switchboard.runtime.backoff import connect_broker
 from switchboard.toolclient import ToolClient
 
@@ -118,7 +121,9 @@ class Broker:
         except TimeoutError:
             return _failed(call_id, ToolErrorCode.TIMEOUT, "The tool did not answer in time.")
         except Exception as exc:
-            log.warning("tool call failed", extra={"call_id": call_id, "error": repr(exc)})
+            log.warning(
+                "tool call failed", extra={"call_id": call_id, "error": loggable_error(exc)}
+            )
             return _failed(
                 call_id, ToolErrorCode.UNAVAILABLE, "The tool service is unreachable right now."
             )
@@ -148,6 +153,12 @@ EVENT_BATCH = 64
 
 class EventPublisher:
     """Publishes conversation events in the background; ``publish()`` never blocks or raises.
+
+    Every event is redacted as it is handed over (e-mail addresses, phone numbers and card
+    numbers in transcripts, heard text, tool arguments and results, error messages and the end
+    detail: :data:`switchboard.redaction.EVERY_KIND`), so nothing personal leaves the gateway;
+    the caller's objects are never changed (the tool call keeps its real arguments). Events
+    without personal data are passed on as they are (no copy). Audio never comes here.
 
     Events wait in a bounded buffer (the oldest is dropped, and counted, when it is full); a
     background task publishes them in batches with publisher confirms, keeping every event the
@@ -182,6 +193,7 @@ class EventPublisher:
         return len(self._buffer)
 
     def publish(self, event: ConversationEvent) -> None:
+        event = EVERY_KIND.event(event)
         if len(self._buffer) >= self._capacity:
             self._buffer.popleft()
             self._metrics.events_dropped.inc()
@@ -226,7 +238,7 @@ class EventPublisher:
             except Exception as exc:
                 log.warning(
                     "event publishing failed; will retry",
-                    extra={"error": repr(exc), "buffered": len(self._buffer)},
+                    extra={"error": loggable_error(exc), "buffered": len(self._buffer)},
                 )
                 await asyncio.sleep(self._retry_s)
 

@@ -7,7 +7,11 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-__all__ = ["CloseCode", "SessionEnd", "error_event"]
+from pydantic import ValidationError
+
+from switchboard.redaction import EVERY_KIND
+
+__all__ = ["CloseCode", "SessionEnd", "error_event", "loggable_error"]
 
 
 class CloseCode(enum.IntEnum):
@@ -63,3 +67,13 @@ def error_event(
     if client_event_id is not None:
         error["event_id"] = client_event_id
     return {"type": "error", "event_id": event_id, "error": error}
+
+
+def loggable_error(exc: BaseException) -> str:
+    """*exc* as a log field that carries no conversation data: a validation error names only
+    its class and where it failed (pydantic quotes the input: a tool's output, say), anything
+    else is its ``repr``, redacted and cut to 300 characters."""
+    if isinstance(exc, ValidationError):
+        where = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors()[:3])
+        return f"{type(exc).__name__}: {exc.error_count()} error(s) at {where or 'top level'}"
+    return EVERY_KIND.text(repr(exc))[:300]

@@ -308,10 +308,13 @@ class RelayCore:
         )
         if not str(error.get("event_id") or "").startswith(GW_EVENT_PREFIX):
             return True
+        # the message may quote what the gateway sent (a replayed transcript, a tool's output):
+        # only the code and the parameter at INFO and above (the audit event has the message,
+        # redacted)
         log.warning(
-            "upstream refused a gateway event",
-            extra={"code": code, "error_message": error.get("message")},
+            "upstream refused a gateway event", extra={"code": code, "param": error.get("param")}
         )
+        log.debug("upstream refusal message", extra={"error_message": error.get("message")})
         if code == "conversation_already_has_active_response" and self.response_requested:
             self.response_requested = False
             self._actions.append(CreateResponse())

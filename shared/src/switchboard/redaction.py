@@ -1,0 +1,235 @@
+"""Redaction of personal data from conversation events: one implementation for every service.
+
+The gateway redacts every event before it publishes it (the edge: nothing personal crosses the
+broker) and the store again before it writes (the second line, ``STORE_REDACT``). Pure
+functions, no I/O, no dependency beyond the contracts. The kinds are e-mail addresses, phone
+numbers and payment card numbers (only digit runs that pass the Luhn check, so order and
+tracking numbers stay readable). Free text is redacted (transcripts, what was heard, error
+messages, the end detail) and so is every string or long number inside tool arguments and
+results, keys included. NUL characters are always removed: Postgres cannot store them.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from switchboard.contracts.events import (
+    AssistantTranscript,
+    ConversationEvent,
+    ErrorOccurred,
+    EventPayload,
+    SessionEnded,
+    ToolCalled,
+    ToolCompleted,
+    UserTranscript,
+)
+
+__all__ = ["EVERY_KIND", "KINDS", "RedactingLogFilter", "Redactor", "luhn_valid"]
+
+#: The kinds of personal data the redactor knows, and their replacement text.
+KINDS: dict[str, str] = {"email": "[email]", "phone": "[phone]", "card": "[card]"}
+
+# what every card or phone number that is replaced contains: 8 or more digits joined only by the
+# characters those patterns allow between digits; a text without it is left to the two patterns
+# no more (most texts with an order number or a date)
+_EIGHT_DIGITS = re.compile(r"(?:\d[ .()+-]*){8}")
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+# 13-19 digits, optionally grouped by single spaces or dashes, not inside a longer digit run
+_CARD = re.compile(r"(?<![\d\w])\d(?:[ -]?\d){12,18}(?![\d\w])")
+# a solid run of 10-15 digits (optionally after +), or 3-5 groups of 2-4 digits with separators
+_PHONE = re.compile(
+    r"(?<![\w+])(?:"
+    r"\+?\d{10,15}"
+    r"|(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)|\d{2,4})(?:[ .-]\d{2,4}){2,4}"
+    r")(?![\w])"
+)
+
+
+def luhn_valid(digits: str) -> bool:
+    """The Luhn checksum of a string of digits (what every payment card number satisfies)."""
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        d = ord(char) - 48
+        if index % 2:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def _digits(text: str) -> str:
+    return "".join(c for c in text if c.isdigit())
+
+
+class Redactor:
+    """Redacts the configured kinds (a subset of :data:`KINDS`) from text and events.
+
+    Each method returns its argument itself (the same object) when there is nothing to redact,
+    so an event without personal data is stored without copies or deep comparisons.
+    """
+
+    def __init__(self, kinds: Iterable[str]) -> None:
+        chosen = frozenset(k.strip().lower() for k in kinds if k.strip())
+        unknown = chosen - KINDS.keys()
+        if unknown:
+            raise ValueError(f"unknown redaction kinds {sorted(unknown)}; known: {sorted(KINDS)}")
+        self.kinds = chosen
+        self._email = "email" in chosen
+        self._card = "card" in chosen
+        self._phone = "phone" in chosen
+        self._digits = self._card or self._phone
+
+    def text(self, text: str) -> str:
+        """*text* with NULs removed and every configured kind replaced by its marker."""
+        original = text
+        if "\x00" in text:
+            text = text.replace("\x00", "")
+        if self._email and "@" in text:
+            text = _EMAIL.sub(KINDS["email"], text)
+        if self._digits and _EIGHT_DIGITS.search(text):
+            if self._card:
+                text = _CARD.sub(self._card_marker, text)
+            if self._phone:
+                text = _PHONE.sub(self._phone_marker, text)
+        return original if text == original else text
+
+    @staticmethod
+    def _card_marker(match: re.Match[str]) -> str:
+        digits = _digits(match.group(0))
+        return KINDS["card"] if 13 <= len(digits) <= 19 and luhn_valid(digits) else match.group(0)
+
+    @staticmethod
+    def _phone_marker(match: re.Match[str]) -> str:
+        raw = match.group(0)
+        digits = _digits(raw)
+        least = 8 if raw.startswith("+") else 10
+        return KINDS["phone"] if least <= len(digits) <= 15 else raw
+
+    def value(self, value: Any) -> Any:
+        """A JSON value with every string (and long integer) redacted, recursively."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, bool) or value is None or isinstance(value, float):
+            return value
+        if isinstance(value, int):
+            if abs(value) < 10**7:  # too short to be a phone or card number
+                return value
+            text = str(value)
+            redacted = self.text(text)
+            return value if redacted is text else redacted
+        if isinstance(value, dict):
+            out = {}
+            changed = False
+            for k, v in value.items():
+                key = self.text(k) if isinstance(k, str) else self.text(str(k))
+                item = self.value(v)
+                changed = changed or key is not k or item is not v
+                out[key] = item
+            return out if changed else value
+        if isinstance(value, list):
+            items = [self.value(v) for v in value]
+            return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
+        if isinstance(value, tuple):
+            return [self.value(v) for v in value]
+        return value
+
+    def _opt(self, text: str | None) -> str | None:
+        return None if text is None else self.text(text)
+
+    def event(self, event: ConversationEvent) -> ConversationEvent:
+        """*event* with its free-text fields, tool arguments and results redacted (the event
+        itself when there is nothing to redact)."""
+        payload = self.payload(event.payload)
+        if payload is event.payload:
+            return event
+        return event.model_copy(update={"payload": payload})
+
+    def payload(self, p: EventPayload) -> EventPayload:
+        """*p* with its free-text fields, tool arguments and results redacted (*p* itself when
+        there is nothing to redact; the original is never changed)."""
+        # ``type(p) is``, not isinstance: pydantic models have an ABC metaclass, and this runs
+        # for every event
+        update: dict[str, Any]
+        if type(p) is UserTranscript:
+            text = self.text(p.text)
+            if text is p.text:
+                return p
+            update = {"text": text}
+        elif type(p) is AssistantTranscript:
+            text, heard = self.text(p.text), self._opt(p.heard_text)
+            if text is p.text and heard is p.heard_text:
+                return p
+            update = {"text": text, "heard_text": heard}
+        elif type(p) is ToolCalled:
+            arguments = self.value(p.arguments)
+            if arguments is p.arguments:
+                return p
+            update = {"arguments": arguments}
+        elif type(p) is ToolCompleted:
+            output, error = self.value(p.output), self._opt(p.error_message)
+            if output is p.output and error is p.error_message:
+                return p
+            update = {"output": output, "error_message": error}
+        elif type(p) is ErrorOccurred:
+            message = self.text(p.message)
+            if message is p.message:
+                return p
+            update = {"message": message}
+        elif type(p) is SessionEnded:
+            detail = self._opt(p.detail)
+            if detail is p.detail:
+                return p
+            update = {"detail": detail}
+        else:
+            return p
+        return p.model_copy(update=update)
+
+
+#: every kind of :data:`KINDS`: what the gateway redacts before it publishes an event
+EVERY_KIND = Redactor(KINDS)
+
+
+#: attributes every log record has (never redacted: they are the record's own fields)
+_RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+
+
+class RedactingLogFilter(logging.Filter):
+    """A handler filter that redacts personal data from every record it passes: the message,
+    string and JSON-like extras, and an exception's traceback (which may quote a value).
+
+    A second line for logs, as the store is for events: log calls should carry no conversation
+    data in the first place. Records are changed only when something is redacted. A redacted
+    traceback replaces ``exc_info`` by its text, in ``exc_text`` (what ``logging.Formatter``
+    prints) and the ``exc`` field (what :class:`switchboard.observability.JsonFormatter` writes).
+    """
+
+    def __init__(self, redactor: Redactor = EVERY_KIND) -> None:
+        super().__init__()
+        self._redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        redact = self._redactor
+        message = record.getMessage()
+        clean = redact.text(message)
+        if clean is not message:
+            record.msg, record.args = clean, None
+        fields = record.__dict__
+        for key, value in list(fields.items()):
+            if key in _RECORD_FIELDS or key.startswith("_"):
+                continue
+            if isinstance(value, str | dict | list):
+                redacted = redact.value(value)
+                if redacted is not value:
+                    fields[key] = redacted
+        if record.exc_info and record.exc_info[1] is not None:
+            trace = logging.Formatter().formatException(record.exc_info)
+            clean_trace = redact.text(trace)
+            if clean_trace is not trace:
+                record.exc_info = None
+                record.exc_text = clean_trace
+                fields["exc"] = clean_trace
+        return True
