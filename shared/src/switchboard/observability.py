@@ -82,8 +82,15 @@ class _ConsoleFormatter(logging.Formatter):
 
 
 def configure_logging(service: str, *, level: str = "INFO", fmt: str = "json") -> None:
-    """Route all logging to stderr, as JSON lines (``json``) or readable text (``console``)."""
+    """Route all logging to stderr, as JSON lines (``json``) or readable text (``console``).
+
+    Every record passes :class:`switchboard.redaction.RedactingLogFilter` on its way out: log
+    calls carry no conversation data, and an exception or a library's record that quotes an
+    e-mail address, a phone or a card number is redacted (docs/gateway.md, "Personal data")."""
+    from switchboard.redaction import RedactingLogFilter
+
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactingLogFilter())
     if fmt == "console":
         handler.setFormatter(_ConsoleFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     else:

@@ -30,6 +30,8 @@ def create_engine(
         max_overflow=pool_size,
         pool_pre_ping=pre_ping,
         pool_timeout=timeout_s,
+        # errors never quote statement parameters (tool arguments, personal data) into logs
+        hide_parameters=True,
         connect_args={
             "timeout": timeout_s,
             "command_timeout": max(timeout_s * 2, 5.0),

@@ -3,12 +3,9 @@ docs/configuration.md and docs/phone.md)."""
 
 from __future__ import annotations
 
-import logging
-
 from switchboard.observability import configure_logging
 from switchboard.phone.app import create_app
 from switchboard.phone.settings import PhoneSettings
-from switchboard.redaction import RedactingLogFilter
 from switchboard.runtime.server import serve
 
 __all__ = ["main"]
@@ -17,10 +14,6 @@ __all__ = ["main"]
 def main() -> None:
     settings = PhoneSettings()
     configure_logging("phone", level=settings.log_level, fmt=settings.log_format)
-    # log lines carry no caller number or conversation text; this catches what a library or a
-    # traceback might quote (docs/gateway.md, "Personal data")
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(RedactingLogFilter())
     app = create_app(settings)
 
     async def drain() -> None:

@@ -14,7 +14,6 @@ import logging
 from switchboard.gateway.app import Gateway, create_app
 from switchboard.gateway.settings import GatewaySettings
 from switchboard.observability import configure_logging
-from switchboard.redaction import RedactingLogFilter
 from switchboard.runtime.server import serve
 
 __all__ = ["main"]
@@ -25,10 +24,6 @@ log = logging.getLogger("switchboard.gateway")
 def main() -> None:
     settings = GatewaySettings()
     configure_logging("gateway", level=settings.log_level, fmt=settings.log_format)
-    # a second line: log calls carry no conversation data, and an exception or a library's
-    # record that quotes an e-mail, phone or card number is redacted on its way out
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(RedactingLogFilter())
     gateway = Gateway(settings)  # opened and closed by the app's lifespan
     log.info(
         "gateway starting",
