@@ -31,7 +31,6 @@ async def _serve(mode: str, n: int) -> None:
     conn: asyncpg.Connection | None = None
     call: Callable[[int], Awaitable[object]]
     if mode == "executor":
-        await service.reads.open()
 
         async def call(i: int) -> object:
             result = await service.executor.execute(_request(i))

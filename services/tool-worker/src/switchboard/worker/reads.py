@@ -15,6 +15,7 @@ two compare and serialise alike.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import json
 import logging
@@ -174,9 +175,11 @@ def _lost(conn: asyncpg.pool.PoolConnectionProxy[Any]) -> bool:
 
 
 class ReadPool:
-    """The asyncpg connections of the read-only tools, opened and closed by the worker's
-    lifespan. Connects lazily (a worker starts while Postgres is down), within *timeout_s* per
-    connect and per wait for a free connection; statements time out like the engine's."""
+    """The asyncpg connections of the read-only tools, closed by the worker's lifespan.
+    Opened by :meth:`open` or on first use (an executor used without a started worker, as
+    benchmarks do); connects lazily (a worker starts while Postgres is down), within
+    *timeout_s* per connect and per wait for a free connection; statements time out like the
+    engine's."""
 
     def __init__(
         self,
@@ -191,22 +194,29 @@ class ReadPool:
         self._timeout_s = timeout_s
         self._application_name = application_name
         self._pool: asyncpg.Pool[Any] | None = None
+        self._opening = asyncio.Lock()
+        self._closed = False
 
-    async def open(self) -> None:
-        if self._pool is not None:
-            return
-        self._pool = await asyncpg.create_pool(
-            self._dsn,
-            min_size=0,
-            max_size=self._size,
-            timeout=self._timeout_s,
-            command_timeout=max(self._timeout_s * 2, 5.0),
-            server_settings={"application_name": self._application_name},
-            init=_codecs,
-            reset=_reset,
-        )
+    async def open(self) -> asyncpg.Pool[Any]:
+        """The pool, created on the first call (no connection is made yet)."""
+        if self._closed:
+            raise RuntimeError("the read pool is closed")
+        async with self._opening:
+            if self._pool is None:
+                self._pool = await asyncpg.create_pool(
+                    self._dsn,
+                    min_size=0,
+                    max_size=self._size,
+                    timeout=self._timeout_s,
+                    command_timeout=max(self._timeout_s * 2, 5.0),
+                    server_settings={"application_name": self._application_name},
+                    init=_codecs,
+                    reset=_reset,
+                )
+            return self._pool
 
     async def close(self) -> None:
+        self._closed = True
         pool, self._pool = self._pool, None
         if pool is not None:
             try:
@@ -218,9 +228,7 @@ class ReadPool:
     async def connection(self) -> AsyncIterator[AsyncpgReads]:
         """A pooled connection for one call. A connection found dead while in use expires the
         whole pool (its siblings died with it) and raises :class:`StaleConnection`."""
-        if self._pool is None:
-            raise RuntimeError("the read pool is not open")
-        pool = self._pool
+        pool = self._pool if self._pool is not None else await self.open()
         async with pool.acquire(timeout=self._timeout_s) as conn:
             try:
                 yield AsyncpgReads(conn)
