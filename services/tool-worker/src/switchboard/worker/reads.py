@@ -229,11 +229,21 @@ class ReadPool:
         """A pooled connection for one call. A connection found dead while in use expires the
         whole pool (its siblings died with it) and raises :class:`StaleConnection`."""
         pool = self._pool if self._pool is not None else await self.open()
-        async with pool.acquire(timeout=self._timeout_s) as conn:
-            try:
-                yield AsyncpgReads(conn)
-            except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError) as exc:
-                if not _lost(conn):
-                    raise
-                await pool.expire_connections()
-                raise StaleConnection(f"{type(exc).__name__}: {exc}") from exc
+        # bounded by asyncio.timeout rather than acquire(timeout=...), whose wait_for costs a
+        # task per call
+        async with asyncio.timeout(self._timeout_s):
+            conn = await pool.acquire()
+        try:
+            yield AsyncpgReads(conn)
+        except (
+            asyncpg.PostgresConnectionError,
+            asyncpg.InterfaceError,
+            asyncpg.InternalClientError,
+            OSError,
+        ) as exc:
+            if not _lost(conn):
+                raise
+            await pool.expire_connections()
+            raise StaleConnection(f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            await pool.release(conn)
