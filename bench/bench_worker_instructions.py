@@ -8,10 +8,10 @@ they start; the same bare aio-pika client (direct reply-to, transient requests w
 confirms: the chosen configuration) drives a fixed number of ``check_order_status`` calls at
 each, one at a time and then with several in flight, and the instructions each process executes
 in the measured window are divided by the calls answered in it. A warm-up round is not counted.
-The worker's count includes the tool (its query through SQLAlchemy and asyncpg); the floor's
+The worker's count includes the tool (its query on the read pool's asyncpg connection); the floor's
 has no tool at all, so the ratio bounds from above what the worker adds to the library. The
 tool alone is counted too, with no broker (``bench/worker_tool.py``): through the worker's
-executor, and as its SQL on one asyncpg prepared statement, so what is the tool and what is the
+executor (arguments, read pool, result), and as its SQL on one asyncpg prepared statement, so what is the tool and what is the
 worker's own handling can be told apart.
 """
 
@@ -279,7 +279,7 @@ def _results(figures: dict[tuple[str, str], list[float]]) -> list[Result]:
         results.append(
             Result(
                 BENCH,
-                "the tool alone in-process (executor, SQLAlchemy): instructions per call",
+                "the tool alone in-process (executor, asyncpg read pool): instructions per call",
                 statistics.mean(executor) / 1000,
                 "k instr",
                 statistics.mean(raw) / 1000 if raw else None,

@@ -1,6 +1,6 @@
 """The tool alone, for instruction counts: ``check_order_status`` run in this process, either
-through the worker's executor (arguments, SQLAlchemy's async engine, result) or as the same SQL
-on one asyncpg prepared statement. Prints the JSON line ``{"msg": "ready"}`` once set up; each
+through the worker's executor (arguments, the read pool's asyncpg connection, result) or as the
+same SQL on one asyncpg prepared statement. Prints the JSON line ``{"msg": "ready"}`` once set up; each
 SIGUSR1 runs *n* calls one at a time and then prints ``{"msg": "round K done"}`` (K counting from
 1); SIGTERM stops it. Settings from the environment (as ``switchboard-worker``).
 
@@ -16,12 +16,12 @@ import sys
 from collections.abc import Awaitable, Callable
 
 import asyncpg
-from sqlalchemy.dialects import postgresql
 
 from bench.bench_worker import _request
+from switchboard.worker.queries import ORDER_STATUS
+from switchboard.worker.reads import asyncpg_dsn
 from switchboard.worker.service import WorkerService
 from switchboard.worker.settings import WorkerSettings
-from switchboard.worker.tools.orders import _ORDER_STATUS
 
 __all__ = ["main"]
 
@@ -39,16 +39,13 @@ async def _serve(mode: str, n: int) -> None:
             return result
 
     else:
-        compiled = _ORDER_STATUS.compile(dialect=postgresql.asyncpg.dialect())
-        url = service.engine.url.set(drivername="postgresql")
-        conn = await asyncpg.connect(url.render_as_string(hide_password=False))
-        statement = await conn.prepare(str(compiled))
-        names = compiled.positiontup or []
+        conn = await asyncpg.connect(asyncpg_dsn(service.settings.database_url))
+        statement = await conn.prepare(ORDER_STATUS.sql)
 
         async def call(i: int) -> object:
             request = _request(i)
             params = {"order_id": request.arguments["order_id"], "customer_id": request.customer_id}
-            return await statement.fetchrow(*(params[n] for n in names))
+            return await statement.fetchrow(*ORDER_STATUS.args(params))
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -73,6 +70,7 @@ async def _serve(mode: str, n: int) -> None:
         runner.cancel()
         if conn is not None:
             await conn.close()
+        await service.reads.close()
         await service.engine.dispose()
         await service.redis.aclose()
 

@@ -1,5 +1,5 @@
-"""What a tool gets besides its arguments: who is calling (from the envelope), a database
-connection and the shop's clock and business rules."""
+"""What a tool gets besides its arguments: who is calling (from the envelope), its database
+access and the shop's clock and business rules."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from switchboard.contracts.tools import Verification
+from switchboard.worker.reads import Reads
 from switchboard.worker.settings import WorkerSettings
 
 if TYPE_CHECKING:
@@ -57,15 +58,34 @@ class ToolContext:
     """One call's identity and resources. ``customer_id`` comes from the authenticated session,
     never from the model's arguments; ``user_item_id`` and ``verification`` from the gateway's
     envelope. ``tools`` (every tool of the package) and ``confirmation_ttl`` serve the two
-    phases of data-changing tools (:mod:`switchboard.worker.confirmations`)."""
+    phases of data-changing tools (:mod:`switchboard.worker.confirmations`).
+
+    A data-changing tool gets ``db``, a SQLAlchemy connection in the call's transaction; a
+    read-only tool gets ``reads`` (raw asyncpg, :mod:`switchboard.worker.reads`). Each is set
+    for its kind of tool only."""
 
     call_id: str
     session_id: str
     customer_id: str
-    db: AsyncConnection
     now: datetime
     rules: BusinessRules
+    connection: AsyncConnection | None = None
+    reader: Reads | None = None
     user_item_id: str | None = None
     verification: Verification | None = None
     confirmation_ttl: timedelta = timedelta(seconds=300)
     tools: Mapping[str, Tool] = field(default_factory=dict)
+
+    @property
+    def db(self) -> AsyncConnection:
+        """The SQLAlchemy connection of a data-changing tool's call."""
+        if self.connection is None:
+            raise RuntimeError("a read-only tool reads through ctx.reads, not ctx.db")
+        return self.connection
+
+    @property
+    def reads(self) -> Reads:
+        """The asyncpg reads of a read-only tool's call."""
+        if self.reader is None:
+            raise RuntimeError("a data-changing tool runs on ctx.db, not ctx.reads")
+        return self.reader

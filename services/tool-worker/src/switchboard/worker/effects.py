@@ -21,9 +21,10 @@ from switchboard.contracts.tools import ToolError, ToolErrorCode
 from switchboard.db.shop import ToolEffect
 from switchboard.worker.context import ToolContext
 from switchboard.worker.errors import ToolFailure
+from switchboard.worker.reads import ReadPool, Reads
 from switchboard.worker.registry import Handler, Tool, ToolArguments
 
-__all__ = ["ContextFactory", "Outcome", "run_once", "run_read"]
+__all__ = ["ContextFactory", "Outcome", "ReadContextFactory", "run_once", "run_read"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,15 +48,17 @@ class Outcome:
 
 
 ContextFactory = Callable[[AsyncConnection], ToolContext]
+ReadContextFactory = Callable[[Reads], ToolContext]
 
 
 async def run_read(
-    engine: AsyncEngine, tool: Tool, args: ToolArguments, make_ctx: ContextFactory
+    pool: ReadPool, tool: Tool, args: ToolArguments, make_ctx: ReadContextFactory
 ) -> Outcome:
-    """Run a read-only tool (given an autocommit engine: no transaction round trips)."""
-    async with engine.connect() as conn:
+    """Run a read-only tool on a pooled asyncpg connection (autocommit: no transaction round
+    trips, no effect record)."""
+    async with pool.connection() as reads:
         try:
-            return Outcome(output=await tool.handler(make_ctx(conn), args))
+            return Outcome(output=await tool.handler(make_ctx(reads), args))
         except ToolFailure as failure:
             return Outcome(error=failure.to_error())
 

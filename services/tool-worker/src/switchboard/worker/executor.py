@@ -27,6 +27,7 @@ from switchboard.worker.context import BusinessRules, Clock, ToolContext
 from switchboard.worker.effects import Outcome, run_once, run_read
 from switchboard.worker.errors import ToolFailure
 from switchboard.worker.metrics import WorkerMetrics
+from switchboard.worker.reads import ReadPool, Reads, StaleConnection
 from switchboard.worker.registry import Handler, Registry, Tool
 
 __all__ = ["Executor", "is_database_unavailable"]
@@ -71,6 +72,7 @@ class Executor:
         *,
         registry: Registry,
         engine: AsyncEngine,
+        reads: ReadPool,
         worker_id: str,
         clock: Clock,
         rules: BusinessRules,
@@ -87,8 +89,10 @@ class Executor:
         self._proposers: dict[str, Handler] = {
             t.name: proposer(t) for t in registry.values() if t.confirmation
         }
+        #: data-changing tools: SQLAlchemy, one transaction per call
         self.engine = engine
-        self.read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        #: read-only tools: raw asyncpg
+        self.reads = reads
         self.worker_id = worker_id
         self.clock = clock
         self.rules = rules
@@ -131,6 +135,7 @@ class Executor:
         remaining = (request.deadline - now).total_seconds()
         budget = min(self.tool_timeout_s, remaining)
         make_ctx = partial(self._context, request)
+        make_read_ctx = partial(self._read_context, request)
         deadline = asyncio.timeout(budget)
         try:
             async with deadline:
@@ -147,12 +152,13 @@ class Executor:
                                 customer_id=request.customer_id,
                                 handler=self._proposers.get(tool.name),
                             )
-                        return await run_read(self.read_engine, tool, args, make_ctx)
-                    except sa_exc.DBAPIError as exc:
+                        return await run_read(self.reads, tool, args, make_read_ctx)
+                    except (sa_exc.DBAPIError, StaleConnection) as exc:
                         # a pooled connection that died (Postgres restarted): the pool is
                         # invalidated; one retry on a fresh connection. Safe for writes too:
                         # nothing was committed, or the retry replays the recorded answer.
-                        if not exc.connection_invalidated or attempt == 2:
+                        stale = isinstance(exc, StaleConnection) or exc.connection_invalidated
+                        if not stale or attempt == 2:
                             raise
                         log.info("stale database connection; retrying", extra={"tool": tool.name})
                 raise AssertionError("unreachable")
@@ -178,12 +184,24 @@ class Executor:
                 ToolErrorCode.INTERNAL, "Something went wrong on our side while doing that."
             )
 
+    def _read_context(self, request: ToolCallRequest, reads: Reads) -> ToolContext:
+        return ToolContext(
+            call_id=request.call_id,
+            session_id=request.session_id,
+            customer_id=request.customer_id,
+            now=self.clock.now(),
+            rules=self.rules,
+            reader=reads,
+            user_item_id=request.user_item_id,
+            verification=request.verification,
+        )
+
     def _context(self, request: ToolCallRequest, conn: AsyncConnection) -> ToolContext:
         return ToolContext(
             call_id=request.call_id,
             session_id=request.session_id,
             customer_id=request.customer_id,
-            db=conn,
+            connection=conn,
             now=self.clock.now(),
             rules=self.rules,
             user_item_id=request.user_item_id,

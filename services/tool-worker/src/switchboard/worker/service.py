@@ -23,6 +23,7 @@ from switchboard.worker.consumer import ToolConsumer
 from switchboard.worker.context import BusinessRules, Clock
 from switchboard.worker.executor import Executor
 from switchboard.worker.metrics import WorkerMetrics
+from switchboard.worker.reads import ReadPool
 from switchboard.worker.registry import Registry
 from switchboard.worker.settings import WorkerSettings
 from switchboard.worker.tools import default_registry
@@ -60,6 +61,13 @@ class WorkerService:
             # once when its pooled connection turns out to be dead
             pre_ping=False,
         )
+        #: the read-only tools' asyncpg connections (connected lazily, like the engine's)
+        self.reads = ReadPool(
+            settings.database_url,
+            size=settings.database_pool_size,
+            timeout_s=settings.database_timeout_s,
+            application_name=f"switchboard-worker:{settings.worker_id}:reads",
+        )
         self.redis: aioredis.Redis = aioredis.from_url(
             settings.redis_url,
             decode_responses=True,
@@ -69,6 +77,7 @@ class WorkerService:
         self.executor = Executor(
             registry=self.registry,
             engine=self.engine,
+            reads=self.reads,
             worker_id=settings.worker_id,
             clock=Clock(settings.today),
             rules=BusinessRules.from_settings(settings),
@@ -98,6 +107,7 @@ class WorkerService:
         if self.state is not WorkerState.CREATED:
             raise RuntimeError(f"worker already {self.state}")
         self.state = WorkerState.CONNECTING
+        await self.reads.open()  # connects nothing yet
         self._tasks.append(asyncio.create_task(self._serve(), name="worker-serve"))
 
     async def _serve(self) -> None:
@@ -149,6 +159,7 @@ class WorkerService:
                     await self.connection.close()
         with contextlib.suppress(Exception):
             await self.redis.aclose()
+        await self.reads.close()
         await self.engine.dispose()
         self.state = WorkerState.STOPPED
         log.info("worker stopped", extra={"drained": drained})

@@ -6,13 +6,14 @@ import re
 from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 
 from switchboard.contracts.tools import ProposedChange
-from switchboard.db.shop import AccountChange, Customer, Order, OrderStatus
+from switchboard.db.shop import AccountChange, Customer
 from switchboard.worker.context import ToolContext
 from switchboard.worker.errors import not_allowed, not_found
 from switchboard.worker.proposals import Proposal, mask_email, mask_phone
+from switchboard.worker.queries import CUSTOMER, OPEN_ORDERS
 from switchboard.worker.registry import Tool, ToolArguments
 from switchboard.worker.tools.common import address_text
 
@@ -31,11 +32,11 @@ LANGUAGES: dict[str, str] = {
     "ja": "japanese",
 }
 _EMAIL = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
-_OPEN = (OrderStatus.PLACED, OrderStatus.PACKED, OrderStatus.SHIPPED, OrderStatus.OUT_FOR_DELIVERY)
+_NO_ACCOUNT = "I couldn't find your customer account."
 
 
 class _Customer:
-    """Loads the calling customer (identity from the call envelope)."""
+    """Loads the calling customer (identity from the call envelope) for a data-changing tool."""
 
     @staticmethod
     async def load(ctx: ToolContext, *, for_update: bool = False) -> Any:
@@ -44,7 +45,7 @@ class _Customer:
             query = query.with_for_update()
         row = (await ctx.db.execute(query)).first()
         if row is None:
-            raise not_found("I couldn't find your customer account.")
+            raise not_found(_NO_ACCOUNT)
         return row
 
 
@@ -54,24 +55,22 @@ class NoArgs(ToolArguments):
 
 
 async def get_customer_info(ctx: ToolContext, args: NoArgs) -> dict[str, Any]:
-    customer = await _Customer.load(ctx)
-    open_orders = await ctx.db.scalar(
-        select(func.count())
-        .select_from(Order)
-        .where(Order.customer_id == ctx.customer_id, Order.status.in_(_OPEN))
-    )
+    customer = await ctx.reads.row(CUSTOMER, customer_id=ctx.customer_id)
+    if customer is None:
+        raise not_found(_NO_ACCOUNT)
+    open_orders = await ctx.reads.value(OPEN_ORDERS, customer_id=ctx.customer_id)
     return {
-        "name": customer.name,
-        "email": customer.email,
-        "phone": customer.phone,
-        "preferred_language": customer.preferred_language,
-        "membership": customer.tier,
+        "name": customer["name"],
+        "email": customer["email"],
+        "phone": customer["phone"],
+        "preferred_language": customer["preferred_language"],
+        "membership": customer["tier"],
         "address": address_text(
-            customer.street,
-            customer.city,
-            customer.region,
-            customer.postal_code,
-            customer.country,
+            customer["street"],
+            customer["city"],
+            customer["region"],
+            customer["postal_code"],
+            customer["country"],
         ),
         "open_orders": int(open_orders or 0),
     }

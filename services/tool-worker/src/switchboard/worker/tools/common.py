@@ -8,11 +8,11 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import Row
 
-from switchboard.db.shop import Order
 from switchboard.worker.context import ToolContext
-from switchboard.worker.errors import not_found
+from switchboard.worker.errors import ToolFailure, not_found
+from switchboard.worker.queries import ORDER
 
 __all__ = [
     "ORDER_ID_DESCRIPTION",
@@ -22,6 +22,7 @@ __all__ = [
     "drop_none",
     "load_order",
     "money",
+    "order_not_found",
 ]
 
 ORDER_ID_DESCRIPTION = "The order number, a six-digit number such as 100001."
@@ -65,18 +66,21 @@ def drop_none(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if v is not None}
 
 
-_ORDER = select(Order.__table__).where(
-    Order.id == bindparam("order_id"), Order.customer_id == bindparam("customer_id")
-)
+def order_not_found(order_id: int) -> ToolFailure:
+    """The answer for a missing order, and for another customer's order alike."""
+    return not_found(f"I couldn't find order {order_id} on your account.", field="order_id")
+
+
+_ORDER = ORDER.statement
 _ORDER_FOR_UPDATE = _ORDER.with_for_update()
 
 
 async def load_order(ctx: ToolContext, order_id: int, *, for_update: bool = False) -> Row[Any]:
-    """The calling customer's order *order_id*; another customer's order is answered exactly
-    like a missing one."""
+    """The calling customer's order *order_id* for a data-changing tool (SQLAlchemy, in its
+    transaction); another customer's order is answered exactly like a missing one."""
     query = _ORDER_FOR_UPDATE if for_update else _ORDER
     params = {"order_id": order_id, "customer_id": ctx.customer_id}
     row = (await ctx.db.execute(query, params)).first()
     if row is None:
-        raise not_found(f"I couldn't find order {order_id} on your account.", field="order_id")
+        raise order_not_found(order_id)
     return row

@@ -7,8 +7,7 @@ import re
 from typing import Any
 
 from pydantic import Field, field_validator, model_validator
-from sqlalchemy import ScalarSelect, bindparam, func, insert, literal_column, select, update
-from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
+from sqlalchemy import bindparam, func, insert, select, update
 
 from switchboard.contracts.tools import ProposedChange
 from switchboard.db.shop import (
@@ -18,14 +17,11 @@ from switchboard.db.shop import (
     Order,
     OrderItem,
     OrderStatus,
-    Product,
-    ReturnRequest,
-    Shipment,
-    ShipmentEvent,
 )
 from switchboard.worker.context import ToolContext
 from switchboard.worker.errors import not_allowed, not_found
 from switchboard.worker.proposals import Proposal
+from switchboard.worker.queries import ORDER, ORDER_STATUS, RECENT_ORDERS, SHIPMENT, SHIPMENT_EVENTS
 from switchboard.worker.registry import Tool, ToolArguments
 from switchboard.worker.tools.common import (
     OrderId,
@@ -34,6 +30,7 @@ from switchboard.worker.tools.common import (
     drop_none,
     load_order,
     money,
+    order_not_found,
 )
 
 __all__ = [
@@ -45,25 +42,6 @@ __all__ = [
 ]
 
 
-def _items_of(order_id_column: Any) -> ScalarSelect[Any]:
-    """The items of an order as a JSON list of ``{name, quantity}`` (one correlated subquery)."""
-    item = func.jsonb_build_object(
-        literal_column("'name'"), Product.name, literal_column("'quantity'"), OrderItem.quantity
-    )
-    return (
-        select(
-            func.coalesce(
-                func.jsonb_agg(aggregate_order_by(item, OrderItem.id)),
-                literal_column("'[]'::jsonb"),
-            ).cast(JSONB)
-        )
-        .select_from(OrderItem)
-        .join(Product, Product.id == OrderItem.product_id)
-        .where(OrderItem.order_id == order_id_column)
-        .scalar_subquery()
-    )
-
-
 # -- list_recent_orders ------------------------------------------------------------------------
 class RecentOrdersArgs(ToolArguments):
     limit: int = Field(
@@ -71,36 +49,17 @@ class RecentOrdersArgs(ToolArguments):
     )
 
 
-#: Statements are built once (with bound parameters): building one per call costs more CPU
-#: than running it.
-_RECENT_ORDERS = (
-    select(
-        Order.id,
-        Order.status,
-        Order.placed_at,
-        Order.total_cents,
-        Order.currency,
-        _items_of(Order.id).label("items"),
-    )
-    .where(Order.customer_id == bindparam("customer_id"))
-    .order_by(Order.placed_at.desc(), Order.id.desc())
-    .limit(bindparam("limit"))
-)
-
-
 async def list_recent_orders(ctx: ToolContext, args: RecentOrdersArgs) -> dict[str, Any]:
-    rows = (
-        await ctx.db.execute(_RECENT_ORDERS, {"customer_id": ctx.customer_id, "limit": args.limit})
-    ).all()
+    rows = await ctx.reads.rows(RECENT_ORDERS, customer_id=ctx.customer_id, limit=args.limit)
     return {
         "count": len(rows),
         "orders": [
             {
-                "order_id": row.id,
-                "status": str(row.status),
-                "placed_on": day(row.placed_at),
-                "total": money(row.total_cents, row.currency),
-                "items": row.items,
+                "order_id": row["id"],
+                "status": str(row["status"]),
+                "placed_on": day(row["placed_at"]),
+                "total": money(row["total_cents"], row["currency"]),
+                "items": row["items"],
             }
             for row in rows
         ],
@@ -123,47 +82,26 @@ class OrderArgs(ToolArguments):
     order_id: OrderId
 
 
-_ORDER_STATUS = (
-    select(
-        Order.id,
-        Order.status,
-        Order.placed_at,
-        Order.total_cents,
-        Order.currency,
-        Order.estimated_delivery,
-        Order.delivered_at,
-        Order.cancelled_at,
-        Order.returned_at,
-        _items_of(Order.id).label("items"),
-        ReturnRequest.id.label("return_id"),
-        ReturnRequest.status.label("return_status"),
-    )
-    .outerjoin(ReturnRequest, ReturnRequest.order_id == Order.id)
-    .where(Order.id == bindparam("order_id"), Order.customer_id == bindparam("customer_id"))
-)
-
-
 async def check_order_status(ctx: ToolContext, args: OrderArgs) -> dict[str, Any]:
-    params = {"order_id": args.order_id, "customer_id": ctx.customer_id}
-    row = (await ctx.db.execute(_ORDER_STATUS, params)).first()
+    row = await ctx.reads.row(ORDER_STATUS, order_id=args.order_id, customer_id=ctx.customer_id)
     if row is None:
-        raise not_found(f"I couldn't find order {args.order_id} on your account.", field="order_id")
-    status = OrderStatus(row.status)
+        raise order_not_found(args.order_id)
+    status = OrderStatus(row["status"])
     return drop_none(
         {
-            "order_id": row.id,
+            "order_id": row["id"],
             "status": str(status),
-            "placed_on": day(row.placed_at),
-            "total": money(row.total_cents, row.currency),
-            "items": row.items,
+            "placed_on": day(row["placed_at"]),
+            "total": money(row["total_cents"], row["currency"]),
+            "items": row["items"],
             "estimated_delivery": None
             if status in (OrderStatus.DELIVERED, OrderStatus.CANCELLED, OrderStatus.RETURNED)
-            else day(row.estimated_delivery),
-            "delivered_on": day(row.delivered_at),
-            "cancelled_on": day(row.cancelled_at),
-            "returned_on": day(row.returned_at),
-            "return_id": row.return_id,
-            "return_status": row.return_status,
+            else day(row["estimated_delivery"]),
+            "delivered_on": day(row["delivered_at"]),
+            "cancelled_on": day(row["cancelled_at"]),
+            "returned_on": day(row["returned_at"]),
+            "return_id": row["return_id"],
+            "return_status": row["return_status"],
         }
     )
 
@@ -180,47 +118,42 @@ CHECK_ORDER_STATUS = Tool(
 
 
 # -- track_shipment ----------------------------------------------------------------------------
-_SHIPMENT = select(Shipment.__table__).where(Shipment.order_id == bindparam("order_id"))
-_SHIPMENT_EVENTS = (
-    select(ShipmentEvent.status, ShipmentEvent.location, ShipmentEvent.occurred_at)
-    .where(ShipmentEvent.shipment_id == bindparam("shipment_id"))
-    .order_by(ShipmentEvent.occurred_at.desc(), ShipmentEvent.id.desc())
-)
-
-
 async def track_shipment(ctx: ToolContext, args: OrderArgs) -> dict[str, Any]:
-    order = await load_order(ctx, args.order_id)
-    shipment = (await ctx.db.execute(_SHIPMENT, {"order_id": order.id})).first()
+    order = await ctx.reads.row(ORDER, order_id=args.order_id, customer_id=ctx.customer_id)
+    if order is None:
+        raise order_not_found(args.order_id)
+    order_id = order["id"]
+    shipment = await ctx.reads.row(SHIPMENT, order_id=order_id)
     if shipment is None:
-        if order.status == OrderStatus.CANCELLED:
+        if order["status"] == OrderStatus.CANCELLED:
             raise not_found(
-                f"Order {order.id} was cancelled, so there is no shipment to track.",
+                f"Order {order_id} was cancelled, so there is no shipment to track.",
                 field="order_id",
             )
         raise not_found(
-            f"Order {order.id} has not shipped yet, so there is no tracking number yet. "
-            f"It is expected by {day(order.estimated_delivery)}.",
+            f"Order {order_id} has not shipped yet, so there is no tracking number yet. "
+            f"It is expected by {day(order['estimated_delivery'])}.",
             field="order_id",
         )
-    events = (await ctx.db.execute(_SHIPMENT_EVENTS, {"shipment_id": shipment.id})).all()
+    events = await ctx.reads.rows(SHIPMENT_EVENTS, shipment_id=shipment["id"])
     latest = events[0] if events else None
     return drop_none(
         {
-            "order_id": order.id,
-            "carrier": shipment.carrier,
-            "tracking_number": shipment.tracking_number,
-            "status": shipment.status,
-            "shipped_on": day(shipment.shipped_at),
+            "order_id": order_id,
+            "carrier": shipment["carrier"],
+            "tracking_number": shipment["tracking_number"],
+            "status": shipment["status"],
+            "shipped_on": day(shipment["shipped_at"]),
             "estimated_delivery": None
-            if shipment.delivered_at
-            else day(shipment.estimated_delivery),
-            "delivered_on": day(shipment.delivered_at),
-            "last_location": latest.location if latest else None,
+            if shipment["delivered_at"]
+            else day(shipment["estimated_delivery"]),
+            "delivered_on": day(shipment["delivered_at"]),
+            "last_location": latest["location"] if latest else None,
             "history": [
                 {
-                    "status": e.status,
-                    "location": e.location,
-                    "at": e.occurred_at.isoformat(timespec="minutes"),
+                    "status": e["status"],
+                    "location": e["location"],
+                    "at": e["occurred_at"].isoformat(timespec="minutes"),
                 }
                 for e in events
             ],
