@@ -36,6 +36,7 @@ SAMPLE_RATE = 16_000
 WINDOW = 512
 _CONTEXT = 64
 WINDOW_MS = WINDOW * 1000 // SAMPLE_RATE
+_ONES = np.ones(WINDOW, dtype=np.float32)
 
 
 def silero_model_path() -> Path:
@@ -132,6 +133,8 @@ class VadStream:
     def __init__(self, model: SileroVad, gate: SilenceGate | None = None) -> None:
         self._model = model
         self._gate = gate
+        # a window's energy (sum of squares, DC removed) at the gate's level
+        self._open_energy = gate.open_level**2 * WINDOW if gate else 0.0
         self._state = np.zeros((2, 1, 128), dtype=np.float32)
         self._context = np.zeros(_CONTEXT, dtype=np.float32)
         self._pending = np.zeros(0, dtype=np.float32)
@@ -147,7 +150,9 @@ class VadStream:
         self._ran = False  # whether the model has run since the start (or reset)
         self._skipped_run = 0
         # the latest skipped windows, each with the context before it, for the pre-roll
-        self._skipped: deque[np.ndarray] = deque(maxlen=gate.preroll_windows if gate else 0)
+        self._skipped: deque[tuple[np.ndarray, np.ndarray]] = deque(
+            maxlen=gate.preroll_windows if gate else 0
+        )
 
     def feed(self, samples_16k: np.ndarray) -> list[float]:
         """Probabilities for every complete 32 ms window now available (CPU work: call off-loop)."""
@@ -157,17 +162,16 @@ class VadStream:
         gate = self._gate
         for start in range(0, usable, WINDOW):
             window = audio[start : start + WINDOW]
-            with_context = np.concatenate([self._context, window])
-            self._context = window[-_CONTEXT:]
+            context, self._context = self._context, window[-_CONTEXT:]
             if gate is not None and self._skip(window, gate):
-                self._skipped.append(with_context)
+                self._skipped.append((context, window))
                 self._skipped_run += 1
                 self.skipped_windows += 1
                 probs.append(0.0)
                 continue
             if self._skipped_run:
                 self._catch_up()
-            prob, self._state = self._model._run(with_context, self._state)
+            prob, self._state = self._model._run(np.concatenate([context, window]), self._state)
             self.model_windows += 1
             self._ran = True
             self._last_prob = prob
@@ -178,9 +182,9 @@ class VadStream:
     def _skip(self, window: np.ndarray, gate: SilenceGate) -> bool:
         """Whether *window* skips the model: quiet, after enough quiet windows the model called
         silence."""
-        mean = float(window.mean())
-        level_sq = float(np.dot(window, window)) / window.size - mean * mean
-        if level_sq >= gate.open_level * gate.open_level:
+        # energy less the DC offset, in two dot products (numpy's mean and var cost more here)
+        total = float(np.dot(window, _ONES))
+        if float(np.dot(window, window)) - total * total / WINDOW >= self._open_energy:
             self._quiet_run = 0
             return False
         self._quiet_run += 1
@@ -195,13 +199,14 @@ class VadStream:
             # from a fresh start that many windows of silence; after speech, long silence
             self._state = trajectory[-1 if self._ran else min(unheard, len(trajectory) - 1)].copy()
         while self._skipped:
-            _, self._state = self._model._run(self._skipped.popleft(), self._state)
+            context, window = self._skipped.popleft()
+            _, self._state = self._model._run(np.concatenate([context, window]), self._state)
             self.model_windows += 1
         self._skipped_run = 0
 
     def reset(self) -> None:
         self._state[:] = 0
-        self._context[:] = 0
+        self._context = np.zeros(_CONTEXT, dtype=np.float32)
         self._pending = np.zeros(0, dtype=np.float32)
         self._reset_gate()
 
