@@ -11,6 +11,10 @@ takes on the input path (the websocket itself and the rest of the session are no
 Gate on and off alternate three times and each figure is the least of its three runs, so load
 from other work on the machine falls on both alike; the ratio is what to read.
 
+Where valgrind is installed (not in ``--quick``), the same session is also counted in
+instructions, which do not move with the machine's load (see :mod:`bench.callgrind`): one
+session's minute of digital silence in a child process under callgrind, counting only the loop.
+
 Backgrounds: digital silence (what the synthetic callers of the load tests and the soak send
 between turns), white noise at -75 dBFS (a quiet line, below the gate's -70 dBFS), and white
 noise at -60 dBFS (a noisy line, above it: nothing is skipped, the gate's own cost shows).
@@ -18,12 +22,17 @@ noise at -60 dBFS (a noisy line, above it: nothing is skipped, the gate's own co
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
+from bench import callgrind
 from bench.harness import BenchContext, Result
 from switchboard.contracts.client_events import audio_append
 from switchboard.emulator.audio import Resampler, decode
@@ -83,6 +92,96 @@ def _stream(vad: SileroVad, calls: list[list[str]], *, gated: bool) -> tuple[flo
     return cpu, sum(stream.model_windows for _, stream, _, _ in sessions), turns
 
 
+def _child(calls_path: str, gated: str) -> None:
+    """Under callgrind: load, say ``ready``, stream the session when told, say ``done``."""
+    calls = [json.loads(Path(calls_path).read_text())]
+    vad = SileroVad()
+    print("ready", flush=True)
+    sys.stdin.readline()
+    _stream(vad, calls, gated=gated == "gated")
+    print("done", flush=True)
+    sys.stdin.readline()
+
+
+def _dumps(out_dir: Path, pid: int) -> set[Path]:
+    return set(out_dir.glob(f"input.{pid}.out.*"))
+
+
+async def _instructions(calls: list[str], *, gated: bool, out_dir: Path) -> int:
+    """Instructions the input path executes for one session's *calls* (callgrind)."""
+    calls_path = out_dir / "calls.json"
+    calls_path.write_text(json.dumps(calls))
+    proc = await asyncio.create_subprocess_exec(
+        *callgrind.wrapper(out_dir, "input"),
+        sys.executable,
+        "-m",
+        "bench.bench_emulator_input",
+        str(calls_path),
+        "gated" if gated else "ungated",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+
+    async def control(*args: str) -> None:
+        ctl = await asyncio.create_subprocess_exec(
+            "callgrind_control",
+            *args,
+            str(proc.pid),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await ctl.communicate()
+        if ctl.returncode != 0:
+            raise RuntimeError(f"callgrind_control {' '.join(args)}: {out.decode()[-300:]}")
+
+    try:
+        if (await proc.stdout.readline()).strip() != b"ready":
+            raise RuntimeError("the counted child did not start")
+        await control("-i", "on")
+        await control("-z")
+        proc.stdin.write(b"go\n")
+        await proc.stdin.drain()
+        if (await proc.stdout.readline()).strip() != b"done":
+            raise RuntimeError("the counted child did not finish")
+        before = _dumps(out_dir, proc.pid)
+        await control("-d")
+        (dump,) = _dumps(out_dir, proc.pid) - before
+        proc.stdin.write(b"exit\n")
+        await proc.stdin.drain()
+        await proc.wait()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    match = callgrind._TOTALS.search(dump.read_bytes())
+    if match is None:
+        raise RuntimeError(f"no totals in {dump}")
+    return int(match.group(1))
+
+
+async def _counted(voice: np.ndarray) -> list[Result]:
+    """Instructions per second of audio, one session's minute of digital silence, gate on/off."""
+    calls = _call(voice, None, 0)
+    with tempfile.TemporaryDirectory(prefix="bench-input-") as tmp:
+        counts = {
+            gated: await _instructions(calls, gated=gated, out_dir=Path(tmp))
+            for gated in (False, True)
+        }
+    return [
+        Result(
+            "emulator_input",
+            "input instructions per second of audio, digital silence (callgrind)",
+            counts[True] / CALL_S,
+            "instr/s",
+            counts[False] / CALL_S,
+            "without the gate",
+            notes=f"one session, {CALL_S}s; the loop only (imports and model load not counted)",
+        )
+    ]
+
+
 async def run(ctx: BenchContext) -> list[Result]:
     sessions = 2 if ctx.quick else 10
     voice = PiperSynthesizer().synthesize(SENTENCE)
@@ -126,4 +225,10 @@ async def run(ctx: BenchContext) -> list[Result]:
                 notes=f"turn events {turns[True]} vs {turns[False]} (must be equal)",
             )
         )
+    if not ctx.quick and callgrind.available():
+        results += await _counted(voice)
     return results
+
+
+if __name__ == "__main__":
+    _child(*sys.argv[1:])
