@@ -81,6 +81,14 @@ def test_shape_from_the_schema() -> None:
     assert not NumberShape.from_schema({"type": "integer", "maximum": 20}).allows("21")
 
 
+def test_a_clipped_word_glued_to_the_digits_is_split() -> None:
+    """ "or100001" (a recogniser's clipped "order") is "order 100001"; ids that mix letters and
+    digits, and words that only start like one, stay as they are."""
+    assert normalize("status of or100001?") == "status of order 100001?"
+    assert normalize("number100004 please") == "number 100004 please"
+    assert normalize("tck-1234 1z99991234 norway or 42") == "tck-1234 1z99991234 norway or 42"
+
+
 def test_hyphenated_number_words_become_digits() -> None:
     """ "twenty-three" is a number; "well-known" stays a word."""
     assert normalize("twenty-three well-known") == "23 well-known"
@@ -92,6 +100,8 @@ def test_hyphenated_number_words_become_digits() -> None:
         ("Where is my order 101 506?", 101506),
         ("what's the status of 108.975", 108975),
         ("order 1-0-3-4-5-4 please", 103454),
+        # whisper once glued a clipped "order" to the digits (a full run of the suite)
+        ("what is the status of or100001?", 100001),
     ],
 )
 def test_policy_calls_with_the_whole_order_number(heard: str, order_id: int) -> None:

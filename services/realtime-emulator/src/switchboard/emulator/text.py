@@ -126,10 +126,19 @@ def _split_number_words(match: re.Match[str]) -> str:
     return match.group(0)
 
 
+_GLUED_WORDS = {
+    **dict.fromkeys(("or", "ord", "orde", "order"), "order"),
+    **dict.fromkeys(("no", "nr", "num", "number"), "number"),
+}
+_GLUED = re.compile(r"\b(" + "|".join(_GLUED_WORDS) + r")(\d{4,})\b")
+
+
 def words_to_digits(text: str) -> str:
     """Replace spoken numbers by digits and join digit groups: "order one zero zero zero zero one"
     → "order 100001", "1 0 0 0 0 1" → "100001", "100,001" → "100001", "twenty three" → "23"."""
     text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text.lower())
+    # a recogniser that glued a clipped "order" / "number" to the digits: "or100001"
+    text = _GLUED.sub(lambda m: f"{_GLUED_WORDS[m.group(1)]} {m.group(2)}", text)
     text = re.sub(r"(?<=\d)-(?=\d)", " ", text)
     text = _HYPHENATED.sub(_split_number_words, text)
     words = re.findall(r"[a-z0-9@._'+-]+|[^\sa-z0-9]", text)
