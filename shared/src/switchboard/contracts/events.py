@@ -26,7 +26,9 @@ __all__ = [
     "ConversationEvent",
     "ErrorOccurred",
     "EventPayload",
+    "ResponseUsage",
     "SessionEnded",
+    "SessionResumed",
     "SessionStarted",
     "ToolCalled",
     "ToolCompleted",
@@ -62,6 +64,27 @@ class SessionEnded(_Payload):
         description="client_closed, idle, max_duration, admin, shutdown, error, ..."
     )
     detail: str | None = None
+
+
+class SessionResumed(_Payload):
+    """The conversation goes on after its client connection (or its gateway) was lost: a
+    gateway redeemed a resume secret, rebuilt the conversation from its snapshot and replayed
+    it to a new upstream session. Same ``session_id``; ``seq`` continues. A ``session.ended``
+    recorded earlier (the drop) is superseded: the conversation is open again until a later
+    ``session.ended``."""
+
+    type: Literal["session.resumed"] = "session.resumed"
+    gateway: str = Field(description="Which gateway instance holds the conversation now.")
+    previous_gateway: str | None = Field(
+        default=None, description="The gateway that held it before the loss, if known."
+    )
+    reason: str = Field(
+        description="client_reconnect (socket dropped), drain (gateway handed it over), ..."
+    )
+    items_replayed: int = Field(ge=0, description="Conversation items replayed upstream.")
+    gap_ms: float | None = Field(
+        default=None, ge=0, description="From the loss (as the snapshot saw it) to the resume."
+    )
 
 
 class UserTranscript(_Payload):
@@ -128,8 +151,25 @@ class TurnLatency(_Payload):
     latency_ms: float = Field(ge=0, description="User speech end → first response audio.")
 
 
+class ResponseUsage(_Payload):
+    """Token usage of one upstream response (``response.done``'s ``usage``), the basis of cost.
+    ``estimated`` is true when the upstream only estimates (the local emulator)."""
+
+    type: Literal["response.usage"] = "response.usage"
+    response_id: str | None = None
+    model: str = Field(description="The upstream model (or deployment) that answered.")
+    input_text_tokens: int = Field(default=0, ge=0)
+    input_audio_tokens: int = Field(default=0, ge=0)
+    cached_text_tokens: int = Field(default=0, ge=0, description="Of the input text tokens.")
+    cached_audio_tokens: int = Field(default=0, ge=0, description="Of the input audio tokens.")
+    output_text_tokens: int = Field(default=0, ge=0)
+    output_audio_tokens: int = Field(default=0, ge=0)
+    estimated: bool = False
+
+
 EventPayload = Annotated[
     SessionStarted
+    | SessionResumed
     | SessionEnded
     | UserTranscript
     | AssistantTranscript
@@ -137,7 +177,8 @@ EventPayload = Annotated[
     | ToolCalled
     | ToolCompleted
     | ErrorOccurred
-    | TurnLatency,
+    | TurnLatency
+    | ResponseUsage,
     Field(discriminator="type"),
 ]
 

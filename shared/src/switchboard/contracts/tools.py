@@ -14,6 +14,7 @@ __all__ = [
     "CONFIRM_ACTION_TOOL",
     "NEEDS_CONFIRMATION",
     "TOOL_NAME_PATTERN",
+    "VERIFY_CALLER_TOOL",
     "PendingAction",
     "ProposedChange",
     "ToolCallRequest",
@@ -33,6 +34,9 @@ TOOL_NAME_PATTERN = r"^[a-zA-Z0-9_-]{1,64}$"
 CONFIRM_ACTION_TOOL = "confirm_action"
 #: The tool that drops a pending action when the customer says no.
 CANCEL_ACTION_TOOL = "cancel_action"
+#: The tool that checks who is calling (phone callers start ``unverified``); a successful
+#: answer carries ``ToolCallResult.verification`` and the gateway raises the session's level.
+VERIFY_CALLER_TOOL = "verify_caller"
 #: ``status`` of a data-changing tool's first answer: nothing changed yet.
 NEEDS_CONFIRMATION = "needs_confirmation"
 
@@ -137,6 +141,14 @@ class ToolCallResult(_Message):
     worker: str = Field(description="Which worker answered (host/process name).")
     replayed: bool = Field(
         default=False, description="True when a mutating tool returned its recorded earlier result."
+    )
+    verification: Verification | None = Field(
+        default=None,
+        description=(
+            "Set only by the tool that checks who is calling (verify_caller): the caller's "
+            "verification level from now on. The gateway puts it in every later call's envelope "
+            "of the conversation; any other tool's value is ignored."
+        ),
     )
 
     @classmethod

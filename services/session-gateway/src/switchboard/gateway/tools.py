@@ -25,6 +25,7 @@ from switchboard.contracts.tools import (
     CANCEL_ACTION_TOOL,
     CONFIRM_ACTION_TOOL,
     NEEDS_CONFIRMATION,
+    VERIFY_CALLER_TOOL,
     ToolCallResult,
     ToolErrorCode,
     Verification,
@@ -65,7 +66,8 @@ class ToolRunner:
         self.metrics = metrics
         self.session_id = session_id
         self.customer_id = customer_id
-        #: the caller's verification level from the client secret (None: no levels)
+        #: the caller's verification level: from the client secret (None: no levels), raised
+        #: by a successful ``verify_caller`` answer
         self.verification = verification
         self.display = display
         self.emit = emit
@@ -177,6 +179,9 @@ class ToolRunner:
             user_item_id=user_item_id,
             verification=self.verification,
         )
+        if name == VERIFY_CALLER_TOOL and result.ok and result.verification is not None:
+            # the worker checked who is calling: later calls carry the new level
+            self.verification = result.verification
         self._done(name, result, time.perf_counter() - started)
         return result
 
