@@ -17,6 +17,7 @@ from websockets.asyncio.server import ServerConnection
 
 from switchboard.contracts.dialect import session_update_to_preview
 from switchboard.contracts.errors import RealtimeError
+from switchboard.contracts.events import ResponseUsage
 from switchboard.contracts.realtime import CLIENT_EVENT_TYPES, validate_server_event
 from switchboard.gateway.conversation import Conversation
 from switchboard.gateway.dialect import GaDialect, PreviewDialect
@@ -311,6 +312,50 @@ def test_replay_items_keep_what_was_said_and_heard() -> None:
     assert [i["id"] for i in items] == ["u1", "f1", "o1", "a1"]
     assert items[0]["content"] == [{"type": "input_text", "text": "where is 100001"}]
     assert items[3]["content"] == [{"type": "output_text", "text": "It has"}]
+
+
+def test_response_usage_becomes_an_audit_fact_with_the_model() -> None:
+    conv = Conversation(model="gpt-realtime", usage_estimated=False)
+    usage = {
+        "total_tokens": 321,
+        "input_tokens": 200,
+        "output_tokens": 121,
+        "input_token_details": {
+            "text_tokens": 150,
+            "audio_tokens": 50,
+            "cached_tokens": 64,
+            "cached_tokens_details": {"text_tokens": 60, "audio_tokens": 4},
+        },
+        "output_token_details": {"text_tokens": 21, "audio_tokens": 100},
+    }
+    done = {"type": "response.done", "response": {"id": "resp_1", "output": [], "usage": usage}}
+    facts = [f for f in conv.observe(done) if isinstance(f, ResponseUsage)]
+    assert facts == [
+        ResponseUsage(
+            response_id="resp_1",
+            model="gpt-realtime",
+            input_text_tokens=150,
+            input_audio_tokens=50,
+            cached_text_tokens=60,
+            cached_audio_tokens=4,
+            output_text_tokens=21,
+            output_audio_tokens=100,
+        )
+    ]
+    # without a breakdown of the cached tokens they count as text; odd values read as 0
+    usage2 = {
+        "input_token_details": {"text_tokens": -1, "audio_tokens": "x", "cached_tokens": 7},
+        "output_token_details": None,
+    }
+    estimated = Conversation(model="emulator", usage_estimated=True)
+    (fact,) = estimated.observe(
+        {"type": "response.done", "response": {"id": "resp_2", "usage": usage2}}
+    )
+    assert isinstance(fact, ResponseUsage)
+    assert (fact.cached_text_tokens, fact.input_text_tokens, fact.output_audio_tokens) == (7, 0, 0)
+    assert fact.estimated
+    # a response.done without usage (a cancelled preview response, say) records nothing
+    assert conv.observe({"type": "response.done", "response": {"id": "resp_3"}}) == []
 
 
 def test_preview_events_become_ga_events() -> None:

@@ -16,6 +16,7 @@ from typing import Any
 from switchboard.contracts.events import (
     AssistantTranscript,
     EventPayload,
+    ResponseUsage,
     Truncated,
     TurnLatency,
     UserTranscript,
@@ -44,6 +45,9 @@ class Conversation:
     """State of one conversation as seen through the relay."""
 
     audio_format: str = "audio/pcm"
+    #: the upstream model, and whether its usage is an estimate (the emulator): for ResponseUsage
+    model: str = ""
+    usage_estimated: bool = False
     now: Callable[[], float] = time.perf_counter
     #: the conversation's items by id, in order (for replay)
     items: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -193,6 +197,9 @@ class Conversation:
             if self.active_response == response.get("id"):
                 self.active_response = None
             cancelled = response.get("status") == "cancelled"
+            usage = response.get("usage")
+            if isinstance(usage, dict):
+                facts.append(self._usage(response.get("id"), usage))
             for out in response.get("output") or []:
                 if out.get("type") == "message" and out.get("id") in self.assistant:
                     said = self.assistant[out["id"]]
@@ -201,6 +208,33 @@ class Conversation:
                 if out.get("type") == "function_call":
                     self._add_item(out, None)
         return facts
+
+    def _usage(self, response_id: Any, usage: dict[str, Any]) -> ResponseUsage:
+        """``response.done``'s usage as an audit fact (missing or odd counts read as 0)."""
+
+        def count(details: Any, key: str) -> int:
+            value = details.get(key) if isinstance(details, dict) else None
+            return value if isinstance(value, int) and value >= 0 else 0
+
+        inp = usage.get("input_token_details")
+        cached = inp.get("cached_tokens_details") if isinstance(inp, dict) else None
+        out = usage.get("output_token_details")
+        cached_text, cached_audio = count(cached, "text_tokens"), count(cached, "audio_tokens")
+        if not isinstance(cached, dict):
+            # no breakdown of the cached tokens: count them as text (the cheaper assumption
+            # would hide a price difference; text is what a replayed prompt mostly is)
+            cached_text = count(inp, "cached_tokens")
+        return ResponseUsage(
+            response_id=response_id if isinstance(response_id, str) else None,
+            model=self.model,
+            input_text_tokens=count(inp, "text_tokens"),
+            input_audio_tokens=count(inp, "audio_tokens"),
+            cached_text_tokens=cached_text,
+            cached_audio_tokens=cached_audio,
+            output_text_tokens=count(out, "text_tokens"),
+            output_audio_tokens=count(out, "audio_tokens"),
+            estimated=self.usage_estimated,
+        )
 
     def clamp_truncate(self, item_id: str, requested_ms: int) -> tuple[int, list[EventPayload]]:
         """Clamp a client's ``audio_end_ms`` to the audio delivered for *item_id*; returns the

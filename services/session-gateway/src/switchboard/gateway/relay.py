@@ -66,10 +66,19 @@ Handler = Callable[[dict[str, Any]], bool | dict[str, Any] | None]
 class RelayCore:
     """Decisions for one conversation; the session's pumps carry out what it returns."""
 
-    def __init__(self, *, audio_format: str, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        audio_format: str,
+        model: str = "",
+        usage_estimated: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.clock = clock
         self.state = SessionState.CONNECTING
-        self.conversation = Conversation(audio_format=audio_format)
+        self.conversation = Conversation(
+            audio_format=audio_format, model=model, usage_estimated=usage_estimated
+        )
         self.input_format = audio_format
         #: the client's accepted session changes (re-applied on a new upstream session)
         self.overrides: dict[str, Any] = {}

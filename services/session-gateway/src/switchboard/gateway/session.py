@@ -117,7 +117,11 @@ class Session:
         self.verification = verification
         self.display = display
         self.id = session_id or new_session_id()
-        self.core = RelayCore(audio_format=s.audio_format)
+        self.core = RelayCore(
+            audio_format=s.audio_format,
+            model=s.upstream_model,
+            usage_estimated=s.upstream_kind == "emulator",
+        )
         self.rules = ClientRules(
             self.core,
             max_bytes=s.max_message_bytes,
