@@ -141,6 +141,12 @@ def build_questions(*, as_of: date, per_tool: int = PER_TOOL) -> list[Question]:
         orders_by_status.setdefault(str(order["status"]), []).append(order)
     used_customers: set[str] = set()
     used_orders: set[int] = set()
+    # the longest return window among each order's items (0: nothing in it can be returned)
+    windows = {p["id"]: int(p["return_window_days"]) for p in data.products}
+    return_window: dict[int, int] = {}
+    for line in data.items:
+        oid = int(line["order_id"])
+        return_window[oid] = max(return_window.get(oid, 0), windows[line["product_id"]])
 
     def order_with(statuses: tuple[str, ...], *, within_days: int | None = None) -> dict[str, Any]:
         for status in statuses:
@@ -149,7 +155,11 @@ def build_questions(*, as_of: date, per_tool: int = PER_TOOL) -> list[Question]:
                     continue
                 delivered = order.get("delivered_at")
                 if within_days is not None and (
-                    delivered is None or (as_of - delivered.date()).days > within_days
+                    delivered is None
+                    or (age := (as_of - delivered.date()).days) > within_days
+                    # a return question is about an order with something still returnable:
+                    # a final-sale order's right answer is a refusal, not a return
+                    or age > return_window.get(order["id"], 0)
                 ):
                     continue
                 used_orders.add(order["id"])
