@@ -16,11 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from switchboard.contracts.tools import (
     CANCEL_ACTION_TOOL,
     CONFIRM_ACTION_TOOL,
+    GUEST_CUSTOMER_ID,
     NEEDS_CONFIRMATION,
+    VERIFY_CALLER_TOOL,
     ToolCallRequest,
     ToolCallResult,
     ToolError,
     ToolErrorCode,
+    Verification,
 )
 from switchboard.worker.confirmations import proposer
 from switchboard.worker.context import BusinessRules, Clock, ToolContext
@@ -29,6 +32,7 @@ from switchboard.worker.errors import ToolFailure
 from switchboard.worker.metrics import WorkerMetrics
 from switchboard.worker.reads import ReadPool, Reads, StaleConnection
 from switchboard.worker.registry import Handler, Registry, Tool
+from switchboard.worker.tools.caller import GUEST_REFUSAL, VERIFICATION_NEEDED, VERIFIED
 
 __all__ = ["Executor", "is_database_unavailable"]
 
@@ -119,6 +123,7 @@ class Executor:
             duration_ms=round(elapsed * 1000, 3),
             worker=self.worker_id,
             replayed=outcome.replayed,
+            verification=_raised_level(request, outcome),
         )
 
     async def _outcome(self, request: ToolCallRequest) -> Outcome:
@@ -128,6 +133,12 @@ class Executor:
         now = datetime.now(UTC)
         if request.expired(now):
             return _error(ToolErrorCode.TIMEOUT, "The request expired before it could be run.")
+        if request.verification is Verification.UNVERIFIED and not tool.verification_exempt:
+            # the worker, where data is read and changed, enforces who may: not the model
+            guest = request.customer_id == GUEST_CUSTOMER_ID
+            return _error(
+                ToolErrorCode.VERIFICATION_REQUIRED, GUEST_REFUSAL if guest else VERIFICATION_NEEDED
+            )
         try:
             args = tool.parse(request.arguments)
         except ToolFailure as failure:
@@ -227,6 +238,19 @@ class Executor:
 
 
 _CONFIRMATION_CODES = frozenset({ToolErrorCode.VERIFICATION_REQUIRED})
+
+
+def _raised_level(request: ToolCallRequest, outcome: Outcome) -> Verification | None:
+    """``verified`` when verify_caller verified a caller of a channel with levels (the gateway
+    then carries it in the conversation's later envelopes); None otherwise."""
+    if (
+        request.tool == VERIFY_CALLER_TOOL
+        and request.verification is not None
+        and outcome.error is None
+        and (outcome.output or {}).get("status") == VERIFIED
+    ):
+        return Verification.VERIFIED
+    return None
 
 
 def _error(code: ToolErrorCode, message: str) -> Outcome:
