@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from switchboard.contracts.tools import VERIFY_CALLER_TOOL
 from switchboard.emulator.calls import Call, Reply
 from switchboard.emulator.confirmation import (
     Proposal,
@@ -33,15 +32,7 @@ from switchboard.emulator.intent import ToolSpec, choose_tool, score_tools
 from switchboard.emulator.numbers import read_identifier
 from switchboard.emulator.slots import extract, is_confirmation, is_id, question
 from switchboard.emulator.text import humanize, is_affirmative, is_negative, normalize, tokens
-from switchboard.emulator.verification import (
-    ASK_POSTCODE,
-    ESCALATE_TOOL,
-    Verifying,
-    caller_code,
-    refused_for_verification,
-    transfer_call,
-    verify_outcome,
-)
+from switchboard.emulator.verification import Verifying, after_results, verify_call
 
 __all__ = ["Call", "DialoguePolicy", "Reply", "ToolSpec"]
 
@@ -138,10 +129,9 @@ class DialoguePolicy:
             return Reply(text=_instructed_text(instructions) or _greeting(specs))
         self.user_turns.append(user_text)
         forced = tool_choice == "required" or isinstance(tool_choice, dict)
-        if self.verifying is not None and VERIFY_CALLER_TOOL in self.tool_names:
-            arguments = caller_code(user_text)
-            if arguments is not None:  # the postal code asked for, spoken or on the keypad
-                return Reply(calls=(Call(VERIFY_CALLER_TOOL, arguments),))
+        verify = verify_call(self.verifying, user_text, self.tool_names)
+        if verify is not None:  # the postal code asked for, spoken or on the keypad
+            return Reply(calls=(verify,))
         if proposal is not None and self.two_phase:
             reply = self._answer_proposal(proposal, user_text, specs)
             if reply is not None:
@@ -173,27 +163,16 @@ class DialoguePolicy:
         """Speak the outputs of several calls of one response, in order (a read-back last);
         with a verification in play, ask for the postal code, make the refused calls again
         once verified, or hand over to a person after the last failed attempt."""
-        outcome = verify_outcome(results)
-        if outcome == "verified" and self.verifying is not None:
-            retry, self.verifying = self.verifying.retry, None
-            if retry:
-                self.made = retry
-                return Reply(calls=retry)
-        elif outcome in ("exhausted", "refused"):
-            self.verifying = None
-            if outcome == "exhausted" and ESCALATE_TOOL in self.tool_names:
-                made = {call.tool for call in self.made}
-                if ESCALATE_TOOL not in made and not any(t == ESCALATE_TOOL for t, _ in results):
-                    self.made = (transfer_call(),)
-                    return Reply(calls=self.made)
-        refused = [r for r in results if refused_for_verification(*r)]
-        if refused and VERIFY_CALLER_TOOL in self.tool_names:
-            names = {tool for tool, _ in refused}
-            retry = tuple(c for c in self.made if c.tool in names)
-            self.verifying = Verifying(retry=retry)
-            others = [r for r in results if not refused_for_verification(*r)]
-            said = spoken_results(others, today=self.today) if others else ""
-            return Reply(text=f"{said} {ASK_POSTCODE}".strip())
+        self.verifying, reply = after_results(
+            self.verifying,
+            results,
+            made=self.made,
+            tool_names=self.tool_names,
+            say=lambda said: spoken_results(said, today=self.today),
+        )
+        if reply is not None:
+            self.made = reply.calls or self.made
+            return reply
         return Reply(text=spoken_results(results, today=self.today))
 
     # -- conversation steps (each returns None when it does not apply) ------------------------

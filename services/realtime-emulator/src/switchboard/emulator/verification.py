@@ -18,11 +18,12 @@ Pure logic, no I/O.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from switchboard.contracts.tools import VERIFY_CALLER_TOOL
-from switchboard.emulator.calls import Call
+from switchboard.emulator.calls import Call, Reply
 from switchboard.emulator.numbers import digit_spans
 from switchboard.emulator.text import normalize
 
@@ -30,10 +31,12 @@ __all__ = [
     "ASK_POSTCODE",
     "ESCALATE_TOOL",
     "Verifying",
+    "after_results",
     "caller_code",
     "refused_for_verification",
     "spoken",
     "transfer_call",
+    "verify_call",
     "verify_outcome",
 ]
 
@@ -140,3 +143,49 @@ def transfer_call() -> Call:
             "priority": "normal",
         },
     )
+
+
+Results = list[tuple[str | None, str]]
+
+
+def after_results(
+    verifying: Verifying | None,
+    results: Results,
+    *,
+    made: tuple[Call, ...],
+    tool_names: frozenset[str],
+    say: Callable[[Results], str],
+) -> tuple[Verifying | None, Reply | None]:
+    """The verification state and the reply after one response's tool *results* (*made*: the
+    calls that produced them; *say*: how results are spoken), or None for the reply when the
+    results are simply said."""
+    outcome = verify_outcome(results)
+    if outcome == "verified" and verifying is not None:
+        if verifying.retry:
+            return None, Reply(calls=verifying.retry)
+        verifying = None
+    elif outcome in ("exhausted", "refused"):
+        verifying = None
+        handed_over = any(c.tool == ESCALATE_TOOL for c in made) or any(
+            tool == ESCALATE_TOOL for tool, _ in results
+        )
+        if outcome == "exhausted" and ESCALATE_TOOL in tool_names and not handed_over:
+            return None, Reply(calls=(transfer_call(),))
+    refused = [r for r in results if refused_for_verification(*r)]
+    if not refused or VERIFY_CALLER_TOOL not in tool_names:
+        return verifying, None
+    names = {tool for tool, _ in refused}
+    others = [r for r in results if not refused_for_verification(*r)]
+    said = say(others) if others else ""
+    retry = tuple(c for c in made if c.tool in names)
+    return Verifying(retry=retry), Reply(text=f"{said} {ASK_POSTCODE}".strip())
+
+
+def verify_call(
+    verifying: Verifying | None, user_text: str, tool_names: frozenset[str]
+) -> Call | None:
+    """verify_caller with the digits of *user_text*, when the postal code was asked for."""
+    if verifying is None or VERIFY_CALLER_TOOL not in tool_names:
+        return None
+    arguments = caller_code(user_text)
+    return Call(VERIFY_CALLER_TOOL, arguments) if arguments is not None else None
