@@ -230,11 +230,17 @@ async def test_verify_caller_by_order_number_and_zip(call: Any, shop: ShopFactor
 
 
 async def test_three_failures_lock_the_conversation(
-    call: Any, shop: ShopFactory, sessionmaker: Sessions
+    shared_worker: WorkerService, call: Any, shop: ShopFactory, sessionmaker: Sessions
 ) -> None:
     """Wrong codes answer failed with the attempts left (never the code on file); after the
     third, even the right code is refused with a message offering a transfer or goodbye;
     another conversation of the same customer is not affected."""
+    counter = shared_worker.metrics.verifications
+
+    def seen(outcome: str) -> float:
+        return float(counter.labels(outcome)._value.get())
+
+    before = {o: seen(o) for o in ("failed", "not_allowed", "verified")}
     cid = await shop.customer()
     session = _session()
     for left in (2, 1, 0):
@@ -269,6 +275,9 @@ async def test_three_failures_lock_the_conversation(
         verification=UNVERIFIED,
     )
     assert fresh.ok and fresh.verification is Verification.VERIFIED
+    assert seen("failed") == before["failed"] + 3
+    assert seen("not_allowed") == before["not_allowed"] + 1
+    assert seen("verified") == before["verified"] + 1
 
 
 async def test_a_redelivered_attempt_counts_once(

@@ -115,6 +115,7 @@ class Executor:
         self.metrics.call_answered(label, result_label, elapsed)
         if not outcome.replayed:
             self._count_confirmation(request.tool, outcome)
+            self._count_verification(request.tool, outcome)
         return ToolCallResult(
             call_id=request.call_id,
             ok=outcome.error is None,
@@ -220,6 +221,17 @@ class Executor:
             confirmation_ttl=self.confirmation_ttl,
             tools=self.tools,
         )
+
+    def _count_verification(self, tool: str, outcome: Outcome) -> None:
+        """``switchboard_worker_caller_verifications_total{outcome}``."""
+        error = outcome.error
+        if tool == VERIFY_CALLER_TOOL:
+            label = str(error.code) if error else str((outcome.output or {}).get("status", "ok"))
+        elif error is not None and error.code is ToolErrorCode.VERIFICATION_REQUIRED:
+            label = "verification_required"
+        else:
+            return
+        self.metrics.verifications.labels(label).inc()
 
     def _count_confirmation(self, tool: str, outcome: Outcome) -> None:
         """``switchboard_worker_confirmations_total{outcome}``: proposals, and what became of
