@@ -5,6 +5,7 @@ call id, refusing after three (docs/worker.md#who-is-calling)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -337,3 +338,34 @@ async def test_the_guest_can_never_be_verified(call: Any, sessionmaker: Sessions
         verification=UNVERIFIED,
     )
     assert ticket.ok, ticket.error
+
+
+async def test_concurrent_attempts_cannot_both_take_the_last_one(
+    call: Any, shop: ShopFactory, sessionmaker: Sessions
+) -> None:
+    """With two failures recorded, two wrong attempts sent at once record one more failure:
+    the other waits for the conversation's lock and is refused."""
+    cid = await shop.customer()
+    session = _session()
+    for _ in range(2):
+        await call(
+            VERIFY_CALLER_TOOL,
+            {"postcode": "12345"},
+            customer_id=cid,
+            session_id=session,
+            verification=UNVERIFIED,
+        )
+    both = await asyncio.gather(
+        *(
+            call(
+                VERIFY_CALLER_TOOL,
+                {"postcode": code},
+                customer_id=cid,
+                session_id=session,
+                verification=UNVERIFIED,
+            )
+            for code in ("11111", "22222")
+        )
+    )
+    assert sorted(r.ok for r in both) == [False, True]
+    assert await _attempts(sessionmaker, session) == ["failed"] * 3
