@@ -229,8 +229,8 @@ async def test_call_automation_jwts_are_checked_against_the_jwks() -> None:
 
 async def test_call_automation_requests_are_what_the_rest_api_documents() -> None:
     """Through the official SDK, the bridge's answer asks for bidirectional, unmixed PCM 24 kHz
-    streaming with DTMF, not started; recognize, start streaming and transfer follow; each is
-    HMAC-signed (the stand-in refuses a wrong key)."""
+    streaming with DTMF, not started; start streaming (once connected) and transfer follow;
+    each is HMAC-signed (the stand-in refuses a wrong key)."""
     cloud = await AcsCloud(access_key=KEY, resource_id=RESOURCE).start()
     try:
         assert parse_connection_string(cloud.connection_string()) == (cloud.url, KEY)
@@ -243,12 +243,9 @@ async def test_call_automation_requests_are_what_the_rest_api_documents() -> Non
             cognitive_services_endpoint=None,
         )
         assert call_id == call.call_connection_id
-        await control.recognize_keypad(
-            call_id, "+15551230001", prompt="Type it", voice="v", context="c1", timeout_s=5
-        )
         await control.start_streaming(call_id)
         await control.transfer(call_id, "+15550199000", announcement=None)
-        answer, recognize, stream, transfer = cloud.requests
+        answer, stream, transfer = cloud.requests
         assert answer.action == "answer"
         assert answer.body["callbackUri"] == "https://bridge.example/acs/callbacks?ctx=x"
         assert answer.body["mediaStreamingOptions"] == {
@@ -260,14 +257,6 @@ async def test_call_automation_requests_are_what_the_rest_api_documents() -> Non
             "enableBidirectional": True,
             "audioFormat": "pcm24KMono",
             "enableDtmfTones": True,
-        }
-        assert recognize.action == "recognize" and recognize.body["recognizeInputType"] == "dtmf"
-        options = recognize.body["recognizeOptions"]
-        assert options["targetParticipant"]["phoneNumber"]["value"] == "+15551230001"
-        assert options["dtmfOptions"]["stopTones"] == ["pound"]
-        assert recognize.body["playPrompt"] == {
-            "kind": "text",
-            "text": {"text": "Type it", "voiceName": "v"},
         }
         assert stream.action == "startMediaStreaming"
         assert transfer.action == "transferToParticipant"

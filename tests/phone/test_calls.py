@@ -15,6 +15,7 @@ import websockets
 from twilio.request_validator import RequestValidator
 
 from switchboard.cli.phone_sim import PhoneCallOptions, PhoneCallResult, PhoneTurn, place_call
+from switchboard.contracts.tools import GUEST_CUSTOMER_ID
 from tests.support.phone import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -41,18 +42,26 @@ async def _call(
         auth_token=AUTH_TOKEN,
         caller=kw.pop("number", caller.number),
         turns=turns,
-        gather_digits=kw.pop("gather", [caller.postal_code]),
         **kw,
     )
     return await place_call(options)
 
 
-async def test_verified_caller_hears_an_order_status_from_postgres(
+def _tools(doc: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(e["tool"], e["outcome"]) for e in entries(doc, "tool")]
+
+
+def _spoken(doc: dict[str, Any]) -> str:
+    return " ".join(e["text"] or "" for e in entries(doc, "assistant")).lower()
+
+
+async def test_a_known_caller_verifies_by_keypad_and_hears_an_order_status_from_postgres(
     phone: PhoneProduct, say: Any
 ) -> None:
-    """A known caller types the postal code on file, asks aloud about an order, types its number
-    on the keypad and hears the answer (µ-law, no resampling on the path); the store keeps the
-    call, the keypad entry as text, and the order's real status from Postgres."""
+    """A known caller's call starts unverified: asking aloud about an order and typing its
+    number is answered verification_required and the bot asks for the postal code; typed on
+    the keypad, verify_caller verifies it (µ-law both ways, no resampling) and the same lookup
+    runs again and is answered with the order's real status from Postgres."""
     caller = await caller_of(phone.product.database_url, "cus_0001")
     status = await order_status(phone.product.database_url, 100001)
     result = await _call(
@@ -61,49 +70,109 @@ async def test_verified_caller_hears_an_order_status_from_postgres(
         [
             PhoneTurn("question", audio=say("What is the status of my order?")),
             PhoneTurn("order number", keys="100001#"),
+            PhoneTurn("postal code", keys=f"{caller.postal_code}#"),
         ],
     )
     assert result.failure is None, result.failure
-    assert "postal code" in result.said[0]
+    assert "Thank you for calling" in result.said[0] and "postal code" not in result.said[0]
     assert result.outcome == "caller_hung_up"
-    asked, answer = result.answers
-    assert asked.played_ms > 500 and answer.played_ms > 1000 and answer.latency_ms is not None
-    assert result.marks_sent > 0 and result.clears == 0
+    asked, verify, answer = result.answers
+    assert asked.played_ms > 500 and verify.played_ms > 1000 and answer.played_ms > 1000
+    assert answer.latency_ms is not None and result.marks_sent > 0 and result.clears == 0
 
     [doc] = await stored_sessions(
-        phone, "cus_0001", until=lambda d: ended(d) and any(entries(x, "assistant") for x in d)
+        phone, "cus_0001", until=lambda d: ended(d) and len(entries(d[0], "tool")) >= 3
     )
-    heard = [(e["kind"], e.get("text"), e.get("tool")) for e in doc["timeline"]]
-    assert "The caller pressed 1 0 0 0 0 1 # on the keypad." in [
-        e["text"] for e in entries(doc, "user")
-    ], heard
-    [tool] = entries(doc, "tool")
-    assert (tool["tool"], tool["outcome"]) == ("check_order_status", "ok")
-    assert tool["output"]["status"] == status
-    spoken = " ".join(e["text"] or "" for e in entries(doc, "assistant")).lower()
-    assert status.replace("_", " ") in spoken, heard
+    typed = [e["text"] for e in entries(doc, "user")]
+    assert "The caller pressed 1 0 0 0 0 1 # on the keypad." in typed
+    assert f"The caller pressed {' '.join(caller.postal_code)} # on the keypad." in typed
+    assert _tools(doc) == [
+        ("check_order_status", "verification_required"),
+        ("verify_caller", "ok"),
+        ("check_order_status", "ok"),
+    ]
+    _, verified, looked_up = entries(doc, "tool")
+    assert verified["output"]["status"] == "verified"
+    assert looked_up["output"]["status"] == status
+    assistant = [e["text"] or "" for e in entries(doc, "assistant")]
+    assert "postal code" in assistant[1].lower()
+    assert status.replace("_", " ") not in " ".join(assistant[:2]).lower()
+    assert status.replace("_", " ") in assistant[-1].lower(), assistant
 
 
-async def test_unknown_and_unverified_callers_never_reach_account_data(
-    phone: PhoneProduct,
+async def test_an_unknown_caller_is_refused_account_data_but_can_be_transferred(
+    phone: PhoneProduct, say: Any
 ) -> None:
-    """An unknown number, and a known number that fails the postal code three times, are told
-    so and transferred to a human without a media stream (no conversation, no account data);
-    a forged stream binding is refused."""
-    unknown = await place_call(
+    """A number on no account is connected to the guest, unverified: an order lookup is
+    refused (nothing about the order is said), and asking for a person still opens a ticket
+    and moves the call to a human with <Dial>."""
+    call_sid = f"CA{uuid.uuid4().hex}"
+    result = await place_call(
         PhoneCallOptions(
-            bridge=phone.bridge, auth_token=AUTH_TOKEN, caller="+15550009999", turns=[]
+            bridge=phone.bridge,
+            auth_token=AUTH_TOKEN,
+            caller="+15550009999",
+            call_sid=call_sid,
+            turns=[
+                PhoneTurn("question", audio=say("What is the status of my order?")),
+                PhoneTurn("order number", keys="100001#"),
+                PhoneTurn("ask", audio=say("I want to talk to a human agent please.")),
+            ],
+            hang_up_after_s=60,  # a caller waits on the line; the transfer ends the stream
         )
     )
-    assert (unknown.outcome, unknown.dialed) == ("dialed", TRANSFER_TO)
-    assert "could not find an account" in unknown.said[0]
-    assert not unknown.stream_parameters
+    update = await phone.twilio.wait_update(call_sid)
+    assert result.failure is None, result.failure
+    assert result.stream_parameters["binding"].startswith(f"{GUEST_CUSTOMER_ID}|")
+    assert f"<Dial><Number>{TRANSFER_TO}</Number></Dial>" in update.form["Twiml"]
+    [doc] = await stored_sessions(phone, GUEST_CUSTOMER_ID, until=ended)
+    assert _tools(doc) == [
+        ("check_order_status", "verification_required"),
+        ("escalate_to_human", "ok"),
+    ]
+    status = await order_status(phone.product.database_url, 100001)
+    assert status.replace("_", " ") not in _spoken(doc)
 
+
+async def test_three_wrong_postal_codes_end_in_a_transfer_and_no_data(
+    phone: PhoneProduct, say: Any
+) -> None:
+    """A known number whose caller types three wrong postal codes is asked again twice, then
+    handed to a person (a ticket and <Dial>); the order is never looked up and nothing of the
+    account is said. A forged stream binding is refused."""
     caller = await caller_of(phone.product.database_url, "cus_0005")
-    wrong = await _call(phone, caller, [], gather=["11111#", "22222#", "33333#"])
-    assert (wrong.outcome, wrong.dialed) == ("dialed", TRANSFER_TO)
-    assert [s for s in wrong.said if "did not match" in s] and "could not verify" in wrong.said[-1]
-    assert not wrong.stream_parameters
+    call_sid = f"CA{uuid.uuid4().hex}"
+    result = await _call(
+        phone,
+        caller,
+        [
+            PhoneTurn("question", audio=say("What is the status of my order?")),
+            PhoneTurn("order number", keys="100001#"),
+            *(PhoneTurn(f"code {n}", keys=f"{n}{n}{n}{n}{n}#") for n in (1, 2, 3)),
+        ],
+        call_sid=call_sid,
+        hang_up_after_s=60,
+    )
+    update = await phone.twilio.wait_update(call_sid)
+    assert result.failure is None, result.failure
+    assert f"<Dial><Number>{TRANSFER_TO}</Number></Dial>" in update.form["Twiml"]
+    [doc] = await stored_sessions(phone, "cus_0005", until=ended)
+    assert _tools(doc) == [
+        ("check_order_status", "verification_required"),
+        *[("verify_caller", "ok")] * 3,
+        ("escalate_to_human", "ok"),
+    ]
+    outcomes = [e["output"] for e in entries(doc, "tool") if e["tool"] == "verify_caller"]
+    assert [(o["status"], o["attempts_left"]) for o in outcomes] == [
+        ("failed", 2),
+        ("failed", 1),
+        ("failed", 0),
+    ]
+    spoken = _spoken(doc)
+    assert "doesn't match" in spoken and "member of our team" in spoken
+    assert caller.postal_code not in spoken
+    status = await order_status(phone.product.database_url, 100001)
+    assert status.replace("_", " ") not in spoken
 
     url = f"{phone.bridge.replace('http', 'ws', 1)}/twilio/media"
     signature = RequestValidator(AUTH_TOKEN).compute_signature(url, {})
@@ -122,10 +191,8 @@ async def test_unknown_and_unverified_callers_never_reach_account_data(
         with pytest.raises(websockets.ConnectionClosed):
             await asyncio.wait_for(ws.recv(), 30)
     metrics = await bridge_metrics(phone)
-    assert 'switchboard_phone_webhooks_total{outcome="unverified",route="media"} 1.0' in metrics
-    async with httpx.AsyncClient(base_url=phone.product.store, auth=STORE_AUTH) as http:
-        listed = (await http.get("/api/sessions", params={"customer_id": "cus_0005"})).json()
-    assert listed["sessions"] == []
+    assert 'switchboard_phone_webhooks_total{outcome="bad_binding",route="media"} 1.0' in metrics
+    assert 'switchboard_phone_callers_total{caller="known"}' in metrics
 
 
 async def test_bad_signatures_and_malformed_frames_are_refused_without_harming_calls(
@@ -276,7 +343,8 @@ async def test_a_carrier_hang_up_during_a_tool_call_loses_no_event(
 
 async def test_the_switchboard_phone_command_places_a_signed_call(phone: PhoneProduct) -> None:
     """``switchboard phone`` from an unknown number prints what the carrier was told to say and
-    where the call was moved; with a wrong auth token the bridge refuses it and it says so."""
+    that the call was connected (unverified, to the guest) and ended; with a wrong auth token
+    the bridge refuses it and it says so."""
     base = ["switchboard", "phone", "--bridge", phone.bridge, "--from", "+15550009998"]
     proc = await asyncio.create_subprocess_exec(
         *base, "--auth-token", AUTH_TOKEN, "--out", "-", stdout=asyncio.subprocess.PIPE
@@ -284,7 +352,7 @@ async def test_the_switchboard_phone_command_places_a_signed_call(phone: PhonePr
     out, _ = await proc.communicate()
     text = out.decode()
     assert proc.returncode == 0, text
-    assert "<Say> Thank you for calling." in text and f"call moved to {TRANSFER_TO}" in text
+    assert "<Say> Thank you for calling." in text and "call ended: caller_hung_up" in text
     bad = await asyncio.create_subprocess_exec(
         *base,
         "--auth-token",

@@ -79,7 +79,6 @@ async def test_sigterm_lets_the_call_in_progress_finish_and_refuses_new_calls(
             account_sid=ACCOUNT_SID,
             caller=caller.number,
             turns=[PhoneTurn("question", audio=say("What is the status of order 100001?"))],
-            gather_digits=[caller.postal_code],
             quiet_s=4.0,
             on_event=on_event,
         )

@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from switchboard.contracts.tools import GUEST_CUSTOMER_ID
 from switchboard.phone.carrier import (
     AudioIn,
     KeyPressed,
@@ -25,14 +26,15 @@ from switchboard.phone.carriers.twilio_codec import (
 )
 from switchboard.phone.identity import (
     BindingError,
+    CallerIdentity,
+    CustomerRecord,
     binding_token,
     check_binding,
     normalise_e164,
-    postal_code_matches,
 )
 from switchboard.phone.keypad import Keypad, keypad_text
 from switchboard.phone.playback import Playback
-from switchboard.phone.twiml import connect_stream, dial, goodbye_or_transfer, verify_prompt
+from switchboard.phone.twiml import GREETING, connect_stream, dial
 
 FRAME = base64.b64encode(b"\xff" * 160).decode()
 
@@ -170,14 +172,13 @@ def test_numbers_normalise_to_e164(raw: str, e164: str | None) -> None:
     assert normalise_e164(raw) == e164
 
 
-def test_postal_code_matching() -> None:
-    """Typed digits match the code on file (ZIP+4 accepts the 5-digit ZIP); letters never."""
-    assert postal_code_matches("94107#", "94107")
-    assert postal_code_matches("94107", "94107-1234")
-    assert not postal_code_matches("94108", "94107")
-    assert not postal_code_matches("#", "94107")
-    assert not postal_code_matches("", "94107")
-    assert not postal_code_matches("1", "SW1A 1AA")
+def test_caller_id_binds_the_match_or_the_guest() -> None:
+    """A number matching one customer binds the call to them; any other number to the guest,
+    who owns nothing; neither is verified by the number alone."""
+    known = CallerIdentity("+15551230001", CustomerRecord("cus_0001", "Priya Sharma"))
+    assert known.known and known.customer_id == "cus_0001"
+    unknown = CallerIdentity("+15550009999", None)
+    assert not unknown.known and unknown.customer_id == GUEST_CUSTOMER_ID
 
 
 def test_binding_tokens_bind_one_call_until_they_expire() -> None:
@@ -197,23 +198,21 @@ def test_binding_tokens_bind_one_call_until_they_expire() -> None:
         check_binding(key, "", call_id="CA1", now=999)
 
 
-def test_twiml_for_verification_stream_and_transfer() -> None:
-    """The TwiML verbs Twilio expects: Gather, Connect/Stream with parameters, Dial, Hangup."""
-    gather = verify_prompt("https://b/twilio/verify?attempt=1", first=True, timeout_s=5)
-    assert '<Gather action="https://b/twilio/verify?attempt=1"' in gather
-    assert 'input="dtmf"' in gather and 'finishOnKey="#"' in gather
-    stream = connect_stream("wss://b/twilio/media", {"binding": "t"}, greeting=None)
+def test_twiml_for_the_stream_and_transfer() -> None:
+    """The TwiML verbs Twilio expects: a greeting and Connect/Stream with parameters (no
+    keypad gate before the stream any more), and Dial to a number or SIP URI."""
+    stream = connect_stream("wss://b/twilio/media", {"binding": "t"}, greeting=GREETING)
     assert '<Connect><Stream url="wss://b/twilio/media"><Parameter name="binding" value="t" />' in (
         stream
     )
+    assert "<Say>Thank you for calling." in stream and "Gather" not in stream
     assert "<Dial><Number>+15550100</Number></Dial>" in dial("+15550100", announcement=None)
     assert "<Dial><Sip>sip:queue@x</Sip></Dial>" in dial("sip:queue@x", announcement=None)
-    assert "<Hangup />" in goodbye_or_transfer("Bye.", "")
 
 
-async def test_the_bridge_mints_secrets_for_verified_callers() -> None:
-    """The bridge's client secrets say the caller is verified (only keypad-verified calls get a
-    conversation), so the tools may make sensitive changes for them."""
+async def test_the_bridge_mints_secrets_for_unverified_callers() -> None:
+    """The bridge's client secrets say the caller is unverified (caller ID is no proof), so
+    the workers refuse account tools until verify_caller succeeds."""
     import httpx
 
     from switchboard.phone.gateway import GatewayLink
@@ -228,4 +227,4 @@ async def test_the_bridge_mints_secrets_for_verified_callers() -> None:
         link = GatewayLink("http://gateway", "key", http=http, timeout_s=1)
         assert await link.mint("cus_0001") == "ek_test"
     assert bodies[0]["customer_id"] == "cus_0001"
-    assert bodies[0]["verification"] == "verified"
+    assert bodies[0]["verification"] == "unverified"

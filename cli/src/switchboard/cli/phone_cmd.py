@@ -33,22 +33,24 @@ DEV_ACS_RESOURCE_ID = "00000000-0000-0000-0000-00000000acs0"
 DEV_EVENTGRID_SECRET = "switchboard-dev-eventgrid-secret"
 DESCRIPTION = """\
 Place a phone call on the local phone bridge as the carrier (Twilio) would: the voice webhook
-signed with X-Twilio-Signature, the TwiML answer followed verb by verb (the postal-code prompt
-answered with --postal-code), then the media stream: 20 ms µ-law frames in real time, keypad
-presses, and the bot's audio "played" with its marks echoed.
+signed with X-Twilio-Signature, the TwiML answer followed verb by verb, then the media stream:
+20 ms µ-law frames in real time, keypad presses, and the bot's audio "played" with its marks
+echoed.
 
 What the caller does comes in order from --say / --wav / --keys; each waits for the bot's
-answer. --customer looks the caller's number and postal code up in the database (demo data).
+answer. A call starts unverified: when the bot asks for the postal code on file, give it (for
+example --keys 97201# for cus_0001). --customer calls from that customer's number and prints
+the postal code on file (demo data, read from the database).
 
 With --carrier acs the call comes as Azure Communication Services sends it: an Event Grid
 IncomingCall, then Call Automation (served by a local stand-in of ACS on --acs-port, which the
 bridge's development ACS_CONNECTION_STRING and ACS_JWKS_URL point at) answering with PCM 24 kHz
-media streaming; the postal code is typed at the DTMF recognize; no playback marks.
+media streaming; keys are sent as DtmfData; no playback marks.
 """
 EPILOG = """\
 examples:
-  switchboard phone --customer cus_0001 --say "Where is my order 100001?"
-  switchboard phone --from +15551230001 --postal-code 94107 --wav question.wav
+  switchboard phone --customer cus_0001 --say "Where is my order 100001?" --keys 97201#
+  switchboard phone --from +15555760001 --wav question.wav --keys 97201#
   switchboard phone --customer cus_0002 --keys 100004# --say "What is the status of that order?"
   switchboard phone --from +15550009999 --say "Hello"       # an unknown number
   switchboard phone --carrier acs --customer cus_0001 --say "Where is my order 100001?"
@@ -74,16 +76,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     who = parser.add_argument_group("who calls")
     who.add_argument("--from", dest="caller", metavar="NUMBER", help="the caller's number")
     who.add_argument(
-        "--postal-code",
-        action="append",
-        default=[],
-        metavar="DIGITS",
-        help="typed at the verification prompt (repeat for further attempts)",
-    )
-    who.add_argument(
         "--customer",
         metavar="ID",
-        help="call from this customer's number and type their postal code (read from DATABASE_URL)",
+        help="call from this customer's number and show their postal code (from DATABASE_URL)",
     )
     where = parser.add_argument_group("where")
     where.add_argument(
@@ -163,13 +158,12 @@ def build_turns(specs: list[tuple[str, str]], barge_in: int | None) -> list[Phon
 
 async def _call(args: argparse.Namespace) -> int:
     caller = args.caller
-    codes = list(args.postal_code)
     if args.customer:
         from switchboard.settings import DatabaseSettings
 
         phone, postal = await demo_caller(DatabaseSettings().database_url, args.customer)
         caller = caller or phone
-        codes = codes or [postal]
+        print(f"{args.customer}'s postal code on file: {postal} (give it when asked)", flush=True)
     if not caller:
         print("switchboard phone: say who calls: --from NUMBER or --customer ID", file=sys.stderr)
         return 2
@@ -179,14 +173,13 @@ async def _call(args: argparse.Namespace) -> int:
 
     print(f"calling {args.bridge} from {caller}", flush=True)
     if args.carrier == "acs":
-        return await _acs_call(args, caller, codes, line)
+        return await _acs_call(args, caller, line)
     result = await place_call(
         PhoneCallOptions(
             bridge=args.bridge,
             auth_token=args.auth_token,
             caller=caller,
             turns=build_turns(args.turns, args.barge_in),
-            gather_digits=codes,
             answer_timeout_s=args.timeout,
             on_event=line,
         )
@@ -217,9 +210,7 @@ def _report(args: argparse.Namespace, result: PhoneCallResult, rate: int) -> int
     return 0
 
 
-async def _acs_call(
-    args: argparse.Namespace, caller: str, codes: list[str], line: Callable[[str, str], None]
-) -> int:
+async def _acs_call(args: argparse.Namespace, caller: str, line: Callable[[str, str], None]) -> int:
     from switchboard.cli.acs_cloud import AcsCloud
     from switchboard.cli.phone_acs_sim import AcsCallOptions, place_acs_call
 
@@ -238,7 +229,6 @@ async def _acs_call(
                 eventgrid_secret=args.eventgrid_secret,
                 caller=caller,
                 turns=build_turns(args.turns, args.barge_in),
-                gather_digits=codes,
                 answer_timeout_s=args.timeout,
                 on_event=line,
             )

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from switchboard.contracts.tools import GUEST_CUSTOMER_ID
 from switchboard.db.shop import (
     Customer,
     Order,
@@ -394,8 +395,11 @@ async def seed(
     orders: int = 10000,
     rng_seed: int = 7,
 ) -> SeedReport:
-    """Fill an empty order database; do nothing if any customer exists."""
-    existing = await session.scalar(select(func.count()).select_from(Customer))
+    """Fill an empty order database; do nothing if any customer (but the guest) exists."""
+    # the reserved guest (migration 0006) is not demo data
+    existing = await session.scalar(
+        select(func.count()).select_from(Customer).where(Customer.id != GUEST_CUSTOMER_ID)
+    )
     if existing:
         return SeedReport(seeded=False, counts={"customers": int(existing)})
     data = build_dataset(

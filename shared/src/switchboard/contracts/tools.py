@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator,
 __all__ = [
     "CANCEL_ACTION_TOOL",
     "CONFIRM_ACTION_TOOL",
+    "GUEST_CUSTOMER_ID",
     "NEEDS_CONFIRMATION",
     "TOOL_NAME_PATTERN",
     "VERIFY_CALLER_TOOL",
@@ -37,6 +38,9 @@ CANCEL_ACTION_TOOL = "cancel_action"
 #: The tool that checks who is calling (phone callers start ``unverified``); a successful
 #: answer carries ``ToolCallResult.verification`` and the gateway raises the session's level.
 VERIFY_CALLER_TOOL = "verify_caller"
+#: The reserved customer an unknown phone number's call is bound to: it owns nothing and can
+#: never be verified, so account tools always refuse it (general questions and a transfer work).
+GUEST_CUSTOMER_ID = "cus_guest"
 #: ``status`` of a data-changing tool's first answer: nothing changed yet.
 NEEDS_CONFIRMATION = "needs_confirmation"
 
@@ -203,6 +207,14 @@ class ToolCatalogEntry(_Message):
         description=(
             "Runs in two phases: the call proposes (answers needs_confirmation, changes "
             "nothing) and confirm_action commits it after the customer said yes."
+        ),
+    )
+    verification_exempt: bool = Field(
+        default=False,
+        description=(
+            "Runs for an unverified caller too (general questions, a transfer, verify_caller "
+            "itself); every other tool answers verification_required while the envelope's "
+            "verification is 'unverified'."
         ),
     )
 

@@ -34,6 +34,7 @@ __all__ = [
     "AccountChange",
     "AddressChange",
     "Callback",
+    "CallerVerification",
     "Cancellation",
     "Customer",
     "Order",
@@ -338,3 +339,21 @@ class PendingAction(Base):
     decided_call_id: Mapped[str | None] = mapped_column(String(128))
     decided_user_item_id: Mapped[str | None] = mapped_column(String(128))
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+
+class CallerVerification(Base):
+    """One ``verify_caller`` attempt of a conversation (``session_id``): failures are counted
+    per conversation, once per call id (a redelivered call replays its recorded answer)."""
+
+    __tablename__ = "caller_verification"
+    __table_args__ = (
+        CheckConstraint("outcome IN ('verified', 'failed')", name="outcome_known"),
+        _S,
+    )
+
+    call_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    session_id: Mapped[str] = mapped_column(String(128), index=True)
+    customer_id: Mapped[str] = mapped_column(String(32))
+    method: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = _created()

@@ -3,17 +3,15 @@ Automation callbacks, and the media websocket.
 
 1. ``POST /acs/incoming?secret=...``: Event Grid delivers ``IncomingCall`` (and, once, the
    subscription validation handshake). The shared secret in the subscription's URL is checked.
-   An unknown number is redirected to ``PHONE_TRANSFER_TO`` (or rejected); a known one is
-   answered with bidirectional PCM 24 kHz media streaming, *not started*, and a callback URL
-   carrying a signed :class:`CallContext` (correlation id, caller, candidate customer).
-2. ``POST /acs/callbacks?ctx=...`` (JWT of Call Automation checked): ``CallConnected`` starts a
-   DTMF recognize (the postal code on file, up to ``#``); ``RecognizeCompleted`` /
-   ``RecognizeFailed`` check it; on a match the bridge starts media streaming, else asks again,
-   and after ``PHONE_VERIFY_ATTEMPTS`` transfers to a human or hangs up.
+   Every call is answered, unverified, with bidirectional PCM 24 kHz media streaming (started
+   once connected) and a callback URL carrying a signed :class:`CallContext` (correlation id,
+   caller, and the customer caller ID names, or the guest for a number on no account).
+2. ``POST /acs/callbacks?ctx=...`` (JWT of Call Automation checked): ``CallConnected`` starts
+   media streaming; other events are logged.
 3. ``/acs/media?ctx=...`` (JWT checked on the handshake): the call's conversation, run by the
-   carrier-neutral :class:`~switchboard.phone.call.PhoneCall`. ACS opens it only once the
-   bridge started streaming, i.e. after the caller was verified; the stream is bound to the
-   verified customer from the signed context.
+   carrier-neutral :class:`~switchboard.phone.call.PhoneCall`, bound (unverified) to the
+   context's customer. The caller proves who they are in the conversation, with the
+   ``verify_caller`` tool on the workers (spoken or keypad postal code, as ``DtmfData``).
 """
 
 from __future__ import annotations
@@ -35,18 +33,15 @@ from switchboard.phone.carriers.acs_codec import (
     IncomingCall,
     parse_callbacks,
     parse_event_grid,
-    tones_to_digits,
 )
 from switchboard.phone.identity import (
     BindingError,
     CallContext,
-    Verification,
     binding_token,
     normalise_e164,
     open_call_context,
     seal_call_context,
 )
-from switchboard.phone.twiml import PROMPT_AGAIN, PROMPT_FIRST
 
 if TYPE_CHECKING:
     from switchboard.phone.app import Bridge
@@ -54,8 +49,6 @@ if TYPE_CHECKING:
 __all__ = ["AcsCarrier", "add_acs_routes"]
 
 log = logging.getLogger(__name__)
-
-_VERIFY = "switchboard-verify-"
 
 
 def _forbidden(code: str, message: str, status: int = 403) -> JSONResponse:
@@ -78,23 +71,16 @@ class AcsCarrier:
     async def incoming(self, call: IncomingCall, request: Request) -> None:
         settings, metrics = self.settings, self.bridge.metrics
         number = normalise_e164(call.caller, default_country_code=settings.default_country_code)
-        identity = await self.bridge.verifier.identify(number)
-        extra = {"correlation_id": call.correlation_id}
-        if identity.level is Verification.UNKNOWN or identity.customer is None or number is None:
-            metrics.verifications.labels("unknown_number").inc()
-            if settings.transfer_to.startswith("+"):
-                log.info("ACS call from an unknown number: redirected", extra=extra)
-                await self.control.redirect(call.incoming_call_context, settings.transfer_to)
-            else:
-                log.info("ACS call from an unknown number: rejected", extra=extra)
-                await self.control.reject(call.incoming_call_context)
-            return
+        identity = await self.bridge.directory.identify(number)
+        extra = {"correlation_id": call.correlation_id, "known_number": identity.known}
+        # every call is answered, unverified: to the customer caller ID names, or to the guest
+        metrics.callers.labels("known" if identity.known else "unknown").inc()
         ctx = seal_call_context(
             self.key,
             CallContext(
                 correlation_id=call.correlation_id,
-                caller=number,
-                customer_id=identity.customer.customer_id,
+                caller=number or call.caller,
+                customer_id=identity.customer_id,
                 expires_at=int(time.time()) + settings.binding_ttl_s,
             ),
         )
@@ -110,47 +96,11 @@ class AcsCarrier:
         log.info("ACS call answered", extra={**extra, "call_connection_id": call_id})
 
     # -- Call Automation callbacks -------------------------------------------------------------
-    async def _ask(self, event: CallbackEvent, ctx: CallContext, attempt: int) -> None:
-        prompt = PROMPT_FIRST if attempt == 1 else PROMPT_AGAIN
-        await self.control.recognize_keypad(
-            event.call_connection_id,
-            ctx.caller,
-            prompt=prompt if self.settings.acs_cognitive_services_endpoint else None,
-            voice=self.settings.acs_voice,
-            context=f"{_VERIFY}{attempt}",
-            timeout_s=self.settings.gather_timeout_s,
-        )
-
     async def callback(self, event: CallbackEvent, ctx: CallContext) -> None:
-        metrics, settings = self.bridge.metrics, self.settings
         extra = {"call_connection_id": event.call_connection_id, "event": event.type}
         if event.type == "CallConnected":
-            await self._ask(event, ctx, 1)
-        elif event.type in ("RecognizeCompleted", "RecognizeFailed"):
-            if not event.operation_context.startswith(_VERIFY):
-                return
-            attempt = int(event.operation_context.removeprefix(_VERIFY) or "1")
-            tones = (event.data.get("dtmfResult") or {}).get("tones") or []
-            entered = tones_to_digits(tones) if event.type == "RecognizeCompleted" else ""
-            identity = self.bridge.verifier.check(
-                await self.bridge.verifier.identify(ctx.caller), entered
-            )
-            if identity.customer_id == ctx.customer_id:
-                metrics.verifications.labels("verified").inc()
-                log.info("ACS caller verified; starting the media stream", extra=extra)
-                await self.control.start_streaming(event.call_connection_id)
-            elif attempt < settings.verify_attempts:
-                metrics.verifications.labels("mismatch").inc()
-                await self._ask(event, ctx, attempt + 1)
-            else:
-                metrics.verifications.labels("refused").inc()
-                log.info("ACS caller not verified", extra={**extra, "attempts": attempt})
-                if settings.transfer_to.startswith("+"):
-                    await self.control.transfer(
-                        event.call_connection_id, settings.transfer_to, announcement=None
-                    )
-                else:
-                    await self.control.hang_up(event.call_connection_id)
+            log.info("ACS call connected; starting the media stream", extra=extra)
+            await self.control.start_streaming(event.call_connection_id)
         else:
             log.info("ACS call event", extra={**extra, "context": event.operation_context})
 

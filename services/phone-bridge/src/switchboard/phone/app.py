@@ -23,25 +23,18 @@ from switchboard.phone.acs_routes import AcsCarrier, add_acs_routes
 from switchboard.phone.call import CallDeps, PhoneCall
 from switchboard.phone.carrier import CallControl
 from switchboard.phone.carriers.twilio import TwilioCallControl, TwilioMediaStream, TwilioSignatures
-from switchboard.phone.directory import CustomerDirectory, KeypadPostalCodeVerifier
+from switchboard.phone.directory import CustomerDirectory
 from switchboard.phone.gateway import GatewayLink
-from switchboard.phone.identity import Verification, binding_token, normalise_e164
+from switchboard.phone.identity import binding_token, normalise_e164
 from switchboard.phone.metrics import PhoneMetrics
 from switchboard.phone.settings import PhoneSettings
-from switchboard.phone.twiml import GREETING, connect_stream, goodbye_or_transfer, verify_prompt
+from switchboard.phone.twiml import GREETING, connect_stream
 
 __all__ = ["Bridge", "create_app"]
 
 log = logging.getLogger(__name__)
 
 TWIML = "application/xml"
-UNKNOWN_CALLER = (
-    "Thank you for calling. We could not find an account for the number you are calling from, "
-    "so I cannot discuss orders on this line."
-)
-NOT_VERIFIED = "Sorry, we could not verify your account, so I cannot discuss orders on this call."
-TRANSFERRING = " Let me connect you to a member of our team."
-CALL_BACK = " Please call back from the phone number on your account. Goodbye."
 
 
 class Bridge:
@@ -52,7 +45,6 @@ class Bridge:
         self.metrics = PhoneMetrics()
         self.engine = create_engine(settings.database_url, pool_size=5)
         self.directory = CustomerDirectory(self.engine)
-        self.verifier = KeypadPostalCodeVerifier(self.directory)
         self.signatures = TwilioSignatures(settings.twilio_auth_token.get_secret_value())
         self.http = httpx.AsyncClient(
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50)
@@ -87,7 +79,7 @@ class Bridge:
         log.info(
             "draining", extra={"calls": len(self.calls), "timeout_s": self.settings.drain_timeout_s}
         )
-        # a call verified before the drain may still connect its media stream: wait for it too
+        # a call answered before the drain may still connect its media stream: wait for it too
         while self.calls and (left := deadline - loop.time()) > 0:
             await asyncio.wait(set(self.calls), timeout=left, return_when=asyncio.FIRST_COMPLETED)
         if self.calls:
@@ -147,9 +139,6 @@ class Bridge:
         scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
         return urlunsplit((scheme, parts.netloc, parts.path, "", ""))
 
-    def verify_url(self, request: Request, attempt: int) -> str:
-        return self.public(f"{request.url_for('twilio_verify')}?attempt={attempt}")
-
 
 def _bridge(request: Request) -> Bridge:
     bridge: Bridge = request.app.state.bridge
@@ -178,10 +167,6 @@ def _refused() -> JSONResponse:
     )
 
 
-def _caller_message(prefix: str, transfer_to: str) -> str:
-    return prefix + (TRANSFERRING if transfer_to else CALL_BACK)
-
-
 def create_app(settings: PhoneSettings, *, control: CallControl | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -206,57 +191,22 @@ def create_app(settings: PhoneSettings, *, control: CallControl | None = None) -
         number = normalise_e164(
             params.get("From", ""), default_country_code=settings.default_country_code
         )
-        identity = await bridge.verifier.identify(number)
-        if identity.level is Verification.UNKNOWN:
-            bridge.metrics.verifications.labels("unknown_number").inc()
-            log.info("call from an unknown number", extra={"call_sid": params.get("CallSid")})
-            twiml = goodbye_or_transfer(
-                _caller_message(UNKNOWN_CALLER, settings.transfer_to), settings.transfer_to
-            )
-        else:
-            twiml = verify_prompt(
-                bridge.verify_url(request, 1), first=True, timeout_s=settings.gather_timeout_s
-            )
-        return Response(twiml, media_type=TWIML)
-
-    @app.post("/twilio/verify", name="twilio_verify")
-    async def twilio_verify(request: Request, bridge: BridgeDep, attempt: int = 1) -> Response:
-        params = await _signed_form(request, bridge, "verify")
-        if params is None:
-            return _refused()
-        attempt = max(1, min(attempt, settings.verify_attempts))
-        number = normalise_e164(
-            params.get("From", ""), default_country_code=settings.default_country_code
-        )
-        identity = bridge.verifier.check(
-            await bridge.verifier.identify(number), params.get("Digits", "")
-        )
+        identity = await bridge.directory.identify(number)
         call_sid = params.get("CallSid", "")
-        if identity.customer_id is not None and call_sid:
-            bridge.metrics.verifications.labels("verified").inc()
-            token = binding_token(
-                settings.binding_key,
-                call_id=call_sid,
-                customer_id=identity.customer_id,
-                expires_at=int(time.time()) + settings.binding_ttl_s,
-            )
-            log.info("caller verified", extra={"call_sid": call_sid})
-            twiml = connect_stream(
-                bridge.stream_url(request), {"binding": token}, greeting=GREETING
-            )
-        elif attempt >= settings.verify_attempts or identity.customer is None:
-            bridge.metrics.verifications.labels("refused").inc()
-            log.info("caller not verified", extra={"call_sid": call_sid, "attempts": attempt})
-            twiml = goodbye_or_transfer(
-                _caller_message(NOT_VERIFIED, settings.transfer_to), settings.transfer_to
-            )
-        else:
-            bridge.metrics.verifications.labels("mismatch").inc()
-            twiml = verify_prompt(
-                bridge.verify_url(request, attempt + 1),
-                first=False,
-                timeout_s=settings.gather_timeout_s,
-            )
+        # every call is connected, unverified: to the customer caller ID names, or to the guest
+        # (general questions and a transfer only); the workers enforce the rest
+        bridge.metrics.callers.labels("known" if identity.known else "unknown").inc()
+        log.info(
+            "call answered, unverified",
+            extra={"call_sid": call_sid, "known_number": identity.known},
+        )
+        token = binding_token(
+            settings.binding_key,
+            call_id=call_sid,
+            customer_id=identity.customer_id,
+            expires_at=int(time.time()) + settings.binding_ttl_s,
+        )
+        twiml = connect_stream(bridge.stream_url(request), {"binding": token}, greeting=GREETING)
         return Response(twiml, media_type=TWIML)
 
     @app.websocket("/twilio/media", name="twilio_media")

@@ -114,8 +114,8 @@ class PhoneCall:
                 now=time.time(),
             )
         except BindingError as exc:
-            log.warning("stream refused: not a verified call", extra={"reason": str(exc)})
-            self.metrics.webhooks.labels("media", "unverified").inc()
+            log.warning("stream refused: not a call we answered", extra={"reason": str(exc)})
+            self.metrics.webhooks.labels("media", "bad_binding").inc()
             self.outcome = "refused"
             await self.stream.close()
             return

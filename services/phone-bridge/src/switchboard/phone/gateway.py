@@ -1,6 +1,6 @@
 """The bridge as a client of the session gateway: mint a single-use client secret with the
-server key (``POST /v1/realtime/client_secrets``, ``verification: verified``: only callers who
-proved who they are get a conversation), open ``/v1/realtime`` with display events on
+server key (``POST /v1/realtime/client_secrets``, ``verification: unverified``: caller ID is no
+proof, so account tools refuse until the caller passes ``verify_caller``), open ``/v1/realtime`` with display events on
 (``switchboard.tool.*`` tell the bridge about escalations), and set the session to
 the carrier's format in and out (``audio/pcmu`` for Twilio, ``audio/pcm`` 24 kHz for ACS) so
 carrier audio passes without resampling."""
@@ -80,9 +80,9 @@ class GatewayLink:
                 json={
                     "customer_id": customer_id,
                     "expires_after": {"anchor": "created_at", "seconds": 60},
-                    # a call reaches the gateway only once the caller proved who they are
-                    # (keypad postal code): sensitive changes need this level
-                    "verification": Verification.VERIFIED.value,
+                    # caller ID is no proof: the workers refuse account tools until the caller
+                    # passes verify_caller, and the gateway then raises the level
+                    "verification": Verification.UNVERIFIED.value,
                 },
                 headers={"Authorization": f"Bearer {self.server_key}"},
                 timeout=self.timeout_s,

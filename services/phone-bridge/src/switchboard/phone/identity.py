@@ -1,12 +1,13 @@
-"""Who is calling, and how sure we are (pure, no I/O).
+"""Who is calling (pure, no I/O).
 
-Caller ID is spoofable, so a number alone never binds a call to a customer's account. Today's
-verification is an **interim** done at the bridge (see docs/phone.md): the caller types the
-postal code on file on the keypad (a TwiML ``<Gather>``) before the media stream starts; only
-then is the call bound to the customer, through a short-lived signed :func:`binding_token`
-carried in the stream's custom parameters. The target design moves the check to a
-``verify_caller`` tool on the workers with the level in the tool envelope; it plugs in behind
-:class:`Verifier`.
+Caller ID is spoofable, so a number alone never proves who calls: every call starts
+**unverified**, bound to the customer whose number matches the caller ID (or, for a number on
+no account, to the reserved guest, ``GUEST_CUSTOMER_ID``, which owns nothing). The bridge mints
+an ``unverified`` client secret for that customer; the workers refuse account tools until the
+caller proves it with ``verify_caller`` (the postal code on file, spoken or typed on the keypad),
+and the gateway then raises the conversation's level (docs/phone.md#who-is-calling). The call is
+bound to its customer through a short-lived signed :func:`binding_token` carried in the
+stream's custom parameters (Twilio) or the signed :class:`CallContext` (ACS).
 """
 
 from __future__ import annotations
@@ -17,21 +18,18 @@ import hmac
 import json
 import re
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import Protocol
+
+from switchboard.contracts.tools import GUEST_CUSTOMER_ID
 
 __all__ = [
     "BindingError",
     "CallContext",
     "CallerIdentity",
     "CustomerRecord",
-    "Verification",
-    "Verifier",
     "binding_token",
     "check_binding",
     "normalise_e164",
     "open_call_context",
-    "postal_code_matches",
     "seal_call_context",
 ]
 
@@ -56,60 +54,27 @@ def normalise_e164(raw: str, *, default_country_code: str = "1") -> str | None:
     return candidate if _E164.match(candidate) else None
 
 
-def postal_code_matches(entered: str, on_file: str) -> bool:
-    """The keypad entry (``#`` and ``*`` ignored) equals the digits of the postal code on file.
-    A postal code with letters cannot be typed on a keypad: it never matches."""
-    typed = re.sub(r"[^0-9]", "", entered)
-    code = on_file.strip()
-    if not code or not re.fullmatch(r"[0-9 -]+", code):
-        return False
-    wanted = re.sub(r"[^0-9]", "", code)
-    if not typed:
-        return False
-    if hmac.compare_digest(typed, wanted):
-        return True
-    # US ZIP+4 on file: the five-digit ZIP is enough
-    return len(wanted) == 9 and hmac.compare_digest(typed, wanted[:5])
-
-
-class Verification(StrEnum):
-    UNKNOWN = "unknown"  # the number matches no customer (or several)
-    UNVERIFIED = "unverified"  # caller ID matches a customer; not proven
-    VERIFIED = "verified"  # the caller proved it (postal code on file)
-
-
 @dataclass(frozen=True, slots=True)
 class CustomerRecord:
     customer_id: str
     name: str
-    postal_code: str
 
 
 @dataclass(frozen=True, slots=True)
 class CallerIdentity:
+    """What caller ID says: the number and the one customer it matches, if any."""
+
     number: str | None
     customer: CustomerRecord | None
-    level: Verification
 
     @property
-    def customer_id(self) -> str | None:
-        """The customer the call may act for: only once verified."""
-        if self.level is Verification.VERIFIED and self.customer is not None:
-            return self.customer.customer_id
-        return None
+    def known(self) -> bool:
+        return self.customer is not None
 
-
-class Verifier(Protocol):
-    """A way of establishing who calls. The interim one is keypad postal code at the bridge;
-    the target one is a ``verify_caller`` tool on the workers."""
-
-    async def identify(self, number: str | None) -> CallerIdentity:
-        """What caller ID alone says (never :attr:`Verification.VERIFIED`)."""
-        ...
-
-    def check(self, identity: CallerIdentity, entered: str) -> CallerIdentity:
-        """The identity after the caller typed *entered*: verified, or unchanged."""
-        ...
+    @property
+    def customer_id(self) -> str:
+        """The customer the call is bound to, unverified: the match, else the guest."""
+        return self.customer.customer_id if self.customer is not None else GUEST_CUSTOMER_ID
 
 
 class BindingError(ValueError):
@@ -122,7 +87,8 @@ def _mac(key: bytes, message: str) -> str:
 
 
 def binding_token(key: bytes, *, call_id: str, customer_id: str, expires_at: int) -> str:
-    """A token saying "call *call_id* is verified as *customer_id* until *expires_at*"."""
+    """A token saying "call *call_id* is bound to *customer_id* (unverified) until
+    *expires_at*"."""
     body = f"v1|{call_id}|{customer_id}|{expires_at}"
     return f"{customer_id}|{expires_at}|{_mac(key, body)}"
 

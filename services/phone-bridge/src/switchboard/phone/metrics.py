@@ -58,10 +58,11 @@ class PhoneMetrics:
             "Carrier frames refused as malformed (the call went on).",
             registry=r,
         )
-        self.verifications = Counter(
-            "switchboard_phone_verifications",
-            "Keypad verification attempts, by outcome.",
-            ["outcome"],
+        self.callers = Counter(
+            "switchboard_phone_callers",
+            "Calls answered, by whether caller ID matched a customer (known) or not (unknown: "
+            "bound to the guest). Every call starts unverified; verify_caller runs on the workers.",
+            ["caller"],
             registry=r,
         )
         self.barge_ins = Counter(

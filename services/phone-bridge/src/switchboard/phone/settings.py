@@ -33,7 +33,7 @@ DEFAULT_ACS_JWKS_URL = "http://127.0.0.1:8084/calling/keys"
 
 
 class PhoneSettings(BaseServiceSettings, DatabaseSettings):
-    """Listening address, carrier credentials, the gateway, verification, keypad and transfer."""
+    """Listening address, carrier credentials, the gateway, caller lookup, keypad and transfer."""
 
     host: str = Field(default="127.0.0.1", validation_alias="PHONE_HOST")
     port: int = Field(default=8083, ge=0, le=65535, validation_alias="PHONE_PORT")
@@ -91,10 +91,9 @@ class PhoneSettings(BaseServiceSettings, DatabaseSettings):
     acs_cognitive_services_endpoint: str = Field(
         default="",
         validation_alias="ACS_COGNITIVE_SERVICES_ENDPOINT",
-        description="Azure AI services endpoint connected to the ACS resource: ACS speaks the "
-        "verification prompts with it (empty = no spoken prompts, the keypad still works).",
+        description="Azure AI services endpoint connected to the ACS resource, passed on the "
+        "answer (call intelligence; empty = none). The bot's own voice never needs it.",
     )
-    acs_voice: str = Field(default="en-US-NancyNeural", validation_alias="ACS_VOICE")
 
     # -- the session gateway -------------------------------------------------------------------
     gateway_url: str = Field(default="http://127.0.0.1:8080", validation_alias="PHONE_GATEWAY_URL")
@@ -107,21 +106,19 @@ class PhoneSettings(BaseServiceSettings, DatabaseSettings):
         default=10.0, gt=0, le=120, validation_alias="PHONE_GATEWAY_CONNECT_TIMEOUT_S"
     )
 
-    # -- caller verification (interim: keypad postal code at the bridge) -----------------------
+    # -- who is calling (caller ID; verification itself is verify_caller on the workers) -------
     default_country_code: str = Field(
         default="1",
         pattern=r"^[1-9][0-9]{0,2}$",
         validation_alias="PHONE_DEFAULT_COUNTRY_CODE",
         description="Country calling code for numbers stored without one (E.164 normalising).",
     )
-    verify_attempts: int = Field(default=3, ge=1, le=10, validation_alias="PHONE_VERIFY_ATTEMPTS")
-    gather_timeout_s: int = Field(default=8, ge=1, le=60, validation_alias="PHONE_GATHER_TIMEOUT_S")
     binding_ttl_s: int = Field(
         default=120,
         ge=5,
         le=3600,
         validation_alias="PHONE_BINDING_TTL_S",
-        description="How long a verified call has to open its media stream.",
+        description="How long an answered call has to open its media stream.",
     )
 
     # -- audio, keypad, transfer ---------------------------------------------------------------

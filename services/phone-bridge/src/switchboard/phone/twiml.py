@@ -2,40 +2,11 @@
 
 from __future__ import annotations
 
-from twilio.twiml.voice_response import Connect, Dial, Gather, VoiceResponse
+from twilio.twiml.voice_response import Connect, Dial, VoiceResponse
 
-__all__ = [
-    "GREETING",
-    "connect_stream",
-    "dial",
-    "goodbye_or_transfer",
-    "verify_prompt",
-]
+__all__ = ["GREETING", "connect_stream", "dial"]
 
-GREETING = "Thank you. You are now connected to our assistant. How can I help?"
-PROMPT_FIRST = (
-    "Welcome. To protect your account, please enter the postal code on file on your keypad, "
-    "followed by the pound key."
-)
-PROMPT_AGAIN = "That did not match. Please enter the postal code on file, followed by pound."
-
-
-def verify_prompt(action_url: str, *, first: bool, timeout_s: int) -> str:
-    """Ask for the postal code; no entry posts back to *action_url* without ``Digits``."""
-    response = VoiceResponse()
-    gather = Gather(
-        input="dtmf",
-        action=action_url,
-        method="POST",
-        timeout=timeout_s,
-        finish_on_key="#",
-        num_digits=10,
-        action_on_empty_result=True,
-    )
-    gather.say(PROMPT_FIRST if first else PROMPT_AGAIN)
-    response.append(gather)
-    response.redirect(action_url, method="POST")
-    return str(response)
+GREETING = "Thank you for calling. You are connected to our assistant. How can I help?"
 
 
 def connect_stream(stream_url: str, parameters: dict[str, str], *, greeting: str | None) -> str:
@@ -66,15 +37,4 @@ def dial(target: str, *, announcement: str | None) -> str:
     if announcement:
         response.say(announcement)
     response.append(_dial(target))
-    return str(response)
-
-
-def goodbye_or_transfer(message: str, transfer_to: str) -> str:
-    """Say *message*, then transfer to a human if one is configured, else hang up."""
-    response = VoiceResponse()
-    response.say(message)
-    if transfer_to:
-        response.append(_dial(transfer_to))
-    else:
-        response.hangup()
     return str(response)

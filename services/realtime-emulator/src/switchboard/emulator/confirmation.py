@@ -28,6 +28,7 @@ from switchboard.contracts.tools import (
     CANCEL_ACTION_TOOL,
     CONFIRM_ACTION_TOOL,
     NEEDS_CONFIRMATION,
+    VERIFY_CALLER_TOOL,
     PendingAction,
 )
 from switchboard.emulator.calls import Call
@@ -35,6 +36,8 @@ from switchboard.emulator.intent import ToolSpec
 from switchboard.emulator.replies import spoken_when, summarize_output
 from switchboard.emulator.slots import is_id
 from switchboard.emulator.text import humanize
+from switchboard.emulator.verification import ESCALATE_TOOL
+from switchboard.emulator.verification import spoken as verification_spoken
 
 __all__ = [
     "NOTHING_CHANGED",
@@ -47,8 +50,9 @@ __all__ = [
     "two_phase",
 ]
 
-#: the protocol's own tools: never chosen for what a caller asks, only to answer a read-back
-PROTOCOL_TOOLS = frozenset({CONFIRM_ACTION_TOOL, CANCEL_ACTION_TOOL})
+#: the protocol's own tools: never chosen for what a caller asks, only to answer a read-back,
+#: and verify_caller, called only when a tool asked for it (:mod:`.verification`)
+PROTOCOL_TOOLS = frozenset({CONFIRM_ACTION_TOOL, CANCEL_ACTION_TOOL, VERIFY_CALLER_TOOL})
 #: what is said once a pending action was cancelled
 NOTHING_CHANGED = "OK, I haven't changed anything."
 
@@ -159,8 +163,12 @@ def open_proposal(items: list[dict[str, Any]]) -> Proposal | None:
     return None
 
 
-def _spoken(tool: str | None, output: str, today: date) -> tuple[str, bool]:
+def _spoken(
+    tool: str | None, output: str, today: date, *, transferring: bool = False
+) -> tuple[str, bool]:
     """What to say about one output, and whether it is a read-back (said last)."""
+    if tool == VERIFY_CALLER_TOOL:
+        return verification_spoken(output, transferring=transferring), False
     doc = _json(output)
     if isinstance(doc, dict):
         pending = _pending(doc)
@@ -184,7 +192,8 @@ def _spoken(tool: str | None, output: str, today: date) -> tuple[str, bool]:
 def spoken_results(results: list[tuple[str | None, str]], *, today: date) -> str:
     """The outputs of one response's calls, said in order, except that a read-back ends it
     (it asks the customer a yes/no question)."""
-    said = [_spoken(tool, output, today) for tool, output in results]
+    transferring = any(tool == ESCALATE_TOOL for tool, _ in results)
+    said = [_spoken(tool, output, today, transferring=transferring) for tool, output in results]
     return " ".join([t for t, asks in said if not asks] + [t for t, asks in said if asks])
 
 

@@ -4,8 +4,10 @@ was said across turns (:mod:`.slots`), asks for what is missing, asks which of t
 caller means, has anything that changes data confirmed (:mod:`.confirmation`: by the tools' two
 phases when the session has ``confirm_action``, else by its own read-back), takes corrections
 ("no, I said one oh one five nine seven"), makes several calls when one turn asks several things,
-and speaks tool results as a person would (:mod:`.replies`). Pure logic: no I/O, one instance
-(with its memory) per session.
+speaks tool results as a person would (:mod:`.replies`), and, when a tool answers
+``verification_required`` (a phone caller not yet verified), asks for the postal code, calls
+``verify_caller`` with it and makes the refused calls again (:mod:`.verification`). Pure logic:
+no I/O, one instance (with its memory) per session.
 
 It is a rule-based matcher, not a language model; docs/emulator.md lists what it cannot do.
 """
@@ -30,6 +32,7 @@ from switchboard.emulator.intent import ToolSpec, choose_tool, score_tools
 from switchboard.emulator.numbers import read_identifier
 from switchboard.emulator.slots import extract, is_confirmation, is_id, question
 from switchboard.emulator.text import humanize, is_affirmative, is_negative, normalize, tokens
+from switchboard.emulator.verification import Verifying, after_results, verify_call
 
 __all__ = ["Call", "DialoguePolicy", "Reply", "ToolSpec"]
 
@@ -64,6 +67,12 @@ class DialoguePolicy:
     user_turns: list[str] = field(default_factory=list)
     #: the session's tools have the two-phase protocol (set by each :meth:`respond`)
     two_phase: bool = False
+    #: the session's tool names (set by each :meth:`respond`)
+    tool_names: frozenset[str] = frozenset()
+    #: the calls of the latest reply that made calls (retried after a verification)
+    made: tuple[Call, ...] = ()
+    #: the postal code was asked for; the refused calls wait for it
+    verifying: Verifying | None = None
 
     # -- entry points -------------------------------------------------------------------------
 
@@ -82,6 +91,29 @@ class DialoguePolicy:
         *previous_call* is the conversation's last function call (name, arguments), for a
         session that did not make it itself (a conversation replayed into a new session);
         *proposal* the pending action these words answer (:func:`.confirmation.open_proposal`)."""
+        self.tool_names = frozenset(str(t.get("name")) for t in tools)
+        reply = self._respond(
+            user_text=user_text,
+            tools=tools,
+            tool_choice=tool_choice,
+            instructions=instructions,
+            previous_call=previous_call,
+            proposal=proposal,
+        )
+        if reply.calls:
+            self.made = reply.calls
+        return reply
+
+    def _respond(
+        self,
+        *,
+        user_text: str | None,
+        tools: list[dict[str, Any]],
+        tool_choice: Any,
+        instructions: str,
+        previous_call: tuple[str, dict[str, Any]] | None,
+        proposal: Proposal | None,
+    ) -> Reply:
         specs = [ToolSpec.from_tool(t) for t in tools]
         if self.last_call is None and previous_call is not None:
             spec = next((s for s in ordinary_tools(specs) if s.name == previous_call[0]), None)
@@ -97,6 +129,9 @@ class DialoguePolicy:
             return Reply(text=_instructed_text(instructions) or _greeting(specs))
         self.user_turns.append(user_text)
         forced = tool_choice == "required" or isinstance(tool_choice, dict)
+        verify = verify_call(self.verifying, user_text, self.tool_names)
+        if verify is not None:  # the postal code asked for, spoken or on the keypad
+            return Reply(calls=(verify,))
         if proposal is not None and self.two_phase:
             reply = self._answer_proposal(proposal, user_text, specs)
             if reply is not None:
@@ -125,7 +160,19 @@ class DialoguePolicy:
         return self.summarize_all([(tool_name, output)])
 
     def summarize_all(self, results: list[tuple[str | None, str]]) -> Reply:
-        """Speak the outputs of several calls of one response, in order (a read-back last)."""
+        """Speak the outputs of several calls of one response, in order (a read-back last);
+        with a verification in play, ask for the postal code, make the refused calls again
+        once verified, or hand over to a person after the last failed attempt."""
+        self.verifying, reply = after_results(
+            self.verifying,
+            results,
+            made=self.made,
+            tool_names=self.tool_names,
+            say=lambda said: spoken_results(said, today=self.today),
+        )
+        if reply is not None:
+            self.made = reply.calls or self.made
+            return reply
         return Reply(text=spoken_results(results, today=self.today))
 
     # -- conversation steps (each returns None when it does not apply) ------------------------

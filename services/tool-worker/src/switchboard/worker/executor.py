@@ -16,11 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from switchboard.contracts.tools import (
     CANCEL_ACTION_TOOL,
     CONFIRM_ACTION_TOOL,
+    GUEST_CUSTOMER_ID,
     NEEDS_CONFIRMATION,
+    VERIFY_CALLER_TOOL,
     ToolCallRequest,
     ToolCallResult,
     ToolError,
     ToolErrorCode,
+    Verification,
 )
 from switchboard.worker.confirmations import proposer
 from switchboard.worker.context import BusinessRules, Clock, ToolContext
@@ -29,6 +32,7 @@ from switchboard.worker.errors import ToolFailure
 from switchboard.worker.metrics import WorkerMetrics
 from switchboard.worker.reads import ReadPool, Reads, StaleConnection
 from switchboard.worker.registry import Handler, Registry, Tool
+from switchboard.worker.tools.caller import GUEST_REFUSAL, VERIFICATION_NEEDED, VERIFIED
 
 __all__ = ["Executor", "is_database_unavailable"]
 
@@ -111,6 +115,7 @@ class Executor:
         self.metrics.call_answered(label, result_label, elapsed)
         if not outcome.replayed:
             self._count_confirmation(request.tool, outcome)
+            self._count_verification(request.tool, outcome)
         return ToolCallResult(
             call_id=request.call_id,
             ok=outcome.error is None,
@@ -119,6 +124,7 @@ class Executor:
             duration_ms=round(elapsed * 1000, 3),
             worker=self.worker_id,
             replayed=outcome.replayed,
+            verification=_raised_level(request, outcome),
         )
 
     async def _outcome(self, request: ToolCallRequest) -> Outcome:
@@ -128,6 +134,12 @@ class Executor:
         now = datetime.now(UTC)
         if request.expired(now):
             return _error(ToolErrorCode.TIMEOUT, "The request expired before it could be run.")
+        if request.verification is Verification.UNVERIFIED and not tool.verification_exempt:
+            # the worker, where data is read and changed, enforces who may: not the model
+            guest = request.customer_id == GUEST_CUSTOMER_ID
+            return _error(
+                ToolErrorCode.VERIFICATION_REQUIRED, GUEST_REFUSAL if guest else VERIFICATION_NEEDED
+            )
         try:
             args = tool.parse(request.arguments)
         except ToolFailure as failure:
@@ -210,6 +222,17 @@ class Executor:
             tools=self.tools,
         )
 
+    def _count_verification(self, tool: str, outcome: Outcome) -> None:
+        """``switchboard_worker_caller_verifications_total{outcome}``."""
+        error = outcome.error
+        if tool == VERIFY_CALLER_TOOL:
+            label = str(error.code) if error else str((outcome.output or {}).get("status", "ok"))
+        elif error is not None and error.code is ToolErrorCode.VERIFICATION_REQUIRED:
+            label = "verification_required"
+        else:
+            return
+        self.metrics.verifications.labels(label).inc()
+
     def _count_confirmation(self, tool: str, outcome: Outcome) -> None:
         """``switchboard_worker_confirmations_total{outcome}``: proposals, and what became of
         confirmations and cancellations (confirmed, cancelled or the refusal's code)."""
@@ -227,6 +250,19 @@ class Executor:
 
 
 _CONFIRMATION_CODES = frozenset({ToolErrorCode.VERIFICATION_REQUIRED})
+
+
+def _raised_level(request: ToolCallRequest, outcome: Outcome) -> Verification | None:
+    """``verified`` when verify_caller verified a caller of a channel with levels (the gateway
+    then carries it in the conversation's later envelopes); None otherwise."""
+    if (
+        request.tool == VERIFY_CALLER_TOOL
+        and request.verification is not None
+        and outcome.error is None
+        and (outcome.output or {}).get("status") == VERIFIED
+    ):
+        return Verification.VERIFIED
+    return None
 
 
 def _error(code: ToolErrorCode, message: str) -> Outcome:

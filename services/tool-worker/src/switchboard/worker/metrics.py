@@ -75,6 +75,13 @@ class WorkerMetrics:
             ["outcome"],
             registry=r,
         )
+        self.verifications = Counter(
+            "switchboard_worker_caller_verifications_total",
+            "Who-is-calling checks: verify_caller answers (verified, failed, not_needed, or the "
+            "refusal's code) and account tools refused as verification_required.",
+            ["outcome"],
+            registry=r,
+        )
         self.catalog_heartbeats = Counter(
             "switchboard_worker_catalog_heartbeats_total",
             "Catalog announcements written to Redis, by result.",

@@ -4,7 +4,14 @@ what the voice model sees) bound to an async handler, and the set of tools a wor
 A data-changing tool (``mutating``) must say whether it runs in two phases: ``confirmation=True``
 with a ``propose`` step (validate, change nothing, say what would change) and the handler as the
 commit step, run by ``confirm_action``; or ``confirmation=False``, an explicit exemption with a
-reason beside it. A registry refuses a mutating tool that says neither."""
+reason beside it. A registry refuses a mutating tool that says neither.
+
+Every tool also says whether it runs for an **unverified** caller (a phone call before the caller
+proved who they are): ``verification_exempt=True`` for tools that read or change no account
+data (general questions, a transfer, ``verify_caller`` itself), with a reason beside it;
+``verification_exempt=False`` for the rest, which the executor refuses with
+``verification_required`` while the envelope says ``unverified``. A registry refuses a tool
+that says neither."""
 
 from __future__ import annotations
 
@@ -47,6 +54,8 @@ class Tool:
     propose: Proposer | None = None
     #: the change needs a verified caller where the channel has levels (e-mail, phone)
     sensitive: Callable[[Any], bool] | None = None
+    #: runs for an unverified caller (no account data); None = not declared
+    verification_exempt: bool | None = None
 
     def is_sensitive(self, args: ToolArguments) -> bool:
         return self.sensitive is not None and self.sensitive(args)
@@ -66,6 +75,7 @@ class Tool:
             tool_version=self.version,
             mutating=self.mutating,
             confirmation=bool(self.confirmation),
+            verification_exempt=bool(self.verification_exempt),
         )
 
 
@@ -130,6 +140,11 @@ def _check_phases(tool: Tool) -> None:
     if tool.confirmation and (not tool.mutating or tool.propose is None):
         raise ValueError(
             f"tool {tool.name!r} declares confirmation: it must be mutating and propose"
+        )
+    if tool.verification_exempt is None:
+        raise ValueError(
+            f"tool {tool.name!r}: declare verification_exempt=False (needs a verified caller "
+            "where the channel has levels) or verification_exempt=True (no account data)"
         )
 
 

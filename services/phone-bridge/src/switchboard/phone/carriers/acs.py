@@ -23,14 +23,11 @@ import jwt
 from azure.communication.callautomation import (
     AudioFormat,
     CallAutomationClient,
-    DtmfTone,
     MediaStreamingAudioChannelType,
     MediaStreamingContentType,
     MediaStreamingOptions,
     PhoneNumberIdentifier,
-    RecognizeInputType,
     StreamingTransportType,
-    TextSource,
 )
 from azure.core.credentials import AzureKeyCredential
 from azure.core.exceptions import AzureError
@@ -229,7 +226,7 @@ class AcsCallControl:
         cognitive_services_endpoint: str | None,
     ) -> str:
         """Answer with bidirectional PCM 24 kHz mono streaming (unmixed, DTMF tones on) to
-        *transport_url*, not started yet: the bridge starts it once the caller is verified.
+        *transport_url*, not started yet: the bridge starts it once the call is connected.
         Answers the call connection id."""
         streaming = MediaStreamingOptions(
             transport_url=transport_url,
@@ -263,33 +260,6 @@ class AcsCallControl:
     async def reject(self, incoming_call_context: str) -> None:
         await self._run(
             "the reject", self.client.reject_call, incoming_call_context, call_reject_reason="none"
-        )
-
-    async def recognize_keypad(
-        self,
-        call_id: str,
-        caller: str,
-        *,
-        prompt: str | None,
-        voice: str,
-        context: str,
-        timeout_s: int,
-    ) -> None:
-        """Collect DTMF from *caller* until ``#`` (up to 10 keys), after *prompt* (spoken by
-        ACS text to speech, which needs a Cognitive Services endpoint on the answer)."""
-        connection = self.client.get_call_connection(call_id)
-        await self._run(
-            "the DTMF recognize",
-            connection.start_recognizing_media,
-            RecognizeInputType.DTMF,
-            PhoneNumberIdentifier(caller),
-            play_prompt=TextSource(text=prompt, voice_name=voice) if prompt else None,
-            interrupt_prompt=True,
-            initial_silence_timeout=timeout_s,
-            dtmf_inter_tone_timeout=timeout_s,
-            dtmf_max_tones_to_collect=10,
-            dtmf_stop_tones=[DtmfTone.POUND],
-            operation_context=context,
         )
 
     async def start_streaming(self, call_id: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from switchboard.worker.registry import Registry, Tool
 from switchboard.worker.tools.account import GET_CUSTOMER_INFO, UPDATE_ACCOUNT_INFO
 from switchboard.worker.tools.actions import CANCEL_ACTION, CONFIRM_ACTION
+from switchboard.worker.tools.caller import VERIFY_CALLER
 from switchboard.worker.tools.orders import (
     CANCEL_ORDER,
     CHECK_ORDER_STATUS,
@@ -32,6 +33,7 @@ ALL_TOOLS: tuple[Tool, ...] = (
     ESCALATE_TO_HUMAN,
     CONFIRM_ACTION,
     CANCEL_ACTION,
+    VERIFY_CALLER,
 )
 
 

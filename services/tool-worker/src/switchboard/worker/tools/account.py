@@ -84,6 +84,7 @@ GET_CUSTOMER_INFO = Tool(
     ),
     arguments=NoArgs,
     handler=get_customer_info,
+    verification_exempt=False,
 )
 
 
@@ -225,4 +226,5 @@ UPDATE_ACCOUNT_INFO = Tool(
     confirmation=True,
     propose=propose_update_account_info,
     sensitive=_sensitive,
+    verification_exempt=False,
 )

@@ -21,6 +21,7 @@ CONFIRM_ACTION = Tool(
     mutating=True,
     # it is the second phase itself: it commits only a change the customer already heard
     confirmation=False,
+    verification_exempt=False,
 )
 
 CANCEL_ACTION = Tool(
@@ -34,4 +35,5 @@ CANCEL_ACTION = Tool(
     mutating=True,
     # it changes no customer data: it closes a pending action
     confirmation=False,
+    verification_exempt=False,
 )

@@ -74,6 +74,7 @@ LIST_RECENT_ORDERS = Tool(
     ),
     arguments=RecentOrdersArgs,
     handler=list_recent_orders,
+    verification_exempt=False,
 )
 
 
@@ -114,6 +115,7 @@ CHECK_ORDER_STATUS = Tool(
     ),
     arguments=OrderArgs,
     handler=check_order_status,
+    verification_exempt=False,
 )
 
 
@@ -169,6 +171,7 @@ TRACK_SHIPMENT = Tool(
     ),
     arguments=OrderArgs,
     handler=track_shipment,
+    verification_exempt=False,
 )
 
 
@@ -269,6 +272,7 @@ CANCEL_ORDER = Tool(
     mutating=True,
     confirmation=True,
     propose=propose_cancel_order,
+    verification_exempt=False,
 )
 
 
@@ -463,4 +467,5 @@ UPDATE_SHIPPING_ADDRESS = Tool(
     mutating=True,
     confirmation=True,
     propose=propose_update_shipping_address,
+    verification_exempt=False,
 )

@@ -65,4 +65,6 @@ GET_PRODUCT_INFO = Tool(
     ),
     arguments=ProductArgs,
     handler=get_product_info,
+    # exempt: the catalogue (prices, stock, return policy) is no one's account data
+    verification_exempt=True,
 )

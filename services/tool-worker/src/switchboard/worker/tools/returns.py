@@ -177,4 +177,5 @@ PROCESS_RETURN = Tool(
     mutating=True,
     confirmation=True,
     propose=propose_process_return,
+    verification_exempt=False,
 )

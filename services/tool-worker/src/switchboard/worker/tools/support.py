@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import Field
 from sqlalchemy import insert, select
 
-from switchboard.contracts.tools import ProposedChange, ToolErrorCode
+from switchboard.contracts.tools import ProposedChange, ToolErrorCode, Verification
 from switchboard.db.shop import Callback, Customer, SupportTicket, TicketPriority
 from switchboard.worker.context import ToolContext
 from switchboard.worker.errors import ToolFailure, not_found
@@ -120,6 +120,7 @@ SCHEDULE_CALLBACK = Tool(
     mutating=True,
     confirmation=True,
     propose=propose_schedule_callback,
+    verification_exempt=False,
 )
 
 
@@ -139,17 +140,22 @@ class EscalateArgs(ToolArguments):
 
 
 async def escalate_to_human(ctx: ToolContext, args: EscalateArgs) -> dict[str, Any]:
-    if args.order_id is not None:
-        await load_order(ctx, args.order_id)
+    summary, order_id = args.summary, args.order_id
+    if order_id is not None and ctx.verification is Verification.UNVERIFIED:
+        # whether the order is the caller's would tell an unverified caller something: it is
+        # neither looked up nor linked, only passed on to the agent as what the caller said
+        summary, order_id = f"{summary} (unverified caller mentioned order {order_id})", None
+    if order_id is not None:
+        await load_order(ctx, order_id)
     ticket_id = f"TCK-{secrets.token_hex(4).upper()}"
     priority = TicketPriority(args.priority)
     await ctx.db.execute(
         insert(SupportTicket).values(
             id=ticket_id,
             customer_id=ctx.customer_id,
-            order_id=args.order_id,
+            order_id=order_id,
             session_id=ctx.session_id,
-            summary=args.summary,
+            summary=summary,
             priority=priority,
             status="open",
             call_id=ctx.call_id,
@@ -175,4 +181,7 @@ ESCALATE_TO_HUMAN = Tool(
     # exempt, one phase: it records a request for a person and changes none of the customer's
     # data, and a customer asking for a human must not be held up by a read-back first
     confirmation=False,
+    # exempt: any caller, verified or not, can always ask for a person; an unverified
+    # caller's order number is not looked up or linked (see escalate_to_human)
+    verification_exempt=True,
 )
