@@ -43,6 +43,7 @@ __all__ = [
     "AUDIT_SCHEMA",
     "Event",
     "Item",
+    "ResponseUsage",
     "Session",
     "SessionError",
     "ToolCall",
@@ -97,6 +98,9 @@ class Session(Base):
     #: ``seq`` of the stored ``session.started`` / ``session.ended`` events (None until stored).
     start_seq: Mapped[int | None] = mapped_column(Integer)
     end_seq: Mapped[int | None] = mapped_column(Integer)
+    #: ``seq`` of the latest ``session.resumed``; above ``end_seq`` the session is open again.
+    resume_seq: Mapped[int | None] = mapped_column(Integer)
+    resumes: Mapped[int] = mapped_column(Integer, server_default="0")
     last_seq: Mapped[int] = mapped_column(Integer)
     last_event_at: Mapped[datetime] = _ts()
     event_count: Mapped[int] = mapped_column(Integer, server_default="0")
@@ -218,6 +222,29 @@ class SessionError(Base):
     code: Mapped[str] = mapped_column(String(128))
     message: Mapped[str] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(16))
+    occurred_at: Mapped[datetime] = _ts()
+
+
+class ResponseUsage(Base):
+    """Token usage of one upstream response (``response.usage``), the basis of cost; one row per
+    event (``seq``), so a redelivered event cannot count twice."""
+
+    __tablename__ = "response_usage"
+    __table_args__ = (UniqueConstraint("session_id", "seq"), _S)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(String(128), _session_fk())
+    seq: Mapped[int] = mapped_column(Integer)
+    response_id: Mapped[str | None] = mapped_column(String(128))
+    model: Mapped[str] = mapped_column(String(128))
+    input_text_tokens: Mapped[int] = mapped_column(Integer, server_default="0")
+    input_audio_tokens: Mapped[int] = mapped_column(Integer, server_default="0")
+    cached_text_tokens: Mapped[int] = mapped_column(Integer, server_default="0")
+    cached_audio_tokens: Mapped[int] = mapped_column(Integer, server_default="0")
+    output_text_tokens: Mapped[int] = mapped_column(Integer, server_default="0")
+    output_audio_tokens: Mapped[int] = mapped_column(Integer, server_default="0")
+    #: true when the upstream only estimated the tokens (the local emulator)
+    estimated: Mapped[bool] = mapped_column(Boolean, server_default="false")
     occurred_at: Mapped[datetime] = _ts()
 
 

@@ -3,7 +3,8 @@ latencies, errors). Pure: no I/O.
 
 Every merge here is commutative, so the result does not depend on the order events arrive in:
 a session's start fields come from ``session.started`` whenever it is stored, its end from the
-``session.ended`` with the highest ``seq``, counters add up, an item takes its place in the
+``session.ended`` with the highest ``seq`` (superseded by a ``session.resumed`` of a higher
+``seq``: the session is open again until a later end), counters add up, an item takes its place in the
 timeline from its transcript event's ``seq``. The writer applies the same rules in SQL when a
 row already exists (see :mod:`switchboard.store.writer`).
 
@@ -24,7 +25,9 @@ from switchboard.contracts.events import (
     AssistantTranscript,
     ConversationEvent,
     ErrorOccurred,
+    ResponseUsage,
     SessionEnded,
+    SessionResumed,
     SessionStarted,
     ToolCalled,
     ToolCompleted,
@@ -40,6 +43,7 @@ __all__ = [
     "Projection",
     "SessionDelta",
     "ToolCallRow",
+    "UsageRow",
     "project",
 ]
 
@@ -63,6 +67,8 @@ class SessionDelta:
     end_reason: str | None = None
     end_detail: str | None = None
     end_seq: int | None = None
+    resume_seq: int | None = None
+    resumes: int = 0
     event_count: int = 0
     user_turns: int = 0
     assistant_turns: int = 0
@@ -102,6 +108,10 @@ class SessionDelta:
             if self.end_seq is None or seq > self.end_seq:
                 self.end_seq, self.ended_at = seq, at
                 self.end_reason, self.end_detail = p.reason, p.detail
+        elif type(p) is SessionResumed:
+            self.resumes += 1
+            if self.resume_seq is None or seq > self.resume_seq:
+                self.resume_seq = seq
         elif type(p) is ErrorOccurred:
             self.errors += 1
 
@@ -204,6 +214,24 @@ class ErrorRow:
     occurred_at: datetime
 
 
+@dataclass(frozen=True)
+class UsageRow:
+    """Token usage of one upstream response (one ``response.usage`` event)."""
+
+    session_id: str
+    seq: int
+    response_id: str | None
+    model: str
+    input_text_tokens: int
+    input_audio_tokens: int
+    cached_text_tokens: int
+    cached_audio_tokens: int
+    output_text_tokens: int
+    output_audio_tokens: int
+    estimated: bool
+    occurred_at: datetime
+
+
 @dataclass
 class Projection:
     """The projection rows of a batch of new events, each list sorted by its key (a stable
@@ -214,6 +242,7 @@ class Projection:
     tool_calls: list[ToolCallRow] = field(default_factory=list)
     latencies: list[LatencyRow] = field(default_factory=list)
     errors: list[ErrorRow] = field(default_factory=list)
+    usage: list[UsageRow] = field(default_factory=list)
 
 
 def _item(event: ConversationEvent) -> ItemRow | None:
@@ -316,6 +345,23 @@ def project(
         elif type(p) is TurnLatency:
             out.latencies.append(
                 LatencyRow(sid, event.seq, p.response_id, p.latency_ms, event.occurred_at)
+            )
+        elif type(p) is ResponseUsage:
+            out.usage.append(
+                UsageRow(
+                    sid,
+                    event.seq,
+                    p.response_id,
+                    p.model,
+                    p.input_text_tokens,
+                    p.input_audio_tokens,
+                    p.cached_text_tokens,
+                    p.cached_audio_tokens,
+                    p.output_text_tokens,
+                    p.output_audio_tokens,
+                    p.estimated,
+                    event.occurred_at,
+                )
             )
         elif type(p) is ErrorOccurred:
             out.errors.append(

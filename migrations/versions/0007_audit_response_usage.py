@@ -1,0 +1,61 @@
+"""audit.response_usage (token usage per upstream response, the basis of cost) and the
+session's resumes (audit.session.resume_seq, resumes)
+
+Revision ID: 0007
+Revises: 0005
+Create Date: 2026-12-03 08:10:00
+
+(The chain 0005 -> 0006 -> 0007 is fixed when branches merge; another branch adds 0006.)
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0007"
+down_revision: str | None = "0005"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.add_column("session", sa.Column("resume_seq", sa.Integer(), nullable=True), schema="audit")
+    op.add_column(
+        "session",
+        sa.Column("resumes", sa.Integer(), server_default="0", nullable=False),
+        schema="audit",
+    )
+    op.create_table(
+        "response_usage",
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
+        sa.Column("session_id", sa.String(length=128), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("response_id", sa.String(length=128), nullable=True),
+        sa.Column("model", sa.String(length=128), nullable=False),
+        sa.Column("input_text_tokens", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("input_audio_tokens", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("cached_text_tokens", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("cached_audio_tokens", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("output_text_tokens", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("output_audio_tokens", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("estimated", sa.Boolean(), server_default="false", nullable=False),
+        sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["session_id"],
+            ["audit.session.id"],
+            name=op.f("fk_response_usage_session_id_session"),
+            ondelete="CASCADE",
+            initially="DEFERRED",
+            deferrable=True,
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_response_usage")),
+        sa.UniqueConstraint("session_id", "seq", name=op.f("uq_response_usage_session_id_seq")),
+        schema="audit",
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("response_usage", schema="audit")
+    op.drop_column("session", "resumes", schema="audit")
+    op.drop_column("session", "resume_seq", schema="audit")
