@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, Query
 
 from switchboard.store import queries
 from switchboard.store.api import NO_NUL, Analyst, StoreDep
@@ -21,7 +21,6 @@ __all__ = ["dashboard_router"]
 dashboard_router = APIRouter(
     prefix="/api",
     responses={
-        400: {"description": "An empty or too long range (more than 400 days)"},
         401: {"description": "No or wrong credentials"},
         403: {"description": "The account's role does not allow this"},
     },
@@ -50,10 +49,9 @@ def _filters(
 ) -> DashboardFilters:
     end = _aware(until) or datetime.now(UTC)
     start = _aware(since) or end - timedelta(days=7)
-    if not start < end:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, "since must be before until")
-    if end - start > MAX_RANGE:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, "the range is longer than 400 days")
+    # a longer range is cut to its last 400 days; an empty one has no buckets (the response's
+    # filters say which range was read)
+    start = max(start, end - MAX_RANGE)
     return DashboardFilters(
         since=start, until=end, language=language, escalated=escalated, tool=tool, tier=tier
     )
