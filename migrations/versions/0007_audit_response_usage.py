@@ -1,5 +1,6 @@
-"""audit.response_usage (token usage per upstream response, the basis of cost) and the
-session's resumes (audit.session.resume_seq, resumes)
+"""audit.response_usage (token usage per upstream response, the basis of cost), its sums per
+session and model (audit.session_usage, what dashboards read) and the session's resumes
+(audit.session.resume_seq, resumes)
 
 Revision ID: 0007
 Revises: 0005
@@ -53,9 +54,33 @@ def upgrade() -> None:
         sa.UniqueConstraint("session_id", "seq", name=op.f("uq_response_usage_session_id_seq")),
         schema="audit",
     )
+    op.create_table(
+        "session_usage",
+        sa.Column("session_id", sa.String(length=128), nullable=False),
+        sa.Column("model", sa.String(length=128), nullable=False),
+        sa.Column("estimated", sa.Boolean(), nullable=False),
+        sa.Column("responses", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("input_text_tokens", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("input_audio_tokens", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("cached_text_tokens", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("cached_audio_tokens", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("output_text_tokens", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("output_audio_tokens", sa.BigInteger(), server_default="0", nullable=False),
+        sa.ForeignKeyConstraint(
+            ["session_id"],
+            ["audit.session.id"],
+            name=op.f("fk_session_usage_session_id_session"),
+            ondelete="CASCADE",
+            initially="DEFERRED",
+            deferrable=True,
+        ),
+        sa.PrimaryKeyConstraint("session_id", "model", "estimated", name=op.f("pk_session_usage")),
+        schema="audit",
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("session_usage", schema="audit")
     op.drop_table("response_usage", schema="audit")
     op.drop_column("session", "resumes", schema="audit")
     op.drop_column("session", "resume_seq", schema="audit")

@@ -108,6 +108,12 @@ async def test_usage_is_kept_once_per_response_under_redelivery(
         await db.fetchval("SELECT event_count FROM audit.session WHERE id = $1", sid)
         == len(events) + 1
     )
+    sums = await db.fetchrow(
+        "SELECT model, estimated, responses, input_text_tokens, cached_text_tokens, "
+        "output_audio_tokens FROM audit.session_usage WHERE session_id = $1",
+        sid,
+    )
+    assert tuple(sums) == ("gpt-realtime", False, 2, 1234 + 2100, 1000 + 1200, 701 + 333)
 
 
 async def test_cost_is_the_price_table_applied_to_stored_usage(

@@ -46,6 +46,7 @@ __all__ = [
     "ResponseUsage",
     "Session",
     "SessionError",
+    "SessionUsage",
     "ToolCall",
     "TurnLatency",
     "ViewLog",
@@ -246,6 +247,25 @@ class ResponseUsage(Base):
     #: true when the upstream only estimated the tokens (the local emulator)
     estimated: Mapped[bool] = mapped_column(Boolean, server_default="false")
     occurred_at: Mapped[datetime] = _ts()
+
+
+class SessionUsage(Base):
+    """The token usage of a session per model (and whether estimated): the sums of its
+    :class:`ResponseUsage` rows, added up at ingest, so dashboards read one row per session."""
+
+    __tablename__ = "session_usage"
+    __table_args__ = (_S,)
+
+    session_id: Mapped[str] = mapped_column(String(128), _session_fk(), primary_key=True)
+    model: Mapped[str] = mapped_column(String(128), primary_key=True)
+    estimated: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    responses: Mapped[int] = mapped_column(Integer, server_default="0")
+    input_text_tokens: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    input_audio_tokens: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    cached_text_tokens: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    cached_audio_tokens: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    output_text_tokens: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    output_audio_tokens: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
 
 class ViewLog(Base):

@@ -4,7 +4,8 @@ ranges up to two days, else day, UTC); per bucket calls, resolved without a huma
 cost, turn latency p50/p95, interruptions per call, and tool failure rate by tool.
 
 Everything recorded about a session (its latencies, tool calls, usage) counts in the bucket the
-session started in. Four queries share one filtered session set; cost is the price table applied
+session started in. Four queries share one filtered session set (in one transaction with a
+larger ``work_mem``, so their hash joins and sorts stay in memory); cost is the price table applied
 to the summed tokens (:mod:`switchboard.store.costs`)."""
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from switchboard.store.costs import TOKEN_SUMS, usage_of
+from switchboard.store.costs import usage_of
 from switchboard.store.dashboard_schemas import (
     Bucket,
     BucketPoint,
@@ -34,6 +35,8 @@ __all__ = ["HOURLY_UP_TO", "MAX_RANGE", "bucket_for", "bucket_starts", "dashboar
 
 #: Ranges up to this long are bucketed by hour, longer ones by day.
 HOURLY_UP_TO = timedelta(days=2)
+#: ``work_mem`` of a dashboard read (its transaction only): hash joins and sorts in memory.
+WORK_MEM = "32MB"
 #: The longest range a dashboard covers.
 MAX_RANGE = timedelta(days=400)
 
@@ -103,9 +106,14 @@ SELECT f.b, c.tool, count(*) AS calls,
        count(*) FILTER (WHERE c.outcome NOT IN ('ok', 'pending')) AS failures
 FROM audit.tool_call c JOIN f ON f.id = c.session_id GROUP BY f.b, c.tool
 """
-_USAGE = f"""
-SELECT f.b, f.escalated, u.model, {TOKEN_SUMS}
-FROM audit.response_usage u JOIN f ON f.id = u.session_id GROUP BY f.b, f.escalated, u.model
+#: from the per-session sums (one row per session and model), not the per-response rows
+_USAGE = """
+SELECT f.b, f.escalated, u.model, sum(u.input_text_tokens) AS input_text,
+       sum(u.input_audio_tokens) AS input_audio, sum(u.cached_text_tokens) AS cached_text,
+       sum(u.cached_audio_tokens) AS cached_audio, sum(u.output_text_tokens) AS output_text,
+       sum(u.output_audio_tokens) AS output_audio, sum(u.responses) AS responses,
+       bool_or(u.estimated) AS estimated
+FROM audit.session_usage u JOIN f ON f.id = u.session_id GROUP BY f.b, f.escalated, u.model
 """
 
 
@@ -128,6 +136,7 @@ def _ratio(part: int | float | Decimal, whole: int) -> Any:
 async def dashboard(conn: AsyncConnection, f: DashboardFilters, prices: PriceTable) -> Dashboard:
     bucket = bucket_for(f.since, f.until)
     cte, params = _filtered(f, bucket)
+    await conn.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
     calls = {r.b: r for r in await conn.execute(text(cte + _CALLS), params)}
     latency = {r.b: r for r in await conn.execute(text(cte + _LATENCY), params)}
     tools: dict[str, dict[datetime, Any]] = defaultdict(dict)

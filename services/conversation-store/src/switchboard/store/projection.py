@@ -42,6 +42,7 @@ __all__ = [
     "LatencyRow",
     "Projection",
     "SessionDelta",
+    "SessionUsageRow",
     "ToolCallRow",
     "UsageRow",
     "project",
@@ -233,6 +234,31 @@ class UsageRow:
 
 
 @dataclass
+class SessionUsageRow:
+    """What a batch adds to a session's usage of one model (added to the stored sums)."""
+
+    session_id: str
+    model: str
+    estimated: bool
+    responses: int = 0
+    input_text_tokens: int = 0
+    input_audio_tokens: int = 0
+    cached_text_tokens: int = 0
+    cached_audio_tokens: int = 0
+    output_text_tokens: int = 0
+    output_audio_tokens: int = 0
+
+    def add(self, u: UsageRow) -> None:
+        self.responses += 1
+        self.input_text_tokens += u.input_text_tokens
+        self.input_audio_tokens += u.input_audio_tokens
+        self.cached_text_tokens += u.cached_text_tokens
+        self.cached_audio_tokens += u.cached_audio_tokens
+        self.output_text_tokens += u.output_text_tokens
+        self.output_audio_tokens += u.output_audio_tokens
+
+
+@dataclass
 class Projection:
     """The projection rows of a batch of new events, each list sorted by its key (a stable
     lock order, so concurrent store processes cannot deadlock)."""
@@ -243,6 +269,7 @@ class Projection:
     latencies: list[LatencyRow] = field(default_factory=list)
     errors: list[ErrorRow] = field(default_factory=list)
     usage: list[UsageRow] = field(default_factory=list)
+    session_usage: list[SessionUsageRow] = field(default_factory=list)
 
 
 def _item(event: ConversationEvent) -> ItemRow | None:
@@ -370,4 +397,12 @@ def project(
     out.sessions = [sessions[k] for k in sorted(sessions)]
     out.items = [items[k] for k in sorted(items)]
     out.tool_calls = [calls[k] for k in sorted(calls)]
+    if out.usage:
+        sums: dict[tuple[str, str, bool], SessionUsageRow] = {}
+        for u in out.usage:
+            key = (u.session_id, u.model, u.estimated)
+            if (row := sums.get(key)) is None:
+                row = sums[key] = SessionUsageRow(*key)
+            row.add(u)
+        out.session_usage = [sums[k] for k in sorted(sums)]
     return out

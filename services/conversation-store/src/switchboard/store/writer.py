@@ -26,7 +26,13 @@ from typing import Any
 import asyncpg
 
 from switchboard.contracts.events import ConversationEvent
-from switchboard.store.projection import Projection, ToolCallRow, UsageRow, project
+from switchboard.store.projection import (
+    Projection,
+    SessionUsageRow,
+    ToolCallRow,
+    UsageRow,
+    project,
+)
 
 __all__ = ["BatchWriter", "StagingUnavailable", "WriteResult", "is_data_error"]
 
@@ -79,6 +85,8 @@ _LATENCY_COLUMNS = ("session_id", "seq", "response_id", "latency_ms", "occurred_
 _ERROR_COLUMNS = ("session_id", "seq", "code", "message", "source", "occurred_at")
 #: the table's columns are the projection's usage fields, in order
 _USAGE_COLUMNS = tuple(f.name for f in fields(UsageRow))
+_SESSION_USAGE_COLUMNS = tuple(f.name for f in fields(SessionUsageRow))
+_TOKEN_COLUMNS = _SESSION_USAGE_COLUMNS[3:]
 
 #: The staging tables (one simple-query round trip; a no-op on a connection that has them).
 _STAGING = """
@@ -101,6 +109,11 @@ CREATE TEMP TABLE IF NOT EXISTS sb_tool_call_in (
     session_id text, call_id text, tool text, outcome text, arguments jsonb, output jsonb,
     error_message text, duration_ms float8, worker text, called_seq int, completed_seq int,
     called_at timestamptz, completed_at timestamptz, user_item_id text
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS sb_session_usage_in (
+    session_id text, model text, estimated bool, responses int, input_text_tokens bigint,
+    input_audio_tokens bigint, cached_text_tokens bigint, cached_audio_tokens bigint,
+    output_text_tokens bigint, output_audio_tokens bigint
 ) ON COMMIT DELETE ROWS;
 """
 
@@ -193,6 +206,15 @@ ON CONFLICT (session_id, call_id) DO UPDATE SET
 """
 
 
+_UPSERT_SESSION_USAGE = f"""
+INSERT INTO audit.session_usage AS u ({", ".join(_SESSION_USAGE_COLUMNS)})
+SELECT {", ".join(_SESSION_USAGE_COLUMNS)} FROM pg_temp.sb_session_usage_in
+ORDER BY session_id, model, estimated
+ON CONFLICT (session_id, model, estimated) DO UPDATE SET
+    {", ".join(f"{c} = u.{c} + EXCLUDED.{c}" for c in _TOKEN_COLUMNS)}
+"""
+
+
 class StagingUnavailable(RuntimeError):
     """The staging tables could not be created (say, the role lacks the database's TEMPORARY
     privilege). Not a data error: the batch is retried like an outage, never dead-lettered."""
@@ -218,6 +240,7 @@ _TOOL_CALL_ROW = _row_getter(_TOOL_CALL_COLUMNS)
 _LATENCY_ROW = _row_getter(_LATENCY_COLUMNS)
 _ERROR_ROW = _row_getter(_ERROR_COLUMNS)
 _USAGE_ROW = _row_getter(_USAGE_COLUMNS)
+_SESSION_USAGE_ROW = _row_getter(_SESSION_USAGE_COLUMNS)
 
 
 def is_data_error(exc: BaseException) -> bool:
@@ -299,6 +322,13 @@ class BatchWriter:
             await _copy(conn, "session_error", _ERROR_COLUMNS, map(_ERROR_ROW, p.errors), "audit")
         if p.usage:
             await _copy(conn, "response_usage", _USAGE_COLUMNS, map(_USAGE_ROW, p.usage), "audit")
+            await _copy(
+                conn,
+                "sb_session_usage_in",
+                _SESSION_USAGE_COLUMNS,
+                map(_SESSION_USAGE_ROW, p.session_usage),
+            )
+            await conn.execute(_UPSERT_SESSION_USAGE)
 
 
 async def _copy(
