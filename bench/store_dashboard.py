@@ -114,6 +114,12 @@ async def load(pool: asyncpg.Pool, sessions: int, t0: datetime) -> float:
                 for k in range(5)
             ),
         )
+        # what the store's ingest keeps on the session row: its turn latencies
+        await conn.execute(
+            "UPDATE audit.session s SET latencies = t.v FROM (SELECT session_id, "
+            "array_agg(latency_ms) AS v FROM audit.turn_latency GROUP BY session_id) t "
+            "WHERE t.session_id = s.id"
+        )
         # what the store's ingest adds up per session and model
         await conn.execute(
             "INSERT INTO audit.session_usage SELECT session_id, model, estimated, count(*), "

@@ -1,6 +1,6 @@
 """audit.response_usage (token usage per upstream response, the basis of cost), its sums per
-session and model (audit.session_usage, what dashboards read) and the session's resumes
-(audit.session.resume_seq, resumes)
+session and model (audit.session_usage, what dashboards read), the session's resumes
+(audit.session.resume_seq, resumes) and a copy of its turn latencies (audit.session.latencies)
 
 Revision ID: 0007
 Revises: 0005
@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = "0007"
 down_revision: str | None = "0005"
@@ -26,6 +27,18 @@ def upgrade() -> None:
         "session",
         sa.Column("resumes", sa.Integer(), server_default="0", nullable=False),
         schema="audit",
+    )
+    # a copy of the session's turn latencies (ms), so dashboards need not join turn_latency;
+    # sessions stored before this migration get theirs from turn_latency
+    op.add_column(
+        "session",
+        sa.Column("latencies", postgresql.ARRAY(sa.Float()), nullable=True),
+        schema="audit",
+    )
+    op.execute(
+        "UPDATE audit.session s SET latencies = t.v FROM (SELECT session_id, "
+        "array_agg(latency_ms) AS v FROM audit.turn_latency GROUP BY session_id) t "
+        "WHERE t.session_id = s.id"
     )
     op.create_table(
         "response_usage",
@@ -82,5 +95,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("session_usage", schema="audit")
     op.drop_table("response_usage", schema="audit")
+    op.drop_column("session", "latencies", schema="audit")
     op.drop_column("session", "resumes", schema="audit")
     op.drop_column("session", "resume_seq", schema="audit")

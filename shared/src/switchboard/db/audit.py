@@ -34,7 +34,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from switchboard.db.base import Base
@@ -112,6 +112,9 @@ class Session(Base):
     tool_failures: Mapped[int] = mapped_column(Integer, server_default="0")
     errors: Mapped[int] = mapped_column(Integer, server_default="0")
     escalated: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    #: every turn latency (ms) of the session, in no order: a copy of its ``turn_latency`` rows
+    #: kept on the row so dashboards take percentiles without joining them
+    latencies: Mapped[list[float] | None] = mapped_column(ARRAY(Float))
     created_at: Mapped[datetime] = _ts(default_now=True)
     updated_at: Mapped[datetime] = _ts(default_now=True)
 

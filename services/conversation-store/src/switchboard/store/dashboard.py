@@ -4,8 +4,9 @@ ranges up to two days, else day, UTC); per bucket calls, resolved without a huma
 cost, turn latency p50/p95, interruptions per call, and tool failure rate by tool.
 
 Everything recorded about a session (its latencies, tool calls, usage) counts in the bucket the
-session started in. Four queries share one filtered session set (in one transaction with a
-larger ``work_mem``, so their hash joins and sorts stay in memory); cost is the price table applied
+session started in. The filtered sessions (with their turn latencies, copied on the session row)
+are written once into a temporary table of the read's transaction, which four queries then read
+(with a larger ``work_mem``, so their hash joins and sorts stay in memory); cost is the price table applied
 to the summed tokens (:mod:`switchboard.store.costs`)."""
 
 from __future__ import annotations
@@ -62,8 +63,18 @@ def bucket_starts(since: datetime, until: datetime, bucket: Bucket) -> list[date
     return starts
 
 
+#: The filtered sessions of one read, written once and read by the four queries (dropped at the
+#: end of the read's transaction).
+_CREATE_F = """
+CREATE TEMP TABLE sb_dashboard_f (
+    id text, b timestamptz, escalated bool, interruptions int, latencies float8[]
+) ON COMMIT DROP
+"""
+
+
 def _filtered(f: DashboardFilters, bucket: Bucket) -> tuple[str, dict[str, Any]]:
-    """The CTE ``f`` of the filtered sessions (id, bucket ``b``, escalated, interruptions)."""
+    """The INSERT of the filtered sessions (id, bucket ``b``, escalated, interruptions,
+    latencies) into ``sb_dashboard_f``, and its parameters."""
     params: dict[str, Any] = {"since": f.since, "until": f.until, "bucket": bucket}
     joins, conds = "", ["s.started_at >= :since", "s.started_at < :until"]
     if f.language:
@@ -82,29 +93,31 @@ def _filtered(f: DashboardFilters, bucket: Bucket) -> tuple[str, dict[str, Any]]
         joins = "JOIN shop.customer cu ON cu.id = s.customer_id"
         conds.append("cu.tier = :tier")
         params["tier"] = f.tier
-    cte = (
-        "WITH f AS MATERIALIZED (SELECT s.id, date_trunc(:bucket, s.started_at, 'UTC') AS b, "
-        "s.escalated, s.interruptions "
-        f"FROM audit.session s {joins} WHERE {' AND '.join(conds)})"
+    insert = (
+        "INSERT INTO pg_temp.sb_dashboard_f SELECT s.id, date_trunc(:bucket, s.started_at, 'UTC'), "
+        "s.escalated, s.interruptions, s.latencies "
+        f"FROM audit.session s {joins} WHERE {' AND '.join(conds)}"
     )
-    return cte, params
+    return insert, params
 
 
 _CALLS = """
 SELECT b, count(*) AS calls, count(*) FILTER (WHERE escalated) AS escalated,
        sum(interruptions) AS interruptions
-FROM f GROUP BY b
+FROM pg_temp.sb_dashboard_f GROUP BY b
 """
+#: from the sessions' copies of their turn latencies (no join with turn_latency)
 _LATENCY = """
 SELECT f.b, count(*) AS n,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY t.latency_ms) AS p50,
-       percentile_cont(0.95) WITHIN GROUP (ORDER BY t.latency_ms) AS p95
-FROM audit.turn_latency t JOIN f ON f.id = t.session_id GROUP BY f.b
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY v) AS p50,
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY v) AS p95
+FROM pg_temp.sb_dashboard_f f, unnest(f.latencies) AS v GROUP BY f.b
 """
 _TOOLS = """
 SELECT f.b, c.tool, count(*) AS calls,
        count(*) FILTER (WHERE c.outcome NOT IN ('ok', 'pending')) AS failures
-FROM audit.tool_call c JOIN f ON f.id = c.session_id GROUP BY f.b, c.tool
+FROM audit.tool_call c JOIN pg_temp.sb_dashboard_f f ON f.id = c.session_id
+GROUP BY f.b, c.tool
 """
 #: from the per-session sums (one row per session and model), not the per-response rows
 _USAGE = """
@@ -113,7 +126,8 @@ SELECT f.b, f.escalated, u.model, sum(u.input_text_tokens) AS input_text,
        sum(u.cached_audio_tokens) AS cached_audio, sum(u.output_text_tokens) AS output_text,
        sum(u.output_audio_tokens) AS output_audio, sum(u.responses) AS responses,
        bool_or(u.estimated) AS estimated
-FROM audit.session_usage u JOIN f ON f.id = u.session_id GROUP BY f.b, f.escalated, u.model
+FROM audit.session_usage u JOIN pg_temp.sb_dashboard_f f ON f.id = u.session_id
+GROUP BY f.b, f.escalated, u.model
 """
 
 
@@ -135,16 +149,18 @@ def _ratio(part: int | float | Decimal, whole: int) -> Any:
 
 async def dashboard(conn: AsyncConnection, f: DashboardFilters, prices: PriceTable) -> Dashboard:
     bucket = bucket_for(f.since, f.until)
-    cte, params = _filtered(f, bucket)
+    insert, params = _filtered(f, bucket)
     await conn.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
-    calls = {r.b: r for r in await conn.execute(text(cte + _CALLS), params)}
-    latency = {r.b: r for r in await conn.execute(text(cte + _LATENCY), params)}
+    await conn.execute(text(_CREATE_F))
+    await conn.execute(text(insert), params)
+    calls = {r.b: r for r in await conn.execute(text(_CALLS))}
+    latency = {r.b: r for r in await conn.execute(text(_LATENCY))}
     tools: dict[str, dict[datetime, Any]] = defaultdict(dict)
-    for r in await conn.execute(text(cte + _TOOLS), params):
+    for r in await conn.execute(text(_TOOLS)):
         tools[r.tool][r.b] = r
     costs: dict[datetime, _Cost] = defaultdict(_Cost)
     resolved_cost, total_cost, unpriced_models = _Cost(), _Cost(), set()
-    for r in await conn.execute(text(cte + _USAGE), params):
+    for r in await conn.execute(text(_USAGE)):
         cost = prices.cost(r.model, usage_of(r))
         responses = int(r.responses)
         targets = [costs[r.b], total_cost] + ([] if r.escalated else [resolved_cost])

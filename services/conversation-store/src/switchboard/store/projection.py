@@ -78,6 +78,8 @@ class SessionDelta:
     tool_failures: int = 0
     errors: int = 0
     escalated: bool = False
+    #: the turn latencies (ms) of these events, appended to the session's (for dashboards)
+    latencies: list[float] | None = None
 
     def add(self, event: ConversationEvent, escalation_tools: frozenset[str]) -> None:
         # payloads are matched with ``type(p) is ...`` (see the module docstring)
@@ -115,6 +117,10 @@ class SessionDelta:
                 self.resume_seq = seq
         elif type(p) is ErrorOccurred:
             self.errors += 1
+        elif type(p) is TurnLatency:
+            if self.latencies is None:
+                self.latencies = []
+            self.latencies.append(p.latency_ms)
 
 
 @dataclass

@@ -63,6 +63,7 @@ _SESSION_COLUMNS = (
     "tool_failures",
     "errors",
     "escalated",
+    "latencies",
 )
 _ITEM_COLUMNS = (
     "session_id",
@@ -98,7 +99,7 @@ CREATE TEMP TABLE IF NOT EXISTS sb_session_in (
     language text, started_at timestamptz, ended_at timestamptz, end_reason text,
     end_detail text, start_seq int, end_seq int, resume_seq int, resumes int, last_seq int,
     last_event_at timestamptz, event_count int, user_turns int, assistant_turns int, interruptions int, tool_calls int,
-    tool_failures int, errors int, escalated bool
+    tool_failures int, errors int, escalated bool, latencies float8[]
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS sb_item_in (
     session_id text, item_id text, seq int, role text, occurred_at timestamptz, text text,
@@ -164,6 +165,7 @@ ON CONFLICT (id) DO UPDATE SET
     tool_failures = s.tool_failures + EXCLUDED.tool_failures,
     errors = s.errors + EXCLUDED.errors,
     escalated = s.escalated OR EXCLUDED.escalated,
+    latencies = s.latencies || EXCLUDED.latencies,
     updated_at = now()
 """
 
