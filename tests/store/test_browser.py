@@ -12,7 +12,7 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from tests.store.conftest import ACCOUNTS, Publisher, WaitStored
-from tests.store.factories import conversation
+from tests.store.factories import conversation, usage
 
 pytestmark = pytest.mark.browser
 
@@ -129,7 +129,11 @@ async def test_the_dashboard_draws_charts_with_axes_and_filters_change_them(
     a language filter changes the numbers and the bars."""
     base = datetime(2021, 4, 5, 9, tzinfo=UTC)
     batches = [
-        conversation(started_at=base + timedelta(hours=3 * i), language="de" if i < 2 else "en")
+        conversation(
+            started_at=base + timedelta(hours=3 * i),
+            language="de" if i < 2 else "en",
+            usages=[usage(text_in=1000, audio_out=500, estimated=True)],
+        )
         for i in range(5)
     ] + [conversation(started_at=base + timedelta(days=1), tool="escalate_to_human")]
     for events in batches:
@@ -147,6 +151,11 @@ async def test_the_dashboard_draws_charts_with_axes_and_filters_change_them(
     charts = page.locator("#charts figure svg")
     await expect(charts).to_have_count(5)
     await expect(page.locator("#dash-cards")).to_contain_text("Calls6")
+    # 5 calls * (1,000 text in * $4 + 500 audio out * $64) / 1M = $0.18, from emulator estimates
+    await expect(page.locator("#dash-cards")).to_contain_text("Cost$0.1800 (estimate)")
+    await expect(page.locator('#charts figure[data-chart="cost"] svg title').first).to_have_text(
+        "Cost (USD) (estimated)"
+    )
     calls = page.locator('#charts figure[data-chart="calls"] svg')
     await expect(calls.locator("text.axis-label")).to_have_text(
         ["session start (day, UTC)", "calls"]
