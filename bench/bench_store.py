@@ -13,6 +13,9 @@
   send (what fell due every 5 ms, one message per payload type) and one event per message (many
   quiet gateways), the store's costliest case.
 - Transcript search latency over 1,000,000 COPY-loaded items, through the HTTP API.
+- Dashboard reads (time series and their SVG charts, ``/api/dashboard/charts``) over the same
+  sessions with their latencies, tool calls and usage (``bench/store_dashboard.py``), through the
+  HTTP API, against a p95 budget; the numbers checked against counts taken directly.
 
 Baselines, measured in the same run on the same servers: one autocommit INSERT per event (the
 naive way to write an audit trail) for the ingest rate; a consumer that only receives and
@@ -40,6 +43,7 @@ import aio_pika
 import asyncpg
 import httpx
 
+from bench import store_dashboard
 from bench.harness import BenchContext, Result, percentile, stack
 from bench.store_load import conversation
 from switchboard.amqp import Topology
@@ -212,12 +216,11 @@ def _sentence(rng: random.Random) -> str:
     return " ".join(words).capitalize() + "."
 
 
-async def _bulk_load(pool: asyncpg.Pool, items: int) -> tuple[float, float]:
-    """COPY *items* transcript items (10 per session) and their sessions; rebuild the GIN index.
-    Returns (copy seconds, index seconds)."""
+async def _bulk_load(pool: asyncpg.Pool, items: int, t0: datetime) -> tuple[float, float]:
+    """COPY *items* transcript items (10 per session, one session every 50 s from *t0*) and
+    their sessions; rebuild the GIN index. Returns (copy seconds, index seconds)."""
     rng = random.Random(11)
     sessions = items // 10
-    t0 = datetime.now(UTC) - timedelta(days=60)
     async with pool.acquire() as conn:
         await conn.execute("DROP INDEX audit.ix_audit_item_tsv")
         await conn.execute("DROP INDEX audit.ix_audit_item_occurred_at_id")
@@ -225,7 +228,15 @@ async def _bulk_load(pool: asyncpg.Pool, items: int) -> tuple[float, float]:
         await conn.copy_records_to_table(
             "session",
             schema_name="audit",
-            columns=["id", "customer_id", "started_at", "last_seq", "last_event_at", "event_count"],
+            columns=[
+                "id",
+                "customer_id",
+                "started_at",
+                "last_seq",
+                "last_event_at",
+                "event_count",
+                *store_dashboard.session_columns,
+            ],
             records=(
                 (
                     f"bulk_{s:07d}",
@@ -234,6 +245,7 @@ async def _bulk_load(pool: asyncpg.Pool, items: int) -> tuple[float, float]:
                     9,
                     t0 + timedelta(seconds=s * 50 + 60),
                     10,
+                    *store_dashboard.session_values(s),
                 )
                 for s in range(sessions)
             ),
@@ -427,8 +439,11 @@ async def run(ctx: BenchContext) -> list[Result]:
         await metrics.aclose()
 
         # -- search over >= 1M items ----------------------------------------------------------------
-        copy_s, index_s = await _bulk_load(pool, items)
+        t0 = datetime.now(UTC) - timedelta(days=60)
+        copy_s, index_s = await _bulk_load(pool, items, t0)
         total_items = await pool.fetchval("SELECT count(*) FROM audit.item")
+        dash_load_s = await store_dashboard.load(pool, items // 10, t0)
+        newest = t0 + timedelta(seconds=(items // 10) * 50)
         async with httpx.AsyncClient(
             base_url=f"http://127.0.0.1:{store.port}", auth=(USER, PASSWORD), timeout=60
         ) as http:
@@ -438,6 +453,7 @@ async def run(ctx: BenchContext) -> list[Result]:
             common = await _timed(http, "/api/search", {"q": "refund", "limit": 20}, n)
             phrase = await _timed(http, "/api/search", {"q": PHRASE, "limit": 20}, n)
             listing = await _timed(http, "/api/sessions", {"q": RARE, "limit": 50}, n)
+            dashboards = await store_dashboard.measure(http, pool, newest, 10 if ctx.quick else 20)
         async with pool.acquire() as conn:
             # what finding a word costs without the full-text index: a scan of every item
             started = time.perf_counter()
@@ -562,6 +578,23 @@ async def run(ctx: BenchContext) -> list[Result]:
         Result(BENCH, "search p99, common term", percentile(common, 99), "ms"),
         Result(BENCH, "search p50, phrase", percentile(phrase, 50), "ms"),
         Result(BENCH, "session list p50, text filter", percentile(listing, 50), "ms"),
+        *(
+            Result(
+                BENCH,
+                f"dashboard p95, {label}",
+                percentile(times, 95),
+                "ms",
+                target=f"<= {store_dashboard.BUDGET_MS:,.0f} ms",
+                met=percentile(times, 95) <= store_dashboard.BUDGET_MS,
+                notes=(
+                    f"/api/dashboard/charts (series + SVG), p50 {percentile(times, 50):.0f} ms, "
+                    f"{len(times)} reads; {total_items:,} items, {items // 10:,} sessions with "
+                    f"latencies, tool calls and usage (loaded in {dash_load_s:.1f} s); totals "
+                    "checked against direct counts"
+                ),
+            )
+            for label, times in dashboards.items()
+        ),
     ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,6 +11,7 @@ from switchboard.contracts.events import (
     AssistantTranscript,
     ConversationEvent,
     ErrorOccurred,
+    ResponseUsage,
     SessionEnded,
     SessionStarted,
     ToolCalled,
@@ -19,7 +21,7 @@ from switchboard.contracts.events import (
     UserTranscript,
 )
 
-__all__ = ["conversation", "new_session_id"]
+__all__ = ["conversation", "new_session_id", "usage"]
 
 
 def new_session_id(prefix: str = "sess") -> str:
@@ -41,6 +43,8 @@ def conversation(
     end_reason: str = "client_closed",
     latency_ms: float = 420.0,
     with_error: bool = False,
+    language: str = "en",
+    usages: Sequence[ResponseUsage] = (),
 ) -> list[ConversationEvent]:
     """One whole conversation, ``seq`` 0..n-1 and times one second apart."""
     sid = session_id or new_session_id()
@@ -53,7 +57,7 @@ def conversation(
             upstream="emulator",
             model="gpt-realtime",
             voice="alloy",
-            language="en",
+            language=language,
         ),
         UserTranscript(
             item_id="item_u1", text=user_text, speech_started_ms=100, speech_ended_ms=1900
@@ -89,6 +93,7 @@ def conversation(
         payloads.append(Truncated(item_id="item_a1", requested_ms=1600, heard_ms=1500))
     if with_error:
         payloads.append(ErrorOccurred(code="upstream_timeout", message="slow", source="upstream"))
+    payloads.extend(usages)
     payloads.append(SessionEnded(reason=end_reason))
     return [
         ConversationEvent(
@@ -96,3 +101,29 @@ def conversation(
         )
         for i, payload in enumerate(payloads)
     ]
+
+
+def usage(
+    model: str = "gpt-realtime",
+    *,
+    response_id: str | None = None,
+    text_in: int = 0,
+    audio_in: int = 0,
+    cached_text: int = 0,
+    cached_audio: int = 0,
+    text_out: int = 0,
+    audio_out: int = 0,
+    estimated: bool = False,
+) -> ResponseUsage:
+    """The usage of one response (cached counts are of the inputs, as upstream reports them)."""
+    return ResponseUsage(
+        response_id=response_id or f"resp_{uuid.uuid4().hex[:8]}",
+        model=model,
+        input_text_tokens=text_in,
+        input_audio_tokens=audio_in,
+        cached_text_tokens=cached_text,
+        cached_audio_tokens=cached_audio,
+        output_text_tokens=text_out,
+        output_audio_tokens=audio_out,
+        estimated=estimated,
+    )

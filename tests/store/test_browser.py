@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from tests.store.conftest import ACCOUNTS, Publisher, WaitStored
-from tests.store.factories import conversation
+from tests.store.factories import conversation, usage
 
 pytestmark = pytest.mark.browser
 
@@ -119,3 +120,67 @@ async def test_every_form_control_has_a_label(page: Page, api_url: str) -> None:
               .filter((el) => !el.labels || el.labels.length === 0).map((el) => el.id)"""
     )
     assert unlabelled == []
+
+
+async def test_the_dashboard_draws_charts_with_axes_and_filters_change_them(
+    page: Page, api_url: str, publisher: Publisher, wait_stored: WaitStored
+) -> None:
+    """Stats: a chosen range shows five SVG charts with titles and axis labels and the totals;
+    a language filter changes the numbers and the bars."""
+    base = datetime(2021, 4, 5, 9, tzinfo=UTC)
+    batches = [
+        conversation(
+            started_at=base + timedelta(hours=3 * i),
+            language="de" if i < 2 else "en",
+            usages=[usage(text_in=1000, audio_out=500, estimated=True)],
+        )
+        for i in range(5)
+    ] + [conversation(started_at=base + timedelta(days=1), tool="escalate_to_human")]
+    for events in batches:
+        await publisher.publish(*events)
+    for events in batches:
+        await wait_stored(events[0].session_id, len(events))
+
+    await _sign_in(page, api_url, "ana", ACCOUNTS["ana"][0])
+    await expect(page.locator("#who")).to_have_text("ana (analyst)")
+    await page.get_by_role("link", name="Stats").click()
+    form = page.locator("#dash-filters")
+    await form.get_by_label("From").fill("2021-04-04")
+    await form.get_by_label("Until (inclusive)").fill("2021-04-07")
+    await form.get_by_role("button", name="Show").click()
+    charts = page.locator("#charts figure svg")
+    await expect(charts).to_have_count(5)
+    await expect(page.locator("#dash-cards")).to_contain_text("Calls6")
+    # 5 calls * (1,000 text in * $4 + 500 audio out * $64) / 1M = $0.18, from emulator estimates
+    await expect(page.locator("#dash-cards")).to_contain_text("Cost$0.1800 (estimate)")
+    await expect(page.locator('#charts figure[data-chart="cost"] svg title').first).to_have_text(
+        "Cost (USD) (estimated)"
+    )
+    calls = page.locator('#charts figure[data-chart="calls"] svg')
+    await expect(calls.locator("text.axis-label")).to_have_text(
+        ["session start (day, UTC)", "calls"]
+    )
+    await expect(calls.locator("text.tick").filter(has_text="05 Apr")).to_have_count(1)
+    await expect(calls.locator('rect[data-series="escalated"]')).to_have_count(1)
+    await expect(page.locator('#charts figure[data-chart="latency"] svg title').first).to_have_text(
+        "Turn latency p50 / p95"
+    )
+    await expect(
+        page.get_by_role("img", name="Calls: resolved without a human vs escalated")
+    ).to_be_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "store-ui-dashboard.png"), full_page=True)
+
+    await form.get_by_label("Language").fill("de")
+    await form.get_by_role("button", name="Show").click()
+    await expect(page.locator("#dash-cards")).to_contain_text("Calls2")
+    await expect(calls.locator('rect[data-series="escalated"]')).to_have_count(0)
+    await expect(calls.locator('rect[data-series="resolved"]')).to_have_attribute("data-value", "2")
+
+    # one day: hourly buckets
+    await form.get_by_label("Language").fill("")
+    await form.get_by_label("Until (inclusive)").fill("2021-04-05")
+    await form.get_by_label("From").fill("2021-04-05")
+    await form.get_by_role("button", name="Show").click()
+    await expect(calls.locator("text.axis-label").first).to_have_text("session start (hour, UTC)")
+    await expect(calls.locator('rect[data-series="resolved"]')).to_have_count(5)

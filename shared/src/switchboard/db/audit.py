@@ -34,7 +34,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from switchboard.db.base import Base
@@ -43,8 +43,10 @@ __all__ = [
     "AUDIT_SCHEMA",
     "Event",
     "Item",
+    "ResponseUsage",
     "Session",
     "SessionError",
+    "SessionUsage",
     "ToolCall",
     "TurnLatency",
     "ViewLog",
@@ -97,6 +99,9 @@ class Session(Base):
     #: ``seq`` of the stored ``session.started`` / ``session.ended`` events (None until stored).
     start_seq: Mapped[int | None] = mapped_column(Integer)
     end_seq: Mapped[int | None] = mapped_column(Integer)
+    #: ``seq`` of the latest ``session.resumed``; above ``end_seq`` the session is open again.
+    resume_seq: Mapped[int | None] = mapped_column(Integer)
+    resumes: Mapped[int] = mapped_column(Integer, server_default="0")
     last_seq: Mapped[int] = mapped_column(Integer)
     last_event_at: Mapped[datetime] = _ts()
     event_count: Mapped[int] = mapped_column(Integer, server_default="0")
@@ -107,6 +112,9 @@ class Session(Base):
     tool_failures: Mapped[int] = mapped_column(Integer, server_default="0")
     errors: Mapped[int] = mapped_column(Integer, server_default="0")
     escalated: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    #: every turn latency (ms) of the session, in no order: a copy of its ``turn_latency`` rows
+    #: kept on the row so dashboards take percentiles without joining them
+    latencies: Mapped[list[float] | None] = mapped_column(ARRAY(Float))
     created_at: Mapped[datetime] = _ts(default_now=True)
     updated_at: Mapped[datetime] = _ts(default_now=True)
 
@@ -219,6 +227,48 @@ class SessionError(Base):
     message: Mapped[str] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(16))
     occurred_at: Mapped[datetime] = _ts()
+
+
+class ResponseUsage(Base):
+    """Token usage of one upstream response (``response.usage``), the basis of cost; one row per
+    event (``seq``), so a redelivered event cannot count twice."""
+
+    __tablename__ = "response_usage"
+    __table_args__ = (UniqueConstraint("session_id", "seq"), _S)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(String(128), _session_fk())
+    seq: Mapped[int] = mapped_column(Integer)
+    response_id: Mapped[str | None] = mapped_column(String(128))
+    model: Mapped[str] = mapped_column(String(128))
+    input_text_tokens: Mapped[int] = mapped_column(Integer, server_default="0")
+    input_audio_tokens: Mapped[int] = mapped_column(Integer, server_default="0")
+    cached_text_tokens: Mapped[int] = mapped_column(Integer, server_default="0")
+    cached_audio_tokens: Mapped[int] = mapped_column(Integer, server_default="0")
+    output_text_tokens: Mapped[int] = mapped_column(Integer, server_default="0")
+    output_audio_tokens: Mapped[int] = mapped_column(Integer, server_default="0")
+    #: true when the upstream only estimated the tokens (the local emulator)
+    estimated: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    occurred_at: Mapped[datetime] = _ts()
+
+
+class SessionUsage(Base):
+    """The token usage of a session per model (and whether estimated): the sums of its
+    :class:`ResponseUsage` rows, added up at ingest, so dashboards read one row per session."""
+
+    __tablename__ = "session_usage"
+    __table_args__ = (_S,)
+
+    session_id: Mapped[str] = mapped_column(String(128), _session_fk(), primary_key=True)
+    model: Mapped[str] = mapped_column(String(128), primary_key=True)
+    estimated: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    responses: Mapped[int] = mapped_column(Integer, server_default="0")
+    input_text_tokens: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    input_audio_tokens: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    cached_text_tokens: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    cached_audio_tokens: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    output_text_tokens: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    output_audio_tokens: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
 
 class ViewLog(Base):

@@ -24,6 +24,7 @@ from switchboard.store.schemas import (
     SearchPage,
     SessionDetail,
     SessionPage,
+    SessionSummary,
     Stats,
     ViewLogEntry,
 )
@@ -149,7 +150,9 @@ async def list_sessions(
 ) -> SessionPage:
     async with store.engine.begin() as conn:
         try:
-            sessions, nxt = await queries.list_sessions(conn, flt, limit=limit, cursor=cursor)
+            sessions, nxt = await queries.list_sessions(
+                conn, flt, limit=limit, cursor=cursor, prices=store.prices
+            )
         except queries.BadCursor:
             raise _bad_cursor() from None
         await queries.record_view(
@@ -166,7 +169,7 @@ async def list_sessions(
 )
 async def get_session(store: StoreDep, account: Analyst, session_id: SessionId) -> SessionDetail:
     async with store.engine.begin() as conn:
-        detail = await queries.session_detail(conn, session_id)
+        detail = await queries.session_detail(conn, session_id, store.prices)
         if detail is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no such session")
         await queries.record_view(
@@ -230,6 +233,8 @@ _CSV_COLUMNS = (
     "customer_id",
     "started_at",
     "end_reason",
+    "cost_usd",
+    "cost_estimated",
     "seq",
     "kind",
     "at",
@@ -270,14 +275,14 @@ async def export(
         )
 
     async def jsonl() -> AsyncIterator[bytes]:
-        async for detail in queries.iter_sessions(store.engine, flt):
+        async for detail in queries.iter_sessions(store.engine, flt, prices=store.prices):
             yield detail.model_dump_json().encode() + b"\n"
 
     async def rows() -> AsyncIterator[bytes]:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(_CSV_COLUMNS)
-        async for detail in queries.iter_sessions(store.engine, flt):
+        async for detail in queries.iter_sessions(store.engine, flt, prices=store.prices):
             s = detail.session
             for e in detail.timeline:
                 writer.writerow(
@@ -286,6 +291,8 @@ async def export(
                         s.customer_id,
                         s.started_at.isoformat(),
                         s.end_reason,
+                        _cost(s),
+                        s.cost_estimated,
                         e.seq,
                         e.kind,
                         e.at.isoformat() if e.at else "",
@@ -316,6 +323,13 @@ async def export(
         media_type="application/x-ndjson",
         headers={"Content-Disposition": f'attachment; filename="sessions-{stamp}.jsonl"'},
     )
+
+
+def _cost(s: SessionSummary) -> str:
+    """The CSV cell of a session's cost: the decimal, or "no price" (never 0 for unpriced)."""
+    if s.cost_usd is not None:
+        return str(s.cost_usd)
+    return "no price" if s.unpriced_models else ""
 
 
 @router.get("/stats", response_model=Stats, summary="Statistics over sessions started in a range")

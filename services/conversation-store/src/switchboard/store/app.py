@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from switchboard.runtime.probes import probe_routes
 from switchboard.store.api import router
+from switchboard.store.dashboard_api import dashboard_router
 from switchboard.store.handoff_api import handoff_router
 from switchboard.store.service import StoreService
 from switchboard.store.settings import StoreSettings
@@ -60,6 +61,7 @@ def create_app(
     app.include_router(probe_routes(_service, include_in_schema=False))
     app.include_router(router)
     app.include_router(handoff_router)
+    app.include_router(dashboard_router)
 
     @app.middleware("http")
     async def count_api_requests(request: Request, call_next: Any) -> Response:

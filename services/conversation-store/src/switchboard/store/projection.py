@@ -3,7 +3,8 @@ latencies, errors). Pure: no I/O.
 
 Every merge here is commutative, so the result does not depend on the order events arrive in:
 a session's start fields come from ``session.started`` whenever it is stored, its end from the
-``session.ended`` with the highest ``seq``, counters add up, an item takes its place in the
+``session.ended`` with the highest ``seq`` (superseded by a ``session.resumed`` of a higher
+``seq``: the session is open again until a later end), counters add up, an item takes its place in the
 timeline from its transcript event's ``seq``. The writer applies the same rules in SQL when a
 row already exists (see :mod:`switchboard.store.writer`).
 
@@ -24,7 +25,9 @@ from switchboard.contracts.events import (
     AssistantTranscript,
     ConversationEvent,
     ErrorOccurred,
+    ResponseUsage,
     SessionEnded,
+    SessionResumed,
     SessionStarted,
     ToolCalled,
     ToolCompleted,
@@ -39,7 +42,9 @@ __all__ = [
     "LatencyRow",
     "Projection",
     "SessionDelta",
+    "SessionUsageRow",
     "ToolCallRow",
+    "UsageRow",
     "project",
 ]
 
@@ -63,6 +68,8 @@ class SessionDelta:
     end_reason: str | None = None
     end_detail: str | None = None
     end_seq: int | None = None
+    resume_seq: int | None = None
+    resumes: int = 0
     event_count: int = 0
     user_turns: int = 0
     assistant_turns: int = 0
@@ -71,6 +78,8 @@ class SessionDelta:
     tool_failures: int = 0
     errors: int = 0
     escalated: bool = False
+    #: the turn latencies (ms) of these events, appended to the session's (for dashboards)
+    latencies: list[float] | None = None
 
     def add(self, event: ConversationEvent, escalation_tools: frozenset[str]) -> None:
         # payloads are matched with ``type(p) is ...`` (see the module docstring)
@@ -102,8 +111,16 @@ class SessionDelta:
             if self.end_seq is None or seq > self.end_seq:
                 self.end_seq, self.ended_at = seq, at
                 self.end_reason, self.end_detail = p.reason, p.detail
+        elif type(p) is SessionResumed:
+            self.resumes += 1
+            if self.resume_seq is None or seq > self.resume_seq:
+                self.resume_seq = seq
         elif type(p) is ErrorOccurred:
             self.errors += 1
+        elif type(p) is TurnLatency:
+            if self.latencies is None:
+                self.latencies = []
+            self.latencies.append(p.latency_ms)
 
 
 @dataclass
@@ -204,6 +221,49 @@ class ErrorRow:
     occurred_at: datetime
 
 
+@dataclass(frozen=True)
+class UsageRow:
+    """Token usage of one upstream response (one ``response.usage`` event)."""
+
+    session_id: str
+    seq: int
+    response_id: str | None
+    model: str
+    input_text_tokens: int
+    input_audio_tokens: int
+    cached_text_tokens: int
+    cached_audio_tokens: int
+    output_text_tokens: int
+    output_audio_tokens: int
+    estimated: bool
+    occurred_at: datetime
+
+
+@dataclass
+class SessionUsageRow:
+    """What a batch adds to a session's usage of one model (added to the stored sums)."""
+
+    session_id: str
+    model: str
+    estimated: bool
+    responses: int = 0
+    input_text_tokens: int = 0
+    input_audio_tokens: int = 0
+    cached_text_tokens: int = 0
+    cached_audio_tokens: int = 0
+    output_text_tokens: int = 0
+    output_audio_tokens: int = 0
+
+    def add(self, u: UsageRow) -> None:
+        self.responses += 1
+        self.input_text_tokens += u.input_text_tokens
+        self.input_audio_tokens += u.input_audio_tokens
+        self.cached_text_tokens += u.cached_text_tokens
+        self.cached_audio_tokens += u.cached_audio_tokens
+        self.output_text_tokens += u.output_text_tokens
+        self.output_audio_tokens += u.output_audio_tokens
+
+
 @dataclass
 class Projection:
     """The projection rows of a batch of new events, each list sorted by its key (a stable
@@ -214,6 +274,8 @@ class Projection:
     tool_calls: list[ToolCallRow] = field(default_factory=list)
     latencies: list[LatencyRow] = field(default_factory=list)
     errors: list[ErrorRow] = field(default_factory=list)
+    usage: list[UsageRow] = field(default_factory=list)
+    session_usage: list[SessionUsageRow] = field(default_factory=list)
 
 
 def _item(event: ConversationEvent) -> ItemRow | None:
@@ -317,6 +379,23 @@ def project(
             out.latencies.append(
                 LatencyRow(sid, event.seq, p.response_id, p.latency_ms, event.occurred_at)
             )
+        elif type(p) is ResponseUsage:
+            out.usage.append(
+                UsageRow(
+                    sid,
+                    event.seq,
+                    p.response_id,
+                    p.model,
+                    p.input_text_tokens,
+                    p.input_audio_tokens,
+                    p.cached_text_tokens,
+                    p.cached_audio_tokens,
+                    p.output_text_tokens,
+                    p.output_audio_tokens,
+                    p.estimated,
+                    event.occurred_at,
+                )
+            )
         elif type(p) is ErrorOccurred:
             out.errors.append(
                 ErrorRow(sid, event.seq, p.code, p.message, p.source, event.occurred_at)
@@ -324,4 +403,12 @@ def project(
     out.sessions = [sessions[k] for k in sorted(sessions)]
     out.items = [items[k] for k in sorted(items)]
     out.tool_calls = [calls[k] for k in sorted(calls)]
+    if out.usage:
+        sums: dict[tuple[str, str, bool], SessionUsageRow] = {}
+        for u in out.usage:
+            key = (u.session_id, u.model, u.estimated)
+            if (row := sums.get(key)) is None:
+                row = sums[key] = SessionUsageRow(*key)
+            row.add(u)
+        out.session_usage = [sums[k] for k in sorted(sums)]
     return out

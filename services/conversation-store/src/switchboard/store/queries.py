@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,6 +15,8 @@ from sqlalchemy import and_, delete, exists, func, insert, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from switchboard.db.audit import TEXT_SEARCH_CONFIG, Item, Session, ToolCall, ViewLog
+from switchboard.store.costs import session_costs
+from switchboard.store.pricing import PriceTable
 from switchboard.store.schemas import (
     DayCount,
     LatencyStats,
@@ -22,10 +24,10 @@ from switchboard.store.schemas import (
     SessionDetail,
     SessionSummary,
     Stats,
-    TimelineEntry,
     ToolStats,
     ViewLogEntry,
 )
+from switchboard.store.timeline import session_details, summary
 
 __all__ = [
     "BadCursor",
@@ -87,7 +89,9 @@ class SessionFilter:
         if self.escalated is not None:
             conds.append(s.escalated.is_(self.escalated))
         if self.end_reason:
+            # an end superseded by a later resume is no end
             conds.append(s.end_reason == self.end_reason)
+            conds.append(s.end_seq > func.coalesce(s.resume_seq, -1))
         if self.tool or self.outcome:
             c = ToolCall.__table__.c
             call = [c.session_id == s.id]
@@ -113,34 +117,13 @@ class SessionFilter:
         }
 
 
-def _summary(row: Any) -> SessionSummary:
-    m = row._mapping
-    ended, started = m["ended_at"], m["started_at"]
-    return SessionSummary(
-        id=m["id"],
-        customer_id=m["customer_id"],
-        upstream=m["upstream"],
-        model=m["model"],
-        voice=m["voice"],
-        language=m["language"],
-        started_at=started,
-        ended_at=ended,
-        end_reason=m["end_reason"],
-        duration_s=(ended - started).total_seconds() if ended is not None else None,
-        event_count=m["event_count"],
-        missing_events=max(0, m["last_seq"] + 1 - m["event_count"]),
-        user_turns=m["user_turns"],
-        assistant_turns=m["assistant_turns"],
-        interruptions=m["interruptions"],
-        tool_calls=m["tool_calls"],
-        tool_failures=m["tool_failures"],
-        errors=m["errors"],
-        escalated=m["escalated"],
-    )
-
-
 async def list_sessions(
-    conn: AsyncConnection, flt: SessionFilter, *, limit: int, cursor: str | None
+    conn: AsyncConnection,
+    flt: SessionFilter,
+    *,
+    limit: int,
+    cursor: str | None,
+    prices: PriceTable | None = None,
 ) -> tuple[list[SessionSummary], str | None]:
     """Newest first; keyset pagination on (started_at, id)."""
     s = Session.__table__
@@ -151,13 +134,18 @@ async def list_sessions(
     query = query.order_by(s.c.started_at.desc(), s.c.id.desc()).limit(limit + 1)
     rows = (await conn.execute(query)).all()
     more = len(rows) > limit
-    sessions = [_summary(r) for r in rows[:limit]]
+    sessions = [summary(r) for r in rows[:limit]]
+    if prices is not None:
+        costs = await session_costs(conn, [s.id for s in sessions], prices)
+        sessions = [
+            s.model_copy(update=costs[s.id].fields()) if s.id in costs else s for s in sessions
+        ]
     nxt = encode_cursor(sessions[-1].started_at, sessions[-1].id) if more else None
     return sessions, nxt
 
 
 async def iter_sessions(
-    engine: AsyncEngine, flt: SessionFilter, *, page: int = 200
+    engine: AsyncEngine, flt: SessionFilter, *, page: int = 200, prices: PriceTable | None = None
 ) -> AsyncIterator[SessionDetail]:
     """Every matching session with its timeline, newest first, a page at a time (for export):
     one list query and five timeline queries per page."""
@@ -168,7 +156,7 @@ async def iter_sessions(
             summaries, cursor = await list_sessions(conn, flt, limit=page, cursor=cursor)
             ids = [summary.id for summary in summaries]
             rows = (await conn.execute(select(s).where(s.c.id.in_(ids)))).all() if ids else []
-            details = await _details(conn, rows)
+            details = await session_details(conn, rows, prices)
         for sid in ids:
             if sid in details:
                 yield details[sid]
@@ -176,101 +164,12 @@ async def iter_sessions(
             return
 
 
-async def session_detail(conn: AsyncConnection, session_id: str) -> SessionDetail | None:
+async def session_detail(
+    conn: AsyncConnection, session_id: str, prices: PriceTable | None = None
+) -> SessionDetail | None:
     s = Session.__table__
     rows = (await conn.execute(select(s).where(s.c.id == session_id))).all()
-    return (await _details(conn, rows)).get(session_id)
-
-
-_TIMELINE_QUERIES = {
-    "item": (
-        "SELECT session_id, item_id, seq, role, occurred_at, text, interrupted, heard_text, "
-        "heard_ms, audio_ms FROM audit.item WHERE session_id = ANY(:ids)"
-    ),
-    "tool": (
-        "SELECT session_id, call_id, tool, arguments, output, outcome, error_message, "
-        "duration_ms, worker, called_seq, completed_seq, called_at, completed_at, user_item_id "
-        "FROM audit.tool_call WHERE session_id = ANY(:ids)"
-    ),
-    "latency": (
-        "SELECT session_id, seq, occurred_at, latency_ms FROM audit.turn_latency "
-        "WHERE session_id = ANY(:ids)"
-    ),
-    "error": (
-        "SELECT session_id, seq, occurred_at, code, message, source FROM audit.session_error "
-        "WHERE session_id = ANY(:ids)"
-    ),
-}
-
-
-def _entry(kind: str, r: Any) -> TimelineEntry:
-    if kind == "item":
-        return TimelineEntry(
-            kind="user" if r.role == "user" else "assistant",
-            seq=r.seq,
-            at=r.occurred_at,
-            item_id=r.item_id,
-            text=r.text,
-            interrupted=r.interrupted,
-            heard_text=r.heard_text,
-            heard_ms=r.heard_ms,
-            audio_ms=r.audio_ms,
-        )
-    if kind == "tool":
-        return TimelineEntry(
-            kind="tool",
-            seq=r.called_seq if r.called_seq is not None else r.completed_seq,
-            at=r.called_at or r.completed_at,
-            tool=r.tool,
-            call_id=r.call_id,
-            arguments=r.arguments,
-            output=r.output,
-            outcome=r.outcome,
-            error_message=r.error_message,
-            duration_ms=r.duration_ms,
-            worker=r.worker,
-            user_item_id=r.user_item_id,
-        )
-    if kind == "latency":
-        return TimelineEntry(kind="latency", seq=r.seq, at=r.occurred_at, latency_ms=r.latency_ms)
-    return TimelineEntry(
-        kind="error", seq=r.seq, at=r.occurred_at, code=r.code, text=r.message, source=r.source
-    )
-
-
-async def _details(conn: AsyncConnection, rows: Sequence[Any]) -> dict[str, SessionDetail]:
-    """The timelines of the sessions in *rows* (session table rows), in seq order."""
-    timelines: dict[str, list[TimelineEntry]] = {}
-    for row in rows:
-        m = row._mapping
-        entries = timelines[m["id"]] = []
-        if m["start_seq"] is not None:
-            entries.append(
-                TimelineEntry(kind="session.started", seq=m["start_seq"], at=m["started_at"])
-            )
-        if m["end_seq"] is not None:
-            entries.append(
-                TimelineEntry(
-                    kind="session.ended", seq=m["end_seq"], at=m["ended_at"], reason=m["end_reason"]
-                )
-            )
-    if not rows:
-        return {}
-    params = {"ids": list(timelines)}
-    for kind, sql in _TIMELINE_QUERIES.items():
-        for r in await conn.execute(text(sql), params):
-            timelines[r.session_id].append(_entry(kind, r))
-    details = {}
-    for row in rows:
-        m = row._mapping
-        entries = sorted(timelines[m["id"]], key=lambda e: e.seq)
-        details[m["id"]] = SessionDetail(
-            session=_summary(row),
-            gateway=m["gateway"],
-            end_detail=m["end_detail"],
-            timeline=entries,
-        )
-    return details
+    return (await session_details(conn, rows, prices)).get(session_id)
 
 
 _SEARCH = f"""
@@ -385,7 +284,8 @@ async def stats(conn: AsyncConnection, since: datetime, until: datetime) -> Stat
         r.reason: r.n
         for r in await conn.execute(
             text(
-                "SELECT coalesce(s.end_reason, 'live or unknown') AS reason, count(*) AS n "
+                "SELECT CASE WHEN s.end_seq > coalesce(s.resume_seq, -1) THEN s.end_reason "
+                "ELSE 'live or unknown' END AS reason, count(*) AS n "
                 f"FROM audit.session s WHERE {in_range} GROUP BY 1 ORDER BY 2 DESC"
             ),
             p,

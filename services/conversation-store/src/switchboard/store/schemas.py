@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -12,6 +13,7 @@ __all__ = [
     "LatencyStats",
     "LiveSession",
     "Me",
+    "ModelUsage",
     "SearchHit",
     "SearchPage",
     "SessionDetail",
@@ -44,6 +46,35 @@ class SessionSummary(BaseModel):
     tool_failures: int
     errors: int
     escalated: bool
+    resumes: int = Field(default=0, description="Times the conversation was resumed.")
+    cost_usd: Decimal | None = Field(
+        default=None,
+        description=(
+            "The price table applied to the session's token usage (a decimal string, USD); "
+            "null without usage or when some of it has no price (see unpriced_models)."
+        ),
+    )
+    cost_estimated: bool = Field(
+        default=False, description="Some usage was estimated (the emulator), not metered."
+    )
+    unpriced_models: list[str] = Field(
+        default_factory=list, description="Models of its usage the price table has no price for."
+    )
+
+
+class ModelUsage(BaseModel):
+    """A session's token usage of one model, and its cost."""
+
+    model: str
+    responses: int
+    estimated: bool
+    input_text_tokens: int
+    input_audio_tokens: int
+    cached_text_tokens: int
+    cached_audio_tokens: int
+    output_text_tokens: int
+    output_audio_tokens: int
+    cost_usd: Decimal | None = Field(description="Null: no price for this model.")
 
 
 class SessionPage(BaseModel):
@@ -57,7 +88,14 @@ class TimelineEntry(BaseModel):
     """One entry of a session's timeline, in ``seq`` order."""
 
     kind: Literal[
-        "session.started", "session.ended", "user", "assistant", "tool", "latency", "error"
+        "session.started",
+        "session.ended",
+        "session.resumed",
+        "user",
+        "assistant",
+        "tool",
+        "latency",
+        "error",
     ]
     seq: int
     at: datetime | None
@@ -86,6 +124,13 @@ class TimelineEntry(BaseModel):
     code: str | None = None
     source: str | None = None
     reason: str | None = None
+    gateway: str | None = Field(default=None, description="session.resumed: the gateway now.")
+    previous_gateway: str | None = None
+    items_replayed: int | None = None
+    gap_ms: float | None = None
+    superseded: bool | None = Field(
+        default=None, description="session.ended: a later session.resumed reopened the session."
+    )
 
 
 class SessionDetail(BaseModel):
@@ -93,6 +138,7 @@ class SessionDetail(BaseModel):
     gateway: str | None
     end_detail: str | None
     timeline: list[TimelineEntry]
+    usage: list[ModelUsage] = Field(default_factory=list, description="Token usage per model.")
 
 
 class SearchHit(BaseModel):

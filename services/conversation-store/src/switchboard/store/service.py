@@ -53,6 +53,7 @@ class StoreService:
         self.keys = RedisKeys(settings.namespace)
         self.redactor = Redactor(settings.redact_kinds)
         self.accounts = settings.accounts()
+        self.prices = settings.prices()
         if not settings.users.strip():
             log.warning(
                 "STORE_USERS is empty: development accounts analyst/analyst and admin/admin"

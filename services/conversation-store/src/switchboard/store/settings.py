@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 
 from switchboard.settings import AmqpSettings, BaseServiceSettings, DatabaseSettings, RedisSettings
 from switchboard.store.auth import Account, Accounts, Role, hash_password
+from switchboard.store.pricing import PriceTable, load_price_table
 from switchboard.store.redaction import KINDS
 
 __all__ = ["StoreSettings"]
@@ -93,6 +94,14 @@ class StoreSettings(BaseServiceSettings, DatabaseSettings, AmqpSettings, RedisSe
         validation_alias="STORE_ESCALATION_TOOLS",
         description="Tools whose successful call marks a session as escalated.",
     )
+    price_table: str = Field(
+        default="",
+        validation_alias="STORE_PRICE_TABLE",
+        description=(
+            "Prices per model (USD per 1M tokens of each kind), over the defaults: JSON, or the "
+            "path of a JSON file; a model set to null has no price. Empty = the defaults."
+        ),
+    )
 
     users: str = Field(
         default="",
@@ -113,6 +122,7 @@ class StoreSettings(BaseServiceSettings, DatabaseSettings, AmqpSettings, RedisSe
             raise ValueError(
                 f"STORE_REDACT has unknown kinds {sorted(unknown)}; known: {sorted(KINDS)}"
             )
+        load_price_table(self.price_table)  # refuse a malformed table at start-up
         if self.batch_size > self.prefetch:
             raise ValueError("STORE_BATCH_SIZE must not exceed STORE_PREFETCH")
         return self
@@ -128,6 +138,9 @@ class StoreSettings(BaseServiceSettings, DatabaseSettings, AmqpSettings, RedisSe
                 Account("admin", Role.ADMIN, hash_password("admin")),
             ]
         )
+
+    def prices(self) -> PriceTable:
+        return load_price_table(self.price_table)
 
     @property
     def redact_kinds(self) -> tuple[str, ...]:

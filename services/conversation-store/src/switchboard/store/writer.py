@@ -8,7 +8,8 @@ The rows go in by binary ``COPY``: into temporary staging tables of the connecti
 missing in each transaction, emptied at each commit), from which one ``INSERT ... SELECT ... ON
 CONFLICT`` per table merges them in key order (a stable lock order, so concurrent store processes
 cannot deadlock); latencies and errors, which never conflict, are copied straight into their
-tables. COPY costs the store less than half the CPU of the same rows sent as ``unnest`` arrays
+tables, and so are response usages (their ``(session_id, seq)`` is unique, and only new
+events are projected). COPY costs the store less than half the CPU of the same rows sent as ``unnest`` arrays
 (asyncpg inspects every array element to find the array's shape), and Postgres less too. Staging
 columns have the types of the old array parameters, so a refused value fails where it did, with
 the same SQLSTATE.
@@ -25,7 +26,13 @@ from typing import Any
 import asyncpg
 
 from switchboard.contracts.events import ConversationEvent
-from switchboard.store.projection import Projection, ToolCallRow, project
+from switchboard.store.projection import (
+    Projection,
+    SessionUsageRow,
+    ToolCallRow,
+    UsageRow,
+    project,
+)
 
 __all__ = ["BatchWriter", "StagingUnavailable", "WriteResult", "is_data_error"]
 
@@ -44,6 +51,8 @@ _SESSION_COLUMNS = (
     "end_detail",
     "start_seq",
     "end_seq",
+    "resume_seq",
+    "resumes",
     "last_seq",
     "last_event_at",
     "event_count",
@@ -54,6 +63,7 @@ _SESSION_COLUMNS = (
     "tool_failures",
     "errors",
     "escalated",
+    "latencies",
 )
 _ITEM_COLUMNS = (
     "session_id",
@@ -74,6 +84,10 @@ _ITEM_COLUMNS = (
 _TOOL_CALL_COLUMNS = tuple(f.name for f in fields(ToolCallRow))
 _LATENCY_COLUMNS = ("session_id", "seq", "response_id", "latency_ms", "occurred_at")
 _ERROR_COLUMNS = ("session_id", "seq", "code", "message", "source", "occurred_at")
+#: the table's columns are the projection's usage fields, in order
+_USAGE_COLUMNS = tuple(f.name for f in fields(UsageRow))
+_SESSION_USAGE_COLUMNS = tuple(f.name for f in fields(SessionUsageRow))
+_TOKEN_COLUMNS = _SESSION_USAGE_COLUMNS[3:]
 
 #: The staging tables (one simple-query round trip; a no-op on a connection that has them).
 _STAGING = """
@@ -83,9 +97,9 @@ CREATE TEMP TABLE IF NOT EXISTS sb_event_in (
 CREATE TEMP TABLE IF NOT EXISTS sb_session_in (
     id text, customer_id text, gateway text, upstream text, model text, voice text,
     language text, started_at timestamptz, ended_at timestamptz, end_reason text,
-    end_detail text, start_seq int, end_seq int, last_seq int, last_event_at timestamptz,
-    event_count int, user_turns int, assistant_turns int, interruptions int, tool_calls int,
-    tool_failures int, errors int, escalated bool
+    end_detail text, start_seq int, end_seq int, resume_seq int, resumes int, last_seq int,
+    last_event_at timestamptz, event_count int, user_turns int, assistant_turns int, interruptions int, tool_calls int,
+    tool_failures int, errors int, escalated bool, latencies float8[]
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS sb_item_in (
     session_id text, item_id text, seq int, role text, occurred_at timestamptz, text text,
@@ -96,6 +110,11 @@ CREATE TEMP TABLE IF NOT EXISTS sb_tool_call_in (
     session_id text, call_id text, tool text, outcome text, arguments jsonb, output jsonb,
     error_message text, duration_ms float8, worker text, called_seq int, completed_seq int,
     called_at timestamptz, completed_at timestamptz, user_item_id text
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS sb_session_usage_in (
+    session_id text, model text, estimated bool, responses int, input_text_tokens bigint,
+    input_audio_tokens bigint, cached_text_tokens bigint, cached_audio_tokens bigint,
+    output_text_tokens bigint, output_audio_tokens bigint
 ) ON COMMIT DELETE ROWS;
 """
 
@@ -134,6 +153,8 @@ ON CONFLICT (id) DO UPDATE SET
     end_detail = CASE WHEN EXCLUDED.end_seq >= coalesce(s.end_seq, -1)
                       THEN EXCLUDED.end_detail ELSE s.end_detail END,
     end_seq = greatest(s.end_seq, EXCLUDED.end_seq),
+    resume_seq = greatest(s.resume_seq, EXCLUDED.resume_seq),
+    resumes = s.resumes + EXCLUDED.resumes,
     last_seq = greatest(s.last_seq, EXCLUDED.last_seq),
     last_event_at = greatest(s.last_event_at, EXCLUDED.last_event_at),
     event_count = s.event_count + EXCLUDED.event_count,
@@ -144,6 +165,7 @@ ON CONFLICT (id) DO UPDATE SET
     tool_failures = s.tool_failures + EXCLUDED.tool_failures,
     errors = s.errors + EXCLUDED.errors,
     escalated = s.escalated OR EXCLUDED.escalated,
+    latencies = s.latencies || EXCLUDED.latencies,
     updated_at = now()
 """
 
@@ -186,6 +208,15 @@ ON CONFLICT (session_id, call_id) DO UPDATE SET
 """
 
 
+_UPSERT_SESSION_USAGE = f"""
+INSERT INTO audit.session_usage AS u ({", ".join(_SESSION_USAGE_COLUMNS)})
+SELECT {", ".join(_SESSION_USAGE_COLUMNS)} FROM pg_temp.sb_session_usage_in
+ORDER BY session_id, model, estimated
+ON CONFLICT (session_id, model, estimated) DO UPDATE SET
+    {", ".join(f"{c} = u.{c} + EXCLUDED.{c}" for c in _TOKEN_COLUMNS)}
+"""
+
+
 class StagingUnavailable(RuntimeError):
     """The staging tables could not be created (say, the role lacks the database's TEMPORARY
     privilege). Not a data error: the batch is retried like an outage, never dead-lettered."""
@@ -210,6 +241,8 @@ _ITEM_ROW = _row_getter(_ITEM_COLUMNS)
 _TOOL_CALL_ROW = _row_getter(_TOOL_CALL_COLUMNS)
 _LATENCY_ROW = _row_getter(_LATENCY_COLUMNS)
 _ERROR_ROW = _row_getter(_ERROR_COLUMNS)
+_USAGE_ROW = _row_getter(_USAGE_COLUMNS)
+_SESSION_USAGE_ROW = _row_getter(_SESSION_USAGE_COLUMNS)
 
 
 def is_data_error(exc: BaseException) -> bool:
@@ -289,6 +322,15 @@ class BatchWriter:
             )
         if p.errors:
             await _copy(conn, "session_error", _ERROR_COLUMNS, map(_ERROR_ROW, p.errors), "audit")
+        if p.usage:
+            await _copy(conn, "response_usage", _USAGE_COLUMNS, map(_USAGE_ROW, p.usage), "audit")
+            await _copy(
+                conn,
+                "sb_session_usage_in",
+                _SESSION_USAGE_COLUMNS,
+                map(_SESSION_USAGE_ROW, p.session_usage),
+            )
+            await conn.execute(_UPSERT_SESSION_USAGE)
 
 
 async def _copy(

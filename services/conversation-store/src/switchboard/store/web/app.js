@@ -20,6 +20,14 @@ function fmtDuration(s) {
   const m = Math.floor(s / 60);
   return m ? `${m}m ${Math.round(s % 60)}s` : `${Math.round(s)}s`;
 }
+// a cost (a decimal string, USD) with its markers: estimated (the emulator), no price (never 0)
+function fmtCost(usd, estimated, unpriced) {
+  if (unpriced && unpriced.length) return `no price (${unpriced.join(", ")})`;
+  if (usd == null) return "—";
+  const n = Number(usd);
+  const text = `$${n < 1 ? n.toFixed(4) : n.toFixed(2)}`;
+  return estimated ? `${text} (estimate)` : text;
+}
 function say(text) {
   $("#status").textContent = text;
 }
@@ -108,10 +116,11 @@ async function showSessions(reset) {
       <td>${esc(s.customer_id || "—")}</td><td>${esc(fmtDuration(s.duration_s))}</td>
       <td>${s.user_turns + s.assistant_turns}</td><td>${s.tool_calls}</td>
       <td>${s.tool_failures ? `<span class="badge">${s.tool_failures}</span>` : "0"}</td>
-      <td>${s.escalated ? "yes" : "no"}</td><td>${esc(s.end_reason || "—")}</td>`;
+      <td>${s.escalated ? "yes" : "no"}</td><td>${esc(s.end_reason || (s.resumes ? "resumed, live" : "—"))}</td>
+      <td class="cost">${esc(fmtCost(s.cost_usd, s.cost_estimated, s.unpriced_models))}</td>`;
     body.appendChild(tr);
   }
-  if (!body.children.length) body.innerHTML = `<tr><td colspan="8">No sessions match.</td></tr>`;
+  if (!body.children.length) body.innerHTML = `<tr><td colspan="9">No sessions match.</td></tr>`;
   state.cursor = page.next_cursor;
   $("#more").hidden = !state.cursor;
 }
@@ -174,9 +183,13 @@ function entry(e, saidBy) {
   } else if (e.kind === "error") {
     li.className = "err";
     li.textContent = `${e.source} error ${e.code}: ${e.text}`;
+  } else if (e.kind === "session.resumed") {
+    li.className = "marker resumed";
+    const gap = e.gap_ms != null ? ` after ${(e.gap_ms / 1000).toFixed(1)} s` : "";
+    li.textContent = `Session resumed (${e.reason}) on ${e.gateway}${e.previous_gateway ? ` from ${e.previous_gateway}` : ""}${gap}, ${e.items_replayed} items replayed · ${fmtTime(e.at)}`;
   } else {
-    li.className = "marker";
-    li.textContent = e.kind === "session.started" ? `Session started ${fmtTime(e.at)}` : `Session ended (${e.reason}) ${fmtTime(e.at)}`;
+    li.className = `marker${e.superseded ? " superseded" : ""}`;
+    li.textContent = e.kind === "session.started" ? `Session started ${fmtTime(e.at)}` : `Session ended (${e.reason}) ${fmtTime(e.at)}${e.superseded ? " — superseded: resumed later" : ""}`;
   }
   return li;
 }
@@ -199,6 +212,8 @@ async function showSession(id) {
     ["Ended", s.end_reason || "—"], ["Upstream", `${s.upstream || "—"} · ${s.model || ""}`], ["Voice", s.voice],
     ["Language", s.language], ["Gateway", d.gateway], ["Interruptions", s.interruptions], ["Escalated", s.escalated ? "yes" : "no"],
     ["Events", `${s.event_count}${s.missing_events ? ` (${s.missing_events} missing)` : ""}`], ["Errors", s.errors],
+    ["Cost", fmtCost(s.cost_usd, s.cost_estimated, s.unpriced_models)], ["Resumed", s.resumes ? `${s.resumes} time(s)` : "no"],
+    ...d.usage.map((u) => [`Tokens · ${u.model}`, `${u.responses} responses: text in ${u.input_text_tokens} (cached ${u.cached_text_tokens}), audio in ${u.input_audio_tokens} (cached ${u.cached_audio_tokens}), text out ${u.output_text_tokens}, audio out ${u.output_audio_tokens}${u.estimated ? " — estimated" : ""}`]),
   ];
   const handoff = $("#handoff");
   handoff.hidden = true;
@@ -237,8 +252,43 @@ async function search(q) {
   say(`${page.hits.length} match(es).`);
 }
 
+// the dashboard's query: From/Until are whole UTC days (Until inclusive); default the last 7 days
+function dashParams() {
+  const form = Object.fromEntries(new FormData($("#dash-filters")));
+  const day = 86400000;
+  const today = new Date(new Date().toISOString().slice(0, 10) + "T00:00:00Z");
+  const until = form.until ? new Date(new Date(form.until + "T00:00:00Z").getTime() + day) : new Date(today.getTime() + day);
+  const since = form.since ? new Date(form.since + "T00:00:00Z") : new Date(until.getTime() - 7 * day);
+  const params = new URLSearchParams({ since: since.toISOString(), until: until.toISOString() });
+  for (const key of ["language", "escalated", "tool", "tier"]) if (form[key]) params.set(key, form[key]);
+  return params;
+}
+
+let dashRequest = 0;
+
+async function showDashboard() {
+  const mine = ++dashRequest;
+  const body = await json(`/api/dashboard/charts?${dashParams()}`);
+  if (mine !== dashRequest) return;
+  const d = body.dashboard;
+  const t = d.totals;
+  const est = t.cost_estimated;
+  const pct = (x) => `${(x * 100).toFixed(1)}%`;
+  $("#dash-range").textContent = `Sessions started ${fmtTime(d.filters.since)} – ${fmtTime(d.filters.until)}, by ${d.bucket} (UTC)` +
+    (t.unpriced_responses ? `; ${t.unpriced_responses} responses of models without a price (${t.unpriced_models.join(", ")}) are not in the cost` : "");
+  $("#dash-cards").innerHTML = [
+    ["Calls", t.calls], ["Resolved without a human", `${t.resolved}${t.calls ? ` (${pct(t.resolved / t.calls)})` : ""}`],
+    ["Escalated", t.escalated], ["Cost", fmtCost(t.cost_usd, est)], ["Cost per call", fmtCost(t.cost_per_call_usd, est)],
+    ["Cost per resolved call", fmtCost(t.cost_per_resolved_call_usd, est)],
+    ["Interruptions per call", t.interruptions_per_call == null ? "—" : t.interruptions_per_call.toFixed(2)],
+  ].map(([k, v]) => `<div class="card"><span>${k}</span><strong>${esc(v)}</strong></div>`).join("");
+  // the SVG is drawn by the store (every text in it escaped there)
+  $("#charts").innerHTML = body.charts.map((c) => `<figure data-chart="${esc(c.id)}">${c.svg}</figure>`).join("");
+}
+
 async function showStats() {
   show("stats");
+  await showDashboard();
   const s = await json("/api/stats");
   const pct = (x) => `${(x * 100).toFixed(1)}%`;
   const ms = (x) => (x == null ? "—" : `${Math.round(x)} ms`);
@@ -308,6 +358,10 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#more").addEventListener("click", () => showSessions(false).catch((err) => say(err.message)));
   $("#export-jsonl").addEventListener("click", () => exportAs("jsonl").catch((err) => say(err.message)));
   $("#export-csv").addEventListener("click", () => exportAs("csv").catch((err) => say(err.message)));
+  $("#dash-filters").addEventListener("submit", (event) => {
+    event.preventDefault();
+    showDashboard().catch((err) => say(err.message));
+  });
   $("#search-form").addEventListener("submit", (event) => {
     event.preventDefault();
     search($("#s-q").value).catch((err) => say(err.message));
