@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from switchboard.contracts.tools import ToolCallResult, ToolErrorCode
+from switchboard.worker.service import WorkerService
 
 Call = Callable[..., Awaitable[ToolCallResult]]
 
@@ -160,3 +161,17 @@ async def test_an_unroutable_tool_is_unknown(call: Call) -> None:
 
 def _schema_props(entry: Any) -> set[str]:
     return set(entry.parameters.get("properties", {}))
+
+
+async def test_the_read_pool_has_its_own_size(make_settings: Any) -> None:
+    """WORKER_READ_POOL_SIZE sizes the read-only tools' asyncpg pool, apart from the
+    SQLAlchemy pool of DATABASE_POOL_SIZE."""
+    service = WorkerService(make_settings(WORKER_READ_POOL_SIZE=3, DATABASE_POOL_SIZE=7))
+    try:
+        pool = await service.reads.open()
+        assert pool.get_max_size() == 3
+        assert service.engine.pool.size() == 7
+    finally:
+        await service.reads.close()
+        await service.engine.dispose()
+        await service.redis.aclose()

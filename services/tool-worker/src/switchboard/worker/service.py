@@ -64,7 +64,7 @@ class WorkerService:
         #: the read-only tools' asyncpg connections (connected lazily, like the engine's)
         self.reads = ReadPool(
             settings.database_url,
-            size=settings.database_pool_size,
+            size=settings.read_pool_size,
             timeout_s=settings.database_timeout_s,
             application_name=f"switchboard-worker:{settings.worker_id}:reads",
         )

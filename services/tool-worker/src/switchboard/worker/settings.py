@@ -39,6 +39,16 @@ class WorkerSettings(BaseServiceSettings, DatabaseSettings, AmqpSettings, RedisS
         validation_alias="WORKER_PREFETCH",
         description="Unacknowledged calls the broker hands this worker at once (its concurrency).",
     )
+    read_pool_size: int = Field(
+        default=10,
+        ge=1,
+        le=200,
+        validation_alias="WORKER_READ_POOL_SIZE",
+        description=(
+            "asyncpg connections of the read-only tools, besides the SQLAlchemy pool of the "
+            "data-changing ones (DATABASE_POOL_SIZE, plus as many again in overflow)."
+        ),
+    )
     call_queue_type: CallQueueType = Field(
         default=DEFAULT_CALL_QUEUE_TYPE,
         validation_alias="WORKER_CALL_QUEUE_TYPE",
