@@ -29,7 +29,7 @@ call: install ## Talk to the running product (make run) once: make call SAY="Whe
 	@$(UV) run --frozen switchboard call --say "$(SAY)" $(CALL_ARGS)
 
 test: install ## Run the whole test suite against real Postgres, RabbitMQ and Redis
-	@$(WITH_SERVICES) $(UV) run --frozen pytest $(PYTEST_ARGS)
+	@$(WITH_SERVICES) UV="$(UV)" scripts/test.sh $(PYTEST_ARGS)
 
 lint: install ## ruff and mypy
 	@$(UV) run --frozen ruff check .

@@ -20,6 +20,7 @@ from switchboard.contracts.events import (
     TurnLatency,
     UserTranscript,
 )
+from switchboard.contracts.tools import Verification
 
 __all__ = ["conversation", "new_session_id", "usage"]
 
@@ -45,6 +46,7 @@ def conversation(
     with_error: bool = False,
     language: str = "en",
     usages: Sequence[ResponseUsage] = (),
+    verification: Verification | None = None,
 ) -> list[ConversationEvent]:
     """One whole conversation, ``seq`` 0..n-1 and times one second apart."""
     sid = session_id or new_session_id()
@@ -58,6 +60,7 @@ def conversation(
             model="gpt-realtime",
             voice="alloy",
             language=language,
+            verification=verification,
         ),
         UserTranscript(
             item_id="item_u1", text=user_text, speech_started_ms=100, speech_ended_ms=1900

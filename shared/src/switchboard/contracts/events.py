@@ -21,6 +21,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from switchboard.contracts.tools import Verification
+
 __all__ = [
     "AssistantTranscript",
     "ConversationEvent",
@@ -56,6 +58,13 @@ class SessionStarted(_Payload):
     model: str
     voice: str | None = None
     language: str | None = None
+    verification: Verification | None = Field(
+        default=None,
+        description=(
+            "The caller's verification level at the start, on channels that have levels (phone "
+            "calls start unverified); None: the shop's backend authenticated the customer."
+        ),
+    )
 
 
 class SessionEnded(_Payload):

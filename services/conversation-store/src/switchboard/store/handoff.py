@@ -2,10 +2,13 @@
 who called and whether the caller is verified, what was asked, what the tools did and
 answered, and the escalation ticket, built from a session's audit timeline.
 
-"Verified" means the conversation is bound to a customer: the gateway binds a customer only
-through a client secret minted for that customer by the shop's backend (web: the shop's
-login) or the phone bridge (after the caller proved the postal code on file, see
-docs/phone.md). A session without a customer is an unverified caller.
+How sure we are of the caller (``Handoff.verification``):
+- ``authenticated``: the shop's backend bound the customer (web: the shop's login); the
+  session started with no verification level;
+- ``verified``: a phone caller who proved it (``verify_caller`` answered ``verified``);
+- ``unverified``: a phone caller known only by caller ID, which can be spoofed;
+- ``unknown``: a caller on no account (the reserved guest customer), or no customer at all.
+Only the first two are ``verified`` (docs/phone.md, "Who is calling").
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from switchboard.contracts.tools import GUEST_CUSTOMER_ID, VERIFY_CALLER_TOOL
 from switchboard.store.schemas import SessionDetail
 
 __all__ = ["ESCALATION_TOOL", "Handoff", "HandoffTool", "build_handoff"]
@@ -34,7 +38,12 @@ class HandoffTool(BaseModel):
 class Handoff(BaseModel):
     session_id: str
     customer_id: str | None
-    verified: bool = Field(description="The conversation is bound to a customer account.")
+    verification: str = Field(
+        description="authenticated, verified, unverified or unknown (see the module docs)."
+    )
+    verified: bool = Field(
+        description="The caller may be given account data (authenticated or verified)."
+    )
     started_at: datetime
     ended_at: datetime | None
     escalated: bool
@@ -73,10 +82,12 @@ def build_handoff(detail: SessionDetail) -> Handoff:
             if entry.tool == ESCALATION_TOOL and entry.outcome == "ok":
                 ticket = entry.output
                 reason = str((entry.arguments or {}).get("summary") or "") or None
-    verified = session.customer_id is not None
+    level = _verification(detail)
+    verified = level in ("authenticated", "verified")
+    known = level != "unknown"
     lines = [
-        f"Caller: {session.customer_id or 'unknown'} "
-        f"({'verified' if verified else 'NOT verified: give no account data'})",
+        f"Caller: {session.customer_id if known else 'unknown'} "
+        f"({level if verified else f'{level}, NOT verified: give no account data'})",
     ]
     if ticket:
         lines.append(
@@ -91,6 +102,7 @@ def build_handoff(detail: SessionDetail) -> Handoff:
     return Handoff(
         session_id=session.id,
         customer_id=session.customer_id,
+        verification=level,
         verified=verified,
         started_at=session.started_at,
         ended_at=session.ended_at,
@@ -102,3 +114,22 @@ def build_handoff(detail: SessionDetail) -> Handoff:
         answers=answers,
         text="\n".join(lines),
     )
+
+
+def _verification(detail: SessionDetail) -> str:
+    """How sure the conversation is of its caller, from its start and its verify_caller calls."""
+    customer = detail.session.customer_id
+    if customer is None or customer == GUEST_CUSTOMER_ID:
+        return "unknown"
+    started = next((e for e in detail.timeline if e.kind == "session.started"), None)
+    if started is None or started.verification is None:
+        return "authenticated"
+    for entry in detail.timeline:
+        if (
+            entry.kind == "tool"
+            and entry.tool == VERIFY_CALLER_TOOL
+            and entry.outcome == "ok"
+            and (entry.output or {}).get("status") == "verified"
+        ):
+            return "verified"
+    return "verified" if started.verification == "verified" else "unverified"

@@ -131,6 +131,13 @@ class TimelineEntry(BaseModel):
     superseded: bool | None = Field(
         default=None, description="session.ended: a later session.resumed reopened the session."
     )
+    verification: str | None = Field(
+        default=None,
+        description=(
+            "session.started: the caller's verification level at the start (phone calls start "
+            "unverified); null when the shop's backend authenticated the customer."
+        ),
+    )
 
 
 class SessionDetail(BaseModel):

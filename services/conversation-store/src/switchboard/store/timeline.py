@@ -72,7 +72,8 @@ _TIMELINE_QUERIES = {
     # every end and resume (an end a later resume superseded stays on the timeline, marked)
     "lifecycle": (
         "SELECT session_id, seq, occurred_at, type, payload FROM audit.event "
-        "WHERE session_id = ANY(:ids) AND type IN ('session.ended', 'session.resumed')"
+        "WHERE session_id = ANY(:ids) "
+        "AND type IN ('session.started', 'session.ended', 'session.resumed')"
     ),
 }
 
@@ -109,6 +110,13 @@ def _entry(kind: str, r: Any, resume_seq: int | None) -> TimelineEntry:
         return TimelineEntry(kind="latency", seq=r.seq, at=r.occurred_at, latency_ms=r.latency_ms)
     if kind == "lifecycle":
         p = r.payload
+        if r.type == "session.started":
+            return TimelineEntry(
+                kind="session.started",
+                seq=r.seq,
+                at=r.occurred_at,
+                verification=p.get("verification"),
+            )
         if r.type == "session.resumed":
             return TimelineEntry(
                 kind="session.resumed",
@@ -143,12 +151,8 @@ async def session_details(
     resumed: dict[str, int | None] = {}
     for row in rows:
         m = row._mapping
-        entries = timelines[m["id"]] = []
+        timelines[m["id"]] = []
         resumed[m["id"]] = m["resume_seq"]
-        if m["start_seq"] is not None:
-            entries.append(
-                TimelineEntry(kind="session.started", seq=m["start_seq"], at=m["started_at"])
-            )
     params = {"ids": list(timelines)}
     for kind, sql in _TIMELINE_QUERIES.items():
         for r in await conn.execute(text(sql), params):
