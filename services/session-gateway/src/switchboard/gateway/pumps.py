@@ -39,8 +39,8 @@ async def client_pump(session: Session) -> None:
     while True:
         try:
             raw = await client.receive()
-        except ClientGone:
-            raise SessionEnd("client_closed") from None
+        except ClientGone as gone:
+            raise gone.end() from None
         started = perf_counter()
         await apply(rules.on_frame(raw))
         counters.record(len(raw), perf_counter() - started)
