@@ -189,7 +189,9 @@ class SnapshotKeeper:
             self._wake.set()
 
     async def run(self) -> None:
-        """Until cancelled (the session's task group ends)."""
+        """Until cancelled: the session runs it beside its task group and stops it before its
+        last write (in the group, a cancellation during a Redis call was seen to be lost and
+        the session never ended)."""
         while self.holding:
             # asyncio.timeout, not wait_for: wait_for (3.11) can swallow the task group's
             # cancellation when the event is set at the same moment
