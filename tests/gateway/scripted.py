@@ -57,15 +57,21 @@ class ScriptedUpstream:
         self.user_items: list[str] = []  # ids of the user items, in order
         #: the tool outputs the gateway handed the model, by call id (parsed JSON)
         self.outputs: dict[str, dict[str, Any]] = {}
+        #: every client event of every connection, as (connection number, event)
+        self.received: list[tuple[int, dict[str, Any]]] = []
+        self.connections = 0
         self.url = ""
 
     async def handle(self, ws: ServerConnection) -> None:
         async def send(event: dict[str, Any]) -> None:
             await ws.send(json.dumps({"event_id": _id("event"), **event}))
 
+        self.connections += 1
+        connection = self.connections
         await send({"type": "session.created", "session": _session({})})
         async for raw in ws:
             event = json.loads(raw)
+            self.received.append((connection, event))
             kind = event.get("type")
             if kind == "session.update":
                 await send({"type": "session.updated", "session": _session(event["session"])})

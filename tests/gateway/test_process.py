@@ -1,5 +1,5 @@
 """The gateway as a real process: SIGTERM drains (new conversations refused, running ones given
-until the deadline, then ended with a reason) and the process exits 0."""
+until the deadline, then handed over with close 1012) and the process exits 0."""
 
 from __future__ import annotations
 
@@ -11,15 +11,15 @@ from pathlib import Path
 import httpx
 import pytest
 import websockets
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from switchboard.cli.stack import Service, free_port
+from switchboard.gateway.app import HANDOVER_REASON
 from tests.gateway.conftest import SERVER_KEY
 from tests.infra import InfraUrls
 from tests.processes import start_service
 from tests.support.clients import EventLog
 from tests.support.emulator import Emulator
-from tests.support.realtime import ended_with
 
 
 @pytest.fixture
@@ -54,7 +54,8 @@ async def gateway_process(
 
 async def test_sigterm_drains_then_exits_zero(gateway_process: Service) -> None:
     """After SIGTERM readiness fails and new conversations get 503, the running one continues
-    until the drain deadline, then gets server_shutting_down and close 1001; exit status 0."""
+    until the drain deadline, then is handed over (close 1012, a reason saying to resume);
+    exit status 0."""
     gw = gateway_process
     port = int(gw.env["GATEWAY_PORT"])
     async with httpx.AsyncClient(
@@ -84,6 +85,9 @@ async def test_sigterm_drains_then_exits_zero(gateway_process: Service) -> None:
             assert refused.value.response.status_code == 503
             await log.send({"type": "input_audio_buffer.clear"})  # still served while draining
             await log.until("input_audio_buffer.cleared")
-            error, code = await ended_with(log)
-    assert error["code"] == "server_shutting_down" and code == 1001
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    await log.recv()
+    assert closed.value.rcvd is not None
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1012, HANDOVER_REASON)
     assert await asyncio.to_thread(gw.process.wait, 30) == 0

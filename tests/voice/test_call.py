@@ -103,3 +103,61 @@ async def test_server_closing_mid_speech_ends_the_call() -> None:
     assert appends == 5
     assert result.close_code == 1001
     assert result.failure == "closed by the server: 1001 gateway draining"
+
+
+async def test_call_resumes_after_a_handover_close() -> None:
+    """A gateway that closes the call with 1012 (drained, handed over): the call asks for a
+    new endpoint for the session id of session.created, goes on on the second server, and
+    the turn gets its reply there; the call counts one resume and ends cleanly."""
+    import asyncio
+
+    from websockets.asyncio.server import ServerConnection, serve
+
+    from switchboard.cli.endpoint import Endpoint
+    from switchboard.cli.stack import free_port
+
+    def created(session_id: str) -> str:
+        return json.dumps(
+            {"type": "session.created", "event_id": "e1", "session": {"id": session_id}}
+        )
+
+    async def draining(ws: ServerConnection) -> None:
+        await ws.send(created("sess_gw_resumable"))
+        async for raw in ws:
+            if json.loads(raw)["type"] == "conversation.item.create":
+                await ws.close(1012, "service restart: resume this session with a resume secret")
+
+    async def taking_over(ws: ServerConnection) -> None:
+        await ws.send(created("sess_gw_resumable"))
+        for event in (
+            {"type": "response.created", "response": {"id": "resp_1"}},
+            {"type": "response.output_text.done", "item_id": "item_1", "response_id": "resp_1",
+             "text": "Order 100001 has shipped."},
+            {"type": "response.done", "response": {"id": "resp_1", "status": "completed"}},
+        ):  # fmt: skip
+            await ws.send(json.dumps({"event_id": "e", **event}))
+        async for _ in ws:
+            pass
+
+    first_port, second_port = free_port(), free_port()
+    asked: list[str] = []
+
+    async def resume(session_id: str) -> Endpoint:
+        asked.append(session_id)
+        return Endpoint(url=f"ws://127.0.0.1:{second_port}", headers={}, kind="gateway")
+
+    endpoint = Endpoint(url=f"ws://127.0.0.1:{first_port}", headers={}, kind="gateway")
+    options = CallOptions(
+        endpoint=endpoint, turns=[Turn("q", text="Where is order 100001?")], resume=resume
+    )
+    lines: list[tuple[str, str]] = []
+    async with (
+        serve(draining, "127.0.0.1", first_port),
+        serve(taking_over, "127.0.0.1", second_port),
+    ):
+        async with asyncio.timeout(30):
+            result = await run_call(options, on_line=lambda k, t: lines.append((k, t)))
+    assert asked == ["sess_gw_resumable"]
+    assert result.resumes == 1 and result.failure is None
+    assert result.state.turns[0].as_dict()["reply"] == "Order 100001 has shipped."
+    assert ("call", "reconnecting… (closed with 1012)") in lines

@@ -42,6 +42,11 @@ class RedisKeys:
         """Pub/sub channel carrying control commands (e.g. end) to the gateway holding a session."""
         return f"{self.namespace}:control:{session_id}"
 
+    def session_snapshot(self, session_id: str) -> str:
+        """Resume snapshot of one conversation (hash: ``holder``, ``refreshed_at``, ``data``),
+        kept while it is live and for the resume window after it was lost."""
+        return f"{self.namespace}:snapshot:{session_id}"
+
     def gateway(self, gateway_id: str) -> str:
         """Heartbeat of one gateway instance."""
         return f"{self.namespace}:gateway:{gateway_id}"

@@ -4,6 +4,11 @@ one after another, and everything heard recorded in a :class:`CallState`.
 ``run_call`` is what ``switchboard call`` and ``switchboard loadtest`` use. The microphone keeps
 streaming (silence between turns) for the whole call, as a real one does, so the server's voice
 activity detection sees the end of every utterance.
+
+With ``CallOptions.resume`` the call resumes by itself: when the socket drops (no close frame)
+or the gateway closes it with 1012 (drained, handed over), the caller is "reconnecting…", gets
+a new endpoint with a resume secret for the Switchboard session id of ``session.created``, and
+goes on on whichever gateway takes it; the microphone waits meanwhile.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import asyncio
 import contextlib
 import json
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +30,11 @@ from switchboard.cli.callstate import CallState
 from switchboard.cli.endpoint import Endpoint, EndpointError
 from switchboard.contracts.client_events import audio_append, response_create, user_text
 
-__all__ = ["CallOptions", "CallResult", "Turn", "run_call"]
+__all__ = ["RESUME_CLOSE_CODES", "CallOptions", "CallResult", "Turn", "run_call"]
+
+#: Close codes after which a call resumes (1012: the gateway handed the conversation over;
+#: 1006: the connection was lost without a close frame).
+RESUME_CLOSE_CODES = frozenset({1006, 1012})
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,10 @@ class CallOptions:
     #: interruption lands while the bot talks even when its audio arrives in bursts
     barge_in_ahead_ms: int = 0
     open_timeout_s: float = 10.0
+    #: a new endpoint (with a resume secret) for a Switchboard session id: set, the call
+    #: resumes after a dropped socket or a 1012 close
+    resume: Callable[[str], Awaitable[Endpoint]] | None = None
+    resume_attempts: int = 3
 
 
 @dataclass
@@ -69,14 +82,51 @@ class CallResult:
     close_reason: str = ""
     failure: str | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
+    #: how many times the call resumed on a new connection
+    resumes: int = 0
+
+
+class _Connection:
+    """The call's current websocket; replaced when the call resumes."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.over = False  # no further connection will come
+        self._swapped = asyncio.Event()
+
+    def swap(self, ws: ClientConnection | None) -> None:
+        if ws is None:
+            self.over = True
+        else:
+            self.ws = ws
+        self._swapped.set()
+
+    async def send(self, event: dict[str, Any]) -> None:
+        """Send on the current socket; one that closed meanwhile is waited out (the call may
+        resume) and the event sent on the next."""
+        while True:
+            ws = self.ws
+            try:
+                await ws.send(json.dumps(event))
+                return
+            except websockets.ConnectionClosed:
+                await self.replaced(ws)
+
+    async def replaced(self, old: ClientConnection) -> None:
+        """Until *old* is no longer the socket; raises ``ConnectionClosed`` when none follows."""
+        while self.ws is old and not self.over:
+            self._swapped.clear()
+            await self._swapped.wait()
+        if self.ws is old:
+            await old.send("")  # closed: raises its ConnectionClosed
 
 
 class _Microphone:
     """Sends ``input_audio_buffer.append`` every ``chunk_ms`` at real-time pace: queued speech,
     else silence. Notes when chosen samples have gone out (for latency)."""
 
-    def __init__(self, ws: ClientConnection, chunk_ms: int) -> None:
-        self._ws = ws
+    def __init__(self, conn: _Connection, chunk_ms: int) -> None:
+        self._conn = conn
         self._chunk = SAMPLE_RATE * chunk_ms // 1000
         self._period = chunk_ms / 1000
         self._pending: deque[np.ndarray] = deque()
@@ -139,7 +189,13 @@ class _Microphone:
         due = loop.time()
         while True:
             chunk = self._take()
-            await self._ws.send(json.dumps(audio_append(pcm_to_b64(chunk))))
+            ws = self._conn.ws
+            try:
+                await ws.send(json.dumps(audio_append(pcm_to_b64(chunk))))
+            except websockets.ConnectionClosed:
+                # resuming: what was queued waits for the new socket (this chunk is lost)
+                await self._conn.replaced(ws)
+                due = loop.time()
             sent_at = loop.time()
             keep = []
             for position, future in self._marks:
@@ -184,20 +240,62 @@ async def run_call(
     Pass *state* to watch the call while it runs (a load test's progress line does)."""
     loop = asyncio.get_running_loop()
     started = loop.time()
-    ws = await _connect(options.endpoint, options.open_timeout_s)
+    conn = _Connection(await _connect(options.endpoint, options.open_timeout_s))
     state = state if state is not None else CallState(on_line=on_line)
     result = CallResult(state=state, connect_ms=(loop.time() - started) * 1000, duration_s=0.0)
     opened = asyncio.Event()
+    hanging_up = False
+    #: the Switchboard session id, from the gateway's session.created (what a resume names)
+    session_ids: list[str] = []
 
     async def receive() -> None:
-        async for raw in ws:
-            event = json.loads(raw)
-            if keep_events:
-                result.events.append(event)
-            if event.get("type") == "session.created":
-                opened.set()
-            for answer in state.handle(event, loop.time()):
-                await ws.send(json.dumps(answer))
+        while True:
+            ws = conn.ws
+            with contextlib.suppress(websockets.ConnectionClosed):
+                async for raw in ws:
+                    event = json.loads(raw)
+                    if keep_events:
+                        result.events.append(event)
+                    if event.get("type") == "session.created":
+                        session_id = (event.get("session") or {}).get("id")
+                        if isinstance(session_id, str):
+                            session_ids.append(session_id)
+                        opened.set()
+                    for answer in state.handle(event, loop.time()):
+                        await conn.send(answer)
+            if not await resume(ws):
+                conn.swap(None)
+                return
+
+    async def resume(ws: ClientConnection) -> bool:
+        """After *ws* closed: a new connection resuming the same conversation, if the close
+        asks for one and the call can (True once it is open)."""
+        code = ws.close_code if ws.protocol.close_rcvd is not None else 1006
+        if (
+            hanging_up
+            or options.resume is None
+            or not session_ids
+            or code not in RESUME_CLOSE_CODES
+            or result.resumes >= options.resume_attempts
+        ):
+            return False
+        if on_line:
+            on_line("call", f"reconnecting… (closed with {code})")
+        for attempt in range(options.resume_attempts):
+            try:
+                endpoint = await options.resume(session_ids[-1])
+                new = await _connect(endpoint, options.open_timeout_s)
+            except EndpointError as exc:
+                if on_line:
+                    on_line("error", f"resume attempt {attempt + 1} failed: {exc}")
+                await asyncio.sleep(0.5 * (attempt + 1))
+                continue
+            result.resumes += 1
+            conn.swap(new)
+            if on_line:
+                on_line("call", f"resumed session {session_ids[-1]}")
+            return True
+        return False
 
     async def wait_reply(turn_index: int, *, barge_after_ms: int | None) -> None:
         """Until the reply has been heard (or, when barging in, until it is time to cut in).
@@ -231,18 +329,18 @@ async def run_call(
         async with asyncio.timeout(options.open_timeout_s):
             await opened.wait()
         if options.endpoint.session_update:
-            await ws.send(json.dumps(options.endpoint.session_update))
+            await conn.send(options.endpoint.session_update)
         for position, spec in enumerate(options.turns):
             turn = state.begin_turn(spec.kind, spec.label, loop.time())
             if spec.audio is not None:
                 if spec.text is not None:
-                    await ws.send(json.dumps(user_text(spec.text)))
+                    await conn.send(user_text(spec.text))
                 mark, done = mic.say(spec.audio, speech_end_ms(spec.audio) * SAMPLE_RATE // 1000)
                 turn.speech_end = await mark
                 await done
             else:
-                await ws.send(json.dumps(user_text(spec.text)))
-                await ws.send(json.dumps(response_create()))
+                await conn.send(user_text(spec.text))
+                await conn.send(response_create())
                 turn.speech_end = loop.time()
                 if on_line:
                     on_line("you", f"(typed) {spec.text}")
@@ -252,7 +350,7 @@ async def run_call(
             if reader.done():
                 break
 
-    mic = _Microphone(ws, options.chunk_ms)
+    mic = _Microphone(conn, options.chunk_ms)
     reader = asyncio.create_task(receive())
     talker = asyncio.create_task(mic.run())
     try:
@@ -262,14 +360,15 @@ async def run_call(
     except websockets.ConnectionClosed:
         pass
     finally:
+        hanging_up = True
         talker.cancel()
         with contextlib.suppress(asyncio.CancelledError, websockets.ConnectionClosed):
             await talker
-        await ws.close()
+        await conn.ws.close()
         with contextlib.suppress(websockets.ConnectionClosed):
             await reader
-        result.close_code = ws.close_code
-        result.close_reason = ws.close_reason or ""
+        result.close_code = conn.ws.close_code
+        result.close_reason = conn.ws.close_reason or ""
         result.duration_s = loop.time() - started
     if result.close_code not in (1000, 1005, None) and result.failure is None:
         result.failure = f"closed by the server: {result.close_code} {result.close_reason}".strip()

@@ -8,12 +8,21 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from switchboard.cli.audio import duration_ms, read_wav, write_wav
 from switchboard.cli.call import CallOptions, CallResult, Turn, run_call
-from switchboard.cli.endpoint import Endpoint, EndpointError, direct_endpoint, gateway_endpoint
+from switchboard.cli.endpoint import (
+    Endpoint,
+    EndpointError,
+    _http_base,
+    direct_endpoint,
+    gateway_endpoint,
+)
 
 __all__ = ["TurnAction", "add_parser", "run"]
 
@@ -31,6 +40,10 @@ the order given, each after the bot has finished answering the previous one.
 By default the call goes through the Switchboard gateway (make run starts it on :8080) as demo
 customer cus_0001, with a client secret from the gateway's development route. In production
 mode pass the shop backend's server key (--server-key or SWITCHBOARD_SERVER_KEY).
+
+Through the gateway the call resumes by itself when its socket drops or the gateway is
+drained (close 1012): "reconnecting…", then a resume secret for the same conversation, on
+whichever gateway answers.
 """
 EPILOG = """\
 examples:
@@ -173,6 +186,41 @@ async def resolve_endpoint(args: argparse.Namespace, customer: str) -> Endpoint:
     )
 
 
+async def resume_secret(
+    gateway: str, customer_id: str, session_id: str, *, server_key: str | None = None
+) -> str:
+    """A client secret resuming *session_id* (the server-key route with a key, else the
+    development route)."""
+    base = _http_base(gateway)
+    body = {"customer_id": customer_id, "resume_session_id": session_id}
+    url = f"{base}/v1/realtime/client_secrets" if server_key else f"{base}/dev/client_secrets"
+    headers = {"Authorization": f"Bearer {server_key}"} if server_key else {}
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+            response = await http.post(url, json=body, headers=headers)
+    except httpx.HTTPError as exc:
+        raise EndpointError(f"cannot reach the gateway at {base}: {exc}") from exc
+    if response.status_code >= 400:
+        raise EndpointError(f"{url} answered {response.status_code}: {response.text[:300]}")
+    return str(response.json()["value"])
+
+
+def resumer(
+    args: argparse.Namespace, customer: str, endpoint: Endpoint
+) -> Callable[[str], Awaitable[Endpoint]] | None:
+    """How a call through the gateway gets a new endpoint for the same conversation."""
+    if endpoint.kind != "gateway":
+        return None
+
+    async def resume(session_id: str) -> Endpoint:
+        secret = await resume_secret(args.gateway, customer, session_id, server_key=args.server_key)
+        return Endpoint(
+            url=endpoint.url, headers={"Authorization": f"Bearer {secret}"}, kind="gateway"
+        )
+
+    return resume
+
+
 def _printer(quiet: bool) -> Any:
     def line(kind: str, text: str) -> None:
         if not quiet:
@@ -192,6 +240,7 @@ def report(result: CallResult) -> dict[str, Any]:
         "turns": [t.as_dict() for t in state.turns],
         "errors": state.errors,
         "failure": result.failure,
+        "resumes": result.resumes,
     }
 
 
@@ -203,7 +252,11 @@ async def _call(args: argparse.Namespace) -> int:
         who = "" if endpoint.kind == "direct" else f" as {args.customer}"
         print(f"calling {endpoint.url.split('?')[0]} ({endpoint.kind}){who}", flush=True)
     options = CallOptions(
-        endpoint=endpoint, turns=turns, barge_in_ms=args.barge_in, turn_timeout_s=args.turn_timeout
+        endpoint=endpoint,
+        turns=turns,
+        barge_in_ms=args.barge_in,
+        turn_timeout_s=args.turn_timeout,
+        resume=resumer(args, args.customer, endpoint),
     )
     result = await run_call(options, on_line=line)
     audio = result.state.reply_audio()

@@ -30,6 +30,7 @@ from switchboard.gateway.metrics import GatewayMetrics
 from switchboard.gateway.policy import SessionPolicy, load_instructions
 from switchboard.gateway.realtime import RealtimeRoute
 from switchboard.gateway.registry import SessionRegistry
+from switchboard.gateway.resume import ResumeRefused, SnapshotStore
 from switchboard.gateway.session import Session, SessionDeps
 from switchboard.gateway.settings import GatewaySettings
 from switchboard.gateway.tokens import ClientSecrets
@@ -84,6 +85,7 @@ class Gateway:
             ttl_s=settings.registry_ttl_s,
             heartbeat_s=settings.heartbeat_s,
         )
+        self.snapshots = SnapshotStore(self.redis, self.keys, window_s=settings.resume_window_s)
         self.catalog = CatalogReader(self.redis, self.keys, refresh_s=settings.catalog_refresh_s)
         self.policy = SessionPolicy(
             instructions=load_instructions(settings.prompt_file, settings.language),
@@ -102,6 +104,7 @@ class Gateway:
             registry=self.registry,
             catalog=self.catalog,
             metrics=self.metrics,
+            snapshots=self.snapshots,
         )
         self.sessions: dict[str, Session] = {}
         self.no_sessions = asyncio.Event()
@@ -116,7 +119,8 @@ class Gateway:
 
     async def drain(self, timeout_s: float | None = None) -> None:
         """Refuse new conversations, let the current ones finish for up to *timeout_s*, then
-        end the rest with ``shutdown``."""
+        hand the rest over: each snapshot is written as resumable and its client closed with
+        1012 and a reason that says to resume (``docs/gateway.md``, "Resume")."""
         self.draining = True
         timeout = self.settings.drain_timeout_s if timeout_s is None else timeout_s
         log.info("draining", extra={"sessions": len(self.sessions), "timeout_s": timeout})
@@ -125,10 +129,11 @@ class Gateway:
                 await self.no_sessions.wait()
         for session in list(self.sessions.values()):
             session.request_end(
-                "shutdown",
-                CloseCode.GOING_AWAY,
-                error_code="server_shutting_down",
-                message="The server is restarting; please reconnect.",
+                "handed_over",
+                CloseCode.SERVICE_RESTART,
+                error_code=None,
+                message=HANDOVER_REASON,
+                close_reason=HANDOVER_REASON,
             )
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(5):
@@ -166,6 +171,10 @@ class Gateway:
         return checks
 
 
+#: The close reason of a conversation handed over by a draining gateway (close code 1012).
+HANDOVER_REASON = "service restart: resume this session with a resume secret"
+
+
 class ExpiresAfter(BaseModel):
     anchor: str = "created_at"
     seconds: int = Field(ge=10, le=7200)
@@ -181,11 +190,20 @@ class ClientSecretRequest(BaseModel):
             "bridge): passed to every tool call; sensitive changes need 'verified'."
         ),
     )
+    resume_session_id: str | None = Field(
+        default=None,
+        max_length=128,
+        description=(
+            "A Switchboard session id (session.created's session.id) to resume: refused for "
+            "another customer, an ended or unknown session, and after GATEWAY_RESUME_WINDOW_S."
+        ),
+    )
 
 
 class DevClientSecretRequest(BaseModel):
     customer_id: str = Field(pattern=_CUSTOMER_RE.pattern)
     verification: Verification | None = None
+    resume_session_id: str | None = Field(default=None, max_length=128)
 
 
 def gateway_of(request: Request) -> Gateway:
@@ -255,10 +273,29 @@ def create_app(
     )
 
     async def _mint(
-        gateway: Gateway, customer_id: str, ttl_s: int, verification: Verification | None
+        gateway: Gateway,
+        customer_id: str,
+        ttl_s: int,
+        verification: Verification | None,
+        resume_session_id: str | None = None,
     ) -> dict[str, Any]:
+        if resume_session_id is not None:
+            try:
+                snapshot, _holder = await gateway.snapshots.check(resume_session_id, customer_id)
+            except ResumeRefused as exc:
+                raise HTTPException(
+                    status_code=exc.status,
+                    detail={
+                        "type": "invalid_request_error",
+                        "code": exc.code,
+                        "message": exc.message,
+                    },
+                ) from None
+            # the level the conversation reached (a verify_caller) is kept, not the minted one
+            verification = snapshot.verification
+            ttl_s = min(ttl_s, max(10, int(settings.resume_window_s)))
         value, expires_at = await gateway.secrets.mint(
-            customer_id, ttl_s, verification=verification
+            customer_id, ttl_s, verification=verification, resume_session_id=resume_session_id
         )
         answer: dict[str, Any] = {
             "value": value,
@@ -268,6 +305,8 @@ def create_app(
         }
         if verification is not None:
             answer["verification"] = verification.value
+        if resume_session_id is not None:
+            answer["resume_session_id"] = resume_session_id
         return answer
 
     @app.post("/v1/realtime/client_secrets")
@@ -275,14 +314,20 @@ def create_app(
         body: ClientSecretRequest, gateway: GatewayDep, _: ServerKey
     ) -> dict[str, Any]:
         ttl = body.expires_after.seconds if body.expires_after else settings.client_secret_ttl_s
-        return await _mint(gateway, body.customer_id, ttl, body.verification)
+        return await _mint(
+            gateway, body.customer_id, ttl, body.verification, body.resume_session_id
+        )
 
     @app.post("/dev/client_secrets")
     async def dev_client_secrets(
         body: DevClientSecretRequest, gateway: GatewayDep, _: DevOnly
     ) -> dict[str, Any]:
         return await _mint(
-            gateway, body.customer_id, settings.client_secret_ttl_s, body.verification
+            gateway,
+            body.customer_id,
+            settings.client_secret_ttl_s,
+            body.verification,
+            body.resume_session_id,
         )
 
     @app.get("/dev/customers")

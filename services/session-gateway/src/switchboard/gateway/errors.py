@@ -22,12 +22,14 @@ class CloseCode(enum.IntEnum):
     POLICY_VIOLATION = 1008
     MESSAGE_TOO_BIG = 1009
     INTERNAL_ERROR = 1011
+    SERVICE_RESTART = 1012  # drain: the conversation is handed over; resume it elsewhere
     TRY_AGAIN_LATER = 1013  # upstream unavailable
     IDLE_TIMEOUT = 4000
     MAX_DURATION = 4001
     ENDED_BY_ADMIN = 4002
     TOO_MANY_SESSIONS = 4003
     AUDIO_RATE_EXCEEDED = 4004
+    TAKEN_OVER = 4005  # the conversation was resumed on another connection
 
 
 class SessionEnd(Exception):
@@ -41,12 +43,15 @@ class SessionEnd(Exception):
         *,
         error_code: str | None = None,
         message: str | None = None,
+        close_reason: str | None = None,
     ) -> None:
         super().__init__(message or reason)
         self.reason = reason
         self.code = code
         self.error_code = error_code
         self.message = message or reason
+        #: the close frame's reason text (default: *reason*)
+        self.close_reason = close_reason or reason
 
 
 def error_event(

@@ -61,10 +61,11 @@ class UpstreamLink:
         self._swap_lock = asyncio.Lock()
         self._swapped = asyncio.Condition()
 
-    async def open(self, tools: list[dict[str, Any]]) -> dict[str, Any]:
-        """The first upstream session; returns its session object."""
+    async def open(self, tools: list[dict[str, Any]], *, replay: bool = False) -> dict[str, Any]:
+        """The first upstream session (with the conversation so far replayed when *replay*: a
+        resumed conversation); returns its session object."""
         self.tools = tools
-        self.upstream, session = await self._connect(replay=False)
+        self.upstream, session = await self._connect(replay=replay)
         self.ready.set()
         return session
 

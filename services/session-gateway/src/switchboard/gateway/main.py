@@ -2,9 +2,9 @@
 docs/configuration.md).
 
 SIGTERM/SIGINT drain: new conversations are refused (HTTP 503, ``/readyz`` 503), running ones
-may finish for up to ``GATEWAY_DRAIN_TIMEOUT_S``, the rest are ended with an ``error``
-(``server_shutting_down``) and close code 1001, buffered events are flushed, and the process
-exits 0. A second signal exits at once.
+may finish for up to ``GATEWAY_DRAIN_TIMEOUT_S``, the rest are handed over (snapshot written as
+resumable, close code 1012 with a reason saying to resume), buffered events are flushed, and the
+process exits 0. A second signal exits at once.
 """
 
 from __future__ import annotations

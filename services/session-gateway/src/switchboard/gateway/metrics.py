@@ -85,6 +85,11 @@ class GatewayMetrics:
             ["reason"],
             registry=r,
         )
+        self.sessions_resumed = Counter(
+            "switchboard_gateway_sessions_resumed_total",
+            "Conversations resumed on this gateway from a snapshot.",
+            registry=r,
+        )
         self.refused = Counter(
             "switchboard_gateway_connections_refused_total",
             "Websocket upgrades refused, by code.",

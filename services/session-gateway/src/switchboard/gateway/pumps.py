@@ -39,8 +39,8 @@ async def client_pump(session: Session) -> None:
     while True:
         try:
             raw = await client.receive()
-        except ClientGone:
-            raise SessionEnd("client_closed") from None
+        except ClientGone as gone:
+            raise gone.end() from None
         started = perf_counter()
         await apply(rules.on_frame(raw))
         counters.record(len(raw), perf_counter() - started)
@@ -89,6 +89,7 @@ async def upstream_pump(session: Session) -> None:
                 text = ""
                 await session.apply(session.core.on_server_event(event, None))
                 session.tools.wake()
+                session.keeper.touch()
             session.metrics.relay[_U2C].record(len(text), time.perf_counter() - started)
 
 
@@ -104,6 +105,7 @@ async def _relay_text(session: Session, text: str, started: float) -> None:
         return
     await session.apply(session.core.on_server_event(event, text))
     session.tools.wake()
+    session.keeper.touch()  # a control event: the resume snapshot is written off this path
     session.metrics.relay[_U2C].record(len(text), time.perf_counter() - started)
 
 

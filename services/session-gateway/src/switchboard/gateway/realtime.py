@@ -18,7 +18,9 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from switchboard.contracts.display import DISPLAY_EVENTS_QUERY_PARAM
+from switchboard.gateway.resume import ResumeRefused, new_holder
 from switchboard.gateway.session import ClientGone, Session
+from switchboard.gateway.snapshot import Snapshot, SnapshotState
 from switchboard.gateway.tokens import SecretRefused
 
 if TYPE_CHECKING:
@@ -50,18 +52,23 @@ class AsgiClient:
     ASGI servers write each ``websocket.send`` message whole, so concurrent senders (the
     upstream pump, tool display events) need no lock."""
 
-    __slots__ = ("_receive", "_send", "closed")
+    __slots__ = ("_receive", "_send", "close_code", "closed", "received_close")
 
     def __init__(self, receive: Receive, send: Send) -> None:
         self._receive = receive
         self._send = send
         self.closed = False
+        #: the client's close code once it went away (1005: none given, 1006: connection lost)
+        self.close_code = 1006
+        self.received_close = False
 
     async def receive(self) -> str | bytes:
         message = await self._receive()
         if message["type"] != "websocket.receive":  # websocket.disconnect
             self.closed = True
-            raise ClientGone
+            self.received_close = True
+            self.close_code = int(message.get("code") or 1005)
+            raise ClientGone(self.close_code)
         text = message.get("text")
         if text is not None:
             return str(text)
@@ -70,12 +77,12 @@ class AsgiClient:
 
     async def send(self, text: str) -> None:
         if self.closed:
-            raise ClientGone
+            raise ClientGone(self.close_code if self.received_close else None)
         try:
             await self._send({"type": "websocket.send", "text": text})
         except (OSError, RuntimeError) as exc:  # uvicorn's ClientDisconnected is an OSError
             self.closed = True
-            raise ClientGone from exc
+            raise ClientGone(None) from exc  # the receive side reads how it closed
 
     async def close(self, code: int, reason: str) -> None:
         if not self.closed:
@@ -109,6 +116,22 @@ class RealtimeRoute:
             log.warning("client secret check failed", extra={"error": repr(exc)})
             await deny(503, "service_unavailable", "Try again shortly.")
             return
+        holder = new_holder(gateway.settings.gateway_id)
+        resume: Snapshot | None = None
+        if grant.resume_session_id is not None:
+            try:
+                resume = await gateway.snapshots.claim(
+                    grant.resume_session_id, grant.customer_id, holder
+                )
+            except ResumeRefused as exc:
+                await deny(exc.status, exc.code, exc.message)
+                return
+            except Exception as exc:
+                log.warning("resume claim failed", extra={"error": repr(exc)})
+                await deny(503, "service_unavailable", "Try again shortly.")
+                return
+            if resume.state is SnapshotState.LIVE:  # a holder that may be alive: let go
+                await gateway.registry.end(resume.session_id, f"takeover:{holder}")
         offered = websocket.scope.get("subprotocols") or []
         await websocket.accept(subprotocol="realtime" if "realtime" in offered else None)
         display = websocket.query_params.get(DISPLAY_EVENTS_QUERY_PARAM) == "1"
@@ -118,6 +141,8 @@ class RealtimeRoute:
             customer_id=grant.customer_id,
             verification=grant.verification,
             display=display,
+            resume=resume,
+            holder=holder,
         )
         await _serve(gateway, session)
 
@@ -128,6 +153,7 @@ async def _serve(gateway: Gateway, session: Session) -> Any:
     try:
         return await session.run()
     finally:
-        gateway.sessions.pop(session.id, None)
+        if gateway.sessions.get(session.id) is session:  # not a resumed one with the same id
+            gateway.sessions.pop(session.id, None)
         if not gateway.sessions:
             gateway.no_sessions.set()

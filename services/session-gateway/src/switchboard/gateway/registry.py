@@ -99,9 +99,22 @@ class SessionRegistry:
         self.local[session_id] = customer_id
         self._on_control[session_id] = on_control
 
-    async def unregister(self, session_id: str) -> None:
+    async def unregister(
+        self,
+        session_id: str,
+        on_control: Callable[[str], None] | None = None,
+        *,
+        shared: bool = True,
+    ) -> None:
+        """Forget the session here (only if *on_control* is still the registered handler: a
+        resumed session with the same id may have replaced it on this gateway) and, when
+        *shared*, remove its registry entry (not when another holder has taken it over)."""
+        if on_control is not None and self._on_control.get(session_id) != on_control:
+            return
         customer_id = self.local.pop(session_id, None)
         self._on_control.pop(session_id, None)
+        if not shared:
+            return
         with contextlib.suppress(Exception):
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.delete(self._keys.session(session_id))

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from switchboard.contracts.events import (
     ErrorOccurred,
     EventPayload,
     SessionEnded,
+    SessionResumed,
     SessionStarted,
     TurnLatency,
 )
@@ -48,6 +50,7 @@ from switchboard.gateway.actions import (
 from switchboard.gateway.broker import Broker, EventPublisher
 from switchboard.gateway.catalog import CatalogReader
 from switchboard.gateway.errors import CloseCode, SessionEnd, error_event
+from switchboard.gateway.handover import build_snapshot, first_seq, lost_state
 from switchboard.gateway.inbound import ClientRules
 from switchboard.gateway.limits import AudioRateLimiter
 from switchboard.gateway.link import UpstreamLink
@@ -55,7 +58,9 @@ from switchboard.gateway.metrics import GatewayMetrics
 from switchboard.gateway.policy import SessionPolicy, client_view_of_session
 from switchboard.gateway.registry import SessionRegistry, TooManySessions
 from switchboard.gateway.relay import RelayCore
+from switchboard.gateway.resume import SnapshotKeeper, SnapshotStore, new_holder
 from switchboard.gateway.settings import GatewaySettings
+from switchboard.gateway.snapshot import Snapshot, pending_calls, restore
 from switchboard.gateway.tools import ToolRunner
 from switchboard.gateway.upstream import UpstreamConnector, UpstreamError
 from switchboard.observability import bind_log_context
@@ -66,7 +71,18 @@ log = logging.getLogger(__name__)
 
 
 class ClientGone(Exception):
-    """The client closed its websocket."""
+    """The client closed its websocket (*code*: its close code, 1006 when the connection was
+    lost without one; None when a send found the socket closed before its close frame was
+    read)."""
+
+    def __init__(self, code: int | None = 1000) -> None:
+        super().__init__(code)
+        self.code = code
+
+    def end(self) -> SessionEnd:
+        """A close with 1000 or 1001 ends the conversation; any other loss leaves it
+        resumable for the resume window."""
+        return SessionEnd("client_closed" if self.code in (1000, 1001) else "client_lost")
 
 
 class ClientSocket(Protocol):
@@ -90,6 +106,7 @@ class SessionDeps:
     registry: SessionRegistry
     catalog: CatalogReader
     metrics: GatewayMetrics
+    snapshots: SnapshotStore
 
 
 def new_session_id() -> str:
@@ -108,6 +125,8 @@ class Session:
         verification: Verification | None = None,
         display: bool = False,
         session_id: str | None = None,
+        resume: Snapshot | None = None,
+        holder: str | None = None,
     ) -> None:
         self.deps = deps
         self.settings = s = deps.settings
@@ -116,6 +135,12 @@ class Session:
         self.customer_id = customer_id
         self.verification = verification
         self.display = display
+        #: the snapshot this session resumes (None: a new conversation)
+        self.resume = resume
+        if resume is not None:
+            session_id = resume.session_id
+            verification = resume.verification
+            self.display = display or resume.display
         self.id = session_id or new_session_id()
         self.core = RelayCore(
             audio_format=s.audio_format,
@@ -155,7 +180,20 @@ class Session:
         self.wake = asyncio.Event()
         self._seq = 0
         self._tg: asyncio.TaskGroup | None = None
+        self._keeper_task: asyncio.Task[None] | None = None
         self.started_at = self.core.clock()
+        self.started_wall = resume.started_at if resume is not None else time.time()
+        self.keeper = SnapshotKeeper(
+            deps.snapshots,
+            session_id=self.id,
+            holder=holder or new_holder(deps.registry.gateway_id),
+            build=lambda: build_snapshot(self),
+            interval_s=s.snapshot_interval_s,
+        )
+        self.keeper.on_lost_lease = self._lost_lease
+        if resume is not None:
+            restore(self.core, resume)
+            self._seq = first_seq(resume)
 
     # -- public ------------------------------------------------------------------------------------
     @property
@@ -167,12 +205,25 @@ class Session:
     def state(self) -> SessionState:
         return self.core.state
 
+    @property
+    def next_seq(self) -> int:
+        """The seq of the next conversation event."""
+        return self._seq
+
     def request_end(
-        self, reason: str, code: CloseCode, *, error_code: str | None, message: str
+        self,
+        reason: str,
+        code: CloseCode,
+        *,
+        error_code: str | None,
+        message: str,
+        close_reason: str | None = None,
     ) -> None:
         """Ask the session to end (admin, shutdown); safe to call from any callback."""
         if self.end_request is None:
-            self.end_request = SessionEnd(reason, code, error_code=error_code, message=message)
+            self.end_request = SessionEnd(
+                reason, code, error_code=error_code, message=message, close_reason=close_reason
+            )
         self.wake.set()
 
     async def wait_upstream_swaps(self, count: int) -> None:
@@ -180,13 +231,26 @@ class Session:
         await self.link.wait_swaps(count)
 
     def on_control(self, command: str) -> None:
-        if command == "end":
+        if command.startswith("takeover:") and command[9:] != self.keeper.holder:
+            self._lost_lease()
+        elif command == "end":
             self.request_end(
                 "admin",
                 CloseCode.ENDED_BY_ADMIN,
                 error_code="session_ended",
                 message="The conversation was ended by an administrator.",
             )
+
+    def _lost_lease(self) -> None:
+        """Another connection resumed this conversation: let go without a word to the audit
+        trail (the new holder carries it on)."""
+        self.keeper.holding = False
+        self.request_end(
+            "taken_over",
+            CloseCode.TAKEN_OVER,
+            error_code="session_taken_over",
+            message="This conversation was resumed on another connection.",
+        )
 
     async def run(self) -> str:
         """Serve the conversation; returns the reason it ended."""
@@ -218,16 +282,17 @@ class Session:
         self.metrics.active_sessions.inc()
         end = SessionEnd("error", CloseCode.INTERNAL_ERROR, error_code="server_error")
         try:
-            self.emit(
-                SessionStarted(
-                    customer_id=self.customer_id,
-                    gateway=self.deps.registry.gateway_id,
-                    upstream=s.upstream_kind,
-                    model=s.upstream_model,
-                    voice=s.voice,
-                    language=s.language,
+            if self.resume is None:
+                self.emit(
+                    SessionStarted(
+                        customer_id=self.customer_id,
+                        gateway=self.deps.registry.gateway_id,
+                        upstream=s.upstream_kind,
+                        model=s.upstream_model,
+                        voice=s.voice,
+                        language=s.language,
+                    )
                 )
-            )
             end = await self._serve()
         except SessionEnd as exc:
             end = exc
@@ -243,7 +308,7 @@ class Session:
     async def _serve(self) -> SessionEnd:
         tools = await self.deps.catalog.realtime_tools()
         try:
-            session = await self.link.open(tools)
+            session = await self.link.open(tools, replay=self.resume is not None)
         except UpstreamError as exc:
             log.warning("upstream unavailable", extra={"error": str(exc)})
             raise SessionEnd(
@@ -258,10 +323,13 @@ class Session:
                 {
                     "type": "session.created",
                     "event_id": client_event_id(),
-                    "session": client_view_of_session(session),
+                    # the Switchboard session id: what a resume secret names
+                    "session": {**client_view_of_session(session), "id": self.id},
                 }
             )
         )
+        if self.resume is not None:
+            self._resumed(self.resume)
         if self.display:
             info = SessionInfo(
                 session_id=self.id,
@@ -272,32 +340,64 @@ class Session:
             await self.send_client(info.model_dump_json())
         log.info("session started", extra={"tools": len(tools)})
         ends: list[SessionEnd] = []
+        # beside the group, not in it: stopped by _finish before the last write
+        self._keeper_task = asyncio.create_task(self.keeper.run(), name=f"{self.id}-snapshot")
         try:
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
                 tg.create_task(pumps.client_pump(self), name=f"{self.id}-client")
                 tg.create_task(pumps.upstream_pump(self), name=f"{self.id}-upstream")
                 tg.create_task(pumps.watchdog(self), name=f"{self.id}-watchdog")
+                if self.resume is not None:
+                    self.tools.resume(pending_calls(self.resume), respond=self.resume.response_cut)
         except* SessionEnd as group:
             ends.extend(e for e in group.exceptions if isinstance(e, SessionEnd))
         if ends:
             return ends[0]
         raise SessionEnd("error", CloseCode.INTERNAL_ERROR, error_code="server_error")
 
+    def _resumed(self, snapshot: Snapshot) -> None:
+        gap = None
+        if snapshot.lost_at is not None:
+            gap = round(max(0.0, time.time() - snapshot.lost_at) * 1000, 3)
+        self.emit(
+            SessionResumed(
+                gateway=self.deps.registry.gateway_id,
+                previous_gateway=snapshot.gateway_id,
+                reason=snapshot.lost_reason or "gateway_lost",
+                items_replayed=len(self.core.replayed),
+                gap_ms=gap,
+            )
+        )
+        self.metrics.sessions_resumed.inc()
+        log.info("session resumed", extra={"items": len(self.core.replayed), "gap_ms": gap})
+
     async def _finish(self, end: SessionEnd) -> None:
+        if self._keeper_task is not None:
+            self._keeper_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError, Exception):
+                async with asyncio.timeout(2.0):
+                    await self._keeper_task
         await self.link.close()
         await self.tools.settle()  # a call the worker is making is audited before the end
+        taken = end.reason == "taken_over"
         for payload in self.core.flush():
             self.emit(payload)
-        self.emit(SessionEnded(reason=end.reason, detail=end.message if end.error_code else None))
-        await self.deps.registry.unregister(self.id)
+        if not taken:  # the new holder carries the conversation on: no end for the audit
+            detail = end.message if end.error_code else None
+            self.emit(SessionEnded(reason=end.reason, detail=detail))
+            try:  # after the end event, so a resume continues after its seq
+                taken = not await self.keeper.flush(**lost_state(end.reason))
+            except Exception as exc:
+                log.warning("final snapshot write failed", extra={"error": repr(exc)})
+        await self.deps.registry.unregister(self.id, self.on_control, shared=not taken)
         self.metrics.active_sessions.dec()
         self.metrics.sessions.labels(end.reason).inc()
         log.info("session ended", extra={"reason": end.reason, "close_code": int(end.code)})
         await self._close_client(end)
 
     async def _close_client(self, end: SessionEnd) -> None:
-        if end.reason == "client_closed":
+        if end.reason in ("client_closed", "client_lost"):
             return
         if end.error_code is not None:
             kind = (
@@ -312,7 +412,7 @@ class Session:
                     )
                 )
         with contextlib.suppress(Exception):
-            await self.client.close(int(end.code), end.reason[:120])
+            await self.client.close(int(end.code), end.close_reason[:120])
 
     async def swap_upstream(self, cause: str, failed: Any = None) -> None:
         """Replace the upstream session (drop or renewal) and settle what the swap cut."""
@@ -332,8 +432,8 @@ class Session:
             if type(action) is SendClient:
                 try:  # send_client() inlined: one coroutine less per audio delta
                     await self.client.send(action.text)
-                except ClientGone:
-                    raise SessionEnd("client_closed") from None
+                except ClientGone as gone:
+                    raise await self._gone(gone) from None
             elif type(action) is ForwardUpstream:
                 if not self.link.forward_now(action.raw, action.data):
                     await self.link.forward(action.raw, action.data, audio=action.audio)
@@ -388,6 +488,7 @@ class Session:
         return self._tg.create_task(coro)  # type: ignore[arg-type]
 
     def emit(self, payload: EventPayload) -> None:
+        self.keeper.touch()
         if isinstance(payload, TurnLatency):
             self.metrics.turn_latency.observe(payload.latency_ms / 1000)
         self.deps.publisher.publish(
@@ -398,8 +499,18 @@ class Session:
     async def send_client(self, text: str) -> None:
         try:
             await self.client.send(text)
-        except ClientGone:
-            raise SessionEnd("client_closed") from None
+        except ClientGone as gone:
+            raise await self._gone(gone) from None
+
+    async def _gone(self, gone: ClientGone) -> SessionEnd:
+        """How the client left, for a send that found its socket closed: the client pump reads
+        the close frame (and ends the session with its code, cancelling this wait); without
+        one within a second, the connection was lost."""
+        if gone.code is None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.0):
+                    await asyncio.Event().wait()
+        return gone.end()
 
 
 def client_event_id() -> str:

@@ -188,6 +188,22 @@ class GatewaySettings(BaseServiceSettings, AmqpSettings, RedisSettings):
     registry_ttl_s: float = Field(default=30.0, gt=0, validation_alias="GATEWAY_REGISTRY_TTL_S")
     heartbeat_s: float = Field(default=10.0, gt=0, validation_alias="GATEWAY_HEARTBEAT_S")
     drain_timeout_s: float = Field(default=20.0, ge=0, validation_alias="GATEWAY_DRAIN_TIMEOUT_S")
+    resume_window_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        validation_alias="GATEWAY_RESUME_WINDOW_S",
+        description="How long after its client or gateway was lost a conversation can be "
+        "resumed with a resume secret.",
+    )
+    snapshot_interval_s: float = Field(
+        default=0.2,
+        ge=0,
+        le=10,
+        validation_alias="GATEWAY_SNAPSHOT_INTERVAL_S",
+        description="The most often a conversation's resume snapshot is written to Redis "
+        "(changes in between are coalesced).",
+    )
     amqp_reconnect_s: float = Field(
         default=1.0, gt=0, le=60, validation_alias="GATEWAY_AMQP_RECONNECT_S"
     )

@@ -46,6 +46,8 @@ class Grant:
     customer_id: str
     expires_at: int
     verification: Verification | None = None
+    #: the conversation this secret resumes (None: a new one)
+    resume_session_id: str | None = None
 
 
 def hash_secret(value: str) -> str:
@@ -59,15 +61,23 @@ class ClientSecrets:
         self._redeem = redis.register_script(_REDEEM)
 
     async def mint(
-        self, customer_id: str, ttl_s: int, *, verification: Verification | None = None
+        self,
+        customer_id: str,
+        ttl_s: int,
+        *,
+        verification: Verification | None = None,
+        resume_session_id: str | None = None,
     ) -> tuple[str, int]:
         """A new secret for *customer_id*, valid for *ttl_s*, carrying the caller's
-        *verification* level (channels that have levels); returns (value, expires_at)."""
+        *verification* level (channels that have levels) and the conversation it resumes, if
+        any; returns (value, expires_at)."""
         value = _PREFIX + secrets.token_urlsafe(32)
         expires_at = int(time.time()) + ttl_s
         fields: dict[str, object] = {"customer_id": customer_id, "expires_at": expires_at}
         if verification is not None:
             fields["verification"] = verification.value
+        if resume_session_id is not None:
+            fields["resume_session_id"] = resume_session_id
         record = json.dumps(fields)
         await self._redis.set(self._keys.client_secret(hash_secret(value)), record, ex=ttl_s)
         return value, expires_at
@@ -100,4 +110,5 @@ class ClientSecrets:
             customer_id=str(record["customer_id"]),
             expires_at=int(record["expires_at"]),
             verification=Verification(level) if level is not None else None,
+            resume_session_id=record.get("resume_session_id"),
         )

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from switchboard.contracts.display import ToolCompletedDisplay, ToolStartedDisplay
@@ -35,6 +35,7 @@ from switchboard.gateway.broker import GATEWAY_WORKER, Broker
 from switchboard.gateway.metrics import GatewayMetrics
 from switchboard.gateway.relay import RelayCore
 from switchboard.gateway.settings import GatewaySettings
+from switchboard.gateway.snapshot import PendingCall
 
 __all__ = ["ToolRunner", "completed_summary", "started_summary"]
 
@@ -82,6 +83,8 @@ class ToolRunner:
         self._response_lock = asyncio.Lock()
         #: broker calls still waiting for their answer (not part of the session's task group)
         self._pending: set[asyncio.Task[ToolCallResult]] = set()
+        #: call id -> the output text of every call a worker answered (for the snapshot)
+        self.outputs: dict[str, str] = {}
 
     # -- driven by the session ---------------------------------------------------------------------
     def start(self, call: StartTool) -> None:
@@ -92,6 +95,22 @@ class ToolRunner:
         calls = self._calls.pop(response_id, None)
         if calls:
             self.spawn(self._deliver_outputs(calls))
+
+    def resume(self, pending: list[PendingCall], *, respond: bool) -> None:
+        """After a resume: answer the calls the model made before the loss (a known output as
+        it was, the others sent to the workers again under the same call id: a data-changing
+        one is replayed from its effect record, not run twice), then let the model speak (also
+        when *respond*: a response was cut by the loss)."""
+        calls: list[Awaitable[tuple[str, ToolCallResult | str]]] = []
+        for call in pending:
+            if call.output is not None:
+                calls.append(_known(call.call_id, call.output))
+            else:
+                calls.append(self.spawn(self._run(call.call_id, call.name, call.arguments)))
+        if calls:
+            self.spawn(self._deliver_outputs(calls))
+        elif respond:
+            self.spawn(self.create_response())
 
     def retry_response(self) -> None:
         self.spawn(self.create_response())
@@ -179,6 +198,7 @@ class ToolRunner:
             user_item_id=user_item_id,
             verification=self.verification,
         )
+        self.outputs[call_id] = result.model_text()
         if name == VERIFY_CALLER_TOOL and result.ok and result.verification is not None:
             # the worker checked who is calling: later calls carry the new level
             self.verification = result.verification
@@ -215,19 +235,18 @@ class ToolRunner:
         )
 
     # -- answers -----------------------------------------------------------------------------------
-    async def _deliver_outputs(self, calls: list[Call]) -> None:
+    async def _deliver_outputs(
+        self, calls: Sequence[Awaitable[tuple[str, ToolCallResult | str]]]
+    ) -> None:
         """Every call of one response answered: hand the outputs to the model, then ask it to
         speak (once no response is active)."""
         results = await asyncio.gather(*calls)
         for call_id, result in results:
+            output = result if isinstance(result, str) else result.model_text()
             await self.send_upstream(
                 {
                     "type": "conversation.item.create",
-                    "item": {
-                        "type": "function_call_output",
-                        "call_id": call_id,
-                        "output": result.model_text(),
-                    },
+                    "item": {"type": "function_call_output", "call_id": call_id, "output": output},
                 }
             )
         await self.create_response()
@@ -257,6 +276,10 @@ class ToolRunner:
                 },
             }
         )
+
+
+async def _known(call_id: str, output: str) -> tuple[str, ToolCallResult | str]:
+    return call_id, output
 
 
 #: the second phase of a data-changing tool, as the display summary names it

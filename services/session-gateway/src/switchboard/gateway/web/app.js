@@ -1,6 +1,8 @@
 // The voice page: pick a demo customer (development mode), press talk, speak; hear and read the
 // answer, see what the bot looked up. Speaks the GA Realtime protocol to the gateway's
-// /v1/realtime with a single-use client secret, plus Switchboard display events.
+// /v1/realtime with a single-use client secret, plus Switchboard display events. A call whose
+// socket drops (1006) or whose gateway is drained (1012) resumes by itself: "Reconnecting…", a
+// resume secret for the session id of session.created, and the same conversation goes on.
 import { Microphone, Player, base64ToInt16, pcm16ToBase64 } from "./audio.js";
 import {
   completeCard, decideCard, expireCard, isPendingAction, isWaiting, pendingCard, runningCard, supersedeCard,
@@ -21,7 +23,12 @@ const call = {
   decisions: new Map(), // call_id of a confirm_action / cancel_action → action_id
   customers: [],
   presetSecret: new URLSearchParams(location.hash.slice(1)).get("secret"),
+  sessionId: null, // the Switchboard session id (session.created's session.id)
+  resumes: 0,
 };
+// Close codes after which the call resumes: the connection was lost, or the gateway restarts.
+const RESUME_CODES = new Set([1006, 1012]);
+const MAX_RESUMES = 3;
 // Exposed for tests and for curious developers: read-only view of what happened.
 window.switchboardVoice = { call, events: [] };
 
@@ -30,7 +37,7 @@ function setState(state, text) {
   ui.status.dataset.state = state;
   ui.status.textContent = text;
   document.body.dataset.callState = state;
-  const active = state === "connecting" || state === "live";
+  const active = state === "connecting" || state === "live" || state === "reconnecting";
   ui.talk.setAttribute("aria-pressed", String(active));
   ui.talkLabel.textContent = active ? "End call" : "Start talking";
   ui.customer.disabled = active;
@@ -120,8 +127,8 @@ function describeCustomer() {
     : "";
 }
 
-async function mintSecret() {
-  if (call.presetSecret) {
+async function mintSecret(resumeSessionId = null) {
+  if (call.presetSecret && !resumeSessionId) {
     const secret = call.presetSecret;
     call.presetSecret = null; // single use
     history.replaceState(null, "", location.pathname + location.search);
@@ -130,7 +137,9 @@ async function mintSecret() {
   const response = await fetch("dev/client_secrets", {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ customer_id: ui.customer.value }),
+    body: JSON.stringify(
+      resumeSessionId ? { customer_id: ui.customer.value, resume_session_id: resumeSessionId } : { customer_id: ui.customer.value },
+    ),
   });
   if (!response.ok) throw new Error(`the gateway refused a client secret (HTTP ${response.status})`);
   const body = await response.json();
@@ -150,17 +159,38 @@ async function start() {
     call.context = makeContext();
     await call.context.resume();
     call.player = new Player(call.context);
-    const secret = await mintSecret();
-    const url = new URL("v1/realtime", location.href);
-    url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
-    url.searchParams.set("switchboard_events", "1");
-    const ws = new WebSocket(url, ["realtime", `openai-insecure-api-key.${secret}`]);
-    call.ws = ws;
-    ws.onmessage = (message) => onEvent(JSON.parse(message.data));
-    ws.onclose = (e) => onClose(e);
-    ws.onerror = () => { /* the close event says what happened */ };
+    call.sessionId = null;
+    call.resumes = 0;
+    openSocket(await mintSecret());
   } catch (err) {
     fail(`Could not start the call: ${err.message}`);
+  }
+}
+
+function openSocket(secret) {
+  const url = new URL("v1/realtime", location.href);
+  url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+  url.searchParams.set("switchboard_events", "1");
+  const ws = new WebSocket(url, ["realtime", `openai-insecure-api-key.${secret}`]);
+  call.ws = ws;
+  ws.onmessage = (message) => onEvent(JSON.parse(message.data));
+  ws.onclose = (e) => onClose(e);
+  ws.onerror = () => { /* the close event says what happened */ };
+}
+
+// The socket dropped or the gateway handed the call over: resume the same conversation.
+async function reconnect(code) {
+  if (call.mic) call.mic.stop();
+  if (call.player) call.player.stop();
+  call.mic = null;
+  call.ws = null;
+  call.resumes += 1;
+  setState("reconnecting", "Reconnecting…");
+  activity(code === 1012 ? "The server is restarting; resuming the call" : "Connection lost; resuming the call");
+  try {
+    openSocket(await mintSecret(call.sessionId));
+  } catch (err) {
+    fail(`Could not resume the call: ${err.message}`);
   }
 }
 
@@ -214,7 +244,12 @@ function fail(message) {
 }
 
 function onClose(event) {
-  const wasLive = call.state === "live" || call.state === "connecting";
+  if (event.target !== call.ws) return; // a socket already replaced
+  const wasLive = call.state === "live" || call.state === "connecting" || call.state === "reconnecting";
+  if (wasLive && RESUME_CODES.has(event.code) && call.sessionId && call.resumes < MAX_RESUMES) {
+    reconnect(event.code);
+    return;
+  }
   stop();
   if (event.code === 1000 || event.code === 1005 || !wasLive) {
     setState("idle", "Call ended");
@@ -257,6 +292,7 @@ function onEvent(event) {
   window.switchboardVoice.events.push(event.type);
   switch (event.type) {
     case "session.created":
+      call.sessionId = (event.session && event.session.id) || call.sessionId;
       startMicrophone();
       break;
     case "switchboard.session":

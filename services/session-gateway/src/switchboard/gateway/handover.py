@@ -1,0 +1,73 @@
+"""How a session leaves and resumes a conversation: its snapshot as the session sees it now,
+how each way of ending leaves the snapshot (ended, or lost and resumable), and the seq a
+resumed session starts from."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from switchboard.gateway.snapshot import ServerConfig, Snapshot, SnapshotState, items_of
+
+if TYPE_CHECKING:
+    from switchboard.gateway.session import Session
+
+__all__ = [
+    "LOST_REASONS",
+    "SEQ_GAP",
+    "build_snapshot",
+    "first_seq",
+    "lost_state",
+]
+
+#: End reasons that leave the conversation resumable (for the resume window).
+LOST_REASONS = frozenset({"client_lost", "handed_over"})
+#: Seqs skipped when a conversation is taken from a holder that had not let go (its gateway
+#: died, or its client socket is half-open): events the old holder published after its last
+#: snapshot write never share a seq with the new holder's. The snapshot is written at most
+#: ``GATEWAY_SNAPSHOT_INTERVAL_S`` after each event, so far fewer than this are ever in between.
+SEQ_GAP = 1000
+
+
+def build_snapshot(session: Session) -> Snapshot:
+    """The conversation as the session holds it now."""
+    s = session.settings
+    items, cut = items_of(session.core)
+    now = time.time()
+    return Snapshot(
+        session_id=session.id,
+        customer_id=session.customer_id,
+        gateway_id=session.deps.registry.gateway_id,
+        state=SnapshotState.LIVE,
+        verification=session.tools.verification,
+        next_seq=session.next_seq,
+        config=ServerConfig(
+            upstream=s.upstream_kind,
+            model=s.upstream_model,
+            voice=s.voice,
+            language=s.language,
+            audio_format=s.audio_format,
+        ),
+        overrides=session.core.overrides,
+        display=session.display,
+        items=items,
+        tool_outputs=dict(session.tools.outputs),
+        response_cut=cut,
+        started_at=session.started_wall,
+        updated_at=now,
+    )
+
+
+def lost_state(reason: str) -> dict[str, object]:
+    """The snapshot fields a session that ended for *reason* writes last."""
+    if reason in LOST_REASONS:
+        return {"state": SnapshotState.LOST, "lost_at": time.time(), "lost_reason": reason}
+    return {"state": SnapshotState.ENDED}
+
+
+def first_seq(snapshot: Snapshot) -> int:
+    """The seq a resumed session starts from: right after the snapshot's when its holder let
+    go (client lost, handed over), after a gap when it was taken from a live holder."""
+    if snapshot.state is SnapshotState.LOST:
+        return snapshot.next_seq
+    return snapshot.next_seq + SEQ_GAP
