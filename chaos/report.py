@@ -32,6 +32,12 @@ class FaultRow:
     #: ``unavailable`` tool answers while the database or broker was away)
     excused: dict[str, int] = field(default_factory=dict)
     recovery_s: float | None = None
+    #: faults that cut conversations (a gateway killed, client sockets dropped): how many of
+    #: those live at the fault resumed, how many were lost, and how long resuming took
+    resumed: int | None = None
+    conversations_lost: int | None = None
+    resume_p50_s: float | None = None
+    resume_p95_s: float | None = None
     passed: bool = False
     #: The fault's own condition (e.g. tools refused quickly while Postgres was away).
     condition: bool = True

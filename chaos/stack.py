@@ -72,6 +72,8 @@ class Stack:
         self.emulator: Service | None = None
         self.workers: list[Service] = []
         self.gateways: list[Service] = []
+        #: what callers connect through, one per gateway (the "network" a fault can cut)
+        self.client_proxies: list[TcpProxy] = []
         self.store: Service | None = None
         self.server_key = f"chaos-server-key-{tag}"
         #: the store's development accounts (SWITCHBOARD_ENV=development, STORE_USERS empty)
@@ -165,10 +167,26 @@ class Stack:
                     health_url=f"http://127.0.0.1:{port}/healthz",
                 )
             )
+            self.client_proxies.append(TcpProxy("127.0.0.1", port))
+        for proxy in self.client_proxies:
+            await proxy.up()
         await self.procs.start(timeout_s=120)
 
     def gateway_url(self, index: int = 0) -> str:
         return _base(self.gateways[index])
+
+    def client_gateway_url(self, index: int = 0) -> str:
+        """The gateway as callers reach it: through the client-side proxy."""
+        return f"http://127.0.0.1:{self.client_proxies[index].port}"
+
+    async def clients_down(self) -> None:
+        """Every caller's connection cut, and none gets through (a network outage)."""
+        for proxy in self.client_proxies:
+            await proxy.down()
+
+    async def clients_up(self) -> None:
+        for proxy in self.client_proxies:
+            await proxy.up()
 
     @property
     def store_url(self) -> str:
@@ -196,6 +214,8 @@ class Stack:
         await asyncio.to_thread(self.procs.stop, grace_s=15)
         with contextlib.suppress(Exception):
             await self._delete_broker_objects()
+        for proxy in self.client_proxies:
+            await proxy.down()
         await self.amqp_proxy.down()
         await self.pg_proxy.down()
         with contextlib.suppress(Exception):

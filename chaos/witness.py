@@ -9,6 +9,7 @@ the store does not hold is a lost event.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -21,6 +22,9 @@ from switchboard.contracts.events import ConversationEvent, parse_conversation_e
 
 __all__ = ["Witness", "WitnessWindow"]
 
+#: the end reasons a resume supersedes (a dropped client; a drained gateway handing over)
+_HANDED_OVER = frozenset({"client_lost", "handed_over"})
+
 
 @dataclass
 class WitnessWindow:
@@ -31,16 +35,31 @@ class WitnessWindow:
     by_type: Counter[str] = field(default_factory=Counter)
     started: set[str] = field(default_factory=set)
     ended: dict[str, str] = field(default_factory=dict)  # session id -> reason
+    #: session id -> the gateway that started it
+    started_on: dict[str, str] = field(default_factory=dict)
+    #: session id -> when (time.monotonic) the witness first saw it resumed
+    resumed_at: dict[str, float] = field(default_factory=dict)
     unparseable: int = 0
 
     def add(self, event: ConversationEvent) -> None:
         self.deliveries += 1
         self.event_ids.add(event.event_id)
-        self.by_type[event.payload.type] += 1
-        if event.payload.type == "session.started":
+        p = event.payload
+        self.by_type[p.type] += 1
+        if p.type == "session.started":
             self.started.add(event.session_id)
-        elif event.payload.type == "session.ended":
-            self.ended[event.session_id] = event.payload.reason
+            self.started_on[event.session_id] = p.gateway
+        elif p.type == "session.ended":
+            # the latest end by arrival; a resume after it reopens the conversation
+            self.ended[event.session_id] = p.reason
+        elif p.type == "session.resumed":
+            self.resumed_at.setdefault(event.session_id, time.monotonic())
+            if self.ended.get(event.session_id) in _HANDED_OVER:
+                del self.ended[event.session_id]
+
+    def live(self) -> set[str]:
+        """Conversations started and not ended so far."""
+        return self.started - set(self.ended)
 
     @property
     def unended(self) -> set[str]:

@@ -1,6 +1,7 @@
 """The short chaos run inside ``make test``: the whole product as processes, a few callers with
-real speech (one of each fault's cancels an order), four faults (a worker SIGKILLed mid-load,
-RabbitMQ cut off, the store stopped, a gateway drained), hostile client events, bad secrets and
+real speech (one of each fault's cancels an order), six faults (a worker SIGKILLed mid-load,
+RabbitMQ cut off, the store stopped, a gateway drained, a gateway SIGKILLed, every client socket
+cut for 2 s: conversations resume), hostile client events, bad secrets and
 the analyst API without rights. ``make chaos`` runs the full set with 50 callers, every fault and
 a soak."""
 
@@ -34,7 +35,7 @@ async def test_short_chaos_run_loses_nothing(tmp_path: Path, infra: object) -> N
             "--hostile",
             "300",
             "--only",
-            "kill -9,restart RabbitMQ,stop store,drain gateway,hostile",
+            "kill -9,restart RabbitMQ,stop store,drain gateway,drop client sockets,hostile",
             "--out",
             str(out),
         ]
@@ -47,6 +48,8 @@ async def test_short_chaos_run_loses_nothing(tmp_path: Path, infra: object) -> N
         "restart RabbitMQ",
         "stop store",
         "drain gateway",
+        "kill -9 gateway",
+        "drop client sockets",
         "hostile client events",
         "bad client secrets",
         "another customer's order",
@@ -56,7 +59,20 @@ async def test_short_chaos_run_loses_nothing(tmp_path: Path, infra: object) -> N
         assert row["passed"], f"{row['fault']}: {row['notes']}"
         assert row["lost"] == 0 and row["duplicated"] == 0
     assert rows["drain gateway"]["recovery_s"] is not None
-    faults = ("kill -9 tool worker", "restart RabbitMQ", "stop store", "drain gateway")
+    # a gateway SIGKILLed, every client socket cut for 2 s: each conversation live at the fault
+    # resumed (on the other gateway, or after the outage), none lost
+    for fault in ("kill -9 gateway", "drop client sockets"):
+        row = rows[fault]
+        assert row["resumed"] >= 1 and row["conversations_lost"] == 0, row["notes"]
+        assert row["resume_p95_s"] is not None
+    faults = (
+        "kill -9 tool worker",
+        "restart RabbitMQ",
+        "stop store",
+        "drain gateway",
+        "kill -9 gateway",
+        "drop client sockets",
+    )
     for fault in faults:
         assert rows[fault]["errors"] == sum(rows[fault]["error_kinds"].values())
         assert rows[fault]["events_published"] > 0

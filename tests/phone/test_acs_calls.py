@@ -180,7 +180,10 @@ async def test_acs_escalation_transfers_the_call_to_a_human(phone: PhoneProduct,
     assert moved["handoff_summary"].endswith(f"/api/sessions/{session_id}/handoff")
     async with httpx.AsyncClient(base_url=phone.product.store, auth=STORE_AUTH) as http:
         handoff = (await http.get(f"/api/sessions/{session_id}/handoff")).json()
-    assert handoff["verified"] and handoff["escalated"] and handoff["customer_id"] == customer
+    assert handoff["escalated"] and handoff["customer_id"] == customer
+    # the caller asked for a person without proving who they are: the agent is told so
+    assert (handoff["verification"], handoff["verified"]) == ("unverified", False)
+    assert "NOT verified: give no account data" in handoff["text"]
 
 
 async def test_acs_requests_are_authenticated_and_an_unknown_caller_gets_no_account_data(

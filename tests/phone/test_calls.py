@@ -309,7 +309,10 @@ async def test_escalation_moves_the_call_to_a_human_with_a_handoff_summary(
     assert moved["handoff_summary"].endswith(f"/api/sessions/{session_id}/handoff")
     async with httpx.AsyncClient(base_url=phone.product.store, auth=STORE_AUTH) as http:
         handoff = (await http.get(f"/api/sessions/{session_id}/handoff")).json()
-    assert handoff["verified"] and handoff["escalated"] and handoff["customer_id"] == "cus_0006"
+    assert handoff["escalated"] and handoff["customer_id"] == "cus_0006"
+    # the caller asked for a person without proving who they are: the agent is told so
+    assert (handoff["verification"], handoff["verified"]) == ("unverified", False)
+    assert "NOT verified: give no account data" in handoff["text"]
     assert handoff["ticket"]["ticket_id"].startswith("TCK-")
     assert any("human" in text for text in handoff["asked"])
 

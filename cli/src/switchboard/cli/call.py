@@ -70,7 +70,10 @@ class CallOptions:
     #: a new endpoint (with a resume secret) for a Switchboard session id: set, the call
     #: resumes after a dropped socket or a 1012 close
     resume: Callable[[str], Awaitable[Endpoint]] | None = None
+    #: resumes one call may make in all
     resume_attempts: int = 3
+    #: how long one resume keeps trying (backing off from 0.2 s to 1 s between tries)
+    resume_within_s: float = 15.0
 
 
 @dataclass
@@ -222,7 +225,8 @@ async def _connect(endpoint: Endpoint, open_within_s: float) -> ClientConnection
         body = exc.response.body.decode(errors="replace")[:300] if exc.response.body else ""
         raise EndpointError(
             f"{endpoint.url.split('?')[0]} refused the connection: HTTP "
-            f"{exc.response.status_code} {body}".rstrip()
+            f"{exc.response.status_code} {body}".rstrip(),
+            status=exc.response.status_code,
         ) from exc
     except (OSError, TimeoutError, websockets.InvalidHandshake) as exc:
         raise EndpointError(f"cannot connect to {endpoint.url.split('?')[0]}: {exc}") from exc
@@ -281,21 +285,28 @@ async def run_call(
             return False
         if on_line:
             on_line("call", f"reconnecting… (closed with {code})")
-        for attempt in range(options.resume_attempts):
+        # a network outage or a gateway restarting: keep trying, backing off, for
+        # ``resume_within_s`` (the gateway keeps the conversation resumable for longer)
+        give_up_at = loop.time() + options.resume_within_s
+        delay, attempt = 0.2, 0
+        while True:
+            attempt += 1
             try:
                 endpoint = await options.resume(session_ids[-1])
                 new = await _connect(endpoint, options.open_timeout_s)
             except EndpointError as exc:
                 if on_line:
-                    on_line("error", f"resume attempt {attempt + 1} failed: {exc}")
-                await asyncio.sleep(0.5 * (attempt + 1))
+                    on_line("error", f"resume attempt {attempt} failed: {exc}")
+                if exc.permanent or loop.time() + delay > give_up_at:
+                    return False
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
                 continue
             result.resumes += 1
             conn.swap(new)
             if on_line:
                 on_line("call", f"resumed session {session_ids[-1]}")
             return True
-        return False
 
     async def wait_reply(turn_index: int, *, barge_after_ms: int | None) -> None:
         """Until the reply has been heard (or, when barging in, until it is time to cut in).

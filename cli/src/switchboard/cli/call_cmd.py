@@ -201,7 +201,10 @@ async def resume_secret(
     except httpx.HTTPError as exc:
         raise EndpointError(f"cannot reach the gateway at {base}: {exc}") from exc
     if response.status_code >= 400:
-        raise EndpointError(f"{url} answered {response.status_code}: {response.text[:300]}")
+        raise EndpointError(
+            f"{url} answered {response.status_code}: {response.text[:300]}",
+            status=response.status_code,
+        )
     return str(response.json()["value"])
 
 

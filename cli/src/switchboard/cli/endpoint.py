@@ -33,7 +33,26 @@ DIRECT_SESSION_UPDATE: dict[str, Any] = session_update(
 
 
 class EndpointError(RuntimeError):
-    """The endpoint could not be reached or refused us; the message says why."""
+    """The endpoint could not be reached or refused us; the message says why. ``status`` is
+    the HTTP status of a refusal (None: not reached at all)."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+    @property
+    def permanent(self) -> bool:
+        """Trying again cannot help: refused for good (4xx other than 408/409/429)."""
+        return (
+            self.status is not None
+            and 400 <= self.status < 500
+            and self.status
+            not in (
+                408,
+                409,
+                429,
+            )
+        )
 
 
 @dataclass(frozen=True)

@@ -137,6 +137,9 @@ class LoadReport:
     #: proposal was confirmed: a data-changing tool's own success is only its proposal
     confirmed: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
+    #: calls that went on over a new connection after theirs was lost (and how many times)
+    calls_resumed: int = 0
+    resumes: int = 0
     elapsed_s: float = 0.0
     peak_active: int = 0
 
@@ -151,7 +154,9 @@ class LoadReport:
                 "started": self.calls_started,
                 "completed": self.calls_completed,
                 "failed": self.calls_failed,
+                "resumed": self.calls_resumed,
             },
+            "resumes": self.resumes,
             "turns": {"total": self.turns, "without_reply": self.turns_without_reply},
             "latency_ms": {
                 "count": len(lat),
@@ -186,9 +191,13 @@ class LoadTest:
         turn_timeout_s: float = 30.0,
         goodbye: bool = True,
         typed_words: bool = False,
+        resume_for: Callable[[str, str], Awaitable[Endpoint]] | None = None,
     ) -> None:
         self.callers = callers
         self.endpoint_for = endpoint_for
+        #: (customer id, Switchboard session id) -> an endpoint resuming that conversation: set,
+        #: a caller whose connection drops (or whose gateway hands it over) resumes by itself
+        self.resume_for = resume_for
         self.duration_s = duration_s
         self.ramp_s = ramp_s
         self.turn_timeout_s = turn_timeout_s
@@ -223,8 +232,18 @@ class LoadTest:
             state = CallState()
             self.live.add(state)
             try:
+                resume = (
+                    functools.partial(self.resume_for, caller.customer_id)
+                    if self.resume_for is not None
+                    else None
+                )
                 result = await run_call(
-                    CallOptions(endpoint=endpoint, turns=turns, turn_timeout_s=self.turn_timeout_s),
+                    CallOptions(
+                        endpoint=endpoint,
+                        turns=turns,
+                        turn_timeout_s=self.turn_timeout_s,
+                        resume=resume,
+                    ),
                     state=state,
                 )
             finally:
@@ -239,6 +258,9 @@ class LoadTest:
             return
         state = result.state
         report.connect_ms.append(result.connect_ms)
+        if result.resumes:
+            report.calls_resumed += 1
+            report.resumes += result.resumes
         for turn in state.turns:
             report.turns += 1
             if turn.latency_ms is not None:
@@ -335,7 +357,8 @@ def render_summary(report: LoadReport, out: TextIO = sys.stdout) -> None:
         ("duration", f"{report.elapsed_s:.1f} s (asked {report.duration_s:.0f} s)"),
         (
             "calls",
-            f"{report.calls_started} started, {report.calls_completed} completed, {report.calls_failed} failed",
+            f"{report.calls_started} started, {report.calls_completed} completed, {report.calls_failed} failed"
+            + (f", {report.calls_resumed} resumed" if report.calls_resumed else ""),
         ),
         ("turns", f"{report.turns} ({report.turns_without_reply} without reply)"),
         (

@@ -291,6 +291,7 @@ class Session:
                         model=s.upstream_model,
                         voice=s.voice,
                         language=s.language,
+                        verification=self.verification,
                     )
                 )
             end = await self._serve()
