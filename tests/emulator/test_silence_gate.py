@@ -45,8 +45,10 @@ def vad() -> SileroVad:
 
 @pytest.fixture(scope="module")
 def voice() -> Iterator[Any]:
-    """The emulator's synthesiser (piper), in this process: each phrase as 24 kHz pcm16."""
-    piper = PiperSynthesizer()
+    """The emulator's synthesiser (piper), in this process: each phrase as 24 kHz pcm16, the
+    same samples every run (piper's sampling noise off: these tests compare VAD timings, which
+    a slightly different rendering of a sentence can move by a window or two)."""
+    piper = PiperSynthesizer(variation=False)
     cache: dict[str, np.ndarray] = {}
 
     def _voice(text: str) -> np.ndarray:
@@ -164,11 +166,12 @@ def test_the_gate_settles_after_speech_and_skips_the_silence_after_it(
 def test_speech_starts_and_stops_at_the_same_windows_with_the_gate(
     vad: SileroVad, voice: Any, phrase: str, line: str
 ) -> None:
-    """A caller's sentence after silence: speech_stopped at the same ms with and without the
-    gate, speech_started at the same ms or one window (32 ms, inside the prefix padding)
-    earlier, and far fewer windows scored by the model. (The "silence" the resampler hands on
-    holds ±1 of 32768; the gate gives the model the state of digital silence instead, which for
-    about one sentence in twenty tips the first window over the threshold one window sooner.)"""
+    """A caller's sentence after silence: speech_started and speech_stopped each at the same
+    ms with and without the gate, or one window (32 ms, inside the prefix padding and the
+    silence duration) away, and far fewer windows scored by the model. (The "silence" the
+    resampler hands on holds ±1 of 32768; the gate gives the model the state of digital silence
+    instead, which for some sentences tips a window over or under the threshold one window
+    sooner: with piper's sampling noise off, "Yes please." over μ-law stops 32 ms earlier.)"""
     audio = np.concatenate([_silence(1_000), voice(phrase), _silence(3_000)])
     rate = 24_000
     if line.startswith("μ-law"):
@@ -178,7 +181,7 @@ def test_speech_starts_and_stops_at_the_same_windows_with_the_gate(
     assert [kind for kind, _ in ungated] == [kind for kind, _ in gated] == ["started", "stopped"]
     (_, start), (_, stop) = gated
     (_, ungated_start), (_, ungated_stop) = ungated
-    assert stop == ungated_stop
+    assert abs(stop - ungated_stop) <= WINDOW_MS
     assert start in (ungated_start, ungated_start - WINDOW_MS)
     assert gated_windows < ungated_windows * 0.6
 

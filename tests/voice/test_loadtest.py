@@ -75,7 +75,7 @@ def test_loadtest_reports_calls_and_latency(emulator_url: str) -> None:
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
-    assert report["calls"] == {"started": 2, "completed": 2, "failed": 0}
+    assert report["calls"] == {"started": 2, "completed": 2, "failed": 0, "resumed": 0}
     assert report["turns"] == {"total": 2, "without_reply": 0}
     assert report["latency_ms"]["count"] == 2 and report["latency_ms"]["p50"] > 0
     assert report["errors"] == {}

@@ -12,15 +12,36 @@ from switchboard.contracts.tools import (
     CONFIRM_ACTION_TOOL,
     PendingAction,
     ToolCallRequest,
+    ToolCallResult,
+    ToolErrorCode,
     Verification,
 )
 from switchboard.toolclient import ToolClient
 
-__all__ = ["cancel_request", "confirm_request", "propose", "tool_request"]
+__all__ = [
+    "cancel_request",
+    "confirm_request",
+    "new_session",
+    "propose",
+    "refused",
+    "tool_request",
+]
 
 #: the user turn that asked for the change, and the later one that said yes
 ASK_ITEM = "item_ask"
 YES_ITEM = "item_yes"
+
+
+def new_session() -> str:
+    """A conversation id of the test's own."""
+    return f"sess-{uuid.uuid4().hex[:10]}"
+
+
+def refused(result: ToolCallResult, code: ToolErrorCode) -> str:
+    """*result* is a refusal with *code*; its message (what the model reads aloud)."""
+    assert not result.ok and result.error is not None, result
+    assert result.error.code is code, result.error
+    return result.error.message
 
 
 def tool_request(

@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from switchboard.cli.stack import Service
 from switchboard.contracts.tools import (
-    ToolCallResult,
     ToolErrorCode,
     Verification,
 )
@@ -43,7 +42,9 @@ from tests.worker.actions import (
     YES_ITEM,
     cancel_request,
     confirm_request,
+    new_session,
     propose,
+    refused,
     tool_request,
 )
 from tests.worker.conftest import SettingsFactory
@@ -58,16 +59,6 @@ CONFIRMATION_TOOLS = {
     "update_account_info",
     "schedule_callback",
 }
-
-
-def _session() -> str:
-    return f"sess-{uuid.uuid4().hex[:10]}"
-
-
-def refused(result: ToolCallResult, code: ToolErrorCode) -> str:
-    assert not result.ok and result.error is not None, result
-    assert result.error.code is code, result.error
-    return result.error.message
 
 
 async def _row(sessions: Sessions, action_id: str) -> PendingRow:
@@ -147,7 +138,7 @@ async def test_a_proposal_changes_nothing_and_is_recorded(
     del shared_worker
     cid = await shop.customer()
     oid = await shop.order(cid, OrderStatus.PLACED)
-    session = _session()
+    session = new_session()
     request = tool_request(
         "cancel_order",
         {"order_id": oid, "reason": "ordered twice"},
@@ -192,7 +183,11 @@ async def test_a_refused_proposal_records_no_pending_action(
     cid = await shop.customer()
     oid = await shop.order(cid, OrderStatus.SHIPPED, placed_days_ago=3)
     result = await call(
-        "cancel_order", {"order_id": oid}, customer_id=cid, session_id=_session(), user_item_id="i1"
+        "cancel_order",
+        {"order_id": oid},
+        customer_id=cid,
+        session_id=new_session(),
+        user_item_id="i1",
     )
     assert "can't be cancelled" in refused(result, ToolErrorCode.NOT_ALLOWED)
     assert await _count(sessionmaker, PendingRow, customer_id=cid) == 0
@@ -241,7 +236,7 @@ async def test_read_backs_of_each_tool(call: Any, shop: ShopFactory) -> None:
     ]
     for tool, arguments, said in cases:
         result = await call(
-            tool, arguments, customer_id=cid, session_id=_session(), user_item_id="i1"
+            tool, arguments, customer_id=cid, session_id=new_session(), user_item_id="i1"
         )
         assert result.ok, result.error
         assert (result.output or {})["read_back"] == said
@@ -249,7 +244,7 @@ async def test_read_backs_of_each_tool(call: Any, shop: ShopFactory) -> None:
         "process_return",
         {"order_id": delivered},
         customer_id=cid,
-        session_id=_session(),
+        session_id=new_session(),
         user_item_id="i1",
     )
     assert (ret.output or {})["read_back"].startswith(f"I'll start a return for order {delivered}")
@@ -259,7 +254,7 @@ async def test_read_backs_of_each_tool(call: Any, shop: ShopFactory) -> None:
         "update_account_info",
         {"field": "email", "value": "pat.smith@example.com"},
         customer_id=cid,
-        session_id=_session(),
+        session_id=new_session(),
         user_item_id="i1",
     )
     assert same.ok and (same.output or {}) == {
@@ -281,7 +276,7 @@ async def test_confirmed_in_a_later_turn_takes_effect_once(
     del shared_worker
     cid = await shop.customer()
     oid = await shop.order(cid, OrderStatus.PLACED)
-    session = _session()
+    session = new_session()
     action = await propose(
         tool_client, "cancel_order", {"order_id": oid}, customer_id=cid, session_id=session
     )
@@ -322,7 +317,7 @@ async def test_a_confirmation_in_the_proposals_turn_is_refused(
     del shared_worker
     cid = await shop.customer()
     email = await _email(sessionmaker, cid)
-    session = _session()
+    session = new_session()
     action = await propose(
         tool_client,
         "update_account_info",
@@ -358,7 +353,7 @@ async def test_an_expired_action_is_refused(
     del shared_worker
     cid = await shop.customer()
     oid = await shop.order(cid, OrderStatus.PLACED)
-    session = _session()
+    session = new_session()
     action = await propose(
         tool_client, "cancel_order", {"order_id": oid}, customer_id=cid, session_id=session
     )
@@ -394,7 +389,7 @@ async def test_a_short_ttl_expires_on_the_real_clock(
     )
     cid = await shop.customer()
     oid = await shop.order(cid, OrderStatus.PLACED)
-    session = _session()
+    session = new_session()
     async with ToolClient(amqp_connection, Topology(proc_namespace)) as client:
         action = await propose(
             client, "cancel_order", {"order_id": oid}, customer_id=cid, session_id=session
@@ -420,7 +415,7 @@ async def test_another_customers_or_sessions_action_is_not_found(
     owner = await shop.customer()
     intruder = await shop.customer()
     oid = await shop.order(owner, OrderStatus.PLACED)
-    session = _session()
+    session = new_session()
     action = await propose(
         tool_client, "cancel_order", {"order_id": oid}, customer_id=owner, session_id=session
     )
@@ -430,7 +425,7 @@ async def test_another_customers_or_sessions_action_is_not_found(
     )
     for request in (
         confirm_request(action.action_id, customer_id=intruder, session_id=session),
-        confirm_request(action.action_id, customer_id=owner, session_id=_session()),
+        confirm_request(action.action_id, customer_id=owner, session_id=new_session()),
         cancel_request(action.action_id, customer_id=intruder, session_id=session),
     ):
         assert refused(await tool_client.send(request), ToolErrorCode.NOT_FOUND) == unknown
@@ -449,7 +444,7 @@ async def test_cancel_then_confirm_is_not_allowed(
     del shared_worker
     cid = await shop.customer()
     oid = await shop.order(cid, OrderStatus.PLACED)
-    session = _session()
+    session = new_session()
     action = await propose(
         tool_client, "cancel_order", {"order_id": oid}, customer_id=cid, session_id=session
     )
@@ -480,7 +475,7 @@ async def test_two_confirmations_at_once_take_effect_once(
     lets one commit; the other answers the same result; one cancellation."""
     cid = await shop.customer()
     oid = await shop.order(cid, OrderStatus.PLACED)
-    session = _session()
+    session = new_session()
     action = await propose(
         tool_client, "cancel_order", {"order_id": oid}, customer_id=cid, session_id=session
     )
@@ -512,7 +507,7 @@ async def test_a_confirmation_replayed_after_a_worker_crash_takes_effect_once(
     first = await worker_processes("confirm-kill-a", **slow)
     cid = await shop.customer()
     oid = await shop.order(cid, OrderStatus.PLACED)
-    session = _session()
+    session = new_session()
     action = await propose(
         proc_client, "cancel_order", {"order_id": oid}, customer_id=cid, session_id=session
     )
@@ -544,7 +539,7 @@ async def test_commit_rechecks_the_business_rules(
     del shared_worker
     cid = await shop.customer()
     oid = await shop.order(cid, OrderStatus.PACKED)
-    session = _session()
+    session = new_session()
     action = await propose(
         tool_client, "cancel_order", {"order_id": oid}, customer_id=cid, session_id=session
     )
@@ -572,7 +567,7 @@ async def test_an_unverified_caller_cannot_change_email_or_phone(
     cid = await shop.customer()
     email = await _email(sessionmaker, cid)
     new = {"field": "email", "value": f"taken.over.{cid}@example.com"}
-    session = _session()
+    session = new_session()
     proposal = await tool_client.send(
         tool_request(
             "update_account_info",
@@ -649,13 +644,13 @@ async def test_a_new_proposal_supersedes_the_earlier_one(
     cid = await shop.customer()
     first_order = await shop.order(cid, OrderStatus.PLACED)
     second_order = await shop.order(cid, OrderStatus.PLACED)
-    session = _session()
+    session = new_session()
     elsewhere = await propose(
         tool_client,
         "cancel_order",
         {"order_id": second_order},
         customer_id=cid,
-        session_id=_session(),
+        session_id=new_session(),
     )
     first = await propose(
         tool_client, "cancel_order", {"order_id": first_order}, customer_id=cid, session_id=session
@@ -692,7 +687,7 @@ async def test_escalate_to_human_stays_one_phase(
         "escalate_to_human",
         {"summary": "wants a person"},
         customer_id=cid,
-        session_id=_session(),
+        session_id=new_session(),
         user_item_id="i1",
     )
     assert result.ok and (result.output or {})["ticket_id"].startswith("TCK-")
@@ -713,7 +708,7 @@ async def test_confirmations_are_counted_by_outcome(
     before = {o: seen(o) for o in ("proposed", "confirmed", "awaiting_customer")}
     cid = await shop.customer()
     oid = await shop.order(cid, OrderStatus.PLACED)
-    session = _session()
+    session = new_session()
     proposal = await call(
         "cancel_order", {"order_id": oid}, customer_id=cid, session_id=session, user_item_id="a"
     )

