@@ -24,9 +24,12 @@ import asyncio
 import base64
 import contextlib
 import json
+import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 import websockets
@@ -237,9 +240,10 @@ async def _level_local(
 
 
 def _clients_main(
-    kind: str, url: str, first: int, calls: int, warmup_s: float, measure_s: float
+    kind: str, url: str, first: int, calls: int, warmup_s: float, measure_s: float, out_path: str
 ) -> None:
-    """A client process: ``ready``, then its round trips (seconds) as one JSON list."""
+    """A client process: ``ready`` on stdout, then its round trips (seconds) as one JSON list
+    in *out_path*."""
     with contextlib.suppress(ImportError):
         import uvloop
 
@@ -257,7 +261,9 @@ def _clients_main(
         return _phone_call(url, i, stop, rtts, m, on_first)
 
     rtts = asyncio.run(_level_local(make, first, calls, warmup_s, measure_s))
-    print(json.dumps(rtts))
+    # into a file, not stdout: the list is over 128 KiB at 25 calls, and through the pipe it
+    # arrived cut at 65,536 or 131,072 characters
+    Path(out_path).write_text(json.dumps(rtts))
 
 
 async def _level(
@@ -268,7 +274,11 @@ async def _level(
     window."""
     procs = []
     per = 25
+    outputs: list[Path] = []
     for first in range(0, calls, per):
+        fd, name = tempfile.mkstemp(prefix="switchboard-bench-phone-", suffix=".json")
+        os.close(fd)
+        outputs.append(Path(name))
         procs.append(
             await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -281,6 +291,7 @@ async def _level(
                 str(min(per, calls - first)),
                 str(warmup_s),
                 str(measure_s),
+                name,
                 stdout=asyncio.subprocess.PIPE,
             )
         )
@@ -292,10 +303,11 @@ async def _level(
     await asyncio.sleep(measure_s)
     cpu = (cpu_seconds(pid) - cpu0) if pid else 0.0
     rtts: list[float] = []
-    # every client read at once, so none waits on a full pipe: read one after another, a run on
-    # a loaded machine got a line (over 128 KiB at 25 calls) broken at its 131,072nd character
-    for out, _ in await asyncio.gather(*(proc.communicate() for proc in procs)):
-        rtts.extend(json.loads(out.strip().splitlines()[-1] if out.strip() else b"[]"))
+    await asyncio.gather(*(proc.communicate() for proc in procs))
+    for path in outputs:
+        text = path.read_text()
+        path.unlink()
+        rtts.extend(json.loads(text or "[]"))
     return rtts, cpu
 
 
@@ -397,6 +409,6 @@ async def run(ctx: BenchContext) -> list[Result]:
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "echo":
         _echo_main(int(sys.argv[2]))
-    elif len(sys.argv) == 8 and sys.argv[1] == "clients":
-        kind, url, first, calls, warmup, measure = sys.argv[2:]
-        _clients_main(kind, url, int(first), int(calls), float(warmup), float(measure))
+    elif len(sys.argv) == 9 and sys.argv[1] == "clients":
+        kind, url, first, calls, warmup, measure, out_path = sys.argv[2:]
+        _clients_main(kind, url, int(first), int(calls), float(warmup), float(measure), out_path)
