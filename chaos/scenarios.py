@@ -168,7 +168,9 @@ EXCUSED: dict[str, frozenset[str]] = {
     "kill upstream": frozenset({"upstream_reconnected"}),
     # what the caller was saying, or hearing, when its connection went away is lost with the
     # socket (a caller repeats it); the conversation itself resumes, which the row counts
-    "kill -9 gateway": frozenset({"reply_stalled"}),
+    # ... and a new call that picked the killed gateway just before the kill cannot reach it
+    # (a caller redials; the conversations in progress are what this row counts)
+    "kill -9 gateway": frozenset({"reply_stalled", "unreachable"}),
     "drop client sockets": frozenset({"reply_stalled"}),
 }
 
@@ -422,9 +424,15 @@ async def kill_gateway(ctx: Ctx, row: FaultRow) -> None:
     await _until(lambda: bool(on_victim()), within_s=10.0)
     ctx.extras["affected"] = on_victim()
     ctx.extras["fault_at"] = time.monotonic()
-    gateway.kill()
-    await asyncio.sleep(5)
-    row.recovery_s = await ctx.stack.procs.restart(gateway)
+    # out of rotation while it is dead, as a load balancer's health check takes it out
+    out: set[int] = ctx.extras.setdefault("draining", set())
+    out.add(index)
+    try:
+        gateway.kill()
+        await asyncio.sleep(5)
+        row.recovery_s = await ctx.stack.procs.restart(gateway)
+    finally:
+        out.discard(index)
     row.note(f"conversations on the killed gateway: {len(ctx.extras['affected'])}")
     row.condition = bool(ctx.extras["affected"])  # the fault hit live conversations
 
