@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import switchboard.db.audit
+import switchboard.db.recording
 import switchboard.db.shop  # noqa: F401 - registers the shop tables on the metadata
 from switchboard.db.base import metadata
 from switchboard.settings import DatabaseSettings

@@ -28,6 +28,9 @@ __all__ = [
     "ConversationEvent",
     "ErrorOccurred",
     "EventPayload",
+    "RecordingEnded",
+    "RecordingMark",
+    "RecordingSegment",
     "ResponseUsage",
     "SessionEnded",
     "SessionResumed",
@@ -63,6 +66,13 @@ class SessionStarted(_Payload):
         description=(
             "The caller's verification level at the start, on channels that have levels (phone "
             "calls start unverified); None: the shop's backend authenticated the customer."
+        ),
+    )
+    recording: bool | None = Field(
+        default=None,
+        description=(
+            "Whether the conversation is recorded (off for the deployment, or for this session "
+            "when the shop's backend minted its secret without consent); None: not said."
         ),
     )
 
@@ -176,6 +186,61 @@ class ResponseUsage(_Payload):
     estimated: bool = False
 
 
+RecordingChannel = Literal["caller", "assistant"]
+
+
+class RecordingSegment(_Payload):
+    """A stretch of one channel of the conversation's recording, written to the recording
+    store (:mod:`switchboard.recording`) before this event is published: the broker carries the
+    reference, never the audio. Times are on the recording's timeline (0 = the session's start,
+    wall clock): the caller channel is the audio as received; the assistant channel is the
+    audio **as heard**, one segment per assistant item, cut where the caller interrupted it."""
+
+    type: Literal["recording.segment"] = "recording.segment"
+    channel: RecordingChannel
+    index: int = Field(ge=0, description="The segment's number within its channel, from 0.")
+    start_ms: float = Field(ge=0)
+    duration_ms: float = Field(ge=0)
+    audio_format: Literal["pcm16", "pcmu", "pcma"] = Field(
+        description="Raw samples, mono: pcm16 (little-endian 16-bit), pcmu or pcma (G.711)."
+    )
+    sample_rate: int = Field(gt=0)
+    key: str = Field(min_length=1, max_length=512, description="The object's key in the store.")
+    size: int = Field(ge=0, description="Bytes in the object.")
+    item_id: str | None = Field(
+        default=None, description="Assistant segments: the item whose audio this is."
+    )
+    said_ms: float | None = Field(
+        default=None,
+        description=(
+            "Assistant segments: how much audio the model produced for the item; more than "
+            "duration_ms when the caller interrupted it."
+        ),
+    )
+
+
+class RecordingMark(_Payload):
+    """Where a conversation item lies on the recording's timeline (a user turn's speech; an
+    assistant item's audio), so a player can follow the transcript."""
+
+    type: Literal["recording.mark"] = "recording.mark"
+    item_id: str
+    role: Literal["user", "assistant"]
+    start_ms: float = Field(ge=0)
+    end_ms: float | None = Field(default=None, ge=0)
+
+
+class RecordingEnded(_Payload):
+    """The recording is complete: every segment it has was published before this event."""
+
+    type: Literal["recording.ended"] = "recording.ended"
+    segments: int = Field(ge=0, description="Segments written, both channels.")
+    duration_ms: float = Field(ge=0)
+    failed_segments: int = Field(
+        default=0, ge=0, description="Segments the store did not take (lost from the recording)."
+    )
+
+
 EventPayload = Annotated[
     SessionStarted
     | SessionResumed
@@ -187,7 +252,10 @@ EventPayload = Annotated[
     | ToolCompleted
     | ErrorOccurred
     | TurnLatency
-    | ResponseUsage,
+    | ResponseUsage
+    | RecordingSegment
+    | RecordingMark
+    | RecordingEnded,
     Field(discriminator="type"),
 ]
 

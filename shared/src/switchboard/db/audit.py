@@ -112,6 +112,8 @@ class Session(Base):
     tool_failures: Mapped[int] = mapped_column(Integer, server_default="0")
     errors: Mapped[int] = mapped_column(Integer, server_default="0")
     escalated: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    #: whether the conversation is recorded (``session.started``); None: not said
+    recorded: Mapped[bool | None] = mapped_column(Boolean)
     #: every turn latency (ms) of the session, in no order: a copy of its ``turn_latency`` rows
     #: kept on the row so dashboards take percentiles without joining them
     latencies: Mapped[list[float] | None] = mapped_column(ARRAY(Float))

@@ -1,0 +1,124 @@
+"""Call recordings: the Postgres recording store's objects (audit.recording_object), what the
+conversation store knows of each session's recording (audit.recording, recording_segment,
+recording_mark) and whether a session is recorded (audit.session.recorded)
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-12-03 17:52:10
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+
+revision: str = "0008"
+down_revision: str | None = "0007"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "recording_object",
+        sa.Column("key", sa.String(length=512), nullable=False),
+        sa.Column("content_type", sa.String(length=128), nullable=False),
+        sa.Column("size", sa.BigInteger(), nullable=False),
+        sa.Column("data", sa.LargeBinary(), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_recording_object")),
+        schema="audit",
+    )
+    # uncompressed out-of-line storage: substring() (a ranged read) fetches only what it needs
+    op.execute("ALTER TABLE audit.recording_object ALTER COLUMN data SET STORAGE EXTERNAL")
+    op.create_table(
+        "recording",
+        sa.Column("session_id", sa.String(length=128), nullable=False),
+        sa.Column("status", sa.String(length=16), server_default="recording", nullable=False),
+        sa.Column("audio_format", sa.String(length=16), nullable=True),
+        sa.Column("sample_rate", sa.Integer(), nullable=True),
+        sa.Column("segments", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("failed_segments", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("duration_ms", sa.Float(), nullable=True),
+        sa.Column("file_key", sa.String(length=512), nullable=True),
+        sa.Column("file_size", sa.BigInteger(), nullable=True),
+        sa.Column("file_type", sa.String(length=64), nullable=True),
+        sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("assembled_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["session_id"],
+            ["audit.session.id"],
+            name=op.f("fk_recording_session_id_session"),
+            ondelete="CASCADE",
+            initially="DEFERRED",
+            deferrable=True,
+        ),
+        sa.PrimaryKeyConstraint("session_id", name=op.f("pk_recording")),
+        schema="audit",
+    )
+    op.create_table(
+        "recording_mark",
+        sa.Column("session_id", sa.String(length=128), nullable=False),
+        sa.Column("item_id", sa.String(length=128), nullable=False),
+        sa.Column("role", sa.String(length=16), nullable=False),
+        sa.Column("start_ms", sa.Float(), nullable=False),
+        sa.Column("end_ms", sa.Float(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["session_id"],
+            ["audit.session.id"],
+            name=op.f("fk_recording_mark_session_id_session"),
+            ondelete="CASCADE",
+            initially="DEFERRED",
+            deferrable=True,
+        ),
+        sa.PrimaryKeyConstraint("session_id", "item_id", name=op.f("pk_recording_mark")),
+        schema="audit",
+    )
+    op.create_table(
+        "recording_segment",
+        sa.Column("session_id", sa.String(length=128), nullable=False),
+        sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column("index", sa.Integer(), nullable=False),
+        sa.Column("start_ms", sa.Float(), nullable=False),
+        sa.Column("duration_ms", sa.Float(), nullable=False),
+        sa.Column("audio_format", sa.String(length=16), nullable=False),
+        sa.Column("sample_rate", sa.Integer(), nullable=False),
+        sa.Column("key", sa.String(length=512), nullable=False),
+        sa.Column("size", sa.BigInteger(), nullable=False),
+        sa.Column("item_id", sa.String(length=128), nullable=True),
+        sa.Column("said_ms", sa.Float(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["session_id"],
+            ["audit.session.id"],
+            name=op.f("fk_recording_segment_session_id_session"),
+            ondelete="CASCADE",
+            initially="DEFERRED",
+            deferrable=True,
+        ),
+        sa.PrimaryKeyConstraint(
+            "session_id", "channel", "index", name=op.f("pk_recording_segment")
+        ),
+        schema="audit",
+    )
+    op.add_column("session", sa.Column("recorded", sa.Boolean(), nullable=True), schema="audit")
+
+
+def downgrade() -> None:
+    # ### commands auto generated by Alembic - please adjust! ###
+    op.drop_column("session", "recorded", schema="audit")
+    op.drop_table("recording_segment", schema="audit")
+    op.drop_table("recording_mark", schema="audit")
+    op.drop_table("recording", schema="audit")
+    op.drop_table("recording_object", schema="audit")
