@@ -4,9 +4,12 @@ resumed session starts from."""
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import TYPE_CHECKING
 
+from switchboard.contracts.events import SessionResumed
+from switchboard.gateway.errors import CloseCode
 from switchboard.gateway.snapshot import ServerConfig, Snapshot, SnapshotState, items_of
 
 if TYPE_CHECKING:
@@ -15,10 +18,15 @@ if TYPE_CHECKING:
 __all__ = [
     "LOST_REASONS",
     "SEQ_GAP",
+    "announce_resumed",
     "build_snapshot",
     "first_seq",
+    "lost_lease",
     "lost_state",
+    "on_control",
 ]
+
+log = logging.getLogger(__name__)
 
 #: End reasons that leave the conversation resumable (for the resume window).
 LOST_REASONS = frozenset({"client_lost", "handed_over"})
@@ -71,3 +79,48 @@ def first_seq(snapshot: Snapshot) -> int:
     if snapshot.state is SnapshotState.LOST:
         return snapshot.next_seq
     return snapshot.next_seq + SEQ_GAP
+
+
+def on_control(session: Session, command: str) -> None:
+    """A command from the registry: another connection took the conversation over, or an
+    administrator ends it."""
+    if command.startswith("takeover:") and command[9:] != session.keeper.holder:
+        lost_lease(session)
+    elif command == "end":
+        session.request_end(
+            "admin",
+            CloseCode.ENDED_BY_ADMIN,
+            error_code="session_ended",
+            message="The conversation was ended by an administrator.",
+        )
+
+
+def lost_lease(session: Session) -> None:
+    """Another connection resumed this conversation: let go without a word to the audit
+    trail (the new holder carries it on)."""
+    session.keeper.holding = False
+    session.request_end(
+        "taken_over",
+        CloseCode.TAKEN_OVER,
+        error_code="session_taken_over",
+        message="This conversation was resumed on another connection.",
+    )
+
+
+def announce_resumed(session: Session, snapshot: Snapshot) -> None:
+    """Tell the audit trail the conversation goes on here (once the client has its
+    ``session.created``)."""
+    gap = None
+    if snapshot.lost_at is not None:
+        gap = round(max(0.0, time.time() - snapshot.lost_at) * 1000, 3)
+    session.emit(
+        SessionResumed(
+            gateway=session.deps.registry.gateway_id,
+            previous_gateway=snapshot.gateway_id,
+            reason=snapshot.lost_reason or "gateway_lost",
+            items_replayed=len(session.core.replayed),
+            gap_ms=gap,
+        )
+    )
+    session.metrics.sessions_resumed.inc()
+    log.info("session resumed", extra={"items": len(session.core.replayed), "gap_ms": gap})

@@ -15,26 +15,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
-import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-from switchboard.contracts.display import SessionInfo
 from switchboard.contracts.events import (
     ConversationEvent,
     ErrorOccurred,
     EventPayload,
     SessionEnded,
-    SessionResumed,
     SessionStarted,
     TurnLatency,
 )
 from switchboard.contracts.tools import Verification
-from switchboard.gateway import pumps
+from switchboard.gateway import handover, notices, pumps
 from switchboard.gateway.actions import (
     Action,
     CreateResponse,
@@ -49,13 +45,20 @@ from switchboard.gateway.actions import (
 )
 from switchboard.gateway.broker import Broker, EventPublisher
 from switchboard.gateway.catalog import CatalogReader
-from switchboard.gateway.errors import CloseCode, SessionEnd, error_event
+from switchboard.gateway.client import (
+    ClientGone,
+    ClientSocket,
+    client_event_id,
+    how_gone,
+    new_session_id,
+)
+from switchboard.gateway.errors import CloseCode, SessionEnd
 from switchboard.gateway.handover import build_snapshot, first_seq, lost_state
 from switchboard.gateway.inbound import ClientRules
 from switchboard.gateway.limits import AudioRateLimiter
 from switchboard.gateway.link import UpstreamLink
 from switchboard.gateway.metrics import GatewayMetrics
-from switchboard.gateway.policy import SessionPolicy, client_view_of_session
+from switchboard.gateway.policy import SessionPolicy
 from switchboard.gateway.registry import SessionRegistry, TooManySessions
 from switchboard.gateway.relay import RelayCore
 from switchboard.gateway.resume import SnapshotKeeper, SnapshotStore, new_holder
@@ -68,30 +71,6 @@ from switchboard.observability import bind_log_context
 __all__ = ["ClientGone", "ClientSocket", "Session", "SessionDeps"]
 
 log = logging.getLogger(__name__)
-
-
-class ClientGone(Exception):
-    """The client closed its websocket (*code*: its close code, 1006 when the connection was
-    lost without one; None when a send found the socket closed before its close frame was
-    read)."""
-
-    def __init__(self, code: int | None = 1000) -> None:
-        super().__init__(code)
-        self.code = code
-
-    def end(self) -> SessionEnd:
-        """A close with 1000 or 1001 ends the conversation; any other loss leaves it
-        resumable for the resume window."""
-        return SessionEnd("client_closed" if self.code in (1000, 1001) else "client_lost")
-
-
-class ClientSocket(Protocol):
-    """The client's websocket. ``send`` must write each message whole even when called
-    concurrently (ASGI servers do), so the session sends without a lock."""
-
-    async def receive(self) -> str | bytes: ...
-    async def send(self, text: str) -> None: ...
-    async def close(self, code: int, reason: str) -> None: ...
 
 
 @dataclass
@@ -107,10 +86,6 @@ class SessionDeps:
     catalog: CatalogReader
     metrics: GatewayMetrics
     snapshots: SnapshotStore
-
-
-def new_session_id() -> str:
-    return f"sess_gw_{uuid.uuid4().hex[:20]}"
 
 
 class Session:
@@ -190,7 +165,7 @@ class Session:
             build=lambda: build_snapshot(self),
             interval_s=s.snapshot_interval_s,
         )
-        self.keeper.on_lost_lease = self._lost_lease
+        self.keeper.on_lost_lease = lambda: handover.lost_lease(self)
         if resume is not None:
             restore(self.core, resume)
             self._seq = first_seq(resume)
@@ -231,26 +206,8 @@ class Session:
         await self.link.wait_swaps(count)
 
     def on_control(self, command: str) -> None:
-        if command.startswith("takeover:") and command[9:] != self.keeper.holder:
-            self._lost_lease()
-        elif command == "end":
-            self.request_end(
-                "admin",
-                CloseCode.ENDED_BY_ADMIN,
-                error_code="session_ended",
-                message="The conversation was ended by an administrator.",
-            )
-
-    def _lost_lease(self) -> None:
-        """Another connection resumed this conversation: let go without a word to the audit
-        trail (the new holder carries it on)."""
-        self.keeper.holding = False
-        self.request_end(
-            "taken_over",
-            CloseCode.TAKEN_OVER,
-            error_code="session_taken_over",
-            message="This conversation was resumed on another connection.",
-        )
+        """A command for this conversation from another gateway (see the registry)."""
+        handover.on_control(self, command)
 
     async def run(self) -> str:
         """Serve the conversation; returns the reason it ended."""
@@ -268,14 +225,15 @@ class Session:
         except TooManySessions:
             self.metrics.refused.labels("too_many_sessions").inc()
             self.core.become(SessionState.ENDING)
-            await self._close_client(
+            await notices.close_client(
+                self,
                 SessionEnd(
                     "too_many_sessions",
                     CloseCode.TOO_MANY_SESSIONS,
                     error_code="too_many_sessions",
                     message=f"This customer already has {s.max_sessions_per_customer} "
                     "conversations open; close one first.",
-                )
+                ),
             )
             self.core.become(SessionState.ENDED)
             return "too_many_sessions"
@@ -319,26 +277,7 @@ class Session:
                 message="The voice service is unavailable; try again shortly.",
             ) from exc
         self.core.become(SessionState.LIVE)
-        await self.send_client(
-            json.dumps(
-                {
-                    "type": "session.created",
-                    "event_id": client_event_id(),
-                    # the Switchboard session id: what a resume secret names
-                    "session": {**client_view_of_session(session), "id": self.id},
-                }
-            )
-        )
-        if self.resume is not None:
-            self._resumed(self.resume)
-        if self.display:
-            info = SessionInfo(
-                session_id=self.id,
-                customer_id=self.customer_id,
-                upstream=self.settings.upstream_kind,
-                model=self.settings.upstream_model,
-            )
-            await self.send_client(info.model_dump_json())
+        await notices.session_created(self, session)
         log.info("session started", extra={"tools": len(tools)})
         ends: list[SessionEnd] = []
         # beside the group, not in it: stopped by _finish before the last write
@@ -356,22 +295,6 @@ class Session:
         if ends:
             return ends[0]
         raise SessionEnd("error", CloseCode.INTERNAL_ERROR, error_code="server_error")
-
-    def _resumed(self, snapshot: Snapshot) -> None:
-        gap = None
-        if snapshot.lost_at is not None:
-            gap = round(max(0.0, time.time() - snapshot.lost_at) * 1000, 3)
-        self.emit(
-            SessionResumed(
-                gateway=self.deps.registry.gateway_id,
-                previous_gateway=snapshot.gateway_id,
-                reason=snapshot.lost_reason or "gateway_lost",
-                items_replayed=len(self.core.replayed),
-                gap_ms=gap,
-            )
-        )
-        self.metrics.sessions_resumed.inc()
-        log.info("session resumed", extra={"items": len(self.core.replayed), "gap_ms": gap})
 
     async def _finish(self, end: SessionEnd) -> None:
         if self._keeper_task is not None:
@@ -395,25 +318,7 @@ class Session:
         self.metrics.active_sessions.dec()
         self.metrics.sessions.labels(end.reason).inc()
         log.info("session ended", extra={"reason": end.reason, "close_code": int(end.code)})
-        await self._close_client(end)
-
-    async def _close_client(self, end: SessionEnd) -> None:
-        if end.reason in ("client_closed", "client_lost"):
-            return
-        if end.error_code is not None:
-            kind = (
-                "invalid_request_error"
-                if int(end.code) >= 4000 or end.code == CloseCode.MESSAGE_TOO_BIG
-                else "server_error"
-            )
-            with contextlib.suppress(Exception):
-                await self.send_client(
-                    json.dumps(
-                        error_event(client_event_id(), end.message, code=end.error_code, kind=kind)
-                    )
-                )
-        with contextlib.suppress(Exception):
-            await self.client.close(int(end.code), end.close_reason[:120])
+        await notices.close_client(self, end)
 
     async def swap_upstream(self, cause: str, failed: Any = None) -> None:
         """Replace the upstream session (drop or renewal) and settle what the swap cut."""
@@ -434,7 +339,7 @@ class Session:
                 try:  # send_client() inlined: one coroutine less per audio delta
                     await self.client.send(action.text)
                 except ClientGone as gone:
-                    raise await self._gone(gone) from None
+                    raise await how_gone(gone) from None
             elif type(action) is ForwardUpstream:
                 if not self.link.forward_now(action.raw, action.data):
                     await self.link.forward(action.raw, action.data, audio=action.audio)
@@ -444,44 +349,15 @@ class Session:
                     self.metrics.errors.labels("upstream", payload.code).inc()
                 self.emit(payload)
             elif type(action) is Refuse:
-                await self._refuse(action)
+                await notices.refuse(self, action)
             elif type(action) is IgnoreFields:
-                self._ignored(action.fields)
+                notices.ignored(self, action.fields)
             elif type(action) is StartTool:
                 self.tools.start(action)
             elif type(action) is DeliverOutputs:
                 self.tools.deliver(action.response_id)
             elif type(action) is CreateResponse:
                 self.tools.retry_response()
-
-    async def _refuse(self, refusal: Refuse) -> None:
-        error = refusal.error
-        self.metrics.errors.labels("client", error.code).inc()
-        self.emit(ErrorOccurred(code=error.code, message=error.message[:500], source="client"))
-        await self.send_client(
-            json.dumps(
-                error_event(
-                    client_event_id(),
-                    error.message,
-                    code=error.code,
-                    param=error.param,
-                    client_event_id=refusal.client_event_id,
-                    kind=error.type,
-                )
-            )
-        )
-
-    def _ignored(self, fields: tuple[str, ...]) -> None:
-        for name in fields:
-            self.metrics.fields_ignored.labels(name).inc()
-        log.info("server-owned session fields ignored", extra={"fields": list(fields)})
-        self.emit(
-            ErrorOccurred(
-                code="server_fields_ignored",
-                message=("Ignored server-owned session fields: " + ", ".join(fields))[:500],
-                source="client",
-            )
-        )
 
     # -- plumbing ----------------------------------------------------------------------------------
     def spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
@@ -501,18 +377,4 @@ class Session:
         try:
             await self.client.send(text)
         except ClientGone as gone:
-            raise await self._gone(gone) from None
-
-    async def _gone(self, gone: ClientGone) -> SessionEnd:
-        """How the client left, for a send that found its socket closed: the client pump reads
-        the close frame (and ends the session with its code, cancelling this wait); without
-        one within a second, the connection was lost."""
-        if gone.code is None:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(1.0):
-                    await asyncio.Event().wait()
-        return gone.end()
-
-
-def client_event_id() -> str:
-    return f"event_gw_{uuid.uuid4().hex[:20]}"
+            raise await how_gone(gone) from None
