@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import random
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -72,7 +73,8 @@ class CallOptions:
     resume: Callable[[str], Awaitable[Endpoint]] | None = None
     #: resumes one call may make in all
     resume_attempts: int = 3
-    #: how long one resume keeps trying (backing off from 0.2 s to 1 s between tries)
+    #: how long one resume keeps trying (backing off from 0.2 s to 1 s between tries, each
+    #: pause jittered down to half so callers cut off together spread out)
     resume_within_s: float = 15.0
 
 
@@ -299,7 +301,9 @@ async def run_call(
                     on_line("error", f"resume attempt {attempt} failed: {exc}")
                 if exc.permanent or loop.time() + delay > give_up_at:
                     return False
-                await asyncio.sleep(delay)
+                # jittered: callers cut off together (a gateway lost, a network blip) do not
+                # all come back in the same instant
+                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
                 delay = min(delay * 2, 1.0)
                 continue
             result.resumes += 1

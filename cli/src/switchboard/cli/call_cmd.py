@@ -19,9 +19,9 @@ from switchboard.cli.call import CallOptions, CallResult, Turn, run_call
 from switchboard.cli.endpoint import (
     Endpoint,
     EndpointError,
-    _http_base,
     direct_endpoint,
     gateway_endpoint,
+    http_base,
 )
 
 __all__ = ["TurnAction", "add_parser", "run"]
@@ -191,7 +191,7 @@ async def resume_secret(
 ) -> str:
     """A client secret resuming *session_id* (the server-key route with a key, else the
     development route)."""
-    base = _http_base(gateway)
+    base = http_base(gateway)
     body = {"customer_id": customer_id, "resume_session_id": session_id}
     url = f"{base}/v1/realtime/client_secrets" if server_key else f"{base}/dev/client_secrets"
     headers = {"Authorization": f"Bearer {server_key}"} if server_key else {}

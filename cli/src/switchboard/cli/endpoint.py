@@ -22,6 +22,7 @@ __all__ = [
     "EndpointError",
     "direct_endpoint",
     "gateway_endpoint",
+    "http_base",
     "mint_secret",
 ]
 
@@ -63,7 +64,8 @@ class Endpoint:
     session_update: dict[str, Any] | None = None
 
 
-def _http_base(url: str) -> str:
+def http_base(url: str) -> str:
+    """The gateway's HTTP base URL from a ws://, wss://, http(s):// URL or a bare host:port."""
     parts = urlsplit(url if "://" in url else f"http://{url}")
     scheme = {"ws": "http", "wss": "https"}.get(parts.scheme, parts.scheme)
     return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
@@ -87,7 +89,7 @@ async def mint_secret(
 ) -> str:
     """A single-use client secret for *customer_id*: the server-key route if a key is given,
     else the development route (only open when the gateway runs with SWITCHBOARD_ENV=development)."""
-    base = _http_base(gateway)
+    base = http_base(gateway)
     if server_key:
         url = f"{base}/v1/realtime/client_secrets"
         body: dict[str, Any] = {
@@ -135,7 +137,7 @@ async def gateway_endpoint(
     if model:
         query["model"] = model
     return Endpoint(
-        url=_ws_url(_http_base(gateway), "/v1/realtime", query),
+        url=_ws_url(http_base(gateway), "/v1/realtime", query),
         headers={"Authorization": f"Bearer {secret}"},
         kind="gateway",
     )
