@@ -30,8 +30,17 @@ from switchboard.emulator.confirmation import (
 )
 from switchboard.emulator.intent import ToolSpec, choose_tool, score_tools
 from switchboard.emulator.numbers import read_identifier
+from switchboard.emulator.replies import fallback, greeting, instructed_text
 from switchboard.emulator.slots import extract, is_confirmation, is_id, question
-from switchboard.emulator.text import humanize, is_affirmative, is_negative, normalize, tokens
+from switchboard.emulator.text import (
+    clauses,
+    humanize,
+    identifier_pieces,
+    is_affirmative,
+    is_negative,
+    normalize,
+    tokens,
+)
 from switchboard.emulator.verification import Verifying, after_results, verify_call
 
 __all__ = ["Call", "DialoguePolicy", "Reply", "ToolSpec"]
@@ -39,7 +48,6 @@ __all__ = ["Call", "DialoguePolicy", "Reply", "ToolSpec"]
 _CORRECTION = re.compile(
     r"^\W*(?:no|nope|sorry|actually|oops|wait)\b|\bi (?:said|meant|mean)\b|\bnot that\b", re.I
 )
-_CLAUSE_SPLIT = re.compile(r"(?<=[.?!;])\s+|,?\s+\b(?:and also|and then|also|and|plus)\b\s+", re.I)
 
 
 def _call(spec: ToolSpec, arguments: dict[str, Any]) -> Reply:
@@ -126,7 +134,7 @@ class DialoguePolicy:
         self.two_phase = two_phase(specs)
         specs = ordinary_tools(specs)
         if user_text is None or not user_text.strip():
-            return Reply(text=_instructed_text(instructions) or _greeting(specs))
+            return Reply(text=instructed_text(instructions) or greeting(specs))
         self.user_turns.append(user_text)
         forced = tool_choice == "required" or isinstance(tool_choice, dict)
         verify = verify_call(self.verifying, user_text, self.tool_names)
@@ -152,7 +160,7 @@ class DialoguePolicy:
             )
         if choice.tool is None:
             follow_up = self._follow_up(user_text)
-            return follow_up or Reply(text=_fallback(user_text, specs))
+            return follow_up or Reply(text=fallback(user_text, specs))
         return self._fill_and_call(choice.tool, {}, user_text)
 
     def summarize(self, tool_name: str | None, arguments: str | None, output: str) -> Reply:
@@ -301,11 +309,11 @@ class DialoguePolicy:
         """Several read-only requests in one turn ("where is 100001 and who delivers 100004"),
         with two phases also one change among them ("... and cancel 100002": its read-back
         is said last), or one question about several identifiers: one call each, in order."""
-        clauses = _clauses(user_text)
+        parts = clauses(user_text)
         calls: list[Call] = []
-        if len(clauses) >= 2:
+        if len(parts) >= 2:
             changes = 0  # with two phases, one change may join (the worker keeps one pending)
-            for clause in clauses:
+            for clause in parts:
                 choice = choose_tool(clause, specs)
                 if choice.tool is None:
                     return None
@@ -324,7 +332,7 @@ class DialoguePolicy:
             ids = [n for n in spec.required if is_id(n, humanize(n))]
             if len(ids) != 1 or len(spec.required) != 1:
                 return None
-            pieces = _identifier_pieces(normalize(user_text))
+            pieces = identifier_pieces(normalize(user_text))
             values = []
             for piece in pieces:
                 value = self._extract(ids[0], spec.properties[ids[0]], piece, spec)
@@ -382,50 +390,3 @@ class DialoguePolicy:
         self.pending = None
         self.last_call = (spec, args)
         return _call(spec, args)
-
-
-def _clauses(text: str) -> list[str]:
-    """The requests of one turn: sentences, and parts joined by "and" / "also" that each have
-    content words of their own."""
-    parts = [p.strip() for p in _CLAUSE_SPLIT.split(text) if p and p.strip()]
-    merged: list[str] = []
-    for part in parts:
-        if merged and len(tokens(part)) < 3:
-            merged[-1] = f"{merged[-1]} and {part}"
-        else:
-            merged.append(part)
-    return merged
-
-
-def _identifier_pieces(normalized: str) -> list[str]:
-    """ "100001 and 100004" → each identifier with the words around it."""
-    return [p for p in re.split(r"\s*(?:,|\band\b|\bor\b|&)\s*", normalized) if p.strip()]
-
-
-def _greeting(specs: list[ToolSpec]) -> str:
-    if specs:
-        return "Hello, thanks for calling. How can I help you today?"
-    return "Hello, how can I help you today?"
-
-
-def _fallback(user_text: str, specs: list[ToolSpec]) -> str:
-    if re.search(r"\b(thanks|thank you|bye|goodbye|that's all|that is all)\b", user_text.lower()):
-        return "You're welcome. Is there anything else I can help you with?"
-    if re.fullmatch(r"\W*(hi|hello|hey|good (morning|afternoon|evening))\W*", user_text.lower()):
-        return "Hello! How can I help you today?"
-    if not specs:
-        return (
-            f"I heard: {user_text.strip().rstrip('.!?')}. I can't look anything up in this session."
-        )
-    offers = ", ".join(s.spoken_name() for s in specs[:4])
-    return f"Sorry, I'm not sure I can help with that. I can help with things like: {offers}."
-
-
-def _instructed_text(instructions: str) -> str | None:
-    """Quoted text after say/tell/greet in the instructions (e.g. ``Say "One moment please."``)."""
-    match = re.search(
-        r"\b(?:say|tell|greet|respond with|reply with)\b[^\"'“]*[\"'“]([^\"'”]{1,400})[\"'”]",
-        instructions,
-        re.I,
-    )
-    return match.group(1).strip() if match else None

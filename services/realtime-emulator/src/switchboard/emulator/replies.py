@@ -13,12 +13,23 @@ from __future__ import annotations
 import json
 import re
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from switchboard.emulator.summary import describe_fields, speakable_value
 from switchboard.emulator.text import MONTHS, WEEKDAYS, humanize
 
-__all__ = ["spoken_day", "spoken_money", "spoken_when", "summarize_output"]
+if TYPE_CHECKING:
+    from switchboard.emulator.intent import ToolSpec
+
+__all__ = [
+    "fallback",
+    "greeting",
+    "instructed_text",
+    "spoken_day",
+    "spoken_money",
+    "spoken_when",
+    "summarize_output",
+]
 
 _STATUS_PHRASES = {
     "placed": "has been placed and is being prepared",
@@ -303,3 +314,34 @@ def _apology(tool_name: str, doc: dict[str, Any]) -> str:
     if not text.startswith(("I ", "I'")):
         text = text[0].lower() + text[1:] if text[:2] != text[:2].upper() else text
     return f"Sorry, {text}" + ("" if text.endswith((".", "!", "?")) else ".")
+
+
+def greeting(specs: list[ToolSpec]) -> str:
+    """The first words of a response that has nothing else to say."""
+    if specs:
+        return "Hello, thanks for calling. How can I help you today?"
+    return "Hello, how can I help you today?"
+
+
+def fallback(user_text: str, specs: list[ToolSpec]) -> str:
+    """A reply to something no tool matched: thanks, a greeting, or what the bot can do."""
+    if re.search(r"\b(thanks|thank you|bye|goodbye|that's all|that is all)\b", user_text.lower()):
+        return "You're welcome. Is there anything else I can help you with?"
+    if re.fullmatch(r"\W*(hi|hello|hey|good (morning|afternoon|evening))\W*", user_text.lower()):
+        return "Hello! How can I help you today?"
+    if not specs:
+        return (
+            f"I heard: {user_text.strip().rstrip('.!?')}. I can't look anything up in this session."
+        )
+    offers = ", ".join(s.spoken_name() for s in specs[:4])
+    return f"Sorry, I'm not sure I can help with that. I can help with things like: {offers}."
+
+
+def instructed_text(instructions: str) -> str | None:
+    """Quoted text after say/tell/greet in the instructions (e.g. ``Say "One moment please."``)."""
+    match = re.search(
+        r"\b(?:say|tell|greet|respond with|reply with)\b[^\"'“]*[\"'“]([^\"'”]{1,400})[\"'”]",
+        instructions,
+        re.I,
+    )
+    return match.group(1).strip() if match else None

@@ -11,10 +11,12 @@ from datetime import date, timedelta
 __all__ = [
     "MONTHS",
     "WEEKDAYS",
+    "clauses",
     "digit_runs",
     "find_date",
     "find_email",
     "humanize",
+    "identifier_pieces",
     "is_affirmative",
     "is_negative",
     "normalize",
@@ -304,3 +306,25 @@ def humanize(name: str) -> str:
     """``order_id`` / ``orderId`` → "order id"."""
     spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name)
     return re.sub(r"[_\-\s]+", " ", spaced).strip().lower()
+
+
+#: where one turn's requests part: sentence ends, and "and" / "also" / "plus" between clauses
+CLAUSE_SPLIT = re.compile(r"(?<=[.?!;])\s+|,?\s+\b(?:and also|and then|also|and|plus)\b\s+", re.I)
+
+
+def clauses(text: str) -> list[str]:
+    """The requests of one turn: sentences, and parts joined by "and" / "also" that each have
+    content words of their own."""
+    parts = [p.strip() for p in CLAUSE_SPLIT.split(text) if p and p.strip()]
+    merged: list[str] = []
+    for part in parts:
+        if merged and len(tokens(part)) < 3:
+            merged[-1] = f"{merged[-1]} and {part}"
+        else:
+            merged.append(part)
+    return merged
+
+
+def identifier_pieces(normalized: str) -> list[str]:
+    """ "100001 and 100004" → each identifier with the words around it."""
+    return [p for p in re.split(r"\s*(?:,|\band\b|\bor\b|&)\s*", normalized) if p.strip()]
