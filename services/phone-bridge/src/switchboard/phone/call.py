@@ -9,6 +9,8 @@
 - Escalation: the gateway's display event ``switchboard.tool.completed`` for
   ``escalate_to_human`` arms a transfer; once the bot's answer has been played (or after
   ``PHONE_TRANSFER_GRACE_S``) the call is moved with the carrier's call control.
+- A gateway socket lost mid-call (no close frame, or 1012) is resumed with the carrier call
+  held (:mod:`.resume`); the call ends only when the resume fails.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from switchboard.observability import bind_log_context
@@ -34,16 +35,16 @@ from switchboard.phone.carrier import (
     MarkPlayed,
     MediaStream,
     StreamClosed,
-    StreamStarted,
     StreamStopped,
     TransferFailed,
 )
-from switchboard.phone.gateway import SESSION_FORMATS, GatewayError, GatewayLink
-from switchboard.phone.identity import BindingError, check_binding
+from switchboard.phone.gateway import GatewayError, GatewayLink
 from switchboard.phone.keypad import Keypad, keypad_text
 from switchboard.phone.metrics import PhoneMetrics
 from switchboard.phone.playback import Playback
+from switchboard.phone.resume import Upstream, lost_code
 from switchboard.phone.settings import PhoneSettings
+from switchboard.phone.start import NotAccepted, accept_stream, refuse_frame
 
 __all__ = ["CallDeps", "PhoneCall"]
 
@@ -54,7 +55,6 @@ ESCALATION_TOOL = "escalate_to_human"
 #: it once the caller has heard the whole answer.
 ANSWER_END_MARK = "answer-end"
 _APPEND_HEAD = '{"type":"input_audio_buffer.append","audio":"'
-_START_WAIT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ class PhoneCall:
         self.call_id = ""
         self.customer_id = ""
         self.session_id: str | None = None
-        self.upstream: ClientConnection | None = None
+        self.upstream: Upstream | None = None
         self.outcome = "hangup"
         self._cut: set[str] = set()
         self._carrier_gone = False
@@ -101,47 +101,36 @@ class PhoneCall:
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def run(self) -> None:
-        start = await self._wait_start()
-        if start is None:
+        try:
+            accepted = await accept_stream(self.stream, self.settings, self.metrics)
+        except NotAccepted as exc:
+            if exc.outcome is not None:
+                self.outcome = exc.outcome
             return
+        start = accepted.start
         self.call_id = start.call_id
         bind_log_context(call_sid=start.call_id, stream_sid=start.stream_id)
-        try:
-            self.customer_id = check_binding(
-                self.settings.binding_key,
-                start.parameters.get("binding", ""),
-                call_id=start.call_id,
-                now=time.time(),
-            )
-        except BindingError as exc:
-            log.warning("stream refused: not a call we answered", extra={"reason": str(exc)})
-            self.metrics.webhooks.labels("media", "bad_binding").inc()
-            self.outcome = "refused"
-            await self.stream.close()
-            return
-        session_format = SESSION_FORMATS.get((start.audio_format, start.sample_rate))
-        if session_format is None:
-            log.warning(
-                "stream refused: audio format needs resampling",
-                extra={"format": start.audio_format, "rate": start.sample_rate},
-            )
-            self.outcome = "bad_format"
-            await self.stream.close()
-            return
-        audio_format, bytes_per_ms = session_format
+        self.customer_id = accepted.customer_id
+        audio_format = accepted.audio_format
         self.playback = Playback(
-            bytes_per_ms=bytes_per_ms, mark_interval_ms=self.settings.mark_interval_ms
+            bytes_per_ms=accepted.bytes_per_ms, mark_interval_ms=self.settings.mark_interval_ms
         )
         began = time.perf_counter()
         try:
-            self.upstream = await self.deps.gateway.open(
-                self.customer_id, audio_format=audio_format
-            )
+            ws = await self.deps.gateway.open(self.customer_id, audio_format=audio_format)
         except GatewayError as exc:
             log.error("gateway unavailable for a call", extra={"error": str(exc)})
             self.outcome = "gateway_error"
             await self.stream.close()
             return
+        self.upstream = Upstream(
+            ws,
+            link=self.deps.gateway,
+            customer_id=self.customer_id,
+            audio_format=audio_format,
+            settings=self.settings,
+            metrics=self.metrics,
+        )
         self.metrics.setup_seconds.observe(time.perf_counter() - began)
         self.metrics.calls_active.inc()
         log.info("call connected", extra={"customer_id": self.customer_id})
@@ -150,31 +139,12 @@ class PhoneCall:
         finally:
             self.metrics.calls_active.dec()
             self.metrics.calls.labels(self.outcome).inc()
-            with contextlib.suppress(Exception):
-                await self.upstream.close()
+            await self.upstream.close()
             await self.stream.close()
             log.info(
                 "call ended",
                 extra={"outcome": self.outcome, "session_id": self.session_id},
             )
-
-    async def _wait_start(self) -> StreamStarted | None:
-        try:
-            async with asyncio.timeout(_START_WAIT_S):
-                while True:
-                    try:
-                        event = await self.stream.receive()
-                    except MalformedFrame as exc:
-                        self._refused(exc)
-                        continue
-                    if isinstance(event, StreamStarted):
-                        return event
-                    if isinstance(event, StreamStopped):
-                        return None
-        except (StreamClosed, TimeoutError):
-            self.outcome = "no_start"
-            await self.stream.close()
-            return None
 
     async def _relay(self) -> None:
         tasks = [
@@ -208,31 +178,26 @@ class PhoneCall:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    def _refused(self, exc: MalformedFrame) -> None:
-        self.metrics.refused_frames.inc()
-        log.warning("carrier frame refused", extra={"reason": str(exc)[:200]})
-
     # -- carrier -> gateway --------------------------------------------------------------------
     async def _carrier_pump(self) -> None:
         assert self.upstream is not None
-        upstream = self.upstream
+        upstream = self.upstream  # its socket changes when the conversation resumes
         frames = self.metrics.frames
         while True:
             try:
                 event = await self.stream.receive()
             except MalformedFrame as exc:
-                self._refused(exc)
+                refuse_frame(self.metrics, exc)
                 continue
             except StreamClosed:
                 self._carrier_gone = True
                 return
             if isinstance(event, AudioIn):
-                frames.caller_frames += 1
-                try:
-                    await upstream.send(_APPEND_HEAD + event.payload + '"}')
-                except ConnectionClosed:
-                    self.outcome = "gateway_closed"
-                    return
+                if await upstream.send(_APPEND_HEAD + event.payload + '"}'):
+                    frames.caller_frames += 1
+                else:
+                    # lost or resuming: the gateway pump decides whether the call goes on
+                    frames.gap_frames += 1
             elif isinstance(event, MarkPlayed):
                 self.playback.played(event.name)
                 self._check_drained()
@@ -268,32 +233,52 @@ class PhoneCall:
                 "content": [{"type": "input_text", "text": keypad_text(digits)}],
             },
         }
-        with contextlib.suppress(ConnectionClosed):
-            await self.upstream.send(json.dumps(item))
-            if self._response_active:
-                self._respond_when_idle = True
-            else:
-                self._awaiting_response = True
-                self._update_settled()
-                await self.upstream.send('{"type":"response.create"}')
+        if not await self.upstream.send(json.dumps(item)):
+            log.warning("keypad entry dropped: the gateway conversation is resuming")
+        elif self._response_active:
+            self._respond_when_idle = True
+        else:
+            self._awaiting_response = True
+            self._update_settled()
+            await self.upstream.send('{"type":"response.create"}')
 
     # -- gateway -> carrier --------------------------------------------------------------------
     async def _gateway_pump(self) -> None:
         assert self.upstream is not None
-        try:
-            async for raw in self.upstream:
-                data = orjson.loads(raw)
-                kind = data.get("type")
-                if kind == "response.output_audio.delta":
-                    await self._play(str(data["item_id"]), str(data["delta"]))
-                elif kind == "input_audio_buffer.speech_started":
-                    await self._barge_in()
-                else:
-                    await self._on_event(kind, data)
-        except ConnectionClosed as exc:
-            log.info("gateway closed the conversation", extra={"code": exc.code})
+        while True:
+            ws = self.upstream.ws
+            with contextlib.suppress(ConnectionClosed):
+                async for raw in ws:
+                    data = orjson.loads(raw)
+                    kind = data.get("type")
+                    if kind == "response.output_audio.delta":
+                        await self._play(str(data["item_id"]), str(data["delta"]))
+                    elif kind == "input_audio_buffer.speech_started":
+                        await self._barge_in()
+                    elif kind == "session.created":
+                        self.upstream.note(data)
+                    else:
+                        await self._on_event(kind, data)
+            log.info("gateway closed the conversation", extra={"code": lost_code(ws)})
+            if self._carrier_gone:
+                break
+            if not await self.upstream.resume():
+                if self.upstream.gave_up:
+                    self.outcome = "resume_failed"
+                break
+            self._resumed()
+        self._settled.set()  # nothing more can come: a hang-up mid-turn need not wait
         if self.outcome == "hangup":
             self.outcome = "gateway_closed"
+
+    def _resumed(self) -> None:
+        """The conversation goes on on a new socket: a response in flight was cut by the loss
+        (the gateway answers again after a resume) and tool events start afresh."""
+        self._response_active = False
+        self._awaiting_response = False
+        self._respond_when_idle = False
+        self._tools.clear()
+        self._update_settled()
 
     async def _play(self, item_id: str, delta: str) -> None:
         if item_id in self._cut:
@@ -325,8 +310,7 @@ class PhoneCall:
             "content_index": 0,
             "audio_end_ms": heard_ms,
         }
-        with contextlib.suppress(ConnectionClosed):
-            await self.upstream.send(json.dumps(truncate))
+        await self.upstream.send(json.dumps(truncate))
         self.metrics.barge_ins.inc()
         log.info(
             "barge-in",
@@ -362,8 +346,7 @@ class PhoneCall:
                 self._respond_when_idle = False
                 self._awaiting_response = True
                 self._update_settled()
-                with contextlib.suppress(ConnectionClosed):
-                    await self.upstream.send('{"type":"response.create"}')
+                await self.upstream.send('{"type":"response.create"}')
         elif kind == "switchboard.session":
             self.session_id = str(data.get("session_id"))
             bind_log_context(session_id=self.session_id)

@@ -20,6 +20,7 @@ class _FrameCounters(Collector):
     def __init__(self) -> None:
         self.caller_frames = 0
         self.bot_pieces = 0
+        self.gap_frames = 0  # caller audio dropped while the conversation was resuming
 
     def collect(self) -> Iterator[Metric]:
         family = CounterMetricFamily(
@@ -30,6 +31,12 @@ class _FrameCounters(Collector):
         family.add_metric(["caller_to_gateway"], self.caller_frames)
         family.add_metric(["gateway_to_caller"], self.bot_pieces)
         yield family
+        dropped = CounterMetricFamily(
+            "switchboard_phone_resume_dropped_frames",
+            "Caller audio frames dropped while a call's gateway conversation was resuming.",
+        )
+        dropped.add_metric([], self.gap_frames)
+        yield dropped
 
 
 class PhoneMetrics:
@@ -79,6 +86,20 @@ class PhoneMetrics:
             "switchboard_phone_transfers",
             "Calls moved to a human, by outcome.",
             ["outcome"],
+            registry=r,
+        )
+        self.resumes = Counter(
+            "switchboard_phone_resumes",
+            "Gateway conversations lost mid-call and resumed (or not), by outcome: resumed, "
+            "refused (the gateway said no for good), timed_out (PHONE_RESUME_WITHIN_S passed), "
+            "exhausted (PHONE_RESUME_ATTEMPTS used up), no_session (lost before its id came).",
+            ["outcome"],
+            registry=r,
+        )
+        self.resume_seconds = Histogram(
+            "switchboard_phone_resume_seconds",
+            "From the gateway socket's loss to the resumed conversation being open.",
+            buckets=_SLOW,
             registry=r,
         )
         self.setup_seconds = Histogram(

@@ -105,6 +105,23 @@ class PhoneSettings(BaseServiceSettings, DatabaseSettings):
     gateway_connect_timeout_s: float = Field(
         default=10.0, gt=0, le=120, validation_alias="PHONE_GATEWAY_CONNECT_TIMEOUT_S"
     )
+    resume_within_s: float = Field(
+        default=15.0,
+        ge=0,
+        le=300,
+        validation_alias="PHONE_RESUME_WITHIN_S",
+        description="When the gateway socket drops (no close frame) or closes with 1012, how "
+        "long the bridge keeps trying to resume the conversation (backing off 0.2 s to 1 s) "
+        "with the carrier call held; 0 ends the call at once as before.",
+    )
+    resume_attempts: int = Field(
+        default=3,
+        ge=0,
+        le=100,
+        validation_alias="PHONE_RESUME_ATTEMPTS",
+        description="Most resumes one call may make (each may take several tries within "
+        "PHONE_RESUME_WITHIN_S); 0 turns resuming off.",
+    )
 
     # -- who is calling (caller ID; verification itself is verify_caller on the workers) -------
     default_country_code: str = Field(
