@@ -101,7 +101,7 @@ async def play_recording(
         byte_range = parse_range(range_header, size)
     except Unsatisfiable:
         return Response(
-            status_code=status.HTTP_416_REQUESTED_RANGE_NOT_SATISFIABLE,
+            status_code=status.HTTP_416_RANGE_NOT_SATISFIABLE,
             headers={**headers, "Content-Range": f"bytes */{size}"},
         )
     whole = byte_range is None
