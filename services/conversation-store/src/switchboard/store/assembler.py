@@ -27,7 +27,7 @@ import time
 from collections import defaultdict
 
 import aio_pika
-from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage, AbstractQueue
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -142,7 +142,11 @@ async def assemble_recording(
 
 class Assembler:
     """Consumes the recording jobs with a bounded prefetch; each job runs in the consumer's
-    callback (aio-pika runs callbacks concurrently up to the prefetch)."""
+    callback (aio-pika runs callbacks concurrently up to the prefetch).
+
+    A supervisor owns the broker link, as the ingest's does: it connects, declares and consumes
+    (bounded by *attach_timeout_s*), waits until the channel or connection closes or the broker
+    cancels the consumer, and starts over with backoff; no library's silent reconnection."""
 
     def __init__(
         self,
@@ -155,6 +159,8 @@ class Assembler:
         metrics: StoreMetrics,
         concurrency: int,
         wait_s: float,
+        reconnect_s: float = 1.0,
+        attach_timeout_s: float = 15.0,
     ) -> None:
         self._amqp_url = amqp_url
         self._connection_name = connection_name
@@ -164,27 +170,75 @@ class Assembler:
         self._metrics = metrics
         self._concurrency = concurrency
         self._wait_s = wait_s
-        self._connection: AbstractRobustConnection | None = None
+        self._reconnect_s = reconnect_s
+        self._attach_timeout_s = attach_timeout_s
+        self._connection: AbstractConnection | None = None
+        self._channel: AbstractChannel | None = None
         self._dead_letters: DeadLetters | None = None
         self._tag: str | None = None
-        self._queue: aio_pika.abc.AbstractQueue | None = None
+        self._queue: AbstractQueue | None = None
         self._running: set[asyncio.Task[None]] = set()
+        self._lost = asyncio.Event()
+        self._attached = asyncio.Event()
+        self._supervisor: asyncio.Task[None] | None = None
+        self._stopping = False
 
     @property
     def consuming(self) -> bool:
         return (
-            self._connection is not None
-            and not self._connection.is_closed
+            self._attached.is_set()
+            and self._channel is not None
+            and not self._channel.is_closed
             and self._tag is not None
         )
 
     async def start(self) -> None:
-        """Connect, declare the job queue and consume (the connection reconnects by itself and
-        restores the consumer)."""
-        self._connection = await aio_pika.connect_robust(
-            self._amqp_url, client_properties={"connection_name": self._connection_name}
+        """Start the supervisor; return once the consumer is registered the first time."""
+        self._supervisor = asyncio.create_task(self._supervise(), name="store-assembler-broker")
+        await self._attached.wait()
+        log.info(
+            "assembling recordings",
+            extra={"queue": self._topology.store_recordings_queue, "prefetch": self._concurrency},
         )
-        channel = await self._connection.channel()
+
+    async def _supervise(self) -> None:
+        delay = self._reconnect_s
+        while not self._stopping:
+            try:
+                async with asyncio.timeout(self._attach_timeout_s):
+                    await self._attach()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning(
+                    "broker unreachable (assembler); retrying",
+                    extra={"error": repr(exc) or type(exc).__name__, "retry_in_s": delay},
+                )
+                await self._detach()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, max(self._reconnect_s, 5.0))
+                continue
+            delay = self._reconnect_s
+            self._attached.set()
+            await self._lost.wait()
+            if self._stopping:
+                return
+            log.warning("assembler's broker link lost; reconnecting", extra={"retry_in_s": delay})
+            await self._detach()
+            await asyncio.sleep(delay)
+
+    async def _attach(self) -> None:
+        self._lost.clear()
+        connection = await aio_pika.connect(
+            self._amqp_url,
+            client_properties={"connection_name": self._connection_name},
+            timeout=self._attach_timeout_s,
+        )
+        self._connection = connection
+        connection.close_callbacks.add(self._on_lost)
+        channel = await connection.channel()
+        channel.close_callbacks.add(self._on_lost)
+        self._channel = channel
         await channel.set_qos(prefetch_count=self._concurrency)
         self._dead_letters = DeadLetters(
             await self._topology.declare_dead_letters(channel),
@@ -192,29 +246,39 @@ class Assembler:
             counter=self._metrics.dead_lettered,
         )
         self._queue = await self._topology.declare_recordings_queue(channel)
+        raw = await channel.get_underlay_channel()
+        raw.on_consumer_cancel_callbacks.add(self._on_lost)
         self._tag = await self._queue.consume(self._on_message)
-        log.info(
-            "assembling recordings",
-            extra={"queue": self._topology.store_recordings_queue, "prefetch": self._concurrency},
-        )
+
+    def _on_lost(self, *_: object) -> None:
+        self._lost.set()
+
+    async def _detach(self) -> None:
+        self._attached.clear()
+        self._tag, self._queue, self._channel = None, None, None
+        connection, self._connection = self._connection, None
+        if connection is not None and not connection.is_closed:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(2):
+                    await connection.close()
 
     async def stop(self, grace_s: float) -> None:
         """Stop taking jobs, let running ones finish (bounded), close the link; a job cut short
         is redelivered."""
+        self._stopping = True
         if self._queue is not None and self._tag is not None:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(2):
                     await self._queue.cancel(self._tag)
-        self._tag = None
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._supervisor
         if self._running:
             _, pending = await asyncio.wait(self._running, timeout=grace_s)
             for task in pending:
                 task.cancel()
-        if self._connection is not None:
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(5):
-                    await self._connection.close()
-        self._connection = None
+        await self._detach()
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         task = asyncio.current_task()

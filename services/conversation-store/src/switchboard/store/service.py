@@ -130,13 +130,11 @@ class StoreService:
                 metrics=self.metrics,
                 concurrency=self.settings.assembly_concurrency,
                 wait_s=self.settings.assembly_wait_s,
-            )
-            await retry_forever(
-                assembler.start,
-                what="broker (assembler)",
-                log_extra={"url": redact_url(self.settings.amqp_url)},
+                reconnect_s=self.settings.amqp_reconnect_s,
+                attach_timeout_s=self.settings.amqp_timeout_s,
             )
             self.assembler = assembler
+            await assembler.start()
         self.state = StoreState.SERVING
         self.serving.set()
         log.info(
