@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import random
 import time
 import wave
@@ -13,12 +14,16 @@ from array import array
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import aio_pika
 import asyncpg
 import httpx
 import pytest
 
+from switchboard.amqp import Topology
+from switchboard.cli.stack import Service
 from switchboard.contracts.events import (
     ConversationEvent,
     RecordingEnded,
@@ -31,6 +36,7 @@ from switchboard.recording.assemble import ulaw_to_pcm16
 from switchboard.store.assembler import assemble_recording
 from switchboard.store.deletion import purge_older_than
 from switchboard.store.service import StoreService
+from tests.infra import InfraUrls
 from tests.store.conftest import ACCOUNTS, Publisher, WaitStored
 from tests.store.factories import conversation, new_session_id, recording_events
 
@@ -442,3 +448,55 @@ async def test_readiness_includes_the_recording_store(store: StoreService) -> No
     assert checks["recordings"] is True
     assert checks["assembler"] is True
     assert checks["ready"] is True
+
+
+async def test_a_separate_assembler_process_assembles(
+    store: StoreService,
+    store_processes: Callable[..., Awaitable[Service]],
+    infra: InfraUrls,
+    store_database_url: str,
+    proc_topology: Topology,
+    amqp_connection: aio_pika.abc.AbstractRobustConnection,
+    db: asyncpg.Pool,
+    tmp_path: Path,
+) -> None:
+    """A store with assembly off ingests, and ``python -m switchboard.store assemble`` (its own
+    process, as a separately scaled deployment runs it) assembles the recording."""
+    await store_processes(STORE_RECORDING_ASSEMBLY="false")
+    assembler = Service(
+        name="assembler",
+        command="switchboard.store",
+        module="switchboard.store",
+        args=("assemble",),
+        env={
+            **os.environ,
+            "DATABASE_URL": store_database_url,
+            "AMQP_URL": infra.amqp_url,
+            "REDIS_URL": infra.redis_url,
+            "SWITCHBOARD_NAMESPACE": proc_topology.namespace,
+            "STORE_HTTP_PORT": "0",
+            "STORE_INSTANCE_ID": "assembler-1",
+            "LOG_FORMAT": "json",
+        },
+        health_url=None,
+        log_path=tmp_path / "assembler.log",
+        ready_logs=("http listening", "assembling recordings", "store serving"),
+    )
+    assembler.spawn()
+    try:
+        async with httpx.AsyncClient(timeout=2) as client:
+            await assembler.wait_ready(client, 60)
+        channel = await amqp_connection.channel(publisher_confirms=True)
+        publisher = Publisher(channel, proc_topology)
+        await publisher.start()
+        call = await _recorded_call(store)
+        await publisher.publish(*call.events, *call.recording)
+        await _wait_status(db, call.sid, "ready")
+        await channel.close()
+        records = assembler.log_records()
+        assert any(
+            r.get("msg") == "recording assembled" and r.get("session_id") == call.sid
+            for r in records
+        )
+    finally:
+        await asyncio.to_thread(assembler.kill)

@@ -87,22 +87,13 @@ async def assemble_recording(
         return "gone"
     async with engine.connect() as conn:
         stored_segments = await rq.segments_of(conn, session_id)
-    channels: dict[str, list[PlacedSegment]] = defaultdict(list)
+    raw: list[tuple[rq.StoredSegment, bytes]] = []
     for seg in stored_segments:
         try:
-            data = await store.get(seg.key)
+            raw.append((seg, await store.get(seg.key)))
         except RecordingNotFound:
             log.warning("segment object missing", extra={"session_id": session_id, "key": seg.key})
-            continue
-        channels[seg.channel].append(
-            PlacedSegment(
-                seg.start_ms,
-                seg.index,
-                decode(data, seg.audio_format),
-                seg.sample_rate,
-            )
-        )
-    assembled = sum(len(c) for c in channels.values())
+    assembled = len(raw)
     if assembled < ended.segments:
         log.warning(
             "assembling without every segment",
@@ -116,7 +107,8 @@ async def assemble_recording(
         if not await rq.lock_session(conn, session_id):
             return "gone"
         if assembled:
-            wav, rate, duration = await asyncio.to_thread(assemble_wav, dict(channels))
+            # decoding and mixing are CPU work: in a thread, so the API stays responsive
+            wav, rate, duration = await asyncio.to_thread(_build, raw)
             key, size = recording_file_key(session_id), len(wav)
             await store.put(key, wav, content_type=WAV_TYPE)
         await rq.mark_assembled(
@@ -138,6 +130,16 @@ async def assemble_recording(
     if not assembled:
         return "empty"
     return "ready" if assembled >= ended.segments else "partial"
+
+
+def _build(raw: list[tuple[rq.StoredSegment, bytes]]) -> tuple[bytes, int, float]:
+    """Decode the segments and assemble the file (runs in a worker thread)."""
+    channels: dict[str, list[PlacedSegment]] = defaultdict(list)
+    for seg, data in raw:
+        channels[seg.channel].append(
+            PlacedSegment(seg.start_ms, seg.index, decode(data, seg.audio_format), seg.sample_rate)
+        )
+    return assemble_wav(channels)
 
 
 class Assembler:
