@@ -35,6 +35,7 @@ from switchboard.recording import RecordingStore, segment_key, session_prefix
 from switchboard.recording.assemble import ulaw_to_pcm16
 from switchboard.store.assembler import assemble_recording
 from switchboard.store.deletion import purge_older_than
+from switchboard.store.recording_sweep import sweep_abandoned
 from switchboard.store.service import StoreService
 from tests.infra import InfraUrls
 from tests.store.conftest import ACCOUNTS, Publisher, WaitStored
@@ -435,6 +436,25 @@ async def test_missing_segments_are_left_out_after_the_wait_and_counted(
     with wave.open(io.BytesIO(r.content)) as w:
         frames = array("h", w.readframes(w.getnframes()))
     assert set(frames[0::2][RATE:]) == {0}  # the missing second caller segment is silence
+
+
+async def test_a_recording_that_never_ended_is_assembled_when_abandoned(
+    store: StoreService, publisher: Publisher, db: asyncpg.Pool, wait_stored: WaitStored
+) -> None:
+    """A recording whose recording.ended never came (a killed gateway) and whose session has been
+    quiet for the idle period is assembled from the stored segments by the sweep."""
+    call = await _recorded_call(
+        store, started_at=datetime.now(UTC) - timedelta(hours=2), with_end=False
+    )
+    await publisher.publish(*call.events, *call.recording)
+    await wait_stored(call.sid, len(call.events) + len(call.recording))
+    assert await _status(db, call.sid) == "recording"
+    assert await sweep_abandoned(store.engine, _recordings(store), idle_s=3600) >= 1
+    assert await _status(db, call.sid) == "ready"
+    row = await db.fetchrow(
+        "SELECT segments, assembled_segments FROM audit.recording WHERE session_id = $1", call.sid
+    )
+    assert (row["segments"], row["assembled_segments"]) == (3, 3)
 
 
 def _is_segment(event: ConversationEvent, channel: str, index: int) -> bool:

@@ -163,6 +163,7 @@ class Assembler:
         wait_s: float,
         reconnect_s: float = 1.0,
         attach_timeout_s: float = 15.0,
+        idle_s: float = 0.0,
     ) -> None:
         self._amqp_url = amqp_url
         self._connection_name = connection_name
@@ -174,6 +175,8 @@ class Assembler:
         self._wait_s = wait_s
         self._reconnect_s = reconnect_s
         self._attach_timeout_s = attach_timeout_s
+        self._idle_s = idle_s
+        self._sweeper: asyncio.Task[None] | None = None
         self._connection: AbstractConnection | None = None
         self._channel: AbstractChannel | None = None
         self._dead_letters: DeadLetters | None = None
@@ -198,6 +201,8 @@ class Assembler:
         """Start the supervisor; return once the consumer is registered the first time."""
         self._supervisor = asyncio.create_task(self._supervise(), name="store-assembler-broker")
         await self._attached.wait()
+        if self._idle_s > 0:
+            self._sweeper = asyncio.create_task(self._sweep(), name="store-assembler-sweep")
         log.info(
             "assembling recordings",
             extra={"queue": self._topology.store_recordings_queue, "prefetch": self._concurrency},
@@ -252,6 +257,22 @@ class Assembler:
         raw.on_consumer_cancel_callbacks.add(self._on_lost)
         self._tag = await self._queue.consume(self._on_message)
 
+    async def _sweep(self) -> None:
+        """Every so often, assemble the recordings whose end never came (see
+        :mod:`switchboard.store.recording_sweep`)."""
+        from switchboard.store.recording_sweep import sweep_abandoned
+
+        interval = min(60.0, max(1.0, self._idle_s / 4))
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                found = await sweep_abandoned(self._engine, self._store, idle_s=self._idle_s)
+            except Exception as exc:
+                log.warning("abandoned recordings sweep failed", extra={"error": repr(exc)})
+                continue
+            if found:
+                self._metrics.recordings_assembled.labels("abandoned").inc(found)
+
     def _on_lost(self, *_: object) -> None:
         self._lost.set()
 
@@ -272,10 +293,12 @@ class Assembler:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(2):
                     await self._queue.cancel(self._tag)
-        if self._supervisor is not None:
-            self._supervisor.cancel()
+        for task in (self._sweeper, self._supervisor):
+            if task is None:
+                continue
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._supervisor
+                await task
         if self._running:
             _, pending = await asyncio.wait(self._running, timeout=grace_s)
             for task in pending:

@@ -6,7 +6,8 @@ Called by the writer inside its transaction, after the session rows are upserted
 events only (so a redelivered event changes nothing). Every merge is order independent, like the
 other projections: a segment is inserted once per ``(session, channel, index)``; a mark keeps the
 earliest start and latest end it was given; ``recording.ended`` sets the totals (the greatest seen)
-and moves the status to ``ended`` unless the assembler already made it ``ready``/``empty``;
+and moves the status to ``ended`` unless the assembler already made it ``ready``/``empty`` (then
+the duration stays the file's);
 ``recorded`` comes from the ``session.started`` whose ``seq`` is the session's ``start_seq``.
 
 :func:`recording_rows` is pure (no I/O); :func:`write_recordings` runs its SQL.
@@ -60,7 +61,8 @@ ON CONFLICT (session_id) DO UPDATE SET
     status = CASE WHEN r.status IN ('ready', 'empty') THEN r.status ELSE 'ended' END,
     segments = greatest(r.segments, EXCLUDED.segments),
     failed_segments = greatest(r.failed_segments, EXCLUDED.failed_segments),
-    duration_ms = greatest(r.duration_ms, EXCLUDED.duration_ms),
+    duration_ms = CASE WHEN r.status IN ('ready', 'empty') THEN r.duration_ms
+                       ELSE greatest(r.duration_ms, EXCLUDED.duration_ms) END,
     ended_at = greatest(r.ended_at, EXCLUDED.ended_at)
 """
 _RECORDED = "UPDATE audit.session SET recorded = $2 WHERE id = $1 AND start_seq = $3"

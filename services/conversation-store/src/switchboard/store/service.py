@@ -132,6 +132,7 @@ class StoreService:
                 wait_s=self.settings.assembly_wait_s,
                 reconnect_s=self.settings.amqp_reconnect_s,
                 attach_timeout_s=self.settings.amqp_timeout_s,
+                idle_s=self.settings.recording_idle_s,
             )
             self.assembler = assembler
             await assembler.start()

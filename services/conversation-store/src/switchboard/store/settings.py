@@ -69,6 +69,16 @@ class StoreSettings(
             "before it assembles what it has (and records how many were missing)."
         ),
     )
+    recording_idle_s: float = Field(
+        default=600.0,
+        ge=0,
+        le=86400,
+        validation_alias="STORE_RECORDING_IDLE_S",
+        description=(
+            "A recording still open with no event of its session for this long (its gateway "
+            "died and the call was not resumed) is assembled from what was stored; 0 = never."
+        ),
+    )
 
     instance_id: str = Field(
         default_factory=_default_instance_id,
