@@ -22,7 +22,7 @@ import asyncpg
 import httpx
 import pytest
 
-from switchboard.amqp import Topology
+from switchboard.amqp import QUEUE_HEADER, REASON_HEADER, Topology
 from switchboard.cli.stack import Service
 from switchboard.contracts.events import (
     ConversationEvent,
@@ -455,6 +455,38 @@ async def test_a_recording_that_never_ended_is_assembled_when_abandoned(
         "SELECT segments, assembled_segments FROM audit.recording WHERE session_id = $1", call.sid
     )
     assert (row["segments"], row["assembled_segments"]) == (3, 3)
+
+
+async def test_a_job_that_is_no_recording_end_is_dead_lettered_with_its_reason(
+    publisher: Publisher,
+    store_broker: Topology,
+    amqp_connection: aio_pika.abc.AbstractRobustConnection,
+    wait_stored: WaitStored,
+) -> None:
+    """A message on the recordings queue that is not a recording.ended event goes to
+    {ns}.store.recordings.dlq with the reason in x-switchboard-reason (the ingest stores it as
+    the valid event it is)."""
+    (event,) = conversation()[:1]
+    await publisher.raw(
+        event.model_dump_json().encode(), "event.recording.ended", message_id=event.event_id
+    )
+    await wait_stored(event.session_id, 1)
+    channel = await amqp_connection.channel()
+    queue = await channel.declare_queue(
+        store_broker.store_recordings_dead_letter_queue, passive=True
+    )
+
+    async def dead_letter() -> aio_pika.abc.AbstractIncomingMessage | None:
+        while (message := await queue.get(no_ack=True, fail=False)) is not None:
+            if message.message_id == event.event_id:
+                return message
+        return None
+
+    message = await _until(dead_letter)
+    await channel.close()
+    assert message is not None
+    assert message.headers[REASON_HEADER] == "not a recording.ended event"
+    assert message.headers[QUEUE_HEADER] == store_broker.store_recordings_queue
 
 
 def _is_segment(event: ConversationEvent, channel: str, index: int) -> bool:
