@@ -54,19 +54,27 @@ def _recordings(store: Any) -> RecordingStore:
     return recordings
 
 
-@recording_router.api_route(
+_PLAY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The whole file", "content": {"audio/wav": {}}},
+    206: {"description": "One range of the file", "content": {"audio/wav": {}}},
+    404: {"description": "No such session, or it has no recording"},
+    409: {"description": "The recording is still being recorded or assembled"},
+    416: {"description": "The range lies beyond the file"},
+    503: {"description": "The recording store is unavailable"},
+}
+
+
+@recording_router.head(
     "/sessions/{session_id}/recording",
-    methods=["GET", "HEAD"],
+    response_class=StreamingResponse,
+    summary="The headers of a session's recording (size, ranges), without the audio",
+    responses=_PLAY_RESPONSES,
+)
+@recording_router.get(
+    "/sessions/{session_id}/recording",
     response_class=StreamingResponse,
     summary="Play a session's recording: a two-channel WAV (caller, assistant), range requests",
-    responses={
-        200: {"description": "The whole file", "content": {"audio/wav": {}}},
-        206: {"description": "One range of the file", "content": {"audio/wav": {}}},
-        404: {"description": "No such session, or it has no recording"},
-        409: {"description": "The recording is still being recorded or assembled"},
-        416: {"description": "The range lies beyond the file"},
-        503: {"description": "The recording store is unavailable"},
-    },
+    responses=_PLAY_RESPONSES,
 )
 async def play_recording(
     request: Request,
