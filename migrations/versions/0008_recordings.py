@@ -49,6 +49,7 @@ def upgrade() -> None:
         sa.Column("file_key", sa.String(length=512), nullable=True),
         sa.Column("file_size", sa.BigInteger(), nullable=True),
         sa.Column("file_type", sa.String(length=64), nullable=True),
+        sa.Column("assembled_segments", sa.Integer(), nullable=True),
         sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("assembled_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column(

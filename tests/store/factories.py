@@ -11,6 +11,9 @@ from switchboard.contracts.events import (
     AssistantTranscript,
     ConversationEvent,
     ErrorOccurred,
+    RecordingEnded,
+    RecordingMark,
+    RecordingSegment,
     ResponseUsage,
     SessionEnded,
     SessionStarted,
@@ -22,7 +25,7 @@ from switchboard.contracts.events import (
 )
 from switchboard.contracts.tools import Verification
 
-__all__ = ["conversation", "new_session_id", "usage"]
+__all__ = ["conversation", "new_session_id", "recording_events", "usage"]
 
 
 def new_session_id(prefix: str = "sess") -> str:
@@ -47,6 +50,7 @@ def conversation(
     language: str = "en",
     usages: Sequence[ResponseUsage] = (),
     verification: Verification | None = None,
+    recording: bool | None = None,
 ) -> list[ConversationEvent]:
     """One whole conversation, ``seq`` 0..n-1 and times one second apart."""
     sid = session_id or new_session_id()
@@ -61,6 +65,7 @@ def conversation(
             voice="alloy",
             language=language,
             verification=verification,
+            recording=recording,
         ),
         UserTranscript(
             item_id="item_u1", text=user_text, speech_started_ms=100, speech_ended_ms=1900
@@ -130,3 +135,23 @@ def usage(
         output_audio_tokens=audio_out,
         estimated=estimated,
     )
+
+
+def recording_events(
+    session_id: str,
+    *,
+    first_seq: int,
+    at: datetime,
+    segments: Sequence[RecordingSegment],
+    marks: Sequence[RecordingMark] = (),
+    ended: RecordingEnded | None = None,
+) -> list[ConversationEvent]:
+    """The recording events of a session as the gateway publishes them (segments, marks, then
+    the end), numbered from *first_seq*, all at *at*."""
+    payloads: list[Any] = [*segments, *marks]
+    if ended is not None:
+        payloads.append(ended)
+    return [
+        ConversationEvent(session_id=session_id, seq=first_seq + i, occurred_at=at, payload=p)
+        for i, p in enumerate(payloads)
+    ]

@@ -11,10 +11,13 @@ service starts first declares what it uses, with exactly the arguments given her
   other arguments (``PRECONDITION_FAILED``). Replies go to the caller's ``reply_to`` (RabbitMQ's
   direct reply-to by default) with its ``correlation_id``.
 - ``{ns}.events`` (topic): conversation events, routing key ``event.{payload type}``; the
-  conversation store consumes the quorum queue ``{ns}.store.events`` bound to ``event.#``.
-- ``{ns}.dlx`` (direct): dead letters. ``{ns}.tools.dlq`` (routing key ``tools``) and
-  ``{ns}.store.events.dlq`` (routing key ``events``) keep poison messages with the reason in the
-  ``x-switchboard-reason`` header.
+  conversation store consumes the quorum queue ``{ns}.store.events`` bound to ``event.#``, and
+  its recording assemblers the quorum queue ``{ns}.store.recordings`` bound to
+  ``event.recording.ended`` (one message per finished recording: a job, not a projection).
+- ``{ns}.dlx`` (direct): dead letters. ``{ns}.tools.dlq`` (routing key ``tools``),
+  ``{ns}.store.events.dlq`` (routing key ``events``) and ``{ns}.store.recordings.dlq`` (routing
+  key ``recordings``) keep poison messages with the reason in the ``x-switchboard-reason``
+  header.
 """
 
 from __future__ import annotations
@@ -99,6 +102,14 @@ class Topology:
     def store_events_dead_letter_queue(self) -> str:
         return f"{self.namespace}.store.events.dlq"
 
+    @property
+    def store_recordings_queue(self) -> str:
+        return f"{self.namespace}.store.recordings"
+
+    @property
+    def store_recordings_dead_letter_queue(self) -> str:
+        return f"{self.namespace}.store.recordings.dlq"
+
     @staticmethod
     def event_routing_key(payload_type: str) -> str:
         return f"event.{payload_type}"
@@ -126,6 +137,7 @@ class Topology:
         for queue, key in (
             (self.tools_dead_letter_queue, "tools"),
             (self.store_events_dead_letter_queue, "events"),
+            (self.store_recordings_dead_letter_queue, "recordings"),
         ):
             q = await channel.declare_queue(
                 queue, durable=True, arguments={"x-queue-type": "quorum"}
@@ -181,6 +193,26 @@ class Topology:
             },
         )
         await queue.bind(exchange, routing_key="event.#")
+        await self.declare_recordings_queue(channel)
+        return queue
+
+    async def declare_recordings_queue(self, channel: AbstractChannel) -> AbstractQueue:
+        """Declare the recording assemblers' durable job queue (``recording.ended`` events);
+        declared with the store's event queue, so a recording that ends before any assembler
+        first starts still waits for one."""
+        await self.declare_dead_letters(channel)
+        exchange = await self.declare_events_exchange(channel)
+        queue = await channel.declare_queue(
+            self.store_recordings_queue,
+            durable=True,
+            arguments={
+                "x-queue-type": "quorum",
+                "x-delivery-limit": DELIVERY_LIMIT,
+                "x-dead-letter-exchange": self.dead_letter_exchange,
+                "x-dead-letter-routing-key": "recordings",
+            },
+        )
+        await queue.bind(exchange, routing_key=self.event_routing_key("recording.ended"))
         return queue
 
     async def declare_all(self, channel: AbstractChannel, tools: tuple[str, ...] = ()) -> None:
@@ -196,6 +228,8 @@ class Topology:
             self.tools_dead_letter_queue,
             self.store_events_queue,
             self.store_events_dead_letter_queue,
+            self.store_recordings_queue,
+            self.store_recordings_dead_letter_queue,
         ]
         for name in queues:
             await channel.queue_delete(name)

@@ -36,7 +36,8 @@ class RecordingObject(Base):
 
 class Recording(Base):
     """A session's recording: ``recording`` while segments arrive, ``ended`` once the gateway
-    said it is complete, ``ready`` when the two-channel file is assembled."""
+    said it is complete, ``ready`` when the two-channel file is assembled, ``empty`` when it
+    ended without audio."""
 
     __tablename__ = "recording"
     __table_args__ = (_S,)
@@ -52,6 +53,8 @@ class Recording(Base):
     file_key: Mapped[str | None] = mapped_column(String(512))
     file_size: Mapped[int | None] = mapped_column(BigInteger)
     file_type: Mapped[str | None] = mapped_column(String(64))
+    #: segments the assembled file was made of (fewer than ``segments`` when some never came)
+    assembled_segments: Mapped[int | None] = mapped_column(Integer)
     ended_at: Mapped[datetime | None] = _ts(nullable=True)
     assembled_at: Mapped[datetime | None] = _ts(nullable=True)
     created_at: Mapped[datetime] = _ts(default_now=True)

@@ -1,6 +1,7 @@
 """The analyst REST API (``/api``): sessions, timelines, search, export, statistics, live
-sessions, and the admin actions. Every route needs credentials; reads of conversation data are
-recorded in the view log (who, what, when)."""
+sessions and the view log (the admin actions are in :mod:`switchboard.store.admin_api`, the
+recordings in :mod:`switchboard.store.recording_api`). Every route needs credentials; reads of
+conversation data are recorded in the view log (who, what, when)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from switchboard.store import queries
 from switchboard.store.auth import Account, Role
 from switchboard.store.schemas import (
-    EndResult,
     LiveSession,
     Me,
     SearchPage,
@@ -176,22 +176,6 @@ async def get_session(store: StoreDep, account: Analyst, session_id: SessionId) 
             conn, analyst=account.name, role=account.role, action="view", session_id=session_id
         )
     return detail
-
-
-@router.delete(
-    "/sessions/{session_id}",
-    status_code=status.HTTP_204_NO_CONTENT,
-    summary="Delete a session and everything recorded about it (admin)",
-    responses={404: {"description": "No such session"}},
-)
-async def delete_session(store: StoreDep, account: Admin, session_id: SessionId) -> None:
-    async with store.engine.begin() as conn:
-        if not await queries.delete_session(conn, session_id):
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such session")
-        await queries.record_view(
-            conn, analyst=account.name, role=account.role, action="delete", session_id=session_id
-        )
-    log.info("session deleted", extra={"session_id": session_id, "analyst": account.name})
 
 
 @router.get("/search", response_model=SearchPage, summary="Search transcripts")
@@ -381,26 +365,6 @@ def _iso(value: str | None) -> datetime | None:
         return datetime.fromisoformat(value) if value else None
     except ValueError:
         return None
-
-
-@router.post(
-    "/live/{session_id}/end",
-    response_model=EndResult,
-    summary="Ask the gateway holding a live session to end it (admin)",
-)
-async def end_live(store: StoreDep, account: Admin, session_id: SessionId) -> EndResult:
-    receivers = await store.redis.publish(store.keys.session_control(session_id), "end")
-    async with store.engine.begin() as conn:
-        await queries.record_view(
-            conn,
-            analyst=account.name,
-            role=account.role,
-            action="end",
-            session_id=session_id,
-            detail={"gateways": receivers},
-        )
-    log.info("end requested", extra={"session_id": session_id, "analyst": account.name})
-    return EndResult(session_id=session_id, requested=True, gateways=int(receivers))
 
 
 @router.get(

@@ -13,9 +13,11 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from switchboard.runtime.probes import probe_routes
+from switchboard.store.admin_api import admin_router
 from switchboard.store.api import router
 from switchboard.store.dashboard_api import dashboard_router
 from switchboard.store.handoff_api import handoff_router
+from switchboard.store.recording_api import recording_router
 from switchboard.store.service import StoreService
 from switchboard.store.settings import StoreSettings
 
@@ -32,17 +34,23 @@ def _service(request: Request) -> StoreService:
 
 
 def create_app(
-    settings: StoreSettings, *, service: StoreService | None = None, ingest: bool = True
+    settings: StoreSettings,
+    *,
+    service: StoreService | None = None,
+    ingest: bool = True,
+    assembly: bool | None = None,
+    api: bool = True,
 ) -> FastAPI:
     """The HTTP app; starting it starts the store, stopping it drains the ingest. A *service*
-    passed in is the caller's to start and stop."""
+    passed in is the caller's to start and stop. ``api=False`` serves the probes only (the
+    ``assemble`` process)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         if service is not None:
             yield {"store": service}
             return
-        store = StoreService(settings, ingest=ingest)
+        store = StoreService(settings, ingest=ingest, assembly=assembly)
         await store.start()
         try:
             yield {"store": store}
@@ -59,7 +67,11 @@ def create_app(
     )
 
     app.include_router(probe_routes(_service, include_in_schema=False))
+    if not api:
+        return app
     app.include_router(router)
+    app.include_router(admin_router)
+    app.include_router(recording_router)
     app.include_router(handoff_router)
     app.include_router(dashboard_router)
 

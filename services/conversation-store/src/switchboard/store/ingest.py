@@ -41,6 +41,8 @@ from switchboard.contracts.events import (
 )
 from switchboard.runtime.deadletter import DeadLetters
 from switchboard.settings import redact_url
+from switchboard.store.deliveries import invalid_reason as _invalid
+from switchboard.store.deliveries import settle as _settle
 from switchboard.store.metrics import StoreMetrics
 from switchboard.store.redaction import Redactor
 from switchboard.store.writer import BatchWriter, WriteResult, is_data_error
@@ -415,30 +417,3 @@ class Ingest:
             content_type=properties.content_type,
             message_id=message_id or properties.message_id,
         )
-
-
-def _invalid(exc: ValidationError) -> str:
-    first = exc.errors(include_url=False)[0]
-    where = ".".join(str(p) for p in first.get("loc", ())) or "message"
-    return f"invalid event: {where}: {first['msg']}"
-
-
-async def _settle(batch: list[DeliveredMessage], *, ack: bool) -> None:
-    """Acknowledge (or requeue) a batch with one ``multiple`` ack per channel: deliveries come in
-    order, and every earlier one on that channel was in this batch or an earlier, settled one."""
-    last: dict[int, tuple[RawChannel, int]] = {}
-    for message in batch:
-        tag = message.delivery_tag
-        assert tag is not None
-        key = id(message.channel)
-        if key not in last or tag > last[key][1]:
-            last[key] = (message.channel, tag)
-    for channel, tag in last.values():
-        try:
-            if ack:
-                await channel.basic_ack(tag, multiple=True)
-            else:
-                await channel.basic_nack(tag, multiple=True, requeue=True)
-        except Exception as exc:
-            # the channel is gone: the broker redelivers, and stored events are not stored twice
-            log.info("could not settle a batch", extra={"error": repr(exc)})

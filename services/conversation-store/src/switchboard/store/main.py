@@ -12,10 +12,11 @@ import sys
 
 from switchboard.db import create_engine
 from switchboard.observability import configure_logging
+from switchboard.recording import open_recording_store
 from switchboard.runtime.server import serve
 from switchboard.store.app import create_app
 from switchboard.store.auth import hash_password
-from switchboard.store.queries import purge_older_than
+from switchboard.store.deletion import purge_older_than
 from switchboard.store.settings import StoreSettings
 
 __all__ = ["main"]
@@ -26,7 +27,16 @@ log = logging.getLogger("switchboard.store")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="switchboard-store", description=__doc__)
     sub = parser.add_subparsers(dest="command")
-    sub.add_parser("serve", help="run the store: ingest, API and web UI (the default)")
+    sub.add_parser(
+        "serve",
+        help="run the store: ingest, API and web UI, and the recording assembler unless "
+        "STORE_RECORDING_ASSEMBLY=false (the default command)",
+    )
+    sub.add_parser(
+        "assemble",
+        help="run only the recording assembler (consumes {ns}.store.recordings; serves the "
+        "probes on STORE_HTTP_PORT), for a deployment scaled on that queue",
+    )
     retention = sub.add_parser(
         "retention", help="delete sessions older than N days (for a cron job); prints the count"
     )
@@ -45,8 +55,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.days <= 0:
             parser.error("--days must be positive")
         return asyncio.run(_retention(settings, args.days, dry_run=args.dry_run))
+    if args.command == "assemble":
+        app = create_app(settings, ingest=False, assembly=True, api=False)
+    else:
+        app = create_app(settings)
     serve(
-        create_app(settings),
+        app,
         host=settings.http_host,
         port=settings.http_port,
         graceful_timeout_s=settings.shutdown_timeout_s,
@@ -74,9 +88,11 @@ async def _retention(settings: StoreSettings, days: float, *, dry_run: bool) -> 
     engine = create_engine(
         settings.database_url, pool_size=1, timeout_s=settings.database_timeout_s
     )
+    recordings = await open_recording_store(settings)
     try:
-        count = await purge_older_than(engine, days, dry_run=dry_run)
+        count = await purge_older_than(engine, days, recordings=recordings, dry_run=dry_run)
     finally:
+        await recordings.close()
         await engine.dispose()
     verb = "would delete" if dry_run else "deleted"
     log.info("retention", extra={"days": days, "sessions": count, "dry_run": dry_run})

@@ -12,6 +12,7 @@ __all__ = ["StoreMetrics"]
 
 _LAG_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 _SIZE_BUCKETS = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+_ASSEMBLY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 _WRITE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -67,6 +68,20 @@ class StoreMetrics:
         self.reconnects = Counter(
             "switchboard_store_broker_reconnects_total",
             "Times the ingest consumer was registered again after losing the broker link.",
+            registry=r,
+        )
+        self.recordings_assembled = Counter(
+            "switchboard_store_recordings_assembled_total",
+            "Finished recordings handled by the assembler, by outcome (ready: complete; partial: "
+            "assembled without some segments; empty; skipped: already assembled; gone: no "
+            "session; failed: returned to the queue).",
+            ["outcome"],
+            registry=r,
+        )
+        self.assembly_seconds = Histogram(
+            "switchboard_store_recording_assembly_seconds",
+            "Time to assemble one recording (reading segments, encoding, writing the file).",
+            buckets=_ASSEMBLY_BUCKETS,
             registry=r,
         )
         self.http_reads = Counter(

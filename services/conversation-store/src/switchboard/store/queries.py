@@ -1,6 +1,7 @@
 """Reads of the audit tables for the analyst API: session lists with filters and keyset
-pagination, timelines, full-text search with highlighted snippets, statistics, deletion and
-retention. Each function takes an open connection; the API decides what to audit."""
+pagination, timelines, full-text search with highlighted snippets, statistics, the view log
+(deletion and retention are in :mod:`switchboard.store.deletion`). Each function takes an open
+connection; the API decides what to audit."""
 
 from __future__ import annotations
 
@@ -8,15 +9,16 @@ import base64
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, insert, select, text, tuple_
+from sqlalchemy import and_, exists, func, insert, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from switchboard.db.audit import TEXT_SEARCH_CONFIG, Item, Session, ToolCall, ViewLog
 from switchboard.store.costs import session_costs
 from switchboard.store.pricing import PriceTable
+from switchboard.store.recording_queries import recording_statuses
 from switchboard.store.schemas import (
     DayCount,
     LatencyStats,
@@ -32,10 +34,8 @@ from switchboard.store.timeline import session_details, summary
 __all__ = [
     "BadCursor",
     "SessionFilter",
-    "delete_session",
     "iter_sessions",
     "list_sessions",
-    "purge_older_than",
     "record_view",
     "search_items",
     "session_detail",
@@ -134,7 +134,8 @@ async def list_sessions(
     query = query.order_by(s.c.started_at.desc(), s.c.id.desc()).limit(limit + 1)
     rows = (await conn.execute(query)).all()
     more = len(rows) > limit
-    sessions = [summary(r) for r in rows[:limit]]
+    recordings = await recording_statuses(conn, [r.id for r in rows[:limit]])
+    sessions = [summary(r, recordings.get(r.id)) for r in rows[:limit]]
     if prices is not None:
         costs = await session_costs(conn, [s.id for s in sessions], prices)
         sessions = [
@@ -321,47 +322,6 @@ async def record_view(
             analyst=analyst, role=role, action=action, session_id=session_id, detail=detail
         )
     )
-
-
-async def delete_session(conn: AsyncConnection, session_id: str) -> bool:
-    result = await conn.execute(
-        delete(Session.__table__).where(Session.__table__.c.id == session_id)
-    )
-    return bool(result.rowcount)
-
-
-async def purge_older_than(
-    engine: AsyncEngine, days: float, *, chunk: int = 1000, dry_run: bool = False
-) -> int:
-    """Delete sessions (and everything of theirs) that started more than *days* ago, a chunk per
-    transaction so no lock is held long; returns how many."""
-    cutoff = datetime.now(UTC) - timedelta(days=days)
-    s = Session.__table__
-    if dry_run:
-        async with engine.connect() as conn:
-            return int(
-                await conn.scalar(
-                    select(func.count()).select_from(s).where(s.c.started_at < cutoff)
-                )
-                or 0
-            )
-    total = 0
-    while True:
-        async with engine.begin() as conn:
-            ids = select(s.c.id).where(s.c.started_at < cutoff).limit(chunk).scalar_subquery()
-            result = await conn.execute(delete(s).where(s.c.id.in_(ids)))
-            deleted = int(result.rowcount or 0)
-            if deleted:
-                await record_view(
-                    conn,
-                    analyst="retention",
-                    role="system",
-                    action="retention",
-                    detail={"days": days, "deleted": deleted, "cutoff": cutoff.isoformat()},
-                )
-        total += deleted
-        if deleted < chunk:
-            return total
 
 
 async def view_log(

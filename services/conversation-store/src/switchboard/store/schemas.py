@@ -60,6 +60,20 @@ class SessionSummary(BaseModel):
     unpriced_models: list[str] = Field(
         default_factory=list, description="Models of its usage the price table has no price for."
     )
+    recorded: bool = Field(
+        default=False,
+        description=(
+            "The conversation was recorded (session.started said so, or recording events "
+            "arrived); false when recording was off for the deployment or the session."
+        ),
+    )
+    recording: Literal["recording", "ended", "ready", "empty"] | None = Field(
+        default=None,
+        description=(
+            "The recording's status: recording (segments arriving), ended (being assembled), "
+            "ready (GET /api/sessions/{id}/recording plays it), empty (no audio); null: none."
+        ),
+    )
 
 
 class ModelUsage(BaseModel):

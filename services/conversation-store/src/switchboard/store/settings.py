@@ -8,7 +8,14 @@ import socket
 
 from pydantic import Field, model_validator
 
-from switchboard.settings import AmqpSettings, BaseServiceSettings, DatabaseSettings, RedisSettings
+from switchboard.recording import RecordingStoreSettings
+from switchboard.settings import (
+    AmqpSettings,
+    BaseServiceSettings,
+    DatabaseSettings,
+    RedisSettings,
+    normalise_database_url,
+)
 from switchboard.store.auth import Account, Accounts, Role, hash_password
 from switchboard.store.pricing import PriceTable, load_price_table
 from switchboard.store.redaction import KINDS
@@ -24,8 +31,54 @@ def _csv(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
-class StoreSettings(BaseServiceSettings, DatabaseSettings, AmqpSettings, RedisSettings):
-    """Ingest, HTTP, privacy and analyst-access options of one store process."""
+class StoreSettings(
+    BaseServiceSettings, DatabaseSettings, AmqpSettings, RedisSettings, RecordingStoreSettings
+):
+    """Ingest, HTTP, privacy, analyst-access and recording options of one store process (the
+    recording store's own settings, ``RECORDING_*``, are shared with the gateway)."""
+
+    # the store's copy of RECORDING_DATABASE_URL: empty means the store's own DATABASE_URL (the
+    # postgres backend keeps recordings in the audit database unless told otherwise)
+    recording_database_url: str = Field(
+        default="",
+        validation_alias="RECORDING_DATABASE_URL",
+        description="The postgres backend's database; empty = DATABASE_URL.",
+    )
+    recording_assembly: bool = Field(
+        default=True,
+        validation_alias="STORE_RECORDING_ASSEMBLY",
+        description=(
+            "Consume {ns}.store.recordings and assemble finished recordings into two-channel "
+            "WAV files in this process (off: a separate `switchboard-store assemble` does)."
+        ),
+    )
+    assembly_concurrency: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        validation_alias="STORE_ASSEMBLY_CONCURRENCY",
+        description="Recordings one process assembles at once (the job queue's prefetch).",
+    )
+    assembly_wait_s: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        validation_alias="STORE_ASSEMBLY_WAIT_S",
+        description=(
+            "How long an assembler waits for a finished recording's segments to be stored "
+            "before it assembles what it has (and records how many were missing)."
+        ),
+    )
+    recording_idle_s: float = Field(
+        default=600.0,
+        ge=0,
+        le=86400,
+        validation_alias="STORE_RECORDING_IDLE_S",
+        description=(
+            "A recording still open with no event of its session for this long (its gateway "
+            "died and the call was not resumed) is assembled from what was stored; 0 = never."
+        ),
+    )
 
     instance_id: str = Field(
         default_factory=_default_instance_id,
@@ -125,6 +178,10 @@ class StoreSettings(BaseServiceSettings, DatabaseSettings, AmqpSettings, RedisSe
         load_price_table(self.price_table)  # refuse a malformed table at start-up
         if self.batch_size > self.prefetch:
             raise ValueError("STORE_BATCH_SIZE must not exceed STORE_PREFETCH")
+        if self.recording_database_url.strip():
+            self.recording_database_url = normalise_database_url(self.recording_database_url)
+        else:
+            self.recording_database_url = self.database_url
         return self
 
     def accounts(self) -> Accounts:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from switchboard.store.costs import session_costs
 from switchboard.store.pricing import PriceTable
+from switchboard.store.recording_queries import recording_statuses
 from switchboard.store.schemas import SessionDetail, SessionSummary, TimelineEntry
 
 __all__ = ["is_open_again", "session_details", "summary"]
@@ -22,8 +23,8 @@ def is_open_again(m: Any) -> bool:
     return resume is not None and (end is None or resume > end)
 
 
-def summary(row: Any) -> SessionSummary:
-    """The summary of a session table row (without cost)."""
+def summary(row: Any, recording: str | None = None) -> SessionSummary:
+    """The summary of a session table row (without cost), with its *recording* status."""
     m = row._mapping
     started = m["started_at"]
     ended, reason = (None, None) if is_open_again(m) else (m["ended_at"], m["end_reason"])
@@ -48,6 +49,8 @@ def summary(row: Any) -> SessionSummary:
         errors=m["errors"],
         escalated=m["escalated"],
         resumes=m["resumes"],
+        recorded=bool(m["recorded"]) if m["recorded"] is not None else recording is not None,
+        recording=recording,
     )
 
 
@@ -158,11 +161,12 @@ async def session_details(
         for r in await conn.execute(text(sql), params):
             timelines[r.session_id].append(_entry(kind, r, resumed[r.session_id]))
     costs = await session_costs(conn, list(timelines), prices) if prices is not None else {}
+    recordings = await recording_statuses(conn, list(timelines))
     details = {}
     for row in rows:
         m = row._mapping
         entries = sorted(timelines[m["id"]], key=lambda e: e.seq)
-        session = summary(row)
+        session = summary(row, recordings.get(m["id"]))
         cost = costs.get(m["id"])
         if cost is not None:
             session = session.model_copy(update=cost.fields())

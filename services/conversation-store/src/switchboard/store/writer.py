@@ -33,6 +33,7 @@ from switchboard.store.projection import (
     UsageRow,
     project,
 )
+from switchboard.store.recording_ingest import write_recordings
 
 __all__ = ["BatchWriter", "StagingUnavailable", "WriteResult", "is_data_error"]
 
@@ -300,6 +301,7 @@ class BatchWriter:
                 new = [e for e in unique if e.event_id in new_ids]
             if new:
                 await self._project(conn, project(new, escalation_tools=self._escalation_tools))
+                await write_recordings(conn, new)
         return WriteResult(stored=new, duplicates=len(events) - len(new))
 
     async def _project(self, conn: asyncpg.Connection, p: Projection) -> None:

@@ -1,0 +1,189 @@
+"""Recordings in the analyst API (analyst role):
+
+- ``GET|HEAD /api/sessions/{id}/recording``: the two-channel WAV (channel 1 the caller,
+  channel 2 the assistant as heard), streamed from the recording store with range requests
+  (``Accept-Ranges: bytes``; ``206`` with ``Content-Range`` for one range, ``416`` for a range
+  beyond the end). ``404`` when the session has no recording (or it has no audio), ``409`` while
+  it is still being recorded or assembled (with ``Retry-After``).
+- ``GET /api/sessions/{id}/recording/timeline``: the recording's status and the turns and tool
+  calls on its timeline (:class:`~switchboard.store.recording_schemas.RecordingTimeline`).
+
+Auditing: each playback is one ``play`` row in the view log, written for a GET without a range or
+with a range from byte 0 (how a player starts); the range requests of seeking and buffering
+within a playback (from later offsets) and HEAD requests are not rows of their own. Reading the
+timeline is a ``recording`` row.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, HTTPException, Request, Response, status
+from fastapi.responses import StreamingResponse
+
+from switchboard.recording import RecordingStore, RecordingStoreError
+from switchboard.store import queries
+from switchboard.store import recording_queries as rq
+from switchboard.store.api import Analyst, SessionId, StoreDep
+from switchboard.store.byte_ranges import ByteRange, Unsatisfiable, parse_range
+from switchboard.store.recording_schemas import RecordingTimeline
+
+__all__ = ["CHUNK_BYTES", "recording_router"]
+
+log = logging.getLogger(__name__)
+
+#: bytes read from the recording store per chunk of a streamed response
+CHUNK_BYTES = 256 * 1024
+_RETRY_AFTER_S = "5"
+
+recording_router = APIRouter(
+    prefix="/api",
+    responses={
+        401: {"description": "No or wrong credentials"},
+        403: {"description": "The account's role does not allow this"},
+    },
+)
+
+
+def _recordings(store: Any) -> RecordingStore:
+    recordings: RecordingStore | None = store.recordings
+    if recordings is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the store is starting")
+    return recordings
+
+
+_PLAY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The whole file", "content": {"audio/wav": {}}},
+    206: {"description": "One range of the file", "content": {"audio/wav": {}}},
+    404: {"description": "No such session, or it has no recording"},
+    409: {"description": "The recording is still being recorded or assembled"},
+    416: {"description": "The range lies beyond the file"},
+    503: {"description": "The recording store is unavailable"},
+}
+
+
+@recording_router.head(
+    "/sessions/{session_id}/recording",
+    response_class=StreamingResponse,
+    summary="The headers of a session's recording (size, ranges), without the audio",
+    responses=_PLAY_RESPONSES,
+)
+@recording_router.get(
+    "/sessions/{session_id}/recording",
+    response_class=StreamingResponse,
+    summary="Play a session's recording: a two-channel WAV (caller, assistant), range requests",
+    responses=_PLAY_RESPONSES,
+)
+async def play_recording(
+    request: Request,
+    store: StoreDep,
+    account: Analyst,
+    session_id: SessionId,
+    range_header: Annotated[str | None, Header(alias="range", max_length=200)] = None,
+) -> Response:
+    recordings = _recordings(store)
+    async with store.engine.connect() as conn:
+        row = await rq.playback_of(conn, session_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such session")
+    if row.status is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "this session has no recording")
+    if row.status == "empty":
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "the recording has no audio")
+    if row.status != "ready" or row.file_key is None:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"the recording is still being {'recorded' if row.status == 'recording' else 'assembled'}"
+            f" (status {row.status}); try again shortly",
+            headers={"Retry-After": _RETRY_AFTER_S},
+        )
+    size = int(row.file_size)
+    headers = {
+        "Accept-Ranges": "bytes",
+        "Cache-Control": "private, no-store",
+        "Content-Disposition": f'inline; filename="{session_id}.wav"',
+    }
+    try:
+        byte_range = parse_range(range_header, size)
+    except Unsatisfiable:
+        return Response(
+            status_code=status.HTTP_416_RANGE_NOT_SATISFIABLE,
+            headers={**headers, "Content-Range": f"bytes */{size}"},
+        )
+    whole = byte_range is None
+    part = byte_range or ByteRange(0, size, size)
+    headers["Content-Length"] = str(part.length)
+    if not whole:
+        headers["Content-Range"] = part.content_range
+    code = status.HTTP_200_OK if whole else status.HTTP_206_PARTIAL_CONTENT
+    media_type = row.file_type or "audio/wav"
+    if request.method == "HEAD":
+        return Response(status_code=code, headers=headers, media_type=media_type)
+    # fail before the status line when the store is down (the first chunk is read here)
+    first_end = min(part.end, part.start + CHUNK_BYTES)
+    try:
+        first = await recordings.get(row.file_key, start=part.start, end=first_end)
+    except RecordingStoreError as exc:
+        log.error("recording unreadable", extra={"session_id": session_id, "error": str(exc)})
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, "the recording store is unavailable"
+        ) from exc
+    if part.start == 0:
+        async with store.engine.begin() as conn:
+            await queries.record_view(
+                conn,
+                analyst=account.name,
+                role=account.role,
+                action="play",
+                session_id=session_id,
+                detail={"range": range_header} if range_header else None,
+            )
+    return StreamingResponse(
+        _chunks(recordings, row.file_key, first, first_end, part.end, session_id),
+        status_code=code,
+        headers=headers,
+        media_type=media_type,
+    )
+
+
+async def _chunks(
+    recordings: RecordingStore, key: str, first: bytes, at: int, end: int, session_id: str
+) -> AsyncIterator[bytes]:
+    yield first
+    while at < end:
+        upto = min(end, at + CHUNK_BYTES)
+        try:
+            chunk = await recordings.get(key, start=at, end=upto)
+        except RecordingStoreError as exc:
+            # the status line is sent: the client sees a short body and may retry the range
+            log.error("recording stream cut", extra={"session_id": session_id, "error": str(exc)})
+            return
+        if not chunk:
+            return
+        yield chunk
+        at = upto
+
+
+@recording_router.get(
+    "/sessions/{session_id}/recording/timeline",
+    response_model=RecordingTimeline,
+    summary="A recording's status, turns (heard vs said) and tool calls on its timeline",
+    responses={404: {"description": "No such session, or it has no recording"}},
+)
+async def recording_timeline(
+    store: StoreDep, account: Analyst, session_id: SessionId
+) -> RecordingTimeline:
+    async with store.engine.begin() as conn:
+        timeline = await rq.recording_timeline(conn, session_id)
+        if timeline is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "this session has no recording")
+        await queries.record_view(
+            conn,
+            analyst=account.name,
+            role=account.role,
+            action="recording",
+            session_id=session_id,
+        )
+    return timeline
