@@ -15,8 +15,9 @@ help: ## Show this help
 	@echo
 	@echo "Settings come from the environment or .env (see README.md, docs/configuration.md)."
 
-install: ## Install uv, the Python workspace and needed Debian packages
+install: ## Install uv, the Python workspace, needed Debian packages and Azurite (npm)
 	@scripts/bootstrap.sh
+	@tools/azurite/install.sh
 
 services: ## Start local Postgres, RabbitMQ and Redis if installed but stopped
 	@scripts/ensure-services.sh >/dev/null

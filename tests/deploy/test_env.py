@@ -48,7 +48,7 @@ RUNS = {
     "phone": "phone",
     "retention": "store",
 }
-INFRA = {"postgres", "rabbitmq", "redis"}
+INFRA = {"postgres", "rabbitmq", "redis", "azurite"}
 #: Compose runs everything but the retention CronJob (on one host, cron runs it: docs/deploy.md).
 COMPOSE_RUNS = sorted(set(RUNS) - {"retention"})
 
@@ -69,6 +69,9 @@ SECRET_STAND_INS = {
     "ACS_CONNECTION_STRING": "endpoint=https://contoso.communication.azure.com/;"
     "accesskey=YW4tYWNzLWFjY2Vzcy1rZXktZnJvbS10aGUtc2VjcmV0",
     "ACS_EVENTGRID_SECRET": "an-event-grid-secret-from-the-secret",
+    "RECORDING_DATABASE_URL": "postgresql://app:x@postgres.example.internal:5432/switchboard",
+    "RECORDING_AZURE_CONNECTION_STRING": "DefaultEndpointsProtocol=https;AccountName=example;"
+    "AccountKey=YW4tYXp1cmUtc3RvcmFnZS1rZXk=;EndpointSuffix=core.windows.net",
 }
 
 

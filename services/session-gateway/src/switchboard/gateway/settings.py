@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from switchboard.recording import RecordingStoreSettings
 from switchboard.settings import AmqpSettings, BaseServiceSettings, RedisSettings
 
 __all__ = [
@@ -37,8 +38,9 @@ def default_gateway_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-class GatewaySettings(BaseServiceSettings, AmqpSettings, RedisSettings):
-    """Listening address, client auth, upstream, session policy, limits and resilience."""
+class GatewaySettings(BaseServiceSettings, AmqpSettings, RedisSettings, RecordingStoreSettings):
+    """Listening address, client auth, upstream, session policy, limits, resilience and
+    recordings (the ``RECORDING_*`` store settings are the shared ones)."""
 
     # -- identity and HTTP -------------------------------------------------------------------
     gateway_id: str = Field(
