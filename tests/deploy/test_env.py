@@ -47,10 +47,12 @@ RUNS = {
     "emulator": "emulator",
     "phone": "phone",
     "retention": "store",
+    "assembler": "store",
 }
 INFRA = {"postgres", "rabbitmq", "redis", "azurite"}
-#: Compose runs everything but the retention CronJob (on one host, cron runs it: docs/deploy.md).
-COMPOSE_RUNS = sorted(set(RUNS) - {"retention"})
+#: Compose runs everything but the retention CronJob (on one host, cron runs it: docs/deploy.md)
+#: and the separate recording assembler (compose's store assembles recordings itself).
+COMPOSE_RUNS = sorted(set(RUNS) - {"retention", "assembler"})
 
 #: Stand-ins for values that come from Secrets or the downward API in Kubernetes.
 SECRET_STAND_INS = {

@@ -402,6 +402,7 @@ def test_one_autoscaler_per_deployment(
         "switchboard-gateway",
         "switchboard-phone",
         "switchboard-store",
+        "switchboard-store-assembler",
         "switchboard-worker",
     ]
     hpa = find(docs, "HorizontalPodAutoscaler", "switchboard-phone")
@@ -455,9 +456,11 @@ def _egress_ports(docs: list[dict[str, Any]], labels: dict[str, str]) -> set[int
 def test_network_policy_limits_who_reaches_what(
     overlay: str, rendered: dict[str, list[dict[str, Any]]]
 ) -> None:
-    """All pods start denied; only the gateway (the upstream) and the phone bridge (the carrier's
-    REST API) get 443; only workers, the store, its retention CronJob, the phone bridge (caller
-    lookup) and the database Jobs get Postgres; the emulator reaches nothing but DNS."""
+    """All pods start denied; only the gateway (the upstream), the phone bridge (the carrier's
+    REST API), the store and its recording assembler (Azure Blob recordings) get 443; only
+    workers, the store, its assembler and retention CronJob, the phone bridge (caller lookup),
+    the gateway (recordings) and the database Jobs get Postgres; the emulator reaches nothing
+    but DNS."""
     docs = rendered[overlay]
     deny = find(docs, "NetworkPolicy", "switchboard-default-deny")["spec"]
     assert deny["policyTypes"] == ["Ingress", "Egress"] and "egress" not in deny
@@ -465,8 +468,17 @@ def test_network_policy_limits_who_reaches_what(
         assert _labels_match(deny["podSelector"]["matchLabels"], labels)
         name = labels["app.kubernetes.io/name"].removeprefix("switchboard-")
         ports = _egress_ports(docs, labels)
-        assert (443 in ports) == (name in ("gateway", "phone")), name
-        database_users = {"worker", "store", "store-retention", "migrate", "seed", "phone"}
+        assert (443 in ports) == (name in ("gateway", "phone", "store", "store-assembler")), name
+        database_users = {
+            "worker",
+            "store",
+            "store-assembler",
+            "store-retention",
+            "migrate",
+            "seed",
+            "phone",
+            "gateway",
+        }
         assert (5432 in ports) == (name in database_users), name
         if name == "emulator":
             assert ports == {53}
@@ -475,8 +487,11 @@ def test_network_policy_limits_who_reaches_what(
 def test_every_service_component_is_deployed(rendered: dict[str, list[dict[str, Any]]]) -> None:
     """Dev runs every component (with the emulator); prod every one but the emulator."""
     for overlay, expected in (
-        ("overlays/dev", set(COMPONENTS) - {"cli"} | {"migrate", "seed", "retention"}),
-        ("overlays/prod", set(COMPONENTS) - {"cli", "emulator"} | {"migrate", "retention"}),
+        ("overlays/dev", set(COMPONENTS) - {"cli"} | {"migrate", "seed", "retention", "assembler"}),
+        (
+            "overlays/prod",
+            set(COMPONENTS) - {"cli", "emulator"} | {"migrate", "retention", "assembler"},
+        ),
     ):
         names = {c["name"] for _, s in pod_specs(rendered[overlay]) for c in s["containers"]}
         assert names == expected, overlay
