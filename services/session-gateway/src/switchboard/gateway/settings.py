@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from switchboard.recording import RecordingStoreSettings
 from switchboard.settings import AmqpSettings, BaseServiceSettings, RedisSettings
 
 __all__ = [
@@ -37,8 +38,9 @@ def default_gateway_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-class GatewaySettings(BaseServiceSettings, AmqpSettings, RedisSettings):
-    """Listening address, client auth, upstream, session policy, limits and resilience."""
+class GatewaySettings(BaseServiceSettings, AmqpSettings, RedisSettings, RecordingStoreSettings):
+    """Listening address, client auth, upstream, session policy, limits, resilience and
+    recordings (the ``RECORDING_*`` store settings are the shared ones)."""
 
     # -- identity and HTTP -------------------------------------------------------------------
     gateway_id: str = Field(
@@ -179,6 +181,22 @@ class GatewaySettings(BaseServiceSettings, AmqpSettings, RedisSettings):
 
     redis_max_connections: int = Field(
         default=64, ge=4, le=10000, validation_alias="GATEWAY_REDIS_MAX_CONNECTIONS"
+    )
+
+    # -- recordings -----------------------------------------------------------------------------
+    recording: bool = Field(
+        default=True,
+        validation_alias="GATEWAY_RECORDING",
+        description="Record conversations (both channels) into the recording store; a session "
+        "minted with recording false is never recorded.",
+    )
+    recording_segment_s: float = Field(
+        default=5.0,
+        ge=0.5,
+        le=60,
+        validation_alias="GATEWAY_RECORDING_SEGMENT_S",
+        description="Length of the caller channel's segments: at most this much audio is lost "
+        "when a gateway dies.",
     )
 
     # -- events, registry, shutdown ------------------------------------------------------------

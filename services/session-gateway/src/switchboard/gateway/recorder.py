@@ -1,0 +1,278 @@
+"""One conversation's recording: what the relay hands it, and the writer task that turns that
+into segments in the recording store.
+
+On the relay path the recorder only keeps references: the frame of each forwarded append and of
+each relayed audio delta, with the wall-clock time (a tuple appended to a list). Everything
+else happens in the writer task, about once a :data:`TICK_S`: the audio is cut out of the
+frames and decoded, placed on the timeline (:class:`~switchboard.gateway.recording.Timeline`),
+and each completed segment is ``put`` into the store; only once the store took it is its
+``recording.segment`` event emitted (the broker carries the key, never the audio). A store
+that fails is retried a few times and the segment is then counted as lost: the call never
+notices.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import pybase64
+
+from switchboard.contracts.events import EventPayload, RecordingEnded, RecordingSegment
+from switchboard.gateway.frames import string_span
+from switchboard.gateway.metrics import GatewayMetrics
+from switchboard.gateway.recording import (
+    FORMATS,
+    INDEX_GAP,
+    RecordingState,
+    Segment,
+    Timeline,
+)
+from switchboard.recording import RecordingStore, segment_key
+
+if TYPE_CHECKING:
+    from switchboard.gateway.session import Session
+
+__all__ = ["CALLER", "DELTA", "TICK_S", "Recorder", "recorder_for"]
+
+log = logging.getLogger(__name__)
+
+#: How often the writer looks at what the relay handed it.
+TICK_S = 0.5
+#: Attempts per segment, and the pause before each retry.
+RETRIES_S = (0.2, 0.5)
+#: Kinds of the entries the relay path appends (the first element of each tuple).
+CALLER, DELTA, TRUNCATE, SPEECH, SWAP, FORMATS_CHANGED = range(6)
+_SPEECH = frozenset({"input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped"})
+_SESSION = frozenset({"session.created", "session.updated"})
+
+
+class Recorder:
+    """The recording of one conversation."""
+
+    def __init__(
+        self,
+        *,
+        store: RecordingStore | None,
+        session_id: str,
+        started_wall: float,
+        input_format: str,
+        output_format: str,
+        segment_s: float,
+        metrics: GatewayMetrics,
+        emit: Callable[[EventPayload], None],
+        state: RecordingState | None = None,
+    ) -> None:
+        self.store = store
+        self.session_id = session_id
+        self.metrics = metrics
+        self.emit = emit
+        self.timeline = Timeline(
+            started_wall=started_wall,
+            input_format=input_format,
+            output_format=output_format,
+            segment_ms=segment_s * 1000,
+            state=state,
+        )
+        self.segments = state.segments if state else 0
+        self.failed = state.failed if state else 0
+        #: what the relay handed over since the writer last looked: (kind, frame or fields, time)
+        self.pending: list[tuple[Any, ...]] = []
+        self._closing = False
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._queued = 0
+
+    # -- from the relay (no I/O, no parsing) ---------------------------------------------------
+    def caller(self, raw: str) -> None:
+        """An append the gateway forwarded upstream (its frame, as received)."""
+        self.pending.append((CALLER, raw, time.time()))
+
+    def observe(self, event: dict[str, Any], input_format: str, output_format: str) -> None:
+        """A server event that is not audio (the user's speech turns, format changes)."""
+        kind = event.get("type")
+        if kind in _SPEECH:
+            at = event.get("audio_start_ms", event.get("audio_end_ms"))
+            if isinstance(at, int | float):
+                self.pending.append((SPEECH, kind, str(event.get("item_id")), at))
+        elif kind in _SESSION:
+            self.pending.append((FORMATS_CHANGED, input_format, output_format))
+
+    def truncated(self, item_id: str, heard_ms: int) -> None:
+        self.pending.append((TRUNCATE, item_id, heard_ms))
+
+    def upstream_swapped(self) -> None:
+        self.pending.append((SWAP,))
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"{self.session_id}-recorder")
+
+    async def close(self, *, ended: bool, timeout_s: float = 5.0) -> None:
+        """Complete everything and write what is left (for at most *timeout_s*); then, when the
+        conversation *ended* here (not taken over: the recording goes on at the new holder),
+        emit ``recording.ended``."""
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            try:
+                async with asyncio.timeout(timeout_s):
+                    await self._task
+            except TimeoutError:
+                log.warning("recording flush timed out", extra={"timeout_s": timeout_s})
+            except Exception:
+                log.exception("recorder failed")
+        # what could not be written in time is lost from the recording
+        self.failed += self._queued
+        self._set_queued(0)
+        if ended:
+            self.emit(
+                RecordingEnded(
+                    segments=self.segments,
+                    duration_ms=round(self.timeline.duration_ms, 3),
+                    failed_segments=self.failed,
+                )
+            )
+
+    def state(self) -> RecordingState:
+        """For the resume snapshot."""
+        t = self.timeline
+        return RecordingState(
+            enabled=True,
+            next_index=dict(t.next_index),
+            segments=self.segments,
+            failed=self.failed,
+            caller_end_ms=t.caller_end,
+            assistant_end_ms=t.assistant_end,
+        )
+
+    # -- the writer ------------------------------------------------------------------------------
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), TICK_S)
+            closing = self._closing
+            try:
+                self._drain()
+                if closing:
+                    self.timeline.close()
+                else:
+                    self.timeline.tick(time.time())
+            except Exception:
+                log.exception("recording dropped a batch of audio")
+            segments, marks = self.timeline.take()
+            for mark in marks:
+                self.emit(mark)
+            self._set_queued(self._queued + len(segments))
+            for segment in segments:
+                await self._write(segment)
+                self._set_queued(self._queued - 1)
+            if closing:
+                return
+
+    def _drain(self) -> None:
+        """The relay's entries, in order, onto the timeline."""
+        pending = self.pending.copy()  # the relay holds pending.append: the same list stays
+        self.pending.clear()
+        t = self.timeline
+        for entry in pending:
+            kind = entry[0]
+            if kind == CALLER:
+                t.caller_audio(_audio(entry[1], '"audio"'), entry[2])
+            elif kind == DELTA:
+                t.assistant_audio(entry[2], _audio(entry[1], '"delta"'), entry[3])
+            elif kind == TRUNCATE:
+                t.truncated(entry[1], entry[2])
+            elif kind == SPEECH:
+                t.speech(entry[1], entry[2], entry[3])
+            elif kind == SWAP:
+                t.upstream_swapped()
+            elif kind == FORMATS_CHANGED:
+                t.formats(entry[1], entry[2])
+
+    async def _write(self, segment: Segment) -> None:
+        key = segment_key(self.session_id, segment.channel, segment.index)
+        channel = segment.channel
+        for attempt, pause in enumerate((*RETRIES_S, None)):
+            try:
+                if self.store is None:
+                    raise RuntimeError("no recording store")
+                await self.store.put(key, segment.data)
+            except Exception as exc:
+                self.metrics.recording_store_errors.inc()
+                if pause is None or (self._closing and attempt):
+                    log.warning(
+                        "recording segment lost", extra={"key": key, "error": repr(exc)[:300]}
+                    )
+                    self.failed += 1
+                    self.metrics.recording_segments.labels(channel, "failed").inc()
+                    return
+                await asyncio.sleep(pause)
+            else:
+                break
+        fmt, rate, _ = FORMATS[segment.fmt]
+        self.segments += 1
+        self.metrics.recording_segments.labels(channel, "written").inc()
+        self.metrics.recording_bytes.labels(channel).inc(len(segment.data))
+        self.emit(
+            RecordingSegment(
+                channel=channel,
+                index=segment.index,
+                start_ms=round(segment.start_ms, 3),
+                duration_ms=round(segment.duration_ms, 3),
+                audio_format=fmt,
+                sample_rate=rate,
+                key=key,
+                size=len(segment.data),
+                item_id=segment.item_id,
+                said_ms=round(segment.said_ms, 3) if segment.said_ms is not None else None,
+            )
+        )
+
+    def _set_queued(self, count: int) -> None:
+        self.metrics.recording_queue.inc(count - self._queued)
+        self._queued = count
+
+
+def _audio(frame: str, key: str) -> bytes:
+    """The audio of an append (*key* ``"audio"``) or a delta (``"delta"``) frame, decoded."""
+    span = string_span(frame, key, escapes=False)
+    if span is not None:
+        b64 = frame[span[0] : span[1]]
+    else:  # another layout (escapes): parsed whole
+        value = orjson.loads(frame).get(key.strip('"'))
+        b64 = value if isinstance(value, str) else ""
+    return pybase64.b64decode(b64)
+
+
+def recorder_for(session: Session, *, consent: bool) -> Recorder | None:
+    """The recorder of *session*, or None when it is not recorded: recording off for the
+    deployment, or no *consent* (for a resumed conversation, what its snapshot says). A
+    conversation taken from a holder that had not let go skips :data:`INDEX_GAP` segment
+    numbers per channel, so keys never collide with what that holder wrote after its last
+    snapshot."""
+    if not session.settings.recording or not consent:
+        return None
+    state: RecordingState | None = None
+    resume = session.resume
+    if resume is not None and resume.recording is not None:
+        state = resume.recording.model_copy(deep=True)
+        if resume.state == "live":
+            state.next_index = {k: v + INDEX_GAP for k, v in state.next_index.items()}
+    core = session.core
+    return Recorder(
+        store=session.deps.recordings,
+        session_id=session.id,
+        started_wall=session.started_wall,
+        input_format=core.input_format,
+        output_format=core.conversation.audio_format,
+        segment_s=session.settings.recording_segment_s,
+        metrics=session.metrics,
+        emit=session.emit,
+        state=state,
+    )
