@@ -139,7 +139,7 @@ class Timeline:
         if not data:
             return
         duration = len(data) / bpm
-        natural = max(0.0, (at_wall - self.started_wall) * 1000 - duration)
+        natural = max(0.0, round((at_wall - self.started_wall) * 1000 - duration, 3))
         current = self.caller
         gap = natural - self.caller_end > GAP_MS
         if current is not None and (
@@ -196,7 +196,7 @@ class Timeline:
     # -- assistant -----------------------------------------------------------------------------
     def assistant_audio(self, item_id: str, data: bytes, at_wall: float) -> None:
         """An audio delta of assistant item *item_id*, relayed to the client at *at_wall*."""
-        now = (at_wall - self.started_wall) * 1000
+        now = max(0.0, round((at_wall - self.started_wall) * 1000, 3))
         item = self.assistant.get(item_id)
         if item is None:
             if item_id in self.closed_items:
