@@ -59,6 +59,9 @@ SECRET_STAND_INS = {
     "REDIS_URL": "redis://:x@redis.example.internal:6379/0",
     "GATEWAY_SERVER_KEY": "a-server-key-from-the-secret",
     "UPSTREAM_API_KEY": "an-upstream-key-from-the-secret",
+    "RECORDING_DATABASE_URL": "postgresql://app:x@postgres.example.internal:5432/switchboard",
+    "RECORDING_AZURE_CONNECTION_STRING": "DefaultEndpointsProtocol=https;AccountName=x;"
+    "AccountKey=eA==;EndpointSuffix=core.windows.net",
     "EMULATOR_API_KEY": "an-emulator-key-from-the-secret",
     "GATEWAY_ID": "switchboard-gateway-7d9f-abcde",
     "WORKER_ID": "switchboard-worker-7d9f-abcde",

@@ -5,7 +5,9 @@ recorded on by its new gateway."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -39,6 +41,17 @@ async def store(database_url: str) -> AsyncIterator[RecordingStore]:
     await opened.close()
 
 
+async def speak(log: EventLog, audio: np.ndarray) -> None:
+    """Append audio in 100 ms chunks at a microphone's pace (each when its audio has passed)."""
+    started = time.monotonic()
+    for i, start in enumerate(range(0, audio.size, 2400)):
+        chunk = audio[start : start + 2400].astype("<i2").tobytes()
+        await asyncio.sleep(max(0.0, started + (i + 1) * 0.1 - time.monotonic()))
+        await log.send(
+            {"type": "input_audio_buffer.append", "audio": base64.b64encode(chunk).decode()}
+        )
+
+
 def segments(events: list[ConversationEvent], channel: str) -> list[RecordingSegment]:
     return [s for s in payloads(events, "recording.segment") if s.channel == channel]
 
@@ -63,14 +76,15 @@ async def check_objects(store: RecordingStore, session_id: str, written: list[An
 async def test_a_spoken_call_is_recorded_in_two_channels(
     gateway: RunningGateway, events: EventCollector, store: RecordingStore, say: Any
 ) -> None:
-    """A spoken question and its spoken answer: caller segments as long as the audio sent, one
-    assistant segment per answer as long as its audio, the objects in the store, a mark for the
-    user's turn and the answer, and recording.ended (before session.ended) counting them."""
+    """A question spoken at a microphone's pace and its spoken answer: caller segments as long
+    as the audio sent, one assistant segment per answer as long as its audio (after the turn on
+    the timeline), the objects in the store, a mark for the user's turn and the answer, and
+    recording.ended (before session.ended) counting them."""
     audio = say("What is the status of order one zero zero zero zero one?")
     async with gateway.sdk("cus_0001") as log:
         await log.until("session.created")
         (session_id,) = gateway.gateway.sessions
-        await stream(log, audio)
+        await speak(log, audio)
         answer = (await log.until("response.done", within_s=90))["response"]
         spoken = [o["id"] for o in answer["output"] if o["type"] == "message"]
         said = {item_id: delivered_ms(log, item_id) for item_id in spoken}
