@@ -1,8 +1,14 @@
 """The recording's timeline without sockets: where caller chunks and assistant items are placed,
-when segments close, how the upstream's input clock maps to the timeline, and truncation."""
+when segments close, how the upstream's input clock maps to the timeline, truncation, and the
+formats a client's session.update sets."""
 
 from __future__ import annotations
 
+import base64
+import json
+
+from switchboard.gateway.metrics import GatewayMetrics
+from switchboard.gateway.recorder import CALLER, Recorder
 from switchboard.gateway.recording import (
     GAP_MS,
     PLAYBACK_MARGIN_MS,
@@ -162,3 +168,43 @@ def test_mulaw_phone_audio_is_8_bytes_per_ms() -> None:
     t.close()
     (segment,) = t.take()[0]
     assert (segment.fmt, segment.duration_ms) == ("audio/pcmu", 200.0)
+
+
+def test_a_client_session_update_switches_the_caller_format_in_order() -> None:
+    """The recorder reads the formats of a client's session.update in order with the appends
+    around it (a phone bridge switches to pcmu and streams at once), before the upstream says
+    session.updated; the append frames are decoded on the writer's side."""
+    recorder = Recorder(
+        store=None,
+        session_id="sess_gw_unit",
+        started_wall=T0,
+        input_format="audio/pcm",
+        output_format="audio/pcm",
+        segment_s=5.0,
+        metrics=GatewayMetrics(),
+        emit=lambda payload: None,
+    )
+    update = {
+        "type": "session.update",
+        "session": {"type": "realtime", "audio": {"input": {"format": {"type": "audio/pcmu"}}}},
+    }
+    append = json.dumps(
+        {"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm(100)).decode()}
+    )
+    mulaw = (
+        '{"type":"input_audio_buffer.append","audio":"%s"}'
+        % base64.b64encode(b"\xff" * 800).decode()
+    )
+    record = recorder.pending.append
+    record((CALLER, append, at(100), True, None))
+    record((CALLER, json.dumps(update), at(100), False, update))
+    record((CALLER, mulaw, at(200), True, None))
+    recorder._drain()
+    recorder.timeline.close()
+    first, second = recorder.timeline.take()[0]
+    assert (first.fmt, first.duration_ms, second.fmt, second.duration_ms) == (
+        "audio/pcm",
+        100.0,
+        "audio/pcmu",
+        100.0,
+    )

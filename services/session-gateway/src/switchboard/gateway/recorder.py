@@ -46,7 +46,10 @@ log = logging.getLogger(__name__)
 TICK_S = 0.5
 #: Attempts per segment, and the pause before each retry.
 RETRIES_S = (0.2, 0.5)
-#: Kinds of the entries the relay path appends (the first element of each tuple).
+#: Kinds of the entries the relay path appends (the first element of each tuple). CALLER: a
+#: client event forwarded upstream, ``(CALLER, frame, wall time, is audio, data)`` (a
+#: session.update may change the formats: the upstream takes the appends after it in the new
+#: one); DELTA: ``(DELTA, frame, item id, wall time)``.
 CALLER, DELTA, TRUNCATE, SPEECH, SWAP, FORMATS_CHANGED = range(6)
 _SPEECH = frozenset({"input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped"})
 _SESSION = frozenset({"session.created", "session.updated"})
@@ -89,10 +92,6 @@ class Recorder:
         self._queued = 0
 
     # -- from the relay (no I/O, no parsing) ---------------------------------------------------
-    def caller(self, raw: str) -> None:
-        """An append the gateway forwarded upstream (its frame, as received)."""
-        self.pending.append((CALLER, raw, time.time()))
-
     def observe(self, event: dict[str, Any], input_format: str, output_format: str) -> None:
         """A server event that is not audio (the user's speech turns, format changes)."""
         kind = event.get("type")
@@ -183,7 +182,10 @@ class Recorder:
         for entry in pending:
             kind = entry[0]
             if kind == CALLER:
-                t.caller_audio(_audio(entry[1], '"audio"'), entry[2])
+                if entry[3]:
+                    t.caller_audio(_audio(entry[1], '"audio"'), entry[2])
+                elif entry[4].get("type") == "session.update":
+                    t.formats(*_formats(entry[4].get("session")))
             elif kind == DELTA:
                 t.assistant_audio(entry[2], _audio(entry[1], '"delta"'), entry[3])
             elif kind == TRUNCATE:
@@ -237,6 +239,18 @@ class Recorder:
     def _set_queued(self, count: int) -> None:
         self.metrics.recording_queue.inc(count - self._queued)
         self._queued = count
+
+
+def _formats(session: Any) -> tuple[str | None, str | None]:
+    """The input and output formats a (GA) ``session`` object sets."""
+    audio = session.get("audio") if isinstance(session, dict) else None
+    out: list[str | None] = []
+    for side in ("input", "output"):
+        part = audio.get(side) if isinstance(audio, dict) else None
+        fmt = part.get("format") if isinstance(part, dict) else None
+        kind = fmt.get("type") if isinstance(fmt, dict) else None
+        out.append(kind if isinstance(kind, str) else None)
+    return out[0], out[1]
 
 
 def _audio(frame: str, key: str) -> bytes:

@@ -357,8 +357,8 @@ class Session:
                 except ClientGone as gone:
                     raise await how_gone(gone) from None
             elif type(action) is ForwardUpstream:
-                if action.audio and self.record is not None:
-                    self.record((CALLER, action.raw, time.time()))
+                if self.record is not None:  # audio, or a session.update (formats)
+                    self.record((CALLER, action.raw, time.time(), action.audio, action.data))
                 if not self.link.forward_now(action.raw, action.data):
                     await self.link.forward(action.raw, action.data, audio=action.audio)
             elif type(action) is Emit:
