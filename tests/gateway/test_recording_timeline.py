@@ -191,9 +191,9 @@ def test_a_client_session_update_switches_the_caller_format_in_order() -> None:
     append = json.dumps(
         {"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm(100)).decode()}
     )
-    mulaw = (
-        '{"type":"input_audio_buffer.append","audio":"%s"}'
-        % base64.b64encode(b"\xff" * 800).decode()
+    mulaw = json.dumps(  # the compact layout, as a phone bridge sends it
+        {"type": "input_audio_buffer.append", "audio": base64.b64encode(b"\xff" * 800).decode()},
+        separators=(",", ":"),
     )
     record = recorder.pending.append
     record((CALLER, append, at(100), True, None))

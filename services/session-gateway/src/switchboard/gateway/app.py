@@ -29,6 +29,7 @@ from switchboard.gateway.errors import CloseCode
 from switchboard.gateway.metrics import GatewayMetrics
 from switchboard.gateway.policy import SessionPolicy, load_instructions
 from switchboard.gateway.realtime import RealtimeRoute
+from switchboard.gateway.recorder import open_store
 from switchboard.gateway.registry import SessionRegistry
 from switchboard.gateway.resume import ResumeRefused, SnapshotStore
 from switchboard.gateway.session import Session, SessionDeps
@@ -36,7 +37,6 @@ from switchboard.gateway.settings import GatewaySettings
 from switchboard.gateway.tokens import ClientSecrets
 from switchboard.gateway.upstream import TokenProvider, UpstreamConnector
 from switchboard.keys import RedisKeys
-from switchboard.recording import RecordingStore, open_recording_store
 from switchboard.runtime.probes import probe_routes
 
 __all__ = ["Gateway", "create_app"]
@@ -115,29 +115,10 @@ class Gateway:
 
     async def start(self) -> None:
         if self.settings.recording:
-            self.deps.recordings = await self._open_recordings()
+            self.deps.recordings = await open_store(self.settings, self.metrics)
         self.broker.start()
         self.publisher.start()
         self._registry_task = asyncio.create_task(self.registry.run(), name="gateway-registry")
-
-    async def _open_recordings(self) -> RecordingStore | None:
-        """The recording store; a store that cannot be opened or does not answer is logged and
-        counted, and the gateway serves calls anyway (recording is best effort: their segments
-        are counted as failed)."""
-        kind = self.settings.recording_store
-        try:
-            store = await open_recording_store(self.settings)
-        except Exception as exc:
-            self.metrics.recording_store_errors.inc()
-            log.warning("recording store unavailable", extra={"store": kind, "error": repr(exc)})
-            return None
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(3.0):
-                if await store.ready():
-                    return store
-        self.metrics.recording_store_errors.inc()
-        log.warning("recording store does not answer; recording will fail", extra={"store": kind})
-        return store
 
     async def drain(self, timeout_s: float | None = None) -> None:
         """Refuse new conversations, let the current ones finish for up to *timeout_s*, then

@@ -33,12 +33,13 @@ from switchboard.gateway.recording import (
     Segment,
     Timeline,
 )
-from switchboard.recording import RecordingStore, segment_key
+from switchboard.recording import RecordingStore, open_recording_store, segment_key
 
 if TYPE_CHECKING:
     from switchboard.gateway.session import Session
+    from switchboard.gateway.settings import GatewaySettings
 
-__all__ = ["CALLER", "DELTA", "TICK_S", "Recorder", "recorder_for"]
+__all__ = ["CALLER", "DELTA", "TICK_S", "Recorder", "open_store", "recorder_for"]
 
 log = logging.getLogger(__name__)
 
@@ -290,3 +291,23 @@ def recorder_for(session: Session, *, consent: bool) -> Recorder | None:
         emit=session.emit,
         state=state,
     )
+
+
+async def open_store(settings: GatewaySettings, metrics: GatewayMetrics) -> RecordingStore | None:
+    """The recording store, for the lifespan; one that cannot be opened or does not answer is
+    logged and counted, and the gateway serves calls anyway (recording is best effort: their
+    segments are counted as failed)."""
+    kind = settings.recording_store
+    try:
+        store = await open_recording_store(settings)
+    except Exception as exc:
+        metrics.recording_store_errors.inc()
+        log.warning("recording store unavailable", extra={"store": kind, "error": repr(exc)})
+        return None
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(3.0):
+            if await store.ready():
+                return store
+    metrics.recording_store_errors.inc()
+    log.warning("recording store does not answer; recording will fail", extra={"store": kind})
+    return store
