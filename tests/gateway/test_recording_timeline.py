@@ -195,10 +195,10 @@ def test_a_client_session_update_switches_the_caller_format_in_order() -> None:
         {"type": "input_audio_buffer.append", "audio": base64.b64encode(b"\xff" * 800).decode()},
         separators=(",", ":"),
     )
-    record = recorder.pending.append
-    record((CALLER, append, at(100), True, None))
-    record((CALLER, json.dumps(update), at(100), False, update))
-    record((CALLER, mulaw, at(200), True, None))
+    record = recorder.pending.extend
+    record((CALLER, append, at(100), None))
+    record((CALLER, json.dumps(update), at(100), update))
+    record((CALLER, mulaw, at(200), None))
     recorder._drain()
     recorder.timeline.close()
     first, second = recorder.timeline.take()[0]

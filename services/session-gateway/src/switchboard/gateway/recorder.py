@@ -2,7 +2,7 @@
 into segments in the recording store.
 
 On the relay path the recorder only keeps references: the frame of each forwarded append and of
-each relayed audio delta, with the wall-clock time (a tuple appended to a list). Everything
+each relayed audio delta, with the wall-clock time (added to a flat list). Everything
 else happens in the writer task, about once a :data:`TICK_S`: the audio is cut out of the
 frames and decoded, placed on the timeline (:class:`~switchboard.gateway.recording.Timeline`),
 and each completed segment is ``put`` into the store; only once the store took it is its
@@ -44,14 +44,18 @@ __all__ = ["CALLER", "DELTA", "TICK_S", "Recorder", "open_store", "recorder_for"
 log = logging.getLogger(__name__)
 
 #: How often the writer looks at what the relay handed it.
-TICK_S = 0.5
+TICK_S = 1.0
 #: Attempts per segment, and the pause before each retry.
 RETRIES_S = (0.2, 0.5)
-#: Kinds of the entries the relay path appends (the first element of each tuple). CALLER: a
-#: client event forwarded upstream, ``(CALLER, frame, wall time, is audio, data)`` (a
+#: Kinds of the entries the relay path adds: each is :data:`STRIDE` items of one flat list
+#: (kind first), added with ``list.extend`` of a tuple that dies at once, so the relay leaves no
+#: container behind for the garbage collector to count and promote (a tuple per audio frame
+#: kept for a second made the collector's full passes frequent). CALLER: a client event
+#: forwarded upstream, ``(CALLER, frame, wall time, data)`` (*data* None for an append; a
 #: session.update may change the formats: the upstream takes the appends after it in the new
 #: one); DELTA: ``(DELTA, frame, item id, wall time)``.
 CALLER, DELTA, TRUNCATE, SPEECH, SWAP, FORMATS_CHANGED = range(6)
+STRIDE = 4
 _SPEECH = frozenset({"input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped"})
 _SESSION = frozenset({"session.created", "session.updated"})
 
@@ -86,7 +90,7 @@ class Recorder:
         self.segments = state.segments if state else 0
         self.failed = state.failed if state else 0
         #: what the relay handed over since the writer last looked: (kind, frame or fields, time)
-        self.pending: list[tuple[Any, ...]] = []
+        self.pending: list[Any] = []
         self._closing = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -99,15 +103,15 @@ class Recorder:
         if kind in _SPEECH:
             at = event.get("audio_start_ms", event.get("audio_end_ms"))
             if isinstance(at, int | float):
-                self.pending.append((SPEECH, kind, str(event.get("item_id")), at))
+                self.pending.extend((SPEECH, kind, str(event.get("item_id")), at))
         elif kind in _SESSION:
-            self.pending.append((FORMATS_CHANGED, input_format, output_format))
+            self.pending.extend((FORMATS_CHANGED, input_format, output_format, None))
 
     def truncated(self, item_id: str, heard_ms: int) -> None:
-        self.pending.append((TRUNCATE, item_id, heard_ms))
+        self.pending.extend((TRUNCATE, item_id, heard_ms, None))
 
     def upstream_swapped(self) -> None:
-        self.pending.append((SWAP,))
+        self.pending.extend((SWAP, None, None, None))
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -177,26 +181,26 @@ class Recorder:
 
     def _drain(self) -> None:
         """The relay's entries, in order, onto the timeline."""
-        pending = self.pending.copy()  # the relay holds pending.append: the same list stays
+        pending = self.pending.copy()  # the relay holds pending.extend: the same list stays
         self.pending.clear()
         t = self.timeline
-        for entry in pending:
-            kind = entry[0]
+        for i in range(0, len(pending), STRIDE):
+            kind, a, b, c = pending[i : i + STRIDE]
             if kind == CALLER:
-                if entry[3]:
-                    t.caller_audio(_audio(entry[1], '"audio"'), entry[2])
-                elif entry[4].get("type") == "session.update":
-                    t.formats(*_formats(entry[4].get("session")))
+                if c is None:
+                    t.caller_audio(_audio(a, '"audio"'), b)
+                elif c.get("type") == "session.update":
+                    t.formats(*_formats(c.get("session")))
             elif kind == DELTA:
-                t.assistant_audio(entry[2], _audio(entry[1], '"delta"'), entry[3])
+                t.assistant_audio(b, _audio(a, '"delta"'), c)
             elif kind == TRUNCATE:
-                t.truncated(entry[1], entry[2])
+                t.truncated(a, b)
             elif kind == SPEECH:
-                t.speech(entry[1], entry[2], entry[3])
+                t.speech(a, b, c)
             elif kind == SWAP:
                 t.upstream_swapped()
             elif kind == FORMATS_CHANGED:
-                t.formats(entry[1], entry[2])
+                t.formats(a, b)
 
     async def _write(self, segment: Segment) -> None:
         key = segment_key(self.session_id, segment.channel, segment.index)
@@ -255,14 +259,18 @@ def _formats(session: Any) -> tuple[str | None, str | None]:
 
 
 def _audio(frame: str, key: str) -> bytes:
-    """The audio of an append (*key* ``"audio"``) or a delta (``"delta"``) frame, decoded."""
+    """The audio of an append (*key* ``"audio"``) or a delta (``"delta"``) frame, decoded. In
+    the compact layout (the audio last, as the SDKs, the phone bridge and GA servers send it)
+    the value is found with two ``str`` searches; any other layout is read the way the relay
+    reads it (:func:`~switchboard.gateway.frames.string_span`), or parsed."""
+    at = frame.rfind(key + ':"')
+    if at > 0 and frame.endswith('"}') and frame.find('"', at + len(key) + 2) == len(frame) - 2:
+        return pybase64.b64decode(frame[at + len(key) + 2 : -2])
     span = string_span(frame, key, escapes=False)
     if span is not None:
-        b64 = frame[span[0] : span[1]]
-    else:  # another layout (escapes): parsed whole
-        value = orjson.loads(frame).get(key.strip('"'))
-        b64 = value if isinstance(value, str) else ""
-    return pybase64.b64decode(b64)
+        return pybase64.b64decode(frame[span[0] : span[1]])
+    value = orjson.loads(frame).get(key.strip('"'))  # escapes: parsed whole
+    return pybase64.b64decode(value if isinstance(value, str) else "")
 
 
 def recorder_for(session: Session, *, consent: bool) -> Recorder | None:

@@ -174,7 +174,7 @@ class Session:
         #: whether the customer agreed to be recorded (a resumed conversation: as it began)
         self.consent = resume.recording.enabled if resume and resume.recording else recording
         self.recorder = recorder_for(self, consent=self.consent)
-        self.record = self.recorder.pending.append if self.recorder is not None else None  # relay
+        self.record = self.recorder.pending.extend if self.recorder is not None else None  # relay
         if resume is not None:
             restore(self.core, resume)
             self._seq = first_seq(resume)
@@ -357,8 +357,8 @@ class Session:
                 except ClientGone as gone:
                     raise await how_gone(gone) from None
             elif type(action) is ForwardUpstream:
-                if self.record is not None:  # audio, or a session.update (formats)
-                    self.record((CALLER, action.raw, time.time(), action.audio, action.data))
+                if (record := self.record) is not None:  # audio, or a session.update
+                    record((CALLER, action.raw, time.time(), None if action.audio else action.data))
                 if not self.link.forward_now(action.raw, action.data):
                     await self.link.forward(action.raw, action.data, audio=action.audio)
             elif type(action) is Emit:
