@@ -1,20 +1,24 @@
 """The recording's timeline without sockets: where caller chunks and assistant items are placed,
-when segments close, how the upstream's input clock maps to the timeline, truncation, and the
-formats a client's session.update sets."""
+when segments close, how the upstream's input clock maps to the timeline, truncation, the
+formats a client's session.update sets, and segment numbers on resume."""
 
 from __future__ import annotations
 
 import base64
 import json
+from types import SimpleNamespace
+from typing import Any
 
 from switchboard.gateway.metrics import GatewayMetrics
-from switchboard.gateway.recorder import CALLER, Recorder
+from switchboard.gateway.recorder import CALLER, Recorder, recorder_for
 from switchboard.gateway.recording import (
     GAP_MS,
+    INDEX_GAP,
     PLAYBACK_MARGIN_MS,
     RecordingState,
     Timeline,
 )
+from switchboard.gateway.snapshot import ServerConfig, Snapshot, SnapshotState
 
 T0 = 1_000_000.0  # the session's start, wall clock
 MS = 48  # bytes per ms of 24 kHz pcm16
@@ -208,3 +212,50 @@ def test_a_client_session_update_switches_the_caller_format_in_order() -> None:
         "audio/pcmu",
         100.0,
     )
+
+
+def _session(resume: Snapshot | None, *, recording: bool = True) -> Any:
+    """The few attributes of a Session that recorder_for reads."""
+    return SimpleNamespace(
+        settings=SimpleNamespace(recording=recording, recording_segment_s=5.0),
+        resume=resume,
+        core=SimpleNamespace(
+            input_format="audio/pcm", conversation=SimpleNamespace(audio_format="audio/pcm")
+        ),
+        deps=SimpleNamespace(recordings=None),
+        id="sess_gw_unit",
+        started_wall=T0,
+        metrics=GatewayMetrics(),
+        emit=lambda payload: None,
+    )
+
+
+def _snapshot(state: SnapshotState) -> Snapshot:
+    config = ServerConfig(
+        upstream="emulator", model="m", voice="v", language="English", audio_format="audio/pcm"
+    )
+    return Snapshot(
+        session_id="sess_gw_unit",
+        customer_id="cus_0001",
+        gateway_id="gw-a",
+        state=state,
+        next_seq=10,
+        config=config,
+        recording=RecordingState(next_index={"caller": 4, "assistant": 2}, segments=6),
+        started_at=T0,
+        updated_at=T0 + 30,
+    )
+
+
+def test_a_resume_numbers_on_and_skips_a_gap_when_taken_from_a_live_holder() -> None:
+    """A conversation resumed after its holder let go numbers its segments right after the
+    snapshot's; one taken from a holder that may still be writing skips INDEX_GAP per channel;
+    no consent, or recording off for the deployment, gives no recorder."""
+    lost = recorder_for(_session(_snapshot(SnapshotState.LOST)), consent=True)
+    assert lost is not None and lost.timeline.next_index == {"caller": 4, "assistant": 2}
+    assert lost.segments == 6
+    live = recorder_for(_session(_snapshot(SnapshotState.LIVE)), consent=True)
+    assert live is not None
+    assert live.timeline.next_index == {"caller": 4 + INDEX_GAP, "assistant": 2 + INDEX_GAP}
+    assert recorder_for(_session(None), consent=False) is None
+    assert recorder_for(_session(None, recording=False), consent=True) is None

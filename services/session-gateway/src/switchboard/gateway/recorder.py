@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -157,9 +158,13 @@ class Recorder:
 
     # -- the writer ------------------------------------------------------------------------------
     async def _run(self) -> None:
+        # each session in its own phase: sessions that started together (a burst of calls)
+        # must not all drain in the same turn of the event loop, which would stall the relay
+        pause = random.uniform(0.1, 1.0) * TICK_S
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), TICK_S)
+                await asyncio.wait_for(self._wake.wait(), pause)
+            pause = TICK_S
             closing = self._closing
             try:
                 self._drain()
