@@ -457,7 +457,8 @@ def test_network_policy_limits_who_reaches_what(
 ) -> None:
     """All pods start denied; only the gateway (the upstream) and the phone bridge (the carrier's
     REST API) get 443; only workers, the store, its retention CronJob, the phone bridge (caller
-    lookup) and the database Jobs get Postgres; the emulator reaches nothing but DNS."""
+    lookup), the gateway (the postgres recording store) and the database Jobs get Postgres; the
+    emulator reaches nothing but DNS."""
     docs = rendered[overlay]
     deny = find(docs, "NetworkPolicy", "switchboard-default-deny")["spec"]
     assert deny["policyTypes"] == ["Ingress", "Egress"] and "egress" not in deny
@@ -466,7 +467,15 @@ def test_network_policy_limits_who_reaches_what(
         name = labels["app.kubernetes.io/name"].removeprefix("switchboard-")
         ports = _egress_ports(docs, labels)
         assert (443 in ports) == (name in ("gateway", "phone")), name
-        database_users = {"worker", "store", "store-retention", "migrate", "seed", "phone"}
+        database_users = {
+            "worker",
+            "store",
+            "store-retention",
+            "migrate",
+            "seed",
+            "phone",
+            "gateway",
+        }
         assert (5432 in ports) == (name in database_users), name
         if name == "emulator":
             assert ports == {53}
