@@ -283,7 +283,11 @@ def recorder_for(session: Session, *, consent: bool) -> Recorder | None:
     deployment, or no *consent* (for a resumed conversation, what its snapshot says). A
     conversation taken from a holder that had not let go skips :data:`INDEX_GAP` segment
     numbers per channel, so keys never collide with what that holder wrote after its last
-    snapshot."""
+    snapshot. Its events do not mark the snapshot for rewriting: with a segment and a mark
+    per answer that was a Redis write per answer for nothing but the numbers, which the last
+    snapshot of a holder that lets go has anyway and :data:`INDEX_GAP` covers when one dies (then
+    ``recording.ended`` may miss what the dead holder wrote after its last snapshot; the seqs are
+    covered by :data:`~switchboard.gateway.handover.SEQ_GAP`, as control events touch it often)."""
     if not session.settings.recording or not consent:
         return None
     state: RecordingState | None = None
@@ -301,7 +305,7 @@ def recorder_for(session: Session, *, consent: bool) -> Recorder | None:
         output_format=core.conversation.audio_format,
         segment_s=session.settings.recording_segment_s,
         metrics=session.metrics,
-        emit=session.emit,
+        emit=lambda payload: session.emit(payload, touch=False),
         state=state,
     )
 

@@ -171,7 +171,6 @@ class Session:
             interval_s=s.snapshot_interval_s,
         )
         self.keeper.on_lost_lease = lambda: handover.lost_lease(self)
-        #: whether the customer agreed to be recorded (a resumed conversation: as it began)
         self.consent = resume.recording.enabled if resume and resume.recording else recording
         self.recorder = recorder_for(self, consent=self.consent)
         self.record = self.recorder.pending.extend if self.recorder is not None else None  # relay
@@ -382,8 +381,9 @@ class Session:
         assert self._tg is not None
         return self._tg.create_task(coro)  # type: ignore[arg-type]
 
-    def emit(self, payload: EventPayload) -> None:
-        self.keeper.touch()
+    def emit(self, payload: EventPayload, *, touch: bool = True) -> None:
+        if touch:  # recording events do not rewrite the snapshot (recorder.py, recorder_for)
+            self.keeper.touch()
         if isinstance(payload, TurnLatency):
             self.metrics.turn_latency.observe(payload.latency_ms / 1000)
         elif type(payload) is Truncated and self.recorder is not None:
