@@ -4,8 +4,9 @@ and the streaming clients (``python -m bench.gateway_load echo|passthrough|clien
 - **echo upstream**: speaks just enough GA for the gateway's session setup and answers each
   ``input_audio_buffer.append`` at once with a ``response.output_audio.delta`` carrying the same
   audio and the chunk's sequence number as its ``event_id``. Its item layout is a mode:
-  ``response`` (one item per response of 25 deltas, as a real model speaks) or ``delta`` (a new
-  item for every delta, the layout that once made the gateway's item tracking quadratic).
+  ``response`` (one item per response of 25 deltas, as a real model speaks), ``delta`` (a new
+  item for every delta, the layout that once made the gateway's item tracking quadratic) or
+  ``long`` (answers of 5 s, 125 deltas: the recording bench, one segment per answer).
 - **pass-through relay**: the floor the gateway is held to. The same websocket stacks as the
   gateway (uvicorn + Starlette towards the client, ``websockets`` towards the upstream, uvloop)
   and nothing else: every frame is handed on without being looked at. ``framework`` mode uses
@@ -41,6 +42,8 @@ _DELTA = (
 )
 #: deltas per response in the echo's ``response`` mode (1 s of 40 ms chunks)
 DELTAS_PER_RESPONSE = 25
+#: deltas per response in the ``long`` mode (5 s answers: the recording bench)
+LONG_RESPONSE = 125
 _SESSION = {
     "type": "realtime",
     "object": "realtime.session",
@@ -80,7 +83,7 @@ async def _echo(ws: ServerConnection, mode: str) -> None:
                 end = text.index('"', start)
                 seq = text[start:end]
                 audio = text[text.index('"audio":"', end) + 9 : -2]
-                response = int(seq) // DELTAS_PER_RESPONSE
+                response = int(seq) // (LONG_RESPONSE if mode == "long" else DELTAS_PER_RESPONSE)
                 item = f"item_{seq}" if mode == "delta" else f"item_{response}"
                 await ws.send(_DELTA % (seq, response, item, audio))
             elif '"session.update"' in text[:64]:

@@ -149,9 +149,10 @@ GatewayFactory = Callable[..., Awaitable[RunningGateway]]
 
 @pytest.fixture(scope="session")
 def gw_settings(
-    infra: InfraUrls, gw_namespace: str, emulator: Emulator
+    infra: InfraUrls, gw_namespace: str, emulator: Emulator, database_url: str
 ) -> Callable[..., GatewaySettings]:
-    """Gateway settings for this run (the test emulator upstream); overrides by env name."""
+    """Gateway settings for this run (the test emulator upstream, recordings in the run's
+    database); overrides by env name."""
 
     def build(**overrides: Any) -> GatewaySettings:
         values: dict[str, Any] = {
@@ -167,6 +168,7 @@ def gw_settings(
             "GATEWAY_CATALOG_REFRESH_S": 0,
             "GATEWAY_FILLER_AFTER_S": 0,
             "GATEWAY_MAX_SESSIONS_PER_CUSTOMER": 50,
+            "RECORDING_DATABASE_URL": database_url,
         }
         values.update(overrides)
         return GatewaySettings(**values)
@@ -237,6 +239,19 @@ class EventCollector:
         async with asyncio.timeout(within_s):
             while not any(
                 e.session_id == session_id and e.payload.type == kind for e in self.events
+            ):
+                self._arrived.clear()
+                await self._arrived.wait()
+        return sorted((e for e in self.events if e.session_id == session_id), key=lambda e: e.seq)
+
+    async def until_count(
+        self, session_id: str, kind: str, count: int, *, within_s: float = 30
+    ) -> list[ConversationEvent]:
+        """Every event of *session_id* (in ``seq`` order) once *count* of type *kind* arrived."""
+        async with asyncio.timeout(within_s):
+            while (
+                sum(e.session_id == session_id and e.payload.type == kind for e in self.events)
+                < count
             ):
                 self._arrived.clear()
                 await self._arrived.wait()

@@ -29,6 +29,7 @@ from switchboard.gateway.errors import CloseCode
 from switchboard.gateway.metrics import GatewayMetrics
 from switchboard.gateway.policy import SessionPolicy, load_instructions
 from switchboard.gateway.realtime import RealtimeRoute
+from switchboard.gateway.recorder import open_store
 from switchboard.gateway.registry import SessionRegistry
 from switchboard.gateway.resume import ResumeRefused, SnapshotStore
 from switchboard.gateway.session import Session, SessionDeps
@@ -113,6 +114,8 @@ class Gateway:
         self._registry_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        if self.settings.recording:
+            self.deps.recordings = await open_store(self.settings, self.metrics)
         self.broker.start()
         self.publisher.start()
         self._registry_task = asyncio.create_task(self.registry.run(), name="gateway-registry")
@@ -151,6 +154,9 @@ class Gateway:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._registry_task
         await self.broker.close()
+        if self.deps.recordings is not None:
+            with contextlib.suppress(Exception):
+                await self.deps.recordings.close()
         with contextlib.suppress(Exception):
             await self.redis.delete(self.keys.gateway(self.settings.gateway_id))
         await self.redis.aclose()
@@ -198,12 +204,20 @@ class ClientSecretRequest(BaseModel):
             "another customer, an ended or unknown session, and after GATEWAY_RESUME_WINDOW_S."
         ),
     )
+    recording: bool = Field(
+        default=True,
+        description=(
+            "false: do not record this conversation (the customer did not consent). A resumed "
+            "conversation keeps what its first secret said."
+        ),
+    )
 
 
 class DevClientSecretRequest(BaseModel):
     customer_id: str = Field(pattern=_CUSTOMER_RE.pattern)
     verification: Verification | None = None
     resume_session_id: str | None = Field(default=None, max_length=128)
+    recording: bool = True
 
 
 def gateway_of(request: Request) -> Gateway:
@@ -278,6 +292,7 @@ def create_app(
         ttl_s: int,
         verification: Verification | None,
         resume_session_id: str | None = None,
+        recording: bool = True,
     ) -> dict[str, Any]:
         if resume_session_id is not None:
             try:
@@ -295,7 +310,11 @@ def create_app(
             verification = snapshot.verification
             ttl_s = min(ttl_s, max(10, int(settings.resume_window_s)))
         value, expires_at = await gateway.secrets.mint(
-            customer_id, ttl_s, verification=verification, resume_session_id=resume_session_id
+            customer_id,
+            ttl_s,
+            verification=verification,
+            resume_session_id=resume_session_id,
+            recording=recording,
         )
         answer: dict[str, Any] = {
             "value": value,
@@ -307,6 +326,8 @@ def create_app(
             answer["verification"] = verification.value
         if resume_session_id is not None:
             answer["resume_session_id"] = resume_session_id
+        if not recording:
+            answer["recording"] = False
         return answer
 
     @app.post("/v1/realtime/client_secrets")
@@ -315,7 +336,12 @@ def create_app(
     ) -> dict[str, Any]:
         ttl = body.expires_after.seconds if body.expires_after else settings.client_secret_ttl_s
         return await _mint(
-            gateway, body.customer_id, ttl, body.verification, body.resume_session_id
+            gateway,
+            body.customer_id,
+            ttl,
+            body.verification,
+            body.resume_session_id,
+            body.recording,
         )
 
     @app.post("/dev/client_secrets")
@@ -328,6 +354,7 @@ def create_app(
             settings.client_secret_ttl_s,
             body.verification,
             body.resume_session_id,
+            body.recording,
         )
 
     @app.get("/dev/customers")

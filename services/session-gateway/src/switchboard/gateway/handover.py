@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from switchboard.contracts.events import SessionResumed
 from switchboard.gateway.errors import CloseCode
+from switchboard.gateway.recording import RecordingState
 from switchboard.gateway.snapshot import ServerConfig, Snapshot, SnapshotState, items_of
 
 if TYPE_CHECKING:
@@ -61,6 +62,9 @@ def build_snapshot(session: Session) -> Snapshot:
         items=items,
         tool_outputs=dict(session.tools.outputs),
         response_cut=cut,
+        recording=session.recorder.state()
+        if session.recorder is not None
+        else RecordingState(enabled=session.consent),
         started_at=session.started_wall,
         updated_at=now,
     )

@@ -159,6 +159,29 @@ class GatewayMetrics:
             "Conversation events waiting to be published.",
             registry=r,
         )
+        self.recording_segments = Counter(
+            "switchboard_gateway_recording_segments_total",
+            "Recording segments, by channel (caller, assistant) and outcome (written, failed).",
+            ["channel", "outcome"],
+            registry=r,
+        )
+        self.recording_bytes = Counter(
+            "switchboard_gateway_recording_bytes_total",
+            "Audio bytes written to the recording store, by channel.",
+            ["channel"],
+            registry=r,
+        )
+        self.recording_queue = Gauge(
+            "switchboard_gateway_recording_queue_segments",
+            "Recording segments complete and waiting to be written (all sessions).",
+            registry=r,
+        )
+        self.recording_store_errors = Counter(
+            "switchboard_gateway_recording_store_errors_total",
+            "Writes the recording store refused or did not answer (retries included); also "
+            "counted when the store could not be opened.",
+            registry=r,
+        )
         self.turn_latency = Histogram(
             "switchboard_gateway_turn_latency_seconds",
             "User speech end to first response audio.",

@@ -11,7 +11,7 @@ import contextlib
 import json
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from websockets.exceptions import ConnectionClosed
@@ -19,6 +19,7 @@ from websockets.exceptions import ConnectionClosed
 from switchboard.gateway.errors import CloseCode, SessionEnd
 from switchboard.gateway.frames import delta_of_event, read_audio_delta
 from switchboard.gateway.metrics import DIRECTIONS
+from switchboard.gateway.recorder import DELTA
 
 if TYPE_CHECKING:
     from switchboard.gateway.session import Session
@@ -50,7 +51,8 @@ async def upstream_pump(session: Session) -> None:
     """Upstream events through the core to the client; a dropped upstream is replaced."""
     link, core, apply = session.link, session.core, session.apply
     counters = session.metrics.relay[_U2C]
-    perf_counter = time.perf_counter
+    perf_counter, wall = time.perf_counter, time.time
+    record = session.record
     while True:
         upstream = link.upstream
         assert upstream is not None
@@ -63,6 +65,8 @@ async def upstream_pump(session: Session) -> None:
                 delta = read_audio_delta(text)
                 if delta is not None:  # the hot path, inline: relayed as received
                     await apply(core.on_audio_delta(text, *delta))
+                    if record is not None:  # a reference, for the recorder's writer
+                        record((DELTA, text, delta[0], wall()))
                     counters.record(len(text), perf_counter() - started)
                 else:
                     await _relay_text(session, text, started)
@@ -85,9 +89,12 @@ async def upstream_pump(session: Session) -> None:
             if delta is not None:
                 text = json.dumps(event)
                 await session.apply(session.core.on_audio_delta(text, *delta))
+                if record is not None:
+                    record((DELTA, text, delta[0], wall()))
             else:
                 text = ""
                 await session.apply(session.core.on_server_event(event, None))
+                _observed(session, event)
                 session.tools.wake()
                 session.keeper.touch()
             session.metrics.relay[_U2C].record(len(text), time.perf_counter() - started)
@@ -104,9 +111,19 @@ async def _relay_text(session: Session, text: str, started: float) -> None:
     if not isinstance(event, dict):
         return
     await session.apply(session.core.on_server_event(event, text))
+    _observed(session, event)
     session.tools.wake()
     session.keeper.touch()  # a control event: the resume snapshot is written off this path
     session.metrics.relay[_U2C].record(len(text), time.perf_counter() - started)
+
+
+def _observed(session: Session, event: dict[str, Any]) -> None:
+    """What the recorder learns from a server event that is not audio (speech turns of the
+    user, the session's formats)."""
+    recorder = session.recorder
+    if recorder is not None:
+        core = session.core
+        recorder.observe(event, core.input_format, core.conversation.audio_format)
 
 
 async def watchdog(session: Session) -> None:

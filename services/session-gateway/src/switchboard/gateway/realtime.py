@@ -143,6 +143,7 @@ class RealtimeRoute:
             display=display,
             resume=resume,
             holder=holder,
+            recording=grant.recording,
         )
         await _serve(gateway, session)
 

@@ -27,6 +27,7 @@ from switchboard.contracts.events import (
     EventPayload,
     SessionEnded,
     SessionStarted,
+    Truncated,
     TurnLatency,
 )
 from switchboard.contracts.tools import Verification
@@ -59,6 +60,7 @@ from switchboard.gateway.limits import AudioRateLimiter
 from switchboard.gateway.link import UpstreamLink
 from switchboard.gateway.metrics import GatewayMetrics
 from switchboard.gateway.policy import SessionPolicy
+from switchboard.gateway.recorder import CALLER, recorder_for
 from switchboard.gateway.registry import SessionRegistry, TooManySessions
 from switchboard.gateway.relay import RelayCore
 from switchboard.gateway.resume import SnapshotKeeper, SnapshotStore, new_holder
@@ -67,6 +69,7 @@ from switchboard.gateway.snapshot import Snapshot, pending_calls, restore
 from switchboard.gateway.tools import ToolRunner
 from switchboard.gateway.upstream import UpstreamConnector, UpstreamError
 from switchboard.observability import bind_log_context
+from switchboard.recording import RecordingStore
 
 __all__ = ["ClientGone", "ClientSocket", "Session", "SessionDeps"]
 
@@ -86,6 +89,7 @@ class SessionDeps:
     catalog: CatalogReader
     metrics: GatewayMetrics
     snapshots: SnapshotStore
+    recordings: RecordingStore | None = None  # None: off, or the store could not be opened
 
 
 class Session:
@@ -102,6 +106,7 @@ class Session:
         session_id: str | None = None,
         resume: Snapshot | None = None,
         holder: str | None = None,
+        recording: bool = True,
     ) -> None:
         self.deps = deps
         self.settings = s = deps.settings
@@ -166,6 +171,9 @@ class Session:
             interval_s=s.snapshot_interval_s,
         )
         self.keeper.on_lost_lease = lambda: handover.lost_lease(self)
+        self.consent = resume.recording.enabled if resume and resume.recording else recording
+        self.recorder = recorder_for(self, consent=self.consent)
+        self.record = self.recorder.pending.extend if self.recorder is not None else None  # relay
         if resume is not None:
             restore(self.core, resume)
             self._seq = first_seq(resume)
@@ -250,6 +258,7 @@ class Session:
                         voice=s.voice,
                         language=s.language,
                         verification=self.verification,
+                        recording=self.recorder is not None,
                     )
                 )
             end = await self._serve()
@@ -277,6 +286,8 @@ class Session:
                 message="The voice service is unavailable; try again shortly.",
             ) from exc
         self.core.become(SessionState.LIVE)
+        if self.recorder is not None:
+            self.recorder.start()
         await notices.session_created(self, session)
         log.info("session started", extra={"tools": len(tools)})
         ends: list[SessionEnd] = []
@@ -307,6 +318,8 @@ class Session:
         taken = end.reason == "taken_over"
         for payload in self.core.flush():
             self.emit(payload)
+        if self.recorder is not None:  # the rest written (bounded), before the end
+            await self.recorder.close(ended=not taken)
         if not taken:  # the new holder carries the conversation on: no end for the audit
             detail = end.message if end.error_code else None
             self.emit(SessionEnded(reason=end.reason, detail=detail))
@@ -325,6 +338,8 @@ class Session:
         swapped, cut = await self.link.swap(cause, failed)
         if not swapped:
             return
+        if self.recorder is not None:
+            self.recorder.upstream_swapped()  # the new upstream's input clock starts at 0
         if cut is not None:
             await self.apply(self.core.response_cut(cut, client_event_id()))
         self.tools.wake()
@@ -341,6 +356,8 @@ class Session:
                 except ClientGone as gone:
                     raise await how_gone(gone) from None
             elif type(action) is ForwardUpstream:
+                if (record := self.record) is not None:  # audio, or a session.update
+                    record((CALLER, action.raw, time.time(), None if action.audio else action.data))
                 if not self.link.forward_now(action.raw, action.data):
                     await self.link.forward(action.raw, action.data, audio=action.audio)
             elif type(action) is Emit:
@@ -364,10 +381,13 @@ class Session:
         assert self._tg is not None
         return self._tg.create_task(coro)  # type: ignore[arg-type]
 
-    def emit(self, payload: EventPayload) -> None:
-        self.keeper.touch()
+    def emit(self, payload: EventPayload, *, touch: bool = True) -> None:
+        if touch:  # recording events do not rewrite the snapshot (recorder.py, recorder_for)
+            self.keeper.touch()
         if isinstance(payload, TurnLatency):
             self.metrics.turn_latency.observe(payload.latency_ms / 1000)
+        elif type(payload) is Truncated and self.recorder is not None:
+            self.recorder.truncated(payload.item_id, payload.heard_ms)
         self.deps.publisher.publish(
             ConversationEvent(session_id=self.id, seq=self._seq, payload=payload)
         )

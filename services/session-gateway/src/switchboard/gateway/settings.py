@@ -183,6 +183,22 @@ class GatewaySettings(BaseServiceSettings, AmqpSettings, RedisSettings, Recordin
         default=64, ge=4, le=10000, validation_alias="GATEWAY_REDIS_MAX_CONNECTIONS"
     )
 
+    # -- recordings -----------------------------------------------------------------------------
+    recording: bool = Field(
+        default=True,
+        validation_alias="GATEWAY_RECORDING",
+        description="Record conversations (both channels) into the recording store; a session "
+        "minted with recording false is never recorded.",
+    )
+    recording_segment_s: float = Field(
+        default=5.0,
+        ge=0.5,
+        le=60,
+        validation_alias="GATEWAY_RECORDING_SEGMENT_S",
+        description="Length of the caller channel's segments: at most this much audio is lost "
+        "when a gateway dies.",
+    )
+
     # -- events, registry, shutdown ------------------------------------------------------------
     event_buffer: int = Field(
         default=10000, ge=10, le=1_000_000, validation_alias="GATEWAY_EVENT_BUFFER"

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from switchboard.contracts.tools import Verification
 from switchboard.gateway.conversation import AssistantItem
+from switchboard.gateway.recording import RecordingState
 from switchboard.gateway.relay import RelayCore
 
 __all__ = [
@@ -109,6 +110,9 @@ class Snapshot(BaseModel):
     )
     response_cut: bool = Field(
         default=False, description="A response was being spoken at the loss (asked again)."
+    )
+    recording: RecordingState | None = Field(
+        default=None, description="Where the recording is (None: written before recordings)."
     )
     started_at: float
     updated_at: float

@@ -48,6 +48,8 @@ class Grant:
     verification: Verification | None = None
     #: the conversation this secret resumes (None: a new one)
     resume_session_id: str | None = None
+    #: False: the shop's backend said not to record this conversation (no consent)
+    recording: bool = True
 
 
 def hash_secret(value: str) -> str:
@@ -67,10 +69,11 @@ class ClientSecrets:
         *,
         verification: Verification | None = None,
         resume_session_id: str | None = None,
+        recording: bool = True,
     ) -> tuple[str, int]:
         """A new secret for *customer_id*, valid for *ttl_s*, carrying the caller's
         *verification* level (channels that have levels) and the conversation it resumes, if
-        any; returns (value, expires_at)."""
+        any, and whether it may be recorded; returns (value, expires_at)."""
         value = _PREFIX + secrets.token_urlsafe(32)
         expires_at = int(time.time()) + ttl_s
         fields: dict[str, object] = {"customer_id": customer_id, "expires_at": expires_at}
@@ -78,6 +81,8 @@ class ClientSecrets:
             fields["verification"] = verification.value
         if resume_session_id is not None:
             fields["resume_session_id"] = resume_session_id
+        if not recording:
+            fields["recording"] = False
         record = json.dumps(fields)
         await self._redis.set(self._keys.client_secret(hash_secret(value)), record, ex=ttl_s)
         return value, expires_at
@@ -111,4 +116,5 @@ class ClientSecrets:
             expires_at=int(record["expires_at"]),
             verification=Verification(level) if level is not None else None,
             resume_session_id=record.get("resume_session_id"),
+            recording=record.get("recording", True) is not False,
         )
