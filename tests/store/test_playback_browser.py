@@ -33,13 +33,16 @@ CHROMIUM = "/usr/bin/chromium"
 HAVE_CHROMIUM = Path(CHROMIUM).exists()
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 RATE = 8000
-#: (item, role, start_ms, end_ms) of the four turns on the 6 s recording
+#: (item, role, start_ms, end_ms) of the turns on the 10 min recording: four in the first 6 s,
+#: then a long wait (the caller on hold: a file large enough that Chromium streams it in ranges)
 TURNS = [
     ("item_u1", "user", 100, 1400),
     ("item_a1", "assistant", 1500, 3000),
     ("item_u2", "user", 3100, 4400),
     ("item_a2", "assistant", 4500, 5500),
+    ("item_u3", "user", 500_000, 502_000),
 ]
+LENGTH_MS = 600_000
 
 
 @pytest.fixture(scope="module")
@@ -84,8 +87,9 @@ def _segment(
 
 
 async def _recorded_session(store: StoreService, customer: str) -> list[ConversationEvent]:
-    """A 6 s recorded call of four turns (the bot's second cut after 1 s of the 2 s it said)
-    and a tool call at 2 s; the segments are written to the recording store first."""
+    """A recorded call of four turns in 6 s (the bot's second cut after 1 s of the 2 s it said),
+    a tool call at 2 s, and a fifth turn after 500 s on hold (10 min, a 19 MB WAV); the segments
+    are written to the recording store first."""
     sid = new_session_id("play")
     t0 = datetime.now(UTC) - timedelta(minutes=10)
     base = conversation(sid, customer_id=customer, interrupted=False, recording=True)
@@ -105,6 +109,7 @@ async def _recorded_session(store: StoreService, customer: str) -> list[Conversa
             audio_ms=2000,
             heard_ms=1000,
         ),
+        UserTranscript(item_id="item_u3", text="Hello, are you still there?"),
     ]
     payloads = [e.payload for e in base[:-1]] + later + [base[-1].payload]
     events = [
@@ -114,7 +119,7 @@ async def _recorded_session(store: StoreService, customer: str) -> list[Conversa
     segments = [
         _segment(sid, "caller", 0, 0, 1500),
         _segment(sid, "caller", 1, 3000, 1500),
-        _segment(sid, "caller", 2, 5500, 500),
+        _segment(sid, "caller", 2, 5500, LENGTH_MS - 5500),
         _segment(sid, "assistant", 0, 1500, 1500, item_id="item_a1", said_ms=1500),
         _segment(sid, "assistant", 1, 4500, 1000, item_id="item_a2", said_ms=2000),
     ]
@@ -128,7 +133,7 @@ async def _recorded_session(store: StoreService, customer: str) -> list[Conversa
         at=events[-1].occurred_at,
         segments=segments,
         marks=marks,
-        ended=RecordingEnded(segments=len(segments), duration_ms=6000),
+        ended=RecordingEnded(segments=len(segments), duration_ms=LENGTH_MS),
     )
 
 
@@ -155,7 +160,8 @@ async def test_an_analyst_plays_a_recording_and_the_transcript_follows(
 ) -> None:
     """The list marks the session recorded; on its page the player streams the WAV with range
     requests (206) through a ticket; playing advances time and highlights the turn under the
-    playhead; selecting a later turn seeks to its start and highlights it; one play row."""
+    playhead; selecting a later turn seeks to its start and highlights it; a far seek is a range
+    request from a later offset; the playback is one play row."""
     customer = f"cus_play_{uuid.uuid4().hex[:6]}"
     events = await _recorded_session(store, customer)
     sid = events[0].session_id
@@ -181,7 +187,7 @@ async def test_an_analyst_plays_a_recording_and_the_transcript_follows(
     player = page.get_by_label("Call recording", exact=True)
     await expect(player).to_be_visible()
     turns = page.get_by_role("list", name="Recording timeline")
-    await expect(turns.locator("li.rec-turn")).to_have_count(4)
+    await expect(turns.locator("li.rec-turn")).to_have_count(len(TURNS))
     await expect(turns.locator("li.rec-tool")).to_contain_text("check_order_status")
     await expect(turns.locator("li.rec-tool .at")).to_have_text("0:02.0")
     cut = turns.locator("li.rec-turn").nth(3)
@@ -219,10 +225,18 @@ async def test_an_analyst_plays_a_recording_and_the_transcript_follows(
     await turns.locator("li.rec-turn").first.get_by_role("button").focus()
     await page.keyboard.press("Enter")
     await expect(current).to_contain_text("Where is my order 100001?")
+    # a far seek (past what Chromium buffered of the 19 MB) is a range request from there
+    await turns.locator("li.rec-turn").nth(4).get_by_role("button").click()
+    await expect(current).to_contain_text("are you still there?")
+    await page.wait_for_function(
+        "document.querySelector('#player').currentTime > 500.2", timeout=10000
+    )
 
     statuses = [(r.status, await r.request.header_value("range")) for r in audio]
-    assert any(code == 206 and rng for code, rng in statuses), statuses
-    assert all(code in (200, 206) for code, _ in statuses), statuses
+    assert statuses[0] == (206, "bytes=0-"), statuses
+    assert all(code == 206 for code, _ in statuses), statuses
+    later = [int(rng.split("=")[1].split("-")[0]) for _, rng in statuses[1:] if rng]
+    assert later and min(later) > 0 and max(later) > 10_000_000, statuses
     plays = await db.fetch(
         "SELECT analyst, detail FROM audit.view_log WHERE session_id = $1 AND action = 'play'", sid
     )
