@@ -257,3 +257,29 @@ async def test_a_session_without_recording_says_so(
         "No recording (recording was off for this call)."
     )
     await expect(page.locator("#player")).to_be_hidden()
+
+
+async def test_a_recording_being_prepared_says_so_then_plays(
+    page: Page,
+    api_url: str,
+    store: StoreService,
+    publisher: Publisher,
+    wait_stored: WaitStored,
+) -> None:
+    """Before recording.ended the panel says the recording is being prepared; once assembled,
+    the retry (after Retry-After) shows the player without a reload."""
+    customer = f"cus_prep_{uuid.uuid4().hex[:6]}"
+    events = await _recorded_session(store, customer)
+    sid = events[0].session_id
+    *before, ended = events
+    await publisher.publish(*before)
+    await wait_stored(sid, len(before))
+    await _sign_in(page, api_url)
+    await page.goto(f"{api_url}/#/session/{sid}")
+    status = page.locator("#recording-status")
+    await expect(status).to_contain_text("Recording is being prepared…")
+    await expect(status).to_contain_text("the call is still being recorded")
+    await expect(page.locator("#player")).to_be_hidden()
+    await publisher.publish(ended)
+    await expect(page.get_by_label("Call recording", exact=True)).to_be_visible(timeout=20000)
+    await expect(status).to_contain_text("10:00.0 · two channels: caller, assistant")
