@@ -35,6 +35,7 @@ from switchboard.recording import RecordingStore, segment_key, session_prefix
 from switchboard.recording.assemble import ulaw_to_pcm16
 from switchboard.store.assembler import assemble_recording
 from switchboard.store.deletion import purge_older_than
+from switchboard.store.playback_tickets import issue_ticket
 from switchboard.store.recording_sweep import sweep_abandoned
 from switchboard.store.service import StoreService
 from tests.infra import InfraUrls
@@ -277,6 +278,63 @@ async def test_each_playback_is_one_audited_read(
         ready_call.sid,
     )
     assert (row["analyst"], row["role"]) == ("ana", "analyst")
+
+
+async def test_a_playback_ticket_plays_its_session_only(
+    http: httpx.AsyncClient, ready_call: Call, db: asyncpg.Pool, store: StoreService
+) -> None:
+    """The ticket URL plays (and seeks in) its session's recording without credentials, the
+    playback audited as the ticket's account; on another session, altered or expired it is
+    refused with a reason; Basic still works."""
+    r = await http.post(f"/api/sessions/{ready_call.sid}/recording/ticket", auth=ADMIN)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    url = body["url"]
+    assert url.startswith(f"/api/sessions/{ready_call.sid}/recording?ticket=")
+    expires = datetime.fromisoformat(body["expires_at"])
+    assert timedelta(minutes=9) < expires - datetime.now(UTC) <= timedelta(minutes=10)
+    whole = await http.get(url)
+    assert whole.status_code == 200 and whole.headers["content-type"] == "audio/wav"
+    part = await http.get(url, headers={"Range": "bytes=100-199"})
+    assert (part.status_code, part.content) == (206, whole.content[100:200])
+    assert (await http.head(url)).status_code == 200
+    row = await db.fetchrow(
+        "SELECT analyst, role FROM audit.view_log WHERE session_id = $1 AND action = 'play' "
+        "ORDER BY id DESC LIMIT 1",
+        ready_call.sid,
+    )
+    assert (row["analyst"], row["role"]) == ("root", "admin")
+
+    ticket = url.split("ticket=")[1]
+    other = new_session_id("rec")
+    wrong = await http.get(f"/api/sessions/{other}/recording", params={"ticket": ticket})
+    assert wrong.status_code == 403
+    assert "not valid for this session" in wrong.json()["detail"]
+    altered = await http.get(url[:-2] + ("AA" if not url.endswith("AA") else "BB"))
+    assert altered.status_code == 403
+    account = store.accounts.get("ana")
+    assert account is not None
+    old, _ = issue_ticket(account, ready_call.sid, now=time.time() - 3600)
+    expired = await http.get(f"/api/sessions/{ready_call.sid}/recording", params={"ticket": old})
+    assert expired.status_code == 401
+    assert "expired" in expired.json()["detail"]
+    assert "www-authenticate" not in expired.headers
+    basic = await http.get(f"/api/sessions/{ready_call.sid}/recording", auth=ANALYST)
+    assert basic.status_code == 200
+    assert (await http.get(f"/api/sessions/{ready_call.sid}/recording")).status_code == 401
+
+
+async def test_a_ticket_needs_credentials_and_a_recording(
+    http: httpx.AsyncClient, publisher: Publisher, wait_stored: WaitStored
+) -> None:
+    """Asking for a ticket needs Basic credentials; a session without a recording has none."""
+    events = conversation(recording=False)
+    sid = events[0].session_id
+    await publisher.publish(*events)
+    await wait_stored(sid, len(events))
+    assert (await http.post(f"/api/sessions/{sid}/recording/ticket")).status_code == 401
+    r = await http.post(f"/api/sessions/{sid}/recording/ticket", auth=ANALYST)
+    assert (r.status_code, r.json()["detail"]) == (404, "this session has no recording")
 
 
 async def test_the_session_json_says_recorded(http: httpx.AsyncClient, ready_call: Call) -> None:

@@ -43,6 +43,8 @@ def _store(request: Request) -> StoreService:
 
 
 StoreDep = Annotated[StoreService, Depends(_store)]
+#: HTTP Basic credentials if the request has them (routes decide what no credentials means)
+BasicCredentials = Annotated[HTTPBasicCredentials | None, Depends(_basic)]
 
 
 def _unauthorized(request: Request) -> HTTPException:
@@ -52,9 +54,7 @@ def _unauthorized(request: Request) -> HTTPException:
 
 
 async def current_account(
-    request: Request,
-    store: StoreDep,
-    credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
+    request: Request, store: StoreDep, credentials: BasicCredentials
 ) -> Account:
     if credentials is None:
         raise _unauthorized(request)

@@ -105,6 +105,10 @@ class Accounts:
     def __len__(self) -> int:
         return len(self._by_name)
 
+    def get(self, name: str) -> Account | None:
+        """The configured account named *name* (no password check)."""
+        return self._by_name.get(name)
+
     def authenticate(self, name: str, password: str) -> Account | None:
         """The account when *password* is right, else None."""
         account = self._by_name.get(name)

@@ -5,10 +5,14 @@
   (``Accept-Ranges: bytes``; ``206`` with ``Content-Range`` for one range, ``416`` for a range
   beyond the end). ``404`` when the session has no recording (or it has no audio), ``409`` while
   it is still being recorded or assembled (with ``Retry-After``).
+- ``POST /api/sessions/{id}/recording/ticket``: a playback ticket (:mod:`~switchboard.store.
+  playback_tickets`): the recording's URL with ``?ticket=...``, which an ``<audio>`` element
+  streams without an ``Authorization`` header, for that session only, for ten minutes.
 - ``GET /api/sessions/{id}/recording/timeline``: the recording's status and the turns and tool
   calls on its timeline (:class:`~switchboard.store.recording_schemas.RecordingTimeline`).
 
-Auditing: each playback is one ``play`` row in the view log, written for a GET without a range or
+Auditing: each playback is one ``play`` row in the view log (of the ticket's account when played
+with a ticket), written for a GET without a range or
 with a range from byte 0 (how a player starts); the range requests of seeking and buffering
 within a playback (from later offsets) and HEAD requests are not rows of their own. Reading the
 timeline is a ``recording`` row.
@@ -17,18 +21,28 @@ timeline is a ``recording`` row.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Header, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from switchboard.recording import RecordingStore, RecordingStoreError
 from switchboard.store import queries
 from switchboard.store import recording_queries as rq
-from switchboard.store.api import Analyst, SessionId, StoreDep
+from switchboard.store.api import Analyst, BasicCredentials, SessionId, StoreDep, current_account
+from switchboard.store.auth import Account, Role
 from switchboard.store.byte_ranges import ByteRange, Unsatisfiable, parse_range
-from switchboard.store.recording_schemas import RecordingTimeline
+from switchboard.store.playback_tickets import (
+    TicketExpired,
+    TicketInvalid,
+    issue_ticket,
+    verify_ticket,
+)
+from switchboard.store.recording_schemas import PlaybackTicket, RecordingTimeline
 
 __all__ = ["CHUNK_BYTES", "recording_router"]
 
@@ -54,9 +68,38 @@ def _recordings(store: Any) -> RecordingStore:
     return recordings
 
 
+async def _player(
+    request: Request,
+    store: StoreDep,
+    session_id: SessionId,
+    credentials: BasicCredentials,
+    ticket: Annotated[
+        str | None,
+        Query(max_length=512, description="A playback ticket of this session, instead of Basic"),
+    ] = None,
+) -> Account:
+    """Who plays: the account of a valid ticket for this session, else an analyst by Basic."""
+    if ticket is None:
+        account = await current_account(request, store, credentials)
+        if not account.may(Role.ANALYST):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"needs the {Role.ANALYST} role")
+        return account
+    try:
+        return verify_ticket(ticket, session_id, now=time.time(), lookup=store.accounts.get)
+    except TicketExpired as exc:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc)) from None
+    except TicketInvalid as exc:
+        log.info("playback ticket refused", extra={"session_id": session_id, "error": str(exc)})
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from None
+
+
+Player = Annotated[Account, Depends(_player)]
+
 _PLAY_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "The whole file", "content": {"audio/wav": {}}},
     206: {"description": "One range of the file", "content": {"audio/wav": {}}},
+    401: {"description": "No or wrong credentials, or an expired ticket"},
+    403: {"description": "A ticket not valid for this session, or a role that may not play"},
     404: {"description": "No such session, or it has no recording"},
     409: {"description": "The recording is still being recorded or assembled"},
     416: {"description": "The range lies beyond the file"},
@@ -79,7 +122,7 @@ _PLAY_RESPONSES: dict[int | str, dict[str, Any]] = {
 async def play_recording(
     request: Request,
     store: StoreDep,
-    account: Analyst,
+    account: Player,
     session_id: SessionId,
     range_header: Annotated[str | None, Header(alias="range", max_length=200)] = None,
 ) -> Response:
@@ -164,6 +207,27 @@ async def _chunks(
             return
         yield chunk
         at = upto
+
+
+@recording_router.post(
+    "/sessions/{session_id}/recording/ticket",
+    response_model=PlaybackTicket,
+    summary="A short-lived URL that plays the recording without credentials (for <audio>)",
+    responses={404: {"description": "No such session, or it has no recording"}},
+)
+async def playback_ticket(
+    request: Request, store: StoreDep, account: Analyst, session_id: SessionId
+) -> PlaybackTicket:
+    async with store.engine.connect() as conn:
+        row = await rq.playback_of(conn, session_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such session")
+    if row.status is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "this session has no recording")
+    ticket, expires = issue_ticket(account, session_id, now=time.time())
+    root = request.scope.get("root_path", "")
+    url = f"{root}/api/sessions/{quote(session_id, safe='')}/recording?ticket={quote(ticket)}"
+    return PlaybackTicket(url=url, expires_at=datetime.fromtimestamp(expires, UTC))
 
 
 @recording_router.get(

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
-__all__ = ["RecordingStatus", "RecordingTimeline", "RecordingTool", "RecordingTurn"]
+__all__ = [
+    "PlaybackTicket",
+    "RecordingStatus",
+    "RecordingTimeline",
+    "RecordingTool",
+    "RecordingTurn",
+]
 
 RecordingStatus = Literal["recording", "ended", "ready", "empty"]
 
@@ -64,3 +71,12 @@ class RecordingTimeline(BaseModel):
     file_size: int | None = Field(description="Bytes of the WAV file once ready.")
     turns: list[RecordingTurn] = Field(description="By start_ms.")
     tools: list[RecordingTool] = Field(description="By at_ms.")
+
+
+class PlaybackTicket(BaseModel):
+    """A short-lived URL that plays one session's recording without other credentials."""
+
+    url: str = Field(
+        description="The recording's URL with ?ticket=...: give it to an <audio> element."
+    )
+    expires_at: datetime = Field(description="After this the URL answers 401.")

@@ -1,5 +1,6 @@
 // Switchboard conversation store: the analyst web UI (plain JS, no build step).
-// Credentials live in sessionStorage for this tab only and go out as HTTP Basic on each call.
+// Credentials live in sessionStorage for this tab only and go out as HTTP Basic on each call
+// (the recording player, which cannot send headers, uses a short-lived playback ticket instead).
 "use strict";
 
 const $ = (sel) => document.querySelector(sel);
@@ -33,17 +34,24 @@ function say(text) {
 }
 
 class Unauthorized extends Error {}
+class HttpError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
 
 async function api(path, options = {}) {
   const headers = { "X-Switchboard-UI": "1", Authorization: `Basic ${state.auth}` };
   const response = await fetch(path, { ...options, headers: { ...headers, ...(options.headers || {}) } });
   if (response.status === 401) throw new Unauthorized("sign in again");
-  if (!response.ok) throw new Error(`${response.status} ${(await response.text()).slice(0, 200)}`);
+  if (!response.ok) throw new HttpError(response.status, `${response.status} ${(await response.text()).slice(0, 200)}`);
   return response;
 }
 const json = async (path, options) => (await api(path, options)).json();
 
 function show(view) {
+  if (view !== "session") stopRecording();
   document.querySelectorAll(".view").forEach((el) => (el.hidden = el.id !== `view-${view}`));
   document.querySelectorAll("nav a").forEach((a) => {
     if (a.dataset.view === view) a.setAttribute("aria-current", "page");
@@ -81,6 +89,7 @@ function signOut(message) {
   sessionStorage.removeItem("sb-auth");
   state.auth = null;
   state.me = null;
+  stopRecording();
   $("#signin-error").textContent = message || "";
   route();
 }
@@ -117,10 +126,11 @@ async function showSessions(reset) {
       <td>${s.user_turns + s.assistant_turns}</td><td>${s.tool_calls}</td>
       <td>${s.tool_failures ? `<span class="badge">${s.tool_failures}</span>` : "0"}</td>
       <td>${s.escalated ? "yes" : "no"}</td><td>${esc(s.end_reason || (s.resumes ? "resumed, live" : "—"))}</td>
-      <td class="cost">${esc(fmtCost(s.cost_usd, s.cost_estimated, s.unpriced_models))}</td>`;
+      <td class="cost">${esc(fmtCost(s.cost_usd, s.cost_estimated, s.unpriced_models))}</td>
+      <td class="rec">${s.recorded ? `<span title="Recorded${s.recording ? ` (${esc(s.recording)})` : ""}">● <span class="sr-only">recorded</span></span>` : `<span class="sr-only">not recorded</span>`}</td>`;
     body.appendChild(tr);
   }
-  if (!body.children.length) body.innerHTML = `<tr><td colspan="9">No sessions match.</td></tr>`;
+  if (!body.children.length) body.innerHTML = `<tr><td colspan="10">No sessions match.</td></tr>`;
   state.cursor = page.next_cursor;
   $("#more").hidden = !state.cursor;
 }
@@ -227,6 +237,10 @@ async function showSession(id) {
   list.innerHTML = "";
   const saidBy = new Map(d.timeline.filter((e) => e.kind === "user" && e.item_id).map((e) => [e.item_id, e.text ?? ""]));
   d.timeline.forEach((e) => list.appendChild(entry(e, saidBy)));
+  showRecording(s).catch((err) => {
+    if (err instanceof Unauthorized) return signOut("Your credentials were refused; sign in again.");
+    $("#recording-status").textContent = `Could not load the recording: ${err.message}`;
+  });
   const del = $("#delete-session");
   del.hidden = state.me.role !== "admin";
   del.onclick = async () => {
@@ -236,6 +250,165 @@ async function showSession(id) {
     location.hash = "#/sessions";
   };
   $("#main").focus();
+}
+
+// -- the recording ----------------------------------------------------------------------------
+// The <audio> element plays a URL with a playback ticket (it cannot send Basic credentials) and
+// streams it with range requests; the turns and tool calls lie on the recording's timeline, the
+// turn under the playhead is highlighted, and selecting one plays from its start.
+const rec = { session: null, timer: null, current: null, renewed: false };
+const NO_RECORDING = "No recording (recording was off for this call).";
+
+function fmtClock(ms) {
+  const s = Math.max(0, ms || 0) / 1000;
+  return `${Math.floor(s / 60)}:${(s % 60).toFixed(1).padStart(4, "0")}`;
+}
+const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
+
+function stopRecording() {
+  clearTimeout(rec.timer);
+  rec.session = null;
+  rec.current = null;
+  const player = $("#player");
+  if (!player || !player.getAttribute("src")) return;
+  player.pause();
+  player.removeAttribute("src");
+  player.load();
+}
+
+async function showRecording(s) {
+  stopRecording();
+  $("#rec-turns").innerHTML = "";
+  $("#player-wrap").hidden = true;
+  $("#recording").hidden = false;
+  if (!s.recorded) {
+    $("#recording-status").textContent = NO_RECORDING;
+    return;
+  }
+  rec.session = s.id;
+  await loadRecording(s.id);
+}
+
+const recordingUrl = (id) => `/api/sessions/${encodeURIComponent(id)}/recording`;
+
+// the seconds a HEAD of the recording says to wait (409 + Retry-After while it is prepared)
+async function retryAfter(id) {
+  const r = await fetch(recordingUrl(id), { method: "HEAD", headers: { "X-Switchboard-UI": "1", Authorization: `Basic ${state.auth}` } });
+  const wait = Number(r.headers.get("Retry-After"));
+  return r.status === 409 && wait > 0 ? Math.min(wait, 60) : 1;
+}
+
+async function loadRecording(id) {
+  const status = $("#recording-status");
+  let tl;
+  try {
+    tl = await json(`${recordingUrl(id)}/timeline`);
+  } catch (err) {
+    if (err.status !== 404) throw err;
+    if (rec.session === id) status.textContent = NO_RECORDING;
+    return;
+  }
+  if (rec.session !== id) return;
+  if (tl.status === "empty") {
+    status.textContent = "The recording has no audio.";
+    return;
+  }
+  if (tl.status !== "ready") {
+    const wait = await retryAfter(id);
+    if (rec.session !== id) return;
+    const why = tl.status === "recording" ? "the call is still being recorded" : "the file is being assembled";
+    status.textContent = `Recording is being prepared… (${why}; trying again in ${wait} s)`;
+    rec.timer = setTimeout(() => loadRecording(id).catch((err) => (status.textContent = err.message)), wait * 1000);
+    return;
+  }
+  const ticket = await json(`${recordingUrl(id)}/ticket`, { method: "POST" });
+  if (rec.session !== id) return;
+  const list = $("#rec-turns");
+  const items = [
+    ...tl.turns.map((t) => ({ kind: "turn", start: t.start_ms, end: t.end_ms, t })),
+    ...tl.tools.filter((t) => t.at_ms != null).map((t) => ({ kind: "tool", start: t.at_ms, end: t.completed_ms, t })),
+  ].sort((a, b) => a.start - b.start);
+  list.innerHTML = "";
+  items.forEach((x) => list.appendChild(recEntry(x)));
+  const missing = tl.missing_segments ? ` · ${tl.missing_segments} segment(s) missing (silence there)` : "";
+  status.textContent = `${fmtClock(tl.duration_ms)} · two channels: ${tl.channels.join(", ")}${missing}`;
+  rec.renewed = false;
+  $("#player").src = ticket.url;
+  $("#player-wrap").hidden = false;
+}
+
+function recEntry(x) {
+  const li = document.createElement("li");
+  li.dataset.start = x.start;
+  li.dataset.end = x.end ?? "";
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "seek";
+  const at = `<span class="at">${fmtClock(x.start)}</span>`;
+  const t = x.t;
+  if (x.kind === "tool") {
+    const ok = t.outcome === "ok";
+    li.className = `rec-tool${ok || t.outcome === "pending" ? "" : " failed"}`;
+    button.innerHTML = `${at} <span class="who-said">Tool</span> <strong>${esc(t.tool)}</strong>
+      <span class="badge ${ok ? "ok" : ""}">${esc(t.outcome)}</span>${t.duration_ms != null ? ` <span class="who-said">${t.duration_ms.toFixed(1)} ms</span>` : ""}`;
+  } else {
+    li.className = `rec-turn ${t.role}`;
+    const who = t.role === "user" ? "Customer" : "Bot";
+    let cut = "";
+    if (t.interrupted) {
+      const ms = t.heard_ms != null && t.said_ms != null ? ` — heard ${seconds(t.heard_ms)} of ${seconds(t.said_ms)} said` : "";
+      const heard = t.heard_text ? `<div>Heard: “${esc(t.heard_text)}”</div><div>Said: “${esc(t.text ?? "")}”</div>` : "";
+      cut = `<div class="interrupted">Interrupted${ms}${heard}</div>`;
+    }
+    button.innerHTML = `${at} <span class="who-said">${who}</span> <span class="said">${spoken(t)}</span>${cut}`;
+  }
+  button.addEventListener("click", () => {
+    const player = $("#player");
+    player.currentTime = x.start / 1000;
+    follow();
+    if (player.paused) player.play().catch(() => {});
+  });
+  li.appendChild(button);
+  return li;
+}
+
+// highlight the turn under the playhead (the latest started when they overlap)
+function follow() {
+  const ms = $("#player").currentTime * 1000;
+  let current = null;
+  for (const li of document.querySelectorAll("#rec-turns li.rec-turn")) {
+    const start = Number(li.dataset.start);
+    const end = li.dataset.end === "" ? Infinity : Number(li.dataset.end);
+    if (start <= ms && ms < end) current = li;
+  }
+  if (current === rec.current) return;
+  if (rec.current) {
+    rec.current.removeAttribute("aria-current");
+    rec.current.classList.remove("current");
+  }
+  if (current) {
+    current.setAttribute("aria-current", "true");
+    current.classList.add("current");
+    current.scrollIntoView({ block: "nearest" });
+  }
+  rec.current = current;
+}
+
+// a playback that outlives its ticket (or any failed request): one new ticket, same position
+async function renewTicket() {
+  const player = $("#player");
+  const id = rec.session;
+  if (!id || !player.getAttribute("src")) return;
+  if (rec.renewed) {
+    $("#recording-status").textContent = "The recording could not be played; reload the page to try again.";
+    return;
+  }
+  rec.renewed = true;
+  const at = player.currentTime;
+  const ticket = await json(`${recordingUrl(id)}/ticket`, { method: "POST" });
+  if (rec.session !== id) return;
+  player.src = ticket.url;
+  player.currentTime = at;
 }
 
 // -- search, stats, live ----------------------------------------------------------------------
@@ -366,6 +539,10 @@ document.addEventListener("DOMContentLoaded", () => {
     event.preventDefault();
     search($("#s-q").value).catch((err) => say(err.message));
   });
+  const player = $("#player");
+  for (const name of ["timeupdate", "seeked", "seeking"]) player.addEventListener(name, follow);
+  player.addEventListener("canplay", () => (rec.renewed = false));
+  player.addEventListener("error", () => renewTicket().catch((err) => say(err.message)));
   window.addEventListener("hashchange", route);
   route();
 });
