@@ -67,6 +67,17 @@ async def _prepare(seed_demo: bool) -> None:
             print("seed: database already has data; left as it is")
 
 
+def recording_env() -> dict[str, str]:
+    """``RECORDING_DATABASE_URL`` = the product's ``DATABASE_URL`` when neither the environment
+    nor ``.env`` sets it: the gateway (which reads no ``DATABASE_URL``) then records into the
+    database the store reads recordings from."""
+    from switchboard.recording import RecordingStoreSettings
+
+    if "recording_database_url" in RecordingStoreSettings().model_fields_set:
+        return {}
+    return {"RECORDING_DATABASE_URL": DatabaseSettings().database_url}
+
+
 def up(*, workers: int = 2, seed_demo: bool = True) -> int:
     """Prepare the database, then supervise every installed service until Ctrl-C."""
     from honcho.manager import Manager
@@ -81,6 +92,7 @@ def up(*, workers: int = 2, seed_demo: bool = True) -> int:
     base_env = dict(os.environ)
     # Readable logs on a terminal; JSON lines stay the default for deployments.
     base_env.setdefault("LOG_FORMAT", "console")
+    base_env.update(recording_env())
     for spec in services:
         if spec.name == "worker":
             for index in range(workers):
