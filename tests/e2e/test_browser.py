@@ -81,12 +81,15 @@ async def test_page_shows_transcript_and_order_card(
     assert errors == []
 
 
-# Replaces getUserMedia with a stream the test feeds: window.__mic.say(base64 pcm16 24 kHz).
+# Replaces getUserMedia with a stream the test feeds: window.__mic.say(base64 pcm16 24 kHz)
+# plays into the latest stream getUserMedia gave.
 # Everything after getUserMedia (worklet, encoding, protocol, playback, barge-in) is the page's.
 INJECTED_MICROPHONE = """
 (() => {
   const ctx = new AudioContext({ sampleRate: 24000 });
-  const dest = ctx.createMediaStreamDestination();
+  // each getUserMedia gets a stream of its own, as from a real device (the page stops the old
+  // one's tracks when it hangs up or reconnects)
+  let dest = ctx.createMediaStreamDestination();
   window.__mic = {
     say(b64) {
       const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
@@ -100,7 +103,11 @@ INJECTED_MICROPHONE = """
       source.start();
     },
   };
-  navigator.mediaDevices.getUserMedia = async () => { await ctx.resume(); return dest.stream; };
+  navigator.mediaDevices.getUserMedia = async () => {
+    await ctx.resume();
+    dest = ctx.createMediaStreamDestination();
+    return dest.stream;
+  };
 })();
 """
 
@@ -144,3 +151,63 @@ async def test_page_barge_in_stops_playback_and_is_stored(
     assert item["heard_ms"] > 0
     await page.screenshot(path=str(artifact_path("voice-page-barge-in.png")), full_page=True)
     await page.click("#talk")
+
+
+async def test_page_resumes_the_same_conversation_after_its_connection_drops(
+    product: Product, say: Any, browser_for: Any
+) -> None:
+    """The page's connection is cut (every socket through a proxy aborted, new ones refused for
+    a while): it shows "Reconnecting…", retries until the network is back, resumes the same
+    conversation (same reference, one session in the store with a resume) and answers the next
+    question."""
+    from urllib.parse import urlsplit
+
+    from switchboard.cli.audio import pcm_to_b64
+    from switchboard.cli.faultproxy import TcpProxy
+
+    gateway = urlsplit(product.gateway)
+    proxy = TcpProxy(gateway.hostname or "127.0.0.1", gateway.port or 80)
+    await proxy.up()
+    browser = await browser_for(silence(500))
+    page = await browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await page.add_init_script(INJECTED_MICROPHONE)
+    try:
+        await page.goto(f"http://127.0.0.1:{proxy.port}/")
+        await page.select_option("#customer", "cus_0001")
+        await page.click("#talk")
+        await page.wait_for_selector('#status[data-state="live"]', timeout=30_000)
+        session_id = await page.evaluate("window.switchboardVoice.call.sessionId")
+        assert session_id
+
+        await proxy.down()  # the network goes away: sockets cut, connections refused
+        await page.wait_for_selector('#status[data-state="reconnecting"]', timeout=15_000)
+        # the page keeps trying while the network is down (its secret requests fail)
+        await page.wait_for_function(
+            "() => window.switchboardVoice.call.state === 'reconnecting'", timeout=5_000
+        )
+        await proxy.up()
+        await page.wait_for_selector('#status[data-state="live"]', timeout=30_000)
+        assert await page.evaluate("window.switchboardVoice.call.sessionId") == session_id
+        assert await page.evaluate("window.switchboardVoice.call.resumes") == 1
+
+        await page.evaluate(
+            "b64 => window.__mic.say(b64)", pcm_to_b64(say("Where is my order 100001?"))
+        )
+        card = page.locator('.card.done[data-tool="check_order_status"]')
+        await card.wait_for(timeout=60_000)
+        assert "#100001" in await card.inner_text()
+        assert await page.locator("#error").is_hidden()
+    finally:
+        await page.screenshot(path=str(artifact_path("voice-page-resumed.png")), full_page=True)
+        await proxy.down()
+    stored = await product.stored_session(
+        session_id,
+        until=lambda d: (
+            d["session"]["resumes"] >= 1 and any(e["kind"] == "tool" for e in d["timeline"])
+        ),
+    )
+    assert stored["session"]["resumes"] == 1
+    assert [e["kind"] for e in stored["timeline"]].count("session.started") == 1
+    assert errors == []

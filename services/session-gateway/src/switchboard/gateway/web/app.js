@@ -29,6 +29,12 @@ const call = {
 // Close codes after which the call resumes: the connection was lost, or the gateway restarts.
 const RESUME_CODES = new Set([1006, 1012]);
 const MAX_RESUMES = 3;
+// How long one resume keeps trying to get a resume secret while the network is still down
+// (backing off from 0.2 s to 1 s, each pause jittered down to half), as `switchboard call` does.
+const RESUME_WITHIN_MS = 15000;
+// Refusals a retry cannot change: another customer's, unknown, ended or expired conversation.
+const PERMANENT_REFUSALS = new Set([403, 404, 409, 410]);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 // Exposed for tests and for curious developers: read-only view of what happened.
 window.switchboardVoice = { call, events: [] };
 
@@ -141,7 +147,11 @@ async function mintSecret(resumeSessionId = null) {
       resumeSessionId ? { customer_id: ui.customer.value, resume_session_id: resumeSessionId } : { customer_id: ui.customer.value },
     ),
   });
-  if (!response.ok) throw new Error(`the gateway refused a client secret (HTTP ${response.status})`);
+  if (!response.ok) {
+    const err = new Error(`the gateway refused a client secret (HTTP ${response.status})`);
+    err.permanent = PERMANENT_REFUSALS.has(response.status);
+    throw err;
+  }
   const body = await response.json();
   return body.value;
 }
@@ -187,10 +197,23 @@ async function reconnect(code) {
   call.resumes += 1;
   setState("reconnecting", "Reconnecting…");
   activity(code === 1012 ? "The server is restarting; resuming the call" : "Connection lost; resuming the call");
-  try {
-    openSocket(await mintSecret(call.sessionId));
-  } catch (err) {
-    fail(`Could not resume the call: ${err.message}`);
+  const giveUpAt = Date.now() + RESUME_WITHIN_MS;
+  let delay = 200;
+  for (;;) {
+    try {
+      const secret = await mintSecret(call.sessionId);
+      if (call.state !== "reconnecting") return; // hung up meanwhile
+      openSocket(secret);
+      return;
+    } catch (err) {
+      if (call.state !== "reconnecting") return;
+      if (err.permanent || Date.now() + delay > giveUpAt) {
+        fail(`Could not resume the call: ${err.message}`);
+        return;
+      }
+      await sleep(delay * (0.5 + Math.random() / 2));
+      delay = Math.min(delay * 2, 1000);
+    }
   }
 }
 
@@ -404,7 +427,7 @@ function expireLater(card, expiresAt) {
 }
 
 ui.talk.addEventListener("click", () => {
-  if (call.state === "live" || call.state === "connecting") {
+  if (call.state === "live" || call.state === "connecting" || call.state === "reconnecting") {
     stop("caller hung up");
     setState("idle", "Call ended");
     activity("");
