@@ -42,8 +42,9 @@ log = logging.getLogger(__name__)
 LOST_REASONS = frozenset({"client_lost", "handed_over"})
 #: Seqs skipped when a conversation is taken from a holder that had not let go (its gateway
 #: died, or its client socket is half-open): events the old holder published after its last
-#: snapshot write never share a seq with the new holder's. The snapshot is written at most
-#: ``GATEWAY_SNAPSHOT_INTERVAL_S`` after each event, so far fewer than this are ever in between.
+#: snapshot write never share a seq with the new holder's. The snapshot is written at once
+#: after an audit event (at most ``GATEWAY_SNAPSHOT_INTERVAL_S`` after a control event), so
+#: far fewer than this are ever in between.
 #: Events the old holder had not had confirmed at its last write keep their own (lower) seqs:
 #: they are in the snapshot's ``pending`` and published again (:func:`republish`).
 SEQ_GAP = 1000
