@@ -38,6 +38,9 @@ class FaultRow:
     conversations_lost: int | None = None
     resume_p50_s: float | None = None
     resume_p95_s: float | None = None
+    #: seqs of those conversations never published below one that was: events emitted and lost
+    #: unconfirmed (a lower bound; the witness cannot see any after the last it received)
+    seq_holes: int | None = None
     passed: bool = False
     #: The fault's own condition (e.g. tools refused quickly while Postgres was away).
     condition: bool = True

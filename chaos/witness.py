@@ -3,7 +3,9 @@
 A durable quorum queue of the runner's own, bound to the events exchange for every routing key,
 receives a copy of each event the broker accepted — independently of the conversation store. The
 chaos runner compares the witness's event ids with the store's rows: an id the witness saw that
-the store does not hold is a lost event.
+the store does not hold is a lost event. An event a gateway emitted but never had confirmed (it
+was killed first) never reaches the witness; when later events of the same conversation did, it
+shows as a hole in the conversation's seqs (:meth:`WitnessWindow.seq_holes`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import aio_pika
@@ -39,12 +42,15 @@ class WitnessWindow:
     started_on: dict[str, str] = field(default_factory=dict)
     #: session id -> when (time.monotonic) the witness first saw it resumed
     resumed_at: dict[str, float] = field(default_factory=dict)
+    #: session id -> seq -> payload type of every event seen
+    seqs: dict[str, dict[int, str]] = field(default_factory=dict)
     unparseable: int = 0
 
     def add(self, event: ConversationEvent) -> None:
         self.deliveries += 1
         self.event_ids.add(event.event_id)
         p = event.payload
+        self.seqs.setdefault(event.session_id, {})[event.seq] = p.type
         self.by_type[p.type] += 1
         if p.type == "session.started":
             self.started.add(event.session_id)
@@ -56,6 +62,22 @@ class WitnessWindow:
             self.resumed_at.setdefault(event.session_id, time.monotonic())
             if self.ended.get(event.session_id) in _HANDED_OVER:
                 del self.ended[event.session_id]
+
+    def seq_holes(self, sessions: Iterable[str]) -> int:
+        """Seqs of *sessions* (started in this window) never seen below a seq that was: events
+        emitted and never published, a lower bound on those a killed gateway lost unconfirmed
+        (any after the last one seen are invisible). The jump before a ``session.resumed``
+        (``handover.SEQ_GAP``, seqs skipped on purpose after a holder that did not let go) is
+        not a hole."""
+        holes = 0
+        for sid in sessions:
+            seen = self.seqs.get(sid) if sid in self.started else None
+            previous = -1
+            for seq in sorted(seen or ()):
+                if seen is not None and seen[seq] != "session.resumed":
+                    holes += seq - previous - 1
+                previous = seq
+        return holes
 
     def live(self) -> set[str]:
         """Conversations started and not ended so far."""

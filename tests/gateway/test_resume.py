@@ -1,7 +1,8 @@
 """Resuming a conversation on any gateway: the session id in ``session.created``, resume secrets
 and their refusals, a dropped client resumed on a second gateway (the model still knows the
-order), a second resume taking over, a gateway killed with SIGKILL mid tool call, and a drain
-handing its conversations over."""
+order), a second resume taking over, a gateway killed with SIGKILL mid tool call, a gateway
+killed while the broker had not confirmed its events (published again by the resuming gateway),
+and a drain handing its conversations over."""
 
 from __future__ import annotations
 
@@ -25,8 +26,9 @@ from switchboard.cli.stack import Service, free_port
 from switchboard.contracts.tools import ToolCallResult, parse_tool_call_request
 from switchboard.gateway.app import HANDOVER_REASON
 from switchboard.gateway.handover import SEQ_GAP
-from switchboard.gateway.snapshot import FunctionCall, Snapshot
+from switchboard.gateway.snapshot import FunctionCall, Snapshot, UserText
 from switchboard.keys import RedisKeys
+from tests.conftest import via_proxy
 from tests.gateway.conftest import (
     SERVER_KEY,
     EventCollector,
@@ -40,6 +42,7 @@ from tests.infra import InfraUrls
 from tests.processes import start_service
 from tests.support.clients import EventLog
 from tests.support.emulator import Emulator
+from tests.support.proxy import TcpProxy
 from tests.support.realtime import user_says
 
 HOLD_TOOL = "hold_order_lookup"
@@ -207,6 +210,25 @@ async def test_a_second_resume_takes_the_conversation_over(
             await b.send({"type": "input_audio_buffer.clear"})
             await b.until("input_audio_buffer.cleared")
             assert gateway.gateway.sessions[session_id].keeper.holding
+
+
+async def test_an_event_is_in_the_snapshot_without_waiting_for_the_interval(
+    start_gateway: GatewayFactory, redis_client: aioredis.Redis, gw_namespace: str
+) -> None:
+    """A conversation event wakes the snapshot writer at once, even with a 10 s interval: the
+    user's turn is in Redis well before the interval has passed."""
+    gateway = await start_gateway(GATEWAY_SNAPSHOT_INTERVAL_S=10)
+    async with connect(gateway.ws, await gateway.secret()) as log:
+        session_id = (await log.until("session.created"))["session"]["id"]
+        await snapshot_where(redis_client, gw_namespace, session_id, lambda s: True)
+        await user_says(log, "Where is order 100001?")
+        await snapshot_where(
+            redis_client,
+            gw_namespace,
+            session_id,
+            lambda s: any(isinstance(i, UserText) and "100001" in i.text for i in s.items),
+            within_s=5,
+        )
 
 
 # -- real gateway processes -----------------------------------------------------------------------
@@ -381,6 +403,76 @@ async def test_gateway_killed_mid_tool_call_resumes_on_a_second_gateway_answered
     assert resumed.reason == "gateway_lost"
     assert seqs(published, "session.resumed") == [before.next_seq + SEQ_GAP]
     assert not payloads(published, "session.ended")
+
+
+async def test_events_unconfirmed_at_a_kill_are_published_by_the_resuming_gateway(
+    infra: InfraUrls,
+    gw_namespace: str,
+    gw_cleanup: None,
+    start_gateway: GatewayFactory,
+    events: EventCollector,
+    redis_client: aioredis.Redis,
+    amqp_proxy: TcpProxy,
+    tmp_path: Path,
+) -> None:
+    """A gateway whose broker link hangs (events handed over, never confirmed) is SIGKILLed;
+    after the resume on another gateway every event it emitted before its last snapshot write
+    is on the store's queue under one event id per seq, unchanged and still redacted."""
+    key = RedisKeys(gw_namespace).session_snapshot
+    async with scripted_upstream() as script:
+        killed = await gateway_process(
+            infra,
+            gw_namespace,
+            script.url,
+            "k",
+            tmp_path,
+            GATEWAY_ID="unconfirmed-gw",
+            AMQP_URL=via_proxy(infra.amqp_url, amqp_proxy.port),
+        )
+        try:
+            secret = (await mint(base(killed, "http"), "cus_0001")).json()["value"]
+            async with connect(base(killed, "ws"), secret) as log:
+                session_id = (await log.until("session.created"))["session"]["id"]
+                await events.until(session_id, "session.started")  # confirmed before the hang
+                await amqp_proxy.hang()  # nothing the gateway publishes now is confirmed
+                for question in ("Write to jane.doe@example.com", "about order 100001"):
+                    await user_says(log, question)
+                    await log.until("response.done")
+                await snapshot_where(
+                    redis_client,
+                    gw_namespace,
+                    session_id,
+                    lambda s: sum(e.payload.type == "transcript.user" for e in s.pending) == 2,
+                )
+                assert killed.process is not None
+                killed.process.send_signal(signal.SIGKILL)
+                with pytest.raises(ConnectionClosed):
+                    async with asyncio.timeout(10):
+                        while True:
+                            await log.recv()
+        finally:
+            await asyncio.to_thread(killed.kill)
+        # the dead gateway's last write: what it emitted before, and what was unconfirmed then
+        last = Snapshot.model_validate_json(await redis_client.hget(key(session_id), "data"))
+        assert last.pending and last.gateway_id == "unconfirmed-gw"
+        assert "jane.doe@example.com" not in "".join(e.model_dump_json() for e in last.pending)
+        before = [e for e in events.events if e.session_id == session_id]
+        assert {e.event_id for e in before}.isdisjoint(e.event_id for e in last.pending)
+        second = await start_gateway(GATEWAY_ID="republisher-gw", UPSTREAM_URL=script.url)
+        secret = await resume_secret(second.http, "cus_0001", session_id)
+        async with connect(second.ws, secret) as log:
+            assert (await log.until("session.created"))["session"]["id"] == session_id
+            published = await events.until(session_id, "session.resumed")
+    emitted = [e for e in published if e.seq < last.next_seq]
+    by_seq: dict[int, set[str]] = {}
+    for event in emitted:
+        by_seq.setdefault(event.seq, set()).add(event.event_id)
+    assert sorted(by_seq) == list(range(last.next_seq)), "an event emitted before the write is lost"
+    assert all(len(ids) == 1 for ids in by_seq.values()), "one event id per seq"
+    stored = {e.event_id: e for e in emitted}
+    for pending in last.pending:
+        assert stored[pending.event_id] == pending  # same seq, time and (redacted) payload
+    assert seqs(published, "session.resumed") == [last.next_seq + SEQ_GAP]
 
 
 async def test_drain_hands_the_conversation_over_to_another_gateway(

@@ -30,7 +30,7 @@ from switchboard.redaction import EVERY_KIND
 from switchboard.runtime.backoff import connect_broker
 from switchboard.toolclient import ToolClient
 
-__all__ = ["Broker", "EventPublisher"]
+__all__ = ["PENDING_PER_SESSION", "Broker", "EventPublisher"]
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +149,11 @@ def _failed(call_id: str, code: ToolErrorCode, message: str) -> ToolCallResult:
 
 #: The most buffered events one flush of :class:`EventPublisher` takes.
 EVENT_BATCH = 64
+#: The most unconfirmed events of one session :meth:`EventPublisher.pending` returns (the
+#: newest): what a resume snapshot carries, so a gateway killed before the broker confirmed
+#: them does not lose them (docs/gateway.md "Resume"). A live call has a handful at most; more
+#: only while the broker is away, when the snapshot must still stay small.
+PENDING_PER_SESSION = 128
 
 
 class EventPublisher:
@@ -165,6 +170,10 @@ class EventPublisher:
     broker did not confirm for the next attempt, so an outage only delays them. A batch is what
     accumulated while the previous one was being confirmed, sent as one message per payload type:
     a quiet gateway sends one event per message, a busy one few messages for many events.
+
+    Per session it also tracks the events handed over and not confirmed yet (buffered or in
+    flight, redacted as published): :meth:`pending`, which the resume snapshot carries so that
+    another gateway can publish them again if this process dies before the broker confirms them.
     """
 
     def __init__(
@@ -179,6 +188,8 @@ class EventPublisher:
         self._broker = broker
         self._metrics = metrics
         self._buffer: collections.deque[ConversationEvent] = collections.deque()
+        #: session id -> event id -> event, handed over and not confirmed (insertion order)
+        self._pending: dict[str, dict[str, ConversationEvent]] = {}
         self._capacity = capacity
         self._retry_s = retry_s
         self._batch = batch
@@ -192,12 +203,24 @@ class EventPublisher:
     def __len__(self) -> int:
         return len(self._buffer)
 
+    def pending(
+        self, session_id: str, *, limit: int = PENDING_PER_SESSION
+    ) -> list[ConversationEvent]:
+        """The newest *limit* events of *session_id* handed over and not confirmed by the broker
+        yet, oldest first (as redacted for publishing)."""
+        events = self._pending.get(session_id)
+        if not events:
+            return []
+        newest = list(events.values())
+        return newest[-limit:] if len(newest) > limit else newest
+
     def publish(self, event: ConversationEvent) -> None:
         event = EVERY_KIND.event(event)
         if len(self._buffer) >= self._capacity:
-            self._buffer.popleft()
+            self._forget(self._buffer.popleft())
             self._metrics.events_dropped.inc()
         self._buffer.append(event)
+        self._pending.setdefault(event.session_id, {})[event.event_id] = event
         self._metrics.events_buffered.set(len(self._buffer))
         self._idle.clear()
         self._wake.set()
@@ -223,6 +246,14 @@ class EventPublisher:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(2):
                     await self._channel.close()
+
+    def _forget(self, event: ConversationEvent) -> None:
+        """*event* is confirmed (or dropped): no longer pending."""
+        events = self._pending.get(event.session_id)
+        if events is not None:
+            events.pop(event.event_id, None)
+            if not events:
+                del self._pending[event.session_id]
 
     async def _run(self) -> None:
         while True:
@@ -264,12 +295,13 @@ class EventPublisher:
             await exchange.publish(message, routing_key=routing_key, timeout=5)
 
         results = await asyncio.gather(*(one(g) for g in groups), return_exceptions=True)
-        failed = [
-            e
-            for events, r in zip(groups, results, strict=True)
-            if isinstance(r, BaseException)
-            for e in events
-        ]
+        failed: list[ConversationEvent] = []
+        for events, r in zip(groups, results, strict=True):
+            if isinstance(r, BaseException):
+                failed += events
+            else:
+                for event in events:
+                    self._forget(event)
         confirmed = len(batch) - len(failed)
         if confirmed:
             self._metrics.events_published.inc(confirmed)
@@ -280,7 +312,7 @@ class EventPublisher:
             # keep them, in order, ahead of anything newer (bounded like the rest)
             self._buffer.extendleft(reversed(failed))
             while len(self._buffer) > self._capacity:
-                self._buffer.pop()
+                self._forget(self._buffer.pop())
                 self._metrics.events_dropped.inc()
             self._metrics.events_buffered.set(len(self._buffer))
             first = next(r for r in results if isinstance(r, BaseException))

@@ -1,6 +1,7 @@
-"""How a session leaves and resumes a conversation: its snapshot as the session sees it now,
-how each way of ending leaves the snapshot (ended, or lost and resumable), and the seq a
-resumed session starts from."""
+"""How a session leaves and resumes a conversation: its snapshot as the session sees it now
+(with the events the broker has not confirmed yet), how each way of ending leaves the snapshot
+(ended, or lost and resumable), the seq a resumed session starts from, and the events it
+publishes again when the previous holder died."""
 
 from __future__ import annotations
 
@@ -11,7 +12,13 @@ from typing import TYPE_CHECKING
 from switchboard.contracts.events import SessionResumed
 from switchboard.gateway.errors import CloseCode
 from switchboard.gateway.recording import RecordingState
-from switchboard.gateway.snapshot import ServerConfig, Snapshot, SnapshotState, items_of
+from switchboard.gateway.snapshot import (
+    ServerConfig,
+    Snapshot,
+    SnapshotState,
+    items_of,
+    restore,
+)
 
 if TYPE_CHECKING:
     from switchboard.gateway.session import Session
@@ -25,6 +32,8 @@ __all__ = [
     "lost_lease",
     "lost_state",
     "on_control",
+    "republish",
+    "resume_from",
 ]
 
 log = logging.getLogger(__name__)
@@ -33,8 +42,11 @@ log = logging.getLogger(__name__)
 LOST_REASONS = frozenset({"client_lost", "handed_over"})
 #: Seqs skipped when a conversation is taken from a holder that had not let go (its gateway
 #: died, or its client socket is half-open): events the old holder published after its last
-#: snapshot write never share a seq with the new holder's. The snapshot is written at most
-#: ``GATEWAY_SNAPSHOT_INTERVAL_S`` after each event, so far fewer than this are ever in between.
+#: snapshot write never share a seq with the new holder's. The snapshot is written at once
+#: after an audit event (at most ``GATEWAY_SNAPSHOT_INTERVAL_S`` after a control event), so
+#: far fewer than this are ever in between.
+#: Events the old holder had not had confirmed at its last write keep their own (lower) seqs:
+#: they are in the snapshot's ``pending`` and published again (:func:`republish`).
 SEQ_GAP = 1000
 
 
@@ -67,7 +79,33 @@ def build_snapshot(session: Session) -> Snapshot:
         else RecordingState(enabled=session.consent),
         started_at=session.started_wall,
         updated_at=now,
+        pending=session.deps.publisher.pending(session.id),
     )
+
+
+def resume_from(session: Session, snapshot: Snapshot) -> int:
+    """Rebuild *session*'s core from *snapshot*, publish again what its holder had not had
+    confirmed if it did not let go, and return the seq the session goes on from."""
+    restore(session.core, snapshot)
+    republish(session, snapshot)
+    return first_seq(snapshot)
+
+
+def republish(session: Session, snapshot: Snapshot) -> int:
+    """Publish again, first and in order, the events the snapshot's holder had handed to the
+    broker without a confirm, when that holder did not let go (its gateway died, or its client
+    socket is half-open): same event ids, seqs and times, so the store's idempotent ingest keeps
+    one of each even when the broker had in fact taken them. A holder that let go (client lost,
+    drained) is alive and publishes its own. Returns how many."""
+    if snapshot.state is not SnapshotState.LIVE or not snapshot.pending:
+        return 0
+    for event in snapshot.pending:
+        session.deps.publisher.publish(event)
+    log.info(
+        "unconfirmed events of the previous holder published again",
+        extra={"count": len(snapshot.pending), "previous_gateway": snapshot.gateway_id},
+    )
+    return len(snapshot.pending)
 
 
 def lost_state(reason: str) -> dict[str, object]:

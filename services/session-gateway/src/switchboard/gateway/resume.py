@@ -159,7 +159,13 @@ class SnapshotKeeper:
     """Writes one session's snapshot in the background: :meth:`touch` (a control event changed
     something) only sets a flag and wakes the loop, which writes at most every *interval_s*
     and refreshes the lease every :data:`REFRESH_S` otherwise. Never on the audio path, never
-    awaited by a pump."""
+    awaited by a pump.
+
+    A conversation event (``touch(prompt=True)``) cuts the interval short: the snapshot, which
+    carries the events the broker has not confirmed yet, is written at once, so a gateway
+    killed before the confirm loses an event only if it dies within that write's round trip
+    (rather than within the interval). Events come in bursts of a few per turn, and a burst is
+    one write; control events alone (transcript deltas, items) still wait for the interval."""
 
     def __init__(
         self,
@@ -178,12 +184,17 @@ class SnapshotKeeper:
         self._dirty = True
         self._wake = asyncio.Event()
         self._wake.set()
+        self._prompt = asyncio.Event()
         #: False once another holder took the lease (the session is taken over)
         self.holding = True
         self.writes = 0
         self.on_lost_lease: Callable[[], None] | None = None
 
-    def touch(self) -> None:
+    def touch(self, *, prompt: bool = False) -> None:
+        """Mark the snapshot for writing; *prompt*: without waiting for the interval (an event
+        was published that the broker has not confirmed yet)."""
+        if prompt:
+            self._prompt.set()
         if not self._dirty:
             self._dirty = True
             self._wake.set()
@@ -199,6 +210,7 @@ class SnapshotKeeper:
                 async with asyncio.timeout(REFRESH_S):
                     await self._wake.wait()
             self._wake.clear()
+            self._prompt.clear()
             try:
                 if self._dirty:
                     await self.flush()
@@ -206,7 +218,11 @@ class SnapshotKeeper:
                     self._lost_lease()
             except Exception as exc:  # Redis away: the next change or refresh tries again
                 log.warning("snapshot write failed", extra={"error": repr(exc)})
-            await asyncio.sleep(self._interval_s)
+                await asyncio.sleep(self._interval_s)  # not prompted again at once
+            # the interval, cut short by an event published meanwhile (see the class)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._interval_s):
+                    await self._prompt.wait()
 
     async def flush(self, **changes: object) -> bool:
         """Write the snapshot now (with *changes* to its fields); False without the lease."""

@@ -54,7 +54,7 @@ from switchboard.gateway.client import (
     new_session_id,
 )
 from switchboard.gateway.errors import CloseCode, SessionEnd
-from switchboard.gateway.handover import build_snapshot, first_seq, lost_state
+from switchboard.gateway.handover import build_snapshot, lost_state, resume_from
 from switchboard.gateway.inbound import ClientRules
 from switchboard.gateway.limits import AudioRateLimiter
 from switchboard.gateway.link import UpstreamLink
@@ -65,7 +65,7 @@ from switchboard.gateway.registry import SessionRegistry, TooManySessions
 from switchboard.gateway.relay import RelayCore
 from switchboard.gateway.resume import SnapshotKeeper, SnapshotStore, new_holder
 from switchboard.gateway.settings import GatewaySettings
-from switchboard.gateway.snapshot import Snapshot, pending_calls, restore
+from switchboard.gateway.snapshot import Snapshot, pending_calls
 from switchboard.gateway.tools import ToolRunner
 from switchboard.gateway.upstream import UpstreamConnector, UpstreamError
 from switchboard.observability import bind_log_context
@@ -175,8 +175,7 @@ class Session:
         self.recorder = recorder_for(self, consent=self.consent)
         self.record = self.recorder.pending.extend if self.recorder is not None else None  # relay
         if resume is not None:
-            restore(self.core, resume)
-            self._seq = first_seq(resume)
+            self._seq = resume_from(self, resume)
 
     # -- public ------------------------------------------------------------------------------------
     @property
@@ -383,7 +382,7 @@ class Session:
 
     def emit(self, payload: EventPayload, *, touch: bool = True) -> None:
         if touch:  # recording events do not rewrite the snapshot (recorder.py, recorder_for)
-            self.keeper.touch()
+            self.keeper.touch(prompt=True)
         if isinstance(payload, TurnLatency):
             self.metrics.turn_latency.observe(payload.latency_ms / 1000)
         elif type(payload) is Truncated and self.recorder is not None:

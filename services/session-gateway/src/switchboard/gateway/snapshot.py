@@ -5,7 +5,8 @@ The items are the conversation as the upstream replay sends it (user turns as th
 transcripts, assistant turns as the caller heard them, tool calls and their outputs); a tool
 call answered but not yet handed to the model keeps its output in ``tool_outputs``, and a call
 with neither is re-sent under the same ``call_id`` on resume (the workers' effect records make
-a data-changing call happen once).
+a data-changing call happen once). ``pending`` holds the conversation events the broker had not
+confirmed yet (redacted, as the publisher sends them), for a resume to publish again.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from switchboard.contracts.events import ConversationEvent
 from switchboard.contracts.tools import Verification
 from switchboard.gateway.conversation import AssistantItem
 from switchboard.gateway.recording import RecordingState
@@ -118,6 +120,13 @@ class Snapshot(BaseModel):
     updated_at: float
     lost_at: float | None = None
     lost_reason: str | None = None
+    pending: list[ConversationEvent] = Field(
+        default_factory=list,
+        description="The conversation's events the broker had not confirmed at this write, "
+        "oldest first, as published (redacted, same event_id/seq/occurred_at); at most "
+        "broker.PENDING_PER_SESSION, the newest. Published again by a gateway resuming from a "
+        "holder that did not let go.",
+    )
 
 
 class PendingCall(BaseModel):
