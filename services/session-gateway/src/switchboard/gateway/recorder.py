@@ -30,6 +30,7 @@ from switchboard.gateway.metrics import GatewayMetrics
 from switchboard.gateway.recording import (
     FORMATS,
     INDEX_GAP,
+    Audio,
     RecordingState,
     Segment,
     Timeline,
@@ -189,8 +190,8 @@ class Recorder:
         pending = self.pending.copy()  # the relay holds pending.extend: the same list stays
         self.pending.clear()
         t = self.timeline
-        for i in range(0, len(pending), STRIDE):
-            kind, a, b, c = pending[i : i + STRIDE]
+        entries = iter(pending)
+        for kind, a, b, c in zip(entries, entries, entries, entries, strict=False):
             if kind == CALLER:
                 if c is None:
                     t.caller_audio(_audio(a, '"audio"'), b)
@@ -263,19 +264,22 @@ def _formats(session: Any) -> tuple[str | None, str | None]:
     return out[0], out[1]
 
 
-def _audio(frame: str, key: str) -> bytes:
-    """The audio of an append (*key* ``"audio"``) or a delta (``"delta"``) frame, decoded. In
-    the compact layout (the audio last, as the SDKs, the phone bridge and GA servers send it)
-    the value is found with two ``str`` searches; any other layout is read the way the relay
-    reads it (:func:`~switchboard.gateway.frames.string_span`), or parsed."""
+def _audio(frame: str, key: str) -> Audio:
+    """The audio of an append (*key* ``"audio"``) or a delta (``"delta"``) frame: its base64
+    text, which the timeline decodes once per segment (:func:`~switchboard.gateway.recording.
+    decode`), or the bytes when the text is not whole base64 quads. In the compact layout (the
+    audio last, as the SDKs, the phone bridge and GA servers send it) the value is found with
+    two ``str`` searches; any other layout is read the way the relay reads it
+    (:func:`~switchboard.gateway.frames.string_span`), or parsed."""
     at = frame.rfind(key + ':"')
     if at > 0 and frame.endswith('"}') and frame.find('"', at + len(key) + 2) == len(frame) - 2:
-        return pybase64.b64decode(frame[at + len(key) + 2 : -2])
-    span = string_span(frame, key, escapes=False)
-    if span is not None:
-        return pybase64.b64decode(frame[span[0] : span[1]])
-    value = orjson.loads(frame).get(key.strip('"'))  # escapes: parsed whole
-    return pybase64.b64decode(value if isinstance(value, str) else "")
+        text = frame[at + len(key) + 2 : -2]
+    elif (span := string_span(frame, key, escapes=False)) is not None:
+        text = frame[span[0] : span[1]]
+    else:
+        value = orjson.loads(frame).get(key.strip('"'))  # escapes: parsed whole
+        return pybase64.b64decode(value if isinstance(value, str) else "")
+    return text if len(text) % 4 == 0 else pybase64.b64decode(text)
 
 
 def recorder_for(session: Session, *, consent: bool) -> Recorder | None:
