@@ -94,7 +94,8 @@ class Recorder:
         #: what the relay handed over since the writer last looked: (kind, frame or fields, time)
         self.pending: list[Any] = []
         self._closing = False
-        self._wake = asyncio.Event()
+        #: what the writer awaits between looks: a future that a timer (or close) resolves
+        self._wake: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._queued = 0
 
@@ -124,7 +125,8 @@ class Recorder:
         conversation *ended* here (not taken over: the recording goes on at the new holder),
         emit ``recording.ended``."""
         self._closing = True
-        self._wake.set()
+        if self._wake is not None:
+            _resolve(self._wake)
         if self._task is not None:
             try:
                 async with asyncio.timeout(timeout_s):
@@ -162,9 +164,15 @@ class Recorder:
         # each session in its own phase: sessions that started together (a burst of calls)
         # must not all drain in the same turn of the event loop, which would stall the relay
         pause = random.uniform(0.1, 1.0) * TICK_S
+        loop = asyncio.get_running_loop()
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), pause)
+            if not self._closing:  # a bare future and a timer: a wait_for was a task a look
+                self._wake = wake = loop.create_future()
+                timer = loop.call_later(pause, _resolve, wake)
+                try:
+                    await wake
+                finally:
+                    timer.cancel()
             pause = TICK_S
             closing = self._closing
             try:
@@ -252,6 +260,11 @@ class Recorder:
         self._queued = count
 
 
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 def _formats(session: Any) -> tuple[str | None, str | None]:
     """The input and output formats a (GA) ``session`` object sets."""
     audio = session.get("audio") if isinstance(session, dict) else None
@@ -271,7 +284,9 @@ def _audio(frame: str, key: str) -> Audio:
     audio last, as the SDKs, the phone bridge and GA servers send it) the value is found with
     two ``str`` searches; any other layout is read the way the relay reads it
     (:func:`~switchboard.gateway.frames.string_span`), or parsed."""
-    at = frame.rfind(key + ':"')
+    # the first occurrence (a key: the pattern cannot lie inside a JSON string), found from the
+    # start, where it is near: a search from the end crossed the whole base64 text first
+    at = frame.find(key + ':"')
     if at > 0 and frame.endswith('"}') and frame.find('"', at + len(key) + 2) == len(frame) - 2:
         text = frame[at + len(key) + 2 : -2]
     elif (span := string_span(frame, key, escapes=False)) is not None:
