@@ -17,6 +17,8 @@ from switchboard.gateway.recording import (
     PLAYBACK_MARGIN_MS,
     RecordingState,
     Timeline,
+    audio_size,
+    decode,
 )
 from switchboard.gateway.snapshot import ServerConfig, Snapshot, SnapshotState
 
@@ -259,3 +261,45 @@ def test_a_resume_numbers_on_and_skips_a_gap_when_taken_from_a_live_holder() -> 
     assert live.timeline.next_index == {"caller": 4 + INDEX_GAP, "assistant": 2 + INDEX_GAP}
     assert recorder_for(_session(None), consent=False) is None
     assert recorder_for(_session(None, recording=False), consent=True) is None
+
+
+# -- audio as base64 text, decoded once per segment ----------------------------------------------
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def test_audio_size_of_base64_text_is_its_decoded_length() -> None:
+    """audio_size counts the bytes base64 text decodes to (padding included) and bytes as is."""
+    for n in (0, 1, 2, 3, 4, 320, 1920):
+        assert audio_size(b64(bytes(n))) == n
+        assert audio_size(bytes(n)) == n
+
+
+def test_decode_joins_pieces_padded_or_not_and_bytes() -> None:
+    """decode gives the bytes of base64 pieces (padded ones inside the list too) and raw pieces,
+    in order; a piece that is not base64 is left out and the rest kept."""
+    chunks = [b"abc", b"a", b"abcd", b"xyz", b"12"]
+    assert decode([b64(c) for c in chunks]) == b"".join(chunks)
+    assert decode([b64(b"abc"), b"RAW", b64(b"ab"), b64(b"xyz")]) == b"abcRAWabxyz"
+    assert decode([b64(b"abc"), "@@@=@@", b64(b"xyz")]) == b"abcxyz"
+
+
+def test_base64_pieces_make_the_same_segments_as_bytes() -> None:
+    """A timeline fed the base64 text of the chunks cuts the same segments, with the same bytes,
+    as one fed the decoded chunks (caller segments, and an assistant item cut where heard)."""
+    got = []
+    for encode in (lambda d: d, b64):
+        t = timeline(output_format="audio/pcmu")
+        for i in range(60):
+            t.caller_audio(encode(pcm(100)), at(100 * (i + 1)))
+        for i in range(10):
+            t.assistant_audio("a1", encode(b"\x7f" * 161), at(1000 + i * 20))
+        t.truncated("a1", 150)  # of 201.25 ms sent
+        t.close()
+        segments, _ = t.take()
+        got.append([(s.channel, s.index, s.start_ms, s.data, s.said_ms) for s in segments])
+    assert got[0] == got[1]
+    assert [s[0] for s in got[0]] == ["caller", "assistant", "caller"]
+    assert len(got[0][1][3]) == 150 * 8

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from switchboard.recording.azure import AzureBlobRecordingStore
+from switchboard.recording.postgres import PostgresRecordingStore, asyncpg_dsn
 from switchboard.recording.settings import RecordingStoreKind, RecordingStoreSettings
 from switchboard.recording.store import (
     RecordingNotFound,
@@ -288,4 +289,34 @@ async def test_azure_store_without_its_container_is_broken(azurite_connection_st
             assert not isinstance(raised.value, RecordingNotFound)
         assert not await store.ready()
     finally:
+        await store.close()
+
+
+# -- Postgres specifics --------------------------------------------------------------------------
+
+
+def test_asyncpg_dsn_drops_the_sqlalchemy_driver() -> None:
+    """The URLs settings produce (postgresql+asyncpg://) are given to asyncpg without the driver;
+    plain URLs and their query strings are kept as they are."""
+    assert (
+        asyncpg_dsn("postgresql+asyncpg://u:p@h:5/db?ssl=require")
+        == "postgresql://u:p@h:5/db?ssl=require"
+    )
+    assert asyncpg_dsn("postgresql://u@h/db") == "postgresql://u@h/db"
+
+
+async def test_postgres_store_takes_a_settings_url(database_url: str) -> None:
+    """The Postgres backend opened from a postgresql+asyncpg:// URL writes and reads, and a
+    write under an existing key replaces it (the asyncpg pool's prepared statements)."""
+    url = database_url.replace("postgresql://", "postgresql+asyncpg://", 1)
+    store = await open_recording_store(recording_settings("postgres", RECORDING_DATABASE_URL=url))
+    assert isinstance(store, PostgresRecordingStore)
+    key = segment_key(new_session(), "assistant", 0)
+    try:
+        for payload in (DATA, DATA[::-1], b""):
+            await store.put(key, payload)
+            assert await store.get(key) == payload
+            assert await store.size(key) == len(payload)
+    finally:
+        await store.delete_prefix(key.split("/", 1)[0] + "/")
         await store.close()

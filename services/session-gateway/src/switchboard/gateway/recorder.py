@@ -30,6 +30,7 @@ from switchboard.gateway.metrics import GatewayMetrics
 from switchboard.gateway.recording import (
     FORMATS,
     INDEX_GAP,
+    Audio,
     RecordingState,
     Segment,
     Timeline,
@@ -93,7 +94,8 @@ class Recorder:
         #: what the relay handed over since the writer last looked: (kind, frame or fields, time)
         self.pending: list[Any] = []
         self._closing = False
-        self._wake = asyncio.Event()
+        #: what the writer awaits between looks: a future that a timer (or close) resolves
+        self._wake: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._queued = 0
 
@@ -123,7 +125,8 @@ class Recorder:
         conversation *ended* here (not taken over: the recording goes on at the new holder),
         emit ``recording.ended``."""
         self._closing = True
-        self._wake.set()
+        if self._wake is not None:
+            _resolve(self._wake)
         if self._task is not None:
             try:
                 async with asyncio.timeout(timeout_s):
@@ -161,9 +164,15 @@ class Recorder:
         # each session in its own phase: sessions that started together (a burst of calls)
         # must not all drain in the same turn of the event loop, which would stall the relay
         pause = random.uniform(0.1, 1.0) * TICK_S
+        loop = asyncio.get_running_loop()
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), pause)
+            if not self._closing:  # a bare future and a timer: a wait_for was a task a look
+                self._wake = wake = loop.create_future()
+                timer = loop.call_later(pause, _resolve, wake)
+                try:
+                    await wake
+                finally:
+                    timer.cancel()
             pause = TICK_S
             closing = self._closing
             try:
@@ -189,8 +198,8 @@ class Recorder:
         pending = self.pending.copy()  # the relay holds pending.extend: the same list stays
         self.pending.clear()
         t = self.timeline
-        for i in range(0, len(pending), STRIDE):
-            kind, a, b, c = pending[i : i + STRIDE]
+        entries = iter(pending)
+        for kind, a, b, c in zip(entries, entries, entries, entries, strict=False):
             if kind == CALLER:
                 if c is None:
                     t.caller_audio(_audio(a, '"audio"'), b)
@@ -251,6 +260,11 @@ class Recorder:
         self._queued = count
 
 
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 def _formats(session: Any) -> tuple[str | None, str | None]:
     """The input and output formats a (GA) ``session`` object sets."""
     audio = session.get("audio") if isinstance(session, dict) else None
@@ -263,19 +277,24 @@ def _formats(session: Any) -> tuple[str | None, str | None]:
     return out[0], out[1]
 
 
-def _audio(frame: str, key: str) -> bytes:
-    """The audio of an append (*key* ``"audio"``) or a delta (``"delta"``) frame, decoded. In
-    the compact layout (the audio last, as the SDKs, the phone bridge and GA servers send it)
-    the value is found with two ``str`` searches; any other layout is read the way the relay
-    reads it (:func:`~switchboard.gateway.frames.string_span`), or parsed."""
-    at = frame.rfind(key + ':"')
+def _audio(frame: str, key: str) -> Audio:
+    """The audio of an append (*key* ``"audio"``) or a delta (``"delta"``) frame: its base64
+    text, which the timeline decodes once per segment (:func:`~switchboard.gateway.recording.
+    decode`), or the bytes when the text is not whole base64 quads. In the compact layout (the
+    audio last, as the SDKs, the phone bridge and GA servers send it) the value is found with
+    two ``str`` searches; any other layout is read the way the relay reads it
+    (:func:`~switchboard.gateway.frames.string_span`), or parsed."""
+    # the first occurrence (a key: the pattern cannot lie inside a JSON string), found from the
+    # start, where it is near: a search from the end crossed the whole base64 text first
+    at = frame.find(key + ':"')
     if at > 0 and frame.endswith('"}') and frame.find('"', at + len(key) + 2) == len(frame) - 2:
-        return pybase64.b64decode(frame[at + len(key) + 2 : -2])
-    span = string_span(frame, key, escapes=False)
-    if span is not None:
-        return pybase64.b64decode(frame[span[0] : span[1]])
-    value = orjson.loads(frame).get(key.strip('"'))  # escapes: parsed whole
-    return pybase64.b64decode(value if isinstance(value, str) else "")
+        text = frame[at + len(key) + 2 : -2]
+    elif (span := string_span(frame, key, escapes=False)) is not None:
+        text = frame[span[0] : span[1]]
+    else:
+        value = orjson.loads(frame).get(key.strip('"'))  # escapes: parsed whole
+        return pybase64.b64decode(value if isinstance(value, str) else "")
+    return text if len(text) % 4 == 0 else pybase64.b64decode(text)
 
 
 def recorder_for(session: Session, *, consent: bool) -> Recorder | None:

@@ -19,9 +19,11 @@ a resumed session keeps the first one's).
 from __future__ import annotations
 
 import bisect
+import contextlib
 from dataclasses import dataclass, field
 from typing import Literal
 
+import pybase64
 from pydantic import BaseModel, ConfigDict, Field
 
 from switchboard.contracts.events import RecordingMark
@@ -31,9 +33,12 @@ __all__ = [
     "GAP_MS",
     "INDEX_GAP",
     "PLAYBACK_MARGIN_MS",
+    "Audio",
     "RecordingState",
     "Segment",
     "Timeline",
+    "audio_size",
+    "decode",
 ]
 
 #: A realtime format -> (recording format, sample rate, bytes per ms).
@@ -51,6 +56,57 @@ PLAYBACK_MARGIN_MS = 3000.0
 INDEX_GAP = 100
 #: Runs of caller audio kept for mapping the upstream's input clock (older marks are rare).
 _RUNS_KEPT = 64
+
+#: A piece of audio: the bytes, or their base64 text as the frame carried it (decoded when its
+#: segment is complete: one decode per segment rather than one per frame).
+Audio = bytes | str
+
+
+def audio_size(piece: Audio) -> int:
+    """How many bytes *piece* is (for base64 text: once decoded)."""
+    if isinstance(piece, str):
+        return len(piece) // 4 * 3 - piece.count("=", -2)
+    return len(piece)
+
+
+def decode(parts: list[Audio]) -> bytes:
+    """The bytes of *parts* in order. Base64 pieces are joined and decoded in one go, except
+    that a padded piece (``=`` at its end) ends a run: padding inside base64 text is invalid. A
+    piece that is not base64 is left out (the rest of the segment is kept)."""
+    try:
+        return _decode(parts)
+    except ValueError:  # binascii.Error: decoded piece by piece, the bad ones skipped
+        out = []
+        for piece in parts:
+            with contextlib.suppress(ValueError):
+                out.append(pybase64.b64decode(piece) if isinstance(piece, str) else piece)
+        return b"".join(out)
+
+
+def _decode(parts: list[Audio]) -> bytes:
+    try:
+        text = "".join(parts)  # type: ignore[arg-type]  # a TypeError when bytes are among them
+    except TypeError:
+        pass
+    else:
+        if text.count("=", 0, len(text) - 2) == 0:
+            return pybase64.b64decode(text)
+    out: list[bytes] = []
+    run: list[str] = []
+    for piece in parts:
+        if not isinstance(piece, str):
+            if run:
+                out.append(pybase64.b64decode("".join(run)))
+                run = []
+            out.append(piece)
+            continue
+        run.append(piece)
+        if piece.endswith("="):
+            out.append(pybase64.b64decode("".join(run)))
+            run = []
+    if run:
+        out.append(pybase64.b64decode("".join(run)))
+    return b"".join(out)
 
 
 class RecordingState(BaseModel):
@@ -84,18 +140,24 @@ class Segment:
 
 @dataclass(slots=True)
 class _Open:
-    """A segment still growing."""
+    """A segment still growing: its pieces are kept as they came (joined when it closes, which
+    costs less than growing one buffer frame by frame)."""
 
     start_ms: float
     fmt: str
-    data: bytearray = field(default_factory=bytearray)
+    parts: list[Audio] = field(default_factory=list)
+    size: int = 0
     item_id: str | None = None
     #: assistant: where the client cut it (ms of its audio), wall ms of the latest delta
     cut_ms: float | None = None
     last_ms: float = 0.0
 
     def ms(self) -> float:
-        return len(self.data) / FORMATS[self.fmt][2]
+        return self.size / FORMATS[self.fmt][2]
+
+    def add(self, piece: Audio, size: int) -> None:
+        self.parts.append(piece)
+        self.size += size
 
 
 class Timeline:
@@ -133,12 +195,13 @@ class Timeline:
         self.marks: list[RecordingMark] = []
 
     # -- caller --------------------------------------------------------------------------------
-    def caller_audio(self, data: bytes, at_wall: float) -> None:
+    def caller_audio(self, data: Audio, at_wall: float) -> None:
         """A chunk the client appended (and the gateway forwarded) at *at_wall*."""
         bpm = FORMATS[self.input_format][2]
-        if not data:
+        size = audio_size(data)
+        if size <= 0:
             return
-        duration = len(data) / bpm
+        duration = size / bpm
         natural = max(0.0, round((at_wall - self.started_wall) * 1000 - duration, 3))
         current = self.caller
         gap = natural - self.caller_end > GAP_MS
@@ -152,7 +215,7 @@ class Timeline:
             current = self.caller = _Open(start, self.input_format)
             if gap or not self._runs_in:
                 self._run(start)
-        current.data += data
+        current.add(data, size)
         self.input_ms += duration
         self.caller_end = current.start_ms + current.ms()
 
@@ -190,11 +253,11 @@ class Timeline:
 
     def _close_caller(self) -> None:
         current, self.caller = self.caller, None
-        if current is not None and current.data:
-            self.segments.append(self._segment("caller", current))
+        if current is not None and current.size:
+            self.segments.append(self._segment("caller", current, decode(current.parts)))
 
     # -- assistant -----------------------------------------------------------------------------
-    def assistant_audio(self, item_id: str, data: bytes, at_wall: float) -> None:
+    def assistant_audio(self, item_id: str, data: Audio, at_wall: float) -> None:
         """An audio delta of assistant item *item_id*, relayed to the client at *at_wall*."""
         now = max(0.0, round((at_wall - self.started_wall) * 1000, 3))
         item = self.assistant.get(item_id)
@@ -207,7 +270,7 @@ class Timeline:
             item = self.assistant[item_id] = _Open(
                 max(end, now), self.output_format, item_id=item_id
             )
-        item.data += data
+        item.add(data, audio_size(data))
         item.last_ms = now
 
     def truncated(self, item_id: str, heard_ms: float) -> None:
@@ -222,11 +285,11 @@ class Timeline:
         del self.assistant[item.item_id]
         self.closed_items.add(item.item_id)
         said = item.ms()
+        data = decode(item.parts)
         if item.cut_ms is not None:
             bpm = FORMATS[item.fmt][2]
-            keep = int(min(item.cut_ms, said)) * bpm
-            del item.data[keep:]
-        heard = item.ms()
+            data = data[: int(min(item.cut_ms, said)) * bpm]
+        heard = len(data) / FORMATS[item.fmt][2]
         self.assistant_end = max(self.assistant_end, item.start_ms + heard)
         self.marks.append(
             RecordingMark(
@@ -236,8 +299,8 @@ class Timeline:
                 end_ms=item.start_ms + heard,
             )
         )
-        if item.data:
-            segment = self._segment("assistant", item)
+        if data:
+            segment = self._segment("assistant", item, data)
             segment.said_ms = said
             self.segments.append(segment)
 
@@ -279,7 +342,9 @@ class Timeline:
     def duration_ms(self) -> float:
         return max(self.caller_end, self.assistant_end)
 
-    def _segment(self, channel: Literal["caller", "assistant"], item: _Open) -> Segment:
+    def _segment(
+        self, channel: Literal["caller", "assistant"], item: _Open, data: bytes
+    ) -> Segment:
         index = self.next_index.get(channel, 0)
         self.next_index[channel] = index + 1
-        return Segment(channel, index, item.start_ms, bytes(item.data), item.fmt, item.item_id)
+        return Segment(channel, index, item.start_ms, data, item.fmt, item.item_id)
