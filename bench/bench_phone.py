@@ -1,10 +1,10 @@
 """Phone bridge: the latency it adds to the phone path over the web path, and calls one bridge
 process carries at 20 ms µ-law frames.
 
-The gateway is stood in for by an **echo gateway** in this benchmark (a small ASGI app in its
-own process): ``POST /v1/realtime/client_secrets`` answers a secret and ``/v1/realtime`` answers
-every ``input_audio_buffer.append`` at once with a ``response.output_audio.delta`` carrying the
-same audio. The real gateway and the emulator would measure themselves, not the extra hop.
+The gateway is stood in for by an **echo gateway** in this benchmark (:mod:`bench.phone_echo`,
+its own process): every ``input_audio_buffer.append`` is answered at once with
+``response.output_audio.delta`` events carrying the same audio in 20 ms deltas. The real
+gateway and the emulator would measure themselves, not the extra hop.
 
 - web path: client → echo gateway → client (Realtime ``append`` → ``delta``).
 - phone path: carrier (Twilio Media Streams: ``media`` frames, marks echoed) → bridge → echo
@@ -16,6 +16,10 @@ of concurrent calls, in the same run, is the latency the bridge adds (both direc
 each). Calls per bridge process is estimated from the bridge's CPU time per call-second at 100
 calls (one core at 100%). Clients run in their own processes (25 calls each, uvloop when
 installed); the first seconds of each call (connection set-up) are a warm-up, not measured.
+
+Two bridges are measured in the same run: the default settings, and
+``PHONE_APPEND_BATCH_MS=0`` (every carrier frame its own append, as before batching): the
+CPU the batching saves and the latency it costs, side by side.
 """
 
 from __future__ import annotations
@@ -51,50 +55,6 @@ def _frame(n: int) -> str:
 
 def _counter(payload: str) -> int:
     return int.from_bytes(base64.b64decode(payload)[:4], "big")
-
-
-# -- the echo gateway (its own process) --------------------------------------------------------
-def _echo_app() -> Any:
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse
-    from starlette.routing import Route, WebSocketRoute
-    from starlette.websockets import WebSocket, WebSocketDisconnect
-
-    async def secrets(request: Request) -> JSONResponse:
-        return JSONResponse({"value": "ek_bench", "expires_at": 0})
-
-    async def healthz(request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok"})
-
-    async def realtime(ws: WebSocket) -> None:
-        await ws.accept()
-        prefix = '{"type":"input_audio_buffer.append","audio":"'
-        try:
-            while True:
-                text = await ws.receive_text()
-                if text.startswith(prefix):
-                    audio = text[len(prefix) : text.index('"', len(prefix))]
-                    await ws.send_text(
-                        '{"type":"response.output_audio.delta","item_id":"item_1",'
-                        f'"delta":"{audio}"}}'
-                    )
-        except WebSocketDisconnect:
-            pass
-
-    return Starlette(
-        routes=[
-            Route("/v1/realtime/client_secrets", secrets, methods=["POST"]),
-            Route("/healthz", healthz),
-            WebSocketRoute("/v1/realtime", realtime),
-        ]
-    )
-
-
-def _echo_main(port: int) -> None:
-    import uvicorn
-
-    uvicorn.run(_echo_app(), host="127.0.0.1", port=port, log_level="warning", ws="websockets")
 
 
 Call = Callable[
@@ -311,104 +271,119 @@ async def _level(
     return rtts, cpu
 
 
+#: Bridges measured in the same run: the configured default, and every frame its own append
+#: (``PHONE_APPEND_BATCH_MS=0``: the latency the batching costs, the CPU it saves).
+VARIANTS: tuple[tuple[str, dict[str, str]], ...] = (
+    ("", {}),
+    (" (PHONE_APPEND_BATCH_MS=0)", {"PHONE_APPEND_BATCH_MS": "0"}),
+)
+
+
+def _results(
+    calls: int, label: str, direct: list[float], bridged: list[float], cpu_cores: float
+) -> list[Result]:
+    d50, d99 = percentile(direct, 50) * 1000, percentile(direct, 99) * 1000
+    p50, p99 = percentile(bridged, 50) * 1000, percentile(bridged, 99) * 1000
+    notes = f"{len(bridged)} phone / {len(direct)} web round trips; shared machine"
+    out = [
+        Result(
+            "phone",
+            f"round trip p50, {calls} call(s){label}",
+            p50,
+            "ms",
+            d50,
+            "web path",
+            notes=notes,
+        ),
+        Result(
+            "phone",
+            f"round trip p99, {calls} call(s){label}",
+            p99,
+            "ms",
+            d99,
+            "web path",
+            notes=notes,
+        ),
+    ]
+    added = p99 - d99
+    # a web path slower than 50 ms p99 through a bare echo means the machine (or the clients)
+    # saturated: the difference then measures the noise, not the bridge
+    saturated = d99 > 50.0
+    out.append(
+        Result(
+            "phone",
+            f"added p99 by the bridge, {calls} call(s){label}",
+            added,
+            "ms",
+            target="<= 2 ms at 100 calls" if calls == 100 else None,
+            met=None if saturated or calls != 100 else added <= 2.0,
+            notes="phone p99 - web p99, same run"
+            + ("; NOT MEANINGFUL: the web path itself saturated" if saturated else ""),
+        )
+    )
+    if calls == 100 and cpu_cores > 0:
+        capacity = calls / cpu_cores  # one core at 100%
+        out.append(
+            Result(
+                "phone",
+                f"calls per bridge process (CPU-bound estimate){label}",
+                capacity,
+                "calls",
+                target=">= 500",
+                met=capacity >= 500,
+                notes=f"bridge CPU {cpu_cores:.2f} cores at 100 calls, 20 ms frames, "
+                f"{cpu_cores / calls * 1000:.2f} ms CPU per call-second",
+            )
+        )
+    return out
+
+
 async def run(ctx: BenchContext) -> list[Result]:
     warmup_s, measure_s = (3.0, 5.0) if ctx.quick else (5.0, 12.0)
-    echo_port, bridge_port = free_port(), free_port()
+    echo_port = free_port()
     processes = stack()
     processes.add(
         "phone-echo",
-        "bench.bench_phone",
-        module="bench.bench_phone",
-        args=("echo", str(echo_port)),
+        "bench.phone_echo",
+        module="bench.phone_echo",
+        args=(str(echo_port),),
         env={},
         health_url=f"http://127.0.0.1:{echo_port}/healthz",
     )
-    bridge = processes.add(
-        "phone-bridge",
-        "switchboard.phone.main",
-        module="switchboard.phone.main",
-        health_url=f"http://127.0.0.1:{bridge_port}/healthz",
-        env={
-            "DATABASE_URL": ctx.database_url,
-            "SWITCHBOARD_ENV": "test",
-            "LOG_LEVEL": "WARNING",
-            "PHONE_PORT": str(bridge_port),
-            "PHONE_GATEWAY_URL": f"http://127.0.0.1:{echo_port}",
-            "TWILIO_AUTH_TOKEN": TOKEN,
-        },
-    )
+    bridges = []
+    for n, (label, env) in enumerate(VARIANTS):
+        port = free_port()
+        service = processes.add(
+            f"phone-bridge{n}",
+            "switchboard.phone.main",
+            module="switchboard.phone.main",
+            health_url=f"http://127.0.0.1:{port}/healthz",
+            env={
+                "DATABASE_URL": ctx.database_url,
+                "SWITCHBOARD_ENV": "test",
+                "LOG_LEVEL": "WARNING",
+                "PHONE_PORT": str(port),
+                "PHONE_GATEWAY_URL": f"http://127.0.0.1:{echo_port}",
+                "TWILIO_AUTH_TOKEN": TOKEN,
+                **env,
+            },
+        )
+        bridges.append((label, f"ws://127.0.0.1:{port}/twilio/media", service))
     results: list[Result] = []
     try:
         await processes.start()
         web_url = f"ws://127.0.0.1:{echo_port}/v1/realtime"
-        phone_url = f"ws://127.0.0.1:{bridge_port}/twilio/media"
-
         for calls in (1, 100):
             direct, _ = await _level("web", web_url, calls, warmup_s, measure_s, None)
-            bridged, cpu = await _level("phone", phone_url, calls, warmup_s, measure_s, bridge.pid)
-            d50, d99 = percentile(direct, 50) * 1000, percentile(direct, 99) * 1000
-            p50, p99 = percentile(bridged, 50) * 1000, percentile(bridged, 99) * 1000
-            notes = f"{len(bridged)} phone / {len(direct)} web round trips; shared machine"
-            results.append(
-                Result(
-                    "phone",
-                    f"round trip p50, {calls} call(s)",
-                    p50,
-                    "ms",
-                    d50,
-                    "web path",
-                    notes=notes,
-                )
-            )
-            results.append(
-                Result(
-                    "phone",
-                    f"round trip p99, {calls} call(s)",
-                    p99,
-                    "ms",
-                    d99,
-                    "web path",
-                    notes=notes,
-                )
-            )
-            added = p99 - d99
-            # a web path slower than 50 ms p99 through a bare echo means the machine (or the
-            # clients) saturated: the difference then measures the noise, not the bridge
-            saturated = d99 > 50.0
-            results.append(
-                Result(
-                    "phone",
-                    f"added p99 by the bridge, {calls} call(s)",
-                    added,
-                    "ms",
-                    target="<= 2 ms at 100 calls" if calls == 100 else None,
-                    met=None if saturated or calls != 100 else added <= 2.0,
-                    notes="phone p99 - web p99, same run"
-                    + ("; NOT MEANINGFUL: the web path itself saturated" if saturated else ""),
-                )
-            )
-            if calls == 100 and cpu > 0:
-                per_call = cpu / measure_s / calls  # cores per call
-                capacity = 1.0 / per_call
-                results.append(
-                    Result(
-                        "phone",
-                        "calls per bridge process (CPU-bound estimate)",
-                        capacity,
-                        "calls",
-                        target=">= 500",
-                        met=capacity >= 500,
-                        notes=f"bridge CPU {cpu / measure_s:.2f} cores at 100 calls, 20 ms frames",
-                    )
-                )
+            for label, url, service in bridges:
+                bridged, cpu = await _level("phone", url, calls, warmup_s, measure_s, service.pid)
+                results.extend(_results(calls, label, direct, bridged, cpu / measure_s))
     finally:
         await asyncio.to_thread(processes.stop)
     return results
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "echo":
-        _echo_main(int(sys.argv[2]))
-    elif len(sys.argv) == 9 and sys.argv[1] == "clients":
+    if len(sys.argv) == 9 and sys.argv[1] == "clients":
         kind, url, first, calls, warmup, measure, out_path = sys.argv[2:]
         _clients_main(kind, url, int(first), int(calls), float(warmup), float(measure), out_path)

@@ -1,7 +1,8 @@
 """One phone call: the carrier's media stream on one side, a gateway conversation on the other.
 
 - Caller audio goes to the gateway as ``input_audio_buffer.append`` untouched (the carrier's
-  base64: µ-law 8 kHz from Twilio, PCM16 24 kHz from ACS; the session is set to that format).
+  base64: µ-law 8 kHz from Twilio, PCM16 24 kHz from ACS; the session is set to that format),
+  a few carrier frames per append (:mod:`.uplink`).
 - Bot audio goes to the carrier in pieces, each followed by a mark (:mod:`.playback`).
 - Barge-in: on ``input_audio_buffer.speech_started`` the carrier's playback is cleared and the
   item truncated at what the carrier's marks say was played.
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -38,13 +38,15 @@ from switchboard.phone.carrier import (
     StreamStopped,
     TransferFailed,
 )
-from switchboard.phone.gateway import GatewayError, GatewayLink
-from switchboard.phone.keypad import Keypad, keypad_text
+from switchboard.phone.deltas import read_audio_delta
+from switchboard.phone.gateway import GatewayError, GatewayLink, truncate_event
+from switchboard.phone.keypad import Keypad, keypad_item
 from switchboard.phone.metrics import PhoneMetrics
 from switchboard.phone.playback import Playback
 from switchboard.phone.resume import Upstream, lost_code
 from switchboard.phone.settings import PhoneSettings
 from switchboard.phone.start import NotAccepted, accept_stream, refuse_frame
+from switchboard.phone.uplink import Uplink
 
 __all__ = ["CallDeps", "PhoneCall"]
 
@@ -54,7 +56,6 @@ ESCALATION_TOOL = "escalate_to_human"
 #: Mark placed after each complete answer (audio, no tool still running): the carrier echoes
 #: it once the caller has heard the whole answer.
 ANSWER_END_MARK = "answer-end"
-_APPEND_HEAD = '{"type":"input_audio_buffer.append","audio":"'
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class PhoneCall:
         self.customer_id = ""
         self.session_id: str | None = None
         self.upstream: Upstream | None = None
+        self.uplink: Uplink  # with the upstream
         self.outcome = "hangup"
         self._cut: set[str] = set()
         self._carrier_gone = False
@@ -131,20 +133,24 @@ class PhoneCall:
             settings=self.settings,
             metrics=self.metrics,
         )
+        self.uplink = Uplink(
+            self.upstream,
+            self.metrics,
+            bytes_per_ms=accepted.bytes_per_ms,
+            batch_ms=self.settings.append_batch_ms,
+        )
         self.metrics.setup_seconds.observe(time.perf_counter() - began)
         self.metrics.calls_active.inc()
         log.info("call connected", extra={"customer_id": self.customer_id})
         try:
             await self._relay()
         finally:
+            self.uplink.close()
             self.metrics.calls_active.dec()
             self.metrics.calls.labels(self.outcome).inc()
             await self.upstream.close()
             await self.stream.close()
-            log.info(
-                "call ended",
-                extra={"outcome": self.outcome, "session_id": self.session_id},
-            )
+            log.info("call ended", extra={"outcome": self.outcome, "session_id": self.session_id})
 
     async def _relay(self) -> None:
         tasks = [
@@ -180,9 +186,7 @@ class PhoneCall:
 
     # -- carrier -> gateway --------------------------------------------------------------------
     async def _carrier_pump(self) -> None:
-        assert self.upstream is not None
-        upstream = self.upstream  # its socket changes when the conversation resumes
-        frames = self.metrics.frames
+        uplink = self.uplink
         while True:
             try:
                 event = await self.stream.receive()
@@ -191,14 +195,12 @@ class PhoneCall:
                 continue
             except StreamClosed:
                 self._carrier_gone = True
+                await uplink.flush()
                 return
             if isinstance(event, AudioIn):
-                if await upstream.send(_APPEND_HEAD + event.payload + '"}'):
-                    frames.caller_frames += 1
-                else:
-                    # lost or resuming: the gateway pump decides whether the call goes on
-                    frames.gap_frames += 1
+                await uplink.audio(event.payload, event.size)
             elif isinstance(event, MarkPlayed):
+                # marks never go to the gateway: no flush (one comes back per played piece)
                 self.playback.played(event.name)
                 self._check_drained()
             elif isinstance(event, KeyPressed):
@@ -209,6 +211,7 @@ class PhoneCall:
                     self._keys.set()
             elif isinstance(event, StreamStopped):
                 self._carrier_gone = True
+                await uplink.flush()
                 return
 
     async def _keypad_timer(self) -> None:
@@ -223,17 +226,10 @@ class PhoneCall:
 
     async def _send_keys(self, digits: str) -> None:
         assert self.upstream is not None
+        await self.uplink.flush()  # a keypad entry after the audio said before it
         self.metrics.keypad_batches.inc()
         log.info("keypad entry", extra={"digits": len(digits)})
-        item = {
-            "type": "conversation.item.create",
-            "item": {
-                "type": "message",
-                "role": "user",
-                "content": [{"type": "input_text", "text": keypad_text(digits)}],
-            },
-        }
-        if not await self.upstream.send(json.dumps(item)):
+        if not await self.upstream.send(keypad_item(digits)):
             log.warning("keypad entry dropped: the gateway conversation is resuming")
         elif self._response_active:
             self._respond_when_idle = True
@@ -249,6 +245,9 @@ class PhoneCall:
             ws = self.upstream.ws
             with contextlib.suppress(ConnectionClosed):
                 async for raw in ws:
+                    if (audio := read_audio_delta(raw)) is not None:
+                        await self._play(*audio)
+                        continue
                     data = orjson.loads(raw)
                     kind = data.get("type")
                     if kind == "response.output_audio.delta":
@@ -304,22 +303,10 @@ class PhoneCall:
         with contextlib.suppress(StreamClosed):
             await self.stream.clear()
         assert self.upstream is not None
-        truncate = {
-            "type": "conversation.item.truncate",
-            "item_id": item_id,
-            "content_index": 0,
-            "audio_end_ms": heard_ms,
-        }
-        await self.upstream.send(json.dumps(truncate))
+        await self.upstream.send(truncate_event(item_id, heard_ms))
         self.metrics.barge_ins.inc()
-        log.info(
-            "barge-in",
-            extra={
-                "item_id": item_id,
-                "heard_ms": heard_ms,
-                "sent_ms": self.playback.sent_ms(item_id),
-            },
-        )
+        sent_ms = self.playback.sent_ms(item_id)
+        log.info("barge-in", extra={"item_id": item_id, "heard_ms": heard_ms, "sent_ms": sent_ms})
         self._check_drained()
 
     async def _on_event(self, kind: Any, data: dict[str, Any]) -> None:

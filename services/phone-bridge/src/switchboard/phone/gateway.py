@@ -25,6 +25,7 @@ __all__ = [
     "GatewayLink",
     "pcmu_session_update",
     "session_update",
+    "truncate_event",
 ]
 
 #: Carrier formats the gateway takes as they are: (format, rate) -> (session format, bytes/ms).
@@ -71,6 +72,18 @@ def session_update(audio_format: str) -> dict[str, Any]:
             "audio": {"input": {"format": fmt}, "output": {"format": dict(fmt)}},
         },
     }
+
+
+def truncate_event(item_id: str, heard_ms: int) -> str:
+    """``conversation.item.truncate`` of *item_id* at what the caller heard of it."""
+    return json.dumps(
+        {
+            "type": "conversation.item.truncate",
+            "item_id": item_id,
+            "content_index": 0,
+            "audio_end_ms": heard_ms,
+        }
+    )
 
 
 def _error_code(body: bytes | bytearray) -> str | None:

@@ -3,12 +3,28 @@ until ``#`` or a pause, then become one sentence the model can use."""
 
 from __future__ import annotations
 
-__all__ = ["Keypad", "keypad_text"]
+import json
+
+__all__ = ["Keypad", "keypad_item", "keypad_text"]
 
 
 def keypad_text(digits: str) -> str:
     """``"1234#"`` -> ``"The caller pressed 1 2 3 4 # on the keypad."``"""
     return f"The caller pressed {' '.join(digits)} on the keypad."
+
+
+def keypad_item(digits: str) -> str:
+    """The ``conversation.item.create`` (a user message) that tells the conversation *digits*."""
+    return json.dumps(
+        {
+            "type": "conversation.item.create",
+            "item": {
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": keypad_text(digits)}],
+            },
+        }
+    )
 
 
 class Keypad:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 
+from switchboard.phone.carriers.twilio_codec import b64_size
+
 __all__ = ["Piece", "Playback"]
 
 
@@ -38,6 +40,10 @@ class Playback:
 
     def pieces(self, item_id: str, payload_b64: str) -> list[Piece]:
         """Split one audio delta of *item_id* into pieces that end on mark boundaries."""
+        size = b64_size(payload_b64)
+        if size and size <= self.piece_bytes - self._piece_fill(item_id):
+            # the whole delta fits before the next boundary: one piece, the base64 as it came
+            return [self._piece(item_id, payload_b64, size)]
         audio = base64.b64decode(payload_b64)
         out: list[Piece] = []
         sent = self._sent_ms.get(item_id, 0) * self.bytes_per_ms + self._partial.get(item_id, 0)
@@ -56,6 +62,23 @@ class Playback:
         self._partial[item_id] = sent % self.bytes_per_ms
         self.last_item = item_id
         return out
+
+    def _piece_fill(self, item_id: str) -> int:
+        """Bytes of *item_id* already sent in the current piece interval."""
+        sent = self._sent_ms.get(item_id, 0) * self.bytes_per_ms + self._partial.get(item_id, 0)
+        return sent % self.piece_bytes
+
+    def _piece(self, item_id: str, payload_b64: str, size: int) -> Piece:
+        """*payload_b64* (*size* bytes, within one interval) as one piece, booked like above."""
+        sent = self._sent_ms.get(item_id, 0) * self.bytes_per_ms + self._partial.get(item_id, 0)
+        sent += size
+        self._seq += 1
+        name = f"m{self._seq}"
+        self._pending[name] = (item_id, sent // self.bytes_per_ms)
+        self._sent_ms[item_id] = sent // self.bytes_per_ms
+        self._partial[item_id] = sent % self.bytes_per_ms
+        self.last_item = item_id
+        return Piece(payload_b64, name)
 
     def played(self, mark: str) -> str | None:
         """A mark came back: the item it belongs to (None for an unknown or cleared mark)."""

@@ -135,13 +135,22 @@ def parse_twilio(raw: str | bytes) -> CarrierEvent:
 
 
 def media_message(stream_sid: str, payload_b64: str) -> str:
-    return json.dumps(
-        {"event": "media", "streamSid": stream_sid, "media": {"payload": payload_b64}}
-    )
+    """A ``media`` message; built by concatenation (one per piece of bot audio), the payload
+    written as it is when it needs no escaping (base64 never does)."""
+    if '"' in payload_b64 or "\\" in payload_b64 or not payload_b64.isascii():
+        return json.dumps(
+            {"event": "media", "streamSid": stream_sid, "media": {"payload": payload_b64}}
+        )
+    return f'{{"event":"media","streamSid":{_quoted(stream_sid)},"media":{{"payload":"{payload_b64}"}}}}'
 
 
 def mark_message(stream_sid: str, name: str) -> str:
-    return json.dumps({"event": "mark", "streamSid": stream_sid, "mark": {"name": name}})
+    return f'{{"event":"mark","streamSid":{_quoted(stream_sid)},"mark":{{"name":{_quoted(name)}}}}}'
+
+
+def _quoted(value: str) -> str:
+    """*value* as a JSON string."""
+    return orjson.dumps(value).decode()
 
 
 def clear_message(stream_sid: str) -> str:
