@@ -147,13 +147,14 @@ class PhoneSettings(BaseServiceSettings, DatabaseSettings):
         description="Playback marks per this much bot audio (barge-in precision).",
     )
     append_batch_ms: int = Field(
-        default=100,
+        default=0,
         ge=0,
         le=500,
         validation_alias="PHONE_APPEND_BATCH_MS",
         description="Caller audio is sent to the gateway in appends of up to this much audio "
         "(fewer messages, less CPU per call; the gateway hears the caller up to this much "
-        "minus one carrier frame later); 0 sends every carrier frame at once.",
+        "minus one carrier frame later); 0 (the default: latency first) sends every carrier "
+        "frame at once.",
     )
     dtmf_pause_s: float = Field(
         default=2.0,
