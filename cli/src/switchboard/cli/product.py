@@ -74,8 +74,6 @@ async def start_product(
             "UPSTREAM_URL": f"ws://127.0.0.1:{emulator_port}",
             "UPSTREAM_API_KEY": emulator_key,
             "GATEWAY_SERVER_KEY": server_key,
-            # the gateway records into the database the store reads recordings from
-            **_recording_database(stack.base_env),
             **(gateway_env or {}),
         },
         health_url=f"http://127.0.0.1:{gateway_port}/readyz",
@@ -87,9 +85,3 @@ async def start_product(
         emulator=f"ws://127.0.0.1:{emulator_port}",
         workers=tuple(worker_urls),
     )
-
-
-def _recording_database(base_env: dict[str, str]) -> dict[str, str]:
-    if "RECORDING_DATABASE_URL" in base_env or "DATABASE_URL" not in base_env:
-        return {}
-    return {"RECORDING_DATABASE_URL": base_env["DATABASE_URL"]}

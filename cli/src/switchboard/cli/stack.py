@@ -269,10 +269,15 @@ class Stack:
         ``python -m module`` when *module* is given; see ``Service`` for the rest."""
         if module is None and shutil.which(command) is None:
             raise StackError(f"{command} is not installed (run make install)")
+        merged = {**os.environ, **self.base_env, **env}
+        if "DATABASE_URL" in merged and "RECORDING_DATABASE_URL" not in merged:
+            # the gateway reads no DATABASE_URL: it records into the database the store reads
+            # recordings from (the postgres recording store)
+            merged["RECORDING_DATABASE_URL"] = merged["DATABASE_URL"]
         service = Service(
             name=name,
             command=command,
-            env={**os.environ, **self.base_env, **env},
+            env=merged,
             health_url=health_url,
             log_path=self.log_dir / f"{name}.log",
             module=module,
