@@ -12,6 +12,7 @@ from typing import Any
 import aio_pika
 import asyncpg
 import pytest
+from playwright.async_api import Browser, Page, async_playwright
 
 from switchboard.amqp import Topology
 from switchboard.cli.stack import Service
@@ -248,3 +249,34 @@ async def store_processes(
     yield start
     for proc in started:
         await asyncio.to_thread(proc.kill)
+
+
+CHROMIUM = "/usr/bin/chromium"
+HAVE_CHROMIUM = Path(CHROMIUM).exists()
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's headless Chromium for the analyst UI tests (it plays audio without a click on the
+    native controls, and silently)."""
+    if not HAVE_CHROMIUM:
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (debian-packages.txt)")
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required", "--mute-audio"],
+        )
+        yield browser
+        await browser.close()
+
+
+@pytest.fixture
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    """A fresh page; the test fails if the page raised a script error."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    await context.close()
+    assert not errors, errors

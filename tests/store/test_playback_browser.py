@@ -5,14 +5,13 @@ highlighted turn follows playback, selecting a turn seeks there, and the playbac
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
-from playwright.async_api import Browser, Page, Response, async_playwright, expect
+from playwright.async_api import Page, Response, expect
 
 from switchboard.contracts.events import (
     AssistantTranscript,
@@ -29,8 +28,6 @@ from tests.store.factories import conversation, new_session_id, recording_events
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-HAVE_CHROMIUM = Path(CHROMIUM).exists()
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 RATE = 8000
 #: (item, role, start_ms, end_ms) of the turns on the 10 min recording: four in the first 6 s,
@@ -43,31 +40,6 @@ TURNS = [
     ("item_u3", "user", 500_000, 502_000),
 ]
 LENGTH_MS = 600_000
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    if not HAVE_CHROMIUM:
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (debian-packages.txt)")
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=CHROMIUM,
-            # play without a click on the native controls, and silently
-            args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required", "--mute-audio"],
-        )
-        yield browser
-        await browser.close()
-
-
-@pytest.fixture
-async def page(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context(viewport={"width": 1280, "height": 1000})
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    await context.close()
-    assert not errors, errors
 
 
 def _segment(
