@@ -128,7 +128,8 @@ def _load(processes: Stack, name: str, *args: str) -> Service:
 
 class _Gateway:
     """A gateway process in front of one echo upstream, and client secrets for it; *name*,
-    *wrapper* and *env* as for ``Stack.add`` (the instruction counts run it under valgrind)."""
+    *wrapper* and *env* as for ``Stack.add`` (the instruction counts run it under valgrind);
+    *module* runs it (a bench's own entry point around the gateway's ``main``)."""
 
     def __init__(
         self,
@@ -141,12 +142,13 @@ class _Gateway:
         name: str | None = None,
         wrapper: tuple[str, ...] = (),
         env: dict[str, str] | None = None,
+        module: str = "switchboard.gateway.main",
     ) -> None:
         self.port = free_port()
         self.service = processes.add(
             name or f"gateway-{echo_port}-{client}",
-            "switchboard.gateway.main",
-            module="switchboard.gateway.main",
+            module,
+            module=module,
             health_url=f"http://127.0.0.1:{self.port}/readyz",
             wrapper=wrapper,
             env={

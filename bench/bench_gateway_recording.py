@@ -1,13 +1,13 @@
 """Session gateway with recording on and off: gateway CPU per streaming session, same run.
 
-Gateway processes identical but for ``GATEWAY_RECORDING``, in front of echo upstreams
-(:mod:`bench.gateway_load`); the ones recording write into the Postgres recording store of a
-database of their own (created, migrated and dropped here). The same clients (pcm16 chunks of
-40 ms each way at real-time pace: caller and assistant both speak all the time) run against
-each in turn; each gateway's CPU is sampled over the measured window only (after the warm-up, so
-no handshakes), and the figure is CPU per session: the gateway's CPU seconds per second of the
-window divided by the sessions. Off and on alternate (twice in a full run) and the sums are
-compared, so a drift of the machine's load hits both.
+Gateway processes identical but for ``GATEWAY_RECORDING`` (:mod:`bench.gateway_ab`), in front
+of echo upstreams (:mod:`bench.gateway_load`); the ones recording write into the Postgres
+recording store of a database of their own (created, migrated and dropped here). The same
+clients (pcm16 chunks of 40 ms each way at real-time pace: caller and assistant both speak all
+the time) run against each in turn; the figure is CPU per session: the gateway's CPU seconds
+per second of the measured window divided by the sessions, off and on alternating. The same
+comparison is counted in instructions (callgrind) at two sessions, a figure the machine's load
+does not move.
 
 Two answer layouts, because the assistant channel is one segment (one store write and two
 events) per answer: answers of 5 s (``long``: the figure held to the target, recording on <=
@@ -18,80 +18,54 @@ them: the clients, the echoes, the gateways, Postgres, Redis and RabbitMQ share 
 
 from __future__ import annotations
 
-import asyncio
 import os
+import statistics
 import sys
 import uuid
+from pathlib import Path
 
 import asyncpg
 
-from bench.bench_gateway import _clean, _clients, _Gateway, _load
 from bench.bench_loadtest import _database_url
-from bench.harness import BenchContext, Result, stack
+from bench.gateway_ab import Arm, cpu_per_session, instructions_per_message
+from bench.harness import BenchContext, Result
 from switchboard.cli.db import ensure_database, migrate
-from switchboard.cli.stack import Service, free_port
 
 BENCH = "gateway-recording"
 TARGET = 1.15
+OUT = Path("bench-results") / "callgrind-recording"
 #: echo layout -> what the row calls it, and whether the target applies
 LAYOUTS = {"long": ("5 s answers", True), "response": ("1 s answers, worst case", False)}
 
 
 async def run(ctx: BenchContext) -> list[Result]:
-    count, chunk_ms = (100, 40) if ctx.quick else (300, 40)
+    count = 100 if ctx.quick else 300
     warmup_s, measure_s = (3.0, 10.0) if ctx.quick else (5.0, 20.0)
-    rounds = 1 if ctx.quick else 2
-    namespace = f"{ctx.namespace}-gwrec"
-    database = _database_url(ctx.database_url, f"bench_rec_{uuid.uuid4().hex[:8]}")
-    await ensure_database(database)
-    await migrate(database)
-    processes = stack()
-    gateways: dict[tuple[str, str], _Gateway] = {}
-    echoes: dict[str, Service] = {}
-    for layout in LAYOUTS:
-        port = free_port()
-        echoes[layout] = _load(processes, f"echo-{layout}", "echo", str(port), layout)
-        for recording in ("false", "true"):
-            gateway = _Gateway(
-                processes,
-                ctx,
-                namespace,
-                port,
-                name=f"gateway-{layout}-recording-{recording}",
-                env={
-                    "GATEWAY_ID": f"bench-gateway-{layout}-recording-{recording}",
-                    "GATEWAY_RECORDING": recording,
-                    "RECORDING_DATABASE_URL": database,
-                },
-            )
-            gateways[(layout, recording)] = gateway
-    cpu = dict.fromkeys(gateways, 0.0)
-    window = dict.fromkeys(gateways, 0.0)
-    load = [os.getloadavg()[0]]
-    written = ""
+    rounds = 2 if ctx.quick else 4  # off-on, then on-off: a drift of the load hits both alike
+    database = await _database(ctx)
+    arms = _arms(database)
+    written: list[str] = []
+
+    async def count_written() -> None:
+        written.append(await _written(database))
+
     try:
-        await processes.start()
-        for _ in range(rounds):
-            for (layout, recording), gateway in gateways.items():
-                urls, headers = await gateway.targets(count)
-                watched = {"echo": echoes[layout].pid, "relay": gateway.service.pid}
-                level = await _clients(urls, headers, chunk_ms, warmup_s, measure_s, watched)
-                cpu[(layout, recording)] += level.cpu_s["relay"]
-                window[(layout, recording)] += level.window_s
-                load.append(os.getloadavg()[0])
-                print(
-                    f"  {layout}, recording {recording}: {level.cores('relay'):.3f} cores for "
-                    f"{count} sessions, p99 {level.p(99):.2f} ms, load {load[-1]:.1f}",
-                    file=sys.stderr,
-                )
-        written = await _written(database)
+        cpu = await cpu_per_session(
+            ctx,
+            label="gwrec",
+            arms=arms,
+            layouts=list(LAYOUTS),
+            count=count,
+            rounds=rounds,
+            warmup_s=warmup_s,
+            measure_s=measure_s,
+            after=count_written,
+        )
     finally:
-        await asyncio.to_thread(processes.stop, grace_s=30)
-        await _clean(ctx, namespace)
         await _drop(ctx, database)
     results = []
     for layout, (label, targeted) in LAYOUTS.items():
-        on, off = (cpu[(layout, r)] / window[(layout, r)] / count * 1000 for r in ("true", "false"))
+        off, on = (cpu.per_session[(layout, arm.name)] for arm in arms)
         ratio = on / off
         print(f"  {label}: recording on/off CPU per session {ratio:.3f}x", file=sys.stderr)
         results.append(
@@ -104,11 +78,67 @@ async def run(ctx: BenchContext) -> list[Result]:
                 "recording off",
                 target=f"<= {TARGET}x off" if targeted else None,
                 met=ratio <= TARGET if targeted else None,
-                notes=f"{rounds} alternating round(s) of {measure_s:g} s; {written}; load "
-                f"average {min(load):.1f}-{max(load):.1f} on {os.cpu_count()} CPUs",
+                notes=f"{rounds} alternating rounds of {measure_s:g} s; picows upstream; "
+                f"{written[0] if written else '?'}; load average "
+                f"{min(cpu.loads):.1f}-{max(cpu.loads):.1f} on {os.cpu_count()} CPUs",
             )
         )
+    results += await _instructions(ctx)
     return results
+
+
+def _arms(database: str) -> tuple[Arm, Arm]:
+    return (
+        Arm("recording-false", {"GATEWAY_RECORDING": "false"}),
+        Arm("recording-true", {"GATEWAY_RECORDING": "true", "RECORDING_DATABASE_URL": database}),
+    )
+
+
+async def _instructions(ctx: BenchContext) -> list[Result]:
+    """The same comparison in instructions (callgrind), 5 s answers at two sessions."""
+    rounds, measure_s = (2 if ctx.quick else 4), 15.0
+    database = await _database(ctx)
+    try:
+        figures = await instructions_per_message(
+            ctx,
+            label="rec",
+            arms=_arms(database),
+            layout="long",
+            out=OUT,
+            rounds=rounds,
+            measure_s=measure_s,
+        )
+    finally:
+        await _drop(ctx, database)
+    if figures is None:
+        return []
+    off_runs, on_runs = figures["recording-false"], figures["recording-true"]
+    off, on = statistics.mean(off_runs), statistics.mean(on_runs)
+    ratios = ", ".join(f"{b / a:.3f}" for a, b in zip(off_runs, on_runs, strict=True))
+    print(f"  5 s answers: recording on/off instructions {on / off:.3f}x", file=sys.stderr)
+    return [
+        Result(
+            BENCH,
+            "gateway instructions per relayed message, recording on, 5 s answers, 2 sessions "
+            "(callgrind)",
+            on / 1000,
+            "k instr",
+            off / 1000,
+            "recording off",
+            target=f"<= {TARGET}x off",
+            met=on / off <= TARGET,
+            notes=f"{rounds} alternating rounds of {measure_s:g} s, per-round ratios {ratios}; "
+            "picows upstream; instructions, not seconds (no cache misses, no kernel time)",
+        )
+    ]
+
+
+async def _database(ctx: BenchContext) -> str:
+    """A database of the bench's own for the recording store, created and migrated."""
+    database = _database_url(ctx.database_url, f"bench_rec_{uuid.uuid4().hex[:8]}")
+    await ensure_database(database)
+    await migrate(database)
+    return database
 
 
 async def _written(database: str) -> str:

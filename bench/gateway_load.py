@@ -6,7 +6,11 @@ and the streaming clients (``python -m bench.gateway_load echo|passthrough|clien
   audio and the chunk's sequence number as its ``event_id``. Its item layout is a mode:
   ``response`` (one item per response of 25 deltas, as a real model speaks), ``delta`` (a new
   item for every delta, the layout that once made the gateway's item tracking quadratic) or
-  ``long`` (answers of 5 s, 125 deltas: the recording bench, one segment per answer).
+  ``long`` (answers of 5 s, 125 deltas: the recording bench, one segment per answer) or
+  ``talk`` (``response``'s layout with what a model says around its audio: each answer opens
+  with ``response.created`` and ``response.output_item.added`` and closes with its transcript,
+  the caller's transcription and a ``response.done`` with usage; both transcripts hold an
+  e-mail address, a phone and a card number: the redaction bench's audit events).
 - **pass-through relay**: the floor the gateway is held to. The same websocket stacks as the
   gateway (uvicorn + Starlette towards the client, ``websockets`` towards the upstream, uvloop)
   and nothing else: every frame is handed on without being looked at. ``framework`` mode uses
@@ -39,6 +43,27 @@ APPEND_PREFIX = '{"type":"input_audio_buffer.append","event_id":"'
 _DELTA = (
     '{"type":"response.output_audio.delta","event_id":"ev_%s","response_id":"resp_%s",'
     '"item_id":"%s","output_index":0,"content_index":0,"delta":"%s"}'
+)
+#: what the ``talk`` echo sends before an answer's first delta and after its last
+_TALK_OPEN = (
+    '{"type":"response.created","event_id":"ev_%s_c","response":{"id":"resp_%s",'
+    '"object":"realtime.response","status":"in_progress","output":[]}}',
+    '{"type":"response.output_item.added","event_id":"ev_%s_a","response_id":"resp_%s",'
+    '"output_index":0,"item":{"id":"%s","type":"message","role":"assistant","content":[]}}',
+)
+_TALK_CLOSE = (
+    '{"type":"response.output_audio_transcript.done","event_id":"ev_%s_t","response_id":"resp_%s",'
+    '"item_id":"%s","output_index":0,"content_index":0,"transcript":"I have your e-mail as '
+    "jane.doe@example.com and your phone as +1 415 555 0100; the card ending 4111 1111 1111 1111 "
+    'was charged for order 100234, which ships on December 5."}',
+    '{"type":"conversation.item.input_audio_transcription.completed","event_id":"ev_%s_u",'
+    '"item_id":"user_%s","content_index":0,"transcript":"My e-mail is jane.doe@example.com, '
+    'call me on 415-555-0100 and charge 4111 1111 1111 1111 for order 100234."}',
+    '{"type":"response.done","event_id":"ev_%s_d","response":{"id":"resp_%s",'
+    '"object":"realtime.response","status":"completed","output":[{"id":"%s","type":"message",'
+    '"role":"assistant","content":[]}],"usage":{"total_tokens":180,"input_tokens":120,'
+    '"output_tokens":60,"input_token_details":{"text_tokens":20,"audio_tokens":100,'
+    '"cached_tokens":0},"output_token_details":{"text_tokens":10,"audio_tokens":50}}}}',
 )
 #: deltas per response in the echo's ``response`` mode (1 s of 40 ms chunks)
 DELTAS_PER_RESPONSE = 25
@@ -85,7 +110,15 @@ async def _echo(ws: ServerConnection, mode: str) -> None:
                 audio = text[text.index('"audio":"', end) + 9 : -2]
                 response = int(seq) // (LONG_RESPONSE if mode == "long" else DELTAS_PER_RESPONSE)
                 item = f"item_{seq}" if mode == "delta" else f"item_{response}"
+                place = int(seq) % DELTAS_PER_RESPONSE
+                if mode == "talk" and place == 0:
+                    await ws.send(_TALK_OPEN[0] % (seq, response))
+                    await ws.send(_TALK_OPEN[1] % (seq, response, item))
                 await ws.send(_DELTA % (seq, response, item, audio))
+                if mode == "talk" and place == DELTAS_PER_RESPONSE - 1:
+                    await ws.send(_TALK_CLOSE[0] % (seq, response, item))
+                    await ws.send(_TALK_CLOSE[1] % (seq, response))
+                    await ws.send(_TALK_CLOSE[2] % (seq, response, item))
             elif '"session.update"' in text[:64]:
                 await ws.send(
                     json.dumps({"type": "session.updated", "event_id": "ev1", "session": _SESSION})

@@ -284,6 +284,9 @@ def test_decode_joins_pieces_padded_or_not_and_bytes() -> None:
     assert decode([b64(c) for c in chunks]) == b"".join(chunks)
     assert decode([b64(b"abc"), b"RAW", b64(b"ab"), b64(b"xyz")]) == b"abcRAWabxyz"
     assert decode([b64(b"abc"), "@@@=@@", b64(b"xyz")]) == b"abcxyz"
+    # the caller's samples come decoded (by the policy): joined as they are, or mixed with text
+    assert decode([b"\1\2", b"\3\4", b"\5\6"]) == b"\1\2\3\4\5\6"
+    assert decode([b"\1\2", b64(b"\3\4")]) == b"\1\2\3\4"
 
 
 def test_base64_pieces_make_the_same_segments_as_bytes() -> None:

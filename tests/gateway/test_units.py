@@ -27,6 +27,7 @@ from switchboard.gateway.policy import (
     SessionPolicy,
     b64_decoded_size,
     client_view_of_session,
+    compact_append,
     inspect_client_event,
     load_instructions,
 )
@@ -71,6 +72,13 @@ def test_audio_append_is_forwarded_as_sent() -> None:
     )
     event = inspect_client_event(raw)
     assert event.raw == raw and event.audio_bytes == 960
+    assert event.audio == b"\1\2" * 480  # decoded once, while checked: what the recording keeps
+    compact = compact_append(
+        '{"type":"input_audio_buffer.append","audio":"'
+        + base64.b64encode(b"\3\4" * 480).decode()
+        + '"}'
+    )
+    assert compact is not None and compact.audio == b"\3\4" * 480 and compact.audio_bytes == 960
 
 
 def _strict_b64_size(text: str) -> int | None:

@@ -68,6 +68,8 @@ class ForwardUpstream:
     raw: str
     data: dict[str, Any]
     audio: bool = False  # an audio chunk: dropped rather than retried across a swap
+    #: an audio chunk's samples, decoded when it was checked (for the recording)
+    decoded: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,7 +84,7 @@ class ClientRules:
                     message="Input audio is arriving faster than the allowed rate "
                     f"({self.max_audio_rate:g}x real time).",
                 )
-            return [ForwardUpstream(event.raw, event.data, audio=True)]
+            return [ForwardUpstream(event.raw, event.data, audio=True, decoded=event.audio)]
         actions: list[Action] = []
         if event.ignored:
             actions.append(IgnoreFields(event.ignored))

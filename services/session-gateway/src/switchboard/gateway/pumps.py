@@ -66,7 +66,7 @@ async def upstream_pump(session: Session) -> None:
                 if delta is not None:  # the hot path, inline: relayed as received
                     await apply(core.on_audio_delta(text, *delta))
                     if record is not None:  # a reference, for the recorder's writer
-                        record((DELTA, text, delta[0], wall()))
+                        record((DELTA, text, delta, wall()))
                     counters.record(len(text), perf_counter() - started)
                 else:
                     await _relay_text(session, text, started)
@@ -89,8 +89,9 @@ async def upstream_pump(session: Session) -> None:
             if delta is not None:
                 text = json.dumps(event)
                 await session.apply(session.core.on_audio_delta(text, *delta))
-                if record is not None:
-                    record((DELTA, text, delta[0], wall()))
+                if record is not None:  # its audio text, at hand here
+                    audio = event.get("delta")
+                    record((DELTA, audio if isinstance(audio, str) else "", delta, wall()))
             else:
                 text = ""
                 await session.apply(session.core.on_server_event(event, None))

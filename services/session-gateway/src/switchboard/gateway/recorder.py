@@ -47,15 +47,20 @@ log = logging.getLogger(__name__)
 
 #: How often the writer looks at what the relay handed it.
 TICK_S = 1.0
+#: How long a recording event may wait for other events to share a message with (nobody waits
+#: for them: one publish and confirm per segment and per mark was a visible part of the cost).
+EVENT_LINGER_S = 0.25
 #: Attempts per segment, and the pause before each retry.
 RETRIES_S = (0.2, 0.5)
 #: Kinds of the entries the relay path adds: each is :data:`STRIDE` items of one flat list
 #: (kind first), added with ``list.extend`` of a tuple that dies at once, so the relay leaves no
 #: container behind for the garbage collector to count and promote (a tuple per audio frame
 #: kept for a second made the collector's full passes frequent). CALLER: a client event
-#: forwarded upstream, ``(CALLER, frame, wall time, data)`` (*data* None for an append; a
-#: session.update may change the formats: the upstream takes the appends after it in the new
-#: one); DELTA: ``(DELTA, frame, item id, wall time)``.
+#: forwarded upstream, ``(CALLER, frame, wall time, data)`` (*data* None for an append, whose
+#: samples, decoded by the policy's check, come in place of the frame; a session.update may
+#: change the formats: the upstream takes the appends after it in the new one); DELTA:
+#: ``(DELTA, frame or its audio text, the relay's (item id, response id, size), wall time)``
+#: (that tuple exists anyway; it holds no container, so a collection untracks it).
 CALLER, DELTA, TRUNCATE, SPEECH, SWAP, FORMATS_CHANGED = range(6)
 STRIDE = 4
 _SPEECH = frozenset({"input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped"})
@@ -181,6 +186,7 @@ class Recorder:
                     self.timeline.close()
                 else:
                     self.timeline.tick(time.time())
+                    self.timeline.settle()
             except Exception:
                 log.exception("recording dropped a batch of audio")
             segments, marks = self.timeline.take()
@@ -201,12 +207,13 @@ class Recorder:
         entries = iter(pending)
         for kind, a, b, c in zip(entries, entries, entries, entries, strict=False):
             if kind == CALLER:
-                if c is None:
-                    t.caller_audio(_audio(a, '"audio"'), b)
+                if c is None:  # an append: its samples (decoded by the policy) or its frame
+                    t.caller_audio(a if type(a) is bytes else _audio(a, '"audio"'), b)
                 elif c.get("type") == "session.update":
                     t.formats(*_formats(c.get("session")))
-            elif kind == DELTA:
-                t.assistant_audio(b, _audio(a, '"delta"'), c)
+            elif kind == DELTA:  # the frame, or its audio (base64 has no "{"); b: the relay's
+                # (item id, response id, size) of it
+                t.assistant_audio(b[0], _audio(a, '"delta"') if a[:1] == "{" else a, c, b[2])
             elif kind == TRUNCATE:
                 t.truncated(a, b)
             elif kind == SPEECH:
@@ -324,7 +331,7 @@ def recorder_for(session: Session, *, consent: bool) -> Recorder | None:
         output_format=core.conversation.audio_format,
         segment_s=session.settings.recording_segment_s,
         metrics=session.metrics,
-        emit=lambda payload: session.emit(payload, touch=False),
+        emit=lambda payload: session.emit(payload, touch=False, linger_s=EVENT_LINGER_S),
         state=state,
     )
 

@@ -356,7 +356,10 @@ class Session:
                     raise await how_gone(gone) from None
             elif type(action) is ForwardUpstream:
                 if (record := self.record) is not None:  # audio, or a session.update
-                    record((CALLER, action.raw, time.time(), None if action.audio else action.data))
+                    if action.audio:  # the samples when the policy decoded them, else the frame
+                        record((CALLER, action.decoded or action.raw, time.time(), None))
+                    else:
+                        record((CALLER, action.raw, time.time(), action.data))
                 if not self.link.forward_now(action.raw, action.data):
                     await self.link.forward(action.raw, action.data, audio=action.audio)
             elif type(action) is Emit:
@@ -380,7 +383,7 @@ class Session:
         assert self._tg is not None
         return self._tg.create_task(coro)  # type: ignore[arg-type]
 
-    def emit(self, payload: EventPayload, *, touch: bool = True) -> None:
+    def emit(self, payload: EventPayload, *, touch: bool = True, linger_s: float = 0.0) -> None:
         if touch:  # recording events do not rewrite the snapshot (recorder.py, recorder_for)
             self.keeper.touch(prompt=True)
         if isinstance(payload, TurnLatency):
@@ -388,7 +391,8 @@ class Session:
         elif type(payload) is Truncated and self.recorder is not None:
             self.recorder.truncated(payload.item_id, payload.heard_ms)
         self.deps.publisher.publish(
-            ConversationEvent(session_id=self.id, seq=self._seq, payload=payload)
+            ConversationEvent(session_id=self.id, seq=self._seq, payload=payload),
+            linger_s=linger_s,
         )
         self._seq += 1
 
