@@ -167,6 +167,10 @@ class _Gateway:
                 "UPSTREAM_CONNECT_TIMEOUT_S": "60",
                 # the pass-throughs here are on websockets: the same upstream client by default
                 "UPSTREAM_WS_CLIENT": client,
+                # the relay alone: recording has its own bench (bench_gateway_recording), and a
+                # gateway left to the default recorded into DATABASE_URL's database (or, where
+                # that did not exist, reconnected to Postgres for every segment)
+                "GATEWAY_RECORDING": "false",
                 **(env or {}),
             },
         )

@@ -7,10 +7,10 @@ and the streaming clients (``python -m bench.gateway_load echo|passthrough|clien
   ``response`` (one item per response of 25 deltas, as a real model speaks), ``delta`` (a new
   item for every delta, the layout that once made the gateway's item tracking quadratic) or
   ``long`` (answers of 5 s, 125 deltas: the recording bench, one segment per answer) or
-  ``talk`` (``response``'s layout with what a model says around its audio: each answer opens
-  with ``response.created`` and ``response.output_item.added`` and closes with its transcript,
-  the caller's transcription and a ``response.done`` with usage; both transcripts hold an
-  e-mail address, a phone and a card number: the redaction bench's audit events).
+  ``talk`` / ``talk-1s`` (answers of 5 s / 1 s with what a model says around its audio: each
+  opens with ``response.created`` and ``response.output_item.added`` and closes with its
+  transcript, the caller's transcription and a ``response.done`` with usage; both transcripts
+  hold an e-mail address, a phone and a card number: the redaction bench's audit events).
 - **pass-through relay**: the floor the gateway is held to. The same websocket stacks as the
   gateway (uvicorn + Starlette towards the client, ``websockets`` towards the upstream, uvloop)
   and nothing else: every frame is handed on without being looked at. ``framework`` mode uses
@@ -108,14 +108,16 @@ async def _echo(ws: ServerConnection, mode: str) -> None:
                 end = text.index('"', start)
                 seq = text[start:end]
                 audio = text[text.index('"audio":"', end) + 9 : -2]
-                response = int(seq) // (LONG_RESPONSE if mode == "long" else DELTAS_PER_RESPONSE)
+                per = LONG_RESPONSE if mode in ("long", "talk") else DELTAS_PER_RESPONSE
+                response = int(seq) // per
                 item = f"item_{seq}" if mode == "delta" else f"item_{response}"
-                place = int(seq) % DELTAS_PER_RESPONSE
-                if mode == "talk" and place == 0:
+                place = int(seq) % per
+                talk = mode in ("talk", "talk-1s")
+                if talk and place == 0:
                     await ws.send(_TALK_OPEN[0] % (seq, response))
                     await ws.send(_TALK_OPEN[1] % (seq, response, item))
                 await ws.send(_DELTA % (seq, response, item, audio))
-                if mode == "talk" and place == DELTAS_PER_RESPONSE - 1:
+                if talk and place == per - 1:
                     await ws.send(_TALK_CLOSE[0] % (seq, response, item))
                     await ws.send(_TALK_CLOSE[1] % (seq, response))
                     await ws.send(_TALK_CLOSE[2] % (seq, response, item))
