@@ -1,4 +1,4 @@
-"""Run the benchmarks: ``python -m bench [--quick] [--only NAME ...]``."""
+"""Run the benchmarks: ``python -m bench [--quick] [--only NAME ...] [--split SPLIT]``."""
 
 from __future__ import annotations
 
@@ -67,6 +67,7 @@ async def _main(args: argparse.Namespace) -> int:
         redis_url=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         namespace=f"bench{uuid.uuid4().hex[:8]}",
         quick=args.quick,
+        extras={"split": args.split},
     )
     results: list[Result] = []
     failures = 0
@@ -103,6 +104,13 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer iterations (smoke run)")
     parser.add_argument(
         "--only", nargs="*", default=[], help="run benchmarks whose name contains these"
+    )
+    parser.add_argument(
+        "--split",
+        choices=("tuning", "heldout", "fresh"),
+        default="heldout",
+        help="the evaluation set's split emulator_eval speaks (default heldout; with it, the "
+        "fresh split is typed beside)",
     )
     return asyncio.run(_main(parser.parse_args()))
 

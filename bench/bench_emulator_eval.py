@@ -1,12 +1,14 @@
 """Does the emulator understand callers? The held-out half of the evaluation set
-(:mod:`bench.evalset`) spoken into the emulator with the shop's eleven tools, each tool call run
-against Postgres by the real tool executor, and the spoken answer checked against what Postgres
-holds.
+(:mod:`bench.evalset`; another split with ``python -m bench --split fresh``) spoken into the
+emulator with the shop's eleven tools, each tool call run against Postgres by the real tool
+executor, and the spoken answer checked against what Postgres holds.
 
-Reported on the held-out half: answered right (the spoken answer states the fact the database
+Reported on the split spoken: answered right (the spoken answer states the fact the database
 holds, after the right call), right tool, right arguments, order number heard, and the median
 from end of speech to first audio. Baseline in the same run: the same questions typed (no
-speech recognition), which separates what the ears lose from what the policy gets wrong.
+speech recognition), which separates what the ears lose from what the policy gets wrong. With
+the held-out half, the fresh split (phrasings written blind, after the held-out half's misses
+had been seen) is typed beside it: right tool, right arguments and answered right.
 """
 
 from __future__ import annotations
@@ -322,11 +324,24 @@ async def _ask_all(
     return outcomes
 
 
+#: how each split is named in the results table
+SPLIT_LABELS = {"tuning": "tuning", "heldout": "held-out", "fresh": "fresh"}
+
+
 async def run(ctx: BenchContext) -> list[Result]:
+    """The split ``ctx.extras["split"]`` (``python -m bench --split``; held-out by default)
+    spoken and typed; with the held-out half, the fresh split typed beside it (no speech: a
+    minute or so), as the blind check on phrasings the policy was not written against."""
     today = date.today()
-    questions = [q for q in build_questions(as_of=today) if q.split == "heldout"]
+    split = str(ctx.extras.get("split") or "heldout")
+    if split not in SPLIT_LABELS:
+        raise ValueError(f"unknown split {split!r} (one of {', '.join(SPLIT_LABELS)})")
+    every = build_questions(as_of=today)
+    questions = [q for q in every if q.split == split]
+    beside = [q for q in every if q.split == "fresh"] if split == "heldout" else []
     if ctx.quick:
         questions = questions[::3]
+        beside = beside[::3]
     suffix = uuid.uuid4().hex[:8]
     spoken_db = _database_url(ctx.database_url, f"bench_eval_{suffix}")
     typed_db = _database_url(ctx.database_url, f"bench_eval_typed_{suffix}")
@@ -343,6 +358,8 @@ async def run(ctx: BenchContext) -> list[Result]:
         workers = [_executor(ctx, spoken_db, today), _executor(ctx, typed_db, today)]
         spoken = await _ask_all(port, questions, Voices(speech), workers[0])
         typed = await _ask_all(port, questions, None, workers[1])
+        # the splits ask about orders and customers of their own: the typed copy serves both
+        typed_beside = await _ask_all(port, beside, None, workers[1]) if beside else []
     finally:
         for worker in workers:
             with contextlib.suppress(Exception):
@@ -355,29 +372,40 @@ async def run(ctx: BenchContext) -> list[Result]:
         await _drop_database(spoken_db)
         await _drop_database(typed_db)
 
-    _write_failures(spoken)
+    _write_failures(spoken, split)
+    results = _results(SPLIT_LABELS[split], spoken, typed)
+    if typed_beside:
+        results.extend(_typed_results(SPLIT_LABELS["fresh"], typed_beside))
+    return results
+
+
+def _misses_by_tool(outcomes: list[Outcome]) -> str:
+    by_tool = Counter(o.question.tool for o in outcomes if not o.answered_right)
+    return "misses by tool: " + ", ".join(f"{k} {v}" for k, v in by_tool.most_common())
+
+
+def _results(label: str, spoken: list[Outcome], typed: list[Outcome]) -> list[Result]:
     latencies = [o.first_audio_s for o in spoken if o.first_audio_s is not None]
     typed_latencies = [o.first_audio_s for o in typed if o.first_audio_s is not None]
     n = len(spoken)
     answered = _share(spoken, lambda o: o.answered_right)
     right_tool = _share(spoken, lambda o: o.right_tool)
     median = statistics.median(latencies) if latencies else float("nan")
-    by_tool = Counter(o.question.tool for o in spoken if not o.answered_right)
     return [
         Result(
             "emulator-eval",
-            f"answered right (held-out, {n} spoken questions)",
+            f"answered right ({label}, {n} spoken questions)",
             answered,
             "%",
             _share(typed, lambda o: o.answered_right),
             "same questions typed",
             target="≥ 90%",
             met=answered >= 90,
-            notes="misses by tool: " + ", ".join(f"{k} {v}" for k, v in by_tool.most_common()),
+            notes=_misses_by_tool(spoken),
         ),
         Result(
             "emulator-eval",
-            "right tool",
+            f"right tool ({label})",
             right_tool,
             "%",
             _share(typed, lambda o: o.right_tool),
@@ -387,7 +415,7 @@ async def run(ctx: BenchContext) -> list[Result]:
         ),
         Result(
             "emulator-eval",
-            "right arguments",
+            f"right arguments ({label})",
             _share(spoken, lambda o: o.right_arguments),
             "%",
             _share(typed, lambda o: o.right_arguments),
@@ -395,14 +423,14 @@ async def run(ctx: BenchContext) -> list[Result]:
         ),
         Result(
             "emulator-eval",
-            "order number heard",
+            f"order number heard ({label})",
             _share(spoken, lambda o: o.order_heard),
             "%",
             notes="the user transcript reads as the asked order number",
         ),
         Result(
             "emulator-eval",
-            "end of speech → first audio median",
+            f"end of speech → first audio median ({label})",
             median * 1000,
             "ms",
             statistics.median(typed_latencies) * 1000 if typed_latencies else None,
@@ -410,6 +438,37 @@ async def run(ctx: BenchContext) -> list[Result]:
             target="≤ 1200 ms",
             met=median <= 1.2,
             notes="first turn; includes the tool call against Postgres",
+        ),
+    ]
+
+
+def _typed_results(label: str, typed: list[Outcome]) -> list[Result]:
+    """Rows for a split only typed (no speech): what the policy makes of its phrasings."""
+    answered = _share(typed, lambda o: o.answered_right)
+    right_tool = _share(typed, lambda o: o.right_tool)
+    return [
+        Result(
+            "emulator-eval",
+            f"answered right ({label}, {len(typed)} typed questions)",
+            answered,
+            "%",
+            target="≥ 90%",
+            met=answered >= 90,
+            notes=_misses_by_tool(typed),
+        ),
+        Result(
+            "emulator-eval",
+            f"right tool ({label}, typed)",
+            right_tool,
+            "%",
+            target="≥ 95%",
+            met=right_tool >= 95,
+        ),
+        Result(
+            "emulator-eval",
+            f"right arguments ({label}, typed)",
+            _share(typed, lambda o: o.right_arguments),
+            "%",
         ),
     ]
 
@@ -426,13 +485,15 @@ def _progress(outcome: Outcome, done: int, total: int, *, spoken: bool) -> None:
     )
 
 
-def _write_failures(outcomes: list[Outcome]) -> None:
-    """Every miss, for people: bench-results/emulator-eval-misses.jsonl."""
+def _write_failures(outcomes: list[Outcome], split: str = "heldout") -> None:
+    """Every miss, for people: bench-results/emulator-eval-misses.jsonl (held-out half), or
+    emulator-eval-misses-<split>.jsonl."""
     from pathlib import Path
 
     path = Path("bench-results")
     path.mkdir(exist_ok=True)
-    with (path / "emulator-eval-misses.jsonl").open("w") as out:
+    name = "emulator-eval-misses" + ("" if split == "heldout" else f"-{split}") + ".jsonl"
+    with (path / name).open("w") as out:
         for o in outcomes:
             if o.answered_right and o.right_tool:
                 continue

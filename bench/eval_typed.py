@@ -5,7 +5,9 @@ emulator in its speech-free mode (``EMULATOR_SPEECH=text``: no speech engine loa
 in seconds on a busy machine) with the shop's eleven tools; every tool call runs against a
 database of its own (created, migrated, seeded for today, dropped). Reports right tool, right
 arguments and answered right, as ``make bench``'s typed baseline does, and lists the misses.
-Tune on ``--split tuning`` only; ``heldout`` is for reporting.
+Tune on ``--split tuning`` only; ``heldout`` and ``fresh`` are for reporting (``fresh``: the
+phrasings written blind after the held-out half's misses had been seen; never tune on it).
+``all`` is every split, fresh included.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ import asyncio
 import os
 import sys
 import uuid
+from collections import Counter
 from datetime import date
 
 from bench.bench_emulator import KEY, _serve
 from bench.bench_emulator_eval import Outcome, _ask_all, _executor, _share
 from bench.bench_worker import _database_url, _drop_database
-from bench.evalset import build_questions
+from bench.evalset import SPLITS, build_questions
 from bench.harness import BenchContext
 from switchboard.cli.db import ensure_database, migrate, run_seed
 from switchboard.emulator.settings import EmulatorSettings
@@ -54,9 +57,23 @@ async def run_typed(ctx: BenchContext, split: str) -> list[Outcome]:
         await _drop_database(database)
 
 
+def _kind(o: Outcome) -> str:
+    """What kind of miss: no call at all, the wrong tool, the right tool with wrong arguments,
+    or the right call whose answer does not state what the database returned."""
+    if o.error:
+        return "error"
+    if not o.calls:
+        return "no call"
+    if not o.right_tool:
+        return "wrong tool"
+    if not o.right_arguments:
+        return "wrong arguments"
+    return "wrong answer"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.eval_typed", description=__doc__)
-    parser.add_argument("--split", choices=("tuning", "heldout", "all"), default="heldout")
+    parser.add_argument("--split", choices=(*SPLITS, "all"), default="heldout")
     args = parser.parse_args()
     ctx = BenchContext(
         database_url=os.environ["DATABASE_URL"],
@@ -68,7 +85,8 @@ def main() -> int:
     for o in outcomes:
         if not (o.answered_right and o.right_tool):
             print(
-                f"MISS {o.question.qid}: {o.question.text!r} → calls {o.calls} said {o.said[-1:]}"
+                f"MISS {o.question.qid} ({_kind(o)}): {o.question.text!r} → calls {o.calls} "
+                f"said {o.said[-1:]}" + (f" error {o.error}" if o.error else "")
             )
     print(
         f"{args.split}: {len(outcomes)} typed questions; "
@@ -76,6 +94,9 @@ def main() -> int:
         f"right arguments {_share(outcomes, lambda o: o.right_arguments):.1f}%, "
         f"answered right {_share(outcomes, lambda o: o.answered_right):.1f}%"
     )
+    kinds = Counter(_kind(o) for o in outcomes if not (o.answered_right and o.right_tool))
+    if kinds:
+        print("misses by kind: " + ", ".join(f"{k} {n}" for k, n in kinds.most_common()))
     return 0
 
 

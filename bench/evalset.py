@@ -4,7 +4,10 @@ arguments a good assistant would call, the voice and speed it is spoken with, an
 
 Questions alternate between a **tuning** half and a **held-out** half per tool, and each half has
 phrasings of its own: the policy may be tuned on the tuning half; the benchmark reports the
-held-out half. Pure data, no I/O; ``python -m bench.evalset`` prints the set.
+held-out half. The held-out half's misses were seen before rules were written, so it is no longer
+blind: a third split, **fresh** (``_FRESH``), has phrasings written afterwards without reading the
+policy's source, over orders and customers of their own (appended after the two halves, which
+are unchanged). Pure data, no I/O; ``python -m bench.evalset`` prints the set.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ from typing import Any, Literal
 
 from switchboard.cli.seed import build_dataset
 
-__all__ = ["VOICES", "Question", "build_questions"]
+__all__ = ["SPLITS", "VOICES", "Question", "build_questions"]
 
-Split = Literal["tuning", "heldout"]
+Split = Literal["tuning", "heldout", "fresh"]
+SPLITS: tuple[Split, ...] = ("tuning", "heldout", "fresh")
 #: (engine, speed): the packaged piper voice at three speeds, and espeak-ng's.
 VOICES: tuple[tuple[str, float], ...] = (
     ("piper", 1.0),
@@ -30,6 +34,8 @@ VOICES: tuple[tuple[str, float], ...] = (
 NOISES: tuple[float | str | None, ...] = (None, 20.0, None, "phone", 15.0)
 YES = "Yes, please."
 PER_TOOL = 20
+#: questions per tool in the fresh split (as many as the held-out half has)
+FRESH_PER_TOOL = 10
 
 _NOT_SHIPPED = ("placed", "packed")
 _SHIPPED = ("shipped", "out_for_delivery", "delivered", "returned")
@@ -93,6 +99,90 @@ _PHRASINGS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("Can I talk to a human agent please? My order {o} never arrived.",),
     ),
 }
+#: The fresh split's phrasings, per tool: written after the held-out half had been unblinded,
+#: from the tools' contracts (names, descriptions, argument schemas) alone, without reading the
+#: dialogue policy's source or tests. {o} order number in digits, {o_words} the same digit by
+#: digit in words ("one oh oh four ..."), {p} product, {day} weekday, {date} month and day.
+#: Callback times and languages are read from the phrasing (_TIMES, _LANGUAGES).
+_FRESH: dict[str, tuple[str, ...]] = {
+    "check_order_status": (
+        "Hi, um, so I placed an order a while back, number {o}, and I'm wondering where it's at.",
+        "Status of order {o}, please.",
+        "Could you look up order number {o} for me and tell me where things stand?",
+        "I'm calling about an order, the number is {o_words}. What's the status on that?",
+    ),
+    "track_shipment": (
+        "Which delivery company has order {o}, and what's the tracking code?",
+        "So, um, I'd like to follow my parcel online. It's order {o}.",
+        "Where exactly is the package for order {o} right now?",
+        "Is it UPS or FedEx bringing order {o}?",
+    ),
+    "list_recent_orders": (
+        "I can't find my order number. Can you pull up my last few orders?",
+        "Um, what have I ordered from you so far?",
+        "Read me my order history, please.",
+        "I don't remember the order number. What are my most recent purchases?",
+    ),
+    "get_customer_info": (
+        "Can you confirm which email address you have for me?",
+        "Um, so, what contact details are on my profile?",
+        "Read me back my account information, please.",
+        "What name and email is my account under?",
+    ),
+    "get_product_info": (
+        "What do you charge for the {p}?",
+        "Um, so, I'm looking at the {p}. Can you tell me a bit about it?",
+        "Can I still buy the {p}, and for how much?",
+        "Quick one: the {p}, how much?",
+    ),
+    "process_return": (
+        "Could I get a return label for order {o}, please?",
+        "How do I get a refund on order {o}? It stopped working after two days.",
+        "Um, so the things I got in order {o} are the wrong size. I'd like to return them.",
+        "I'm not happy with what came in order {o_words} and I'd like to give it back.",
+    ),
+    "cancel_order": (
+        "Scrap order {o}, please, I changed my mind.",
+        "Um, hi, is it too late to cancel order {o}?",
+        "I ordered by mistake. Order number {o}, can you stop it before it ships?",
+        "I'd like to call off order {o}.",
+    ),
+    "update_shipping_address": (
+        "Can I change where order {o} gets delivered?",
+        "I need order {o} sent to a different address.",
+        "Um, order {o} is going to my old place. Could you fix the delivery address?",
+    ),
+    "update_account_info": (
+        "I'd prefer to be contacted in German from now on.",
+        "Can you switch my account language to Italian?",
+        "Um, could my language preference be Portuguese, please?",
+        "Could everything on my account be in Spanish from now on?",
+    ),
+    "schedule_callback": (
+        "Could somebody phone me {day} at half past two in the afternoon?",
+        "Um, I'd like a call back on {day}, at 10 in the morning if possible.",
+        "Have someone give me a ring {day} at 4 pm.",
+        "Can an agent call me on {date} at 1 pm?",
+    ),
+    "escalate_to_human": (
+        "This is going nowhere, let me talk to a real person about order {o}.",
+        "Um, can you transfer me to someone in customer service? It's about order {o}.",
+        "I need a manager. Order {o} was charged twice.",
+        "Get me a supervisor, please. My order is {o_words} and nobody has helped.",
+    ),
+}
+#: a callback phrasing's time, as the call's ``callback_time`` must carry it
+_TIMES: dict[str, str] = {
+    "3 pm": "15:00",
+    "11 am": "11:00",
+    "half past two in the afternoon": "14:30",
+    "10 in the morning": "10:00",
+    "4 pm": "16:00",
+    "1 pm": "13:00",
+}
+#: the languages a language phrasing may name (the worker's spoken names)
+_LANGUAGES = ("Spanish", "French", "German", "Italian", "Portuguese")
+_DIGIT_WORDS = ("oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 #: answers to the questions the bot asks, in order (the address tool asks for each part)
 _ANSWERS: dict[str, tuple[str, ...]] = {
     "update_shipping_address": ("12 Maple Street", "Seattle", "WA", "98101", YES),
@@ -132,9 +222,17 @@ def _weekday_after(today: date, days: int) -> date:
     return day
 
 
-def build_questions(*, as_of: date, per_tool: int = PER_TOOL) -> list[Question]:
-    """The whole set (both halves), deterministic for *as_of*: 20 questions per tool by default,
-    each customer and order used once, so changes never collide."""
+def _ordinal(n: int) -> str:
+    suffix = "th" if 11 <= n % 100 <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def build_questions(
+    *, as_of: date, per_tool: int = PER_TOOL, fresh_per_tool: int = FRESH_PER_TOOL
+) -> list[Question]:
+    """The whole set (all three splits), deterministic for *as_of*: 20 questions per tool in the
+    two halves and 10 in the fresh split by default, each customer and order used once, so
+    changes never collide."""
     data = build_dataset(as_of=as_of, customers=1000, orders=10000)
     orders_by_status: dict[str, list[dict[str, Any]]] = {}
     for order in data.orders:
@@ -178,61 +276,72 @@ def build_questions(*, as_of: date, per_tool: int = PER_TOOL) -> list[Question]:
     products = [p for p in products if ":" not in p and "'" not in p]
     questions: list[Question] = []
     counter = 0
+
+    def ask(tool: str, index: int, split: Split, template: str) -> None:
+        nonlocal counter
+        voice, speed = VOICES[(counter // 2) % len(VOICES)]
+        noise = NOISES[counter % len(NOISES)]
+        counter += 1
+        args: dict[str, Any] = {}
+        answers: tuple[str, ...] = ()
+        fields: dict[str, Any] = {}
+        if tool in ("check_order_status", "escalate_to_human"):
+            order = order_with(("shipped", "delivered", "packed", "out_for_delivery"))
+        elif tool == "track_shipment":
+            order = order_with(_SHIPPED)
+        elif tool == "process_return":
+            order = order_with(("delivered",), within_days=10)
+        elif tool in ("cancel_order", "update_shipping_address"):
+            order = order_with(_NOT_SHIPPED)
+        else:
+            order = {"id": None, "customer_id": customer()}
+        if order["id"] is not None:
+            fields["o"] = order["id"]
+            fields["o_words"] = " ".join(_DIGIT_WORDS[int(d)] for d in str(order["id"]))
+            args["order_id"] = order["id"]
+        if tool == "get_product_info":
+            # the fresh split starts ten products on, so it does not ask in the same order
+            product = products[(index + (10 if split == "fresh" else 0)) % len(products)]
+            fields["p"] = product.lower()
+            args["product_name"] = product.lower()
+        if tool == "update_account_info":
+            language = next(name for name in _LANGUAGES if name in template)
+            args = {"field": "preferred_language", "value": language.lower()}
+        if tool == "schedule_callback":
+            day = _weekday_after(as_of, 2 + index % 3)
+            fields["day"] = day.strftime("%A")
+            fields["date"] = f"{day:%B} {_ordinal(day.day)}"
+            time = next(hhmm for spoken, hhmm in _TIMES.items() if spoken in template)
+            args = {"callback_time": f"{day.isoformat()}T{time}"}
+        if tool in ("process_return", "cancel_order", "schedule_callback", "escalate_to_human"):
+            answers = (YES,)
+        if tool == "update_account_info":
+            answers = (YES,)
+        answers = _ANSWERS.get(tool, answers)
+        questions.append(
+            Question(
+                qid=f"{tool}-{index:02d}",
+                split=split,
+                customer_id=str(order["customer_id"]),
+                text=template.format(**fields),
+                tool=tool,
+                arguments=args,
+                voice=voice,
+                speed=speed,
+                noise=noise,
+                answers=answers,
+            )
+        )
+
     for tool, (tuning, heldout) in _PHRASINGS.items():
         for index in range(per_tool):
             split: Split = "tuning" if index % 2 == 0 else "heldout"
             phrasings = tuning if split == "tuning" else heldout
-            template = phrasings[(index // 2) % len(phrasings)]
-            voice, speed = VOICES[(counter // 2) % len(VOICES)]
-            noise = NOISES[counter % len(NOISES)]
-            counter += 1
-            args: dict[str, Any] = {}
-            answers: tuple[str, ...] = ()
-            fields: dict[str, Any] = {}
-            if tool in ("check_order_status", "escalate_to_human"):
-                order = order_with(("shipped", "delivered", "packed", "out_for_delivery"))
-            elif tool == "track_shipment":
-                order = order_with(_SHIPPED)
-            elif tool == "process_return":
-                order = order_with(("delivered",), within_days=10)
-            elif tool in ("cancel_order", "update_shipping_address"):
-                order = order_with(_NOT_SHIPPED)
-            else:
-                order = {"id": None, "customer_id": customer()}
-            if order["id"] is not None:
-                fields["o"] = order["id"]
-                args["order_id"] = order["id"]
-            if tool == "get_product_info":
-                product = products[index % len(products)]
-                fields["p"] = product.lower()
-                args["product_name"] = product.lower()
-            if tool == "update_account_info":
-                language = "Spanish" if "Spanish" in template else "French"
-                args = {"field": "preferred_language", "value": language.lower()}
-            if tool == "schedule_callback":
-                day = _weekday_after(as_of, 2 + index % 3)
-                fields["day"] = day.strftime("%A")
-                hour = "15" if "3 pm" in template else "11"
-                args = {"callback_time": f"{day.isoformat()}T{hour}:00"}
-            if tool in ("process_return", "cancel_order", "schedule_callback", "escalate_to_human"):
-                answers = (YES,)
-            if tool == "update_account_info":
-                answers = (YES,)
-            answers = _ANSWERS.get(tool, answers)
-            questions.append(
-                Question(
-                    qid=f"{tool}-{index:02d}",
-                    split=split,
-                    customer_id=str(order["customer_id"]),
-                    text=template.format(**fields),
-                    tool=tool,
-                    arguments=args,
-                    voice=voice,
-                    speed=speed,
-                    noise=noise,
-                    answers=answers,
-                )
-            )
+            ask(tool, index, split, phrasings[(index // 2) % len(phrasings)])
+    # the fresh split after both halves, so their questions, orders and voices stay as they were
+    for tool, fresh in _FRESH.items():
+        for index in range(per_tool, per_tool + fresh_per_tool):
+            ask(tool, index, "fresh", fresh[(index - per_tool) % len(fresh)])
     return questions
 
 

@@ -1,31 +1,36 @@
 """The emulator's evaluation set is what the benchmark says it is: at least 200 spoken questions
 over all eleven tools, from the seeded data, two halves with phrasings of their own, and every
-voice and noise in the held-out half."""
+voice and noise in the held-out half; and a fresh split over all eleven tools whose phrasings
+are none of the two halves', whose questions carry arguments the tools accept."""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import date
+from datetime import date, datetime, time
 from pathlib import Path
 
-from bench.evalset import VOICES, build_questions
+import jsonschema
+
+from bench.evalset import _FRESH, _PHRASINGS, FRESH_PER_TOOL, PER_TOOL, VOICES, build_questions
 from switchboard.cli.seed import build_dataset
 
 AS_OF = date(2026, 11, 1)
 SHOP_TOOLS = json.loads((Path(__file__).parent / "data" / "shop_tools.json").read_text())
 
 
+def shape(text: str) -> str:
+    return "".join(c for c in text if not c.isdigit())
+
+
 def test_set_covers_every_tool_in_two_halves_with_their_own_phrasings() -> None:
-    """220 questions, 20 per tool, half held out; no held-out phrasing is a tuning phrasing."""
-    questions = build_questions(as_of=AS_OF)
+    """220 questions in the two halves, 20 per tool, half held out; no held-out phrasing is a
+    tuning phrasing."""
+    questions = [q for q in build_questions(as_of=AS_OF) if q.split != "fresh"]
     assert len(questions) >= 200
-    assert Counter(q.tool for q in questions) == {t["name"]: 20 for t in SHOP_TOOLS}
+    assert Counter(q.tool for q in questions) == {t["name"]: PER_TOOL for t in SHOP_TOOLS}
     halves = Counter(q.split for q in questions)
     assert halves["tuning"] == halves["heldout"] == len(questions) // 2
-
-    def shape(text: str) -> str:
-        return "".join(c for c in text if not c.isdigit())
 
     tuning = {shape(q.text) for q in questions if q.split == "tuning"}
     heldout = [q for q in questions if q.split == "heldout"]
@@ -41,3 +46,48 @@ def test_questions_ask_about_orders_their_caller_owns_once() -> None:
     assert ordered
     assert all(owners[q.order_id] == q.customer_id for q in ordered)
     assert len({q.order_id for q in ordered}) == len(ordered)
+
+
+def test_fresh_split_covers_every_tool_with_phrasings_of_its_own() -> None:
+    """The fresh split: 10 questions for each of the eleven tools, 3 or 4 phrasings each, none of
+    them a tuning or held-out phrasing (nor the same once the numbers are left out), every voice
+    and noise; the two halves come first and are as they were without it."""
+    questions = build_questions(as_of=AS_OF)
+    fresh = [q for q in questions if q.split == "fresh"]
+    assert Counter(q.tool for q in fresh) == {t["name"]: FRESH_PER_TOOL for t in SHOP_TOOLS}
+    assert set(_FRESH) == set(_PHRASINGS) == {t["name"] for t in SHOP_TOOLS}
+    assert all(3 <= len(phrasings) <= 4 for phrasings in _FRESH.values())
+    old = {p for halves in _PHRASINGS.values() for half in halves for p in half}
+    new = {p for phrasings in _FRESH.values() for p in phrasings}
+    assert not old & new
+    assert not {shape(q.text) for q in questions if q.split != "fresh"} & {
+        shape(q.text) for q in fresh
+    }
+    assert len({q.qid for q in questions}) == len(questions)
+    assert {(q.voice, q.speed) for q in fresh} == set(VOICES)
+    assert {None, "phone", 15.0, 20.0} <= {q.noise for q in fresh}
+    halves = build_questions(as_of=AS_OF, fresh_per_tool=0)
+    assert [q for q in questions if q.split != "fresh"] == halves
+
+
+def test_fresh_questions_carry_arguments_the_tools_accept() -> None:
+    """Each fresh question's expected arguments are ones its tool's schema accepts, a spoken
+    order number is the asked order's, and a callback is asked for inside business hours on a
+    weekday after the day the set is for."""
+    schemas = {t["name"]: t["parameters"]["properties"] for t in SHOP_TOOLS}
+    words = ["oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    for q in build_questions(as_of=AS_OF):
+        if q.split != "fresh":
+            continue
+        assert q.arguments or q.tool in ("list_recent_orders", "get_customer_info"), q.qid
+        for name, value in q.arguments.items():
+            jsonschema.validate(value, schemas[q.tool][name])
+        if q.order_id is not None:
+            spoken = " ".join(words[int(d)] for d in str(q.order_id))
+            assert str(q.order_id) in q.text or spoken in q.text, q.qid
+        if q.tool == "schedule_callback":
+            when = datetime.fromisoformat(q.arguments["callback_time"])
+            assert when.date() > AS_OF and when.weekday() < 5
+            assert time(9) <= when.time() < time(17)
+        if q.tool == "update_account_info":
+            assert q.arguments["value"].capitalize() in q.text
