@@ -320,3 +320,42 @@ async def test_postgres_store_takes_a_settings_url(database_url: str) -> None:
     finally:
         await store.delete_prefix(key.split("/", 1)[0] + "/")
         await store.close()
+
+
+async def test_postgres_store_backs_off_while_its_database_is_unreachable(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database that cannot be reached (here: one that does not exist) is not tried again by
+    every operation: after a failure, operations fail at once for the back-off (no connection
+    attempt: a gateway recording many calls opened one per segment), and once it has passed the
+    next operation tries again."""
+    import switchboard.recording.postgres as backend
+
+    monkeypatch.setattr(backend, "BACKOFF_S", (0.5, 5.0))
+    attempts = 0
+    real_connect = backend.asyncpg.connect
+
+    async def counting_connect(*args: object, **kwargs: object) -> object:
+        nonlocal attempts
+        attempts += 1
+        return await real_connect(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("asyncpg.pool.connection.connect", counting_connect)
+    missing = database_url.rsplit("/", 1)[0] + f"/no_such_db_{uuid.uuid4().hex[:8]}"
+    store = PostgresRecordingStore(missing, timeout_s=TIMEOUT_S)
+    key = segment_key(new_session(), "caller", 0)
+    try:
+        with pytest.raises(RecordingStoreError, match="InvalidCatalogName"):
+            await store.put(key, DATA)
+        tried = attempts
+        assert tried >= 1
+        for _ in range(20):  # within the back-off: refused at once, nothing tried
+            with pytest.raises(RecordingStoreError, match="unreachable"):
+                await store.put(key, DATA)
+        assert attempts == tried
+        await asyncio.sleep(0.6)
+        with pytest.raises(RecordingStoreError, match="InvalidCatalogName"):
+            await store.put(key, DATA)  # the back-off passed: tried again
+        assert attempts > tried
+    finally:
+        await store.close()

@@ -45,6 +45,19 @@ _KEYS = (
 _DELETE = 'DELETE FROM audit.recording_object WHERE key COLLATE "C" >= $1 AND key COLLATE "C" < $2'
 #: what asyncpg raises when the database cannot be reached or refuses a statement
 _ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+#: of those, what says the database cannot be reached at all (rather than refusing a statement)
+_UNREACHABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.InvalidCatalogNameError,
+    asyncpg.InvalidAuthorizationSpecificationError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.PostgresConnectionError,
+)
+#: after the database could not be reached, operations fail at once for this long, doubling
+#: with each failed attempt up to the second figure (a success resets it)
+BACKOFF_S = (0.5, 5.0)
 
 
 def asyncpg_dsn(url: str) -> str:
@@ -80,6 +93,9 @@ class PostgresRecordingStore:
         self._pool: asyncpg.Pool | None = None
         self._opening: asyncio.Lock | None = None
         self._closed = False
+        #: while the database is unreachable: operations fail at once until this monotonic time
+        self._down_until = 0.0
+        self._down_for = 0.0
 
     @classmethod
     def from_settings(cls, settings: RecordingStoreSettings) -> PostgresRecordingStore:
@@ -135,14 +151,31 @@ class PostgresRecordingStore:
 
     async def _run(self, operation: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
         """*operation* on a pooled connection (a statement is its own transaction), within the
-        timeout; what goes wrong is a :class:`RecordingStoreError`."""
+        timeout; what goes wrong is a :class:`RecordingStoreError`.
+
+        A database that cannot be reached is not tried again by every operation: a gateway
+        writes a segment per channel every few seconds for every call, and each attempt opened a
+        new connection (TLS offered first), which cost the relay more CPU than the recording
+        itself. For :data:`BACKOFF_S` after a failure operations fail at once."""
+        loop = asyncio.get_running_loop()
+        if self._down_until and loop.time() < self._down_until:
+            raise RecordingStoreError(
+                f"postgres recording store: unreachable, next attempt in "
+                f"{self._down_until - loop.time():.1f} s"
+            )
         try:
             async with asyncio.timeout(self._timeout_s):
                 pool = self._pool or await self._open()
                 async with pool.acquire() as conn:
-                    return await operation(conn)
+                    result = await operation(conn)
         except _ERRORS as exc:
+            if isinstance(exc, _UNREACHABLE):
+                first, most = BACKOFF_S
+                self._down_for = min(most, max(first, self._down_for * 2))
+                self._down_until = loop.time() + self._down_for
             raise RecordingStoreError(f"postgres recording store: {exc!r}"[:500]) from exc
+        self._down_until = self._down_for = 0.0
+        return result
 
     async def _open(self) -> asyncpg.Pool:
         if self._closed:
