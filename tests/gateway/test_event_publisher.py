@@ -73,67 +73,6 @@ async def test_buffered_events_go_out_as_one_message_per_payload_type(
     assert metrics.event_messages_published._value.get() == 3
 
 
-async def test_lingering_events_wait_for_a_batch_or_their_linger(
-    infra: InfraUrls,
-    amqp_connection: aio_pika.abc.AbstractRobustConnection,
-    gw_namespace: str,
-    gw_cleanup: None,
-) -> None:
-    """Events handed over with a linger (the recording's) do not wake the publisher: several
-    sessions' lingering events leave together in one message once the linger passes, and an
-    event that wakes it takes the lingering ones along; none is lost or sent twice."""
-    topology = Topology(gw_namespace)
-    channel = await amqp_connection.channel()
-    exchange = await topology.declare_events_exchange(channel)
-    queue = await channel.declare_queue(exclusive=True)
-    await queue.bind(exchange, routing_key="event.#")
-    got: asyncio.Queue[aio_pika.abc.AbstractIncomingMessage] = asyncio.Queue()
-    await queue.consume(got.put, no_ack=True)
-
-    broker = Broker(amqp_url=infra.amqp_url, topology=topology, connection_name="test-linger")
-    metrics = GatewayMetrics()
-    publisher = EventPublisher(broker, metrics=metrics)
-    broker.start()
-    publisher.start()
-    await broker.wait_connected()
-    try:
-        # 1. three sessions' lingering events, handed over one by one: one message after 0.5 s
-        lingering = [
-            ConversationEvent(
-                session_id=f"sess_linger_{n}", seq=0, payload=TurnLatency(latency_ms=10.0 + n)
-            )
-            for n in range(3)
-        ]
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        for event in lingering:
-            publisher.publish(event, linger_s=0.5)
-            await asyncio.sleep(0.05)
-        first = await asyncio.wait_for(got.get(), 10)
-        assert loop.time() - started >= 0.45
-        assert parse_conversation_events(first.body) == lingering
-        # 2. a lingering event rides with the next event that wakes the publisher
-        late = ConversationEvent(
-            session_id="sess_linger_0", seq=1, payload=TurnLatency(latency_ms=1)
-        )
-        now = transcript("sess_linger_0", 2)
-        started = loop.time()
-        publisher.publish(late, linger_s=30)
-        publisher.publish(now)
-        second = [await asyncio.wait_for(got.get(), 10) for _ in range(2)]
-        assert loop.time() - started < 10
-        assert await publisher.flush(10)  # the broker confirmed them: nothing pending
-        assert publisher.pending("sess_linger_0") == []
-    finally:
-        await publisher.close()
-        await broker.close()
-        await channel.close()
-    bodies = {m.routing_key: parse_conversation_events(m.body) for m in second}
-    assert bodies == {"event.turn.latency": [late], "event.transcript.user": [now]}
-    assert got.empty()
-    assert metrics.events_published._value.get() == 5
-
-
 # -- per-session pending tracking (no broker: nothing is confirmed until the publisher runs) ----
 
 

@@ -199,8 +199,6 @@ class EventPublisher:
         self._task: asyncio.Task[None] | None = None
         self._channel: AbstractChannel | None = None
         self._exchange: AbstractExchange | None = None
-        #: the timer that wakes the publisher for lingering events, while one is set
-        self._linger: asyncio.TimerHandle | None = None
 
     def __len__(self) -> int:
         return len(self._buffer)
@@ -216,11 +214,7 @@ class EventPublisher:
         newest = list(events.values())
         return newest[-limit:] if len(newest) > limit else newest
 
-    def publish(self, event: ConversationEvent, *, linger_s: float = 0.0) -> None:
-        """Hand *event* over. With *linger_s* the publisher is not woken for it: it leaves with
-        the next batch anything else starts, or after at most *linger_s* (events nobody waits
-        for, such as the recording's, then share messages across sessions instead of costing a
-        publish and a confirm each)."""
+    def publish(self, event: ConversationEvent) -> None:
         event = EVERY_KIND.event(event)
         if len(self._buffer) >= self._capacity:
             self._forget(self._buffer.popleft())
@@ -229,13 +223,6 @@ class EventPublisher:
         self._pending.setdefault(event.session_id, {})[event.event_id] = event
         self._metrics.events_buffered.set(len(self._buffer))
         self._idle.clear()
-        if linger_s <= 0:
-            self._wake.set()
-        elif self._linger is None:
-            self._linger = asyncio.get_running_loop().call_later(linger_s, self._lingered)
-
-    def _lingered(self) -> None:
-        self._linger = None
         self._wake.set()
 
     def start(self) -> None:
@@ -251,9 +238,6 @@ class EventPublisher:
             return False
 
     async def close(self) -> None:
-        if self._linger is not None:
-            self._linger.cancel()
-            self._linger = None
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

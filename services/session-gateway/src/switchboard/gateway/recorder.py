@@ -47,9 +47,6 @@ log = logging.getLogger(__name__)
 
 #: How often the writer looks at what the relay handed it.
 TICK_S = 1.0
-#: How long a recording event may wait for other events to share a message with (nobody waits
-#: for them: one publish and confirm per segment and per mark was a visible part of the cost).
-EVENT_LINGER_S = 0.25
 #: Attempts per segment, and the pause before each retry.
 RETRIES_S = (0.2, 0.5)
 #: Kinds of the entries the relay path adds: each is :data:`STRIDE` items of one flat list
@@ -331,7 +328,7 @@ def recorder_for(session: Session, *, consent: bool) -> Recorder | None:
         output_format=core.conversation.audio_format,
         segment_s=session.settings.recording_segment_s,
         metrics=session.metrics,
-        emit=lambda payload: session.emit(payload, touch=False, linger_s=EVENT_LINGER_S),
+        emit=lambda payload: session.emit(payload, touch=False),
         state=state,
     )
 

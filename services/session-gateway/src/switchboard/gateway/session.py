@@ -383,7 +383,7 @@ class Session:
         assert self._tg is not None
         return self._tg.create_task(coro)  # type: ignore[arg-type]
 
-    def emit(self, payload: EventPayload, *, touch: bool = True, linger_s: float = 0.0) -> None:
+    def emit(self, payload: EventPayload, *, touch: bool = True) -> None:
         if touch:  # recording events do not rewrite the snapshot (recorder.py, recorder_for)
             self.keeper.touch(prompt=True)
         if isinstance(payload, TurnLatency):
@@ -391,8 +391,7 @@ class Session:
         elif type(payload) is Truncated and self.recorder is not None:
             self.recorder.truncated(payload.item_id, payload.heard_ms)
         self.deps.publisher.publish(
-            ConversationEvent(session_id=self.id, seq=self._seq, payload=payload),
-            linger_s=linger_s,
+            ConversationEvent(session_id=self.id, seq=self._seq, payload=payload)
         )
         self._seq += 1
 
