@@ -19,15 +19,14 @@ from switchboard.contracts.dialect import session_update_to_preview
 from switchboard.contracts.errors import RealtimeError
 from switchboard.contracts.events import ResponseUsage
 from switchboard.contracts.realtime import CLIENT_EVENT_TYPES, validate_server_event
+from switchboard.gateway.appends import b64_decoded_size, compact_append
 from switchboard.gateway.conversation import Conversation
 from switchboard.gateway.dialect import GaDialect, PreviewDialect
 from switchboard.gateway.limits import AudioRateLimiter
 from switchboard.gateway.metrics import GatewayMetrics
 from switchboard.gateway.policy import (
     SessionPolicy,
-    b64_decoded_size,
     client_view_of_session,
-    compact_append,
     inspect_client_event,
     load_instructions,
 )

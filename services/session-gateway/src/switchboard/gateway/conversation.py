@@ -21,7 +21,7 @@ from switchboard.contracts.events import (
     TurnLatency,
     UserTranscript,
 )
-from switchboard.gateway.policy import audio_ms, b64_length
+from switchboard.gateway.appends import audio_ms, b64_length
 
 __all__ = ["AssistantItem", "Conversation"]
 

@@ -14,15 +14,10 @@ import logging
 
 from switchboard.contracts.errors import RealtimeError
 from switchboard.gateway.actions import Action, Emit, ForwardUpstream, IgnoreFields, Refuse
+from switchboard.gateway.appends import APPEND, audio_ms, compact_append
 from switchboard.gateway.errors import CloseCode, SessionEnd
 from switchboard.gateway.limits import AudioRateLimiter
-from switchboard.gateway.policy import (
-    APPEND,
-    ServerFieldsMode,
-    audio_ms,
-    compact_append,
-    inspect_client_event,
-)
+from switchboard.gateway.policy import ServerFieldsMode, inspect_client_event
 from switchboard.gateway.relay import RelayCore
 
 __all__ = ["ClientRules"]

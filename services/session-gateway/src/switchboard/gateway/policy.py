@@ -12,8 +12,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import copy
 import json
 from dataclasses import dataclass
@@ -21,19 +19,22 @@ from pathlib import Path
 from typing import Any, Literal
 
 import orjson
-import pybase64
 from pydantic import ValidationError
 
 from switchboard.contracts.errors import RealtimeError
 from switchboard.contracts.realtime import CLIENT_EVENT_TYPES, validate_client_event
-from switchboard.gateway.frames import string_span
+from switchboard.gateway.appends import (
+    APPEND,
+    ClientEvent,
+    b64_decoded,
+    check_append_fields,
+    event_id_of,
+    inspect_append,
+)
 
 __all__ = [
-    "ClientEvent",
     "SessionPolicy",
-    "audio_ms",
     "client_view_of_session",
-    "compact_append",
     "inspect_client_event",
     "load_instructions",
 ]
@@ -42,7 +43,6 @@ __all__ = [
 #: ``session.update``: ``ignore`` drops them and passes the rest, ``error`` refuses the event.
 ServerFieldsMode = Literal["ignore", "error"]
 
-APPEND = "input_audio_buffer.append"
 #: Session fields a client may set, and the ones it may set under ``audio.input`` / ``output``.
 _SESSION_ALLOWED = {"type", "audio", "output_modalities", "max_output_tokens"}
 _AUDIO_IN_ALLOWED = {"format", "turn_detection", "noise_reduction"}
@@ -73,49 +73,11 @@ _SESSION_SERVER_OWNED = (
     "truncation",
 )
 #: Bytes per millisecond of each audio format.
-_BYTES_PER_MS = {"audio/pcm": 48, "audio/pcmu": 8, "audio/pcma": 8}
 
 
 def load_instructions(path: Path, language: str) -> str:
     """The prompt file with ``{language}`` filled in."""
     return path.read_text(encoding="utf-8").replace("{language}", language).strip()
-
-
-def audio_ms(byte_count: int, fmt: str) -> float:
-    """Milliseconds of audio in *byte_count* bytes of *fmt*."""
-    return byte_count / _BYTES_PER_MS.get(fmt, 48)
-
-
-def b64_length(data: str) -> int:
-    """Decoded size of a base64 string, without decoding it."""
-    n = len(data)
-    if n == 0:
-        return 0
-    pad = 2 if data.endswith("==") else 1 if data.endswith("=") else 0
-    return n * 3 // 4 - pad
-
-
-def b64_decoded(data: str) -> bytes | None:
-    """*data* decoded when it is valid padded base64 (what ``binascii.a2b_base64`` accepts in
-    strict mode, but for padding after a whole last quantum), else None.
-
-    Every audio chunk a client sends goes through it. pybase64 decodes with SIMD and checks
-    every character on the way: about a quarter of the instructions of checking the alphabet
-    with ``bytes.translate`` (which alone cost more than relaying the chunk), and a tenth of
-    ``binascii``'s strict decoding. The bytes are what the recording keeps of the chunk (so it
-    is decoded once, here, while the frame is fresh in the cache)."""
-    if len(data) % 4 or not data.isascii():
-        return None
-    try:
-        return pybase64.b64decode(data, validate=True)
-    except ValueError:  # binascii.Error is a ValueError
-        return None
-
-
-def b64_decoded_size(data: str) -> int | None:
-    """Decoded size of *data* when it is valid padded base64 (:func:`b64_decoded`), else None."""
-    decoded = b64_decoded(data)
-    return None if decoded is None else len(decoded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,31 +143,6 @@ def client_view_of_session(session: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
-@dataclass(slots=True)
-class ClientEvent:
-    """A client event that passed the policy. ``raw`` is forwarded as is (it is unchanged)."""
-
-    type: str
-    data: dict[str, Any]
-    raw: str
-    audio_bytes: int = 0
-    #: an append's audio, decoded while checking it (the recording keeps it)
-    audio: bytes | None = None
-    #: server-owned fields dropped from a ``session.update`` (``ignore`` mode), as paths
-    ignored: tuple[str, ...] = ()
-
-    @property
-    def event_id(self) -> str | None:
-        value = self.data.get("event_id")
-        return value if isinstance(value, str) else None
-
-
-def _event_id_of(data: Any) -> str | None:
-    if isinstance(data, dict) and isinstance(data.get("event_id"), str):
-        return str(data["event_id"])[:128]
-    return None
-
-
 def inspect_client_event(
     raw: str | bytes, *, server_fields: ServerFieldsMode = "error"
 ) -> ClientEvent:
@@ -216,7 +153,7 @@ def inspect_client_event(
     try:
         if isinstance(raw, bytes):
             raw = raw.decode("utf-8")
-        append = _inspect_append(raw)
+        append = inspect_append(raw)
         if append is not None:
             return append
         data = orjson.loads(raw)  # 2-3x faster than json on audio chunks; refuses NaN, depth > 1024
@@ -224,97 +161,9 @@ def inspect_client_event(
     except RealtimeError as exc:
         if exc.event_id is not None or data is None:
             raise
-        raise exc.with_event_id(_event_id_of(data)) from None
+        raise exc.with_event_id(event_id_of(data)) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RealtimeError(f"The event is not valid JSON: {exc}", code="invalid_json") from None
-
-
-#: Appends without an event id as the SDKs write them (compact: JS; spaced: Python), audio cut
-#: out: recognised without a parser.
-_APPEND_HEADS: dict[str, dict[str, Any]] = {
-    '{"type":"input_audio_buffer.append","audio":""}': {"type": APPEND, "audio": ""},
-    '{"type": "input_audio_buffer.append", "audio": ""}': {"type": APPEND, "audio": ""},
-    '{"audio":"","type":"input_audio_buffer.append"}': {"type": APPEND, "audio": ""},
-}
-
-
-#: The compact layout of an append (JS SDKs, the bench): this opening, then an optional
-#: ``"event_id":"...",``, then ``"audio":"...`` and ``"}``.
-_APPEND_OPENING = '{"type":"input_audio_buffer.append",'
-_APPEND_AUDIO_KEY = '"audio":"'
-_EVENT_ID_KEY = '"event_id":"'
-
-
-def compact_append(raw: str) -> ClientEvent | None:
-    """An append in the compact layout, checked with a few string operations (each costs
-    about as much as a Python call, so there are few); None for any other layout or when in
-    doubt, and the caller reads it the general way. It is valid JSON exactly when the event
-    id has no quote, backslash or control character and the audio is valid base64."""
-    if not raw.startswith(_APPEND_OPENING) or not raw.endswith('"}'):
-        return None
-    at = raw.find(_APPEND_AUDIO_KEY, 36)
-    if at < 0:
-        return None
-    if at == 36:
-        data: dict[str, Any] = {"type": APPEND, "audio": ""}
-    else:
-        # the only other field allowed here: '"event_id":"<id>",'
-        event_id = raw[48 : at - 2]
-        if (
-            raw[36:48] != _EVENT_ID_KEY
-            or raw[at - 2 : at] != '",'
-            or '"' in event_id
-            or "\\" in event_id
-            or not event_id.isprintable()
-        ):
-            return None
-        data = {"type": APPEND, "event_id": event_id, "audio": ""}
-    audio = b64_decoded(raw[at + 9 : -2])
-    if audio is None:
-        return None  # not plain base64: the full parse decides
-    return ClientEvent(APPEND, data, raw, len(audio), audio)
-
-
-def _inspect_append(raw: str) -> ClientEvent | None:
-    """An audio chunk, read without parsing its audio (:func:`frames.string_span`): the
-    frame without the audio is parsed and checked as usual, the audio only as base64. None
-    when *raw* is not an append with a plain string ``audio`` (then it is parsed whole)."""
-    compact = compact_append(raw)
-    if compact is not None:
-        return compact
-    span = string_span(raw, '"audio"', escapes=False)  # base64 has none: checked below
-    if span is None:
-        return None
-    start, end = span
-    head = raw[:start] + raw[end:]
-    data = _APPEND_HEADS.get(head)
-    if data is None:
-        try:
-            data = orjson.loads(head)
-        except orjson.JSONDecodeError:
-            return None
-    else:
-        data = dict(data)
-    if not isinstance(data, dict) or data.get("type") != APPEND:
-        return None
-    audio = b64_decoded(raw[start:end])
-    if audio is None:
-        return None  # not plain base64 (perhaps JSON escapes): the full parse decides
-    try:
-        _check_append_fields(data)
-    except RealtimeError as exc:
-        raise exc.with_event_id(_event_id_of(data)) from None
-    return ClientEvent(APPEND, data, raw, audio_bytes=len(audio), audio=audio)
-
-
-def _check_append_fields(data: dict[str, Any]) -> None:
-    extra = set(data) - {"type", "audio", "event_id"}
-    if extra:
-        raise RealtimeError(
-            f"Unknown parameter: '{sorted(extra)[0]}'.",
-            code="unknown_parameter",
-            param=sorted(extra)[0],
-        )
 
 
 def _inspect(data: Any, raw: str, server_fields: ServerFieldsMode) -> ClientEvent:
@@ -338,7 +187,7 @@ def _inspect(data: Any, raw: str, server_fields: ServerFieldsMode) -> ClientEven
             raise RealtimeError(
                 "Invalid 'audio': not valid base64.", code="invalid_value", param="audio"
             )
-        _check_append_fields(data)
+        check_append_fields(data)
         return ClientEvent(kind, data, raw, audio_bytes=len(decoded), audio=decoded)
     if kind not in CLIENT_EVENT_TYPES:
         raise RealtimeError(
@@ -423,10 +272,3 @@ def _check_item(item: dict[str, Any]) -> None:
 def session_accepted_changes(session: dict[str, Any]) -> dict[str, Any]:
     """The part of an accepted ``session.update`` worth re-applying on a new upstream session."""
     return {k: copy.deepcopy(v) for k, v in session.items() if k != "type"}
-
-
-def decode_b64_or_none(data: str) -> bytes | None:
-    try:
-        return base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError):
-        return None
