@@ -5,13 +5,13 @@ from __future__ import annotations
 from switchboard.worker.registry import Registry, Tool
 from switchboard.worker.tools.account import GET_CUSTOMER_INFO, UPDATE_ACCOUNT_INFO
 from switchboard.worker.tools.actions import CANCEL_ACTION, CONFIRM_ACTION
+from switchboard.worker.tools.addresses import UPDATE_SHIPPING_ADDRESS
 from switchboard.worker.tools.caller import VERIFY_CALLER
 from switchboard.worker.tools.orders import (
     CANCEL_ORDER,
     CHECK_ORDER_STATUS,
     LIST_RECENT_ORDERS,
     TRACK_SHIPMENT,
-    UPDATE_SHIPPING_ADDRESS,
 )
 from switchboard.worker.tools.products import GET_PRODUCT_INFO
 from switchboard.worker.tools.returns import PROCESS_RETURN
