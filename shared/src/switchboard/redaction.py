@@ -32,13 +32,8 @@ __all__ = ["EVERY_KIND", "KINDS", "RedactingLogFilter", "Redactor", "luhn_valid"
 #: The kinds of personal data the redactor knows, and their replacement text.
 KINDS: dict[str, str] = {"email": "[email]", "phone": "[phone]", "card": "[card]"}
 
-# what every card or phone number that is replaced contains: 8 or more digits joined only by the
-# characters those patterns allow between digits; a text without it is left to the two patterns
-# no more (most texts with an order number or a date)
-_EIGHT_DIGITS = re.compile(r"(?:\d[ .()+-]*){8}")
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-# The same matches in fewer steps: the local part's run of characters cannot hold the "@", so
-# giving it back (backtracking) can never succeed, and the possessive run does not try.
+# An e-mail address. The local part's run of characters cannot hold the "@", so giving it back
+# (backtracking) can never succeed: the possessive run does not try.
 _EMAIL_FAST = re.compile(r"[A-Za-z0-9._%+-]++@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 # Every card or phone match consists of digits, spaces, dots, dashes, parentheses and "+": it
 # lies inside a maximal run of those characters. The card and phone patterns run only on such

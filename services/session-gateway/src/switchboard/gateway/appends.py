@@ -24,7 +24,6 @@ __all__ = [
     "ClientEvent",
     "audio_ms",
     "b64_decoded",
-    "b64_decoded_size",
     "b64_length",
     "check_append_fields",
     "compact_append",
@@ -65,12 +64,6 @@ def b64_decoded(data: str) -> bytes | None:
         return pybase64.b64decode(data, validate=True)
     except ValueError:  # binascii.Error is a ValueError
         return None
-
-
-def b64_decoded_size(data: str) -> int | None:
-    """Decoded size of *data* when it is valid padded base64 (:func:`b64_decoded`), else None."""
-    decoded = b64_decoded(data)
-    return None if decoded is None else len(decoded)
 
 
 @dataclass(slots=True)
