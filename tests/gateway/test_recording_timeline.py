@@ -9,8 +9,9 @@ import json
 from types import SimpleNamespace
 from typing import Any
 
+from switchboard.gateway.entries import CALLER, UPDATE
 from switchboard.gateway.metrics import GatewayMetrics
-from switchboard.gateway.recorder import CALLER, Recorder, recorder_for
+from switchboard.gateway.recorder import Recorder, recorder_for
 from switchboard.gateway.recording import (
     GAP_MS,
     INDEX_GAP,
@@ -202,9 +203,9 @@ def test_a_client_session_update_switches_the_caller_format_in_order() -> None:
         separators=(",", ":"),
     )
     record = recorder.pending.extend
-    record((CALLER, append, at(100), None))
-    record((CALLER, json.dumps(update), at(100), update))
-    record((CALLER, mulaw, at(200), None))
+    record((CALLER, append, None, at(100)))
+    record((UPDATE, None, update, None))
+    record((CALLER, mulaw, None, at(200)))
     recorder._drain()
     recorder.timeline.close()
     first, second = recorder.timeline.take()[0]

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from websockets.exceptions import ConnectionClosed
 
+from switchboard.gateway.entries import DELTA
 from switchboard.gateway.errors import CloseCode, SessionEnd
 from switchboard.gateway.frames import delta_of_event, read_audio_delta
 from switchboard.gateway.metrics import DIRECTIONS
-from switchboard.gateway.recorder import DELTA
 
 if TYPE_CHECKING:
     from switchboard.gateway.session import Session

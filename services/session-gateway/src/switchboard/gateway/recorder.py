@@ -21,27 +21,17 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import orjson
-import pybase64
-
 from switchboard.contracts.events import EventPayload, RecordingEnded, RecordingSegment
-from switchboard.gateway.frames import string_span
+from switchboard.gateway.entries import FORMATS_CHANGED, SPEECH, SWAP, TRUNCATE, ingest
 from switchboard.gateway.metrics import GatewayMetrics
-from switchboard.gateway.recording import (
-    FORMATS,
-    INDEX_GAP,
-    Audio,
-    RecordingState,
-    Segment,
-    Timeline,
-)
+from switchboard.gateway.recording import FORMATS, INDEX_GAP, RecordingState, Segment, Timeline
 from switchboard.recording import RecordingStore, open_recording_store, segment_key
 
 if TYPE_CHECKING:
     from switchboard.gateway.session import Session
     from switchboard.gateway.settings import GatewaySettings
 
-__all__ = ["CALLER", "DELTA", "TICK_S", "Recorder", "open_store", "recorder_for"]
+__all__ = ["TICK_S", "Recorder", "open_store", "recorder_for"]
 
 log = logging.getLogger(__name__)
 
@@ -49,17 +39,7 @@ log = logging.getLogger(__name__)
 TICK_S = 1.0
 #: Attempts per segment, and the pause before each retry.
 RETRIES_S = (0.2, 0.5)
-#: Kinds of the entries the relay path adds: each is :data:`STRIDE` items of one flat list
-#: (kind first), added with ``list.extend`` of a tuple that dies at once, so the relay leaves no
-#: container behind for the garbage collector to count and promote (a tuple per audio frame
-#: kept for a second made the collector's full passes frequent). CALLER: a client event
-#: forwarded upstream, ``(CALLER, frame, wall time, data)`` (*data* None for an append, whose
-#: samples, decoded by the policy's check, come in place of the frame; a session.update may
-#: change the formats: the upstream takes the appends after it in the new one); DELTA:
-#: ``(DELTA, frame or its audio text, the relay's (item id, response id, size), wall time)``
-#: (that tuple exists anyway; it holds no container, so a collection untracks it).
-CALLER, DELTA, TRUNCATE, SPEECH, SWAP, FORMATS_CHANGED = range(6)
-STRIDE = 4
+#: the entries the relay path adds (:mod:`~switchboard.gateway.entries`)
 _SPEECH = frozenset({"input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped"})
 _SESSION = frozenset({"session.created", "session.updated"})
 
@@ -200,25 +180,7 @@ class Recorder:
         """The relay's entries, in order, onto the timeline."""
         pending = self.pending.copy()  # the relay holds pending.extend: the same list stays
         self.pending.clear()
-        t = self.timeline
-        entries = iter(pending)
-        for kind, a, b, c in zip(entries, entries, entries, entries, strict=False):
-            if kind == CALLER:
-                if c is None:  # an append: its samples (decoded by the policy) or its frame
-                    t.caller_audio(a if type(a) is bytes else _audio(a, '"audio"'), b)
-                elif c.get("type") == "session.update":
-                    t.formats(*_formats(c.get("session")))
-            elif kind == DELTA:  # the frame, or its audio (base64 has no "{"); b: the relay's
-                # (item id, response id, size) of it
-                t.assistant_audio(b[0], _audio(a, '"delta"') if a[:1] == "{" else a, c, b[2])
-            elif kind == TRUNCATE:
-                t.truncated(a, b)
-            elif kind == SPEECH:
-                t.speech(a, b, c)
-            elif kind == SWAP:
-                t.upstream_swapped()
-            elif kind == FORMATS_CHANGED:
-                t.formats(a, b)
+        ingest(self.timeline, pending)
 
     async def _write(self, segment: Segment) -> None:
         key = segment_key(self.session_id, segment.channel, segment.index)
@@ -267,38 +229,6 @@ class Recorder:
 def _resolve(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
-
-
-def _formats(session: Any) -> tuple[str | None, str | None]:
-    """The input and output formats a (GA) ``session`` object sets."""
-    audio = session.get("audio") if isinstance(session, dict) else None
-    out: list[str | None] = []
-    for side in ("input", "output"):
-        part = audio.get(side) if isinstance(audio, dict) else None
-        fmt = part.get("format") if isinstance(part, dict) else None
-        kind = fmt.get("type") if isinstance(fmt, dict) else None
-        out.append(kind if isinstance(kind, str) else None)
-    return out[0], out[1]
-
-
-def _audio(frame: str, key: str) -> Audio:
-    """The audio of an append (*key* ``"audio"``) or a delta (``"delta"``) frame: its base64
-    text, which the timeline decodes once per segment (:func:`~switchboard.gateway.recording.
-    decode`), or the bytes when the text is not whole base64 quads. In the compact layout (the
-    audio last, as the SDKs, the phone bridge and GA servers send it) the value is found with
-    two ``str`` searches; any other layout is read the way the relay reads it
-    (:func:`~switchboard.gateway.frames.string_span`), or parsed."""
-    # the first occurrence (a key: the pattern cannot lie inside a JSON string), found from the
-    # start, where it is near: a search from the end crossed the whole base64 text first
-    at = frame.find(key + ':"')
-    if at > 0 and frame.endswith('"}') and frame.find('"', at + len(key) + 2) == len(frame) - 2:
-        text = frame[at + len(key) + 2 : -2]
-    elif (span := string_span(frame, key, escapes=False)) is not None:
-        text = frame[span[0] : span[1]]
-    else:
-        value = orjson.loads(frame).get(key.strip('"'))  # escapes: parsed whole
-        return pybase64.b64decode(value if isinstance(value, str) else "")
-    return text if len(text) % 4 == 0 else pybase64.b64decode(text)
 
 
 def recorder_for(session: Session, *, consent: bool) -> Recorder | None:

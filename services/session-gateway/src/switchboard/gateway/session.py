@@ -53,6 +53,7 @@ from switchboard.gateway.client import (
     how_gone,
     new_session_id,
 )
+from switchboard.gateway.entries import CALLER, UPDATE
 from switchboard.gateway.errors import CloseCode, SessionEnd
 from switchboard.gateway.handover import build_snapshot, lost_state, resume_from
 from switchboard.gateway.inbound import ClientRules
@@ -60,7 +61,7 @@ from switchboard.gateway.limits import AudioRateLimiter
 from switchboard.gateway.link import UpstreamLink
 from switchboard.gateway.metrics import GatewayMetrics
 from switchboard.gateway.policy import SessionPolicy
-from switchboard.gateway.recorder import CALLER, recorder_for
+from switchboard.gateway.recorder import recorder_for
 from switchboard.gateway.registry import SessionRegistry, TooManySessions
 from switchboard.gateway.relay import RelayCore
 from switchboard.gateway.resume import SnapshotKeeper, SnapshotStore, new_holder
@@ -357,9 +358,9 @@ class Session:
             elif type(action) is ForwardUpstream:
                 if (record := self.record) is not None:  # audio, or a session.update
                     if action.audio:  # the samples when the policy decoded them, else the frame
-                        record((CALLER, action.decoded or action.raw, time.time(), None))
-                    else:
-                        record((CALLER, action.raw, time.time(), action.data))
+                        record((CALLER, action.decoded or action.raw, None, time.time()))
+                    elif action.data.get("type") == "session.update":
+                        record((UPDATE, None, action.data, None))
                 if not self.link.forward_now(action.raw, action.data):
                     await self.link.forward(action.raw, action.data, audio=action.audio)
             elif type(action) is Emit:
