@@ -110,14 +110,14 @@ def test_stop_grace_covers_the_drain(services: dict[str, Any]) -> None:
         assert value.endswith("s")
         return float(value[:-1])
 
-    for name, setting in (
-        ("gateway", "GATEWAY_DRAIN_TIMEOUT_S"),
-        ("worker", "WORKER_SHUTDOWN_TIMEOUT_S"),
-        ("store", "STORE_SHUTDOWN_TIMEOUT_S"),
-        ("phone", "PHONE_DRAIN_TIMEOUT_S"),
+    for name, settings in (
+        ("gateway", ("GATEWAY_DRAIN_TIMEOUT_S", "GATEWAY_DRAIN_HANDOVER_S")),
+        ("worker", ("WORKER_SHUTDOWN_TIMEOUT_S",)),
+        ("store", ("STORE_SHUTDOWN_TIMEOUT_S",)),
+        ("phone", ("PHONE_DRAIN_TIMEOUT_S",)),
     ):
         service = services[name]
-        deadline = float(service["environment"][setting])
+        deadline = sum(float(service["environment"][setting]) for setting in settings)
         assert seconds(service["stop_grace_period"]) >= deadline + 5, name
 
 

@@ -285,20 +285,22 @@ def _pre_stop_seconds(container: dict[str, Any]) -> int:
 def test_termination_grace_covers_the_drain(
     overlay: str, rendered: dict[str, list[dict[str, Any]]]
 ) -> None:
-    """terminationGracePeriodSeconds covers preStop plus the gateway's drain deadline (and the
-    worker's shutdown timeout) with at least 5 s to spare."""
+    """terminationGracePeriodSeconds covers preStop plus the gateway's drain deadlines (the
+    drain, then the handover at a quiet moment; and the worker's shutdown timeout) with at
+    least 5 s to spare."""
     docs = rendered[overlay]
     deadlines = {
-        "gateway": "GATEWAY_DRAIN_TIMEOUT_S",
-        "worker": "WORKER_SHUTDOWN_TIMEOUT_S",
-        "store": "STORE_SHUTDOWN_TIMEOUT_S",
-        "phone": "PHONE_DRAIN_TIMEOUT_S",
+        "gateway": ("GATEWAY_DRAIN_TIMEOUT_S", "GATEWAY_DRAIN_HANDOVER_S"),
+        "worker": ("WORKER_SHUTDOWN_TIMEOUT_S",),
+        "store": ("STORE_SHUTDOWN_TIMEOUT_S",),
+        "phone": ("PHONE_DRAIN_TIMEOUT_S",),
     }
-    for component, setting in deadlines.items():
+    for component, settings in deadlines.items():
         deployment = find(docs, "Deployment", f"switchboard-{component}")
         spec = deployment["spec"]["template"]["spec"]
         container = spec["containers"][0]
-        drain = float(container_env(docs, container)[setting] or 0)
+        env = container_env(docs, container)
+        drain = sum(float(env[setting] or 0) for setting in settings)
         needed = _pre_stop_seconds(container) + drain + 5
         assert spec["terminationGracePeriodSeconds"] >= needed, component
     gateway = find(docs, "Deployment", "switchboard-gateway")["spec"]["template"]["spec"]

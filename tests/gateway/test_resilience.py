@@ -5,6 +5,7 @@ emulator and RabbitMQ; the shared servers are never touched."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from collections.abc import AsyncIterator
 
@@ -62,6 +63,38 @@ async def test_upstream_dropped_mid_answer_is_reconnected_and_the_answer_given(
     assert len(payloads(published, "tool.called")) == 2, "the replay did not run the tool again"
     metrics = gateway.gateway.metrics.upstream_reconnects.labels("drop")._value.get()
     assert metrics == 1
+
+
+async def test_caller_audio_during_an_upstream_outage_is_not_held_back(
+    start_gateway: GatewayFactory, emulator_proxy: TcpProxy
+) -> None:
+    """A caller streaming at real-time pace while the upstream is being replaced for longer
+    than the audio burst allowance: its audio is not held (which would leave the socket unread
+    and let the backlog arrive at once, over the rate limit); it is dropped and counted, the
+    conversation goes on once the upstream is back, and no audio_rate_exceeded ends it."""
+    gateway = await start_gateway(
+        UPSTREAM_URL=f"ws://127.0.0.1:{emulator_proxy.port}",
+        UPSTREAM_RECONNECT_ATTEMPTS="20",
+        UPSTREAM_RECONNECT_BACKOFF_S="0.2",
+        GATEWAY_AUDIO_BURST_S="1.0",
+    )
+    chunk = base64.b64encode(b"\0\0" * 24 * 100).decode()  # 100 ms of silence
+    async with gateway.sdk("cus_0001") as log:
+        await log.until("session.created")
+        ((_, session),) = gateway.gateway.sessions.items()
+        await emulator_proxy.down()  # cut, and refuse new connections for a while
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        for i in range(30):  # 3 s of audio at real-time pace, three times the burst allowed
+            await log.send({"type": "input_audio_buffer.append", "audio": chunk})
+            await asyncio.sleep(max(0.0, began + (i + 1) * 0.1 - loop.time()))
+        await emulator_proxy.up()
+        await asyncio.wait_for(session.wait_upstream_swaps(1), 30)
+        await user_says(log, "What is the status of order 100001?")
+        assert "100001" in await until_said(log, "shipped")
+        codes = [e["error"].get("code") for e in log.of("error")]
+        assert "audio_rate_exceeded" not in codes, codes
+    assert gateway.gateway.metrics.audio_dropped._value.get() > 0
 
 
 async def test_upstream_gone_for_good_ends_the_conversation_after_the_attempts(

@@ -520,3 +520,24 @@ async def test_drain_hands_the_conversation_over_to_another_gateway(
     assert resumed.reason == "handed_over" and resumed.previous_gateway == "draining-gw"
     ended = payloads(published, "session.ended")
     assert ended[0].reason == "handed_over"
+
+
+async def test_a_drain_hands_over_at_a_quiet_moment_not_mid_answer(
+    start_gateway: GatewayFactory,
+) -> None:
+    """A drain whose deadline comes while the caller is hearing an answer does not cut it: the
+    conversation is handed over (1012) once the answer is done and the line is quiet."""
+    gateway = await start_gateway(GATEWAY_ID="quiet-gw")
+    secret = (await mint(gateway.http, "cus_0001")).json()["value"]
+    async with connect(gateway.ws, secret) as log:
+        await log.until("session.created")
+        await user_says(log, "What is the status of order 100001?")
+        first = await log.until("response.output_audio.delta", within_s=60)
+        # a handover deadline far beyond the wait below: only the quiet moment can close it
+        drain = asyncio.create_task(gateway.gateway.drain(0.0, 600.0))
+        done = await log.until("response.done", within_s=60)
+        code, reason = await closed_with(log, within_s=60)
+    await drain
+    assert done["response"]["id"] == first["response_id"]
+    assert done["response"]["status"] == "completed"
+    assert (code, reason) == (1012, HANDOVER_REASON)

@@ -9,6 +9,7 @@ import contextlib
 import hmac
 import logging
 import re
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -120,16 +121,19 @@ class Gateway:
         self.publisher.start()
         self._registry_task = asyncio.create_task(self.registry.run(), name="gateway-registry")
 
-    async def drain(self, timeout_s: float | None = None) -> None:
+    async def drain(self, timeout_s: float | None = None, handover_s: float | None = None) -> None:
         """Refuse new conversations, let the current ones finish for up to *timeout_s*, then
-        hand the rest over: each snapshot is written as resumable and its client closed with
-        1012 and a reason that says to resume (``docs/gateway.md``, "Resume")."""
+        hand the rest over, each at its next quiet moment (for up to *handover_s*, then
+        anyway): its snapshot is written as resumable and its client closed with 1012 and a
+        reason that says to resume (``docs/gateway.md``, "Resume")."""
         self.draining = True
         timeout = self.settings.drain_timeout_s if timeout_s is None else timeout_s
+        handover = self.settings.drain_handover_s if handover_s is None else handover_s
         log.info("draining", extra={"sessions": len(self.sessions), "timeout_s": timeout})
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
                 await self.no_sessions.wait()
+        latest = time.monotonic() + handover
         for session in list(self.sessions.values()):
             session.request_end(
                 "handed_over",
@@ -137,14 +141,15 @@ class Gateway:
                 error_code=None,
                 message=HANDOVER_REASON,
                 close_reason=HANDOVER_REASON,
+                when_quiet_until=latest,
             )
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(5):
+            async with asyncio.timeout(handover + 5):
                 await self.no_sessions.wait()
 
     async def close(self) -> None:
         if self.sessions:
-            await self.drain(0)
+            await self.drain(0, 0)
         flushed = await self.publisher.flush(3.0)
         if not flushed:
             log.warning("events left unpublished at shutdown", extra={"count": len(self.publisher)})

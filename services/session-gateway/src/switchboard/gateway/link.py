@@ -57,6 +57,9 @@ class UpstreamLink:
         self.swaps = 0
         self.opened_at = time.monotonic()
         self.ready = asyncio.Event()
+        #: the upstream was lost and is being replaced (not a planned renewal): the caller's
+        #: audio meanwhile is dropped rather than held (see :meth:`forward`)
+        self.lost = False
         self._changed = asyncio.Event()
         self._swap_lock = asyncio.Lock()
         self._swapped = asyncio.Condition()
@@ -94,9 +97,18 @@ class UpstreamLink:
         return upstream is not None and self.ready.is_set() and upstream.forward_now(raw, data)
 
     async def forward(self, raw: str, data: dict[str, Any], *, audio: bool) -> None:
-        """Send a client event; across a swap it waits for the new upstream."""
+        """Send a client event; across a swap it waits for the new upstream. Audio does not
+        wait while a lost upstream is being replaced (that can take seconds): waiting held the
+        client's socket unread, and the audio it then sent all at once went over the client's
+        audio rate limit, which ended the conversation (``audio_rate_exceeded``) just as the
+        upstream came back. The model never hears that audio either way (the answer it cut is
+        told failed, ``upstream_reconnected``, and the caller speaks again); the recording
+        keeps it. Across a renewal audio waits: the old upstream is still there."""
         for _ in range(2):
             if not self.ready.is_set():
+                if audio and self.lost:
+                    self.metrics.audio_dropped.inc()
+                    return
                 await self.ready.wait()
             upstream = self.upstream
             assert upstream is not None
@@ -162,6 +174,7 @@ class UpstreamLink:
                 return False, None  # someone already replaced it
             core = self.core
             self.ready.clear()
+            self.lost = cause == "drop"
             core.become(SessionState.SWAPPING)
             old = self.upstream
             in_response = core.conversation.active_response if cause == "drop" else None
@@ -183,6 +196,7 @@ class UpstreamLink:
             else:
                 if cause == "renewal" and old is not None:
                     core.become(SessionState.LIVE)
+                    self.lost = False
                     self.ready.set()  # keep the old one; try again later
                     self.opened_at = time.monotonic() - self.settings.renew_after_s + 30
                     return False, None
@@ -208,6 +222,7 @@ class UpstreamLink:
 
     def release(self) -> None:
         """Let client events through again (after the swap's follow-up is done)."""
+        self.lost = False
         self.ready.set()
 
 

@@ -2,8 +2,9 @@
 docs/configuration.md).
 
 SIGTERM/SIGINT drain: new conversations are refused (HTTP 503, ``/readyz`` 503), running ones
-may finish for up to ``GATEWAY_DRAIN_TIMEOUT_S``, the rest are handed over (snapshot written as
-resumable, close code 1012 with a reason saying to resume), buffered events are flushed, and the
+may finish for up to ``GATEWAY_DRAIN_TIMEOUT_S``, the rest are handed over, each at its next quiet
+moment within ``GATEWAY_DRAIN_HANDOVER_S`` (snapshot written as resumable, close code 1012 with
+a reason saying to resume), buffered events are flushed, and the
 process exits 0. A second signal exits at once.
 """
 

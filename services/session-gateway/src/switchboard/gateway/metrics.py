@@ -127,6 +127,11 @@ class GatewayMetrics:
             ["cause"],
             registry=r,
         )
+        self.audio_dropped = Counter(
+            "switchboard_gateway_input_audio_dropped_total",
+            "Caller audio chunks not forwarded because the upstream was lost and being replaced.",
+            registry=r,
+        )
         self.errors = Counter(
             "switchboard_gateway_errors_total",
             "Error events, by source (client, upstream, gateway, tool) and code.",

@@ -24,7 +24,11 @@ from switchboard.gateway.metrics import DIRECTIONS
 if TYPE_CHECKING:
     from switchboard.gateway.session import Session
 
-__all__ = ["client_pump", "upstream_pump", "watchdog"]
+__all__ = ["QUIET_S", "client_pump", "upstream_pump", "watchdog"]
+
+#: How long a conversation must have been quiet to be ended "at a quiet moment" (a drain's
+#: handover): no answer under way or asked for, the caller not speaking, no tool running.
+QUIET_S = 0.5
 
 log = logging.getLogger(__name__)
 _C2U, _U2C = DIRECTIONS
@@ -130,10 +134,20 @@ def _observed(session: Session, event: dict[str, Any]) -> None:
 async def watchdog(session: Session) -> None:
     """Limits (duration, idle), external end requests, and renewal before the upstream cap."""
     s, core, link, tools = session.settings, session.core, session.link, session.tools
+    quiet_since: float | None = None
     while True:
         now = time.monotonic()
         if session.end_request is not None:
-            raise session.end_request
+            latest = session.end_when_quiet_until
+            if latest is None or now >= latest:
+                raise session.end_request
+            quiet = not (core.busy or core.response_requested or core.speaking or tools.running)
+            if not quiet or not link.ready.is_set():
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = now
+            elif now - quiet_since >= QUIET_S:
+                raise session.end_request
         if now - session.started_at >= s.max_session_s:
             raise SessionEnd(
                 "max_duration",
@@ -165,6 +179,8 @@ async def watchdog(session: Session) -> None:
         wait = max(0.05, min(deadlines) - now)
         if busy or core.speaking:
             wait = min(wait, 0.5)
+        if session.end_request is not None:  # ending at a quiet moment: look often
+            wait = min(wait, QUIET_S / 4)
         session.wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(session.wake.wait(), wait)

@@ -158,6 +158,7 @@ class Session:
             spawn=self.spawn,
         )
         self.end_request: SessionEnd | None = None
+        self.end_when_quiet_until: float | None = None
         self.wake = asyncio.Event()
         self._seq = 0
         self._tg: asyncio.TaskGroup | None = None
@@ -201,12 +202,19 @@ class Session:
         error_code: str | None,
         message: str,
         close_reason: str | None = None,
+        when_quiet_until: float | None = None,
     ) -> None:
-        """Ask the session to end (admin, shutdown); safe to call from any callback."""
+        """Ask the session to end (admin, shutdown); safe to call from any callback. With
+        *when_quiet_until* (a ``time.monotonic()`` deadline) it ends at its next quiet moment
+        (:data:`~switchboard.gateway.pumps.QUIET_S` with no answer under way or asked for, the
+        caller not speaking, no tool running), at the latest then."""
         if self.end_request is None:
             self.end_request = SessionEnd(
                 reason, code, error_code=error_code, message=message, close_reason=close_reason
             )
+            self.end_when_quiet_until = when_quiet_until
+        elif when_quiet_until is None:
+            self.end_when_quiet_until = None  # at once, now
         self.wake.set()
 
     async def wait_upstream_swaps(self, count: int) -> None:

@@ -206,6 +206,14 @@ class GatewaySettings(BaseServiceSettings, AmqpSettings, RedisSettings, Recordin
     registry_ttl_s: float = Field(default=30.0, gt=0, validation_alias="GATEWAY_REGISTRY_TTL_S")
     heartbeat_s: float = Field(default=10.0, gt=0, validation_alias="GATEWAY_HEARTBEAT_S")
     drain_timeout_s: float = Field(default=20.0, ge=0, validation_alias="GATEWAY_DRAIN_TIMEOUT_S")
+    drain_handover_s: float = Field(
+        default=10.0,
+        ge=0,
+        validation_alias="GATEWAY_DRAIN_HANDOVER_S",
+        description="After the drain timeout, how long a conversation still running may wait "
+        "for a quiet moment (no answer under way, the caller not speaking, no tool running) to "
+        "be handed over; then it is handed over anyway.",
+    )
     resume_window_s: float = Field(
         default=60.0,
         gt=0,
