@@ -26,7 +26,13 @@ from switchboard.cli.stack import Service, free_port
 from switchboard.contracts.tools import ToolCallResult, parse_tool_call_request
 from switchboard.gateway.app import HANDOVER_REASON
 from switchboard.gateway.handover import SEQ_GAP
-from switchboard.gateway.snapshot import FunctionCall, Snapshot, UserText
+from switchboard.gateway.snapshot import (
+    FunctionCall,
+    Snapshot,
+    SnapshotState,
+    UserText,
+    unanswered,
+)
 from switchboard.keys import RedisKeys
 from tests.conftest import via_proxy
 from tests.gateway.conftest import (
@@ -228,6 +234,50 @@ async def test_an_event_is_in_the_snapshot_without_waiting_for_the_interval(
             session_id,
             lambda s: any(isinstance(i, UserText) and "100001" in i.text for i in s.items),
             within_s=5,
+        )
+
+
+async def test_a_spoken_turn_its_lost_holder_left_unanswered_is_answered_on_resume(
+    start_gateway: GatewayFactory, redis_client: aioredis.Redis, gw_namespace: str
+) -> None:
+    """A holder lost between a caller's spoken turn and its answer (server-side turn detection
+    answers each turn by itself, so nobody will ask again): the resuming gateway asks for the
+    answer. A typed item left unanswered is not answered (the client asks when it wants one)."""
+    first = await start_gateway(GATEWAY_ID="unanswered-a")
+    second = await start_gateway(GATEWAY_ID="unanswered-b")
+    async with first.raw("cus_0001") as log:
+        session_id = (await log.until("session.created"))["session"]["id"]
+        await user_says(log, "What is the status of order 100001?")
+        assert "100001" in await until_said(log, "shipped")
+        await log.until("response.done")
+        drop(log)
+    lost = await snapshot_where(
+        redis_client, gw_namespace, session_id, lambda s: s.state is SnapshotState.LOST
+    )
+    assert not unanswered(lost)
+    key = RedisKeys(gw_namespace).session_snapshot(session_id)
+    for spoken in (False, True):  # as if the holder was lost just after this turn
+        turn = UserText(id=f"item_turn_{spoken}", text="And order 100003?", spoken=spoken)
+        await redis_client.hset(
+            key, "data", lost.model_copy(update={"items": [*lost.items, turn]}).model_dump_json()
+        )
+        secret = await resume_secret(second.http, "cus_0001", session_id)
+        async with connect(second.ws, secret) as log:
+            await log.until("session.created")
+            if spoken:
+                assert "100003" in await until_said(log, "100003")  # nobody asked: answered
+                await log.until("response.done")
+            else:
+                with pytest.raises(TimeoutError):
+                    await log.until("response.created", within_s=3)
+            drop(log)
+        lost = await snapshot_where(  # written by the second gateway as it lost the client
+            redis_client,
+            gw_namespace,
+            session_id,
+            lambda s, before=lost.updated_at: (
+                s.state is SnapshotState.LOST and s.updated_at > before
+            ),
         )
 
 

@@ -97,6 +97,8 @@ class RelayCore:
         self.user_item_id: str | None = None
         #: every user item seen (a late event about an older one does not move the latest back)
         self._user_items: set[str] = set()
+        #: user items that are turns of the caller's audio (committed from the input buffer)
+        self.spoken_items: set[str] = set()
         #: response id -> the latest user item at its response.created (until its done)
         self.user_item_at: dict[str, str | None] = {}
         self._gw_events = 0
@@ -265,7 +267,10 @@ class RelayCore:
         return True
 
     def _committed(self, event: dict[str, Any]) -> bool:
-        self._user_item(event.get("item_id"))
+        item_id = event.get("item_id")
+        self._user_item(item_id)
+        if isinstance(item_id, str) and item_id:
+            self.spoken_items.add(item_id)
         return True
 
     def _user_item(self, item_id: Any) -> None:

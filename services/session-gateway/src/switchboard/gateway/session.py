@@ -66,7 +66,7 @@ from switchboard.gateway.registry import SessionRegistry, TooManySessions
 from switchboard.gateway.relay import RelayCore
 from switchboard.gateway.resume import SnapshotKeeper, SnapshotStore, new_holder
 from switchboard.gateway.settings import GatewaySettings
-from switchboard.gateway.snapshot import Snapshot, pending_calls
+from switchboard.gateway.snapshot import Snapshot, pending_calls, unanswered
 from switchboard.gateway.tools import ToolRunner
 from switchboard.gateway.upstream import UpstreamConnector, UpstreamError
 from switchboard.observability import bind_log_context
@@ -308,7 +308,9 @@ class Session:
                 tg.create_task(pumps.upstream_pump(self), name=f"{self.id}-upstream")
                 tg.create_task(pumps.watchdog(self), name=f"{self.id}-watchdog")
                 if self.resume is not None:
-                    self.tools.resume(pending_calls(self.resume), respond=self.resume.response_cut)
+                    resume = self.resume
+                    respond = resume.response_cut or unanswered(resume)
+                    self.tools.resume(pending_calls(resume), respond=respond)
         except* SessionEnd as group:
             ends.extend(e for e in group.exceptions if isinstance(e, SessionEnd))
         if ends:

@@ -35,6 +35,7 @@ __all__ = [
     "items_of",
     "pending_calls",
     "restore",
+    "unanswered",
 ]
 
 
@@ -52,6 +53,9 @@ class _Item(BaseModel):
 class UserText(_Item):
     kind: Literal["user"] = "user"
     text: str
+    spoken: bool = Field(
+        default=False, description="A turn of the caller's audio (not a typed or added item)."
+    )
 
 
 class AssistantText(_Item):
@@ -149,7 +153,8 @@ def items_of(core: RelayCore) -> tuple[list[SnapshotItem], bool]:
         if kind == "message":
             text = str((item.get("content") or [{}])[0].get("text") or "")
             if item.get("role") == "user":
-                out.append(UserText(id=item["id"], text=text))
+                spoken = item["id"] in core.spoken_items
+                out.append(UserText(id=item["id"], text=text, spoken=spoken))
             else:
                 out.append(AssistantText(id=item["id"], text=text))
         elif kind == "function_call" and item.get("call_id"):
@@ -168,6 +173,24 @@ def items_of(core: RelayCore) -> tuple[list[SnapshotItem], bool]:
                 )
             )
     return out, active is not None
+
+
+def unanswered(snapshot: Snapshot) -> bool:
+    """Whether the conversation ends with a spoken user turn nobody answered, in a session whose
+    server answers each turn by itself (server-side turn detection with ``create_response``,
+    the policy's default unless the client turned it off): the holder was lost between the
+    turn and its answer (a response cut is :attr:`Snapshot.response_cut`). A resume asks for
+    that answer, as the lost holder's upstream would have given it; where the client decides
+    when the model answers, it still does."""
+    last = snapshot.items[-1] if snapshot.items else None
+    if not isinstance(last, UserText) or not last.spoken:
+        return False  # a typed item is answered when the client asks (response.create)
+    audio = snapshot.overrides.get("audio")
+    audio_in = audio.get("input") if isinstance(audio, dict) else None
+    if isinstance(audio_in, dict) and "turn_detection" in audio_in:
+        detection = audio_in["turn_detection"]
+        return isinstance(detection, dict) and detection.get("create_response", True) is not False
+    return True
 
 
 def pending_calls(snapshot: Snapshot) -> list[PendingCall]:
@@ -200,6 +223,8 @@ def restore(core: RelayCore, snapshot: Snapshot) -> None:
                 "content": [{"type": "input_text", "text": item.text}],
             }
             core.user_item_id = item.id
+            if item.spoken:
+                core.spoken_items.add(item.id)
         elif isinstance(item, AssistantText):
             conversation.items[item.id] = {
                 "id": item.id,
