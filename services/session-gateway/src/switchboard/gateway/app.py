@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import hmac
 import logging
-import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,7 +17,6 @@ from typing import Annotated, Any
 import redis.asyncio as aioredis
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field
 from starlette.routing import WebSocketRoute
 
 from switchboard.amqp import Topology
@@ -35,7 +33,11 @@ from switchboard.gateway.registry import SessionRegistry
 from switchboard.gateway.resume import ResumeRefused, SnapshotStore
 from switchboard.gateway.session import Session, SessionDeps
 from switchboard.gateway.settings import GatewaySettings
-from switchboard.gateway.tokens import ClientSecrets
+from switchboard.gateway.tokens import (
+    ClientSecretRequest,
+    ClientSecrets,
+    DevClientSecretRequest,
+)
 from switchboard.gateway.upstream import TokenProvider, UpstreamConnector
 from switchboard.keys import RedisKeys
 from switchboard.runtime.probes import probe_routes
@@ -45,7 +47,6 @@ __all__ = ["Gateway", "create_app"]
 log = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).parent / "web"
-_CUSTOMER_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 
 class Gateway:
@@ -184,45 +185,6 @@ class Gateway:
 
 #: The close reason of a conversation handed over by a draining gateway (close code 1012).
 HANDOVER_REASON = "service restart: resume this session with a resume secret"
-
-
-class ExpiresAfter(BaseModel):
-    anchor: str = "created_at"
-    seconds: int = Field(ge=10, le=7200)
-
-
-class ClientSecretRequest(BaseModel):
-    customer_id: str = Field(pattern=_CUSTOMER_RE.pattern)
-    expires_after: ExpiresAfter | None = None
-    verification: Verification | None = Field(
-        default=None,
-        description=(
-            "How sure the minting channel is of the caller, where it has levels (the phone "
-            "bridge): passed to every tool call; sensitive changes need 'verified'."
-        ),
-    )
-    resume_session_id: str | None = Field(
-        default=None,
-        max_length=128,
-        description=(
-            "A Switchboard session id (session.created's session.id) to resume: refused for "
-            "another customer, an ended or unknown session, and after GATEWAY_RESUME_WINDOW_S."
-        ),
-    )
-    recording: bool = Field(
-        default=True,
-        description=(
-            "false: do not record this conversation (the customer did not consent). A resumed "
-            "conversation keeps what its first secret said."
-        ),
-    )
-
-
-class DevClientSecretRequest(BaseModel):
-    customer_id: str = Field(pattern=_CUSTOMER_RE.pattern)
-    verification: Verification | None = None
-    resume_session_id: str | None = Field(default=None, max_length=128)
-    recording: bool = True
 
 
 def gateway_of(request: Request) -> Gateway:

@@ -17,7 +17,9 @@ from switchboard.gateway.snapshot import (
     Snapshot,
     SnapshotState,
     items_of,
+    pending_calls,
     restore,
+    unanswered,
 )
 
 if TYPE_CHECKING:
@@ -28,6 +30,7 @@ __all__ = [
     "SEQ_GAP",
     "announce_resumed",
     "build_snapshot",
+    "carry_on",
     "first_seq",
     "lost_lease",
     "lost_state",
@@ -89,6 +92,13 @@ def resume_from(session: Session, snapshot: Snapshot) -> int:
     restore(session.core, snapshot)
     republish(session, snapshot)
     return first_seq(snapshot)
+
+
+def carry_on(session: Session, snapshot: Snapshot) -> None:
+    """Once the resumed session runs: answer the tool calls the lost holder left open, and ask
+    for the answer it owed (a response cut by the loss, or a spoken turn left unanswered)."""
+    respond = snapshot.response_cut or unanswered(snapshot)
+    session.tools.resume(pending_calls(snapshot), respond=respond)
 
 
 def republish(session: Session, snapshot: Snapshot) -> int:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from switchboard.contracts.display import SessionInfo
 from switchboard.contracts.events import ErrorOccurred
 from switchboard.gateway import handover
-from switchboard.gateway.actions import Refuse
+from switchboard.gateway.actions import Refuse, SessionState
 from switchboard.gateway.client import client_event_id
 from switchboard.gateway.errors import CloseCode, SessionEnd, error_event
 from switchboard.gateway.policy import client_view_of_session
@@ -19,7 +19,7 @@ from switchboard.gateway.policy import client_view_of_session
 if TYPE_CHECKING:
     from switchboard.gateway.session import Session
 
-__all__ = ["close_client", "ignored", "refuse", "session_created"]
+__all__ = ["close_client", "ignored", "refuse", "session_created", "too_many_sessions"]
 
 log = logging.getLogger(__name__)
 
@@ -101,3 +101,20 @@ def ignored(session: Session, fields: tuple[str, ...]) -> None:
             source="client",
         )
     )
+
+
+async def too_many_sessions(session: Session) -> None:
+    """Refuse a conversation of a customer who has the most open already (close 4003)."""
+    most = session.settings.max_sessions_per_customer
+    session.metrics.refused.labels("too_many_sessions").inc()
+    session.core.become(SessionState.ENDING)
+    await close_client(
+        session,
+        SessionEnd(
+            "too_many_sessions",
+            CloseCode.TOO_MANY_SESSIONS,
+            error_code="too_many_sessions",
+            message=f"This customer already has {most} conversations open; close one first.",
+        ),
+    )
+    session.core.become(SessionState.ENDED)

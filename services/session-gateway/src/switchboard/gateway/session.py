@@ -66,7 +66,7 @@ from switchboard.gateway.registry import SessionRegistry, TooManySessions
 from switchboard.gateway.relay import RelayCore
 from switchboard.gateway.resume import SnapshotKeeper, SnapshotStore, new_holder
 from switchboard.gateway.settings import GatewaySettings
-from switchboard.gateway.snapshot import Snapshot, pending_calls, unanswered
+from switchboard.gateway.snapshot import Snapshot
 from switchboard.gateway.tools import ToolRunner
 from switchboard.gateway.upstream import UpstreamConnector, UpstreamError
 from switchboard.observability import bind_log_context
@@ -239,19 +239,7 @@ class Session:
                 on_control=self.on_control,
             )
         except TooManySessions:
-            self.metrics.refused.labels("too_many_sessions").inc()
-            self.core.become(SessionState.ENDING)
-            await notices.close_client(
-                self,
-                SessionEnd(
-                    "too_many_sessions",
-                    CloseCode.TOO_MANY_SESSIONS,
-                    error_code="too_many_sessions",
-                    message=f"This customer already has {s.max_sessions_per_customer} "
-                    "conversations open; close one first.",
-                ),
-            )
-            self.core.become(SessionState.ENDED)
+            await notices.too_many_sessions(self)
             return "too_many_sessions"
         self.metrics.active_sessions.inc()
         end = SessionEnd("error", CloseCode.INTERNAL_ERROR, error_code="server_error")
@@ -308,9 +296,7 @@ class Session:
                 tg.create_task(pumps.upstream_pump(self), name=f"{self.id}-upstream")
                 tg.create_task(pumps.watchdog(self), name=f"{self.id}-watchdog")
                 if self.resume is not None:
-                    resume = self.resume
-                    respond = resume.response_cut or unanswered(resume)
-                    self.tools.resume(pending_calls(resume), respond=respond)
+                    handover.carry_on(self, self.resume)
         except* SessionEnd as group:
             ends.extend(e for e in group.exceptions if isinstance(e, SessionEnd))
         if ends:

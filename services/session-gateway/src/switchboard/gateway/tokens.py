@@ -7,17 +7,27 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 import time
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
+from pydantic import BaseModel, Field
 
 from switchboard.contracts.tools import Verification
 from switchboard.keys import RedisKeys
 
-__all__ = ["ClientSecrets", "Grant", "SecretRefused"]
+__all__ = [
+    "ClientSecretRequest",
+    "ClientSecrets",
+    "DevClientSecretRequest",
+    "ExpiresAfter",
+    "Grant",
+    "SecretRefused",
+]
 
+_CUSTOMER_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _PREFIX = "ek_"
 _USED = "used"
 # GET the record; if it is live, overwrite it with the marker keeping its TTL; return the record.
@@ -118,3 +128,43 @@ class ClientSecrets:
             resume_session_id=record.get("resume_session_id"),
             recording=record.get("recording", True) is not False,
         )
+
+
+# -- what the shop's backend sends to mint one ----------------------------------------------------
+class ExpiresAfter(BaseModel):
+    anchor: str = "created_at"
+    seconds: int = Field(ge=10, le=7200)
+
+
+class ClientSecretRequest(BaseModel):
+    customer_id: str = Field(pattern=_CUSTOMER_RE.pattern)
+    expires_after: ExpiresAfter | None = None
+    verification: Verification | None = Field(
+        default=None,
+        description=(
+            "How sure the minting channel is of the caller, where it has levels (the phone "
+            "bridge): passed to every tool call; sensitive changes need 'verified'."
+        ),
+    )
+    resume_session_id: str | None = Field(
+        default=None,
+        max_length=128,
+        description=(
+            "A Switchboard session id (session.created's session.id) to resume: refused for "
+            "another customer, an ended or unknown session, and after GATEWAY_RESUME_WINDOW_S."
+        ),
+    )
+    recording: bool = Field(
+        default=True,
+        description=(
+            "false: do not record this conversation (the customer did not consent). A resumed "
+            "conversation keeps what its first secret said."
+        ),
+    )
+
+
+class DevClientSecretRequest(BaseModel):
+    customer_id: str = Field(pattern=_CUSTOMER_RE.pattern)
+    verification: Verification | None = None
+    resume_session_id: str | None = Field(default=None, max_length=128)
+    recording: bool = True
