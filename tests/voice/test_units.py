@@ -171,6 +171,27 @@ def test_call_state_barge_in_truncates_at_heard_position() -> None:
     assert state.reply_audio().size == SAMPLE_RATE * 1250 // 1000
 
 
+def test_call_state_a_resumed_connection_forgets_what_the_lost_one_left_under_way() -> None:
+    """A response cut by a lost connection never finishes on the resumed one: after the new
+    session.created the answer the gateway asks for again (a new response id) finishes the
+    turn, and the next turn is not held by the old response either."""
+    state = CallState()
+    state.handle({"type": "session.created", "session": {"id": "sess_1"}}, 0.0)
+    state.begin_turn("audio", "first", now=0.0)
+    state.handle({"type": "response.created", "response": {"id": "r1"}}, 1.0)
+    state.handle(_audio_delta("a1", 100), 1.0)  # the connection is lost here
+    state.handle({"type": "session.created", "session": {"id": "sess_1"}}, 3.0)  # resumed
+    state.handle({"type": "response.created", "response": {"id": "r2"}}, 3.1)
+    state.handle(_audio_delta("a2", 200), 3.1)
+    state.handle({"type": "response.done", "response": {"id": "r2"}}, 3.2)
+    assert state.reply_finished(4.5, linger_s=0.5)
+    state.begin_turn("audio", "second", now=5.0)
+    state.handle({"type": "response.created", "response": {"id": "r3"}}, 6.0)
+    state.handle(_audio_delta("a3", 100), 6.0)
+    state.handle({"type": "response.done", "response": {"id": "r3"}}, 6.1)
+    assert state.reply_finished(7.0, linger_s=0.5)
+
+
 def test_direct_endpoint_fills_in_path_and_model() -> None:
     """A bare emulator address gets the GA Azure path, the model and the api-key header."""
     endpoint = direct_endpoint("127.0.0.1:8082", api_key="k", model="m")

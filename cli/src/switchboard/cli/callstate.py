@@ -155,6 +155,14 @@ class CallState:
         self.model = session.get("model") or self.model
         if self.session_id is None:
             self.session_id = session.get("id")
+        elif self.active_responses or self.tools_in_flight or self._speaking:
+            # a resumed connection: what was under way on the lost one never finishes on this
+            # one (the gateway asks again for an answer it owed, under a new response id).
+            # Kept, a response started before the loss held every later turn "unfinished"
+            # until it timed out: two stalled turns per resumed call in make chaos
+            self.active_responses.clear()
+            self.tools_in_flight.clear()
+            self._speaking = False
 
     def _switchboard_session(self, event: dict[str, Any], now: float) -> None:
         self.session_id = event.get("session_id") or self.session_id
