@@ -158,11 +158,11 @@ async def _probe_tool(ctx: Ctx) -> tuple[bool, str | None, float]:
 
 
 #: Client-side codes that are a fault's documented, correct signal rather than a failure: a
-#: draining gateway ends the calls still running at its deadline with ``server_shutting_down``
-#: and close 1001, and refuses a caller that raced its readiness flip with HTTP 503 — each
-#: telling the client to reconnect.
+#: draining gateway refuses a caller that raced its readiness flip with HTTP 503
+#: (``server_shutting_down``), telling it to connect again (the calls it holds are handed over
+#: with close 1012 and resume: nothing of theirs is excused).
 EXCUSED: dict[str, frozenset[str]] = {
-    "drain gateway": frozenset({"server_shutting_down", "closed_1001", "refused_503"}),
+    "drain gateway": frozenset({"server_shutting_down", "refused_503"}),
     # a response cut by the upstream's death is reported failed (``upstream_reconnected``) and
     # generated again on the new upstream session: the conversation resumed
     "kill upstream": frozenset({"upstream_reconnected"}),
