@@ -102,6 +102,18 @@ async def closed_with(log: EventLog, *, within_s: float = 30) -> tuple[int | Non
     return (rcvd.code, rcvd.reason) if rcvd is not None else (None, "")
 
 
+async def asked_then_dropped(gateway: RunningGateway) -> str:
+    """A cus_0001 conversation on *gateway* that asked about order 100001, heard the answer,
+    and then lost its socket (1006); its session id."""
+    async with gateway.raw("cus_0001") as log:
+        session_id: str = (await log.until("session.created"))["session"]["id"]
+        await user_says(log, "What is the status of order 100001?")
+        assert "100001" in await until_said(log, "shipped")
+        await log.until("response.done")
+        drop(log)
+    return session_id
+
+
 def seqs(events: list[Any], kind: str) -> list[int]:
     return [e.seq for e in events if e.payload.type == kind]
 
@@ -167,12 +179,7 @@ async def test_dropped_client_resumes_on_another_gateway_and_the_model_knows_the
     conversation back)."""
     first = await start_gateway(GATEWAY_ID="resume-a")
     second = await start_gateway(GATEWAY_ID="resume-b")
-    async with first.raw("cus_0001") as log:
-        session_id = (await log.until("session.created"))["session"]["id"]
-        await user_says(log, "What is the status of order 100001?")
-        assert "100001" in await until_said(log, "shipped")
-        await log.until("response.done")
-        drop(log)
+    session_id = await asked_then_dropped(first)
     lost = await events.until(session_id, "session.ended")
     assert payloads(lost, "session.ended")[0].reason == "client_lost"
     secret = await resume_secret(second.http, "cus_0001", session_id)
@@ -245,12 +252,7 @@ async def test_a_spoken_turn_its_lost_holder_left_unanswered_is_answered_on_resu
     answer. A typed item left unanswered is not answered (the client asks when it wants one)."""
     first = await start_gateway(GATEWAY_ID="unanswered-a")
     second = await start_gateway(GATEWAY_ID="unanswered-b")
-    async with first.raw("cus_0001") as log:
-        session_id = (await log.until("session.created"))["session"]["id"]
-        await user_says(log, "What is the status of order 100001?")
-        assert "100001" in await until_said(log, "shipped")
-        await log.until("response.done")
-        drop(log)
+    session_id = await asked_then_dropped(first)
     lost = await snapshot_where(
         redis_client, gw_namespace, session_id, lambda s: s.state is SnapshotState.LOST
     )
