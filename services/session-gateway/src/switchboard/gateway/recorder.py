@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 TICK_S = 1.0
 #: Attempts per segment, and the pause before each retry.
 RETRIES_S = (0.2, 0.5)
-#: the entries the relay path adds (:mod:`~switchboard.gateway.entries`)
+#: server events the recorder learns from (the relay's own entries: gateway/entries.py)
 _SPEECH = frozenset({"input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped"})
 _SESSION = frozenset({"session.created", "session.updated"})
 

@@ -161,10 +161,6 @@ class _Open:
     def ms(self) -> float:
         return self.size / FORMATS[self.fmt][2]
 
-    def add(self, piece: Audio, size: int) -> None:
-        self.parts.append(piece)
-        self.size += size
-
     def settle(self) -> None:
         """The base64 pieces added since the last call, decoded as one piece (the caller's
         come decoded already)."""
