@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from switchboard.contracts.events import ToolCalled, ToolCompleted, UserTranscript
 from switchboard.redaction import (
     _CARD,
+    _EMAIL_FAST,
     _PHONE,
     EVERY_KIND,
     KINDS,
@@ -112,6 +113,43 @@ def test_payload_redaction_leaves_the_original_alone() -> None:
     assert EVERY_KIND.payload(done).output == {"a": "[card]"}  # type: ignore[union-attr]
     plain = UserTranscript(item_id="item_1", text="where is order 100001?")
     assert EVERY_KIND.payload(plain) is plain
+
+
+@settings(max_examples=1000, deadline=None)
+@given(text=st.text(alphabet="ab1.-_%+@ \u00e9x.co", max_size=50))
+def test_addresses_found_from_each_at_sign_are_the_patterns_matches(text: str) -> None:
+    """Finding e-mail addresses from each "@" gives exactly what the pattern's own scan at every
+    position gives (including addresses back to back, an "@" with nothing before it, and local
+    parts that follow the end of the previous address)."""
+    assert Redactor(["email"]).text(text) == _EMAIL_FAST.sub("[email]", text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a@b.co",
+        "x a@b.com.x@y.org",
+        "@b.co",
+        "a@b.co@c.de",
+        "a.@b.c.de-f",
+        "é@b.co jo@x",
+        "a@@b.co",
+    ],
+)
+def test_addresses_found_from_each_at_sign_on_edge_cases(text: str) -> None:
+    """The same on hand-picked cases."""
+    assert Redactor(["email"]).text(text) == _EMAIL_FAST.sub("[email]", text)
+
+
+@settings(max_examples=500, deadline=None)
+@given(digits=st.text(alphabet="0123456789", min_size=1, max_size=19))
+def test_the_luhn_check_matches_its_definition(digits: str) -> None:
+    """The byte-table Luhn check agrees with the textbook loop."""
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        d = int(char) * (2 if index % 2 else 1)
+        total += d - 9 if d > 9 else d
+    assert luhn_valid(digits) is (total % 10 == 0)
 
 
 @settings(max_examples=300, deadline=None)

@@ -33,8 +33,11 @@ __all__ = ["EVERY_KIND", "KINDS", "RedactingLogFilter", "Redactor", "luhn_valid"
 KINDS: dict[str, str] = {"email": "[email]", "phone": "[phone]", "card": "[card]"}
 
 # An e-mail address. The local part's run of characters cannot hold the "@", so giving it back
-# (backtracking) can never succeed: the possessive run does not try.
+# (backtracking) can never succeed: the possessive run does not try. This is the definition;
+# ``Redactor._emails`` finds the same matches from each "@" (see there).
 _EMAIL_FAST = re.compile(r"[A-Za-z0-9._%+-]++@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_EMAIL_LOCAL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-")
+_EMAIL_DOMAIN = re.compile(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 # Every card or phone match consists of digits, spaces, dots, dashes, parentheses and "+": it
 # lies inside a maximal run of those characters. The card and phone patterns run only on such
 # runs holding eight digits or more (with a character of context on each side, for their
@@ -53,6 +56,12 @@ _PHONE = re.compile(
 
 def luhn_valid(digits: str) -> bool:
     """The Luhn checksum of a string of digits (what every payment card number satisfies)."""
+    if digits.isascii():
+        # every other digit from the right as it is, the rest doubled; each digit turned into
+        # its (digit sum's) value as a byte, so the sums run in C
+        plain = digits[-1::-2].encode().translate(_PLAIN)
+        doubled = digits[-2::-2].encode().translate(_DOUBLED)
+        return (sum(plain) + sum(doubled)) % 10 == 0
     total = 0
     for index, char in enumerate(reversed(digits)):
         d = ord(char) - 48
@@ -64,8 +73,11 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
-def _digits(text: str) -> str:
-    return "".join(c for c in text if c.isdigit())
+#: byte tables for the Luhn check: an ASCII digit -> its value, and -> the digit sum of twice it
+_PLAIN = bytes.maketrans(b"0123456789", bytes(range(10)))
+_DOUBLED = bytes.maketrans(b"0123456789", bytes(2 * d - 9 if d > 4 else 2 * d for d in range(10)))
+#: what a number run holds besides digits (see ``_NUMBERISH``): deleted to count its digits
+_NOT_DIGITS = str.maketrans("", "", " ().+-")
 
 
 class Redactor:
@@ -92,10 +104,38 @@ class Redactor:
         if "\x00" in text:
             text = text.replace("\x00", "")
         if self._email and "@" in text:
-            text = _EMAIL_FAST.sub(KINDS["email"], text)
+            text = self._emails(text)
         if self._digits:
             text = self._numbers(text)
         return original if text == original else text
+
+    @staticmethod
+    def _emails(text: str) -> str:
+        """``_EMAIL_FAST.sub("[email]", text)``, found from each "@" instead of trying the
+        pattern at every position of the text (most of the cost of a transcript's redaction).
+        Every match holds exactly one "@" (neither part can hold one); the regular expression,
+        scanning left to right, starts it at the first character of the run of local-part
+        characters before that "@" (not before the end of the previous match), since every
+        later start in the run reaches the same "@" and the same domain; a match needs one
+        local character and the domain right after the "@"."""
+        out: list[str] = []
+        done = 0
+        at = text.find("@")
+        while at != -1:
+            domain = _EMAIL_DOMAIN.match(text, at + 1)
+            if domain is not None:
+                start = at
+                while start > done and text[start - 1] in _EMAIL_LOCAL:
+                    start -= 1
+                if start < at:
+                    out.append(text[done:start])
+                    out.append(KINDS["email"])
+                    done = domain.end()
+            at = text.find("@", max(at + 1, done))
+        if not out:
+            return text
+        out.append(text[done:])
+        return "".join(out)
 
     def _numbers(self, text: str) -> str:
         """Card and phone numbers replaced, looked for only inside runs of number characters
@@ -106,11 +146,13 @@ class Redactor:
         done = 0
         for run in _NUMBERISH.finditer(text):
             start, end = run.span()
-            if sum(c.isdigit() for c in run.group()) < 8:
+            # a run holds digits and " ().+-" only
+            digits = len(run.group().translate(_NOT_DIGITS))
+            if digits < 8:
                 continue
             left, right = max(start - 1, 0), min(end + 1, len(text))
             piece = text[left:right]
-            if self._card:
+            if self._card and digits >= 13:  # a card has 13 digits or more
                 piece = _CARD.sub(self._card_marker, piece)
             if self._phone:
                 piece = _PHONE.sub(self._phone_marker, piece)
@@ -124,13 +166,14 @@ class Redactor:
 
     @staticmethod
     def _card_marker(match: re.Match[str]) -> str:
-        digits = _digits(match.group(0))
+        # a card match holds digits, spaces and dashes only
+        digits = match.group(0).replace(" ", "").replace("-", "")
         return KINDS["card"] if 13 <= len(digits) <= 19 and luhn_valid(digits) else match.group(0)
 
     @staticmethod
     def _phone_marker(match: re.Match[str]) -> str:
         raw = match.group(0)
-        digits = _digits(raw)
+        digits = raw.translate(_NOT_DIGITS)  # a phone match holds digits and " ().+-" only
         least = 8 if raw.startswith("+") else 10
         return KINDS["phone"] if least <= len(digits) <= 15 else raw
 
