@@ -1,7 +1,8 @@
 """Who is calling, enforced by the workers on the real Postgres and RabbitMQ: an unverified
 caller's account tools answer verification_required, verify_caller checks the postal code (or
 an order number and its ZIP), raises the level, and counts failures per conversation, once per
-call id, refusing after three (docs/worker.md#who-is-calling)."""
+call id, refusing after three in a conversation and after ten on one account across its calls
+within a day (docs/worker.md#who-is-calling)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from switchboard.contracts.tools import (
@@ -23,7 +24,7 @@ from switchboard.toolclient import ToolClient
 from switchboard.worker.registry import Registry, Tool, ToolArguments
 from switchboard.worker.service import WorkerService
 from switchboard.worker.tools import ALL_TOOLS, default_registry
-from switchboard.worker.tools.caller import postcode_matches
+from switchboard.worker.tools.caller import ACCOUNT_LOCKED, postcode_matches
 from tests.support.shop import ShopFactory
 from tests.worker.actions import new_session, refused, tool_request
 
@@ -357,3 +358,75 @@ async def test_concurrent_attempts_cannot_both_take_the_last_one(
     )
     assert sorted(r.ok for r in both) == [False, True]
     assert await _attempts(sessionmaker, session) == ["failed"] * 3
+
+
+# -- across calls -------------------------------------------------------------------------------
+async def _verify(call: Any, cid: str, session: str, postcode: str) -> Any:
+    return await call(
+        VERIFY_CALLER_TOOL,
+        {"postcode": postcode},
+        customer_id=cid,
+        session_id=session,
+        verification=UNVERIFIED,
+    )
+
+
+async def test_calling_again_does_not_buy_more_guesses(
+    shared_worker: WorkerService, call: Any, shop: ShopFactory, sessionmaker: Sessions
+) -> None:
+    """Ten failures on one account across conversations (three calls of three, then one) lock
+    the account for every later call, even with the right code; the last failure already says
+    no attempts are left; another customer is not affected."""
+    assert shared_worker.settings.verify_account_failures == 10
+    cid = await shop.customer()
+    for _ in range(3):
+        session = new_session()
+        for _ in range(3):
+            assert (await _verify(call, cid, session, "12345")).ok
+    tenth = await _verify(call, cid, new_session(), "12345")
+    output = tenth.output or {}
+    assert output["status"] == "failed" and output["attempts_left"] == 0
+    assert output["instructions"] == ACCOUNT_LOCKED
+    later = await _verify(call, cid, new_session(), POSTCODE)
+    message = refused(later, ToolErrorCode.NOT_ALLOWED)
+    assert message == ACCOUNT_LOCKED and POSTCODE not in message
+    assert later.verification is None
+    other = await shop.customer()
+    assert (await _verify(call, other, new_session(), POSTCODE)).verification is (
+        Verification.VERIFIED
+    )
+    async with sessionmaker() as s:
+        failed = await s.scalar(
+            select(func.count())
+            .select_from(CallerVerification)
+            .where(CallerVerification.customer_id == cid, CallerVerification.outcome == "failed")
+        )
+    assert failed == 10
+
+
+async def test_old_failures_and_a_success_start_the_count_again(
+    call: Any, shop: ShopFactory, sessionmaker: Sessions
+) -> None:
+    """Failures older than the window (24 h) no longer count, and a successful verification
+    starts the account's count again: what is left is what the conversation has."""
+    cid = await shop.customer()
+    for _ in range(3):
+        session = new_session()
+        for _ in range(3):
+            await _verify(call, cid, session, "12345")
+    async with sessionmaker() as s, s.begin():
+        await s.execute(
+            update(CallerVerification)
+            .where(CallerVerification.customer_id == cid)
+            .values(created_at=func.now() - func.make_interval(0, 0, 0, 1, 1))
+        )
+    session = new_session()
+    aged = await _verify(call, cid, session, "12345")
+    assert (aged.output or {})["attempts_left"] == 2
+    for _ in range(8):  # 9 recent failures in all: without the success, 0 would be left
+        await _verify(call, cid, new_session(), "12345")
+    assert (await _verify(call, cid, new_session(), POSTCODE)).verification is (
+        Verification.VERIFIED
+    )
+    after = await _verify(call, cid, new_session(), "12345")
+    assert (after.output or {})["attempts_left"] == 2

@@ -18,6 +18,7 @@ from sqlalchemy import (
     DateTime,
     Enum,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -343,11 +344,13 @@ class PendingAction(Base):
 
 class CallerVerification(Base):
     """One ``verify_caller`` attempt of a conversation (``session_id``): failures are counted
-    per conversation, once per call id (a redelivered call replays its recorded answer)."""
+    per conversation and per customer over a window, once per call id (a redelivered call
+    replays its recorded answer)."""
 
     __tablename__ = "caller_verification"
     __table_args__ = (
         CheckConstraint("outcome IN ('verified', 'failed')", name="outcome_known"),
+        Index("ix_shop_caller_verification_customer_id_created_at", "customer_id", "created_at"),
         _S,
     )
 

@@ -36,12 +36,15 @@ class Clock:
 
 @dataclass(frozen=True, slots=True)
 class BusinessRules:
-    """Opening hours for callbacks (Monday to Friday in one time zone)."""
+    """Opening hours for callbacks (Monday to Friday in one time zone), and how many failed
+    phone verifications an account takes across its calls (``verify_caller``)."""
 
     timezone: ZoneInfo
     opens: time
     closes: time
     callback_horizon_days: int
+    verify_account_failures: int = 10
+    verify_account_window: timedelta = timedelta(hours=24)
 
     @classmethod
     def from_settings(cls, settings: WorkerSettings) -> BusinessRules:
@@ -50,6 +53,8 @@ class BusinessRules:
             opens=settings.business_open,
             closes=settings.business_close,
             callback_horizon_days=settings.callback_horizon_days,
+            verify_account_failures=settings.verify_account_failures,
+            verify_account_window=timedelta(seconds=settings.verify_account_window_s),
         )
 
 

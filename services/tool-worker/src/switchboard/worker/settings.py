@@ -120,6 +120,25 @@ class WorkerSettings(BaseServiceSettings, DatabaseSettings, AmqpSettings, RedisS
     callback_horizon_days: int = Field(
         default=30, ge=1, le=365, validation_alias="WORKER_CALLBACK_HORIZON_DAYS"
     )
+    verify_account_failures: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        validation_alias="WORKER_VERIFY_ACCOUNT_FAILURES",
+        description=(
+            "Failed phone verifications (verify_caller) on one customer account, across all of "
+            "its calls, within WORKER_VERIFY_ACCOUNT_WINDOW_S (and since its last successful "
+            "one), after which verify_caller refuses for that account: calling again does not "
+            "buy more guesses. Each call still has its own three attempts."
+        ),
+    )
+    verify_account_window_s: float = Field(
+        default=86400.0,
+        ge=60,
+        le=30 * 86400,
+        validation_alias="WORKER_VERIFY_ACCOUNT_WINDOW_S",
+        description="The window of WORKER_VERIFY_ACCOUNT_FAILURES, in seconds (24 h).",
+    )
     confirmation_ttl_s: float = Field(
         default=300.0,
         ge=1,

@@ -6,20 +6,25 @@ the worker sets ``ToolCallResult.verification`` and the gateway raises the conve
 so later envelopes say ``verified``. What the caller said or typed is checked against the
 record: the postal code on file, or an order number of theirs plus its ZIP.
 
-Attempts are rows of ``shop.caller_verification``, counted per conversation (``session_id``)
-under a transaction-scoped advisory lock, so that any worker sees the same count and two calls
-at once cannot both take the last attempt. The tool is mutating, so a redelivered call replays
-its recorded answer and counts once. After :data:`MAX_FAILURES` failures it refuses further
-attempts. It never reveals what is on file."""
+Attempts are rows of ``shop.caller_verification``, counted under a transaction-scoped advisory
+lock on the customer, so that any worker sees the same counts and two calls at once cannot both
+take the last attempt. The tool is mutating, so a redelivered call replays its recorded answer
+and counts once. After :data:`MAX_FAILURES` failures in one conversation it refuses further
+attempts in it; after ``rules.verify_account_failures`` failures on the account across all its
+conversations within ``rules.verify_account_window`` (counted since its last success) it refuses
+on every call, so hanging up and calling again (caller ID is spoofable) does not buy guesses.
+It never reveals what is on file."""
 
 from __future__ import annotations
 
 import hmac
 import re
+from datetime import datetime
 from typing import Any
 
 from pydantic import Field
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import DateTime, func, insert, literal_column, select, text
+from sqlalchemy.sql.elements import ColumnClause
 
 from switchboard.contracts.tools import GUEST_CUSTOMER_ID, VERIFY_CALLER_TOOL, Verification
 from switchboard.db.shop import CallerVerification, Customer, Order
@@ -28,6 +33,7 @@ from switchboard.worker.errors import not_allowed
 from switchboard.worker.registry import Tool, ToolArguments
 
 __all__ = [
+    "ACCOUNT_LOCKED",
     "GUEST_REFUSAL",
     "LOCKED_OUT",
     "MAX_FAILURES",
@@ -59,6 +65,16 @@ GUEST_REFUSAL = (
 LOCKED_OUT = (
     "The caller could not be verified and no attempts are left on this call: do not discuss "
     "the account. Offer a transfer to a person with escalate_to_human, or say goodbye politely."
+)
+#: ... and once the account has had too many failures across its calls
+ACCOUNT_LOCKED = (
+    "This account has had too many failed verification attempts recently, so the caller cannot "
+    "be verified by phone now: do not discuss the account. Offer a transfer to a person with "
+    "escalate_to_human, or say goodbye politely."
+)
+#: what "no success yet" compares as
+NEVER: ColumnClause[datetime] = literal_column(
+    "'-infinity'::timestamptz", type_=DateTime(timezone=True)
 )
 _MISMATCH = (
     "That does not match what is on file. Ask the caller to say or type the postal code on the "
@@ -101,21 +117,43 @@ def postcode_matches(given: str, on_file: str) -> bool:
     return len(wanted) == 9 and wanted.isdigit() and hmac.compare_digest(typed, wanted[:5])
 
 
-async def _failures(ctx: ToolContext) -> int:
-    # one conversation's attempts are taken one at a time, whichever worker runs them
+async def _failures(ctx: ToolContext) -> tuple[int, int]:
+    """Failed attempts in this conversation, and on the account within the window since its
+    last success."""
+    # one customer's attempts are taken one at a time, whichever worker and call runs them
     await ctx.db.execute(
         text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-        {"key": f"verify_caller:{ctx.session_id}"},
+        {"key": f"verify_caller:{ctx.customer_id}"},
     )
-    count = await ctx.db.scalar(
+    failed = (CallerVerification.customer_id == ctx.customer_id) & (
+        CallerVerification.outcome == "failed"
+    )
+    in_call = await ctx.db.scalar(
+        select(func.count())
+        .select_from(CallerVerification)
+        .where(failed, CallerVerification.session_id == ctx.session_id)
+    )
+    last_success = (
+        select(func.max(CallerVerification.created_at))
+        .where(
+            CallerVerification.customer_id == ctx.customer_id,
+            CallerVerification.outcome == "verified",
+        )
+        .scalar_subquery()
+    )
+    window_s = ctx.rules.verify_account_window.total_seconds()
+    on_account = await ctx.db.scalar(
         select(func.count())
         .select_from(CallerVerification)
         .where(
-            CallerVerification.session_id == ctx.session_id,
-            CallerVerification.outcome == "failed",
+            failed,
+            # the database's clock, as created_at is
+            CallerVerification.created_at
+            > func.now() - func.make_interval(0, 0, 0, 0, 0, 0, window_s),
+            CallerVerification.created_at > func.coalesce(last_success, NEVER),
         )
     )
-    return int(count or 0)
+    return int(in_call or 0), int(on_account or 0)
 
 
 async def _matches(ctx: ToolContext, args: VerifyCallerArgs) -> bool:
@@ -145,9 +183,12 @@ async def verify_caller(ctx: ToolContext, args: VerifyCallerArgs) -> dict[str, A
         return {"status": VERIFIED, "message": "The caller is already verified."}
     if ctx.customer_id == GUEST_CUSTOMER_ID:
         raise not_allowed(GUEST_REFUSAL)
-    failures = await _failures(ctx)
+    failures, on_account = await _failures(ctx)
     if failures >= MAX_FAILURES:
         raise not_allowed(LOCKED_OUT)
+    account_limit = ctx.rules.verify_account_failures
+    if on_account >= account_limit:
+        raise not_allowed(ACCOUNT_LOCKED)
     ok = await _matches(ctx, args)
     await ctx.db.execute(
         insert(CallerVerification).values(
@@ -163,11 +204,12 @@ async def verify_caller(ctx: ToolContext, args: VerifyCallerArgs) -> dict[str, A
             "status": VERIFIED,
             "message": "Thank you: the caller is verified. Go on with what they asked.",
         }
-    left = MAX_FAILURES - failures - 1
+    in_call_left = MAX_FAILURES - failures - 1
+    left = min(in_call_left, account_limit - on_account - 1)
     return {
         "status": "failed",
         "attempts_left": left,
-        "instructions": _MISMATCH if left else LOCKED_OUT,
+        "instructions": _MISMATCH if left else LOCKED_OUT if not in_call_left else ACCOUNT_LOCKED,
     }
 
 
