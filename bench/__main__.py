@@ -107,10 +107,10 @@ def main() -> int:
     )
     parser.add_argument(
         "--split",
-        choices=("tuning", "heldout", "fresh"),
+        choices=("tuning", "heldout", "fresh", "fresh2"),
         default="heldout",
         help="the evaluation set's split emulator_eval speaks (default heldout; with it, the "
-        "fresh split is typed beside)",
+        "blind fresh2 split is typed beside)",
     )
     return asyncio.run(_main(parser.parse_args()))
 

@@ -7,8 +7,9 @@ Reported on the split spoken: answered right (the spoken answer states the fact 
 holds, after the right call), right tool, right arguments, order number heard, and the median
 from end of speech to first audio. Baseline in the same run: the same questions typed (no
 speech recognition), which separates what the ears lose from what the policy gets wrong. With
-the held-out half, the fresh split (phrasings written blind, after the held-out half's misses
-had been seen) is typed beside it: right tool, right arguments and answered right.
+the held-out half, the fresh2 split (phrasings written blind on 2026-12-04, after the fresh
+split had been used for tuning) is typed beside it: right tool, right arguments and answered
+right.
 """
 
 from __future__ import annotations
@@ -96,6 +97,10 @@ class Outcome:
     def answered_right(self) -> bool:
         """The right call was made and the last thing said states the fact its output holds."""
         if not self.right_arguments or not self.outputs or not self.said:
+            return False
+        # the last thing said speaks of the last call: another tool's (not the confirmation of
+        # this one's change) is not the answer
+        if self.calls[-1][0] not in (self.question.tool, "confirm_action"):
             return False
         fact = _fact(self.question.tool, self.outputs[-1])
         return fact is not None and fact.lower() in self.said[-1].lower()
@@ -325,20 +330,26 @@ async def _ask_all(
 
 
 #: how each split is named in the results table
-SPLIT_LABELS = {"tuning": "tuning", "heldout": "held-out", "fresh": "fresh"}
+SPLIT_LABELS = {
+    "tuning": "tuning",
+    "heldout": "held-out",
+    "fresh": "fresh",
+    "fresh2": "fresh2, blind 2026-12-04",
+}
 
 
 async def run(ctx: BenchContext) -> list[Result]:
     """The split ``ctx.extras["split"]`` (``python -m bench --split``; held-out by default)
-    spoken and typed; with the held-out half, the fresh split typed beside it (no speech: a
-    minute or so), as the blind check on phrasings the policy was not written against."""
+    spoken and typed; with the held-out half, the fresh2 split typed beside it (no speech: a
+    minute or so), as the blind check on phrasings the policy was not written against (the
+    fresh split has been tuned on since 2026-12-04, so it is no longer that check)."""
     today = date.today()
     split = str(ctx.extras.get("split") or "heldout")
     if split not in SPLIT_LABELS:
         raise ValueError(f"unknown split {split!r} (one of {', '.join(SPLIT_LABELS)})")
     every = build_questions(as_of=today)
     questions = [q for q in every if q.split == split]
-    beside = [q for q in every if q.split == "fresh"] if split == "heldout" else []
+    beside = [q for q in every if q.split == "fresh2"] if split == "heldout" else []
     if ctx.quick:
         questions = questions[::3]
         beside = beside[::3]
@@ -375,7 +386,7 @@ async def run(ctx: BenchContext) -> list[Result]:
     _write_failures(spoken, split)
     results = _results(SPLIT_LABELS[split], spoken, typed)
     if typed_beside:
-        results.extend(_typed_results(SPLIT_LABELS["fresh"], typed_beside))
+        results.extend(_typed_results(SPLIT_LABELS["fresh2"], typed_beside))
     return results
 
 

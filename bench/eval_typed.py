@@ -5,9 +5,11 @@ emulator in its speech-free mode (``EMULATOR_SPEECH=text``: no speech engine loa
 in seconds on a busy machine) with the shop's eleven tools; every tool call runs against a
 database of its own (created, migrated, seeded for today, dropped). Reports right tool, right
 arguments and answered right, as ``make bench``'s typed baseline does, and lists the misses.
-Tune on ``--split tuning`` only; ``heldout`` and ``fresh`` are for reporting (``fresh``: the
-phrasings written blind after the held-out half's misses had been seen; never tune on it).
-``all`` is every split, fresh included.
+Tune on ``--split tuning`` and, since 2026-12-04, ``fresh`` (its phrasings were written blind
+after the held-out half's misses had been seen; it is no longer blind); ``heldout`` and
+``fresh2`` are for reporting (``fresh2``: the phrasings written blind on 2026-12-04, the blind
+split now; never tune on it, nor run it while writing rules). ``all`` is every split, fresh2
+included.
 """
 
 from __future__ import annotations

@@ -7,7 +7,11 @@ phrasings of its own: the policy may be tuned on the tuning half; the benchmark 
 held-out half. The held-out half's misses were seen before rules were written, so it is no longer
 blind: a third split, **fresh** (``_FRESH``), has phrasings written afterwards without reading the
 policy's source, over orders and customers of their own (appended after the two halves, which
-are unchanged). Pure data, no I/O; ``python -m bench.evalset`` prints the set.
+are unchanged). The fresh split has since been used for tuning the policy, so as of 2026-12-04
+it is no longer blind either: a fourth split, **fresh2** (``_FRESH2``), has phrasings written on
+2026-12-04 without reading the policy's source (nor running the policy on them), over orders and
+customers of their own (appended after the fresh split; every earlier question, order, voice and
+noise is unchanged). Pure data, no I/O; ``python -m bench.evalset`` prints the set.
 """
 
 from __future__ import annotations
@@ -21,8 +25,8 @@ from switchboard.cli.seed import build_dataset
 
 __all__ = ["SPLITS", "VOICES", "Question", "build_questions"]
 
-Split = Literal["tuning", "heldout", "fresh"]
-SPLITS: tuple[Split, ...] = ("tuning", "heldout", "fresh")
+Split = Literal["tuning", "heldout", "fresh", "fresh2"]
+SPLITS: tuple[Split, ...] = ("tuning", "heldout", "fresh", "fresh2")
 #: (engine, speed): the packaged piper voice at three speeds, and espeak-ng's.
 VOICES: tuple[tuple[str, float], ...] = (
     ("piper", 1.0),
@@ -36,6 +40,8 @@ YES = "Yes, please."
 PER_TOOL = 20
 #: questions per tool in the fresh split (as many as the held-out half has)
 FRESH_PER_TOOL = 10
+#: questions per tool in the fresh2 split (the blind one since the fresh split was tuned on)
+FRESH2_PER_TOOL = 10
 
 _NOT_SHIPPED = ("placed", "packed")
 _SHIPPED = ("shipped", "out_for_delivery", "delivered", "returned")
@@ -171,6 +177,83 @@ _FRESH: dict[str, tuple[str, ...]] = {
         "Get me a supervisor, please. My order is {o_words} and nobody has helped.",
     ),
 }
+#: The fresh2 split's phrasings, per tool: written on 2026-12-04, once the fresh split was to be
+#: tuned on, from the tools' contracts alone, without reading the dialogue policy's source or
+#: tests and without running the policy on them; none reuses the key verbs of the phrasings
+#: above. Fields as in _FRESH.
+_FRESH2: dict[str, tuple[str, ...]] = {
+    "check_order_status": (
+        "Hey, I'm just checking in on order {o}. How's it coming along?",
+        "Um, order {o_words}. Did it go out yet, or is it still sitting in the warehouse?",
+        "Could you tell me what stage order {o} is at?",
+        "So I placed order {o} a while ago and I've heard nothing since. Is it moving at all?",
+    ),
+    "track_shipment": (
+        "Um, which carrier picked up order {o}, and is there a number I can look it up with?",
+        "What's the last scan on the parcel for order {o}, and when should it get here?",
+        "Can you give me the shipment reference for order {o_words}? I want to check it on the "
+        "carrier's website.",
+        "Hi, so the box for order {o} is somewhere in transit. Where has it got to?",
+    ),
+    "list_recent_orders": (
+        "Um, could you run through all the orders under my name?",
+        "I've bought a few things from you this month and lost track. Can you list them for me?",
+        "I deleted the confirmation email, so I don't have a number. What orders are on file "
+        "for me, newest first?",
+        "Give me a rundown of my orders, please.",
+    ),
+    "get_customer_info": (
+        "Can you check what details you're holding about me?",
+        "I want to make sure my info is right. What do you have listed for me?",
+        "Am I a member, and if so, what's my membership level?",
+        "So, um, what language is my account set to at the moment?",
+    ),
+    "get_product_info": (
+        "What would the {p} set me back?",
+        "Um, is the {p} sold out, or can I still get one?",
+        "What's the return policy on the {p}?",
+        "So, the {p}, what's that going for these days?",
+    ),
+    "process_return": (
+        "Order {o} came and it's just not what I expected. How do I ship it back to you?",
+        "Hi, um, I'd like to bring back the stuff from order {o}, it's not for me.",
+        "So order {o_words} arrived broken. I want to post it back and be reimbursed.",
+        "Is order {o} still inside the window for returning it? It's faulty and I want it gone.",
+    ),
+    "cancel_order": (
+        "I don't want order {o} anymore. Can you make sure it never goes out?",
+        "Um, please drop order {o_words}, I found it cheaper somewhere else.",
+        "Could you void order {o}? I placed it by accident.",
+        "So, order {o}, I'd like to withdraw it before it's dispatched, please.",
+    ),
+    "update_shipping_address": (
+        "Order {o} needs to go to my new flat instead. Can you redirect it?",
+        "Um, I put the wrong street on order {o}. Can we correct where it's headed?",
+        "Could order {o_words} go to my office rather than my house?",
+        "I'm staying at my sister's next week, so please send order {o} to her place instead.",
+    ),
+    "update_account_info": (
+        "I'd rather you spoke to me in French. Can you make that the default on my account?",
+        "Um, my mum uses this account and she reads Italian best. Can you put it on Italian?",
+        "Please make German my language going forward.",
+        "Can the emails you send me be in Portuguese instead of English?",
+    ),
+    "schedule_callback": (
+        "Um, I'm at work right now. Could an agent try me again on {day} at quarter past nine "
+        "in the morning?",
+        "Is there any way someone from your team could get back to me by phone on {day} at midday?",
+        "I'd like to book a phone call with one of your people for {date}, at twenty to five.",
+        "So, um, can you set up a call to my phone on {day}, say 10:30 am?",
+    ),
+    "escalate_to_human": (
+        "Honestly, I'd rather deal with an actual staff member about order {o}. Can you put me "
+        "through?",
+        "Um, this bot isn't helping. Is there a live agent who can sort out order {o}?",
+        "Order {o_words} has been a mess from start to finish. I want someone who works there "
+        "to take this over.",
+        "I'd like to make a complaint about order {o} to whoever is in charge.",
+    ),
+}
 #: a callback phrasing's time, as the call's ``callback_time`` must carry it
 _TIMES: dict[str, str] = {
     "3 pm": "15:00",
@@ -179,6 +262,10 @@ _TIMES: dict[str, str] = {
     "10 in the morning": "10:00",
     "4 pm": "16:00",
     "1 pm": "13:00",
+    "quarter past nine in the morning": "09:15",
+    "midday": "12:00",
+    "twenty to five": "16:40",
+    "10:30 am": "10:30",
 }
 #: the languages a language phrasing may name (the worker's spoken names)
 _LANGUAGES = ("Spanish", "French", "German", "Italian", "Portuguese")
@@ -228,11 +315,15 @@ def _ordinal(n: int) -> str:
 
 
 def build_questions(
-    *, as_of: date, per_tool: int = PER_TOOL, fresh_per_tool: int = FRESH_PER_TOOL
+    *,
+    as_of: date,
+    per_tool: int = PER_TOOL,
+    fresh_per_tool: int = FRESH_PER_TOOL,
+    fresh2_per_tool: int = FRESH2_PER_TOOL,
 ) -> list[Question]:
-    """The whole set (all three splits), deterministic for *as_of*: 20 questions per tool in the
-    two halves and 10 in the fresh split by default, each customer and order used once, so
-    changes never collide."""
+    """The whole set (all four splits), deterministic for *as_of*: 20 questions per tool in the
+    two halves and 10 in each of the fresh and fresh2 splits by default, each customer and order
+    used once, so changes never collide."""
     data = build_dataset(as_of=as_of, customers=1000, orders=10000)
     orders_by_status: dict[str, list[dict[str, Any]]] = {}
     for order in data.orders:
@@ -300,8 +391,10 @@ def build_questions(
             fields["o_words"] = " ".join(_DIGIT_WORDS[int(d)] for d in str(order["id"]))
             args["order_id"] = order["id"]
         if tool == "get_product_info":
-            # the fresh split starts ten products on, so it does not ask in the same order
-            product = products[(index + (10 if split == "fresh" else 0)) % len(products)]
+            # the fresh splits start ten products on, so they do not ask in the same order; as
+            # fresh2's indexes follow fresh's, it asks about the ten products after fresh's
+            offset = 10 if split in ("fresh", "fresh2") else 0
+            product = products[(index + offset) % len(products)]
             fields["p"] = product.lower()
             args["product_name"] = product.lower()
         if tool == "update_account_info":
@@ -342,6 +435,11 @@ def build_questions(
     for tool, fresh in _FRESH.items():
         for index in range(per_tool, per_tool + fresh_per_tool):
             ask(tool, index, "fresh", fresh[(index - per_tool) % len(fresh)])
+    # the fresh2 split after the fresh one, so every earlier question stays as it was
+    start = per_tool + fresh_per_tool
+    for tool, fresh2 in _FRESH2.items():
+        for index in range(start, start + fresh2_per_tool):
+            ask(tool, index, "fresh2", fresh2[(index - start) % len(fresh2)])
     return questions
 
 
