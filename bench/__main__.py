@@ -107,7 +107,7 @@ def main() -> int:
     )
     parser.add_argument(
         "--split",
-        choices=("tuning", "heldout", "fresh", "fresh2"),
+        choices=("tuning", "heldout", "fresh", "fresh2", "fresh3"),
         default="heldout",
         help="the evaluation set's split emulator_eval speaks (default heldout; with it, the "
         "blind fresh2 split is typed beside)",

@@ -335,6 +335,7 @@ SPLIT_LABELS = {
     "heldout": "held-out",
     "fresh": "fresh",
     "fresh2": "fresh2, blind 2026-12-04",
+    "fresh3": "fresh3, sealed 2026-12-04",
 }
 
 

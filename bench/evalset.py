@@ -11,7 +11,14 @@ are unchanged). The fresh split has since been used for tuning the policy, so as
 it is no longer blind either: a fourth split, **fresh2** (``_FRESH2``), has phrasings written on
 2026-12-04 without reading the policy's source (nor running the policy on them), over orders and
 customers of their own (appended after the fresh split; every earlier question, order, voice and
-noise is unchanged). Pure data, no I/O; ``python -m bench.evalset`` prints the set.
+noise is unchanged). The fresh2 split's phrasings have since been read by the engineer tuning the
+policy, so a fifth split, **fresh3** (``_FRESH3``), is **sealed**: its phrasings were written on
+2026-12-04 by someone who never read the policy's source, and it is never run with its misses
+printed before that day's policy work is done; only its summary figures (right tool, right
+arguments, answered right) are to be reported, never its phrasings or misses. It is appended
+after fresh2, over orders and customers of its own; every earlier question, order, voice and
+noise is unchanged. Pure data, no I/O; ``python -m bench.evalset`` prints the set (fresh3's
+questions included: do not read them while tuning).
 """
 
 from __future__ import annotations
@@ -25,8 +32,8 @@ from switchboard.cli.seed import build_dataset
 
 __all__ = ["SPLITS", "VOICES", "Question", "build_questions"]
 
-Split = Literal["tuning", "heldout", "fresh", "fresh2"]
-SPLITS: tuple[Split, ...] = ("tuning", "heldout", "fresh", "fresh2")
+Split = Literal["tuning", "heldout", "fresh", "fresh2", "fresh3"]
+SPLITS: tuple[Split, ...] = ("tuning", "heldout", "fresh", "fresh2", "fresh3")
 #: (engine, speed): the packaged piper voice at three speeds, and espeak-ng's.
 VOICES: tuple[tuple[str, float], ...] = (
     ("piper", 1.0),
@@ -42,6 +49,8 @@ PER_TOOL = 20
 FRESH_PER_TOOL = 10
 #: questions per tool in the fresh2 split (the blind one since the fresh split was tuned on)
 FRESH2_PER_TOOL = 10
+#: questions per tool in the sealed fresh3 split (only its summary figures are reported)
+FRESH3_PER_TOOL = 10
 
 _NOT_SHIPPED = ("placed", "packed")
 _SHIPPED = ("shipped", "out_for_delivery", "delivered", "returned")
@@ -254,6 +263,111 @@ _FRESH2: dict[str, tuple[str, ...]] = {
         "I'd like to make a complaint about order {o} to whoever is in charge.",
     ),
 }
+#: The fresh3 split's phrasings, per tool: SEALED. Written on 2026-12-04, once fresh2 had been
+#: read by the engineer tuning the policy, from the tools' contracts alone, by someone who never
+#: read the dialogue policy's source or tests and never ran the policy on them; none reuses the
+#: key verbs and nouns of the phrasings above. Not to be read while tuning, nor run with its
+#: misses printed before the policy work of 2026-12-04 is done; report only its summary figures.
+#: Fields as in _FRESH.
+_FRESH3: dict[str, tuple[str, ...]] = {
+    "check_order_status": (
+        "Um, quick question about order {o}. Has it been processed yet, or is it still pending?",
+        "Progress report on order {o}, please.",
+        "Would you be able to tell me whether order {o_words} has been packed yet, or is it "
+        "further along than that?",
+        "So, um, I paid for order {o} last week and the confirmation page just said 'received'. "
+        "Has anything actually happened with it since then?",
+    ),
+    "track_shipment": (
+        "Um, is there a way for me to see where the van with order {o} is? Like, a consignment "
+        "number or something?",
+        "Order {o}: who's the shipper, and what's the ETA?",
+        "Hello, could you kindly tell me which postal service is handling order {o_words}, and "
+        "how I can trace it myself?",
+        "So I've been, um, waiting in all day for order {o} and the doorbell hasn't gone. Can you "
+        "see which town it's reached by now, and which firm is carrying it?",
+    ),
+    "list_recent_orders": (
+        "Um, the order number's gone clean out of my head. Can you go over the last couple of "
+        "things I've had from you?",
+        "Just my past orders, please.",
+        "Good morning. I haven't got the number to hand, I'm afraid. Would you mind telling me "
+        "what I've been getting from your shop over the past few weeks?",
+        "So, er, I'm doing my budget for the month and want to tally up what I've spent with "
+        "you. Can you tell me each of the orders on my account from, like, the last month or so?",
+    ),
+    "get_customer_info": (
+        "Um, what surname have you got me down under? I think it might still be my maiden name.",
+        "What loyalty tier am I on?",
+        "Hello there. Could you tell me which mobile number and which inbox you have registered "
+        "for me, please?",
+        "So, um, I've been at three different places in the last year and honestly can't "
+        "remember which one I gave you when I signed up. What's recorded on your end for where "
+        "I live?",
+    ),
+    "get_product_info": (
+        "Um, do you happen to have any of the {p} left?",
+        "The {p}: what's it cost?",
+        "Good evening. I was hoping you could give me some information on the {p}, what it "
+        "retails for and whether it's available right now.",
+        "So my daughter's been going on and on about the {p} for her birthday, and, um, before "
+        "I promise her anything, can I actually get it from you today, and roughly what am I "
+        "looking at spending?",
+    ),
+    "process_return": (
+        "Um, everything in order {o} turned out too small. Can I get my cash back for it?",
+        "Order {o} turned up yesterday and it's no good. Can you arrange a pickup so you can have "
+        "it back?",
+        "Hello, I received order {o_words} last week and, unfortunately, it isn't suitable. Could "
+        "you tell me how I'd go about getting it back to you and having the amount credited to "
+        "my card?",
+        "So, um, whatever it was I got in order {o}, it makes an awful rattling noise and I've "
+        "had enough of it. Could you take it off my hands and reverse the payment?",
+    ),
+    "cancel_order": (
+        "Um, I think I'm going to back out of order {o}. Can you sort that for me?",
+        "Undo order {o}, please.",
+        "Good afternoon. I'm afraid I no longer require the items in order {o_words}. Would it "
+        "be possible to halt it before it goes anywhere?",
+        "So, um, I went ahead and bought the same thing in a shop today, which was silly of me, "
+        "so order {o} is pointless now. Can we just pretend I never hit buy on it, before "
+        "anything leaves?",
+    ),
+    "update_shipping_address": (
+        "Um, can order {o} be rerouted to my parents'? I'll be with them over the holidays.",
+        "Order {o}, new destination, please.",
+        "Hello, I'm afraid I typed the wrong zip code at checkout for order {o_words}. Would you "
+        "be able to amend where it's going?",
+        "So, um, I've just handed my keys back to my landlord, and I realised order {o} is still "
+        "going to the old apartment. Could you point it at my new one instead?",
+    ),
+    "update_account_info": (
+        "Um, I'm way more comfortable reading Spanish, so can my account be in that?",
+        "Portuguese on my account, please.",
+        "Good morning. Would you kindly record that I'd like to be communicated with in French? "
+        "It's my first language.",
+        "So, er, my dad's going to be handling this account since I'm away a lot, and he reads "
+        "German far better than anything else. Could you, um, have the account use that for him?",
+    ),
+    "schedule_callback": (
+        "Um, could someone from your side buzz me {day} at quarter to eleven in the morning?",
+        "Someone dial me {day}, 9:30 am, please.",
+        "Good afternoon. I'm tied up at the moment; would it be possible for one of your "
+        "advisers to reach me by telephone on {date} at half past three in the afternoon?",
+        "So, um, I'm on the road most of today and can't really chat, so could we pencil in a "
+        "time for one of your team to get me on the line, {day}, maybe ten past one in the "
+        "afternoon?",
+    ),
+    "escalate_to_human": (
+        "Um, yeah, can I get bumped up to someone senior? It's about order {o}.",
+        "Operator, please. Order {o}.",
+        "Hello. I'd appreciate it if you could hand me over to one of your colleagues about order "
+        "{o_words}; I think it needs someone with a bit more authority.",
+        "So, um, I've explained order {o} about four times now to different, like, automated "
+        "things, and it keeps going round in circles. I'd really just like someone flesh and "
+        "blood, a team leader, anyone, to pick this up.",
+    ),
+}
 #: a callback phrasing's time, as the call's ``callback_time`` must carry it
 _TIMES: dict[str, str] = {
     "3 pm": "15:00",
@@ -266,6 +380,10 @@ _TIMES: dict[str, str] = {
     "midday": "12:00",
     "twenty to five": "16:40",
     "10:30 am": "10:30",
+    "quarter to eleven in the morning": "10:45",
+    "9:30 am": "09:30",
+    "half past three in the afternoon": "15:30",
+    "ten past one in the afternoon": "13:10",
 }
 #: the languages a language phrasing may name (the worker's spoken names)
 _LANGUAGES = ("Spanish", "French", "German", "Italian", "Portuguese")
@@ -320,10 +438,11 @@ def build_questions(
     per_tool: int = PER_TOOL,
     fresh_per_tool: int = FRESH_PER_TOOL,
     fresh2_per_tool: int = FRESH2_PER_TOOL,
+    fresh3_per_tool: int = FRESH3_PER_TOOL,
 ) -> list[Question]:
-    """The whole set (all four splits), deterministic for *as_of*: 20 questions per tool in the
-    two halves and 10 in each of the fresh and fresh2 splits by default, each customer and order
-    used once, so changes never collide."""
+    """The whole set (all five splits), deterministic for *as_of*: 20 questions per tool in the
+    two halves and 10 in each of the fresh, fresh2 and fresh3 splits by default, each customer
+    and order used once, so changes never collide."""
     data = build_dataset(as_of=as_of, customers=1000, orders=10000)
     orders_by_status: dict[str, list[dict[str, Any]]] = {}
     for order in data.orders:
@@ -392,8 +511,11 @@ def build_questions(
             args["order_id"] = order["id"]
         if tool == "get_product_info":
             # the fresh splits start ten products on, so they do not ask in the same order; as
-            # fresh2's indexes follow fresh's, it asks about the ten products after fresh's
-            offset = 10 if split in ("fresh", "fresh2") else 0
+            # fresh2's indexes follow fresh's, it asks about the ten products after fresh's, and
+            # fresh3 about the ten after fresh2's. The catalogue has only 23 askable products, so
+            # fresh and fresh2 leave three unasked: fresh3 asks about those three first, and its
+            # other seven are (unavoidably) products the fresh split asked about too
+            offset = 10 if split in ("fresh", "fresh2", "fresh3") else 0
             product = products[(index + offset) % len(products)]
             fields["p"] = product.lower()
             args["product_name"] = product.lower()
@@ -440,6 +562,11 @@ def build_questions(
     for tool, fresh2 in _FRESH2.items():
         for index in range(start, start + fresh2_per_tool):
             ask(tool, index, "fresh2", fresh2[(index - start) % len(fresh2)])
+    # the sealed fresh3 split after fresh2, so every earlier question stays as it was
+    start = per_tool + fresh_per_tool + fresh2_per_tool
+    for tool, fresh3 in _FRESH3.items():
+        for index in range(start, start + fresh3_per_tool):
+            ask(tool, index, "fresh3", fresh3[(index - start) % len(fresh3)])
     return questions
 
 
