@@ -276,3 +276,40 @@ def test_an_address_is_asked_for_part_by_part_and_the_order_number_kept() -> Non
             },
         ),
     )
+
+
+@pytest.mark.parametrize(
+    ("said", "tool"),
+    [
+        # everyday ways of asking (lexicon.CUES_MORE), none of them the tool's own verb
+        ("Please call off order 100002.", "cancel_order"),
+        ("I no longer need order 100002, can you stop it going out?", "cancel_order"),
+        ("How do I post order 101677 back to you?", "process_return"),
+        ("Can order 100002 be redirected to my office?", "update_shipping_address"),
+        ("From now on please write to me in French.", "update_account_info"),
+        ("Could someone from your team phone me on Monday at 3 pm?", "schedule_callback"),
+        ("Put me through to a staff member about order 101677.", "escalate_to_human"),
+        ("I want to complain about order 101677.", "escalate_to_human"),
+        ("Which courier has order 101677?", "track_shipment"),
+        ("Has order 101677 been scanned anywhere?", "track_shipment"),
+        ("How is my order 101677 coming along?", "check_order_status"),
+        ("Can I get my order history?", "list_recent_orders"),
+        ("What does the desk lamp cost?", "get_product_info"),
+        ("What membership level am I?", "get_customer_info"),
+    ],
+)
+def test_everyday_phrasings(said: str, tool: str) -> None:
+    """Tuning cases written for the everyday vocabulary of support calls."""
+    choice = choose_tool(said, SPECS)
+    assert choice.tool is not None and choice.tool.name == tool
+
+
+@pytest.mark.parametrize(
+    "said",
+    ["Do you speak French?", "Is anyone there?", "What's your return address for letters?"],
+)
+def test_everyday_words_alone_change_nothing(said: str) -> None:
+    """A language named, or a word of the everyday vocabulary, without a request for a change
+    to the account, changes nothing."""
+    reply = DialoguePolicy(today=TODAY).respond(user_text=said, tools=SHOP_TOOLS)
+    assert not any(c.name in {"update_account_info", "cancel_order"} for c in reply.calls)

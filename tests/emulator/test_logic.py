@@ -218,3 +218,26 @@ def test_idle_timer_fires_once_after_the_timeout_and_not_while_busy() -> None:
     assert timer.due(7000, None, busy=False) is None
     assert timer.due(7000, 5000, busy=False) == (1000, 7000)
     assert timer.due(20_000, 5000, busy=False) is None  # once
+
+
+@pytest.mark.parametrize(
+    ("said", "expected"),
+    [
+        ("Can an agent call me on December 7th at 1 pm?", "13:00:00"),
+        ("at half past two in the afternoon", "14:30:00"),
+        ("Monday at 10 in the morning", "10:00:00"),
+        ("say 10:30 am", "10:30:00"),
+        ("at twenty to five", "16:40:00"),
+        ("quarter past nine in the morning", "09:15:00"),
+        ("at midday", "12:00:00"),
+        ("at four", "16:00:00"),
+        ("on Monday", "09:00:00"),
+    ],
+)
+def test_callback_times_as_people_say_them(said: str, expected: str) -> None:
+    """Clock times, half/quarter past and to, midday, and an hour without a period read in the
+    shop's hours; a day alone is the morning's opening."""
+    from switchboard.emulator.slots import _time_of_day
+    from switchboard.emulator.text import normalize
+
+    assert _time_of_day(normalize(said)) == expected

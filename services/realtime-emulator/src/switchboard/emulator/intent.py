@@ -20,6 +20,7 @@ from typing import Any
 
 from switchboard.emulator.lexicon import (
     CUES,
+    CUES_MORE,
     GENERIC_VERBS,
     ING_COMPLEMENT,
     LIGHT_VERBS,
@@ -33,6 +34,8 @@ from switchboard.emulator.text import humanize, normalize, tokens
 
 __all__ = ["Choice", "ToolSpec", "choose_tool", "content_stems", "score_tools", "stem"]
 
+#: every question phrase: the first table's, then the everyday ways of asking (lexicon)
+_ALL_CUES = CUES + CUES_MORE
 #: Floor below which no tool is chosen; the margin under which two tools are too close to call.
 FLOOR = 3.0
 CLOSE = 1.0
@@ -126,7 +129,7 @@ def _acted(text: str) -> set[str]:
     lowered = normalize(text)
     return {
         stem(t)
-        for pattern, targets, acts in CUES
+        for pattern, targets, acts in _ALL_CUES
         if acts and pattern.search(lowered)
         for t in targets
     }
@@ -142,7 +145,7 @@ def _expand(text: str) -> dict[str, float]:
             if word.startswith(key) or (len(word) >= 4 and key.startswith(word)):
                 for target in targets:
                     bag[stem(target)] = max(bag.get(stem(target), 0.0), 0.6)
-    for pattern, targets, _acts in CUES:
+    for pattern, targets, _acts in _ALL_CUES:
         if pattern.search(lowered):
             for target in targets:
                 bag[stem(target)] = max(bag.get(stem(target), 0.0), 2.0)

@@ -8,6 +8,7 @@ import re
 
 __all__ = [
     "CUES",
+    "CUES_MORE",
     "GENERIC_VERBS",
     "ING_COMPLEMENT",
     "LIGHT_VERBS",
@@ -187,6 +188,151 @@ CUES: tuple[tuple[re.Pattern[str], tuple[str, ...], bool], ...] = (
         False,
     ),
 )
+_LANGUAGE_NAMES = (
+    r"(?:spanish|french|german|italian|portuguese|english|dutch|polish|chinese|mandarin"
+    r"|japanese|korean|arabic|russian|turkish|hindi|swedish|greek)"
+)
+_PEOPLE = (
+    r"(?:human|person|people|agent|someone|somebody|representative|rep|manager|supervisor"
+    r"|operator|staff(?: member)?|employee|colleague|advisor|adviser)"
+)
+#: Everyday ways of asking for each kind of act or answer, beyond the tools' own words (the
+#: generic vocabulary of customer-service calls, not any one tool's). Same shape as ``CUES``.
+CUES_MORE: tuple[tuple[re.Pattern[str], tuple[str, ...], bool], ...] = (
+    # cancelling
+    (
+        re.compile(
+            r"\b(call(?:ing)? off|scrap|void|withdraw|revoke|rescind|nix|back out of|pull out of"
+            r"|pull the plug on|undo)\b"
+            r"|\bdrop (?:the |my |this |that )?order\b|\bdrop order\b"
+            r"|\b(?:don't|do not|no longer|not) (?:want|need)\b.{0,25}\b(?:order|it|anymore|any more)\b"
+            r"|\bstop\b.{0,30}\b(?:order|it|them)\b.{0,30}\b(?:ship|dispatch|going out|sent|goes out)"
+            r"|\b(?:never|not) (?:goes|go|get|gets) (?:out|sent|shipped)\b"
+        ),
+        ("cancel",),
+        True,
+    ),
+    # returning
+    (
+        re.compile(
+            r"\b(ship|post|mail|send|bring|give|take|return)\b.{0,25}\bback\b"
+            r"|\breturn (?:label|slip|it|them|this|the)\b|\breimburs\w*|\bmoney back\b"
+            r"|\b(?:want|like|get) (?:a |my )?refund"
+        ),
+        ("return", "refund"),
+        True,
+    ),
+    # a different delivery address
+    (
+        re.compile(
+            r"\b(redirect|re-?rout|divert)\w*"
+            r"|\bwrong (?:street|address|postcode|post code|zip|house number)\b"
+            r"|\b(?:send|ship|deliver|go|goes|going|headed|sent|delivered)\b.{0,40}"
+            r"\b(?:instead|rather than|different (?:address|place)|new (?:address|place|flat|house|home)"
+            r"|another address|my (?:office|work|workplace|flat|apartment|new place)"
+            r"|(?:her|his|their|my \w+'s) (?:place|house|address|flat)|\w+'s (?:place|house))\b"
+            r"|\b(?:change|update|correct|fix) where\b"
+        ),
+        ("address", "chang"),
+        True,
+    ),
+    # the account's language: a language named with a wish about how to be spoken to
+    (
+        re.compile(
+            rf"^(?=.*\b{_LANGUAGE_NAMES}\b)(?=.*\b(?:speak|spoke|talk|contact\w*|email|emails"
+            r"|messages?|letters?|prefer\w*|switch|set|make|put|change|default|from now on"
+            r"|going forward|instead|language|account|in " + _LANGUAGE_NAMES + r")\b)"
+        ),
+        ("account", "languag"),
+        True,
+    ),
+    # being called back
+    (
+        re.compile(
+            r"\b(?:call|ring|phone|contact|reach|try)\s+me\b"
+            r"|\bgive me a (?:call|ring|buzz|phone call)\b|\bget back to me\b"
+            r"|\b(?:book|arrange|set up|schedule|organi[sz]e|get|have|request)\s+(?:a |an )?"
+            r"(?:phone |telephone )?(?:call|ring)\b(?! (?:off|center|centre))"
+            r"|\bring back\b|\bcall-?back\b"
+            r"|\b(?:someone|somebody|an agent|one of your \w+|your team)\b.{0,30}"
+            r"\b(?:call|ring|phone)\b"
+        ),
+        ("callback", "call"),
+        True,
+    ),
+    # a person
+    (
+        re.compile(
+            rf"\b(?:speak|talk|deal)\s+(?:to|with)\s+(?:a|an|some|the|real|your|actual|live)?\s*"
+            rf"(?:real |live |actual )?{_PEOPLE}\b"
+            rf"|\b(?:need|want|get me|give me|find me|put me on with|ask for)\s+"
+            rf"(?:a|an|the|your|to)?\s*(?:real |live |actual )?{_PEOPLE}\b"
+            r"|\b(?:real|live|actual) (?:person|human|agent|staff|people)\b"
+            r"|\b(?:transfer|put|connect|pass) me (?:through|to|on)\b|\bput me through\b"
+            r"|\bcomplain\w*|\bin charge\b|\bwho(?:ever)? works (?:there|here|for you)\b"
+            r"|\bthis (?:bot|machine|robot)\b"
+        ),
+        ("human", "agent"),
+        True,
+    ),
+    # tracking a parcel
+    (
+        re.compile(
+            r"\b(follow|trace)\b.{0,30}\b(parcel|package|shipment|order|delivery|online|box)\b"
+            r"|\b(ups|fedex|usps|dhl|royal mail|courier|carrier|delivery company)\b"
+            r"|\b(shipment|shipping|tracking|parcel|consignment|waybill) (?:reference|number|code|id|link)\b"
+            r"|\bscan(?:ned|s)?\b|\bin transit\b|\bwhere has it got to\b|\bwhereabouts\b"
+        ),
+        ("track", "carrier"),
+        False,
+    ),
+    # an order's status
+    (
+        re.compile(
+            r"\bwhere things stand\b|\bwhat stage\b|\bhow(?:'s| is) (?:it|that|(?:my |the )?order)"
+            r"(?: \d+)? (?:coming|going|doing)\b|\bcheck(?:ing)? (?:in )?on\b.{0,20}\border\b"
+            r"|\blook(?:ing)? up\b.{0,15}\border\b|\bheard nothing\b|\bgo(?:ne)? out yet\b"
+            r"|\bstill (?:sitting|waiting|in the warehouse|processing)\b|\bis it moving\b"
+            r"|\bstatus\b|\bon its way\b"
+        ),
+        ("status",),
+        False,
+    ),
+    # the orders one has made
+    (
+        re.compile(
+            r"\border history\b|\bmy purchases\b|\b(?:run ?down|list|overview|summary) of "
+            r"(?:my |all )?(?:orders|purchases)\b|\borders (?:under|on|in) my (?:name|account)\b"
+            r"|\b(?:what|which) orders\b|\borders .{0,25}\bfor me\b|\blist them\b"
+            r"|\b(?:bought|ordered|purchased) .{0,30}\b(?:lost track|list|remind)\b"
+        ),
+        ("list", "recent"),
+        False,
+    ),
+    # a product's price, stock or policy
+    (
+        re.compile(
+            r"\b(?:you |do you )charge for\b|\bset me back\b|\bgoing for\b|\bsold out\b"
+            r"|\bcost(?:s)?\b|\bprice\b|\bhow much (?:is|are|for|does|do)\b|\bretail\w*\b"
+            r"|\blooking at the\b|\bspecs?\b|\bspecifications?\b"
+        ),
+        ("price", "product"),
+        False,
+    ),
+    # what the shop holds about the caller
+    (
+        re.compile(
+            r"\b(?:details|info|information|data)\b.{0,25}\b(?:holding|keeping|have|hold|got|listed|"
+            r"stored)\b.{0,15}\b(?:me|mine)\b"
+            r"|\bwhat do you have (?:listed |on file |stored )?(?:for|on|about) me\b"
+            r"|\b(?:membership|member|tier|loyalty level|account level)\b"
+            r"|\bwhat language is my account\b|\bmy (?:info|information|details)\b"
+        ),
+        ("account", "detail"),
+        False,
+    ),
+)
+
 #: Read verbs: a tool named with one needs no action word from the caller.
 READ_ACTIONS = {
     "get", "check", "list", "show", "find", "lookup", "look", "fetch", "retriev", "read",

@@ -180,7 +180,21 @@ def _match_enum(values: list[Any], normalized: str) -> Any:
     for value in values:
         if stem(str(value)) in stems:
             return value
+    # the value's head noun ("preferred language" -> language), or a language named for a
+    # value about languages ("in Italian")
+    for value in values:
+        head = humanize(str(value)).split()[-1:] or [""]
+        if head[0] and stem(head[0]) in stems:
+            return value
+        if "language" in str(value).lower() and _NAMED_LANGUAGE.search(normalized):
+            return value
     return None
+
+
+_NAMED_LANGUAGE = re.compile(
+    r"\b(spanish|french|german|italian|portuguese|english|dutch|polish|chinese|mandarin"
+    r"|japanese|korean|arabic|russian|turkish|hindi|swedish|greek)\b"
+)
 
 
 def _free_text(name: str, text: str, *, answer: bool, history: list[str]) -> str | None:
@@ -211,26 +225,65 @@ def _value_after_to(name: str, label: str, text: str) -> str | None:
     email = find_email(text)
     if email and "value" in humanize(name):
         return email
+    language = _NAMED_LANGUAGE.search(text.lower())
+    if language and "value" in humanize(name) and not re.search(r"\d", text):
+        return language.group(1)
     match = re.search(r"\bto\s+(.+)$", text.strip().rstrip(".?!"), re.I)
     if match and "value" in humanize(name):
         return match.group(1).strip()
     return None
 
 
+_CLOCK = re.compile(r"\b(\d{1,2})(?:\s?:\s?(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)?(?![\d:])")
+_RELATIVE = re.compile(r"\b(half|quarter|\d{1,2})(?: minutes)? (past|after|to|before) (\d{1,2})\b")
+_AT_HOUR = re.compile(
+    r"\b(?:at|around|about|say|by)\s+(\d{1,2})\b(?!\s*(?:st|nd|rd|th|st\b))"
+    r"|\b(\d{1,2})\s+(?:in the (?:morning|afternoon|evening)|tonight|sharp)\b"
+)
+
+
 def _time_of_day(normalized: str) -> str:
-    match = re.search(
-        r"\b(\d{1,2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)?", normalized.replace("o'clock", "")
-    )
-    hour, minute = 9, 0
-    if match and (match.group(3) or match.group(2)):
-        hour = int(match.group(1)) % 24
-        minute = int(match.group(2) or 0)
-        if match.group(3) and match.group(3).startswith("p") and hour < 12:
+    """The time a caller asked for, as HH:MM:SS: "1 pm", "10:30 am", "half past 2 in the
+    afternoon", "20 to 5", "quarter past 9 in the morning", "midday", "at 4" (an hour without
+    a period is read in shop hours: 1 to 6 in the afternoon, 7 to 11 in the morning), "in the
+    afternoon" alone; 09:00 when no time is said."""
+    text = normalized.replace("o'clock", "").replace("o clock", "")
+    hour: int | None = None
+    minute = 0
+    explicit = False  # am/pm said with the number
+    for match in _CLOCK.finditer(text):
+        if match.group(3) or match.group(2):
+            hour, minute = int(match.group(1)), int(match.group(2) or 0)
+            if match.group(3):
+                explicit = True
+                pm = match.group(3).startswith("p")
+                hour = hour % 12 + (12 if pm else 0)
+            break
+    if hour is None and (relative := _RELATIVE.search(text)):
+        amount, direction, base = relative.groups()
+        minutes = {"half": 30, "quarter": 15}.get(amount) or int(amount)
+        hour = int(base)
+        if direction in ("to", "before"):
+            hour, minute = (hour - 1) % 24, 60 - minutes
+        else:
+            minute = minutes
+    if hour is None and (at := _AT_HOUR.search(text)):
+        hour = int(at.group(1) or at.group(2))
+    if hour is None and re.search(r"\b(midday|noon|lunchtime)\b", text):
+        hour = 12
+    if hour is None:
+        if "afternoon" in text:
+            return "14:00:00"
+        if "evening" in text:
+            return "18:00:00"
+        return "09:00:00"
+    if not explicit and hour < 12:
+        if re.search(r"\b(afternoon|evening|tonight|pm|p\.m\.)\b", text):
             hour += 12
-    elif "afternoon" in normalized:
-        hour = 14
-    elif "evening" in normalized:
-        hour = 18
+        elif not re.search(r"\b(morning|am|a\.m\.)\b", text) and 1 <= hour <= 6:
+            hour += 12  # "at 4": the shop's afternoon, not 4 in the morning
+    if not 0 <= hour <= 23 or not 0 <= minute <= 59:
+        return "09:00:00"
     return f"{hour:02d}:{minute:02d}:00"
 
 
