@@ -12,6 +12,7 @@ __all__ = [
     "GENERIC_VERBS",
     "ING_COMPLEMENT",
     "LIGHT_VERBS",
+    "NAMED_LANGUAGE",
     "NOUN_BEFORE",
     "QUESTION_RE",
     "READ_ACTIONS",
@@ -192,6 +193,8 @@ _LANGUAGE_NAMES = (
     r"(?:spanish|french|german|italian|portuguese|english|dutch|polish|chinese|mandarin"
     r"|japanese|korean|arabic|russian|turkish|hindi|swedish|greek)"
 )
+#: a language named in lower-cased text (group 1: its name)
+NAMED_LANGUAGE = re.compile(rf"\b({_LANGUAGE_NAMES})\b")
 _PEOPLE = (
     r"(?:human|person|people|agent|someone|somebody|representative|rep|manager|supervisor"
     r"|operator|staff(?: member)?|employee|colleague|advisor|adviser)"

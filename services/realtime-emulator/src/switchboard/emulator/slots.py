@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any
 
 from switchboard.emulator.intent import ToolSpec, stem
+from switchboard.emulator.lexicon import NAMED_LANGUAGE
 from switchboard.emulator.numbers import NumberShape, read_identifier
 from switchboard.emulator.text import (
     find_date,
@@ -186,15 +187,9 @@ def _match_enum(values: list[Any], normalized: str) -> Any:
         head = humanize(str(value)).split()[-1:] or [""]
         if head[0] and stem(head[0]) in stems:
             return value
-        if "language" in str(value).lower() and _NAMED_LANGUAGE.search(normalized):
+        if "language" in str(value).lower() and NAMED_LANGUAGE.search(normalized):
             return value
     return None
-
-
-_NAMED_LANGUAGE = re.compile(
-    r"\b(spanish|french|german|italian|portuguese|english|dutch|polish|chinese|mandarin"
-    r"|japanese|korean|arabic|russian|turkish|hindi|swedish|greek)\b"
-)
 
 
 def _free_text(name: str, text: str, *, answer: bool, history: list[str]) -> str | None:
@@ -225,7 +220,7 @@ def _value_after_to(name: str, label: str, text: str) -> str | None:
     email = find_email(text)
     if email and "value" in humanize(name):
         return email
-    language = _NAMED_LANGUAGE.search(text.lower())
+    language = NAMED_LANGUAGE.search(text.lower())
     if language and "value" in humanize(name) and not re.search(r"\d", text):
         return language.group(1)
     match = re.search(r"\bto\s+(.+)$", text.strip().rstrip(".?!"), re.I)
