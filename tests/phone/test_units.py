@@ -140,6 +140,46 @@ def test_heard_is_learnt_from_echoed_marks_never_from_what_was_sent() -> None:
     assert playback.clear() is None
 
 
+def test_a_mark_per_interval_not_per_delta_and_one_after_the_answer() -> None:
+    """20 ms deltas under a 100 ms interval: a mark after every fifth; the answer's last audio
+    gets its mark from tail(), and what was heard reaches its end once that mark is echoed."""
+    playback = Playback(bytes_per_ms=8, mark_interval_ms=100)
+    pieces = [p for _ in range(12) for p in playback.pieces("item1", _b64(160))]  # 240 ms
+    marks = [p.mark for p in pieces if p.mark is not None]
+    assert len(pieces) == 12 and len(marks) == 2
+    assert [p.mark is not None for p in pieces].count(True) == 2
+    assert pieces[4].mark == marks[0] and pieces[9].mark == marks[1]
+    (tail,) = playback.tail()
+    assert tail.payload == "" and tail.mark is not None
+    assert playback.tail() == []  # nothing unmarked any more
+    for mark in [*marks, tail.mark]:
+        assert playback.played(mark) == "item1"
+    assert playback.heard_ms("item1") == 240 and not playback.playing
+
+
+def test_unmarked_audio_is_playing_and_a_clear_cuts_it_at_the_last_echo() -> None:
+    """Audio sent without a mark yet still counts as playing: a barge-in before the first
+    boundary cuts the item at 0 ms; later, at the last echoed mark."""
+    playback = Playback(bytes_per_ms=8, mark_interval_ms=100)
+    assert all(p.mark is None for p in playback.pieces("item1", _b64(480)))  # 60 ms
+    assert playback.playing
+    assert playback.clear() == ("item1", 0)
+    assert not playback.playing and playback.tail() == []
+    (boundary,) = [p for p in playback.pieces("item2", _b64(1000)) if p.mark is not None]
+    assert playback.played(boundary.mark) == "item2"  # type: ignore[arg-type]
+    assert playback.clear() == ("item2", 100)
+
+
+def test_a_new_item_marks_the_end_of_the_previous_one_first() -> None:
+    """An item's unmarked audio gets its mark before the next item's audio is sent."""
+    playback = Playback(bytes_per_ms=8, mark_interval_ms=100)
+    playback.pieces("item1", _b64(320))  # 40 ms, unmarked
+    first, *rest = playback.pieces("item2", _b64(160))
+    assert first.payload == "" and first.mark is not None and rest[0].mark is None
+    assert playback.played(first.mark) == "item1"
+    assert playback.heard_ms("item1") == 40 and playback.playing  # item2's 20 ms
+
+
 def test_keypad_batches_until_pound_or_a_pause() -> None:
     """Digits become one batch on '#', or once the caller pauses long enough."""
     keypad = Keypad(pause_s=2.0)

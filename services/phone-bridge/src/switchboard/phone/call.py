@@ -3,7 +3,8 @@
 - Caller audio goes to the gateway as ``input_audio_buffer.append`` untouched (the carrier's
   base64: µ-law 8 kHz from Twilio, PCM16 24 kHz from ACS; the session is set to that format),
   a few carrier frames per append (:mod:`.uplink`).
-- Bot audio goes to the carrier in pieces, each followed by a mark (:mod:`.playback`).
+- Bot audio goes to the carrier in pieces, a mark at every ``PHONE_MARK_INTERVAL_MS`` of an
+  item's audio and after an answer's last audio (:mod:`.playback`).
 - Barge-in: on ``input_audio_buffer.speech_started`` the carrier's playback is cleared and the
   item truncated at what the carrier's marks say was played.
 - Keypad digits become one user message per batch (:mod:`.keypad`).
@@ -42,7 +43,7 @@ from switchboard.phone.deltas import read_audio_delta
 from switchboard.phone.gateway import GatewayError, GatewayLink, truncate_event
 from switchboard.phone.keypad import Keypad, keypad_item
 from switchboard.phone.metrics import PhoneMetrics
-from switchboard.phone.playback import Playback
+from switchboard.phone.playback import Piece, Playback
 from switchboard.phone.resume import Upstream, lost_code
 from switchboard.phone.settings import PhoneSettings
 from switchboard.phone.start import NotAccepted, accept_stream, refuse_frame
@@ -286,12 +287,17 @@ class PhoneCall:
         if self._carrier_gone:
             return  # the caller hung up; the conversation is only settling
         try:
-            for piece in self.playback.pieces(item_id, delta):
-                await self.stream.send_audio(piece.payload)
-                await self.stream.send_mark(piece.mark)
-                self.metrics.frames.bot_pieces += 1
+            await self._send_pieces(self.playback.pieces(item_id, delta))
         except StreamClosed:
             self._carrier_gone = True
+
+    async def _send_pieces(self, pieces: list[Piece]) -> None:
+        for piece in pieces:
+            if piece.payload:
+                await self.stream.send_audio(piece.payload)
+                self.metrics.frames.bot_pieces += 1
+            if piece.mark is not None:
+                await self.stream.send_mark(piece.mark)
 
     async def _barge_in(self) -> None:
         cut = self.playback.clear()
@@ -318,6 +324,9 @@ class PhoneCall:
         elif kind == "response.done":
             self._response_active = False
             self._update_settled()
+            if not self._carrier_gone:  # the answer's last audio gets its mark
+                with contextlib.suppress(StreamClosed):
+                    await self._send_pieces(self.playback.tail())
             if self._response_audio and not self._tools:
                 self._answers += 1
                 if not self._carrier_gone:
