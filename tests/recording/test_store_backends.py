@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Iterator
 
+import asyncpg
 import pytest
 
 from switchboard.recording.azure import AzureBlobRecordingStore
@@ -318,6 +319,27 @@ async def test_postgres_store_takes_a_settings_url(database_url: str) -> None:
             assert await store.get(key) == payload
             assert await store.size(key) == len(payload)
     finally:
+        await store.delete_prefix(key.split("/", 1)[0] + "/")
+        await store.close()
+
+
+async def test_postgres_store_releases_connections_without_a_reset_query(database_url: str) -> None:
+    """A put is one statement on the wire: the pool does not follow it with asyncpg's default
+    reset query (``RESET ALL`` and the rest, a round trip per segment); the connection's last
+    statement, as Postgres reports it, is the INSERT itself."""
+    name = f"rec-test-{uuid.uuid4().hex[:8]}"
+    store = PostgresRecordingStore(database_url, application_name=name)
+    key = segment_key(new_session(), "caller", 0)
+    probe = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        await store.put(key, DATA)
+        query = await probe.fetchval(
+            "SELECT query FROM pg_stat_activity WHERE application_name = $1", name
+        )
+        assert query is not None and query.startswith("INSERT INTO audit.recording_object")
+        assert await store.get(key) == DATA  # the connection is still good for the next use
+    finally:
+        await probe.close()
         await store.delete_prefix(key.split("/", 1)[0] + "/")
         await store.close()
 
