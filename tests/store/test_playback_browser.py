@@ -1,9 +1,11 @@
 """Playing a recording in the analyst UI, in headless Chromium (Debian's package, driven by
 Playwright): the player streams the WAV with range requests through a playback ticket, the
-highlighted turn follows playback, selecting a turn seeks there, and the playback is audited."""
+highlighted turn follows playback, selecting a turn seeks there, and the playback is audited; the
+compressed copy is offered as a download."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -133,7 +135,8 @@ async def test_an_analyst_plays_a_recording_and_the_transcript_follows(
     """The list marks the session recorded; on its page the player streams the WAV with range
     requests (206) through a ticket; playing advances time and highlights the turn under the
     playhead; selecting a later turn seeks to its start and highlights it; a far seek is a range
-    request from a later offset; the playback is one play row."""
+    request from a later offset; the playback is one play row; the compressed copy downloads
+    from a link beside the player (the player keeps the WAV), audited as one more play row."""
     customer = f"cus_play_{uuid.uuid4().hex[:6]}"
     events = await _recorded_session(store, customer)
     sid = events[0].session_id
@@ -213,6 +216,25 @@ async def test_an_analyst_plays_a_recording_and_the_transcript_follows(
         "SELECT analyst, detail FROM audit.view_log WHERE session_id = $1 AND action = 'play'", sid
     )
     assert [p["analyst"] for p in plays] == ["ana"], plays
+
+    # the compressed copy (Ogg Opus by default) is a download beside the player, itself audited
+    link = page.get_by_role("link", name="Download the compressed copy (Ogg Opus)")
+    await expect(link).to_be_visible()
+    await expect(page.locator("#rec-download-size")).to_have_text(re.compile(r"^[\d.]+ (KB|MB)$"))
+    async with page.expect_download() as info:
+        await link.click()
+    download = await info.value
+    assert download.suggested_filename == f"{sid}.opus"
+    saved = await download.path()
+    assert saved.read_bytes()[:4] == b"OggS"
+    src = await page.locator("#player").get_attribute("src")
+    assert src and "/recording?ticket=" in src and "format=" not in src  # the player keeps the WAV
+    plays = await db.fetch(
+        "SELECT analyst, detail FROM audit.view_log WHERE session_id = $1 AND action = 'play' "
+        "ORDER BY id",
+        sid,
+    )
+    assert len(plays) == 2 and '"compressed"' in plays[-1]["detail"], plays
 
 
 async def test_a_session_without_recording_says_so(

@@ -382,7 +382,8 @@ async def test_redelivered_events_change_nothing(
     assert await counts() == (3, 2)
     assert await _until(lambda: _gt(skipped, skipped_before))
     assert await _status(db, ready_call.sid) == "ready"
-    assert len(await _recordings(store).keys(session_prefix(ready_call.sid))) == 4
+    # three segments, the WAV and its compressed copy (Ogg Opus, the default)
+    assert len(await _recordings(store).keys(session_prefix(ready_call.sid))) == 5
 
 
 async def _gt(counter: Any, value: float) -> bool:

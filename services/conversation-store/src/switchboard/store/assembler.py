@@ -13,8 +13,17 @@ nothing to do (already assembled, the session deleted); a failure of the databas
 returns it to the queue, whose delivery limit moves a job that keeps failing to
 ``{ns}.store.recordings.dlq``; an unreadable message goes there at once, with the reason.
 
+The compressed copy (``STORE_RECORDING_COMPRESSED``: Ogg Opus, FLAC or none) is encoded from
+the WAV in a worker thread (:func:`switchboard.store.recording_copy.encode_copy`) and written
+beside it as ``{session}/recording.opus`` or ``.flac``, then recorded with the WAV in one
+transaction, so a job cut short makes both again. The CPU work (mixing, encoding) is done before
+that transaction opens, so no connection idles in it meanwhile. A copy that fails (the encoder
+refuses, the store does not take it) is logged and counted
+(``switchboard_store_recording_copies_total{outcome="failed"}``) and left absent: the WAV is
+still written and the recording still ``ready``.
+
 A session deleted while its recording is assembled: the session row is held (``FOR KEY SHARE``)
-from writing the file to recording it, so a deletion waits for that and then removes the file
+from writing the files to recording them, so a deletion waits for that and then removes them
 with the rest (the API deletes a session's objects after its rows too).
 """
 
@@ -25,6 +34,8 @@ import contextlib
 import logging
 import time
 from collections import defaultdict
+from dataclasses import dataclass
+from typing import Literal
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage, AbstractQueue
@@ -42,8 +53,16 @@ from switchboard.recording.assemble import PlacedSegment, assemble_wav, decode
 from switchboard.runtime.deadletter import DeadLetters
 from switchboard.store import recording_queries as rq
 from switchboard.store.metrics import StoreMetrics
+from switchboard.store.recording_copy import COPY_FORMATS, CopyCodec, encode_copy
 
-__all__ = ["WAV_TYPE", "Assembler", "assemble_recording", "recording_file_key"]
+__all__ = [
+    "WAV_TYPE",
+    "Assembler",
+    "CopyPolicy",
+    "assemble_recording",
+    "recording_copy_key",
+    "recording_file_key",
+]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +76,22 @@ def recording_file_key(session_id: str) -> str:
     return f"{session_prefix(session_id)}recording.wav"
 
 
+def recording_copy_key(session_id: str, codec: Literal["opus", "flac"]) -> str:
+    """The key of a session's compressed copy (``recording.opus`` or ``recording.flac``)."""
+    return f"{session_prefix(session_id)}recording.{COPY_FORMATS[codec].extension}"
+
+
+@dataclass(frozen=True)
+class CopyPolicy:
+    """Which compressed copy to make beside the WAV (``none``: none), and Opus's bitrate."""
+
+    codec: CopyCodec = "none"
+    opus_kbps: int = 16
+
+
+_NO_COPY = CopyPolicy()
+
+
 async def assemble_recording(
     engine: AsyncEngine,
     store: RecordingStore,
@@ -64,9 +99,12 @@ async def assemble_recording(
     ended: RecordingEnded,
     *,
     wait_s: float,
+    copy: CopyPolicy = _NO_COPY,
+    metrics: StoreMetrics | None = None,
 ) -> str:
-    """Assemble one finished recording; returns the outcome (ready, partial, empty, skipped,
-    gone). Raises on a database or store failure (the job is retried)."""
+    """Assemble one finished recording (and its compressed copy, as *copy* says); returns the
+    outcome (ready, partial, empty, skipped, gone). Raises on a database or store failure of the
+    WAV (the job is retried); a copy that fails is counted in *metrics* and left absent."""
     async with engine.connect() as conn:
         row = await rq.recording_of(conn, session_id)
     if (
@@ -103,14 +141,24 @@ async def assemble_recording(
     size: int | None = None
     rate: int | None = None
     duration = 0.0
+    wav: bytes | None = None
+    encoded: bytes | None = None
+    made: rq.StoredCopy | None = None
+    if assembled:
+        # decoding, mixing and encoding are CPU work: in a thread, so the API stays responsive,
+        # and before the transaction, so no database connection idles in one meanwhile
+        built, rate, duration = await asyncio.to_thread(_build, raw)
+        wav = built
+        if copy.codec != "none":
+            encoded = await _encode_copy(session_id, built, copy, metrics)
     async with engine.begin() as conn:
         if not await rq.lock_session(conn, session_id):
             return "gone"
-        if assembled:
-            # decoding and mixing are CPU work: in a thread, so the API stays responsive
-            wav, rate, duration = await asyncio.to_thread(_build, raw)
+        if wav is not None:
             key, size = recording_file_key(session_id), len(wav)
             await store.put(key, wav, content_type=WAV_TYPE)
+            if encoded is not None and copy.codec != "none":
+                made = await _put_copy(store, session_id, encoded, copy.codec, metrics)
         await rq.mark_assembled(
             conn,
             session_id,
@@ -122,14 +170,74 @@ async def assemble_recording(
             file_key=key,
             file_size=size,
             file_type=WAV_TYPE if key else None,
+            copy=made,
         )
     log.info(
         "recording assembled",
-        extra={"session_id": session_id, "bytes": size, "segments": assembled},
+        extra={
+            "session_id": session_id,
+            "bytes": size,
+            "segments": assembled,
+            "copy_bytes": made.size if made else None,
+        },
     )
     if not assembled:
         return "empty"
     return "ready" if assembled >= ended.segments else "partial"
+
+
+def _copy_failed(metrics: StoreMetrics | None, session_id: str, codec: str, error: str) -> None:
+    if metrics is not None:
+        metrics.recording_copies.labels(codec, "failed").inc()
+    log.warning(
+        "compressed copy not made; the WAV is kept",
+        extra={"session_id": session_id, "codec": codec, "error": error},
+    )
+
+
+async def _encode_copy(
+    session_id: str, wav: bytes, copy: CopyPolicy, metrics: StoreMetrics | None
+) -> bytes | None:
+    """*wav* encoded as the policy says (in a thread); None, logged and counted, when the
+    encoder fails: a copy never costs the WAV."""
+    assert copy.codec != "none"
+    started = time.perf_counter()
+    try:
+        data = await asyncio.to_thread(encode_copy, wav, copy.codec, opus_kbps=copy.opus_kbps)
+    except Exception as exc:  # CopyFailed, or anything unexpected of the codec
+        _copy_failed(metrics, session_id, copy.codec, str(exc) or repr(exc))
+        return None
+    log.info(
+        "compressed copy encoded",
+        extra={
+            "session_id": session_id,
+            "codec": copy.codec,
+            "bytes": len(data),
+            "wav_bytes": len(wav),
+            "seconds": round(time.perf_counter() - started, 3),
+        },
+    )
+    return data
+
+
+async def _put_copy(
+    store: RecordingStore,
+    session_id: str,
+    data: bytes,
+    codec: Literal["opus", "flac"],
+    metrics: StoreMetrics | None,
+) -> rq.StoredCopy | None:
+    """Write the encoded copy beside the WAV; None, logged and counted, when the store fails."""
+    fmt = COPY_FORMATS[codec]
+    key = recording_copy_key(session_id, codec)
+    try:
+        await store.put(key, data, content_type=fmt.content_type)
+    except Exception as exc:  # RecordingStoreError, or anything unexpected of the store
+        _copy_failed(metrics, session_id, codec, str(exc) or repr(exc))
+        return None
+    if metrics is not None:
+        metrics.recording_copies.labels(codec, "made").inc()
+    return rq.StoredCopy(key=key, size=len(data), content_type=fmt.content_type)
 
 
 def _build(raw: list[tuple[rq.StoredSegment, bytes]]) -> tuple[bytes, int, float]:
@@ -164,6 +272,7 @@ class Assembler:
         reconnect_s: float = 1.0,
         attach_timeout_s: float = 15.0,
         idle_s: float = 0.0,
+        copy: CopyPolicy = _NO_COPY,
     ) -> None:
         self._amqp_url = amqp_url
         self._connection_name = connection_name
@@ -176,6 +285,7 @@ class Assembler:
         self._reconnect_s = reconnect_s
         self._attach_timeout_s = attach_timeout_s
         self._idle_s = idle_s
+        self._copy = copy
         self._sweeper: asyncio.Task[None] | None = None
         self._connection: AbstractConnection | None = None
         self._channel: AbstractChannel | None = None
@@ -266,7 +376,13 @@ class Assembler:
         while True:
             await asyncio.sleep(interval)
             try:
-                found = await sweep_abandoned(self._engine, self._store, idle_s=self._idle_s)
+                found = await sweep_abandoned(
+                    self._engine,
+                    self._store,
+                    idle_s=self._idle_s,
+                    copy=self._copy,
+                    metrics=self._metrics,
+                )
             except Exception as exc:
                 log.warning("abandoned recordings sweep failed", extra={"error": repr(exc)})
                 continue
@@ -341,7 +457,13 @@ class Assembler:
         assert type(event.payload) is RecordingEnded
         started = time.perf_counter()
         outcome = await assemble_recording(
-            self._engine, self._store, event.session_id, event.payload, wait_s=self._wait_s
+            self._engine,
+            self._store,
+            event.session_id,
+            event.payload,
+            wait_s=self._wait_s,
+            copy=self._copy,
+            metrics=self._metrics,
         )
         self._metrics.recordings_assembled.labels(outcome).inc()
         self._metrics.assembly_seconds.observe(time.perf_counter() - started)

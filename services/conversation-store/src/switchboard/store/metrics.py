@@ -84,6 +84,13 @@ class StoreMetrics:
             buckets=_ASSEMBLY_BUCKETS,
             registry=r,
         )
+        self.recording_copies = Counter(
+            "switchboard_store_recording_copies_total",
+            "Compressed copies of assembled recordings, by codec and outcome (made; failed: "
+            "the WAV is kept and the copy left absent).",
+            ["codec", "outcome"],
+            registry=r,
+        )
         self.http_reads = Counter(
             "switchboard_store_api_requests_total",
             "Analyst API requests, by route template and status code.",

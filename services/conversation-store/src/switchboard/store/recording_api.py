@@ -4,16 +4,18 @@
   channel 2 the assistant as heard), streamed from the recording store with range requests
   (``Accept-Ranges: bytes``; ``206`` with ``Content-Range`` for one range, ``416`` for a range
   beyond the end). ``404`` when the session has no recording (or it has no audio), ``409`` while
-  it is still being recorded or assembled (with ``Retry-After``).
+  it is still being recorded or assembled (with ``Retry-After``). With ``?format=compressed``
+  the same for the recording's compressed copy (Ogg Opus or FLAC, offered as a download), ``404``
+  when none was made.
 - ``POST /api/sessions/{id}/recording/ticket``: a playback ticket (:mod:`~switchboard.store.
   playback_tickets`): the recording's URL with ``?ticket=...``, which an ``<audio>`` element
   streams without an ``Authorization`` header, for that session only, for ten minutes.
 - ``GET /api/sessions/{id}/recording/timeline``: the recording's status and the turns and tool
   calls on its timeline (:class:`~switchboard.store.recording_schemas.RecordingTimeline`).
 
-Auditing: each playback is one ``play`` row in the view log (of the ticket's account when played
-with a ticket), written for a GET without a range or
-with a range from byte 0 (how a player starts); the range requests of seeking and buffering
+Auditing: each playback (or download of the copy) is one ``play`` row in the view log (of the
+ticket's account when played with a ticket; ``detail.format`` names the copy), written for a GET
+without a range or with a range from byte 0 (how a player starts); the range requests of seeking and buffering
 within a playback (from later offsets) and HEAD requests are not rows of their own. Reading the
 timeline is a ``recording`` row.
 """
@@ -24,7 +26,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
@@ -42,6 +44,7 @@ from switchboard.store.playback_tickets import (
     issue_ticket,
     verify_ticket,
 )
+from switchboard.store.recording_copy import COPY_FORMATS
 from switchboard.store.recording_schemas import PlaybackTicket, RecordingTimeline
 
 __all__ = ["CHUNK_BYTES", "recording_router"]
@@ -51,6 +54,8 @@ log = logging.getLogger(__name__)
 #: bytes read from the recording store per chunk of a streamed response
 CHUNK_BYTES = 256 * 1024
 _RETRY_AFTER_S = "5"
+#: the file a playback asks for: the WAV, or the compressed copy beside it
+FileFormat = Literal["wav", "compressed"]
 
 recording_router = APIRouter(
     prefix="/api",
@@ -95,12 +100,13 @@ async def _player(
 
 Player = Annotated[Account, Depends(_player)]
 
+_AUDIO: dict[str, Any] = {"audio/wav": {}, "audio/ogg": {}, "audio/flac": {}}
 _PLAY_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "The whole file", "content": {"audio/wav": {}}},
-    206: {"description": "One range of the file", "content": {"audio/wav": {}}},
+    200: {"description": "The whole file", "content": _AUDIO},
+    206: {"description": "One range of the file", "content": _AUDIO},
     401: {"description": "No or wrong credentials, or an expired ticket"},
     403: {"description": "A ticket not valid for this session, or a role that may not play"},
-    404: {"description": "No such session, or it has no recording"},
+    404: {"description": "No such session, or it has no recording (or no compressed copy)"},
     409: {"description": "The recording is still being recorded or assembled"},
     416: {"description": "The range lies beyond the file"},
     503: {"description": "The recording store is unavailable"},
@@ -125,6 +131,14 @@ async def play_recording(
     account: Player,
     session_id: SessionId,
     range_header: Annotated[str | None, Header(alias="range", max_length=200)] = None,
+    file_format: Annotated[
+        FileFormat,
+        Query(
+            alias="format",
+            description="wav (the default: the two-channel WAV) or compressed (its Ogg Opus or "
+            "FLAC copy, when one was made)",
+        ),
+    ] = "wav",
 ) -> Response:
     recordings = _recordings(store)
     async with store.engine.connect() as conn:
@@ -142,11 +156,18 @@ async def play_recording(
             f" (status {row.status}); try again shortly",
             headers={"Retry-After": _RETRY_AFTER_S},
         )
-    size = int(row.file_size)
+    if file_format == "compressed":
+        if row.copy_key is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "this recording has no compressed copy")
+        key, size, media_type = row.copy_key, int(row.copy_size), row.copy_type
+        disposition = f'attachment; filename="{session_id}.{_extension(media_type)}"'
+    else:
+        key, size, media_type = row.file_key, int(row.file_size), row.file_type or "audio/wav"
+        disposition = f'inline; filename="{session_id}.wav"'
     headers = {
         "Accept-Ranges": "bytes",
         "Cache-Control": "private, no-store",
-        "Content-Disposition": f'inline; filename="{session_id}.wav"',
+        "Content-Disposition": disposition,
     }
     try:
         byte_range = parse_range(range_header, size)
@@ -161,19 +182,23 @@ async def play_recording(
     if not whole:
         headers["Content-Range"] = part.content_range
     code = status.HTTP_200_OK if whole else status.HTTP_206_PARTIAL_CONTENT
-    media_type = row.file_type or "audio/wav"
     if request.method == "HEAD":
         return Response(status_code=code, headers=headers, media_type=media_type)
     # fail before the status line when the store is down (the first chunk is read here)
     first_end = min(part.end, part.start + CHUNK_BYTES)
     try:
-        first = await recordings.get(row.file_key, start=part.start, end=first_end)
+        first = await recordings.get(key, start=part.start, end=first_end)
     except RecordingStoreError as exc:
         log.error("recording unreadable", extra={"session_id": session_id, "error": str(exc)})
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE, "the recording store is unavailable"
         ) from exc
     if part.start == 0:
+        detail: dict[str, str] = {}
+        if range_header:
+            detail["range"] = range_header
+        if file_format != "wav":
+            detail["format"] = file_format
         async with store.engine.begin() as conn:
             await queries.record_view(
                 conn,
@@ -181,14 +206,22 @@ async def play_recording(
                 role=account.role,
                 action="play",
                 session_id=session_id,
-                detail={"range": range_header} if range_header else None,
+                detail=detail or None,
             )
     return StreamingResponse(
-        _chunks(recordings, row.file_key, first, first_end, part.end, session_id),
+        _chunks(recordings, key, first, first_end, part.end, session_id),
         status_code=code,
         headers=headers,
         media_type=media_type,
     )
+
+
+def _extension(content_type: str) -> str:
+    """The file name extension of a copy's media type (``opus`` for Ogg Opus)."""
+    for fmt in COPY_FORMATS.values():
+        if fmt.content_type == content_type:
+            return fmt.extension
+    return "bin"
 
 
 async def _chunks(
@@ -227,7 +260,11 @@ async def playback_ticket(
     ticket, expires = issue_ticket(account, session_id, now=time.time())
     root = request.scope.get("root_path", "")
     url = f"{root}/api/sessions/{quote(session_id, safe='')}/recording?ticket={quote(ticket)}"
-    return PlaybackTicket(url=url, expires_at=datetime.fromtimestamp(expires, UTC))
+    return PlaybackTicket(
+        url=url,
+        compressed_url=f"{url}&format=compressed" if row.copy_key is not None else None,
+        expires_at=datetime.fromtimestamp(expires, UTC),
+    )
 
 
 @recording_router.get(

@@ -13,12 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from switchboard.recording.assemble import CHANNELS, AudioFormat
 from switchboard.store.recording_schemas import (
+    CompressedCopy,
     RecordingTimeline,
     RecordingTool,
     RecordingTurn,
 )
 
 __all__ = [
+    "StoredCopy",
     "StoredSegment",
     "lock_session",
     "mark_assembled",
@@ -42,6 +44,15 @@ class StoredSegment:
     audio_format: AudioFormat
     sample_rate: int
     key: str
+
+
+@dataclass(frozen=True)
+class StoredCopy:
+    """A recording's compressed copy in the recording store."""
+
+    key: str
+    size: int
+    content_type: str
 
 
 async def recording_of(conn: AsyncConnection, session_id: str) -> Any | None:
@@ -98,19 +109,24 @@ async def mark_assembled(
     file_key: str | None,
     file_size: int | None,
     file_type: str | None,
+    copy: StoredCopy | None = None,
 ) -> None:
-    """Record the assembled file (creating the row if the ingest has not yet)."""
+    """Record the assembled file and its compressed copy, if any (creating the row if the
+    ingest has not yet)."""
     await conn.execute(
         text(
             "INSERT INTO audit.recording AS r (session_id, status, segments, duration_ms, "
-            "sample_rate, file_key, file_size, file_type, assembled_segments, assembled_at) "
+            "sample_rate, file_key, file_size, file_type, copy_key, copy_size, copy_type, "
+            "assembled_segments, assembled_at) "
             "VALUES (:sid, :status, :segments, :duration, :rate, :key, :size, :type, "
-            ":assembled, now()) "
+            ":copy_key, :copy_size, :copy_type, :assembled, now()) "
             "ON CONFLICT (session_id) DO UPDATE SET status = EXCLUDED.status, "
             "segments = greatest(r.segments, EXCLUDED.segments), "
             "duration_ms = EXCLUDED.duration_ms, sample_rate = EXCLUDED.sample_rate, "
             "file_key = EXCLUDED.file_key, file_size = EXCLUDED.file_size, "
-            "file_type = EXCLUDED.file_type, assembled_segments = EXCLUDED.assembled_segments, "
+            "file_type = EXCLUDED.file_type, copy_key = EXCLUDED.copy_key, "
+            "copy_size = EXCLUDED.copy_size, copy_type = EXCLUDED.copy_type, "
+            "assembled_segments = EXCLUDED.assembled_segments, "
             "assembled_at = EXCLUDED.assembled_at"
         ),
         {
@@ -123,6 +139,9 @@ async def mark_assembled(
             "size": file_size,
             "type": file_type,
             "assembled": assembled,
+            "copy_key": copy.key if copy else None,
+            "copy_size": copy.size if copy else None,
+            "copy_type": copy.content_type if copy else None,
         },
     )
 
@@ -204,6 +223,11 @@ async def recording_timeline(conn: AsyncConnection, session_id: str) -> Recordin
         failed_segments=rec.failed_segments,
         missing_segments=max(0, rec.segments - assembled) if assembled is not None else 0,
         file_size=rec.file_size,
+        compressed=(
+            CompressedCopy(content_type=rec.copy_type, size=rec.copy_size)
+            if rec.copy_key is not None
+            else None
+        ),
         turns=[_turn(t) for t in turns],
         tools=tools,
     )
@@ -231,11 +255,12 @@ def _turn(t: Any) -> RecordingTurn:
 
 
 async def playback_of(conn: AsyncConnection, session_id: str) -> Any | None:
-    """The session (None if unknown) with its recording's status and file, if any."""
+    """The session (None if unknown) with its recording's status, file and compressed copy."""
     return (
         await conn.execute(
             text(
-                "SELECT s.id, s.recorded, r.status, r.file_key, r.file_size, r.file_type "
+                "SELECT s.id, s.recorded, r.status, r.file_key, r.file_size, r.file_type, "
+                "r.copy_key, r.copy_size, r.copy_type "
                 "FROM audit.session s LEFT JOIN audit.recording r ON r.session_id = s.id "
                 "WHERE s.id = :sid"
             ),

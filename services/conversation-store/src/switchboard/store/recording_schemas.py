@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 __all__ = [
+    "CompressedCopy",
     "PlaybackTicket",
     "RecordingStatus",
     "RecordingTimeline",
@@ -52,6 +53,13 @@ class RecordingTool(BaseModel):
     duration_ms: float | None
 
 
+class CompressedCopy(BaseModel):
+    """The recording's compressed copy, made beside the WAV by the assembler."""
+
+    content_type: str = Field(description="audio/ogg (Ogg Opus) or audio/flac.")
+    size: int = Field(description="Bytes.")
+
+
 class RecordingTimeline(BaseModel):
     session_id: str
     status: RecordingStatus = Field(
@@ -69,6 +77,11 @@ class RecordingTimeline(BaseModel):
         description="Segments missing from the assembled file (never stored in time)."
     )
     file_size: int | None = Field(description="Bytes of the WAV file once ready.")
+    compressed: CompressedCopy | None = Field(
+        default=None,
+        description="The compressed copy once ready, if one was made (STORE_RECORDING_COMPRESSED"
+        "); GET .../recording?format=compressed serves it.",
+    )
     turns: list[RecordingTurn] = Field(description="By start_ms.")
     tools: list[RecordingTool] = Field(description="By at_ms.")
 
@@ -78,5 +91,9 @@ class PlaybackTicket(BaseModel):
 
     url: str = Field(
         description="The recording's URL with ?ticket=...: give it to an <audio> element."
+    )
+    compressed_url: str | None = Field(
+        default=None,
+        description="The same for the compressed copy (format=compressed), when there is one.",
     )
     expires_at: datetime = Field(description="After this the URL answers 401.")

@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from switchboard.contracts.events import RecordingEnded
 from switchboard.recording import RecordingStore
-from switchboard.store.assembler import assemble_recording
+from switchboard.store.assembler import CopyPolicy, assemble_recording
+from switchboard.store.metrics import StoreMetrics
 
 __all__ = ["abandoned_recordings", "sweep_abandoned"]
 
@@ -45,7 +46,13 @@ async def abandoned_recordings(
 
 
 async def sweep_abandoned(
-    engine: AsyncEngine, store: RecordingStore, *, idle_s: float, limit: int = 20
+    engine: AsyncEngine,
+    store: RecordingStore,
+    *,
+    idle_s: float,
+    limit: int = 20,
+    copy: CopyPolicy | None = None,
+    metrics: StoreMetrics | None = None,
 ) -> int:
     """Assemble the abandoned recordings found now; returns how many."""
     done = 0
@@ -57,6 +64,14 @@ async def sweep_abandoned(
             extra={"session_id": session_id, "segments": stored},
         )
         ended = RecordingEnded(segments=stored, duration_ms=end_ms)
-        await assemble_recording(engine, store, session_id, ended, wait_s=0)
+        await assemble_recording(
+            engine,
+            store,
+            session_id,
+            ended,
+            wait_s=0,
+            copy=copy or CopyPolicy(),
+            metrics=metrics,
+        )
         done += 1
     return done

@@ -21,7 +21,7 @@ from switchboard.keys import RedisKeys
 from switchboard.recording import RecordingStore, open_recording_store
 from switchboard.runtime.backoff import retry_forever
 from switchboard.settings import redact_url
-from switchboard.store.assembler import Assembler
+from switchboard.store.assembler import Assembler, CopyPolicy
 from switchboard.store.ingest import Ingest
 from switchboard.store.metrics import StoreMetrics
 from switchboard.store.redaction import Redactor
@@ -133,6 +133,10 @@ class StoreService:
                 reconnect_s=self.settings.amqp_reconnect_s,
                 attach_timeout_s=self.settings.amqp_timeout_s,
                 idle_s=self.settings.recording_idle_s,
+                copy=CopyPolicy(
+                    codec=self.settings.recording_compressed,
+                    opus_kbps=self.settings.recording_opus_kbps,
+                ),
             )
             self.assembler = assembler
             await assembler.start()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import socket
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from switchboard.recording import RecordingStoreSettings
 from switchboard.settings import (
@@ -18,6 +18,7 @@ from switchboard.settings import (
 )
 from switchboard.store.auth import Account, Accounts, Role, hash_password
 from switchboard.store.pricing import PriceTable, load_price_table
+from switchboard.store.recording_copy import CopyCodec
 from switchboard.store.redaction import KINDS
 
 __all__ = ["StoreSettings"]
@@ -78,6 +79,22 @@ class StoreSettings(
             "A recording still open with no event of its session for this long (its gateway "
             "died and the call was not resumed) is assembled from what was stored; 0 = never."
         ),
+    )
+
+    recording_compressed: CopyCodec = Field(
+        default="opus",
+        validation_alias="STORE_RECORDING_COMPRESSED",
+        description=(
+            "A compressed copy the assembler makes beside each recording's WAV: opus (Ogg Opus "
+            "at STORE_RECORDING_OPUS_KBPS), flac (lossless) or none (the WAV only)."
+        ),
+    )
+    recording_opus_kbps: int = Field(
+        default=16,
+        ge=6,
+        le=256,
+        validation_alias="STORE_RECORDING_OPUS_KBPS",
+        description="Target bitrate of the Opus copy, kbit/s per channel (the file has two).",
     )
 
     instance_id: str = Field(
@@ -164,6 +181,11 @@ class StoreSettings(
             "`switchboard-store hash-password`). Empty outside production = development accounts."
         ),
     )
+
+    @field_validator("recording_compressed", mode="before")
+    @classmethod
+    def _codec(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _check(self) -> StoreSettings:

@@ -334,7 +334,39 @@ async function loadRecording(id) {
   status.textContent = `${fmtClock(tl.duration_ms)} · two channels: ${tl.channels.join(", ")}${missing}`;
   rec.renewed = false;
   $("#player").src = ticket.url;
+  showDownload(tl.compressed, ticket.compressed_url);
   $("#player-wrap").hidden = false;
+}
+
+const COPY_NAMES = { "audio/ogg": "Ogg Opus", "audio/flac": "FLAC" };
+const fmtBytes = (n) => (n >= 1048576 ? `${(n / 1048576).toFixed(1)} MB` : `${Math.max(1, Math.round(n / 1024))} KB`);
+
+// the compressed copy (when the assembler made one) is a download; the player keeps the WAV
+function showDownload(copy, url) {
+  const wrap = $("#rec-download");
+  wrap.hidden = !(copy && url);
+  if (wrap.hidden) return;
+  const link = $("#rec-download-link");
+  link.href = url;
+  link.textContent = `Download the compressed copy (${COPY_NAMES[copy.content_type] || copy.content_type})`;
+  $("#rec-download-size").textContent = fmtBytes(copy.size);
+}
+
+// the link's ticket may have expired while the page was open: take a fresh one on each click
+async function download(event) {
+  const id = rec.session;
+  if (!id) return;
+  event.preventDefault();
+  const ticket = await json(`${recordingUrl(id)}/ticket`, { method: "POST" });
+  if (rec.session !== id || !ticket.compressed_url) return;
+  const link = $("#rec-download-link");
+  link.href = ticket.compressed_url;
+  const a = document.createElement("a");
+  a.href = ticket.compressed_url;
+  a.download = "";
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
 }
 
 function recEntry(x) {
@@ -409,6 +441,7 @@ async function renewTicket() {
   if (rec.session !== id) return;
   player.src = ticket.url;
   player.currentTime = at;
+  if (ticket.compressed_url) $("#rec-download-link").href = ticket.compressed_url;
 }
 
 // -- search, stats, live ----------------------------------------------------------------------
@@ -543,6 +576,7 @@ document.addEventListener("DOMContentLoaded", () => {
   for (const name of ["timeupdate", "seeked", "seeking"]) player.addEventListener(name, follow);
   player.addEventListener("canplay", () => (rec.renewed = false));
   player.addEventListener("error", () => renewTicket().catch((err) => say(err.message)));
+  $("#rec-download-link").addEventListener("click", (event) => download(event).catch((err) => say(err.message)));
   window.addEventListener("hashchange", route);
   route();
 });
