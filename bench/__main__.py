@@ -14,6 +14,7 @@ import traceback
 import uuid
 from pathlib import Path
 
+from bench.evalset import SPLITS
 from bench.harness import BenchContext, Result
 
 OUT = Path("bench-results")
@@ -107,10 +108,10 @@ def main() -> int:
     )
     parser.add_argument(
         "--split",
-        choices=("tuning", "heldout", "fresh", "fresh2", "fresh3"),
+        choices=SPLITS,
         default="heldout",
         help="the evaluation set's split emulator_eval speaks (default heldout; with it, the "
-        "blind fresh2 split is typed beside)",
+        "sealed fresh4 split is typed beside, figures only)",
     )
     return asyncio.run(_main(parser.parse_args()))
 

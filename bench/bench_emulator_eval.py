@@ -7,9 +7,10 @@ Reported on the split spoken: answered right (the spoken answer states the fact 
 holds, after the right call), right tool, right arguments, order number heard, and the median
 from end of speech to first audio. Baseline in the same run: the same questions typed (no
 speech recognition), which separates what the ears lose from what the policy gets wrong. With
-the held-out half, the fresh2 split (phrasings written blind on 2026-12-04, after the fresh
-split had been used for tuning) is typed beside it: right tool, right arguments and answered
-right.
+the held-out half, the sealed fresh4 split (phrasings written blind on 2026-12-05, once fresh3
+was opened for tuning and fresh2's misses had been seen) is typed beside it: right tool, right
+arguments and answered right only (a sealed split's misses, misses by tool and per-question
+progress are neither printed nor written).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import websockets
 
 from bench.bench_emulator import KEY, _serve
 from bench.bench_worker import _database_url, _drop_database
-from bench.evalset import Question, build_questions
+from bench.evalset import SEALED, Question, build_questions
 from bench.harness import BenchContext, Result
 from switchboard.cli.db import ensure_database, migrate, run_seed
 from switchboard.contracts.client_events import (
@@ -299,7 +300,12 @@ def _executor(ctx: BenchContext, database_url: str, today: date) -> WorkerServic
 
 
 async def _ask_all(
-    port: int, questions: list[Question], voices: Voices | None, worker: WorkerService
+    port: int,
+    questions: list[Question],
+    voices: Voices | None,
+    worker: WorkerService,
+    *,
+    show_sealed: bool = False,
 ) -> list[Outcome]:
     session_id = f"bench-eval-{uuid.uuid4().hex[:8]}"
 
@@ -325,7 +331,13 @@ async def _ask_all(
             outcomes.append(await _ask(port, question, voices, execute))
         except (TimeoutError, websockets.WebSocketException) as exc:
             outcomes.append(Outcome(question, error=type(exc).__name__))
-        _progress(outcomes[-1], len(outcomes), len(questions), spoken=voices is not None)
+        _progress(
+            outcomes[-1],
+            len(outcomes),
+            len(questions),
+            spoken=voices is not None,
+            sealed=question.split in SEALED and not show_sealed,
+        )
     return outcomes
 
 
@@ -335,22 +347,26 @@ SPLIT_LABELS = {
     "heldout": "held-out",
     "fresh": "fresh",
     "fresh2": "fresh2, blind 2026-12-04",
-    "fresh3": "fresh3, sealed 2026-12-04",
+    "fresh3": "fresh3, sealed 2026-12-04, opened 2026-12-05",
+    "fresh4": "fresh4, sealed 2026-12-05",
 }
+#: the split typed beside the held-out half: the newest blind one (sealed)
+BESIDE = "fresh4"
 
 
 async def run(ctx: BenchContext) -> list[Result]:
     """The split ``ctx.extras["split"]`` (``python -m bench --split``; held-out by default)
-    spoken and typed; with the held-out half, the fresh2 split typed beside it (no speech: a
-    minute or so), as the blind check on phrasings the policy was not written against (the
-    fresh split has been tuned on since 2026-12-04, so it is no longer that check)."""
+    spoken and typed; with the held-out half, the sealed fresh4 split typed beside it (no
+    speech: a minute or so), as the blind check on phrasings the policy was not written against
+    (fresh has been tuned on since 2026-12-04, fresh3 since 2026-12-05, and fresh2's misses
+    were seen on 2026-12-04, so they are no longer that check)."""
     today = date.today()
     split = str(ctx.extras.get("split") or "heldout")
     if split not in SPLIT_LABELS:
         raise ValueError(f"unknown split {split!r} (one of {', '.join(SPLIT_LABELS)})")
     every = build_questions(as_of=today)
     questions = [q for q in every if q.split == split]
-    beside = [q for q in every if q.split == "fresh2"] if split == "heldout" else []
+    beside = [q for q in every if q.split == BESIDE] if split == "heldout" else []
     if ctx.quick:
         questions = questions[::3]
         beside = beside[::3]
@@ -387,11 +403,13 @@ async def run(ctx: BenchContext) -> list[Result]:
     _write_failures(spoken, split)
     results = _results(SPLIT_LABELS[split], spoken, typed)
     if typed_beside:
-        results.extend(_typed_results(SPLIT_LABELS["fresh2"], typed_beside))
+        results.extend(_typed_results(SPLIT_LABELS[BESIDE], typed_beside))
     return results
 
 
 def _misses_by_tool(outcomes: list[Outcome]) -> str:
+    if any(o.question.split in SEALED for o in outcomes):
+        return "a sealed split: its misses are not shown"
     by_tool = Counter(o.question.tool for o in outcomes if not o.answered_right)
     return "misses by tool: " + ", ".join(f"{k} {v}" for k, v in by_tool.most_common())
 
@@ -485,7 +503,12 @@ def _typed_results(label: str, typed: list[Outcome]) -> list[Result]:
     ]
 
 
-def _progress(outcome: Outcome, done: int, total: int, *, spoken: bool) -> None:
+def _progress(
+    outcome: Outcome, done: int, total: int, *, spoken: bool, sealed: bool = False
+) -> None:
+    if sealed:  # a sealed split's question, result, transcript and calls stay unseen
+        print(f"  [{done}/{total}] sealed", file=sys.stderr, flush=True)
+        return
     mark = ("ok " if outcome.answered_right else "MISS") + (" spoken" if spoken else " typed")
     first = f"{outcome.first_audio_s:.2f}s" if outcome.first_audio_s is not None else "-"
     print(
@@ -499,8 +522,11 @@ def _progress(outcome: Outcome, done: int, total: int, *, spoken: bool) -> None:
 
 def _write_failures(outcomes: list[Outcome], split: str = "heldout") -> None:
     """Every miss, for people: bench-results/emulator-eval-misses.jsonl (held-out half), or
-    emulator-eval-misses-<split>.jsonl."""
+    emulator-eval-misses-<split>.jsonl; none for a sealed split (its misses stay unseen)."""
     from pathlib import Path
+
+    if split in SEALED:
+        return
 
     path = Path("bench-results")
     path.mkdir(exist_ok=True)

@@ -6,10 +6,13 @@ in seconds on a busy machine) with the shop's eleven tools; every tool call runs
 database of its own (created, migrated, seeded for today, dropped). Reports right tool, right
 arguments and answered right, as ``make bench``'s typed baseline does, and lists the misses.
 Tune on ``--split tuning`` and, since 2026-12-04, ``fresh`` (its phrasings were written blind
-after the held-out half's misses had been seen; it is no longer blind); ``heldout`` and
-``fresh2`` are for reporting (``fresh2``: the phrasings written blind on 2026-12-04, the blind
-split now; never tune on it, nor run it while writing rules). ``all`` is every split, fresh2
-included.
+after the held-out half's misses had been seen; it is no longer blind) and, since 2026-12-05,
+``fresh3`` (written blind on 2026-12-04 and sealed until then); ``fresh2``'s misses were seen on
+2026-12-04, so it is no longer blind either. ``fresh4`` (written blind on 2026-12-05) is
+**sealed**: for it only the figures are printed, never its
+phrasings or misses (not even per-question progress), unless ``--show-misses``; never tune on
+it, nor run it with its misses shown while writing rules. ``all`` is every split, fresh4
+included (its misses left out of the listing likewise).
 """
 
 from __future__ import annotations
@@ -25,21 +28,23 @@ from datetime import date
 from bench.bench_emulator import KEY, _serve
 from bench.bench_emulator_eval import Outcome, _ask_all, _executor, _share
 from bench.bench_worker import _database_url, _drop_database
-from bench.evalset import SPLITS, build_questions
+from bench.evalset import SEALED, SPLITS, build_questions
 from bench.harness import BenchContext
 from switchboard.cli.db import ensure_database, migrate, run_seed
 from switchboard.emulator.settings import EmulatorSettings
 from switchboard.emulator.speech import Speech
 
-__all__ = ["run_typed"]
+__all__ = ["SEALED", "run_typed"]
 
-#: splits whose misses are not listed unless asked (``--show-misses``): whoever tunes the policy
-#: reads only their figures, so they stay a test of phrasings nobody tuned for
-SEALED = frozenset({"fresh3"})
+# SEALED (imported from bench.evalset, the one place it is set: frozenset({"fresh4"}); fresh3
+# was sealed until 2026-12-05): splits whose misses are not listed unless asked
+# (--show-misses): whoever tunes the policy reads only their figures, so they stay a test of
+# phrasings nobody tuned for
 
 
-async def run_typed(ctx: BenchContext, split: str) -> list[Outcome]:
-    """Every question of *split* typed into a speech-free emulator; their outcomes."""
+async def run_typed(ctx: BenchContext, split: str, *, show_sealed: bool = False) -> list[Outcome]:
+    """Every question of *split* typed into a speech-free emulator; their outcomes (a sealed
+    split's per-question progress is not printed unless *show_sealed*)."""
     today = date.today()
     questions = [q for q in build_questions(as_of=today) if split in ("all", q.split)]
     database = _database_url(ctx.database_url, f"bench_eval_typed_{uuid.uuid4().hex[:8]}")
@@ -52,7 +57,7 @@ async def run_typed(ctx: BenchContext, split: str) -> list[Outcome]:
         await migrate(database)
         await run_seed(database, as_of=today, customers=1000, orders=10000)
         worker = _executor(ctx, database, today)
-        return await _ask_all(port, questions, None, worker)
+        return await _ask_all(port, questions, None, worker, show_sealed=show_sealed)
     finally:
         if worker is not None:
             await worker.engine.dispose()
@@ -83,19 +88,19 @@ def main() -> int:
     parser.add_argument(
         "--show-misses",
         action="store_true",
-        help="list the misses of a sealed split too (fresh3: by default only its figures)",
+        help="list the misses of a sealed split too (fresh4: by default only its figures)",
     )
     args = parser.parse_args()
-    list_misses = args.show_misses or args.split not in SEALED
     ctx = BenchContext(
         database_url=os.environ["DATABASE_URL"],
         amqp_url=os.environ["AMQP_URL"],
         redis_url=os.environ["REDIS_URL"],
         namespace=f"evaltyped{uuid.uuid4().hex[:8]}",
     )
-    outcomes = asyncio.run(run_typed(ctx, args.split))
+    outcomes = asyncio.run(run_typed(ctx, args.split, show_sealed=args.show_misses))
     for o in outcomes:
-        if list_misses and not (o.answered_right and o.right_tool):
+        listed = args.show_misses or o.question.split not in SEALED
+        if listed and not (o.answered_right and o.right_tool):
             print(
                 f"MISS {o.question.qid} ({_kind(o)}): {o.question.text!r} → calls {o.calls} "
                 f"said {o.said[-1:]}" + (f" error {o.error}" if o.error else "")

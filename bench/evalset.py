@@ -12,13 +12,16 @@ it is no longer blind either: a fourth split, **fresh2** (``_FRESH2``), has phra
 2026-12-04 without reading the policy's source (nor running the policy on them), over orders and
 customers of their own (appended after the fresh split; every earlier question, order, voice and
 noise is unchanged). The fresh2 split's phrasings have since been read by the engineer tuning the
-policy, so a fifth split, **fresh3** (``_FRESH3``), is **sealed**: its phrasings were written on
-2026-12-04 by someone who never read the policy's source, and it is never run with its misses
-printed before that day's policy work is done; only its summary figures (right tool, right
+policy, so a fifth split, **fresh3** (``_FRESH3``), was **sealed**: its phrasings were written on
+2026-12-04 by someone who never read the policy's source. It was appended after fresh2, over
+orders and customers of its own, and was sealed until 2026-12-05, when it was opened for
+tuning: it is **no longer sealed**. So a sixth split, **fresh4** (``_FRESH4``), is **sealed**
+now: its phrasings were written on 2026-12-05 by someone who never read the policy's source (nor
+ran the policy with its misses shown), and only its summary figures (right tool, right
 arguments, answered right) are to be reported, never its phrasings or misses. It is appended
-after fresh2, over orders and customers of its own; every earlier question, order, voice and
-noise is unchanged. Pure data, no I/O; ``python -m bench.evalset`` prints the set (fresh3's
-questions included: do not read them while tuning).
+after fresh3, over orders and customers of its own; every earlier question (split, order,
+voice, noise, product) is unchanged. Pure data, no I/O; ``python -m bench.evalset`` prints the
+set (fresh4's questions included: do not read them while tuning).
 """
 
 from __future__ import annotations
@@ -30,10 +33,13 @@ from typing import Any, Literal
 
 from switchboard.cli.seed import build_dataset
 
-__all__ = ["SPLITS", "VOICES", "Question", "build_questions"]
+__all__ = ["SEALED", "SPLITS", "VOICES", "Question", "build_questions"]
 
-Split = Literal["tuning", "heldout", "fresh", "fresh2", "fresh3"]
-SPLITS: tuple[Split, ...] = ("tuning", "heldout", "fresh", "fresh2", "fresh3")
+Split = Literal["tuning", "heldout", "fresh", "fresh2", "fresh3", "fresh4"]
+SPLITS: tuple[Split, ...] = ("tuning", "heldout", "fresh", "fresh2", "fresh3", "fresh4")
+#: splits whose phrasings and misses are not shown while the policy is tuned: only their summary
+#: figures are reported (``bench.eval_typed``, ``bench.bench_emulator_eval``)
+SEALED: frozenset[str] = frozenset({"fresh4"})
 #: (engine, speed): the packaged piper voice at three speeds, and espeak-ng's.
 VOICES: tuple[tuple[str, float], ...] = (
     ("piper", 1.0),
@@ -49,8 +55,10 @@ PER_TOOL = 20
 FRESH_PER_TOOL = 10
 #: questions per tool in the fresh2 split (the blind one since the fresh split was tuned on)
 FRESH2_PER_TOOL = 10
-#: questions per tool in the sealed fresh3 split (only its summary figures are reported)
+#: questions per tool in the fresh3 split (sealed on 2026-12-04, opened for tuning on 2026-12-05)
 FRESH3_PER_TOOL = 10
+#: questions per tool in the sealed fresh4 split (only its summary figures are reported)
+FRESH4_PER_TOOL = 10
 
 _NOT_SHIPPED = ("placed", "packed")
 _SHIPPED = ("shipped", "out_for_delivery", "delivered", "returned")
@@ -263,11 +271,11 @@ _FRESH2: dict[str, tuple[str, ...]] = {
         "I'd like to make a complaint about order {o} to whoever is in charge.",
     ),
 }
-#: The fresh3 split's phrasings, per tool: SEALED. Written on 2026-12-04, once fresh2 had been
-#: read by the engineer tuning the policy, from the tools' contracts alone, by someone who never
-#: read the dialogue policy's source or tests and never ran the policy on them; none reuses the
-#: key verbs and nouns of the phrasings above. Not to be read while tuning, nor run with its
-#: misses printed before the policy work of 2026-12-04 is done; report only its summary figures.
+#: The fresh3 split's phrasings, per tool: written on 2026-12-04, once fresh2 had been read by
+#: the engineer tuning the policy, from the tools' contracts alone, by someone who never read the
+#: dialogue policy's source or tests and never ran the policy on them; none reuses the key verbs
+#: and nouns of the phrasings above. Sealed until 2026-12-05, when it was opened for tuning (its
+#: figures on opening: answered right 40.0%, right tool 41.8%); fresh4 is the sealed split now.
 #: Fields as in _FRESH.
 _FRESH3: dict[str, tuple[str, ...]] = {
     "check_order_status": (
@@ -368,6 +376,122 @@ _FRESH3: dict[str, tuple[str, ...]] = {
         "blood, a team leader, anyone, to pick this up.",
     ),
 }
+#: The fresh4 split's phrasings, per tool: SEALED. Written on 2026-12-05, once fresh3 was to be
+#: opened for tuning, from the tools' contracts (names, descriptions, argument schemas) and this
+#: module's structure alone, by someone who never read the dialogue policy's source or tests and
+#: never ran the policy with their misses shown; as far as the tools' own words allow ("order",
+#: "e-mail"), none reuses the key verbs and nouns of the phrasings above. Not to be read while
+#: tuning, nor run with its misses printed; report only its summary figures. Baseline, typed
+#: (``python -m bench.eval_typed --split fresh4``, run once), 2026-12-05 01:27 UTC, policy at
+#: 5bea5f7: right tool 29.1%, right arguments 29.1%, answered right 26.4% (misses by kind: no
+#: call 74, wrong tool 4, wrong answer 3).
+#: Fields as in _FRESH; the languages Hindi, Japanese and Chinese (the worker's, see _LANGUAGES)
+#: and the times in _TIMES after "ten past one" were added for it.
+_FRESH4: dict[str, tuple[str, ...]] = {
+    "check_order_status": (
+        "Hiya, um, I'm ringing about my order, it's {o_words}. Has that been sent off to me yet, "
+        "or not?",
+        "Order {o}. Has it left you yet? Quick answer, please.",
+        "Good afternoon. I wonder if you could let me know how order {o} is getting on, please?",
+        "So basically, I bought a birthday present for my nephew, that's order {o}, and, uh, I've "
+        "had no emails about it whatsoever. What's the situation with it? Has it even been sent?",
+    ),
+    "track_shipment": (
+        "Um, hi, the driver for order {o}, who does he work for? And is there some kind of code "
+        "so I can keep an eye on it myself?",
+        "Order {o}: who've you handed it to, and what day's it landing on my doorstep?",
+        "Hello, yes, I'd be grateful for the details I'd need to watch order {o_words} make its "
+        "way to me, and the name of whoever has it on the road, please.",
+        "So, uh, my app says order {o} left the depot on Monday and then, like, nothing. Which "
+        "outfit's got it, and how close is it to me now, roughly?",
+    ),
+    "list_recent_orders": (
+        "Um, I've binned the paperwork, so I've no idea of the number. What's come from you to me "
+        "these past few weeks?",
+        "The last three things I paid you for, please. Go.",
+        "Hello, sorry, I'm a bit muddled. I've had several deliveries from your company lately and "
+        "I can't tell one from another. Could you give me a summary of each?",
+        "So, uh, my husband reckons we've had, like, four parcels off you this month and I'm sure "
+        "it's two. Can you settle it? What's gone out on my account, starting with the latest?",
+    ),
+    "get_customer_info": (
+        "Um, which of my e-mails is it that you lot use? I've got about five of them.",
+        "Everything you've got stored about me, please. Quick as you can.",
+        "Good evening. Before I carry on, I'd like to double-check that the personal particulars "
+        "you keep for me are still current.",
+        "So, uh, I think I'm on some kind of gold or silver thing with you, and I'd like to know "
+        "which, and also, um, how many of my orders haven't turned up yet.",
+    ),
+    "get_product_info": (
+        "Um, what are you asking for the {p} at the minute?",
+        "The {p}, got any on the shelf?",
+        "Hello, I'm considering the {p} as a gift. Could you tell me what I'd be paying, and what "
+        "happens if she isn't keen?",
+        "So, uh, I saw the {p} on your site and, like, I'm on a bit of a budget this month. Is "
+        "that pricey? And can I actually order that right now, or is it one of those 'coming "
+        "soon' things?",
+    ),
+    "process_return": (
+        "Um, hiya, the jumper from order {o} shrank the first time I washed it. I'd like to hand "
+        "it back and have what I paid put back on my card.",
+        "Order {o}'s a dud. I'm not keeping it. How do I get my money for it?",
+        "Good morning. The item I received in order {o_words} has a cracked casing, and I'd "
+        "rather not keep it. Could you arrange for me to be repaid, and tell me how to get it to "
+        "you?",
+        "So basically, uh, order {o} came at the weekend and, honestly, the colour's nothing like "
+        "the photos. It's still in the box, unopened. Am I still alright to, um, have you take it "
+        "back and pay me?",
+    ),
+    "cancel_order": (
+        "Um, hi, my partner's already got me the same thing, so can you knock order {o} on the "
+        "head? It's still showing as placed, I think.",
+        "Kill order {o}. Now, please.",
+        "Good evening. I'd like to rescind order {o_words}, please; my circumstances have changed "
+        "and I've no use for it now.",
+        "So, um, I kind of panic-bought order {o} at two in the morning and, uh, looking at it "
+        "now, I really can't justify it. Is there any chance you can, like, nix it while you've "
+        "still got it?",
+    ),
+    "update_shipping_address": (
+        "Um, I've only gone and put my old postcode on order {o}. Can we swap it for the right "
+        "one?",
+        "Order {o}, I need it to go elsewhere. Doable or not?",
+        "Hello there. I'm relocating at the end of the month, and I'd be most grateful if order "
+        "{o_words} could make its way to my new residence instead.",
+        "So, uh, basically I'm house-sitting for a friend across town for the next fortnight, and "
+        "I'd much rather order {o} turned up there than at mine, because nobody's home to sign "
+        "for it. Can you, um, switch it over?",
+    ),
+    "update_account_info": (
+        "Um, my gran's going to be the one calling you mostly, and she's much happier in Hindi. "
+        "Could your side use Hindi with us, please?",
+        "Japanese, please. For the account.",
+        "Good afternoon. I'd be obliged if you could note that Italian is the language I'd like "
+        "all correspondence in.",
+        "So, uh, I moved here from Taipei a couple of years back, and, um, honestly the letters "
+        "and texts you send, I'd understand them much better in Chinese. Is that something you "
+        "can set for me?",
+    ),
+    "schedule_callback": (
+        "Um, I'm stuck in meetings till lunch. Could one of your lot give me a bell {day} at half "
+        "twelve?",
+        "{day}, quarter to four. Someone give me a shout then.",
+        "Good morning. Would it be possible to arrange for somebody from support to return my "
+        "call on {date}, at 14:15?",
+        "So, uh, the thing is, I'm driving most of today and can't, like, talk properly, but "
+        "{day} I'm free, so could somebody get hold of me then, eleven o'clock, on my mobile?",
+    ),
+    "escalate_to_human": (
+        "Um, no offence, love, but is there a proper bod there I could have a word with about "
+        "order {o}?",
+        "Order {o}. I want this escalated.",
+        "Good afternoon. Regarding order {o_words}: I'd like this referred to someone who can "
+        "actually make decisions, please, rather than an automated assistant.",
+        "So, uh, basically I've been on hold twice already about order {o}, and you keep, um, "
+        "sending me round the houses. Can I please just have a chat with somebody who isn't a "
+        "machine?",
+    ),
+}
 #: a callback phrasing's time, as the call's ``callback_time`` must carry it
 _TIMES: dict[str, str] = {
     "3 pm": "15:00",
@@ -384,9 +508,22 @@ _TIMES: dict[str, str] = {
     "9:30 am": "09:30",
     "half past three in the afternoon": "15:30",
     "ten past one in the afternoon": "13:10",
+    "half twelve": "12:30",
+    "quarter to four": "15:45",
+    "14:15": "14:15",
+    "eleven o'clock": "11:00",
 }
 #: the languages a language phrasing may name (the worker's spoken names)
-_LANGUAGES = ("Spanish", "French", "German", "Italian", "Portuguese")
+_LANGUAGES = (
+    "Spanish",
+    "French",
+    "German",
+    "Italian",
+    "Portuguese",
+    "Hindi",
+    "Japanese",
+    "Chinese",
+)
 _DIGIT_WORDS = ("oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 #: answers to the questions the bot asks, in order (the address tool asks for each part)
 _ANSWERS: dict[str, tuple[str, ...]] = {
@@ -439,10 +576,11 @@ def build_questions(
     fresh_per_tool: int = FRESH_PER_TOOL,
     fresh2_per_tool: int = FRESH2_PER_TOOL,
     fresh3_per_tool: int = FRESH3_PER_TOOL,
+    fresh4_per_tool: int = FRESH4_PER_TOOL,
 ) -> list[Question]:
-    """The whole set (all five splits), deterministic for *as_of*: 20 questions per tool in the
-    two halves and 10 in each of the fresh, fresh2 and fresh3 splits by default, each customer
-    and order used once, so changes never collide."""
+    """The whole set (all six splits), deterministic for *as_of*: 20 questions per tool in the
+    two halves and 10 in each of the fresh, fresh2, fresh3 and fresh4 splits by default, each
+    customer and order used once, so changes never collide."""
     data = build_dataset(as_of=as_of, customers=1000, orders=10000)
     orders_by_status: dict[str, list[dict[str, Any]]] = {}
     for order in data.orders:
@@ -514,8 +652,11 @@ def build_questions(
             # fresh2's indexes follow fresh's, it asks about the ten products after fresh's, and
             # fresh3 about the ten after fresh2's. The catalogue has only 23 askable products, so
             # fresh and fresh2 leave three unasked: fresh3 asks about those three first, and its
-            # other seven are (unavoidably) products the fresh split asked about too
-            offset = 10 if split in ("fresh", "fresh2", "fresh3") else 0
+            # other seven are (unavoidably) products the fresh split asked about too. fresh4, the
+            # ten after fresh3's, asks about none of fresh3's (the split just opened for tuning):
+            # every one of its products was asked about by fresh or fresh2 already (the catalogue
+            # has no askable product left that no split asked about)
+            offset = 10 if split in ("fresh", "fresh2", "fresh3", "fresh4") else 0
             product = products[(index + offset) % len(products)]
             fields["p"] = product.lower()
             args["product_name"] = product.lower()
@@ -562,11 +703,16 @@ def build_questions(
     for tool, fresh2 in _FRESH2.items():
         for index in range(start, start + fresh2_per_tool):
             ask(tool, index, "fresh2", fresh2[(index - start) % len(fresh2)])
-    # the sealed fresh3 split after fresh2, so every earlier question stays as it was
+    # the fresh3 split after fresh2, so every earlier question stays as it was
     start = per_tool + fresh_per_tool + fresh2_per_tool
     for tool, fresh3 in _FRESH3.items():
         for index in range(start, start + fresh3_per_tool):
             ask(tool, index, "fresh3", fresh3[(index - start) % len(fresh3)])
+    # the sealed fresh4 split after fresh3, so every earlier question stays as it was
+    start = per_tool + fresh_per_tool + fresh2_per_tool + fresh3_per_tool
+    for tool, fresh4 in _FRESH4.items():
+        for index in range(start, start + fresh4_per_tool):
+            ask(tool, index, "fresh4", fresh4[(index - start) % len(fresh4)])
     return questions
 
 

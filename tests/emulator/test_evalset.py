@@ -1,8 +1,9 @@
 """The emulator's evaluation set is what the benchmark says it is: at least 200 spoken questions
 over all eleven tools, from the seeded data, two halves with phrasings of their own, and every
-voice and noise in the held-out half; and three fresh splits (fresh; fresh2, the blind one since
-fresh was tuned on; and fresh3, sealed since fresh2 was read) over all eleven tools whose
-phrasings are none of the earlier splits', whose questions carry arguments the tools accept."""
+voice and noise in the held-out half; and four fresh splits (fresh; fresh2, the blind one once
+fresh was tuned on; fresh3, sealed once fresh2 was read, opened for tuning on 2026-12-05; and
+fresh4, sealed since) over all eleven tools whose phrasings are none of the earlier splits',
+whose questions carry arguments the tools accept."""
 
 from __future__ import annotations
 
@@ -12,18 +13,22 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import jsonschema
+import pytest
 
 from bench.evalset import (
     _FRESH,
     _FRESH2,
     _FRESH3,
+    _FRESH4,
     _LANGUAGES,
     _PHRASINGS,
     _TIMES,
     FRESH2_PER_TOOL,
     FRESH3_PER_TOOL,
+    FRESH4_PER_TOOL,
     FRESH_PER_TOOL,
     PER_TOOL,
+    SEALED,
     SPLITS,
     VOICES,
     build_questions,
@@ -86,118 +91,107 @@ def test_fresh_split_covers_every_tool_with_phrasings_of_its_own() -> None:
     assert len({q.qid for q in questions}) == len(questions)
     assert {(q.voice, q.speed) for q in fresh} == set(VOICES)
     assert {None, "phone", 15.0, 20.0} <= {q.noise for q in fresh}
-    halves = build_questions(as_of=AS_OF, fresh_per_tool=0, fresh2_per_tool=0, fresh3_per_tool=0)
+    halves = build_questions(
+        as_of=AS_OF, fresh_per_tool=0, fresh2_per_tool=0, fresh3_per_tool=0, fresh4_per_tool=0
+    )
     assert [q for q in questions if q.split in ("tuning", "heldout")] == halves
     assert [q.split for q in questions[: len(halves) + len(fresh)]] == [q.split for q in halves] + [
         "fresh"
     ] * len(fresh)
 
 
-def test_fresh2_split_covers_every_tool_with_phrasings_of_its_own() -> None:
-    """The fresh2 split: 10 questions for each of the eleven tools, 3 or 4 phrasings each, none of
-    them a phrasing of an earlier split (nor the same once the numbers are left out), every voice
-    and noise, other products than the fresh split's; it comes after the fresh split (only the
-    sealed fresh3 follows it), and every earlier question (split, order, voice, noise) is as it
-    was without it."""
-    questions = build_questions(as_of=AS_OF)
-    fresh2 = [q for q in questions if q.split == "fresh2"]
-    assert Counter(q.tool for q in fresh2) == {t["name"]: FRESH2_PER_TOOL for t in SHOP_TOOLS}
-    assert set(_FRESH2) == set(_PHRASINGS) == {t["name"] for t in SHOP_TOOLS}
-    assert all(3 <= len(phrasings) <= 4 for phrasings in _FRESH2.values())
-    old = {p for halves in _PHRASINGS.values() for half in halves for p in half}
-    old |= {p for phrasings in _FRESH.values() for p in phrasings}
-    new = {p for phrasings in _FRESH2.values() for p in phrasings}
-    assert not old & new
-    assert not {shape(q.text) for q in questions if q.split != "fresh2"} & {
-        shape(q.text) for q in fresh2
-    }
-    assert {(q.voice, q.speed) for q in fresh2} == set(VOICES)
-    assert {None, "phone", 15.0, 20.0} <= {q.noise for q in fresh2}
-    products = {
-        split: {
-            q.arguments["product_name"]
-            for q in questions
-            if q.split == split and q.tool == "get_product_info"
-        }
-        for split in ("fresh", "fresh2")
-    }
-    assert products["fresh2"] and not products["fresh"] & products["fresh2"]
-    # the earlier splits come first, in the same count and order, with the same orders and voices
-    before = build_questions(as_of=AS_OF, fresh2_per_tool=0, fresh3_per_tool=0)
-    assert questions[: len(before)] == before
-    assert questions[len(before) : len(before) + len(fresh2)] == fresh2
-    assert Counter(q.split for q in before) == {
-        "tuning": len(SHOP_TOOLS) * PER_TOOL // 2,
-        "heldout": len(SHOP_TOOLS) * PER_TOOL // 2,
-        "fresh": len(SHOP_TOOLS) * FRESH_PER_TOOL,
-    }
-    # each callback phrasing says one spoken time, each language phrasing one language
-    for phrasing in _FRESH2["schedule_callback"]:
-        assert sum(spoken in phrasing for spoken in _TIMES) == 1, phrasing
-    for phrasing in _FRESH2["update_account_info"]:
-        assert sum(name in phrasing for name in _LANGUAGES) == 1, phrasing
+#: the blind splits after the fresh one, in order: (split, its phrasings, questions per tool)
+LATER_SPLITS = [
+    ("fresh2", _FRESH2, FRESH2_PER_TOOL),
+    ("fresh3", _FRESH3, FRESH3_PER_TOOL),
+    ("fresh4", _FRESH4, FRESH4_PER_TOOL),
+]
+#: each split's phrasings, in the order the splits come
+PHRASINGS_BY_SPLIT = {"fresh": _FRESH, **{name: phrasings for name, phrasings, _ in LATER_SPLITS}}
 
 
-def test_fresh3_split_covers_every_tool_with_phrasings_of_its_own() -> None:
-    """The sealed fresh3 split: 10 questions for each of the eleven tools, 3 or 4 phrasings each,
-    none of them a phrasing of an earlier split (nor the same once the numbers are left out),
-    every voice and noise, other products than fresh2's and as few of fresh's as the catalogue
-    allows; it comes last, and every earlier question (split, order, voice, noise) is as it was
-    without it."""
+@pytest.mark.parametrize("position", range(len(LATER_SPLITS)), ids=[s for s, _, _ in LATER_SPLITS])
+def test_later_split_covers_every_tool_with_phrasings_of_its_own(position: int) -> None:
+    """Each blind split after the fresh one (fresh2; fresh3, sealed until 2026-12-05; fresh4,
+    sealed now): 10 questions for each of the eleven tools, 3 or 4 phrasings each, none of them a
+    phrasing of an earlier split (nor the same once the numbers are left out), every voice and
+    noise, other products than the split just before it's (fresh2: than fresh's) and as few of
+    the earlier fresh splits' as the catalogue allows; it comes right after the split before it,
+    and every earlier question (split, order, voice, noise, product) is as it was without it;
+    each callback phrasing says one spoken time, each language phrasing one language."""
+    name, phrasings, per_tool = LATER_SPLITS[position]
     questions = build_questions(as_of=AS_OF)
-    fresh3 = [q for q in questions if q.split == "fresh3"]
-    assert Counter(q.tool for q in fresh3) == {t["name"]: FRESH3_PER_TOOL for t in SHOP_TOOLS}
-    assert set(_FRESH3) == set(_PHRASINGS) == {t["name"] for t in SHOP_TOOLS}
-    assert all(3 <= len(phrasings) <= 4 for phrasings in _FRESH3.values())
+    split = [q for q in questions if q.split == name]
+    assert Counter(q.tool for q in split) == {t["name"]: per_tool for t in SHOP_TOOLS}
+    assert set(phrasings) == set(_PHRASINGS) == {t["name"] for t in SHOP_TOOLS}
+    assert all(3 <= len(p) <= 4 for p in phrasings.values())
+    earlier_splits = ["fresh", *(s for s, _, _ in LATER_SPLITS[:position])]
     old = {p for halves in _PHRASINGS.values() for half in halves for p in half}
-    old |= {p for phrasings in _FRESH.values() for p in phrasings}
-    old |= {p for phrasings in _FRESH2.values() for p in phrasings}
-    new = {p for phrasings in _FRESH3.values() for p in phrasings}
+    for earlier in earlier_splits:
+        old |= {p for ps in PHRASINGS_BY_SPLIT[earlier].values() for p in ps}
+    new = {p for ps in phrasings.values() for p in ps}
     assert not old & new
-    assert not {shape(q.text) for q in questions if q.split != "fresh3"} & {
-        shape(q.text) for q in fresh3
+    assert not {shape(q.text) for q in questions if q.split != name} & {
+        shape(q.text) for q in split
     }
-    assert {(q.voice, q.speed) for q in fresh3} == set(VOICES)
-    assert {None, "phone", 15.0, 20.0} <= {q.noise for q in fresh3}
+    assert {(q.voice, q.speed) for q in split} == set(VOICES)
+    assert {None, "phone", 15.0, 20.0} <= {q.noise for q in split}
+
+    # products: none of the split just before's; of the earlier fresh splits', only as many as
+    # the catalogue leaves no choice about (fresh2 asks about none of fresh's; fresh3 asks about
+    # the three products neither fresh split asked about before the fresh split's; for fresh4
+    # none is left that no fresh split asked about)
     products = {
-        split: {
+        s: {
             q.arguments["product_name"]
             for q in questions
-            if q.split == split and q.tool == "get_product_info"
+            if q.split == s and q.tool == "get_product_info"
         }
-        for split in ("fresh", "fresh2", "fresh3")
+        for s in (*earlier_splits, name)
     }
-    assert len(products["fresh3"]) == FRESH3_PER_TOOL
-    assert not products["fresh2"] & products["fresh3"]
-    # the catalogue is too small for ten products neither fresh split asked about: fresh3 asks
-    # about every one of those there are, and only then about the fresh split's
+    assert len(products[name]) == per_tool
+    assert not products[earlier_splits[-1]] & products[name]
     names = {str(p["name"]).split(" (")[0] for p in build_dataset(as_of=AS_OF).products}
     catalogue = {n.lower() for n in names if ":" not in n and "'" not in n}
-    unasked = catalogue - products["fresh"] - products["fresh2"]
-    assert products["fresh3"] <= catalogue
-    assert len(products["fresh3"] - products["fresh"]) == min(FRESH3_PER_TOOL, len(unasked))
-    # the earlier splits come first, in the same count and order, with the same orders and voices
-    before = build_questions(as_of=AS_OF, fresh3_per_tool=0)
+    assert products[name] <= catalogue
+    asked = set().union(*(products[s] for s in earlier_splits))
+    unasked = catalogue - asked
+    assert len(products[name] - asked) == min(per_tool, len(unasked))
+
+    # the earlier splits come first, in the same count and order, with the same orders, voices
+    # and products; this split right after them
+    without = {f"{s}_per_tool": 0 for s, _, _ in LATER_SPLITS[position:]}
+    before = build_questions(as_of=AS_OF, **without)
     assert questions[: len(before)] == before
-    assert questions[len(before) :] == fresh3
+    assert questions[len(before) : len(before) + len(split)] == split
     assert Counter(q.split for q in before) == {
         "tuning": len(SHOP_TOOLS) * PER_TOOL // 2,
         "heldout": len(SHOP_TOOLS) * PER_TOOL // 2,
         "fresh": len(SHOP_TOOLS) * FRESH_PER_TOOL,
-        "fresh2": len(SHOP_TOOLS) * FRESH2_PER_TOOL,
+        **{s: len(SHOP_TOOLS) * n for s, _, n in LATER_SPLITS[:position]},
     }
+    if position == len(LATER_SPLITS) - 1:
+        assert questions[len(before) :] == split
+
     # each callback phrasing says one spoken time, each language phrasing one language; and the
-    # times added for fresh3 leave every earlier callback phrasing saying exactly one
+    # times added for this split leave every earlier callback phrasing saying exactly one
     earlier = [*(p for half in _PHRASINGS["schedule_callback"] for p in half)]
-    earlier += [*_FRESH["schedule_callback"], *_FRESH2["schedule_callback"]]
-    for phrasing in [*earlier, *_FRESH3["schedule_callback"]]:
+    for s in earlier_splits:
+        earlier += PHRASINGS_BY_SPLIT[s]["schedule_callback"]
+    for phrasing in [*earlier, *phrasings["schedule_callback"]]:
         assert sum(spoken in phrasing for spoken in _TIMES) == 1, phrasing
-    for phrasing in _FRESH3["update_account_info"]:
-        assert sum(name in phrasing for name in _LANGUAGES) == 1, phrasing
+    for phrasing in phrasings["update_account_info"]:
+        assert sum(language in phrasing for language in _LANGUAGES) == 1, phrasing
+
+
+def test_only_the_newest_blind_split_is_sealed() -> None:
+    """fresh4 is the sealed split (fresh3 was opened for tuning on 2026-12-05), and it is the
+    last split."""
+    assert SEALED == {"fresh4"} == {SPLITS[-1]}
 
 
 def test_set_builds_for_dates_around_the_set_day() -> None:
-    """The seeded data has unused orders of every status the five splits need, for days well
+    """The seeded data has unused orders of every status the six splits need, for days well
     before and after the set's and around today (it raises LookupError otherwise)."""
     for as_of in (AS_OF, date.today()):
         for days in (-90, -30, 0, 30, 90):
@@ -205,16 +199,17 @@ def test_set_builds_for_dates_around_the_set_day() -> None:
             splits = Counter(q.split for q in questions)
             assert splits["fresh2"] == len(SHOP_TOOLS) * FRESH2_PER_TOOL
             assert splits["fresh3"] == len(SHOP_TOOLS) * FRESH3_PER_TOOL
+            assert splits["fresh4"] == len(SHOP_TOOLS) * FRESH4_PER_TOOL
 
 
 def test_fresh_questions_carry_arguments_the_tools_accept() -> None:
-    """Each fresh, fresh2 or fresh3 question's expected arguments are ones its tool's schema accepts, a
-    spoken order number is the asked order's, and a callback is asked for inside business hours
-    on a weekday after the day the set is for."""
+    """Each fresh, fresh2, fresh3 or fresh4 question's expected arguments are ones its tool's
+    schema accepts, a spoken order number is the asked order's, and a callback is asked for
+    inside business hours on a weekday after the day the set is for."""
     schemas = {t["name"]: t["parameters"]["properties"] for t in SHOP_TOOLS}
     words = ["oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
     for q in build_questions(as_of=AS_OF):
-        if q.split not in ("fresh", "fresh2", "fresh3"):
+        if q.split not in ("fresh", "fresh2", "fresh3", "fresh4"):
             continue
         assert q.arguments or q.tool in ("list_recent_orders", "get_customer_info"), q.qid
         for name, value in q.arguments.items():
