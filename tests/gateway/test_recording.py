@@ -78,7 +78,7 @@ async def test_a_spoken_call_is_recorded_in_two_channels(
 ) -> None:
     """A question spoken at a microphone's pace and its spoken answer: caller segments as long
     as the audio sent, one assistant segment per answer as long as its audio (after the turn on
-    the timeline), the objects in the store, a mark for the user's turn and the answer, and
+    the timeline), the objects in the store, a mark for the user's turn (the answer is placed by its segment), and
     recording.ended (before session.ended) counting them."""
     audio = say("What is the status of order one zero zero zero zero one?")
     async with gateway.sdk("cus_0001") as log:
@@ -103,10 +103,10 @@ async def test_a_spoken_call_is_recorded_in_two_channels(
     turn = marks[(user.item_id, "user")]
     assert turn.end_ms is not None and 0 < turn.end_ms - turn.start_ms <= audio.size / 24
     assert caller[0].start_ms <= turn.start_ms
-    for item_id in spoken:
-        mark = marks[(item_id, "assistant")]
-        assert mark.end_ms == pytest.approx(mark.start_ms + said[item_id])
-        assert mark.start_ms >= turn.end_ms
+    # an answer is placed by its segment (item, start, heard length): no mark of its own
+    assert not [m for m in marks.values() if m.role == "assistant"]
+    for segment in assistant:
+        assert segment.start_ms >= turn.end_ms
     (ended,) = payloads(published, "recording.ended")
     assert ended.segments == len(caller) + len(assistant) and ended.failed_segments == 0
     kinds = [e.payload.type for e in published]
@@ -118,7 +118,8 @@ async def test_an_interrupted_answer_is_recorded_as_heard(
     gateway: RunningGateway, events: EventCollector, store: RecordingStore
 ) -> None:
     """An answer the client truncates at N ms is N ms long in the assistant channel (the
-    object too), its said_ms is all the model produced, and its mark ends at N."""
+    object too), its said_ms is all the model produced, and no mark is sent for it (the
+    store places it from the segment)."""
     async with gateway.sdk("cus_0003") as log:
         await log.until("session.created")
         (session_id,) = gateway.gateway.sessions
@@ -142,8 +143,8 @@ async def test_an_interrupted_answer_is_recorded_as_heard(
     assert (heard.item_id, heard.duration_ms) == (item_id, cut)
     assert heard.said_ms == pytest.approx(produced) and heard.said_ms > cut
     assert len(await store.get(heard.key)) == cut * BYTES_PER_MS
-    (mark,) = [m for m in payloads(published, "recording.mark") if m.item_id == item_id]
-    assert mark.role == "assistant" and mark.end_ms == mark.start_ms + cut == heard.start_ms + cut
+    # the store takes the item's mark from the segment (start, heard length): none is sent
+    assert not [m for m in payloads(published, "recording.mark") if m.item_id == item_id]
 
 
 async def _short_call(gateway: RunningGateway, secret: str | None = None) -> str:

@@ -110,24 +110,27 @@ def test_speech_marks_map_the_input_clock_across_gaps_and_upstream_swaps() -> No
 
 
 def test_an_assistant_item_truncated_is_cut_where_the_caller_interrupted() -> None:
-    """An item cut at 700 ms is 700 ms long on the timeline, said_ms is all that was produced,
-    and its mark spans what was heard; the next item starts after it."""
+    """An item cut at 700 ms is 700 ms long on the timeline, said_ms is all that was produced;
+    the next item starts after it; items with audio get no mark (their segments place them),
+    an item cut before any of it was heard gets one."""
     t = timeline()
     for i in range(20):  # 2 s of audio, all delivered within 100 ms of the first delta
         t.assistant_audio("a1", pcm(100), at(3000 + i * 5))
     t.truncated("a1", 700)
     t.assistant_audio("a1", pcm(100), at(3900))  # late delta of the cut item: ignored
     t.assistant_audio("a2", pcm(100), at(3500))
+    t.assistant_audio("a3", pcm(100), at(3600))
+    t.truncated("a3", 0)  # cut before a millisecond of it was heard
     t.close()
     segments, marks = t.take()
     cut = next(s for s in segments if s.item_id == "a1")
     assert (cut.start_ms, cut.duration_ms, cut.said_ms) == (3000.0, 700.0, 2000.0)
     assert len(cut.data) == 700 * MS
     nxt = next(s for s in segments if s.item_id == "a2")
-    assert nxt.start_ms == 3700.0  # after what was heard of a1
+    assert (nxt.start_ms, nxt.duration_ms) == (3700.0, 100.0)  # after what was heard of a1
+    assert not [s for s in segments if s.item_id == "a3"]
     assert [(m.item_id, m.start_ms, m.end_ms) for m in marks if m.role == "assistant"] == [
-        ("a1", 3000.0, 3700.0),
-        ("a2", 3700.0, 3800.0),
+        ("a3", 3800.0, 3800.0)
     ]
 
 

@@ -36,6 +36,7 @@ from switchboard.recording.assemble import ulaw_to_pcm16
 from switchboard.store.assembler import assemble_recording
 from switchboard.store.deletion import purge_older_than
 from switchboard.store.playback_tickets import issue_ticket
+from switchboard.store.recording_ingest import recording_rows
 from switchboard.store.recording_sweep import sweep_abandoned
 from switchboard.store.service import StoreService
 from tests.infra import InfraUrls
@@ -118,12 +119,18 @@ class Call:
 
 
 async def _recorded_call(
-    store: StoreService, *, started_at: datetime | None = None, with_end: bool = True
+    store: StoreService,
+    *,
+    started_at: datetime | None = None,
+    with_end: bool = True,
+    assistant_mark: bool = False,
 ) -> Call:
     """A conversation with its recording: the caller speaks 0-1000 ms and 1000-2000 ms (two
     segments), the assistant's item_a1 is heard 1200-1600 ms of the 1200 ms it said (cut by a
     barge-in the transcript does not mention). The segments are written to the recording store
-    first, as the gateway does."""
+    first, as the gateway does. The user's turn has a mark; the assistant's item is placed by
+    its segment, as gateways do since 2026-12-05 (*assistant_mark*: also a mark for it, with the
+    same figures, as gateways sent before)."""
     sid = new_session_id("rec")
     events = conversation(sid, interrupted=False, recording=True, started_at=started_at)
     segments = [
@@ -135,10 +142,9 @@ async def _recorded_call(
     for seg in segments:
         byte = ASSISTANT if seg.channel == "assistant" else payloads[seg.index]
         await _recordings(store).put(seg.key, bytes([byte]) * seg.size)
-    marks = [
-        RecordingMark(item_id="item_u1", role="user", start_ms=100, end_ms=1900),
-        RecordingMark(item_id="item_a1", role="assistant", start_ms=1200, end_ms=1600),
-    ]
+    marks = [RecordingMark(item_id="item_u1", role="user", start_ms=100, end_ms=1900)]
+    if assistant_mark:
+        marks.append(RecordingMark(item_id="item_a1", role="assistant", start_ms=1200, end_ms=1600))
     ended = RecordingEnded(segments=3, duration_ms=2000) if with_end else None
     recording = recording_events(
         sid,
@@ -149,6 +155,29 @@ async def _recorded_call(
         ended=ended,
     )
     return Call(sid, events, recording)
+
+
+@pytest.mark.parametrize("old_gateway", [False, True])
+def test_an_assistant_segment_is_its_items_mark(old_gateway: bool) -> None:
+    """An assistant segment with an item places that item (start, start + heard length), as a
+    mark would; a gateway that also sends the mark (before 2026-12-05) gives the same row; a
+    caller segment, or an assistant one without an item, is no mark."""
+    sid = new_session_id("rec")
+    segments = [
+        _segment(sid, "caller", 0, 0, 1000),
+        _segment(sid, "assistant", 0, 1200, 400, item="item_a1", said_ms=1200),
+        _segment(sid, "assistant", 1, 1700, 300),
+    ]
+    marks = [RecordingMark(item_id="item_u1", role="user", start_ms=100, end_ms=900)]
+    if old_gateway:
+        marks.append(RecordingMark(item_id="item_a1", role="assistant", start_ms=1200, end_ms=1600))
+    events = recording_events(
+        sid, first_seq=0, at=datetime.now(UTC), segments=segments, marks=marks
+    )
+    assert recording_rows(events).marks == [
+        (sid, "item_a1", "assistant", 1200, 1600),
+        (sid, "item_u1", "user", 100, 900),
+    ]
 
 
 async def _publish_shuffled(publisher: Publisher, events: list[ConversationEvent]) -> None:
@@ -197,7 +226,7 @@ async def test_the_timeline_shows_the_cut_assistant_turn_and_the_tool(
     http: httpx.AsyncClient, ready_call: Call
 ) -> None:
     """The assistant's turn heard 400 ms of 1200 ms said is interrupted; the turns follow the
-    marks; the tool call sits 2 s after the session's start (its event's time)."""
+    marks (the assistant's taken from its segment); the tool call sits 2 s after the session's start (its event's time)."""
     r = await http.get(f"/api/sessions/{ready_call.sid}/recording/timeline", auth=ANALYST)
     assert r.status_code == 200, r.text
     body = r.json()
@@ -214,6 +243,8 @@ async def test_the_timeline_shows_the_cut_assistant_turn_and_the_tool(
     )
     assert user["text"] == "Where is my order 100001?"
     assert assistant["item_id"] == "item_a1"
+    # placed by its segment (no recording.mark of its own): from 1200 ms, 400 ms heard
+    assert (assistant["start_ms"], assistant["end_ms"]) == (1200, 1600)
     assert (assistant["heard_ms"], assistant["said_ms"], assistant["interrupted"]) == (
         400,
         1200,

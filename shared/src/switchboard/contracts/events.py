@@ -221,7 +221,10 @@ class RecordingSegment(_Payload):
 
 class RecordingMark(_Payload):
     """Where a conversation item lies on the recording's timeline (a user turn's speech; an
-    assistant item's audio), so a player can follow the transcript."""
+    assistant item nothing of which was heard), so a player can follow the transcript. An
+    assistant item with audio is placed by its ``recording.segment`` (``item_id``,
+    ``start_ms``, ``duration_ms`` as heard): consumers take its mark from there (gateways before
+    2026-12-05 also sent a mark for it, with the same figures)."""
 
     type: Literal["recording.mark"] = "recording.mark"
     item_id: str

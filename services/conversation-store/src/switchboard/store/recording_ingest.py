@@ -5,7 +5,9 @@ into ``audit.recording_segment``, ``audit.recording_mark`` and ``audit.recording
 Called by the writer inside its transaction, after the session rows are upserted, with the new
 events only (so a redelivered event changes nothing). Every merge is order independent, like the
 other projections: a segment is inserted once per ``(session, channel, index)``; a mark keeps the
-earliest start and latest end it was given; ``recording.ended`` sets the totals (the greatest seen)
+earliest start and latest end it was given (an assistant segment with an ``item_id`` is also that
+item's mark, from its start to its start plus its heard length: gateways since 2026-12-05 send
+no ``recording.mark`` for an item they have a segment of); ``recording.ended`` sets the totals (the greatest seen)
 and moves the status to ``ended`` unless the assembler already made it ``ready``/``empty`` (then
 the duration stays the file's);
 ``recorded`` comes from the ``session.started`` whose ``seq`` is the session's ``start_seq``.
@@ -109,13 +111,11 @@ def recording_rows(events: Iterable[ConversationEvent]) -> RecordingRows:
             known = recordings.get(sid)
             if known is None or p.sample_rate > known[2]:
                 recordings[sid] = (sid, known[1] if known else p.audio_format, p.sample_rate)
+            if p.channel == "assistant" and p.item_id is not None:
+                # an assistant item's mark is its segment's place (gateways send no mark for it)
+                _mark(marks, sid, p.item_id, "assistant", p.start_ms, p.start_ms + p.duration_ms)
         elif type(p) is RecordingMark:
-            key = (sid, p.item_id)
-            row = (sid, p.item_id, p.role, p.start_ms, p.end_ms)
-            if (seen := marks.get(key)) is not None:
-                ends = [e for e in (seen[4], p.end_ms) if e is not None]
-                row = (sid, p.item_id, p.role, min(seen[3], p.start_ms), max(ends, default=None))
-            marks[key] = row
+            _mark(marks, sid, p.item_id, p.role, p.start_ms, p.end_ms)
         elif type(p) is RecordingEnded:
             out.ended.append((sid, p.segments, p.failed_segments, p.duration_ms, event.occurred_at))
         elif type(p) is SessionStarted and p.recording is not None:
@@ -125,6 +125,23 @@ def recording_rows(events: Iterable[ConversationEvent]) -> RecordingRows:
     out.marks = [marks[k] for k in sorted(marks)]
     out.ended.sort(key=lambda r: r[0])
     return out
+
+
+def _mark(
+    marks: dict[tuple[str, str], tuple[Any, ...]],
+    sid: str,
+    item_id: str,
+    role: str,
+    start_ms: float,
+    end_ms: float | None,
+) -> None:
+    """One mark row per (session, item): the earliest start, the latest end (as ``_MARK``)."""
+    key = (sid, item_id)
+    row = (sid, item_id, role, start_ms, end_ms)
+    if (seen := marks.get(key)) is not None:
+        ends = [e for e in (seen[4], end_ms) if e is not None]
+        row = (sid, item_id, role, min(seen[3], start_ms), max(ends, default=None))
+    marks[key] = row
 
 
 async def write_recordings(conn: asyncpg.Connection, events: Iterable[ConversationEvent]) -> None:

@@ -311,18 +311,21 @@ class Timeline:
             data = data[: int(min(item.cut_ms, said)) * bpm]
         heard = len(data) / FORMATS[item.fmt][2]
         self.assistant_end = max(self.assistant_end, item.start_ms + heard)
-        self.marks.append(
-            RecordingMark(
-                item_id=item.item_id,
-                role="assistant",
-                start_ms=item.start_ms,
-                end_ms=item.start_ms + heard,
-            )
-        )
         if data:
+            # the segment places the item (its id, start and heard length): the store takes the
+            # item's mark from it, so no recording.mark (an event, a broker message) of its own
             segment = self._segment("assistant", item, data)
             segment.said_ms = said
             self.segments.append(segment)
+        else:  # nothing of it was heard: only a mark says where it was
+            self.marks.append(
+                RecordingMark(
+                    item_id=item.item_id,
+                    role="assistant",
+                    start_ms=item.start_ms,
+                    end_ms=item.start_ms + heard,
+                )
+            )
 
     # -- both ------------------------------------------------------------------------------------
     def formats(self, input_format: str | None, output_format: str | None) -> None:
