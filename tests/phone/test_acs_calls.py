@@ -4,6 +4,7 @@ websocket) against the phone bridge in front of the real product."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -16,6 +17,7 @@ from switchboard.cli.phone_acs_sim import AcsCallOptions, place_acs_call
 from switchboard.cli.phone_sim import PhoneTurn
 from switchboard.contracts.tools import GUEST_CUSTOMER_ID
 from switchboard.phone.identity import CallContext, seal_call_context
+from switchboard.phone.settings import DEFAULT_GREETING
 from tests.support.phone import (
     EVENTGRID_SECRET,
     TRANSFER_TO,
@@ -82,7 +84,9 @@ async def test_acs_caller_verifies_by_keypad_and_hears_the_order_status(
     actions = [
         r.action for r in phone.acs.requests if r.call_connection_id == call.call_connection_id
     ]
-    assert actions == ["answer", "startMediaStreaming"]
+    # the greeting is played (Azure text to speech) before the conversation's audio starts
+    assert actions == ["answer", "play", "startMediaStreaming"]
+    assert call.prompts == [DEFAULT_GREETING] and result.said == [DEFAULT_GREETING]
     asked = result.answers[0]
     assert asked.played_ms > 500 and asked.latency_ms is not None and result.clears == 0
 
@@ -104,6 +108,39 @@ async def test_acs_caller_verifies_by_keypad_and_hears_the_order_status(
     assert status.replace("_", " ") not in " ".join(assistant[:-1]).lower()
     assert status.replace("_", " ") in assistant[-1].lower(), assistant
     assert doc["session"]["missing_events"] == 0
+
+
+async def test_acs_greeting_that_fails_to_play_still_connects_the_conversation(
+    phone: PhoneProduct, say: Any
+) -> None:
+    """When ACS answers the greeting with PlayFailed (its Azure AI services resource could not
+    speak it), the bridge logs why and starts the media stream anyway: the caller is answered."""
+    customer, _, _ = await _first_order(phone.product.database_url, "cus_0030")
+    caller = await caller_of(phone.product.database_url, customer)
+    result, call = await place_acs_call(
+        _options(
+            phone,
+            caller.number,
+            [PhoneTurn("question", audio=say("Hello, are you there?"))],
+            quiet_s=3.0,
+            hang_up_after_s=1.0,
+            play_fails=True,
+        )
+    )
+    assert result.failure is None, result.failure
+    actions = [
+        r.action for r in phone.acs.requests if r.call_connection_id == call.call_connection_id
+    ]
+    assert actions == ["answer", "play", "startMediaStreaming"]
+    assert result.answers and result.answers[0].played_ms > 0
+    logged = [json.loads(line) for line in phone.bridge_log().splitlines() if line.startswith("{")]
+    [failed] = [
+        d
+        for d in logged
+        if d.get("msg") == "ACS greeting not played"
+        and d.get("call_connection_id") == call.call_connection_id
+    ]
+    assert failed["result"]["subCode"] == 8565
 
 
 async def test_acs_barge_in_sends_stop_audio_and_truncates_at_what_was_played(
@@ -246,7 +283,7 @@ async def test_acs_requests_are_authenticated_and_an_unknown_caller_gets_no_acco
     actions = [
         r.action for r in phone.acs.requests if r.call_connection_id == call.call_connection_id
     ]
-    assert actions == ["answer", "startMediaStreaming", "transferToParticipant"]
+    assert actions == ["answer", "play", "startMediaStreaming", "transferToParticipant"]
     [doc] = await stored_sessions(phone, GUEST_CUSTOMER_ID, until=ended)
     assert [(e["tool"], e["outcome"]) for e in entries(doc, "tool")] == [
         ("check_order_status", "verification_required"),

@@ -23,6 +23,7 @@ from switchboard.phone.carrier import (
     TransferFailed,
 )
 from switchboard.phone.carriers.acs import (
+    GREETING_CONTEXT,
     AcsCallControl,
     AcsError,
     AcsMediaStream,
@@ -229,7 +230,8 @@ async def test_call_automation_jwts_are_checked_against_the_jwks() -> None:
 
 async def test_call_automation_requests_are_what_the_rest_api_documents() -> None:
     """Through the official SDK, the bridge's answer asks for bidirectional, unmixed PCM 24 kHz
-    streaming with DTMF, not started; start streaming (once connected) and transfer follow;
+    streaming with DTMF, not started; the greeting (a text play to everyone), start streaming
+    (once connected) and transfer follow;
     each is HMAC-signed (the stand-in refuses a wrong key)."""
     cloud = await AcsCloud(access_key=KEY, resource_id=RESOURCE).start()
     try:
@@ -243,9 +245,10 @@ async def test_call_automation_requests_are_what_the_rest_api_documents() -> Non
             cognitive_services_endpoint=None,
         )
         assert call_id == call.call_connection_id
+        await control.play_greeting(call_id, "Hello there.", voice="en-US-JennyNeural")
         await control.start_streaming(call_id)
         await control.transfer(call_id, "+15550199000", announcement=None)
-        answer, stream, transfer = cloud.requests
+        answer, play, stream, transfer = cloud.requests
         assert answer.action == "answer"
         assert answer.body["callbackUri"] == "https://bridge.example/acs/callbacks?ctx=x"
         assert answer.body["mediaStreamingOptions"] == {
@@ -258,6 +261,11 @@ async def test_call_automation_requests_are_what_the_rest_api_documents() -> Non
             "audioFormat": "pcm24KMono",
             "enableDtmfTones": True,
         }
+        assert (play.action, play.body["operationContext"]) == ("play", GREETING_CONTEXT)
+        assert play.body["playSources"] == [
+            {"kind": "text", "text": {"text": "Hello there.", "voiceName": "en-US-JennyNeural"}}
+        ]
+        assert play.body["playTo"] == [] and call.prompts == ["Hello there."]
         assert stream.action == "startMediaStreaming"
         assert transfer.action == "transferToParticipant"
         assert transfer.body["targetParticipant"]["phoneNumber"]["value"] == "+15550199000"

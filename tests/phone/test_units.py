@@ -34,7 +34,8 @@ from switchboard.phone.identity import (
 )
 from switchboard.phone.keypad import Keypad, keypad_text
 from switchboard.phone.playback import Playback
-from switchboard.phone.twiml import GREETING, connect_stream, dial
+from switchboard.phone.settings import DEFAULT_GREETING as GREETING
+from switchboard.phone.twiml import connect_stream, dial
 
 FRAME = base64.b64encode(b"\xff" * 160).decode()
 

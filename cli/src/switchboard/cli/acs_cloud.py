@@ -3,7 +3,8 @@
 It serves what the bridge calls, as the Call Automation REST API documents it, and refuses a
 request whose HMAC-SHA256 signature (``x-ms-date;host;x-ms-content-sha256``, keyed by the
 base64 access key) does not verify: ``callConnections:answer`` (200, the call connection),
-``:redirect`` / ``:reject`` (204), ``/{id}:recognize`` (202, then ``RecognizeCompleted`` with
+``:redirect`` / ``:reject`` (204), ``/{id}:play`` (202, then ``PlayStarted`` and
+``PlayCompleted``, or ``PlayFailed``; text prompts are kept), ``/{id}:recognize`` (202, then ``RecognizeCompleted`` with
 the tones the caller "types", or ``RecognizeFailed``), ``/{id}:startMediaStreaming`` (202, then
 ``MediaStreamingStarted`` and the media websocket), ``/{id}:transferToParticipant`` (202, then
 ``CallTransferAccepted``; the call leaves the app, so its media stream ends), ``DELETE /{id}``
@@ -67,6 +68,8 @@ class SimCall:
     callback_url: str = ""
     transport_url: str = ""
     prompts: list[str] = field(default_factory=list)
+    #: a play answers PlayFailed (as when the Azure AI services resource cannot speak it)
+    play_fails: bool = False
     events: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
 
     @property
@@ -207,10 +210,16 @@ class AcsCloud:
         return response.status_code
 
     def _later(self, call: SimCall, kind: str, data: dict[str, Any] | None = None) -> None:
+        self._later_all(call, [(kind, data)])
+
+    def _later_all(self, call: SimCall, events: list[tuple[str, dict[str, Any] | None]]) -> None:
+        """*events*, in order, each shortly after the one before (after the REST answer)."""
+
         async def send() -> None:
-            await asyncio.sleep(0.05)  # after the REST answer, as ACS does
-            with contextlib.suppress(httpx.HTTPError):
-                await self.send_event(call, kind, data)
+            for kind, data in events:
+                await asyncio.sleep(0.05)  # after the REST answer, as ACS does
+                with contextlib.suppress(httpx.HTTPError):
+                    await self.send_event(call, kind, data)
 
         task = asyncio.create_task(send())
         self._background.add(task)
@@ -307,6 +316,29 @@ class AcsCloud:
                     "RecognizeFailed",
                     {"operationContext": context, "resultInformation": result},
                 )
+            return Response(status_code=202)
+        if action == "play":
+            for source in data.get("playSources") or []:
+                if source.get("kind") == "text":
+                    call.prompts.append(str((source.get("text") or {}).get("text", "")))
+            context = {"operationContext": data.get("operationContext")}
+            if call.play_fails:
+                failed = {
+                    "code": 400,
+                    "subCode": 8565,
+                    "message": "Action failed, bad request to Cognitive Services.",
+                }
+                self._later(call, "PlayFailed", {**context, "resultInformation": failed})
+            else:
+                done = {"code": 200, "subCode": 0, "message": "Action completed successfully."}
+                self._later_all(
+                    call,
+                    [
+                        ("PlayStarted", context),
+                        ("PlayCompleted", {**context, "resultInformation": done}),
+                    ],
+                )
+            await call.events.put("played")
             return Response(status_code=202)
         if action == "startMediaStreaming":
             self._later(

@@ -54,6 +54,8 @@ class AcsCallOptions:
     setup_timeout_s: float = 60.0
     hang_up_after_s: float | None = None
     on_event: Callable[[str, str], None] | None = None
+    #: the cloud answers the bridge's greeting with PlayFailed
+    play_fails: bool = False
 
 
 async def place_acs_call(options: AcsCallOptions) -> tuple[PhoneCallResult, SimCall]:
@@ -62,6 +64,7 @@ async def place_acs_call(options: AcsCallOptions) -> tuple[PhoneCallResult, SimC
     note = options.on_event or (lambda who, what: None)
     cloud = options.cloud
     call = cloud.new_call(options.caller, digits=options.gather_digits, to=options.to)
+    call.play_fails = options.play_fails
     url = f"{options.bridge.rstrip('/')}/acs/incoming"
     async with httpx.AsyncClient(timeout=30) as http:
         response = await http.post(

@@ -6,8 +6,11 @@ Automation callbacks, and the media websocket.
    Every call is answered, unverified, with bidirectional PCM 24 kHz media streaming (started
    once connected) and a callback URL carrying a signed :class:`CallContext` (correlation id,
    caller, and the customer caller ID names, or the guest for a number on no account).
-2. ``POST /acs/callbacks?ctx=...`` (JWT of Call Automation checked): ``CallConnected`` starts
-   media streaming; other events are logged.
+2. ``POST /acs/callbacks?ctx=...`` (JWT of Call Automation checked): ``CallConnected`` plays
+   the greeting (``PHONE_GREETING``, Azure text to speech: only when an Azure AI services
+   endpoint is connected) and media streaming starts once it has played (``PlayCompleted`` or
+   ``PlayFailed``, or ``ACS_GREETING_TIMEOUT_S`` at the latest), or at once without a
+   greeting; other events are logged.
 3. ``/acs/media?ctx=...`` (JWT checked on the handshake): the call's conversation, run by the
    carrier-neutral :class:`~switchboard.phone.call.PhoneCall`, bound (unverified) to the
    context's customer. The caller proves who they are in the conversation, with the
@@ -27,7 +30,13 @@ from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse, Response
 
 from switchboard.phone.call import CallDeps, PhoneCall
-from switchboard.phone.carriers.acs import AcsCallControl, AcsError, AcsMediaStream, AcsTokens
+from switchboard.phone.carriers.acs import (
+    GREETING_CONTEXT,
+    AcsCallControl,
+    AcsError,
+    AcsMediaStream,
+    AcsTokens,
+)
 from switchboard.phone.carriers.acs_codec import (
     CallbackEvent,
     IncomingCall,
@@ -51,6 +60,15 @@ __all__ = ["AcsCarrier", "add_acs_routes"]
 log = logging.getLogger(__name__)
 
 
+#: Call Automation events that end a play (its operationContext says which)
+_PLAY_ENDED = frozenset({"PlayCompleted", "PlayFailed", "PlayCanceled"})
+
+
+def _result(event: CallbackEvent) -> dict[str, object]:
+    info = event.data.get("resultInformation")
+    return {"result": info} if isinstance(info, dict) else {}
+
+
 def _forbidden(code: str, message: str, status: int = 403) -> JSONResponse:
     return JSONResponse({"code": code, "message": message}, status_code=status)
 
@@ -66,6 +84,8 @@ class AcsCarrier:
         self.tokens = AcsTokens(settings.acs_jwks_url, settings.acs_resource_id)
         self.deps: CallDeps = replace(bridge.deps, control=self.control)
         self.key = settings.binding_key
+        #: calls whose greeting is playing: the task that starts their stream at the latest
+        self._greeting: dict[str, asyncio.Task[None]] = {}
 
     # -- Event Grid ----------------------------------------------------------------------------
     async def incoming(self, call: IncomingCall, request: Request) -> None:
@@ -97,12 +117,63 @@ class AcsCarrier:
 
     # -- Call Automation callbacks -------------------------------------------------------------
     async def callback(self, event: CallbackEvent, ctx: CallContext) -> None:
-        extra = {"call_connection_id": event.call_connection_id, "event": event.type}
+        call_id = event.call_connection_id
+        extra = {"call_connection_id": call_id, "event": event.type}
         if event.type == "CallConnected":
+            if await self._greet(call_id):
+                log.info("ACS call connected; greeting the caller", extra=extra)
+                return
             log.info("ACS call connected; starting the media stream", extra=extra)
-            await self.control.start_streaming(event.call_connection_id)
-        else:
-            log.info("ACS call event", extra={**extra, "context": event.operation_context})
+            await self.control.start_streaming(call_id)
+            return
+        log.info("ACS call event", extra={**extra, "context": event.operation_context})
+        greeted = event.operation_context == GREETING_CONTEXT and event.type in _PLAY_ENDED
+        if greeted or event.type == "CallDisconnected":
+            pending = self._greeting.pop(call_id, None)
+            if pending is not None:
+                pending.cancel()
+                if greeted:
+                    if event.type != "PlayCompleted":
+                        log.warning("ACS greeting not played", extra={**extra, **_result(event)})
+                    await self.control.start_streaming(call_id)
+
+    async def _greet(self, call_id: str) -> bool:
+        """Play the greeting, if there is one and ACS can speak it; True when it plays (the
+        stream starts when it has, or after the timeout)."""
+        settings = self.settings
+        if not settings.greeting or not settings.acs_cognitive_services_endpoint:
+            return False
+        try:
+            await self.control.play_greeting(
+                call_id, settings.greeting, voice=settings.acs_greeting_voice
+            )
+        except AcsError as exc:
+            log.warning(
+                "ACS greeting refused",
+                extra={"call_connection_id": call_id, "error": str(exc)[:300]},
+            )
+            return False
+        self._greeting[call_id] = asyncio.create_task(
+            self._stream_after(call_id, settings.acs_greeting_timeout_s),
+            name=f"acs-greeting-{call_id}",
+        )
+        return True
+
+    async def _stream_after(self, call_id: str, delay_s: float) -> None:
+        """The greeting's end never came: start the stream anyway."""
+        await asyncio.sleep(delay_s)
+        if self._greeting.pop(call_id, None) is not None:
+            log.warning("ACS greeting did not end in time", extra={"call_connection_id": call_id})
+            try:
+                await self.control.start_streaming(call_id)
+            except AcsError as exc:
+                log.error("ACS media stream not started", extra={"error": str(exc)[:300]})
+
+    async def close(self) -> None:
+        """Forget greetings still playing (the bridge is stopping)."""
+        for task in self._greeting.values():
+            task.cancel()
+        self._greeting.clear()
 
     def context(self, token: str, correlation_id: str | None) -> CallContext | None:
         try:

@@ -28,7 +28,7 @@ from switchboard.phone.gateway import GatewayLink
 from switchboard.phone.identity import binding_token, normalise_e164
 from switchboard.phone.metrics import PhoneMetrics
 from switchboard.phone.settings import PhoneSettings
-from switchboard.phone.twiml import GREETING, connect_stream
+from switchboard.phone.twiml import connect_stream
 
 __all__ = ["Bridge", "create_app"]
 
@@ -102,6 +102,8 @@ class Bridge:
         for task in list(self.calls):
             task.cancel()
         await asyncio.gather(*self.calls, return_exceptions=True)
+        if self.acs is not None:
+            await self.acs.close()
         await self.http.aclose()
         await self.engine.dispose()
 
@@ -206,7 +208,9 @@ def create_app(settings: PhoneSettings, *, control: CallControl | None = None) -
             customer_id=identity.customer_id,
             expires_at=int(time.time()) + settings.binding_ttl_s,
         )
-        twiml = connect_stream(bridge.stream_url(request), {"binding": token}, greeting=GREETING)
+        twiml = connect_stream(
+            bridge.stream_url(request), {"binding": token}, greeting=settings.greeting or None
+        )
         return Response(twiml, media_type=TWIML)
 
     @app.websocket("/twilio/media", name="twilio_media")

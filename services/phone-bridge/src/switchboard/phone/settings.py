@@ -32,6 +32,10 @@ DEFAULT_ACS_EVENTGRID_SECRET = "switchboard-dev-eventgrid-secret"
 DEFAULT_ACS_JWKS_URL = "http://127.0.0.1:8084/calling/keys"
 
 
+#: What every caller hears first (``PHONE_GREETING``).
+DEFAULT_GREETING = "Thank you for calling. You are connected to our assistant. How can I help?"
+
+
 class PhoneSettings(BaseServiceSettings, DatabaseSettings):
     """Listening address, carrier credentials, the gateway, caller lookup, keypad and transfer."""
 
@@ -139,6 +143,27 @@ class PhoneSettings(BaseServiceSettings, DatabaseSettings):
     )
 
     # -- audio, keypad, transfer ---------------------------------------------------------------
+    greeting: str = Field(
+        default=DEFAULT_GREETING,
+        max_length=1000,
+        validation_alias="PHONE_GREETING",
+        description="Said to every caller before the bot's first words (Twilio: TwiML <Say>; "
+        "ACS: played with Azure text to speech, which needs ACS_COGNITIVE_SERVICES_ENDPOINT); "
+        "empty = none.",
+    )
+    acs_greeting_voice: str = Field(
+        default="en-US-JennyNeural",
+        validation_alias="ACS_GREETING_VOICE",
+        description="The Azure neural voice of the greeting on ACS calls.",
+    )
+    acs_greeting_timeout_s: float = Field(
+        default=20.0,
+        gt=0,
+        le=120,
+        validation_alias="ACS_GREETING_TIMEOUT_S",
+        description="On ACS, the conversation's audio starts when the greeting has played "
+        "(PlayCompleted or PlayFailed), or after this long at the latest.",
+    )
     mark_interval_ms: int = Field(
         default=100,
         ge=20,

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from twilio.twiml.voice_response import Connect, Dial, VoiceResponse
 
-__all__ = ["GREETING", "connect_stream", "dial"]
-
-GREETING = "Thank you for calling. You are connected to our assistant. How can I help?"
+__all__ = ["connect_stream", "dial"]
 
 
 def connect_stream(stream_url: str, parameters: dict[str, str], *, greeting: str | None) -> str:

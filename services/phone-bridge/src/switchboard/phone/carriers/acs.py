@@ -28,6 +28,7 @@ from azure.communication.callautomation import (
     MediaStreamingOptions,
     PhoneNumberIdentifier,
     StreamingTransportType,
+    TextSource,
 )
 from azure.core.credentials import AzureKeyCredential
 from azure.core.exceptions import AzureError
@@ -43,6 +44,7 @@ from switchboard.phone.carriers.acs_codec import audio_message, parse_acs, stop_
 
 __all__ = [
     "ACS_ISSUER",
+    "GREETING_CONTEXT",
     "AcsCallControl",
     "AcsError",
     "AcsMediaStream",
@@ -52,6 +54,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: The operationContext of the greeting's play (its PlayCompleted / PlayFailed say it)
+GREETING_CONTEXT = "switchboard-greeting"
 #: The issuer of Call Automation's JWTs (callbacks and websocket connections).
 ACS_ISSUER = "https://acscallautomation.communication.azure.com"
 _WAKE = object()
@@ -268,6 +272,18 @@ class AcsCallControl:
             "the media streaming start",
             connection.start_media_streaming,
             operation_context="switchboard-stream",
+        )
+
+    async def play_greeting(self, call_id: str, text: str, *, voice: str) -> None:
+        """Say *text* to the call with Azure's text to speech (*voice*; it needs the Azure AI
+        services resource given on the answer); ``PlayCompleted`` or ``PlayFailed`` follows,
+        with :data:`GREETING_CONTEXT`."""
+        connection = self.client.get_call_connection(call_id)
+        await self._run(
+            "the greeting",
+            connection.play_media,
+            TextSource(text=text, voice_name=voice),
+            operation_context=GREETING_CONTEXT,
         )
 
     async def hang_up(self, call_id: str) -> None:
