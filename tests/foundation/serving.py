@@ -5,6 +5,7 @@ with :func:`switchboard.runtime.server.serve` on a free port and logs its lifesp
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -32,6 +33,10 @@ def main() -> None:
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/gc")
+    async def frozen() -> dict[str, int]:
+        return {"frozen": gc.get_freeze_count()}
 
     @app.post("/release")
     async def release() -> dict[str, str]:
