@@ -21,24 +21,47 @@ from typing import Any
 from switchboard.emulator.lexicon import (
     CUES,
     CUES_MORE,
+    GENERIC_READS,
     GENERIC_VERBS,
     ING_COMPLEMENT,
     LIGHT_VERBS,
+    NAMED_LANGUAGE,
     NOUN_BEFORE,
     QUESTION_RE,
     READ_ACTIONS,
     STOP,
     SYNONYMS,
 )
+from switchboard.emulator.numbers import read_identifier
 from switchboard.emulator.text import humanize, normalize, tokens
 
-__all__ = ["Choice", "ToolSpec", "choose_tool", "content_stems", "score_tools", "stem"]
+__all__ = [
+    "ID_HINTS",
+    "Choice",
+    "ToolSpec",
+    "choose_tool",
+    "content_stems",
+    "is_id",
+    "score_tools",
+    "stem",
+]
 
 #: every question phrase: the first table's, then the everyday ways of asking (lexicon)
 _ALL_CUES = CUES + CUES_MORE
 #: Floor below which no tool is chosen; the margin under which two tools are too close to call.
 FLOOR = 3.0
 CLOSE = 1.0
+#: taken off a tool that has no argument for the identifier the caller gave ("order 100001" is
+#: not a question for the order list or the caller's own details)
+NO_PLACE_FOR_ID = 1.5
+#: the last word of an identifier argument's name ("order_id", "tracking_number")
+ID_HINTS = ("id", "number", "identifier", "reference", "code")
+
+
+def is_id(name: str, label: str = "") -> bool:
+    """Whether the argument *name* holds an identifier (its name ends in id, number, code...)."""
+    words = humanize(name).split()
+    return bool(words) and words[-1] in ID_HINTS
 
 
 def stem(word: str) -> str:
@@ -98,6 +121,11 @@ class ToolSpec:
                 return stem(word)
         return stem(words[0]) if words else ""
 
+    @cached_property
+    def identifiers(self) -> tuple[str, ...]:
+        """The arguments that hold an identifier (an order number, a reference)."""
+        return tuple(n for n in self.properties if is_id(n))
+
     @property
     def reads_only(self) -> bool:
         return self.action_stem in READ_ACTIONS
@@ -126,7 +154,7 @@ class Choice:
 
 def _acted(text: str) -> set[str]:
     """Stems of the acts that cue phrases in *text* stand for."""
-    lowered = normalize(text)
+    lowered = _plain(text)
     return {
         stem(t)
         for pattern, targets, acts in _ALL_CUES
@@ -152,9 +180,21 @@ def _expand(text: str) -> dict[str, float]:
     return bag
 
 
-#: Idioms whose words would otherwise read as a request ("I changed my mind" changes nothing).
+#: Idioms whose words would otherwise read as a request ("I changed my mind" changes nothing),
+#: questions about the bot itself ("are you a real person?", "do you speak French?"), and
+#: times ("last week", "the past few days": when, not "my last orders").
 _IDIOMS = re.compile(
     r"\b(?:changed? (?:my|your|our) minds?|change of (?:heart|plans?)|never mind|by the way)\b"
+    r"|\bare you (?:a |an )?(?:real |actual |live )?(?:person|human|bot|robot|machine|computer"
+    r"|people)\b"
+    rf"|^\W*(?:(?:do|can|could) (?:you|anyone|someone|somebody)(?: there)? (?:speak|understand|talk)"
+    rf"|is (?:there )?(?:anyone|someone|somebody)(?: there)? who (?:speaks|understands))"
+    rf" {NAMED_LANGUAGE.pattern}\W*$"
+    r"|^\W*(?:(?:oh|sorry|oops)\W+)*(?:i think )?(?:i(?:'ve| have) )?(?:got |dialled |dialed )?(?:the |a )?"
+    r"wrong number\W*$"
+    r"|\b(?:last|past|previous|this|next|the other)\s+(?:few |couple of |\d+ )?(?:nights?|weeks?"
+    r"|weekends?|months?|years?|days?|mornings?|evenings?|hours?|times?|christmas|summer|winter"
+    r"|spring|autumn|fall)\b"
 )
 
 
@@ -190,6 +230,8 @@ def _action_said(text: str, spec: ToolSpec) -> float:
             continue  # a noun: "an update on", "the return policy"
         if _modifier(word, before):
             continue  # an adjective: "noise cancelling headphones"
+        if _stative(words, index):
+            continue  # a state asked about: "what language is my account set to?"
         best = max(best, 1.0 if stemmed == spec.action_stem else 0.5)
     return best
 
@@ -201,6 +243,44 @@ def _modifier(word: str, before: str) -> bool:
     if not word.endswith("ing") or not before or before in STOP or before.isdigit():
         return False
     return before not in ING_COMPLEMENT
+
+
+#: a question about how things are, not a request: "what ... is X set to", "which ... is it
+#: changed to", "how is it set up"
+_WH = {"what", "which", "how", "where", "when", "what's", "which's", "how's"}
+_BE = {"is", "are", "was", "were", "'s", "been"}
+
+
+def _stative(words: list[str], index: int) -> bool:
+    """Whether the verb at *index* is a participle after a form of "be" in a wh-question ("what
+    language is my account set to?"), which asks how things are, not for a change; "can it be
+    changed" (after a modal) still asks for one."""
+    window = words[max(0, index - 6) : index]
+    asked = [i for i, w in enumerate(window) if w in _WH]
+    if not asked:
+        return False
+    after_wh = window[asked[0] :]
+    return any(w in _BE for w in after_wh) and not any(
+        w in ("be", "can", "could", "would", "will", "please", "want", "like") for w in after_wh
+    )
+
+
+def _identifier_heard(text: str, specs: list[ToolSpec]) -> bool:
+    """Whether *text* holds a value one of the tools' identifier arguments would take (an order
+    number said in digits or words)."""
+    normalized = normalize(text)
+    seen: set[str] = set()
+    for spec in specs:
+        for name in spec.identifiers:
+            schema = spec.properties[name]
+            key = repr(sorted(schema.items()))
+            if key in seen:
+                continue
+            seen.add(key)
+            shaped = schema if "minLength" in schema else {**schema, "minLength": 3}
+            if read_identifier(normalized, shaped, normalized=True, strict=True):
+                return True
+    return False
 
 
 def score_tools(text: str, specs: list[ToolSpec]) -> list[tuple[float, ToolSpec]]:
@@ -215,15 +295,16 @@ def score_tools(text: str, specs: list[ToolSpec]) -> list[tuple[float, ToolSpec]
     total = len(specs)
     rarest = math.log((total + 1) / 1.5)
     question = bool(QUESTION_RE.search(text))
+    identified = _identifier_heard(text, specs)
     scored: list[tuple[float, int, ToolSpec]] = []
     for index, spec in enumerate(specs):
         score = 0.0
         for word, weight in bag.items():
             # rarity among this session's tools: 2 for a word only one tool has, near 0 for one all have
             idf = 2.0 * math.log((total + 1) / (df[word] + 0.5)) / rarest if word in df else 0.0
-            if word in spec.name_stems:
+            if word in spec.name_stems and word not in GENERIC_READS:
                 score += 2.5 * weight * max(idf, 0.3)
-            elif word in spec.doc_stems:
+            elif word in spec.doc_stems or word in spec.name_stems:
                 score += 1.0 * weight * max(idf, 0.1)
         if spec.reads_only:
             if question:
@@ -232,6 +313,8 @@ def score_tools(text: str, specs: list[ToolSpec]) -> list[tuple[float, ToolSpec]
             score += 3.0 * said
         else:
             score = min(score, FLOOR - 0.5) - 2.0  # never chosen without its action
+        if identified and not spec.identifiers:
+            score -= NO_PLACE_FOR_ID
         scored.append((score, -index, spec))
     scored.sort(key=lambda row: row[:2], reverse=True)
     return [(score, spec) for score, _i, spec in scored]
