@@ -53,7 +53,7 @@ FLOOR = 3.0
 CLOSE = 1.0
 #: taken off a tool that has no argument for the identifier the caller gave ("order 100001" is
 #: not a question for the order list or the caller's own details)
-NO_PLACE_FOR_ID = 1.5
+NO_PLACE_FOR_ID = 3.0
 #: the last word of an identifier argument's name ("order_id", "tracking_number")
 ID_HINTS = ("id", "number", "identifier", "reference", "code")
 
@@ -184,7 +184,8 @@ def _expand(text: str) -> dict[str, float]:
 #: questions about the bot itself ("are you a real person?", "do you speak French?"), and
 #: times ("last week", "the past few days": when, not "my last orders").
 _IDIOMS = re.compile(
-    r"\b(?:changed? (?:my|your|our) minds?|change of (?:heart|plans?)|never mind|by the way)\b"
+    r"\b(?:changed? (?:my|your|our) (?:minds?|plans?)|change of (?:heart|plans?)|never mind"
+    r"|by the way)\b"
     r"|\bare you (?:a |an )?(?:real |actual |live )?(?:person|human|bot|robot|machine|computer"
     r"|people)\b"
     rf"|^\W*(?:(?:do|can|could) (?:you|anyone|someone|somebody)(?: there)? (?:speak|understand|talk)"
@@ -198,9 +199,17 @@ _IDIOMS = re.compile(
 )
 
 
+#: Words used as another part of speech, said plainly: "the latest on my order" is news about
+#: it, not "my latest orders".
+_PLAIN_WORDS = ((re.compile(r"\b(?:the )?latest (on|with|about|for)\b"), r"news \1"),)
+
+
 def _plain(text: str) -> str:
-    """*text* normalised, idioms left out."""
-    return _IDIOMS.sub(" ", normalize(text))
+    """*text* normalised, idioms left out, words used as another part of speech said plainly."""
+    plain = _IDIOMS.sub(" ", normalize(text))
+    for pattern, replacement in _PLAIN_WORDS:
+        plain = pattern.sub(replacement, plain)
+    return plain
 
 
 def _action_said(text: str, spec: ToolSpec) -> float:
@@ -232,6 +241,14 @@ def _action_said(text: str, spec: ToolSpec) -> float:
             continue  # an adjective: "noise cancelling headphones"
         if _stative(words, index):
             continue  # a state asked about: "what language is my account set to?"
+        if (
+            stemmed != spec.action_stem
+            and not word.endswith(("ed", "ing"))
+            and before
+            and before not in STOP
+            and not before.isdigit()
+        ):
+            continue  # a near verb's bare form after a noun is a noun: "the pruning shears set"
         best = max(best, 1.0 if stemmed == spec.action_stem else 0.5)
     return best
 

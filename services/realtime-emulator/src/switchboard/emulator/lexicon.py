@@ -81,6 +81,10 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "bought": ("order", "list"),
     "purchas": ("order", "list"),
     "cost": ("price",),
+    "pricey": ("price",),
+    "expensiv": ("price",),
+    "cheap": ("price",),
+    "afford": ("price",),
     "stock": ("stock",),
     "availabl": ("stock",),
     "news": ("status",),
@@ -112,6 +116,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "rattl": ("return",),
     # stopping an order; a delivery's destination
     "halt": ("cancel",),
+    "exchang": ("return",),
+    "swap": ("return",),
     "destin": ("address",),
     # what a thing costs, whether it can be had
     "spend": ("price",),
@@ -141,7 +147,8 @@ CUES: tuple[tuple[re.Pattern[str], tuple[str, ...], bool], ...] = (
     (
         re.compile(
             r"\b(which|what)\s+(?:\w+\s+)?orders\b|\bmy\s+(?:\w+\s+)?orders\b"
-            r"|\borders\s+(?:have|did|do)\s+i\b|\bwhat\s+(?:have|did)\s+i\s+(?:order|buy|bought|purchase)"
+            r"|\borders\s+(?:have|did|do)\s+i\b"
+            r"|\bwhat\s+(?:have|did)\s+i\s+(?:order|buy|bought|purchase|get|got|had|have|receive)"
             r"|\ball\s+(?:of\s+)?my\s+orders\b|\bhow many orders\b"
         ),
         ("list", "recent"),
@@ -244,7 +251,7 @@ CUES_MORE: tuple[tuple[re.Pattern[str], tuple[str, ...], bool], ...] = (
     # cancelling
     (
         re.compile(
-            r"\b(call(?:ing)? off|scrap|void|withdraw|revoke|rescind|nix|back out of|pull out of"
+            r"\b(call(?:ing)? (?:it |them |this |that |the order |order \d+ )?off|scrap|void|withdraw|revoke|rescind|nix|kill|back out of|pull out of"
             r"|pull the plug on|undo)\b"
             r"|\bdrop (?:the |my |this |that )?order\b|\bdrop order\b"
             r"|\b(?:don't|do not|no longer|not) (?:want|need|require|wish to (?:have|keep|receive))\b"
@@ -254,6 +261,10 @@ CUES_MORE: tuple[tuple[re.Pattern[str], tuple[str, ...], bool], ...] = (
             r"|\b(?:stop|halt|block|prevent|kill|freeze|intercept)\b.{0,40}\bbefore\b.{0,25}"
             r"\b(?:ship|dispatch|go|goes|leav|sent|post|mail)"
             r"|\b(?:never|not) (?:goes|go|get|gets) (?:out|sent|shipped)\b"
+            r"|\b(?:no longer|not|isn't|aren't) (?:needed|required|wanted)\b"
+            r"|\bbefore (?:it|they|anything|the order|order \d+)(?:'s| is| are| gets?)? (?:ships?|shipped"
+            r"|goes out|go out|dispatched|leaves?|sent|posted|goes anywhere)\b"
+            r"|\bget rid of\b.{0,30}\bbefore\b"
             r"|\b(?:pretend|as if|as though|act like)\b.{0,12}\bnever\b"
             r".{0,25}\b(?:order|buy|bought|hit|click|place|purchas)"
         ),
@@ -272,6 +283,8 @@ CUES_MORE: tuple[tuple[re.Pattern[str], tuple[str, ...], bool], ...] = (
             r"|the (?:stuff|items?|things?|goods))\s+back\b(?! to me)"
             r"|\b(?:arrange|book|schedule|organi[sz]e)\s+(?:a |the )?(?:pick-? ?up|collection)\b"
             r"|\btake (?:it|them|this|these) off my hands\b"
+            r"|\bback (?:on|onto|to) my (?:card|account|bank)\b|\bfor my money\b"
+            r"|\b(?:swap|exchange) (?:it|them|this|these|the \w+)\b"
         ),
         ("return", "refund"),
         True,
@@ -328,8 +341,9 @@ CUES_MORE: tuple[tuple[re.Pattern[str], tuple[str, ...], bool], ...] = (
             rf"|\b(?:need|want|get me|give me|find me|put me on with|ask for)\s+"
             rf"(?:a|an|the|your|to)?\s*(?:real |live |actual )?{_PEOPLE}\b"
             r"|\b(?:real|live|actual) (?:person|human|agent|staff|people)\b"
-            r"|\b(?:transfer|put|connect|pass|hand|switch|forward) me (?:over |across )?(?:through|to|on)\b"
-            r"|\bput me through\b|\bhand me over\b"
+            r"|\b(?:transfer|put|connect|pass|hand|switch|forward) me (?:over |across )?(?:through|to|on|with)\b"
+            r"|\bput me through\b"
+            r"|\b(?:hand|pass|transfer)\s+(?:me|this|it|the call|my call|my case)\s+(?:over|through|on)\b"
             r"|\b(?:bump|bumped|kick|kicked|move|moved|pass|passed|send|sent) (?:me |this |it )?up\b"
             r"|\bcomplain\w*|\bin charge\b|\bwho(?:ever)? works (?:there|here|for you)\b"
             r"|\bthis (?:bot|machine|robot)\b|\bflesh and blood\b|\b(?:more|higher|real) authority\b"
@@ -370,10 +384,15 @@ CUES_MORE: tuple[tuple[re.Pattern[str], tuple[str, ...], bool], ...] = (
             r"(?: \d+)? (?:coming|going|doing)\b|\bcheck(?:ing)? (?:in )?on\b.{0,20}\border\b"
             r"|\blook(?:ing)? up\b.{0,15}\border\b|\bheard nothing\b|\bgo(?:ne)? out yet\b"
             r"|\bstill (?:sitting|waiting|in the warehouse|processing)\b|\bis it moving\b"
-            r"|\bstatus\b|\bon its way\b"
+            r"|(?<!loyalty )(?<!membership )(?<!member )(?<!account )\bstatus\b|\bon its way\b"
             r"|\b(?:has|have|is|was|been|still|yet)\b.{0,25}\b(?:processed|pending|packed|dispatched"
             r"|fulfill?ed|prepared|picked|handled|confirmed|approved)\b|\bfurther along\b"
-            r"|\bprogress\b|\b(?:report|rundown|lowdown|low-down|word|news) on\b"
+            r"|\bprogress\b|\b(?:report|rundown|lowdown|low-down|word|news|latest|movement"
+            r"|developments?|updates?) (?:on|with|about)\b"
+            r"|\bwhere (?:are we|do we stand|are things|is it at|it's at)\b"
+            r"|\b(?:has|have|is|was|did)\b.{0,25}\b(?:left|leave|departed)\b.{0,15}"
+            r"\b(?:warehouse|depot|building|you|yet)\b"
+            r"|\b(?:far|further) along\b|\b(?:situation|state of play|story|deal) (?:with|on)\b"
             r"|\b(?:anything|something) (?:actually |else )?happen(?:ed|ing)?\b"
         ),
         ("status",),
@@ -382,7 +401,7 @@ CUES_MORE: tuple[tuple[re.Pattern[str], tuple[str, ...], bool], ...] = (
     # the orders one has made
     (
         re.compile(
-            r"\border history\b|\bmy purchases\b|\b(?:run ?down|list|overview|summary) of "
+            r"\border history\b|\bmy\s+(?:\w+\s+)?purchases\b|\b(?:run ?down|list|overview|summary) of "
             r"(?:my |all )?(?:orders|purchases)\b|\borders (?:under|on|in) my (?:name|account)\b"
             r"|\b(?:what|which) orders\b|\borders .{0,25}\bfor me\b|\blist them\b"
             r"|\b(?:bought|ordered|purchased) .{0,30}\b(?:lost track|list|remind)\b"
@@ -397,6 +416,9 @@ CUES_MORE: tuple[tuple[re.Pattern[str], tuple[str, ...], bool], ...] = (
     (
         re.compile(
             r"\b(?:you |do you )charge for\b|\bset me back\b|\bgoing for\b|\bsold out\b"
+            r"|\b(?:what|how much) (?:would|will|do|does|should) (?:i|we|one) (?:pay|have to pay|be paying)\b"
+            r"|\bwhat's the damage\b|\bhow (?:pricey|expensive|cheap|dear)\b"
+            r"|\b(?:buy|purchase)\s+(?:the|a|an|one|some|any)\b"
             r"|\bcost(?:s)?\b|\bprice\b|\bhow much (?:is|are|for|does|do)\b|\bretail\w*\b"
             r"|\blooking at the\b|\bspecs?\b|\bspecifications?\b"
             r"|\b(?:any|some|many|few)\b.{0,40}\bleft\b|\bstill (?:sell|have|make|stock|carry)\b"
@@ -413,7 +435,8 @@ CUES_MORE: tuple[tuple[re.Pattern[str], tuple[str, ...], bool], ...] = (
             r"\b(?:details|info|information|data)\b.{0,25}\b(?:holding|keeping|have|hold|got|listed|"
             r"stored)\b.{0,15}\b(?:me|mine)\b"
             r"|\bwhat do you have (?:listed |on file |stored )?(?:for|on|about) me\b"
-            r"|\b(?:membership|member|tier|loyalty level|account level)\b"
+            r"|\b(?:membership|member|tier|loyalty|account level)\b"
+            r"|\b(?:what|which)\b.{0,30}\b(?:have|got|hold|keep)(?: me)?(?: down)? (?:as|for) my\b"
             r"|\bwhat language is my account\b|\bmy (?:info|information|details)\b"
             r"|\b(?:registered|recorded|stored|listed|saved|on (?:file|record|your (?:end|side|system"
             r"|records?|books))) (?:for|on|under|against) me\b"

@@ -88,6 +88,6 @@ def _phrase(words: list[str]) -> list[str]:
                 phrase.append(word)  # "the blender this week"
             break
         phrase.append(word)
-    while phrase and phrase[-1] in _PREPOSITIONS:
+    while phrase and (phrase[-1] in _PREPOSITIONS or phrase[-1] in ("back", "yet")):
         phrase.pop()
     return phrase
