@@ -152,13 +152,25 @@ class Choice:
     between: tuple[ToolSpec, ToolSpec] | None = None
 
 
+#: a negation close before a verb or a cue: "I don't want to cancel", "I'm not after a refund",
+#: "no callback" (two words may come between; "no," answers something else, negating nothing)
+_NEGATED = re.compile(
+    r"\b(?:don't|do not|dont|not|never|no need to|without)(?:\s+[\w']+){0,2}\s*$|\bno\s+$"
+)
+
+
+def _negated(before: str) -> bool:
+    """Whether the text *before* an act ends in a negation of it."""
+    return bool(_NEGATED.search(before))
+
+
 def _acted(text: str) -> set[str]:
-    """Stems of the acts that cue phrases in *text* stand for."""
+    """Stems of the acts that cue phrases in *text* stand for (not negated ones)."""
     lowered = _plain(text)
     return {
         stem(t)
         for pattern, targets, acts in _ALL_CUES
-        if acts and pattern.search(lowered)
+        if acts and any(not _negated(lowered[: m.start()]) for m in pattern.finditer(lowered))
         for t in targets
     }
 
@@ -174,7 +186,7 @@ def _expand(text: str) -> dict[str, float]:
                 for target in targets:
                     bag[stem(target)] = max(bag.get(stem(target), 0.0), 0.6)
     for pattern, targets, _acts in _ALL_CUES:
-        if pattern.search(lowered):
+        if any(not _negated(lowered[: m.start()]) for m in pattern.finditer(lowered)):
             for target in targets:
                 bag[stem(target)] = max(bag.get(stem(target), 0.0), 2.0)
     return bag
@@ -191,6 +203,8 @@ _IDIOMS = re.compile(
     rf"|^\W*(?:(?:do|can|could) (?:you|anyone|someone|somebody)(?: there)? (?:speak|understand|talk)"
     rf"|is (?:there )?(?:anyone|someone|somebody)(?: there)? who (?:speaks|understands))"
     rf" {NAMED_LANGUAGE.pattern}\W*$"
+    r"|\b(?:an? |any |your )?(?:stores?|shops?|branch(?:es)?|showrooms?|outlets?|offices?)"
+    r" (?:in|near|around)\b"
     r"|^\W*(?:(?:oh|sorry|oops)\W+)*(?:i think )?(?:i(?:'ve| have) )?(?:got |dialled |dialed )?(?:the |a )?"
     r"wrong number\W*$"
     r"|\b(?:last|past|previous|this|next|the other)\s+(?:few |couple of |\d+ )?(?:nights?|weeks?"
@@ -241,6 +255,8 @@ def _action_said(text: str, spec: ToolSpec) -> float:
             continue  # an adjective: "noise cancelling headphones"
         if _stative(words, index):
             continue  # a state asked about: "what language is my account set to?"
+        if _negated(" ".join(words[:index])):
+            continue  # "I don't want to cancel it, just to know where it is"
         if (
             stemmed != spec.action_stem
             and not word.endswith(("ed", "ing"))

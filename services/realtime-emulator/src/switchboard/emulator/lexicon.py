@@ -227,7 +227,8 @@ CUES: tuple[tuple[re.Pattern[str], tuple[str, ...], bool], ...] = (
     ),
     (
         re.compile(
-            r"\b(what|which)\b.{0,25}\b(?:do you have|have you got|do you keep|have you)\b"
+            r"\b(what|which)\b.{0,25}\b(?:do you have|have you got|you've got|you have|do you keep"
+            r"|you keep|do you hold|you hold|have you)\b"
             r".{0,12}\b(?:for|on|about)\s+me\b"
         ),
         ("account",),
@@ -254,7 +255,7 @@ CUES_MORE: tuple[tuple[re.Pattern[str], tuple[str, ...], bool], ...] = (
             r"\b(call(?:ing)? (?:it |them |this |that |the order |order \d+ )?off|scrap|void|withdraw|revoke|rescind|nix|kill|back out of|pull out of"
             r"|pull the plug on|undo)\b"
             r"|\bdrop (?:the |my |this |that )?order\b|\bdrop order\b"
-            r"|\b(?:don't|do not|no longer|not) (?:want|need|require|wish to (?:have|keep|receive))\b"
+            r"|\b(?:don't|do not|no longer|not) (?:want|need|require|wish to (?:have|keep|receive))\b(?! to\b)"
             r".{0,35}\b(?:order|it|them|items?|things?|anymore|any more)\b"
             r"|\b(?:stop|halt|hold|block|prevent|kill|freeze|intercept)\b.{0,30}"
             r"\b(?:order|it|them|items?)\b.{0,30}\b(?:ship|dispatch|going out|sent|goes out|leav)"
@@ -389,7 +390,8 @@ CUES_MORE: tuple[tuple[re.Pattern[str], tuple[str, ...], bool], ...] = (
             r"|fulfill?ed|prepared|picked|handled|confirmed|approved)\b|\bfurther along\b"
             r"|\bprogress\b|\b(?:report|rundown|lowdown|low-down|word|news|latest|movement"
             r"|developments?|updates?) (?:on|with|about)\b"
-            r"|\bwhere (?:are we|do we stand|are things|is it at|it's at)\b"
+            r"|\bwhere (?:are we|do we stand|are things|is it at|it's at|it is|it's|they are|they're)\b"
+            r"|\bcheck(?:ing)? (?:in )?on\b"
             r"|\b(?:has|have|is|was|did)\b.{0,25}\b(?:left|leave|departed)\b.{0,15}"
             r"\b(?:warehouse|depot|building|you|yet)\b"
             r"|\b(?:far|further) along\b|\b(?:situation|state of play|story|deal) (?:with|on)\b"
@@ -422,6 +424,8 @@ CUES_MORE: tuple[tuple[re.Pattern[str], tuple[str, ...], bool], ...] = (
             r"|\bcost(?:s)?\b|\bprice\b|\bhow much (?:is|are|for|does|do)\b|\bretail\w*\b"
             r"|\blooking at the\b|\bspecs?\b|\bspecifications?\b"
             r"|\b(?:any|some|many|few)\b.{0,40}\bleft\b|\bstill (?:sell|have|make|stock|carry)\b"
+            r"|\b(?:have you got|do you have|got any)\b.{0,40}\bin(?: stock)?"
+            r"(?: at the moment| right now| now| yet| today| currently)?\W*$"
             r"|\b(?:get|buy|order|purchase|grab) (?:one|it|them)\b.{0,15}\b(?:from you|today|right now)\b"
             r"|\blooking at (?:spending|paying)\b|\bwhat am i looking at\b|\bhow much (?:would|will) i\b"
             r"|\b(?:information|info|details) (?:on|about) (?:the|a|an|your)\b"

@@ -229,8 +229,25 @@ def _date_near_time(text: str, today: date) -> date | None:
     return find_date(text, today=today)
 
 
+#: times said without a colon: "3 30 pm" / "330 pm" / "at 445" (three forty-five), and the
+#: British "half ten" (half past ten)
+_SPOKEN_MINUTES = (
+    (re.compile(r"\b(\d{1,2})\s?([0-5]\d)\s*(am|pm|a\.m\.|p\.m\.)"), r"\1:\2 \3"),
+    (re.compile(r"\b(at|around|about|say|by) (\d{1,2})\s?([0-5]\d)\b(?![\d:])"), r"\1 \2:\3"),
+    (re.compile(r"\bhalf (\d{1,2})\b(?!\s*(?:past|after|to|an?\b))"), r"\1:30"),
+)
+
+
+def _clock(normalized: str) -> str:
+    """*normalized* with times said without a colon written with one."""
+    for pattern, replacement in _SPOKEN_MINUTES:
+        normalized = pattern.sub(replacement, normalized)
+    return normalized
+
+
 def _says_time(normalized: str) -> bool:
     """Whether *normalized* says a time of day ("1 pm", "10:30", "half past 2", "at 4")."""
+    normalized = _clock(normalized)
     clock = any(m.group(2) or m.group(3) for m in _CLOCK.finditer(normalized))
     return bool(
         clock
@@ -245,7 +262,7 @@ def _time_of_day(normalized: str) -> str:
     afternoon", "20 to 5", "quarter past 9 in the morning", "midday", "at 4" (an hour without
     a period is read in shop hours: 1 to 6 in the afternoon, 7 to 11 in the morning), "in the
     afternoon" alone; 09:00 when no time is said."""
-    text = normalized.replace("o'clock", "").replace("o clock", "")
+    text = _clock(normalized.replace("o'clock", "").replace("o clock", ""))
     hour: int | None = None
     minute = 0
     explicit = False  # am/pm said with the number

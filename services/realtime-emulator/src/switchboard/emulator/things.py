@@ -17,7 +17,18 @@ _DETERMINERS = {
     "the", "a", "an", "your", "those", "these", "this", "that", "some", "any", "my", "her", "his",
     "their", "our",
 }  # fmt: skip
-_OPENERS = _DETERMINERS | {"about", "for", "of", "on", "sell", "carry", "stock"}
+_OPENERS = _DETERMINERS | {
+    "about",
+    "for",
+    "of",
+    "on",
+    "sell",
+    "carry",
+    "stock",
+    "got",
+    "buy",
+    "purchase",
+}
 #: a word before an object pronoun is a verb or a preposition ("set me back", "for her"); a
 #: preposition before a determiner starts another phrase ("on the shoes"): the name ends there
 _OBJECTS = {"me", "you", "him", "her", "us", "them", "it"}
