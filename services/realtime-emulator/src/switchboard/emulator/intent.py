@@ -6,8 +6,11 @@ tool shares, like "order", says little), widened by a small table of generic cus
 synonyms and by question phrases ("who is delivering" means carrier and tracking; "which orders"
 means a list). A tool that changes something (its name's verb is not a read verb) is only a
 candidate when the caller used that verb as a verb ("update my address", not "any update on my
-order"). When the best two candidates are close the caller is asked which one they mean; below a
-floor nothing is chosen, so off-topic and general questions never become tool calls.
+order"), not negated ("I don't want to cancel it"), and not as a participle in a question about
+how things are ("what is my account set to?"). An identifier the caller gave (an order number)
+counts against tools with no argument for it. When the best two candidates are close the caller
+is asked which one they mean; below a floor nothing is chosen, so off-topic and general questions
+never become tool calls.
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ from switchboard.emulator.lexicon import (
     GENERIC_VERBS,
     ING_COMPLEMENT,
     LIGHT_VERBS,
-    NAMED_LANGUAGE,
+    NOT_REQUESTS,
     NOUN_BEFORE,
+    PLAIN_WORDS,
     QUESTION_RE,
     READ_ACTIONS,
     STOP,
@@ -59,7 +63,8 @@ ID_HINTS = ("id", "number", "identifier", "reference", "code")
 
 
 def is_id(name: str, label: str = "") -> bool:
-    """Whether the argument *name* holds an identifier (its name ends in id, number, code...)."""
+    """Whether the argument *name* holds an identifier (its name ends in id, number, code...);
+    *label* (its description) is not needed and kept for callers that pass it."""
     words = humanize(name).split()
     return bool(words) and words[-1] in ID_HINTS
 
@@ -192,36 +197,10 @@ def _expand(text: str) -> dict[str, float]:
     return bag
 
 
-#: Idioms whose words would otherwise read as a request ("I changed my mind" changes nothing),
-#: questions about the bot itself ("are you a real person?", "do you speak French?"), and
-#: times ("last week", "the past few days": when, not "my last orders").
-_IDIOMS = re.compile(
-    r"\b(?:changed? (?:my|your|our) (?:minds?|plans?)|change of (?:heart|plans?)|never mind"
-    r"|by the way)\b"
-    r"|\bare you (?:a |an )?(?:real |actual |live )?(?:person|human|bot|robot|machine|computer"
-    r"|people)\b"
-    rf"|^\W*(?:(?:do|can|could) (?:you|anyone|someone|somebody)(?: there)? (?:speak|understand|talk)"
-    rf"|is (?:there )?(?:anyone|someone|somebody)(?: there)? who (?:speaks|understands))"
-    rf" {NAMED_LANGUAGE.pattern}\W*$"
-    r"|\b(?:an? |any |your )?(?:stores?|shops?|branch(?:es)?|showrooms?|outlets?|offices?)"
-    r" (?:in|near|around)\b"
-    r"|^\W*(?:(?:oh|sorry|oops)\W+)*(?:i think )?(?:i(?:'ve| have) )?(?:got |dialled |dialed )?(?:the |a )?"
-    r"wrong number\W*$"
-    r"|\b(?:last|past|previous|this|next|the other)\s+(?:few |couple of |\d+ )?(?:nights?|weeks?"
-    r"|weekends?|months?|years?|days?|mornings?|evenings?|hours?|times?|christmas|summer|winter"
-    r"|spring|autumn|fall)\b"
-)
-
-
-#: Words used as another part of speech, said plainly: "the latest on my order" is news about
-#: it, not "my latest orders".
-_PLAIN_WORDS = ((re.compile(r"\b(?:the )?latest (on|with|about|for)\b"), r"news \1"),)
-
-
 def _plain(text: str) -> str:
     """*text* normalised, idioms left out, words used as another part of speech said plainly."""
-    plain = _IDIOMS.sub(" ", normalize(text))
-    for pattern, replacement in _PLAIN_WORDS:
+    plain = NOT_REQUESTS.sub(" ", normalize(text))
+    for pattern, replacement in PLAIN_WORDS:
         plain = pattern.sub(replacement, plain)
     return plain
 

@@ -14,7 +14,9 @@ __all__ = [
     "ING_COMPLEMENT",
     "LIGHT_VERBS",
     "NAMED_LANGUAGE",
+    "NOT_REQUESTS",
     "NOUN_BEFORE",
+    "PLAIN_WORDS",
     "QUESTION_RE",
     "READ_ACTIONS",
     "STOP",
@@ -452,6 +454,34 @@ CUES_MORE: tuple[tuple[re.Pattern[str], tuple[str, ...], bool], ...] = (
         False,
     ),
 )
+
+#: Words that would otherwise read as a request, left out before scoring: idioms ("I changed my
+#: mind" changes nothing), questions about the bot itself ("are you a real person?", "do you
+#: speak French?"), the shop's branches ("a store in London" is no product), a misdialled call
+#: ("sorry, wrong number") and times ("last week", "the past few days": when, not "my last
+#: orders").
+NOT_REQUESTS = re.compile(
+    r"\b(?:changed? (?:my|your|our) (?:minds?|plans?)|change of (?:heart|plans?)|never mind"
+    r"|by the way)\b"
+    r"|\bare you (?:a |an )?(?:real |actual |live )?(?:person|human|bot|robot|machine|computer"
+    r"|people)\b"
+    rf"|^\W*(?:(?:do|can|could) (?:you|anyone|someone|somebody)(?: there)? (?:speak|understand|talk)"
+    rf"|is (?:there )?(?:anyone|someone|somebody)(?: there)? who (?:speaks|understands))"
+    rf" {_LANGUAGE_NAMES}\W*$"
+    r"|\b(?:an? |any |your )?(?:stores?|shops?|branch(?:es)?|showrooms?|outlets?|offices?)"
+    r" (?:in|near|around)\b"
+    r"|^\W*(?:(?:oh|sorry|oops)\W+)*(?:i think )?(?:i(?:'ve| have) )?(?:got |dialled |dialed )?"
+    r"(?:the |a )?wrong number\W*$"
+    r"|\b(?:last|past|previous|this|next|the other)\s+(?:few |couple of |\d+ )?(?:nights?|weeks?"
+    r"|weekends?|months?|years?|days?|mornings?|evenings?|hours?|times?|christmas|summer|winter"
+    r"|spring|autumn|fall)\b"
+)
+
+
+#: Words used as another part of speech, said plainly: "the latest on my order" is news about
+#: it, not "my latest orders".
+PLAIN_WORDS = ((re.compile(r"\b(?:the )?latest (on|with|about|for)\b"), r"news \1"),)
+
 
 #: Read verbs: a tool named with one needs no action word from the caller.
 READ_ACTIONS = {
