@@ -110,6 +110,7 @@ TWO_PHASE_SHOP = [
         ("Let me talk to a team leader about order 123456.", "escalate_to_human"),
         ("Can you hand this over to a colleague?", "escalate_to_human"),
         ("Connect me with an agent about order 234567.", "escalate_to_human"),
+        ("Is there a person I could speak to?", "escalate_to_human"),
         (
             "I'm fed up with this automated system, I need a person to sort out order 123456.",
             "escalate_to_human",
@@ -283,3 +284,40 @@ def test_a_change_said_in_new_words_is_still_read_back_first() -> None:
     assert reply.calls == () and reply.text and reply.text.startswith("Just to confirm")
     done = policy.respond(user_text="Yes, please.", tools=SHOP_TOOLS)
     assert [c.tool for c in done.calls] == ["cancel_order"]
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "Is order 456789 stuck somewhere?",
+        "What's happened to order 456789? It's been ages.",
+        "Hiya, any idea when order 456789 will be with me?",
+        "I placed order four five six seven eight nine on Monday, is it on the move yet?",
+    ],
+)
+def test_a_plain_question_about_an_order_asks_its_status(said: str) -> None:
+    """A question about an order number whose words name no tool is answered by the order's
+    status (the read-only tool named for its status that takes just the number)."""
+    reply = DialoguePolicy(today=TODAY).respond(user_text=said, tools=TWO_PHASE_SHOP)
+    assert reply.calls == (Call("check_order_status", {"order_id": 456789}),)
+
+
+def test_no_status_by_default_without_a_question_a_number_or_a_status_tool() -> None:
+    """A statement about an order, a question without a number, and a tool set without a
+    status tool get no default call; "and order N?" still repeats the last question."""
+    for said in (
+        "I called yesterday about order 345678 and it's all sorted now, thank you.",
+        "Is it stuck somewhere?",
+    ):
+        assert DialoguePolicy(today=TODAY).respond(user_text=said, tools=SHOP_TOOLS).calls == ()
+    others = [t for t in SHOP_TOOLS if t["name"] != "check_order_status"]
+    reply = DialoguePolicy(today=TODAY).respond(
+        user_text="Is order 456789 stuck somewhere?", tools=others
+    )
+    assert reply.calls == ()
+    again = DialoguePolicy(today=TODAY).respond(
+        user_text="And order 100003?",
+        tools=SHOP_TOOLS,
+        previous_call=("track_shipment", {"order_id": 100001}),
+    )
+    assert again.calls == (Call("track_shipment", {"order_id": 100003}),)

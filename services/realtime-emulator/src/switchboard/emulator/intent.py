@@ -45,6 +45,7 @@ __all__ = [
     "ToolSpec",
     "choose_tool",
     "content_stems",
+    "default_reader",
     "is_id",
     "score_tools",
     "stem",
@@ -347,3 +348,33 @@ def choose_tool(text: str, specs: list[ToolSpec], *, forced: bool = False) -> Ch
         if second_score >= FLOOR and best_score - second_score < CLOSE:
             return Choice(between=(best, second))
     return Choice(tool=best)
+
+
+#: name words of the tool that answers a plain question about an identifier: its status first,
+#: then a generic read of it ("get_order", "check_order")
+_DEFAULT_READS = ("status", "get", "check", "show", "view", "lookup", "look", "fetch", "describ")
+
+
+def default_reader(text: str, specs: list[ToolSpec]) -> ToolSpec | None:
+    """The tool that answers a question about an identifier when its words name no tool ("is
+    order 456789 stuck somewhere?", "what's happened to order 456789?"): a read-only tool whose
+    one required argument holds the identifier, named for its status (else a generic read);
+    None for statements, for text without an identifier, or with no such tool."""
+    if not QUESTION_RE.search(text) or not _identifier_heard(text, specs):
+        return None
+    readers = [
+        s for s in specs if s.reads_only and len(s.required) == 1 and s.required[0] in s.identifiers
+    ]
+    for word in _DEFAULT_READS:
+        named = [s for s in readers if stem(word) in s.name_stems]
+        if len(named) == 1:
+            return named[0] if _says_more(text, named[0]) else None
+    return None
+
+
+def _says_more(text: str, spec: ToolSpec) -> bool:
+    """Whether *text* says something besides the identifier ("and order 100003?" says nothing
+    more: it leans on the last question, not on a default)."""
+    argument = spec.properties[spec.required[0]]
+    about = set(content_stems(f"{humanize(spec.required[0])} {argument.get('description', '')}"))
+    return any(word not in about for word in content_stems(text))

@@ -346,6 +346,8 @@ CUES_MORE: tuple[tuple[re.Pattern[str], tuple[str, ...], bool], ...] = (
             r"|\b(?:real|live|actual) (?:person|human|agent|staff|people)\b"
             r"|\b(?:transfer|put|connect|pass|hand|switch|forward) me (?:over |across )?(?:through|to|on|with)\b"
             r"|\bput me through\b"
+            rf"|\b(?:is there|are there|have you got|do you have)\b.{{0,20}}\b{_PEOPLE}\b.{{0,25}}"
+            r"\b(?:speak|talk|deal)\b"
             r"|\b(?:hand|pass|transfer)\s+(?:me|this|it|the call|my call|my case)\s+(?:over|through|on)\b"
             r"|\b(?:bump|bumped|kick|kicked|move|moved|pass|passed|send|sent) (?:me |this |it )?up\b"
             r"|\bcomplain\w*|\bin charge\b|\bwho(?:ever)? works (?:there|here|for you)\b"
