@@ -6,8 +6,11 @@ tool shares, like "order", says little), widened by a small table of generic cus
 synonyms and by question phrases ("who is delivering" means carrier and tracking; "which orders"
 means a list). A tool that changes something (its name's verb is not a read verb) is only a
 candidate when the caller used that verb as a verb ("update my address", not "any update on my
-order"). When the best two candidates are close the caller is asked which one they mean; below a
-floor nothing is chosen, so off-topic and general questions never become tool calls.
+order"), not negated ("I don't want to cancel it"), and not as a participle in a question about
+how things are ("what is my account set to?"). An identifier the caller gave (an order number)
+counts against tools with no argument for it. When the best two candidates are close the caller
+is asked which one they mean; below a floor nothing is chosen, so off-topic and general questions
+never become tool calls.
 """
 
 from __future__ import annotations
@@ -21,24 +24,50 @@ from typing import Any
 from switchboard.emulator.lexicon import (
     CUES,
     CUES_MORE,
+    GENERIC_READS,
     GENERIC_VERBS,
     ING_COMPLEMENT,
     LIGHT_VERBS,
+    NOT_REQUESTS,
     NOUN_BEFORE,
+    PLAIN_WORDS,
     QUESTION_RE,
     READ_ACTIONS,
     STOP,
     SYNONYMS,
 )
+from switchboard.emulator.numbers import read_identifier
 from switchboard.emulator.text import humanize, normalize, tokens
 
-__all__ = ["Choice", "ToolSpec", "choose_tool", "content_stems", "score_tools", "stem"]
+__all__ = [
+    "ID_HINTS",
+    "Choice",
+    "ToolSpec",
+    "choose_tool",
+    "content_stems",
+    "default_reader",
+    "is_id",
+    "score_tools",
+    "stem",
+]
 
 #: every question phrase: the first table's, then the everyday ways of asking (lexicon)
 _ALL_CUES = CUES + CUES_MORE
 #: Floor below which no tool is chosen; the margin under which two tools are too close to call.
 FLOOR = 3.0
 CLOSE = 1.0
+#: taken off a tool that has no argument for the identifier the caller gave ("order 100001" is
+#: not a question for the order list or the caller's own details)
+NO_PLACE_FOR_ID = 3.0
+#: the last word of an identifier argument's name ("order_id", "tracking_number")
+ID_HINTS = ("id", "number", "identifier", "reference", "code")
+
+
+def is_id(name: str, label: str = "") -> bool:
+    """Whether the argument *name* holds an identifier (its name ends in id, number, code...);
+    *label* (its description) is not needed and kept for callers that pass it."""
+    words = humanize(name).split()
+    return bool(words) and words[-1] in ID_HINTS
 
 
 def stem(word: str) -> str:
@@ -98,6 +127,11 @@ class ToolSpec:
                 return stem(word)
         return stem(words[0]) if words else ""
 
+    @cached_property
+    def identifiers(self) -> tuple[str, ...]:
+        """The arguments that hold an identifier (an order number, a reference)."""
+        return tuple(n for n in self.properties if is_id(n))
+
     @property
     def reads_only(self) -> bool:
         return self.action_stem in READ_ACTIONS
@@ -124,13 +158,25 @@ class Choice:
     between: tuple[ToolSpec, ToolSpec] | None = None
 
 
+#: a negation close before a verb or a cue: "I don't want to cancel", "I'm not after a refund",
+#: "no callback" (two words may come between; "no," answers something else, negating nothing)
+_NEGATED = re.compile(
+    r"\b(?:don't|do not|dont|not|never|no need to|without)(?:\s+[\w']+){0,2}\s*$|\bno\s+$"
+)
+
+
+def _negated(before: str) -> bool:
+    """Whether the text *before* an act ends in a negation of it."""
+    return bool(_NEGATED.search(before))
+
+
 def _acted(text: str) -> set[str]:
-    """Stems of the acts that cue phrases in *text* stand for."""
-    lowered = normalize(text)
+    """Stems of the acts that cue phrases in *text* stand for (not negated ones)."""
+    lowered = _plain(text)
     return {
         stem(t)
         for pattern, targets, acts in _ALL_CUES
-        if acts and pattern.search(lowered)
+        if acts and any(not _negated(lowered[: m.start()]) for m in pattern.finditer(lowered))
         for t in targets
     }
 
@@ -146,21 +192,18 @@ def _expand(text: str) -> dict[str, float]:
                 for target in targets:
                     bag[stem(target)] = max(bag.get(stem(target), 0.0), 0.6)
     for pattern, targets, _acts in _ALL_CUES:
-        if pattern.search(lowered):
+        if any(not _negated(lowered[: m.start()]) for m in pattern.finditer(lowered)):
             for target in targets:
                 bag[stem(target)] = max(bag.get(stem(target), 0.0), 2.0)
     return bag
 
 
-#: Idioms whose words would otherwise read as a request ("I changed my mind" changes nothing).
-_IDIOMS = re.compile(
-    r"\b(?:changed? (?:my|your|our) minds?|change of (?:heart|plans?)|never mind|by the way)\b"
-)
-
-
 def _plain(text: str) -> str:
-    """*text* normalised, idioms left out."""
-    return _IDIOMS.sub(" ", normalize(text))
+    """*text* normalised, idioms left out, words used as another part of speech said plainly."""
+    plain = NOT_REQUESTS.sub(" ", normalize(text))
+    for pattern, replacement in PLAIN_WORDS:
+        plain = pattern.sub(replacement, plain)
+    return plain
 
 
 def _action_said(text: str, spec: ToolSpec) -> float:
@@ -190,6 +233,18 @@ def _action_said(text: str, spec: ToolSpec) -> float:
             continue  # a noun: "an update on", "the return policy"
         if _modifier(word, before):
             continue  # an adjective: "noise cancelling headphones"
+        if _stative(words, index):
+            continue  # a state asked about: "what language is my account set to?"
+        if _negated(" ".join(words[:index])):
+            continue  # "I don't want to cancel it, just to know where it is"
+        if (
+            stemmed != spec.action_stem
+            and not word.endswith(("ed", "ing"))
+            and before
+            and before not in STOP
+            and not before.isdigit()
+        ):
+            continue  # a near verb's bare form after a noun is a noun: "the pruning shears set"
         best = max(best, 1.0 if stemmed == spec.action_stem else 0.5)
     return best
 
@@ -201,6 +256,44 @@ def _modifier(word: str, before: str) -> bool:
     if not word.endswith("ing") or not before or before in STOP or before.isdigit():
         return False
     return before not in ING_COMPLEMENT
+
+
+#: a question about how things are, not a request: "what ... is X set to", "which ... is it
+#: changed to", "how is it set up"
+_WH = {"what", "which", "how", "where", "when", "what's", "which's", "how's"}
+_BE = {"is", "are", "was", "were", "'s", "been"}
+
+
+def _stative(words: list[str], index: int) -> bool:
+    """Whether the verb at *index* is a participle after a form of "be" in a wh-question ("what
+    language is my account set to?"), which asks how things are, not for a change; "can it be
+    changed" (after a modal) still asks for one."""
+    window = words[max(0, index - 6) : index]
+    asked = [i for i, w in enumerate(window) if w in _WH]
+    if not asked:
+        return False
+    after_wh = window[asked[0] :]
+    return any(w in _BE for w in after_wh) and not any(
+        w in ("be", "can", "could", "would", "will", "please", "want", "like") for w in after_wh
+    )
+
+
+def _identifier_heard(text: str, specs: list[ToolSpec]) -> bool:
+    """Whether *text* holds a value one of the tools' identifier arguments would take (an order
+    number said in digits or words)."""
+    normalized = normalize(text)
+    seen: set[str] = set()
+    for spec in specs:
+        for name in spec.identifiers:
+            schema = spec.properties[name]
+            key = repr(sorted(schema.items()))
+            if key in seen:
+                continue
+            seen.add(key)
+            shaped = schema if "minLength" in schema else {**schema, "minLength": 3}
+            if read_identifier(normalized, shaped, normalized=True, strict=True):
+                return True
+    return False
 
 
 def score_tools(text: str, specs: list[ToolSpec]) -> list[tuple[float, ToolSpec]]:
@@ -215,15 +308,16 @@ def score_tools(text: str, specs: list[ToolSpec]) -> list[tuple[float, ToolSpec]
     total = len(specs)
     rarest = math.log((total + 1) / 1.5)
     question = bool(QUESTION_RE.search(text))
+    identified = _identifier_heard(text, specs)
     scored: list[tuple[float, int, ToolSpec]] = []
     for index, spec in enumerate(specs):
         score = 0.0
         for word, weight in bag.items():
             # rarity among this session's tools: 2 for a word only one tool has, near 0 for one all have
             idf = 2.0 * math.log((total + 1) / (df[word] + 0.5)) / rarest if word in df else 0.0
-            if word in spec.name_stems:
+            if word in spec.name_stems and word not in GENERIC_READS:
                 score += 2.5 * weight * max(idf, 0.3)
-            elif word in spec.doc_stems:
+            elif word in spec.doc_stems or word in spec.name_stems:
                 score += 1.0 * weight * max(idf, 0.1)
         if spec.reads_only:
             if question:
@@ -232,6 +326,8 @@ def score_tools(text: str, specs: list[ToolSpec]) -> list[tuple[float, ToolSpec]
             score += 3.0 * said
         else:
             score = min(score, FLOOR - 0.5) - 2.0  # never chosen without its action
+        if identified and not spec.identifiers:
+            score -= NO_PLACE_FOR_ID
         scored.append((score, -index, spec))
     scored.sort(key=lambda row: row[:2], reverse=True)
     return [(score, spec) for score, _i, spec in scored]
@@ -252,3 +348,33 @@ def choose_tool(text: str, specs: list[ToolSpec], *, forced: bool = False) -> Ch
         if second_score >= FLOOR and best_score - second_score < CLOSE:
             return Choice(between=(best, second))
     return Choice(tool=best)
+
+
+#: name words of the tool that answers a plain question about an identifier: its status first,
+#: then a generic read of it ("get_order", "check_order")
+_DEFAULT_READS = ("status", "get", "check", "show", "view", "lookup", "look", "fetch", "describ")
+
+
+def default_reader(text: str, specs: list[ToolSpec]) -> ToolSpec | None:
+    """The tool that answers a question about an identifier when its words name no tool ("is
+    order 456789 stuck somewhere?", "what's happened to order 456789?"): a read-only tool whose
+    one required argument holds the identifier, named for its status (else a generic read);
+    None for statements, for text without an identifier, or with no such tool."""
+    if not QUESTION_RE.search(text) or not _identifier_heard(text, specs):
+        return None
+    readers = [
+        s for s in specs if s.reads_only and len(s.required) == 1 and s.required[0] in s.identifiers
+    ]
+    for word in _DEFAULT_READS:
+        named = [s for s in readers if stem(word) in s.name_stems]
+        if len(named) == 1:
+            return named[0] if _says_more(text, named[0]) else None
+    return None
+
+
+def _says_more(text: str, spec: ToolSpec) -> bool:
+    """Whether *text* says something besides the identifier ("and order 100003?" says nothing
+    more: it leans on the last question, not on a default)."""
+    argument = spec.properties[spec.required[0]]
+    about = set(content_stems(f"{humanize(spec.required[0])} {argument.get('description', '')}"))
+    return any(word not in about for word in content_stems(text))

@@ -28,7 +28,7 @@ from switchboard.emulator.confirmation import (
     spoken_results,
     two_phase,
 )
-from switchboard.emulator.intent import ToolSpec, choose_tool, score_tools
+from switchboard.emulator.intent import ToolSpec, choose_tool, default_reader, score_tools
 from switchboard.emulator.numbers import read_identifier
 from switchboard.emulator.replies import fallback, greeting, instructed_text
 from switchboard.emulator.slots import extract, is_confirmation, is_id, question
@@ -160,7 +160,12 @@ class DialoguePolicy:
             )
         if choice.tool is None:
             follow_up = self._follow_up(user_text)
-            return follow_up or Reply(text=fallback(user_text, specs))
+            if follow_up is not None:
+                return follow_up
+            reader = default_reader(user_text, specs)  # "is order 456789 stuck somewhere?"
+            if reader is not None:
+                return self._fill_and_call(reader, {}, user_text)
+            return Reply(text=fallback(user_text, specs))
         return self._fill_and_call(choice.tool, {}, user_text)
 
     def summarize(self, tool_name: str | None, arguments: str | None, output: str) -> Reply:

@@ -9,7 +9,7 @@ import re
 from datetime import date
 from typing import Any
 
-from switchboard.emulator.intent import ToolSpec, stem
+from switchboard.emulator.intent import ToolSpec, is_id, stem
 from switchboard.emulator.lexicon import NAMED_LANGUAGE
 from switchboard.emulator.numbers import NumberShape, read_identifier
 from switchboard.emulator.text import (
@@ -21,10 +21,10 @@ from switchboard.emulator.text import (
     normalize,
     tokens,
 )
+from switchboard.emulator.things import thing_asked_about
 
 __all__ = ["extract", "is_confirmation", "is_id", "question"]
 
-_ID_HINTS = ("id", "number", "identifier", "reference", "code")
 _FREE_TEXT_HINTS = (
     "reason",
     "summary",
@@ -81,7 +81,7 @@ def extract(
     # strings
     fmt = schema.get("format", "")
     if fmt in ("date", "date-time") or re.search(r"\b(date|day|when|time)\b", label):
-        when = find_date(text, today=today)
+        when = _date_near_time(text, today)
         if when is None:
             return None
         if fmt == "date-time" or "time" in humanize(name):
@@ -98,35 +98,8 @@ def extract(
     if answer:
         return text.strip().rstrip(".?!")
     if humanize(name).split()[-1] in ("name", "title", "product", "item"):
-        return _object_phrase(text, spec)
+        return thing_asked_about(text, spec)
     return _value_after_to(name, label, text)
-
-
-_PHRASE_RE = re.compile(
-    r"\b(?:the|a|an|about|for|of|on|your|those|these)\s+([a-z][a-z0-9' -]{1,48}?)"
-    r"(?=\s+(?:cost|costs|in stock|available|please|for me|is|are|was|do|does|come|go|you)\b|[?.!,;]|$)"
-)
-#: Words that are the question, not the thing asked about.
-_NOT_A_THING = {"price", "cost", "stock", "status", "name", "thing", "one", "moment", "product"}
-
-
-def _object_phrase(text: str, spec: ToolSpec) -> str | None:
-    """The thing a question is about ("how much are the wireless earbuds" → wireless earbuds):
-    the longest phrase after a determiner or preposition that is not just the question's words."""
-    lowered = text.lower().strip()
-    question = {stem(w) for w in re.findall(r"[a-z]+", spec.description.lower())}
-    best: str | None = None
-    for match in _PHRASE_RE.finditer(lowered):
-        phrase = re.sub(r"^(?:the|a|an)\s+", "", match.group(1).strip())
-        head = re.match(r"(\w+)\s+of\s+(?:the\s+|a\s+|an\s+)?", phrase)
-        if head and (head.group(1) in _NOT_A_THING or stem(head.group(1)) in question):
-            phrase = phrase[head.end() :]  # "price of the yoga mat" → "yoga mat"
-        words = [w for w in phrase.split() if w not in ("the", "a", "an")]
-        if not words or all(w in _NOT_A_THING or stem(w) in question for w in words):
-            continue
-        if best is None or len(phrase) > len(best):
-            best = phrase
-    return best
 
 
 def is_confirmation(name: str, schema: dict[str, Any]) -> bool:
@@ -137,11 +110,6 @@ def is_confirmation(name: str, schema: dict[str, Any]) -> bool:
 def _id_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """An identifier's schema for the number reader: at least three digits unless it says."""
     return schema if "minLength" in schema else {**schema, "minLength": 3}
-
-
-def is_id(name: str, label: str) -> bool:
-    words = humanize(name).split()
-    return bool(words) and words[-1] in _ID_HINTS
 
 
 def _number_for(
@@ -173,6 +141,13 @@ def _number_for(
 
 def _match_enum(values: list[Any], normalized: str) -> Any:
     words = set(tokens(normalized))
+    # a language named, with no address or number to set: the value about languages, even when
+    # another value is said ("can the emails you send me be in Portuguese?")
+    spoken_language = NAMED_LANGUAGE.search(normalized)
+    if spoken_language and not find_email(normalized) and not re.search(r"\d{3,}", normalized):
+        for value in values:
+            if "language" in str(value).lower():
+                return value
     for value in values:
         spoken = humanize(str(value))
         if spoken and (spoken in normalized or set(spoken.split()) <= words):
@@ -237,12 +212,57 @@ _AT_HOUR = re.compile(
 )
 
 
+_PARTS = re.compile(r"[,.;!?]|\s(?:and|but|so|because|though)\s")
+_PERIOD = re.compile(r"\b(?:midday|noon|lunchtime|morning|afternoon|evening|am|pm|a\.m\.|p\.m\.)\b")
+
+
+def _date_near_time(text: str, today: date) -> date | None:
+    """The day a caller named for a time: the date said nearest the time of day ("I'm out most
+    of today, so ring me Tuesday at ten past one" → Tuesday), else the first date said."""
+    parts = _PARTS.split(text)
+    timed = [i for i, part in enumerate(parts) if _says_time(normalize(part))]
+    if timed:
+        for distance in range(len(parts)):
+            for index in (timed[0] - distance, timed[0] + distance):
+                if 0 <= index < len(parts) and (when := find_date(parts[index], today=today)):
+                    return when
+    return find_date(text, today=today)
+
+
+#: times said without a colon: "3 30 pm" / "330 pm" / "at 445" (three forty-five), and the
+#: British "half ten" (half past ten)
+_SPOKEN_MINUTES = (
+    (re.compile(r"\b(\d{1,2})\s?([0-5]\d)\s*(am|pm|a\.m\.|p\.m\.)"), r"\1:\2 \3"),
+    (re.compile(r"\b(at|around|about|say|by) (\d{1,2})\s?([0-5]\d)\b(?![\d:])"), r"\1 \2:\3"),
+    (re.compile(r"\bhalf (\d{1,2})\b(?!\s*(?:past|after|to|an?\b))"), r"\1:30"),
+)
+
+
+def _clock(normalized: str) -> str:
+    """*normalized* with times said without a colon written with one."""
+    for pattern, replacement in _SPOKEN_MINUTES:
+        normalized = pattern.sub(replacement, normalized)
+    return normalized
+
+
+def _says_time(normalized: str) -> bool:
+    """Whether *normalized* says a time of day ("1 pm", "10:30", "half past 2", "at 4")."""
+    normalized = _clock(normalized)
+    clock = any(m.group(2) or m.group(3) for m in _CLOCK.finditer(normalized))
+    return bool(
+        clock
+        or _RELATIVE.search(normalized)
+        or _AT_HOUR.search(normalized)
+        or _PERIOD.search(normalized)
+    )
+
+
 def _time_of_day(normalized: str) -> str:
     """The time a caller asked for, as HH:MM:SS: "1 pm", "10:30 am", "half past 2 in the
     afternoon", "20 to 5", "quarter past 9 in the morning", "midday", "at 4" (an hour without
     a period is read in shop hours: 1 to 6 in the afternoon, 7 to 11 in the morning), "in the
     afternoon" alone; 09:00 when no time is said."""
-    text = normalized.replace("o'clock", "").replace("o clock", "")
+    text = _clock(normalized.replace("o'clock", "").replace("o clock", ""))
     hour: int | None = None
     minute = 0
     explicit = False  # am/pm said with the number

@@ -263,6 +263,9 @@ def find_date(text: str, *, today: date) -> date | None:
             explicit_year=bool(slash.group(3)),
         )
     words = tokens(words_to_digits(lowered).replace(",", " "))
+    day_only = re.search(r"\bthe (\d{1,2})(?:st|nd|rd|th)\b(?! of\b)", " ".join(words))
+    if day_only and not any(w in MONTHS for w in words):  # "on the 9th": the next 9th
+        return _next_day_of_month(int(day_only.group(1)), today)
     for i, word in enumerate(words):
         if word in MONTHS:
             month = MONTHS.index(word) + 1
@@ -284,6 +287,19 @@ def find_date(text: str, *, today: date) -> date | None:
             target = WEEKDAYS.index(word)
             ahead = (target - today.weekday()) % 7 or 7
             return today + timedelta(days=ahead)
+    return None
+
+
+def _next_day_of_month(day: int, today: date) -> date | None:
+    """The next date (today included) that is the *day*-th of a month."""
+    year, month = today.year, today.month
+    for _ in range(3):
+        if day >= today.day or (year, month) != (today.year, today.month):
+            try:
+                return date(year, month, day)
+            except ValueError:
+                pass
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     return None
 
 
