@@ -201,6 +201,29 @@ def test_an_order_number_is_not_a_question_for_the_list() -> None:
         assert choice.tool is not None and choice.tool.name == tool
 
 
+def test_a_phone_number_is_not_an_order_number() -> None:
+    """A new phone number is the value of the account's phone, not an order number read from
+    its first groups (which would count against the account tool, which has no order); an
+    order number said beside a phone still is one."""
+    for said in (
+        "Update my phone number to 206 555 0199",
+        "Please change the phone number on my account to +1 (206) 555-0199.",
+        "My phone number has changed, it's 206-555-0199 now, can you update it?",
+    ):
+        choice = choose_tool(said, SPECS)
+        assert choice.tool is not None and choice.tool.name == "update_account_info", said
+    for said in (
+        "Update my phone number to 206 555 0199",
+        "Please change the phone number on my account to +1 (206) 555-0199.",
+    ):  # without the two-phase tools the policy reads the change back itself, then asks
+        reply = DialoguePolicy(today=TODAY).respond(user_text=said, tools=SHOP_TOOLS)
+        assert reply.text is not None and "field phone" in reply.text, (said, reply)
+    reply = DialoguePolicy(today=TODAY).respond(
+        user_text="Where is my order 100001? My phone is 206 555 0199.", tools=SHOP_TOOLS
+    )
+    assert (reply.tool, reply.arguments) == ("check_order_status", {"order_id": 100001})
+
+
 def test_two_close_readings_still_ask() -> None:
     """Taking something back before it goes out could be a cancellation or a return: the caller
     is asked which."""

@@ -4,7 +4,6 @@ websocket) against the phone bridge in front of the real product."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
@@ -133,13 +132,9 @@ async def test_acs_greeting_that_fails_to_play_still_connects_the_conversation(
     ]
     assert actions == ["answer", "play", "startMediaStreaming"]
     assert result.answers and result.answers[0].played_ms > 0
-    logged = [json.loads(line) for line in phone.bridge_log().splitlines() if line.startswith("{")]
-    [failed] = [
-        d
-        for d in logged
-        if d.get("msg") == "ACS greeting not played"
-        and d.get("call_connection_id") == call.call_connection_id
-    ]
+    [failed] = bridge_logs(
+        phone, "ACS greeting not played", call.call_connection_id, key="call_connection_id"
+    )
     assert failed["result"]["subCode"] == 8565
 
 

@@ -23,6 +23,7 @@ import pytest
 
 from switchboard.cli.acs_cloud import AcsCloud
 from switchboard.cli.stack import free_port
+from switchboard.redaction import EVERY_KIND
 from tests.support.product import SERVER_KEY, STORE_AUTH, Product
 from tests.support.twilio_standin import TwilioStandIn
 
@@ -180,12 +181,17 @@ async def bridge_metrics(phone: PhoneProduct) -> str:
         return (await http.get(f"{phone.bridge}/metrics")).text
 
 
-def bridge_logs(phone: PhoneProduct, msg: str, call_sid: str) -> list[dict[str, Any]]:
-    """The bridge's JSON log records with message *msg* about the call *call_sid*."""
+def bridge_logs(
+    phone: PhoneProduct, msg: str, call_sid: str, *, key: str = "call_sid"
+) -> list[dict[str, Any]]:
+    """The bridge's JSON log records with message *msg* about the call *call_sid* (in the field
+    *key*). The id is compared as the logs' redacting filter writes it: an ACS call connection
+    id holds a UUID, whose all-digit groups can read as a phone number (``1234-4567-8901``)."""
+    ids = {call_sid, EVERY_KIND.text(call_sid)}
     out = []
     for line in phone.bridge_log().splitlines():
         with contextlib.suppress(ValueError):
             doc = json.loads(line)
-            if doc.get("msg") == msg and doc.get("call_sid") == call_sid:
+            if doc.get("msg") == msg and doc.get(key) in ids:
                 out.append(doc)
     return out

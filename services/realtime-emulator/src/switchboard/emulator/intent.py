@@ -59,6 +59,10 @@ CLOSE = 1.0
 #: taken off a tool that has no argument for the identifier the caller gave ("order 100001" is
 #: not a question for the order list or the caller's own details)
 NO_PLACE_FOR_ID = 3.0
+#: a caller who speaks of a phone: a number of 10-15 digits then is that phone's (the value of a
+#: contact field), never an order number read from its first groups
+_PHONE_WORDS = re.compile(r"\b(?:phone|mobile|cell|telephone|landline)\b", re.IGNORECASE)
+_PHONE_SHAPED = re.compile(r"\+?\d(?:[\s().-]*\d){9,14}")
 #: the last word of an identifier argument's name ("order_id", "tracking_number")
 ID_HINTS = ("id", "number", "identifier", "reference", "code")
 
@@ -282,6 +286,8 @@ def _identifier_heard(text: str, specs: list[ToolSpec]) -> bool:
     """Whether *text* holds a value one of the tools' identifier arguments would take (an order
     number said in digits or words)."""
     normalized = normalize(text)
+    if _PHONE_WORDS.search(normalized):
+        normalized = _PHONE_SHAPED.sub(" ", normalized)
     seen: set[str] = set()
     for spec in specs:
         for name in spec.identifiers:
