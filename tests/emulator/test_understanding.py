@@ -215,6 +215,7 @@ def test_a_phone_number_is_not_an_order_number() -> None:
     for said in (
         "Update my phone number to 206 555 0199",
         "Please change the phone number on my account to +1 (206) 555-0199.",
+        "Please change the mobile number on my account to +1 (206) 555-0199.",  # mobile: phone
     ):  # without the two-phase tools the policy reads the change back itself, then asks
         reply = DialoguePolicy(today=TODAY).respond(user_text=said, tools=SHOP_TOOLS)
         assert reply.text is not None and "field phone" in reply.text, (said, reply)

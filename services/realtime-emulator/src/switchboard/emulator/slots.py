@@ -10,7 +10,7 @@ from datetime import date
 from typing import Any
 
 from switchboard.emulator.intent import ToolSpec, is_id, stem
-from switchboard.emulator.lexicon import NAMED_LANGUAGE
+from switchboard.emulator.lexicon import NAMED_LANGUAGE, SYNONYMS
 from switchboard.emulator.numbers import NumberShape, read_identifier
 from switchboard.emulator.text import (
     find_date,
@@ -153,6 +153,14 @@ def _match_enum(values: list[Any], normalized: str) -> Any:
         if spoken and (spoken in normalized or set(spoken.split()) <= words):
             return value
     stems = {stem(w) for w in words}
+    # and what they stand for ("mobile", "cell" -> phone), as the intent scoring reads them
+    stems |= {
+        stem(target)
+        for s in list(stems)
+        for key, targets in SYNONYMS.items()
+        if s.startswith(key) or (len(s) >= 4 and key.startswith(s))
+        for target in targets
+    }
     for value in values:
         if stem(str(value)) in stems:
             return value
