@@ -225,6 +225,14 @@ def test_a_phone_number_is_not_an_order_number() -> None:
     assert (reply.tool, reply.arguments) == ("check_order_status", {"order_id": 100001})
 
 
+def test_digits_in_an_email_address_are_not_an_order_number() -> None:
+    """An address with six digits in it ("kim.new.9fb196306a@...") changes the e-mail: its
+    digits are not an order number counting against the account tool."""
+    for address in ("kim.new.9fb196306a@example.net", "j.100234@example.org"):
+        choice = choose_tool(f"Please change my email to {address}", SPECS)
+        assert choice.tool is not None and choice.tool.name == "update_account_info", address
+
+
 def test_two_close_readings_still_ask() -> None:
     """Taking something back before it goes out could be a cancellation or a return: the caller
     is asked which."""
