@@ -37,7 +37,7 @@ from switchboard.emulator.lexicon import (
     SYNONYMS,
 )
 from switchboard.emulator.numbers import read_identifier
-from switchboard.emulator.text import humanize, normalize, tokens
+from switchboard.emulator.text import EMAIL_RE, humanize, normalize, tokens
 
 __all__ = [
     "ID_HINTS",
@@ -63,8 +63,6 @@ NO_PLACE_FOR_ID = 3.0
 #: contact field), never an order number read from its first groups
 _PHONE_WORDS = re.compile(r"\b(?:phone|mobile|cell|telephone|landline)\b", re.IGNORECASE)
 _PHONE_SHAPED = re.compile(r"\+?\d(?:[\s().-]*\d){9,14}")
-#: an e-mail address (its digits are never an order number: "kim.196306@example.org")
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 #: the last word of an identifier argument's name ("order_id", "tracking_number")
 ID_HINTS = ("id", "number", "identifier", "reference", "code")
 
@@ -287,7 +285,8 @@ def _stative(words: list[str], index: int) -> bool:
 def _identifier_heard(text: str, specs: list[ToolSpec]) -> bool:
     """Whether *text* holds a value one of the tools' identifier arguments would take (an order
     number said in digits or words)."""
-    normalized = _EMAIL.sub(" ", normalize(text))
+    # the digits of an e-mail address are never an order number ("kim.196306@example.org")
+    normalized = EMAIL_RE.sub(" ", normalize(text))
     if _PHONE_WORDS.search(normalized):
         normalized = _PHONE_SHAPED.sub(" ", normalized)
     seen: set[str] = set()

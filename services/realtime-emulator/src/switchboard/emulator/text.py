@@ -9,6 +9,7 @@ import re
 from datetime import date, timedelta
 
 __all__ = [
+    "EMAIL_RE",
     "MONTHS",
     "WEEKDAYS",
     "clauses",
@@ -209,9 +210,13 @@ def is_negative(text: str) -> bool:
     return bool(words) and words[0] in _NO
 
 
+#: an e-mail address as written
+EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
 def find_email(text: str) -> str | None:
     """An email address, also when spoken ("bob at example dot com")."""
-    match = re.search(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", text)
+    match = EMAIL_RE.search(text)
     if match:
         return match.group(0).lower()
     spoken = re.search(
